@@ -1,0 +1,5 @@
+import sys
+
+from flowsql.cli import main
+
+sys.exit(main())

@@ -1,0 +1,76 @@
+"""Delivery: sinks built from a connector registry, each from the same buffer/encode/name
+layers with a destination of its own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import pyarrow as pa
+
+from flowsql.delivery.destinations import LocalDestination
+from flowsql.delivery.sink import ObjectSink, SinkOptions, SinkStats
+from flowsql.delivery.stdout import StdoutSink, StdoutSinkOptions
+from flowsql.errors import ConfigError
+from flowsql.options import bind_options
+from flowsql.pipeline.model import SinkDecl
+from flowsql.records import BadRecord
+
+
+class Sink(Protocol):
+    name: str
+    stats: SinkStats
+    delivered: list[str]
+
+    def add(self, table: pa.Table, now: float | None = None) -> None: ...
+    def add_errors(self, records: list[BadRecord]) -> None: ...
+    def due(self, now: float | None = None) -> bool: ...
+    def flush(self) -> list[str]: ...
+
+
+SinkFactory = Callable[[SinkDecl, str, pa.Schema], Sink]
+_CONNECTORS: dict[str, SinkFactory] = {}
+
+
+def register(name: str) -> Callable[[SinkFactory], SinkFactory]:
+    def add(factory: SinkFactory) -> SinkFactory:
+        _CONNECTORS[name] = factory
+        return factory
+
+    return add
+
+
+def create_sink(decl: SinkDecl, pipeline_name: str, schema: pa.Schema) -> Sink:
+    connector = (decl.option("connector") or "").lower()
+    if connector not in _CONNECTORS:
+        option = next((o for o in decl.options if o.key.lower() == "connector"), None)
+        raise ConfigError(
+            f"sink '{decl.name}' needs connector = one of: {', '.join(sorted(_CONNECTORS))}"
+            + (f" (got '{connector}')" if connector else ""),
+            option.location if option else decl.location,
+            option.source_line if option else None,
+        )
+    return _CONNECTORS[connector](decl, pipeline_name, schema)
+
+
+@dataclass(frozen=True)
+class FileSinkOptions(SinkOptions):
+    path: str = ""
+
+
+@register("file")
+def _file_sink(decl: SinkDecl, pipeline_name: str, schema: pa.Schema) -> Sink:
+    options = bind_options(FileSinkOptions, list(decl.options), f"sink '{decl.name}' (file)")
+    if not options.path:
+        raise ConfigError(f"sink '{decl.name}' (file) needs the option 'path'", decl.location)
+    return ObjectSink(decl, options, LocalDestination(options.path), pipeline_name, schema)
+
+
+@register("stdout")
+def _stdout_sink(decl: SinkDecl, pipeline_name: str, schema: pa.Schema) -> Sink:
+    options = bind_options(StdoutSinkOptions, list(decl.options), f"sink '{decl.name}' (stdout)")
+    return StdoutSink(decl, options, schema)
+
+
+__all__ = ["Sink", "create_sink", "register"]

@@ -1,0 +1,75 @@
+"""Encoders: one Arrow table in, the bytes of one object out."""
+
+from __future__ import annotations
+
+import gzip
+from typing import Protocol
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+PARQUET_CODECS = ("snappy", "zstd", "gzip", "none")
+JSON_CODECS = ("none", "gzip")
+
+
+class Encoder(Protocol):
+    extension: str
+    content_type: str
+
+    def encode(self, table: pa.Table) -> bytes: ...
+
+
+class ParquetEncoder:
+    """Parquet as Athena reads it best: microsecond timestamps, one row group per object
+    up to 128 MiB of rows, statistics on."""
+
+    content_type = "application/vnd.apache.parquet"
+
+    def __init__(self, compression: str = "snappy") -> None:
+        if compression not in PARQUET_CODECS:
+            raise ValueError(f"Parquet compression is one of {', '.join(PARQUET_CODECS)}")
+        self.compression = compression
+        self.extension = ".parquet"
+
+    def encode(self, table: pa.Table) -> bytes:
+        sink = pa.BufferOutputStream()
+        pq.write_table(
+            table, sink, compression=self.compression, coerce_timestamps="us",
+            allow_truncated_timestamps=True, row_group_size=1 << 20,
+        )
+        return sink.getvalue().to_pybytes()
+
+
+class JsonLinesEncoder:
+    """One JSON object per line, as DuckDB renders each row (ISO timestamps, nested values)."""
+
+    content_type = "application/x-ndjson"
+
+    def __init__(self, compression: str = "none") -> None:
+        if compression not in JSON_CODECS:
+            raise ValueError(f"JSON compression is one of {', '.join(JSON_CODECS)}")
+        self.compression = compression
+        self.extension = ".json.gz" if compression == "gzip" else ".json"
+        self._con = duckdb.connect()
+
+    def encode(self, table: pa.Table) -> bytes:
+        data = encode_json_lines(self._con, table)
+        return gzip.compress(data, mtime=0) if self.compression == "gzip" else data
+
+
+def encode_json_lines(con: duckdb.DuckDBPyConnection, table: pa.Table) -> bytes:
+    if table.num_rows == 0:
+        return b""
+    con.register("__flowsql_rows", table)
+    try:
+        lines = con.sql("SELECT CAST(to_json(__flowsql_rows) AS VARCHAR) FROM __flowsql_rows").to_arrow_table()
+    finally:
+        con.unregister("__flowsql_rows")
+    return ("\n".join(lines.column(0).to_pylist()) + "\n").encode()
+
+
+def make_encoder(format_name: str, compression: str | None) -> Encoder:
+    if format_name == "parquet":
+        return ParquetEncoder(compression or "snappy")
+    return JsonLinesEncoder(compression or "none")

@@ -1,0 +1,167 @@
+"""Firehose prefix expressions: parse and validate at load, render object keys at flush.
+
+`!{timestamp:<Java date pattern>}` (UTC), `!{firehose:random-string}`,
+`!{firehose:error-output-type}` (error prefix only) and `!{partitionKeyFromQuery:column}`.
+Values taken from the data are escaped as Hive escapes partition values, so no record can
+put a `/`, a `..` or a control character into a key or a path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import quote
+
+_EXPRESSION = re.compile(r"!\{([^}:]*):([^}]*)\}")
+HIVE_DEFAULT_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+_MAX_VALUE_LENGTH = 200
+DEFAULT_PREFIX = "!{timestamp:yyyy/MM/dd/HH}/"
+DEFAULT_ERROR_PREFIX = "errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/"
+
+
+class PrefixError(ValueError):
+    """A prefix that breaks Firehose's rules; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Part:
+    literal: str = ""
+    namespace: str = ""
+    value: str = ""
+
+
+@dataclass(frozen=True)
+class Prefix:
+    text: str
+    parts: tuple[Part, ...]
+
+    @property
+    def partition_keys(self) -> tuple[str, ...]:
+        return tuple(p.value for p in self.parts if p.namespace == "partitionKeyFromQuery")
+
+    @property
+    def hive_keys(self) -> tuple[str, ...]:
+        """Partition keys written as `key=!{partitionKeyFromQuery:key}` folders."""
+        keys = []
+        for before, part in zip(self.parts, self.parts[1:]):
+            if part.namespace == "partitionKeyFromQuery" and before.literal.endswith(f"{part.value}="):
+                keys.append(part.value)
+        return tuple(keys)
+
+    @property
+    def uses_expressions(self) -> bool:
+        return any(p.namespace for p in self.parts)
+
+    def render(self, when: datetime, partition: dict[str, object] | None = None,
+               error_type: str | None = None, seed: str = "") -> str:
+        out = []
+        for part in self.parts:
+            if not part.namespace:
+                out.append(part.literal)
+            elif part.namespace == "timestamp":
+                out.append(format_java_date(part.value, when))
+            elif part.value == "random-string":
+                # Deterministic per object (the seed is the object's name), so a replay writes
+                # the same key and overwrites instead of duplicating.
+                out.append(hashlib.sha256(seed.encode()).hexdigest()[:11])
+            elif part.value == "error-output-type":
+                out.append(sanitise_value(error_type or "unknown"))
+            else:
+                out.append(sanitise_value((partition or {}).get(part.value)))
+        return "".join(out)
+
+
+def parse_prefix(text: str, *, error_prefix: bool = False) -> Prefix:
+    """Split a prefix into literal text and expressions, with Firehose's validation rules."""
+    parts: list[Part] = []
+    position = 0
+    for match in _EXPRESSION.finditer(text):
+        if match.start() > position:
+            parts.append(Part(literal=text[position : match.start()]))
+        namespace, value = match.group(1).strip(), match.group(2).strip()
+        _check_expression(namespace, value, error_prefix)
+        parts.append(Part(namespace=namespace, value=value))
+        position = match.end()
+    rest = text[position:]
+    if "!{" in rest:
+        raise PrefixError(f"unclosed or malformed expression in prefix {text!r}: write !{{namespace:value}}")
+    if rest:
+        parts.append(Part(literal=rest))
+    if text.startswith("/") or any(".." in p.literal.split("/") for p in parts):
+        raise PrefixError(f"prefix {text!r} must not start with '/' or hold '..' folders")
+    return Prefix(text, tuple(parts))
+
+
+def _check_expression(namespace: str, value: str, error_prefix: bool) -> None:
+    if namespace == "timestamp":
+        format_java_date(value, datetime(2000, 1, 1))
+        return
+    if namespace == "firehose":
+        if value == "random-string":
+            return
+        if value == "error-output-type":
+            if not error_prefix:
+                raise PrefixError("!{firehose:error-output-type} is allowed only in error_output_prefix")
+            return
+        raise PrefixError(f"unknown expression !{{firehose:{value}}}: use random-string or error-output-type")
+    if namespace == "partitionKeyFromQuery":
+        if error_prefix:
+            raise PrefixError("!{partitionKeyFromQuery:...} is not allowed in error_output_prefix")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise PrefixError(f"!{{partitionKeyFromQuery:{value}}} must name a column of the query")
+        return
+    if namespace == "partitionKeyFromLambda":
+        raise PrefixError("!{partitionKeyFromLambda:...} has no Lambda here: use partitionKeyFromQuery")
+    raise PrefixError(
+        f"unknown namespace {namespace!r} in !{{{namespace}:{value}}}: use timestamp, firehose or partitionKeyFromQuery"
+    )
+
+
+_JAVA_FIELDS = {"yyyy": "%Y", "yy": "%y", "MM": "%m", "dd": "%d", "HH": "%H", "mm": "%M", "ss": "%S",
+                "SSS": "%f", "DDD": "%j", "EEE": "%a", "MMM": "%b"}
+
+
+def format_java_date(pattern: str, when: datetime) -> str:
+    """Format `when` with a Java DateTimeFormatter pattern (the subset prefixes use)."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "'":
+            end = pattern.find("'", i + 1)
+            if end < 0:
+                raise PrefixError(f"unclosed quote in date pattern {pattern!r}")
+            out.append(pattern[i + 1 : end] or "'")
+            i = end + 1
+            continue
+        if ch.isalpha():
+            run = len(pattern[i:]) - len(pattern[i:].lstrip(ch))
+            token = pattern[i : i + run]
+            if token not in _JAVA_FIELDS:
+                raise PrefixError(f"unsupported date field {token!r} in {pattern!r}: use yyyy, MM, dd, HH, mm, ss")
+            text = when.strftime(_JAVA_FIELDS[token])
+            out.append(text[:3] if token == "SSS" else text)
+            i += run
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def sanitise_value(value: object) -> str:
+    """A data value made safe as one path segment: Hive-style %XX escapes, never empty."""
+    if value is None:
+        return HIVE_DEFAULT_PARTITION
+    text = value.isoformat() if isinstance(value, datetime) else str(value)
+    if text == "":
+        return HIVE_DEFAULT_PARTITION
+    escaped = quote(text, safe=" -_.~+,:@")
+    escaped = "".join(f"%{ord(c):02X}" if ord(c) < 32 or ord(c) == 127 else c for c in escaped)
+    if set(escaped) <= {"."}:
+        escaped = escaped.replace(".", "%2E")
+    if len(escaped) > _MAX_VALUE_LENGTH:
+        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+        escaped = escaped[: _MAX_VALUE_LENGTH - 17] + "-" + digest
+    return escaped

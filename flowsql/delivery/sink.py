@@ -1,0 +1,158 @@
+"""A Firehose-style sink: buffer, split by partition, encode, name and hand to a destination.
+
+The delivery mechanics live here once; a destination only says how to store one object.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from flowsql.delivery.buffer import DeliveryBuffer
+from flowsql.delivery.destinations import Destination
+from flowsql.delivery.encoders import JSON_CODECS, PARQUET_CODECS, Encoder, make_encoder
+from flowsql.delivery.prefix import DEFAULT_ERROR_PREFIX, DEFAULT_PREFIX, Prefix, PrefixError, parse_prefix
+from flowsql.errors import ConfigError
+from flowsql.options import choice, duration, size
+from flowsql.pipeline.model import SinkDecl
+from flowsql.records import BadRecord
+
+
+@dataclass(frozen=True)
+class SinkOptions:
+    """Options every object sink takes (file, s3)."""
+
+    connector: str = ""
+    format: str = choice("parquet", "json")
+    compression: str = ""
+    prefix: str = ""
+    error_output_prefix: str = ""
+    buffer_size: int = size(64 * 1000**2)
+    buffer_interval: float = duration(60.0)
+
+
+@dataclass
+class SinkStats:
+    rows: int = 0
+    objects: int = 0
+    bytes: int = 0
+    errors: int = 0
+    late: int = 0
+
+
+class ObjectSink:
+    """Delivers query results as objects named from the sink's prefix."""
+
+    def __init__(self, decl: SinkDecl, options: SinkOptions, destination: Destination,
+                 pipeline_name: str, schema: pa.Schema) -> None:
+        self.name = decl.name
+        self.options = options
+        self.destination = destination
+        self.pipeline_name = pipeline_name
+        self.schema = schema
+        codecs = PARQUET_CODECS if options.format == "parquet" else JSON_CODECS
+        if options.compression and options.compression.lower() not in codecs:
+            raise _option_error(decl, "compression", f"{options.format} compression is one of {', '.join(codecs)}")
+        self.encoder: Encoder = make_encoder(options.format, options.compression.lower() or None)
+        self.prefix = _prefix(decl, "prefix", options.prefix or DEFAULT_PREFIX, error_prefix=False)
+        self.error_prefix = _prefix(decl, "error_output_prefix", options.error_output_prefix or DEFAULT_ERROR_PREFIX,
+                                    error_prefix=True)
+        missing = [k for k in self.prefix.partition_keys if k not in schema.names]
+        if missing:
+            raise _option_error(decl, "prefix", f"!{{partitionKeyFromQuery:{missing[0]}}} names no column of the "
+                                f"query's result ({', '.join(schema.names)})")
+        self.buffer = DeliveryBuffer(options.buffer_size, options.buffer_interval)
+        self.errors: list[BadRecord] = []
+        self.sequence = 0
+        self.stats = SinkStats()
+        self.delivered: list[str] = []
+
+    def add(self, table: pa.Table, now: float | None = None) -> None:
+        self.buffer.add(table, time.monotonic() if now is None else now)
+
+    def add_errors(self, records: list[BadRecord]) -> None:
+        self.errors.extend(records)
+
+    def due(self, now: float | None = None) -> bool:
+        return self.buffer.due(time.monotonic() if now is None else now) or len(self.errors) >= 10_000
+
+    def flush(self, wall_time: datetime | None = None) -> list[str]:
+        """Write what is buffered: one object per partition, then the error records."""
+        when = wall_time or datetime.now(timezone.utc)
+        table = self.buffer.take()
+        written: list[str] = []
+        if table is not None or self.errors:
+            self.sequence += 1
+        if table is not None:
+            table = table.cast(self.schema) if table.schema != self.schema else table
+            for partition, rows in _split(table, self.prefix.partition_keys):
+                written.append(self._write_rows(rows, partition, when))
+        if self.errors:
+            written.extend(self._write_errors(when))
+        self.delivered.extend(written)
+        return written
+
+    def _object_name(self, when: datetime, extension: str) -> str:
+        stamp = when.strftime("%Y-%m-%d-%H-%M-%S")
+        return f"{self.pipeline_name}-{self.name}-{stamp}-{self.sequence:06d}{extension}"
+
+    def _write_rows(self, rows: pa.Table, partition: dict[str, object], when: datetime) -> str:
+        name = self._object_name(when, self.encoder.extension)
+        key = self.prefix.render(when, partition, seed=name) + name
+        hive = [k for k in self.prefix.hive_keys if k in rows.column_names]
+        data = self.encoder.encode(rows.drop_columns(hive) if hive else rows)
+        where = self.destination.write(key, data, self.encoder.content_type)
+        self.stats.rows += rows.num_rows
+        self.stats.objects += 1
+        self.stats.bytes += len(data)
+        return where
+
+    def _write_errors(self, when: datetime) -> list[str]:
+        by_type: dict[str, list[BadRecord]] = {}
+        for record in self.errors:
+            by_type.setdefault(record.error_code, []).append(record)
+        self.errors = []
+        written = []
+        for error_type, records in sorted(by_type.items()):
+            name = self._object_name(when, ".json")
+            key = self.error_prefix.render(when, error_type=error_type, seed=name) + name
+            data = "".join(json.dumps(r.to_json(), separators=(",", ":")) + "\n" for r in records).encode()
+            written.append(self.destination.write(key, data, "application/x-ndjson"))
+            self.stats.errors += len(records)
+        return written
+
+
+def _split(table: pa.Table, keys: tuple[str, ...]) -> list[tuple[dict[str, object], pa.Table]]:
+    if not keys:
+        return [({}, table)]
+    combos = table.select(list(keys)).group_by(list(keys)).aggregate([]).to_pylist()
+    parts = []
+    for combo in sorted(combos, key=lambda c: [str(v) for v in c.values()]):
+        mask = None
+        for key, value in combo.items():
+            column = table.column(key)
+            test = pc.is_null(column) if value is None else pc.fill_null(pc.equal(column, value), False)
+            mask = test if mask is None else pc.and_(mask, test)
+        parts.append((combo, table.filter(mask)))
+    return parts
+
+
+def _prefix(decl: SinkDecl, key: str, text: str, error_prefix: bool) -> Prefix:
+    try:
+        return parse_prefix(text, error_prefix=error_prefix)
+    except PrefixError as exc:
+        raise _option_error(decl, key, str(exc)) from None
+
+
+def _option_error(decl: SinkDecl, key: str, message: str) -> ConfigError:
+    option = next((o for o in decl.options if o.key.lower() == key), None)
+    return ConfigError(
+        f"sink '{decl.name}', option '{key}': {message}",
+        option.location if option else decl.location,
+        option.source_line if option else None,
+    )

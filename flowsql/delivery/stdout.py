@@ -1,0 +1,89 @@
+"""The stdout sink: a readable table on a terminal, JSON lines otherwise (for pipes)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TextIO
+
+import duckdb
+import pyarrow as pa
+
+from flowsql.delivery.buffer import DeliveryBuffer
+from flowsql.delivery.encoders import encode_json_lines
+from flowsql.delivery.sink import SinkStats
+from flowsql.options import choice, duration, size
+from flowsql.pipeline.model import SinkDecl
+from flowsql.records import BadRecord
+
+_MAX_TABLE_ROWS = 50
+
+
+@dataclass(frozen=True)
+class StdoutSinkOptions:
+    connector: str = ""
+    format: str = choice("auto", "table", "json")
+    buffer_size: int = size(1000**2)
+    buffer_interval: float = duration(0.0)
+
+
+class StdoutSink:
+    def __init__(self, decl: SinkDecl, options: StdoutSinkOptions, schema: pa.Schema,
+                 stream: TextIO | None = None) -> None:
+        self.name = decl.name
+        self.options = options
+        self.schema = schema
+        self.stream = stream or sys.stdout
+        self.buffer = DeliveryBuffer(options.buffer_size, options.buffer_interval)
+        self.stats = SinkStats()
+        self.errors: list[BadRecord] = []
+        self.delivered: list[str] = []
+        self._con = duckdb.connect()
+
+    def add(self, table: pa.Table, now: float | None = None) -> None:
+        self.buffer.add(table, time.monotonic() if now is None else now)
+
+    def add_errors(self, records: list[BadRecord]) -> None:
+        # Bad records must not mix with the results on stdout: they go to stderr, whole.
+        for record in records:
+            print(f"error output ({record.error_code}): {record.message}: {record.raw[:200]!r}", file=sys.stderr)
+        self.stats.errors += len(records)
+
+    def due(self, now: float | None = None) -> bool:
+        return self.buffer.due(time.monotonic() if now is None else now)
+
+    def flush(self, wall_time: datetime | None = None) -> list[str]:
+        table = self.buffer.take()
+        if table is None:
+            return []
+        as_table = self.options.format == "table" or (self.options.format == "auto" and self.stream.isatty())
+        if as_table:
+            self.stream.write(render_table(table, _MAX_TABLE_ROWS) + "\n")
+        else:
+            self.stream.write(encode_json_lines(self._con, table).decode())
+        self.stream.flush()
+        self.stats.rows += table.num_rows
+        return []
+
+
+def render_table(table: pa.Table, limit: int) -> str:
+    """Rows as an aligned text table, at most `limit` of them."""
+    names = table.column_names
+    rows = [[_cell(v) for v in row.values()] for row in table.slice(0, limit).to_pylist()]
+    widths = [max([len(n), *(len(r[i]) for r in rows)]) for i, n in enumerate(names)]
+    line = "  ".join(n.ljust(w) for n, w in zip(names, widths))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    if table.num_rows > limit:
+        out.append(f"... {table.num_rows - limit} more rows")
+    return "\n".join(out)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)

@@ -1,0 +1,134 @@
+"""The engine: routes micro-batches through the pipeline's operators on one DuckDB database
+and moves each stream's watermark, so windows close in order and exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from flowsql.engine.operators import Operator, Rejected, StatelessOperator, WindowOperator
+from flowsql.engine.planner import OperatorPlan, Plan, StreamInfo, plan_pipeline
+from flowsql.engine.windows import FOREVER_US, WindowSpec
+
+OutputHandler = Callable[[str, pa.Table], None]
+RejectHandler = Callable[[OperatorPlan, Rejected], None]
+
+
+class Engine:
+    """Runs a Plan. Outputs for sinks go to `on_output(sink, rows)`; rows a window could not
+    take (late, no time) go to `on_reject(operator, rejected)`."""
+
+    def __init__(self, plan: Plan, on_output: OutputHandler, on_reject: RejectHandler,
+                 lateness_us: dict[str, int] | None = None, threads: int | None = None) -> None:
+        self.plan = plan
+        self.on_output = on_output
+        self.on_reject = on_reject
+        self.con = duckdb.connect()
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        lateness = {k.lower(): v for k, v in (lateness_us or {}).items()}
+        self.operators: list[tuple[OperatorPlan, Operator]] = []
+        self.subscribers: dict[str, list[int]] = {}
+        for index, op_plan in enumerate(plan.operators):
+            operator: Operator
+            if op_plan.window is None:
+                operator = StatelessOperator(op_plan, self.con)
+            else:
+                operator = WindowOperator(op_plan, self.con, lateness.get(op_plan.input.lower(), 0))
+            self.operators.append((op_plan, operator))
+            self.subscribers.setdefault(op_plan.input.lower(), []).append(index)
+        self.clocks: dict[str, dict[str, int]] = {name: {} for name in plan.streams}
+
+    # -- input -----------------------------------------------------------------------------
+    def push(self, source: str, table: pa.Table) -> None:
+        """Run one decoded micro-batch of a source through the queries, then move its watermarks."""
+        key = source.lower()
+        self._push_rows(key, table)
+        if table.num_rows:
+            stream = self.plan.streams[key]
+            for column, kind in stream.clocks.items():
+                if kind in ("event", "arrival"):
+                    latest = _max_time(table, column)
+                    if latest is not None:
+                        delay = stream.watermark_delay_us if kind == "event" else 0
+                        self._raise_clock(key, column, latest - delay)
+        self._advance(key)
+
+    def tick(self, source: str, now_us: int) -> None:
+        """Arrival time moves with the wall clock even when nothing arrives (live sources)."""
+        key = source.lower()
+        self._raise_clock(key, "arrival_time", now_us)
+        self._advance(key)
+
+    def finish(self, source: str | None = None) -> None:
+        """The end of a bounded input: every open window of its streams is emitted."""
+        names = [source.lower()] if source else [s for s in self.plan.streams if self._is_source(s)]
+        for key in names:
+            for column in self.plan.streams[key].clocks:
+                self._raise_clock(key, column, FOREVER_US)
+            self._advance(key)
+
+    def watermark(self, stream: str, column: str) -> int | None:
+        return self.clocks.get(stream.lower(), {}).get(column.lower())
+
+    def buffered_rows(self) -> int:
+        return sum(op.buffered_rows for _, op in self.operators if isinstance(op, WindowOperator))
+
+    # -- routing -----------------------------------------------------------------------------
+    def _is_source(self, key: str) -> bool:
+        return not any(p.decl.is_view and p.target.lower() == key for p in self.plan.operators)
+
+    def _raise_clock(self, key: str, column: str, value: int) -> None:
+        clocks = self.clocks[key]
+        if clocks.get(column) is None or value > clocks[column]:
+            clocks[column] = value
+
+    def _push_rows(self, key: str, table: pa.Table) -> None:
+        for index in self.subscribers.get(key, []):
+            op_plan, operator = self.operators[index]
+            result, rejected = operator.push(table)
+            for item in rejected:
+                self.on_reject(op_plan, item)
+            if result is not None and result.num_rows:
+                self._deliver(op_plan, result)
+
+    def _advance(self, key: str) -> None:
+        for index in self.subscribers.get(key, []):
+            op_plan, operator = self.operators[index]
+            window = op_plan.window
+            if window is not None:
+                watermark = self.clocks[key].get(window.time_column.lower())
+                if watermark is not None:
+                    result = operator.advance(watermark)
+                    if result is not None and result.num_rows:
+                        self._deliver(op_plan, result)
+            if op_plan.decl.is_view:
+                view = op_plan.target.lower()
+                if window is not None:
+                    if operator.closed_until_us is not None:
+                        self._raise_clock(view, "window_end", operator.closed_until_us)
+                else:
+                    for column, value in self.clocks[key].items():
+                        if column in self.plan.streams[view].clocks:
+                            self._raise_clock(view, column, value)
+                self._advance(view)
+
+    def _deliver(self, op_plan: OperatorPlan, rows: pa.Table) -> None:
+        if op_plan.decl.is_view:
+            self._push_rows(op_plan.target.lower(), rows)
+        else:
+            self.on_output(op_plan.target, rows)
+
+
+def _max_time(table: pa.Table, column: str) -> int | None:
+    name = next((c for c in table.column_names if c.lower() == column), None)
+    if name is None:
+        return None
+    latest = pc.max(pc.cast(table.column(name), pa.timestamp("us")))
+    return latest.cast(pa.int64()).as_py() if latest.is_valid else None
+
+
+__all__ = ["Engine", "Plan", "StreamInfo", "WindowSpec", "plan_pipeline"]

@@ -1,0 +1,301 @@
+"""Turn the pipeline's queries into operators: find each query's input stream and window,
+check it against DuckDB, and keep SQL templates the operators fill in at run time.
+
+A window table function `TUMBLE(src, ts, size)` in FROM is replaced by a subquery that adds
+`window_start` and `window_end` to the input rows (see windows.py); everything else in the
+user's query is left as written and run by DuckDB itself, so any DuckDB expression or
+aggregate works and a window's result is DuckDB's own answer over that window's rows.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+from sqlglot.dialects.duckdb import DuckDB
+
+from flowsql.errors import Location, PipelineError
+from flowsql.engine.windows import WindowSpec
+from flowsql.pipeline.model import Pipeline, QueryDecl
+from flowsql.pipeline.parser import interval_seconds
+from flowsql.records import ARRIVAL_TIME
+
+_DIALECT = DuckDB()
+WINDOW_FUNCTIONS = {"TUMBLE": 3, "HOP": 4, "SESSION": 3}
+INPUT_PLACEHOLDER = "__flowsql_input__"
+WINDOW_COLUMNS = ("window_start", "window_end")
+
+
+@dataclass
+class StreamInfo:
+    """What downstream queries can rely on about a stream: its columns and its clocks.
+
+    `clocks` maps a time column (lower case) to how its watermark is made: 'event' for a
+    source's WATERMARK column, 'arrival' for arrival_time, 'window' for the window_end of a
+    windowed view's output."""
+
+    name: str
+    schema: pa.Schema
+    clocks: dict[str, str] = field(default_factory=dict)
+    watermark_delay_us: int = 0
+
+
+@dataclass
+class OperatorPlan:
+    decl: QueryDecl
+    input: str
+    template: str  # the query's SQL with INPUT_PLACEHOLDER where the input relation goes
+    window: WindowSpec | None
+    output_schema: pa.Schema = field(default_factory=lambda: pa.schema([]))
+
+    @property
+    def target(self) -> str:
+        return self.decl.target
+
+    def sql(self, relation: str) -> str:
+        return self.template.replace(INPUT_PLACEHOLDER, relation)
+
+
+@dataclass
+class Plan:
+    streams: dict[str, StreamInfo]
+    operators: list[OperatorPlan]
+
+
+def plan_pipeline(pipeline: Pipeline, source_schemas: dict[str, pa.Schema]) -> Plan:
+    """Plan every view and insert in file order; raises PipelineError pointing at the query."""
+    streams: dict[str, StreamInfo] = {}
+    for name, source in pipeline.sources.items():
+        clocks = {ARRIVAL_TIME: "arrival"}
+        delay = 0
+        if source.watermark:
+            clocks[source.watermark.column.lower()] = "event"
+            delay = int(round(source.watermark.delay_seconds * 1_000_000))
+        streams[name.lower()] = StreamInfo(name, source_schemas[name], clocks, delay)
+    operators: list[OperatorPlan] = []
+    for decl in _in_file_order(pipeline):
+        if not decl.is_view and decl.target.lower() not in {s.lower() for s in pipeline.sinks}:
+            raise _error(pipeline, decl, f"INSERT INTO names no declared sink: '{decl.target}'",
+                         hint="declare it with CREATE SINK " + decl.target + " WITH (...)")
+        operator = _plan_query(pipeline, decl, streams)
+        operators.append(operator)
+        if decl.is_view:
+            clocks = {"window_end": "window"} if operator.window else _kept_clocks(streams[operator.input.lower()], operator.output_schema)
+            streams[decl.target.lower()] = StreamInfo(decl.target, operator.output_schema, clocks,
+                                                      streams[operator.input.lower()].watermark_delay_us)
+    return Plan(streams, operators)
+
+
+def _in_file_order(pipeline: Pipeline) -> list[QueryDecl]:
+    decls = [*pipeline.views.values(), *pipeline.inserts]
+    return sorted(decls, key=lambda d: (d.location.line, d.location.column))
+
+
+def _kept_clocks(stream: StreamInfo, schema: pa.Schema) -> dict[str, str]:
+    names = {n.lower() for n in schema.names}
+    return {column: kind for column, kind in stream.clocks.items() if column in names}
+
+
+def _plan_query(pipeline: Pipeline, decl: QueryDecl, streams: dict[str, StreamInfo]) -> OperatorPlan:
+    query = decl.query.copy()
+    window_nodes = [t for t in query.find_all(exp.Table) if _window_call(t) is not None]
+    stream_refs = [t for t in query.find_all(exp.Table)
+                   if _window_call(t) is None and t.name.lower() in streams and not t.args.get("db")]
+    if len(window_nodes) + len(stream_refs) == 0:
+        raise _error(pipeline, decl, "the query reads no source or view",
+                     hint="known streams: " + ", ".join(s.name for s in streams.values()))
+    if len(window_nodes) + len(stream_refs) > 1:
+        raise _error(pipeline, decl, "a query reads one stream; joins between streams are not supported",
+                     node=(window_nodes + stream_refs)[1])
+    window: WindowSpec | None = None
+    if window_nodes:
+        node = window_nodes[0]
+        input_name, window = _window_spec(pipeline, decl, node, streams, query)
+        alias = node.alias or input_name
+    else:
+        node = stream_refs[0]
+        input_name = node.name
+        alias = node.alias or node.name
+    replacement = exp.Table(this=exp.to_identifier(INPUT_PLACEHOLDER), alias=exp.TableAlias(this=exp.to_identifier(alias)))
+    node.replace(replacement)
+    template = query.sql(_DIALECT)
+    stream = streams[input_name.lower()]
+    operator = OperatorPlan(decl, stream.name, template, window)
+    if window is not None:
+        _check_window_grouping(pipeline, decl, query)
+    operator.output_schema = _output_schema(pipeline, decl, operator, stream.schema)
+    return operator
+
+
+def _window_call(table: exp.Table) -> exp.Anonymous | None:
+    call = table.this
+    if isinstance(call, exp.Anonymous) and str(call.this).upper() in WINDOW_FUNCTIONS:
+        return call
+    return None
+
+
+def _window_spec(pipeline: Pipeline, decl: QueryDecl, node: exp.Table, streams: dict[str, StreamInfo],
+                 query: exp.Query) -> tuple[str, WindowSpec]:
+    call = _window_call(node)
+    assert call is not None
+    kind = str(call.this).upper()
+    args = call.expressions
+    usage = {
+        "TUMBLE": "TUMBLE(stream, time_column, INTERVAL '1 minute')",
+        "HOP": "HOP(stream, time_column, INTERVAL '10 seconds' (slide), INTERVAL '1 minute' (size))",
+        "SESSION": "SESSION(stream, time_column, INTERVAL '30 seconds' (gap))",
+    }[kind]
+    if len(args) != WINDOW_FUNCTIONS[kind] or not isinstance(args[0], exp.Column) or not isinstance(args[1], exp.Column):
+        raise _error(pipeline, decl, f"{kind} takes {WINDOW_FUNCTIONS[kind]} arguments", node=call, hint=f"write {usage}")
+    stream_name, time_column = args[0].name, args[1].name
+    stream = streams.get(stream_name.lower())
+    if stream is not None:
+        time_column = next((n for n in stream.schema.names if n.lower() == time_column.lower()), time_column)
+    if stream is None:
+        raise _error(pipeline, decl, f"{kind} reads '{stream_name}', which is no source or view", node=args[0],
+                     hint="known streams: " + ", ".join(s.name for s in streams.values()))
+    clock = stream.clocks.get(time_column.lower())
+    if clock is None:
+        if time_column.lower() in {n.lower() for n in stream.schema.names}:
+            hint = (f"declare WATERMARK FOR {time_column} AS {time_column} - INTERVAL '5 seconds' on the source, "
+                    f"or window on {ARRIVAL_TIME}")
+            message = f"'{time_column}' of '{stream.name}' has no watermark, so windows on it would never close"
+        else:
+            hint = "time columns of this stream: " + ", ".join(stream.clocks) if stream.clocks else None
+            message = f"'{stream.name}' has no time column '{time_column}'"
+        raise _error(pipeline, decl, message, node=args[1], hint=hint)
+    intervals = []
+    for arg in args[2:]:
+        if not isinstance(arg, exp.Interval):
+            raise _error(pipeline, decl, f"{kind} needs INTERVAL literals", node=call, hint=f"write {usage}")
+        try:
+            micros = int(round(interval_seconds(arg) * 1_000_000))
+        except ValueError as exc:
+            raise _error(pipeline, decl, str(exc), node=call) from None
+        if micros <= 0:
+            raise _error(pipeline, decl, f"{kind} intervals must be longer than zero", node=call)
+        intervals.append(micros)
+    name = stream.name
+    if kind == "TUMBLE":
+        return name, WindowSpec("tumble", time_column, size_us=intervals[0], slide_us=intervals[0])
+    if kind == "HOP":
+        slide, size = intervals
+        if slide > size:
+            raise _error(pipeline, decl, "HOP's slide is longer than its size: rows would fall between windows",
+                         node=call, hint=f"write {usage}")
+        return name, WindowSpec("hop", time_column, size_us=size, slide_us=slide)
+    return name, WindowSpec("session", time_column, gap_us=intervals[0], keys=_group_keys(query))
+
+
+def _group_keys(query: exp.Query) -> tuple[str, ...]:
+    """The SQL of the grouping expressions other than the window bounds (session keys)."""
+    select = query if isinstance(query, exp.Select) else query.find(exp.Select)
+    if select is None:
+        return ()
+    outputs = {e.alias_or_name.lower(): e.unalias() for e in select.expressions}
+    group = select.args.get("group")
+    keys: list[exp.Expression] = []
+    if group is None:
+        return ()
+    if group.args.get("all"):
+        keys = [e.unalias() for e in select.expressions if not _has_aggregate(e)]
+    for item in group.expressions:
+        if isinstance(item, exp.Literal) and item.is_int:
+            keys.append(select.expressions[int(item.this) - 1].unalias())
+        elif isinstance(item, exp.Column) and not item.table and item.name.lower() in outputs \
+                and item.name.lower() not in WINDOW_COLUMNS:
+            keys.append(outputs[item.name.lower()])
+        else:
+            keys.append(item)
+    return tuple(k.sql(_DIALECT) for k in keys
+                 if not any(c.name.lower() in WINDOW_COLUMNS for c in k.find_all(exp.Column)))
+
+
+def _has_aggregate(node: exp.Expression) -> bool:
+    return any(not agg.find_ancestor(exp.Window) for agg in node.find_all(exp.AggFunc))
+
+
+def _check_window_grouping(pipeline: Pipeline, decl: QueryDecl, query: exp.Query) -> None:
+    select = query if isinstance(query, exp.Select) else query.find(exp.Select)
+    if select is None or not any(_has_aggregate(e) for e in select.expressions):
+        return
+    group = select.args.get("group")
+    grouped: list[exp.Expression] = []
+    if group is not None:
+        if group.args.get("all"):
+            grouped = [e for e in select.expressions if not _has_aggregate(e)]
+        grouped += list(group.expressions)
+    names = {c.name.lower() for g in grouped for c in g.find_all(exp.Column)}
+    if not names & set(WINDOW_COLUMNS):
+        raise _error(pipeline, decl, "a window aggregate must group by window_start or window_end",
+                     hint="add window_start, window_end to the SELECT list and GROUP BY ALL, "
+                          "so that each window gives its own rows")
+
+
+def _output_schema(pipeline: Pipeline, decl: QueryDecl, operator: OperatorPlan, input_schema: pa.Schema) -> pa.Schema:
+    """Run the query on no rows: DuckDB checks names and types and tells the result's schema."""
+    from flowsql.engine.windows import assignment_sql
+
+    con = duckdb.connect()
+    try:
+        con.register("__flowsql_empty", input_schema.empty_table())
+        relation = "__flowsql_empty"
+        if operator.window is not None:
+            relation = f"({assignment_sql(operator.window, relation, None, None)})"
+        return con.sql(operator.sql(relation)).to_arrow_table().schema
+    except duckdb.Error as exc:
+        raise duckdb_error(pipeline, decl, exc) from None
+    finally:
+        con.close()
+
+
+def duckdb_error(pipeline: Pipeline, decl: QueryDecl, error: Exception) -> PipelineError:
+    """A DuckDB error about a user's query, placed at the name it complains of when it names one."""
+    text = str(error)
+    first = text.splitlines()[0] if text else "DuckDB rejected the query"
+    message = re.sub(r"^[A-Za-z ]*Error: ", "", first)
+    hint = None
+    candidates = re.search(r'Candidate bindings: (.+)', text)
+    if candidates:
+        hint = f"did you mean {candidates.group(1).strip()}?"
+    names = re.findall(r'"([^"]+)"', first)
+    node = None
+    for name in names:
+        node = next((c for c in decl.query.find_all(exp.Column, exp.Identifier, exp.Anonymous, exp.Func)
+                     if _node_name(c).lower() == name.lower()), None)
+        if node is not None:
+            break
+    return _error(pipeline, decl, message, node=node, hint=hint)
+
+
+def _node_name(node: exp.Expression) -> str:
+    if isinstance(node, exp.Anonymous):
+        return str(node.this)
+    if isinstance(node, exp.Func):
+        return node.sql_name()
+    return node.name
+
+
+def _error(pipeline: Pipeline, decl: QueryDecl, message: str, node: exp.Expression | None = None,
+           hint: str | None = None) -> PipelineError:
+    location = _node_location(pipeline, node) or decl.location
+    return PipelineError(message, location, pipeline.line(location.line), hint)
+
+
+def _node_location(pipeline: Pipeline, node: exp.Expression | None) -> Location | None:
+    while node is not None:
+        meta = node.meta if hasattr(node, "meta") else {}
+        if "line" in meta and "start" in meta:
+            start = int(meta["start"])
+            line = pipeline.text.count("\n", 0, start) + 1
+            column = start - pipeline.text.rfind("\n", 0, start)
+            return Location(str(pipeline.path), line, column)
+        identifier = node.find(exp.Identifier)
+        if identifier is not None and identifier is not node:
+            node = identifier
+            continue
+        return None
+    return None

@@ -1,0 +1,48 @@
+"""`flowsql explain`: what a pipeline will do, in words and in the SQL DuckDB runs."""
+
+from __future__ import annotations
+
+from flowsql.engine.windows import assignment_sql
+from flowsql.runner import PipelineRun
+
+
+def explain_text(run: PipelineRun) -> str:
+    pipeline = run.pipeline
+    out = [f"pipeline {pipeline.name} ({pipeline.path})", "", "sources:"]
+    for name, source in run.sources.items():
+        decl = pipeline.sources[name]
+        kind = "bounded" if source.bounded else "unbounded"
+        out.append(f"  {name}: connector={source.options.connector}, {kind}")
+        for field in source.schema:
+            out.append(f"    {field.name} {field.type}")
+        if decl.watermark:
+            out.append(f"    watermark: {decl.watermark.column} - {decl.watermark.delay_seconds:g} s")
+        else:
+            out.append("    no watermark: windows use arrival_time")
+        if source.options.allowed_lateness:
+            out.append(f"    allowed lateness: {source.options.allowed_lateness:g} s")
+    out += ["", "queries:"]
+    for op in run.plan.operators:
+        target = f"view {op.target}" if op.decl.is_view else f"sink {op.target}"
+        out.append(f"  {op.decl.location}: {op.input} -> {target}")
+        if op.window:
+            out.append(f"    window: {op.window.describe()}; each window is emitted once, when the "
+                       f"watermark of {op.window.time_column} passes its end")
+            relation = f"({assignment_sql(op.window, '<input>', None, None)})"
+        else:
+            out.append("    stateless: runs on every micro-batch")
+            relation = "<input>"
+        out.append("    output: " + ", ".join(f"{f.name} {f.type}" for f in op.output_schema))
+        out.append("    duckdb sql: " + op.sql(relation))
+    out += ["", "sinks:"]
+    for name, sink in run.sinks.items():
+        options = getattr(sink, "options", None)
+        destination = getattr(getattr(sink, "destination", None), "describe", lambda: "stdout")()
+        line = f"  {name}: -> {destination}"
+        if options is not None and hasattr(options, "buffer_interval"):
+            line += f", buffer {options.buffer_size:,} bytes or {options.buffer_interval:g} s"
+        prefix = getattr(sink, "prefix", None)
+        if prefix is not None:
+            line += f", prefix {prefix.text!r}"
+        out.append(line)
+    return "\n".join(out)

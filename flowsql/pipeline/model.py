@@ -1,0 +1,81 @@
+"""What a pipeline file declares: sources, sinks, views and the queries that feed sinks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlglot import exp
+
+from flowsql.errors import Location
+from flowsql.options import Option
+
+
+@dataclass(frozen=True)
+class Column:
+    """A declared column: its name and DuckDB type."""
+
+    name: str
+    sql_type: str
+
+
+@dataclass(frozen=True)
+class Watermark:
+    """`WATERMARK FOR column AS column - INTERVAL ...`: event time with a bounded delay."""
+
+    column: str
+    delay_seconds: float
+
+
+@dataclass(frozen=True)
+class SourceDecl:
+    name: str
+    columns: tuple[Column, ...]
+    watermark: Watermark | None
+    options: tuple[Option, ...]
+    location: Location
+
+    def option(self, key: str) -> str | None:
+        for opt in self.options:
+            if opt.key.lower() == key:
+                return str(opt.value)
+        return None
+
+
+@dataclass(frozen=True)
+class SinkDecl:
+    name: str
+    options: tuple[Option, ...]
+    location: Location
+
+    def option(self, key: str) -> str | None:
+        for opt in self.options:
+            if opt.key.lower() == key:
+                return str(opt.value)
+        return None
+
+
+@dataclass(frozen=True)
+class QueryDecl:
+    """`CREATE VIEW name AS <query>` or `INSERT INTO sink <query>`: `target` names the output."""
+
+    target: str
+    is_view: bool
+    query: exp.Query
+    location: Location
+    text: str
+
+
+@dataclass
+class Pipeline:
+    path: Path
+    name: str
+    text: str
+    sources: dict[str, SourceDecl] = field(default_factory=dict)
+    sinks: dict[str, SinkDecl] = field(default_factory=dict)
+    views: dict[str, QueryDecl] = field(default_factory=dict)
+    inserts: list[QueryDecl] = field(default_factory=list)
+
+    def line(self, number: int) -> str:
+        lines = self.text.splitlines()
+        return lines[number - 1] if 0 < number <= len(lines) else ""

@@ -1,0 +1,57 @@
+"""The units that travel between a source, the decoder and the engine."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import pyarrow as pa
+
+ARRIVAL_TIME = "arrival_time"
+"""System column on every source: when the record arrived (Kinesis ApproximateArrivalTimestamp,
+or the time flowsql read it). Pipelines without a watermark window on it."""
+
+
+@dataclass(frozen=True)
+class BadRecord:
+    """A record that could not be used, kept whole with the reason, for the error output."""
+
+    source: str
+    error_code: str  # Firehose's vocabulary: format-conversion-failed, late, ...
+    message: str
+    raw: bytes
+    position: str
+    arrival_time: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "errorCode": self.error_code,
+            "errorMessage": self.message,
+            "source": self.source,
+            "position": self.position,
+            "arrivalTimestamp": int(self.arrival_time.timestamp() * 1000),
+            "rawData": base64.b64encode(self.raw).decode("ascii"),
+        }
+
+
+def late_records(source: str, rows: pa.Table, window_note: str) -> list[BadRecord]:
+    """Rows behind the watermark, as error records holding their data as JSON."""
+    out = []
+    for row in rows.to_pylist():
+        raw = json.dumps(row, default=str, separators=(",", ":")).encode()
+        out.append(BadRecord(source, "late", window_note, raw, position=""))
+    return out
+
+
+@dataclass
+class SourceBatch:
+    """Decoded rows of one source, the bad records met decoding them, and the position after."""
+
+    source: str
+    table: pa.Table
+    errors: list[BadRecord]
+    position: dict[str, Any]
+    raw_bytes: int = 0

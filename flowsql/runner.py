@@ -1,0 +1,246 @@
+"""Run a pipeline: reader threads feed a bounded queue, the engine runs micro-batches on the
+main thread, and sinks flush when their buffers are due.
+
+The queue is the backpressure: when the engine or a sink falls behind, readers block instead
+of memory growing. Decoding happens in the reader threads (pyarrow releases the GIL), so
+reading and SQL overlap on two cores.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from flowsql.delivery import Sink, create_sink
+from flowsql.engine import Engine, plan_pipeline
+from flowsql.engine.operators import Rejected
+from flowsql.engine.planner import OperatorPlan, Plan
+from flowsql.errors import FlowsqlError, PipelineError, SourceError
+from flowsql.pipeline.model import Pipeline
+from flowsql.records import ARRIVAL_TIME, BadRecord, SourceBatch, late_records
+from flowsql.sources import Source, create_source
+
+_QUEUE_DEPTH = 4
+_IDLE_TICK = 0.2
+
+
+@dataclass
+class SourceStats:
+    events: int = 0
+    bytes: int = 0
+    errors: int = 0
+    finished: bool = False
+
+
+@dataclass
+class RunSummary:
+    pipeline: str
+    elapsed: float = 0.0
+    sources: dict[str, SourceStats] = field(default_factory=dict)
+    sinks: dict[str, dict[str, int]] = field(default_factory=dict)
+    late: int = 0
+    stopped_early: bool = False
+    open_window_rows: int = 0
+
+    @property
+    def events(self) -> int:
+        return sum(s.events for s in self.sources.values())
+
+    @property
+    def errors(self) -> int:
+        return sum(s.errors for s in self.sources.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pipeline": self.pipeline,
+            "elapsed_seconds": round(self.elapsed, 3),
+            "events_in": self.events,
+            "events_per_second": round(self.events / self.elapsed, 1) if self.elapsed else 0.0,
+            "errors": self.errors,
+            "late": self.late,
+            "sources": {n: vars(s) for n, s in self.sources.items()},
+            "sinks": self.sinks,
+            "stopped_early": self.stopped_early,
+            "open_window_rows": self.open_window_rows,
+        }
+
+
+class PipelineRun:
+    """Everything one `flowsql run` holds: sources, plan, engine and sinks."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.sources: dict[str, Source] = {n: create_source(d) for n, d in pipeline.sources.items()}
+        schemas = {n: _stream_schema(s) for n, s in self.sources.items()}
+        self.plan: Plan = plan_pipeline(pipeline, schemas)
+        self.sinks: dict[str, Sink] = {}
+        for op in self.plan.operators:
+            if op.decl.is_view:
+                continue
+            decl = next(d for n, d in pipeline.sinks.items() if n.lower() == op.target.lower())
+            if decl.name not in self.sinks:
+                self.sinks[decl.name] = create_sink(decl, pipeline.name, op.output_schema)
+            elif self.sinks[decl.name].schema != op.output_schema:  # type: ignore[attr-defined]
+                raise PipelineError(f"two queries write to sink '{decl.name}' with different columns",
+                                    op.decl.location, pipeline.line(op.decl.location.line))
+        unused = [n for n in pipeline.sinks if n not in self.sinks]
+        if unused:
+            decl = pipeline.sinks[unused[0]]
+            raise PipelineError(f"sink '{decl.name}' is declared but no INSERT INTO writes to it",
+                                decl.location, pipeline.line(decl.location.line))
+        self.error_sink = {name: self._error_sink_for(name) for name in self.sources}
+        lateness = {n: int(s.options.allowed_lateness * 1_000_000) for n, s in self.sources.items()}
+        self.engine = Engine(self.plan, self._on_output, self._on_reject, lateness)
+        self.summary = RunSummary(pipeline.name, sources={n: SourceStats() for n in self.sources})
+
+    # -- wiring ------------------------------------------------------------------------------
+    def _root_source(self, stream: str) -> str:
+        for op in self.plan.operators:
+            if op.decl.is_view and op.target.lower() == stream.lower():
+                return self._root_source(op.input)
+        return next(n for n in self.sources if n.lower() == stream.lower())
+
+    def _error_sink_for(self, source: str) -> Sink | None:
+        """A source's bad records go to the error output of the first sink it feeds."""
+        for op in self.plan.operators:
+            if not op.decl.is_view and self._root_source(op.input) == source:
+                return next(s for n, s in self.sinks.items() if n.lower() == op.target.lower())
+        return None
+
+    def _on_output(self, sink: str, rows: pa.Table) -> None:
+        target = next(s for n, s in self.sinks.items() if n.lower() == sink.lower())
+        target.add(rows)
+
+    def _on_reject(self, op: OperatorPlan, rejected: Rejected) -> None:
+        code, reason, rows = rejected
+        source = self._root_source(op.input)
+        records = late_records(source, rows, reason)
+        records = [BadRecord(r.source, code, r.message, r.raw, r.position) for r in records]
+        if code == "late":
+            self.summary.late += len(records)
+        sink = self.error_sink.get(source)
+        if sink is not None:
+            sink.add_errors(records)
+
+    # -- running -----------------------------------------------------------------------------
+    def run(self, stop: threading.Event | None = None) -> RunSummary:
+        stop = stop or threading.Event()
+        inbox: queue.Queue[tuple[str, str, Any]] = queue.Queue(maxsize=_QUEUE_DEPTH)
+        readers = [
+            threading.Thread(target=_read_source, args=(source, inbox, stop), name=f"source-{name}", daemon=True)
+            for name, source in self.sources.items()
+        ]
+        started = time.monotonic()
+        for reader in readers:
+            reader.start()
+        remaining = set(self.sources)
+        try:
+            while remaining and not stop.is_set():
+                try:
+                    kind, name, payload = inbox.get(timeout=self._wait_time())
+                except queue.Empty:
+                    self._tick()
+                    self._flush_due()
+                    continue
+                if kind == "batch":
+                    self._process(payload)
+                elif kind == "end":
+                    remaining.discard(name)
+                    self.summary.sources[name].finished = True
+                    self.engine.finish(name)
+                elif kind == "error":
+                    raise payload
+                self._tick()
+                self._flush_due()
+        finally:
+            stop.set()
+            for reader in readers:
+                _drain_until_done(reader, inbox)
+        self.summary.stopped_early = bool(remaining)
+        self.summary.open_window_rows = self.engine.buffered_rows()
+        self.flush_all()
+        self.summary.elapsed = time.monotonic() - started
+        self.summary.sinks = {n: vars(s.stats).copy() for n, s in self.sinks.items()}
+        return self.summary
+
+    def _process(self, batch: SourceBatch) -> None:
+        stats = self.summary.sources[batch.source]
+        stats.events += batch.table.num_rows + len(batch.errors)
+        stats.bytes += batch.raw_bytes
+        if batch.errors:
+            stats.errors += len(batch.errors)
+            sink = self.error_sink.get(batch.source)
+            if sink is not None:
+                sink.add_errors(batch.errors)
+        self.engine.push(batch.source, batch.table)
+
+    def _tick(self) -> None:
+        now_us = int(time.time() * 1_000_000)
+        for name, source in self.sources.items():
+            if source.live:
+                self.engine.tick(name, now_us)
+
+    def _wait_time(self) -> float:
+        now = time.monotonic()
+        waits = [_IDLE_TICK]
+        for sink in self.sinks.values():
+            left = sink.buffer.seconds_to_due(now)  # type: ignore[attr-defined]
+            if left is not None:
+                waits.append(left)
+        return max(0.01, min(waits))
+
+    def _flush_due(self) -> None:
+        now = time.monotonic()
+        for sink in self.sinks.values():
+            if sink.due(now):
+                sink.flush()
+
+    def flush_all(self) -> None:
+        for sink in self.sinks.values():
+            sink.flush()
+
+
+def _stream_schema(source: Source) -> pa.Schema:
+    schema = source.schema
+    if ARRIVAL_TIME not in schema.names:
+        schema = schema.append(pa.field(ARRIVAL_TIME, pa.timestamp("us")))
+    return schema
+
+
+def _read_source(source: Source, inbox: queue.Queue[tuple[str, str, Any]], stop: threading.Event) -> None:
+    try:
+        for batch in source.read(stop):
+            _put(inbox, ("batch", source.name, batch), stop)
+            if stop.is_set():
+                return
+        if not stop.is_set():
+            _put(inbox, ("end", source.name, None), stop)
+    except FlowsqlError as exc:
+        _put(inbox, ("error", source.name, exc), stop)
+    except Exception as exc:  # a reader must never die silently: the run would wait forever
+        error = SourceError(f"source '{source.name}' failed: {type(exc).__name__}: {exc}")
+        error.__cause__ = exc
+        _put(inbox, ("error", source.name, error), stop)
+
+
+def _put(inbox: queue.Queue[tuple[str, str, Any]], item: tuple[str, str, Any], stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            inbox.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            continue
+
+
+def _drain_until_done(reader: threading.Thread, inbox: queue.Queue[tuple[str, str, Any]]) -> None:
+    deadline = time.monotonic() + 5.0
+    while reader.is_alive() and time.monotonic() < deadline:
+        try:
+            inbox.get_nowait()
+        except queue.Empty:
+            reader.join(0.05)

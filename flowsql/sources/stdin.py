@@ -1,0 +1,62 @@
+"""Newline-delimited JSON from standard input, read as it comes (a pipe or a redirected file)."""
+
+from __future__ import annotations
+
+import os
+import select
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timezone
+
+from flowsql.decode import NdjsonDecoder
+from flowsql.records import SourceBatch
+from flowsql.sources import register
+from flowsql.sources.base import Source, SourceOptions
+
+_READ_SIZE = 4 << 20
+
+
+@register("stdin")
+class StdinSource(Source):
+    options_class = SourceOptions
+
+    def __init__(self, decl, options: SourceOptions) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(decl, options)
+        self.decoder = NdjsonDecoder(decl.name, decl.columns)
+        self.schema = self.decoder.schema
+
+    @property
+    def bounded(self) -> bool:
+        return True
+
+    @property
+    def live(self) -> bool:
+        return True
+
+    def read(self, stop: threading.Event) -> Iterator[SourceBatch]:
+        fd = sys.stdin.fileno()
+        offset = 0
+        carry = b""
+        while not stop.is_set():
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if not ready:
+                continue
+            block = os.read(fd, _READ_SIZE)
+            if not block:
+                break
+            data = carry + block
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                carry = data
+                continue
+            whole, carry = data[: cut + 1], data[cut + 1 :]
+            yield self._batch(offset, whole)
+            offset += len(whole)
+        if carry and not stop.is_set():
+            yield self._batch(offset, carry)
+
+    def _batch(self, offset: int, data: bytes) -> SourceBatch:
+        table, errors = self.decoder.decode(data.rstrip(b"\n"), "stdin", offset, datetime.now(timezone.utc))
+        return SourceBatch(self.name, table, errors, {"offset": offset + len(data)}, len(data))
+
