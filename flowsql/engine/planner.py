@@ -25,6 +25,7 @@ from flowsql.records import ARRIVAL_TIME
 
 _DIALECT = DuckDB()
 WINDOW_FUNCTIONS = {"TUMBLE": 3, "HOP": 4, "SESSION": 3}
+_WINDOW_ALIASES = {"SESSWIN": "SESSION"}  # the parser's stand-in name for SESSION(...)
 INPUT_PLACEHOLDER = "__flowsql_input__"
 WINDOW_COLUMNS = ("window_start", "window_end")
 
@@ -132,8 +133,10 @@ def _plan_query(pipeline: Pipeline, decl: QueryDecl, streams: dict[str, StreamIn
 
 def _window_call(table: exp.Table) -> exp.Anonymous | None:
     call = table.this
-    if isinstance(call, exp.Anonymous) and str(call.this).upper() in WINDOW_FUNCTIONS:
-        return call
+    if isinstance(call, exp.Anonymous):
+        name = str(call.this).upper()
+        if _WINDOW_ALIASES.get(name, name) in WINDOW_FUNCTIONS:
+            return call
     return None
 
 
@@ -142,6 +145,7 @@ def _window_spec(pipeline: Pipeline, decl: QueryDecl, node: exp.Table, streams: 
     call = _window_call(node)
     assert call is not None
     kind = str(call.this).upper()
+    kind = _WINDOW_ALIASES.get(kind, kind)
     args = call.expressions
     usage = {
         "TUMBLE": "TUMBLE(stream, time_column, INTERVAL '1 minute')",

@@ -147,6 +147,7 @@ def _parse_query_statement(statement: _Statement) -> QueryDecl:
     # Blank out everything before the statement (keeping newlines) so that sqlglot's
     # line and column numbers are the file's own.
     padded = re.sub(r"[^\n]", " ", source.text[: statement.start]) + statement.text
+    padded = _rename_session_calls(padded, statement.tokens)
     try:
         parsed = sqlglot.parse_one(padded, read=_DIALECT)
     except ParseError as exc:
@@ -173,6 +174,17 @@ def _parse_query_statement(statement: _Statement) -> QueryDecl:
     raise source.error(
         "expected CREATE VIEW name AS SELECT ... or INSERT INTO sink SELECT ...", statement.start
     )
+
+
+SESSION_CALL = "SESSWIN"  # same length as SESSION, so columns in error messages stay right
+
+
+def _rename_session_calls(text: str, tokens: list[Token]) -> str:
+    """sqlglot reads SESSION as a keyword; the window function SESSION(...) gets a stand-in name."""
+    for token, following in zip(tokens, tokens[1:]):
+        if token.text.upper() == "SESSION" and following.token_type == TokenType.L_PAREN:
+            text = text[: token.start] + SESSION_CALL + text[token.end + 1 :]
+    return text
 
 
 class _Declaration:
