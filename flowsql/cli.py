@@ -38,6 +38,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("flowsql: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # anything unforeseen still ends with a message and exit code 1
+        if os.environ.get("FLOWSQL_DEBUG"):
+            raise
+        print(f"flowsql: failed: {type(exc).__name__}: {exc} (FLOWSQL_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -88,7 +93,11 @@ def _run(args: argparse.Namespace) -> int:
             if args.reset:
                 _reset(store)
         run = PipelineRun(pipeline, store)
-        summary = run.run(stop)
+        try:
+            summary = run.run(stop)
+        finally:
+            if store is not None:
+                store.close()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

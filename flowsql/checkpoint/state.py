@@ -57,3 +57,24 @@ def pipeline_fingerprint(parts: dict[str, Any]) -> str:
     """A hash of everything a checkpoint's meaning depends on (schemas, queries, windows)."""
     text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def state_to_bytes(state: CheckpointState) -> bytes:
+    """One checkpoint as a single zip blob (for stores that hold values, not folders)."""
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("state.json", json.dumps(state.to_json()))
+        for name, table in state.tables.items():
+            archive.writestr(f"{name}.arrow", table_to_bytes(table))
+    return buffer.getvalue()
+
+
+def state_from_bytes(data: bytes) -> CheckpointState:
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        header = json.loads(archive.read("state.json"))
+        tables = {name: table_from_bytes(archive.read(f"{name}.arrow")) for name in header["tables"]}
+    return CheckpointState.from_json(header, tables)
