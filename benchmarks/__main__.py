@@ -136,15 +136,47 @@ def peak_rss(events: int) -> float:
         return int(result.stdout.strip().splitlines()[-1]) / 1024
 
 
+def latency(rate: int, seconds: int) -> tuple[float, float, int]:
+    """p50/p99 seconds from a window's watermark passing its end to its object being in the lake,
+    at a steady `rate` of events/s paced to the wall clock, with a zero buffer interval."""
+    delay = 1.0
+    text = (f"CREATE SOURCE clicks ({COLUMNS}, WATERMARK FOR ts AS ts - INTERVAL '{delay:g} seconds') "
+            f"WITH (connector = 'generator', count = {rate * seconds}, rate = {rate}, realtime = true, "
+            "disorder = '200 ms');\n"
+            "CREATE SINK out WITH (connector = 'file', path = '{out}', format = 'json', buffer_interval = '0 s');\n"
+            "INSERT INTO out SELECT window_end, count(*) AS events FROM TUMBLE(clicks, ts, INTERVAL '1 second') "
+            "GROUP BY ALL;")
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "out"
+        pipeline = Path(scratch) / "latency.sql"
+        pipeline.write_text(text.replace("{out}", str(out)))
+        subprocess.run([sys.executable, "-m", "flowsql", "run", str(pipeline), "--quiet", "--no-checkpoint"],
+                       check=True)
+        samples = []
+        for path in out.rglob("*.json"):
+            if "errors" in path.parts:
+                continue
+            landed = path.stat().st_mtime
+            for line in path.read_text().splitlines():
+                window_end = datetime.fromisoformat(json.loads(line)["window_end"]).replace(tzinfo=timezone.utc)
+                samples.append(landed - (window_end.timestamp() + delay))
+    samples.sort()
+    # The last windows close at the end of input, not by the watermark: leave them out.
+    samples = samples[: max(1, len(samples) - 2)]
+    return statistics.median(samples), samples[int(0.99 * (len(samples) - 1))], len(samples)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--scenario", action="append", choices=["tumble", "hop", "raw", "memory"])
+    parser.add_argument("--scenario", action="append", choices=["tumble", "hop", "raw", "latency", "memory"])
+    parser.add_argument("--latency-rate", type=int, default=50_000)
+    parser.add_argument("--latency-seconds", type=int, default=20)
     parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "flowsql-bench")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
-    scenarios = args.scenario or ["tumble", "hop", "raw", "memory"]
+    scenarios = args.scenario or ["tumble", "hop", "raw", "latency", "memory"]
     args.data_dir.mkdir(parents=True, exist_ok=True)
     data = make_input(args.data_dir, args.events)
     print(f"{args.events:,} events, {data.stat().st_size / 1e6:,.0f} MB of NDJSON, median of {args.runs} runs, "
@@ -164,6 +196,11 @@ def main() -> None:
             ours = median_time(args.runs, lambda out: flowsql_run(data, out, query, options), scratch)
             base = median_time(args.runs, lambda out: pyarrow_partitioned(data, out), scratch)
             results["raw"] = report("raw", args.events, ours, base, "pyarrow    ")
+    if "latency" in scenarios:
+        p50, p99, windows = latency(args.latency_rate, args.latency_seconds)
+        print(f"latency    {args.latency_rate:,} events/s, buffer interval 0: p50 {p50 * 1000:,.0f} ms, "
+              f"p99 {p99 * 1000:,.0f} ms over {windows} windows")
+        results["latency"] = {"rate": args.latency_rate, "p50_seconds": p50, "p99_seconds": p99}
     if "memory" in scenarios:
         small, large = peak_rss(args.events), peak_rss(args.events * 10)
         print(f"memory     peak RSS {small:,.0f} MiB at {args.events:,} events, {large:,.0f} MiB at "
