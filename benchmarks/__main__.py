@@ -21,7 +21,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.json as pajson
 
@@ -187,8 +186,8 @@ def main() -> None:
         for name in ("tumble", "hop"):
             if name in scenarios:
                 _, ours_sql, batch_sql = SCENARIOS[name]
-                ours = median_time(args.runs, lambda out: flowsql_run(data, out, ours_sql), scratch)
-                base = median_time(args.runs, lambda out: duckdb_batch(data, out, batch_sql), scratch)
+                ours = median_time(args.runs, lambda out, q=ours_sql: flowsql_run(data, out, q), scratch)
+                base = median_time(args.runs, lambda out, q=batch_sql: duckdb_batch(data, out, q), scratch)
                 results[name] = report(name, args.events, ours, base, "duckdb batch")
         if "raw" in scenarios:
             query = "SELECT * EXCLUDE (arrival_time) FROM clicks"

@@ -16,10 +16,10 @@ from pathlib import Path
 from types import FrameType
 
 from flowsql import __version__
-from flowsql.errors import FlowsqlError
-from flowsql.pipeline import load_pipeline
 from flowsql.checkpoint import CheckpointStore, open_store
 from flowsql.checkpoint.coordinator import describe_state
+from flowsql.errors import FlowsqlError
+from flowsql.pipeline import load_pipeline
 from flowsql.runner import PipelineRun, RunSummary
 from flowsql.settings import pipeline_settings
 

@@ -24,8 +24,8 @@ from flowsql.engine.operators import Rejected
 from flowsql.engine.planner import OperatorPlan, Plan
 from flowsql.errors import FlowsqlError, PipelineError, SourceError
 from flowsql.pipeline.model import Pipeline
-from flowsql.settings import pipeline_settings
 from flowsql.records import ARRIVAL_TIME, BadRecord, SourceBatch, late_records
+from flowsql.settings import pipeline_settings
 from flowsql.sources import Source, create_source
 
 _QUEUE_DEPTH = 4
