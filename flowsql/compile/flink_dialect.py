@@ -54,8 +54,11 @@ class TableFunction(exp.Expression):
 def _table_argument_sql(self: generator.Generator, expression: TableArgument) -> str:
     keys = expression.args.get("partition") or []
     text = f"TABLE {self.sql(expression, 'this')}"
-    if keys:
-        text += " PARTITION BY " + ", ".join(self.sql(k) for k in keys)
+    if len(keys) == 1:
+        text += f" PARTITION BY {self.sql(keys[0])}"
+    elif keys:
+        # Parentheses keep the keys apart from the DESCRIPTOR argument that follows.
+        text += " PARTITION BY (" + ", ".join(self.sql(k) for k in keys) + ")"
     return text
 
 
