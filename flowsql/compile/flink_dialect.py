@@ -95,6 +95,14 @@ def _unix_to_time_sql(self: generator.Generator, expression: exp.UnixToTime) -> 
 _WIDE_INTEGERS = {exp.DataType.Type.INT128: 38, exp.DataType.Type.UINT128: 38, exp.DataType.Type.UBIGINT: 20}
 
 
+def _avg_sql(self: generator.Generator, expression: exp.Avg) -> str:
+    argument = expression.this
+    if isinstance(argument, exp.Distinct):
+        cast = [exp.cast(e.copy(), exp.DataType.Type.DOUBLE) for e in argument.expressions]
+        return self.func("AVG", exp.Distinct(expressions=cast))
+    return self.func("AVG", exp.cast(argument.copy(), exp.DataType.Type.DOUBLE))
+
+
 def _datatype_sql(self: generator.Generator, expression: exp.DataType) -> str:
     kind = expression.this
     if kind in (exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPNTZ, exp.DataType.Type.DATETIME,
@@ -113,6 +121,10 @@ def _datatype_sql(self: generator.Generator, expression: exp.DataType) -> str:
 class Flink(Dialect):
     """Flink SQL (1.19+ / 2.x), enough to write what a pipeline file's queries say."""
 
+    # Flink divides integers as integers and fails on a zero divisor; DuckDB does neither, so
+    # sqlglot casts to DOUBLE and guards the divisor when it reads DuckDB's `/`.
+    TYPED_DIVISION = True
+    SAFE_DIVISION = False
     TIME_MAPPING = Hive.TIME_MAPPING  # DATE_FORMAT takes Java date patterns, as Hive's does
     TIME_FORMAT = Hive.TIME_FORMAT
 
@@ -150,6 +162,8 @@ class Flink(Dialect):
             exp.CurrentDate: lambda self, e: "CURRENT_DATE",
             exp.ArrayAgg: lambda self, e: self.func("ARRAY_AGG", e.this),
             exp.RegexpLike: lambda self, e: self.func("REGEXP", e.this, e.expression),
+            # DuckDB's avg is a DOUBLE for any number; Flink's AVG of integers is an integer.
+            exp.Avg: _avg_sql,
             exp.Stddev: lambda self, e: self.func("STDDEV_SAMP", e.this),
             exp.StddevSamp: lambda self, e: self.func("STDDEV_SAMP", e.this),
             exp.StddevPop: lambda self, e: self.func("STDDEV_POP", e.this),

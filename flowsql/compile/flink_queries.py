@@ -73,7 +73,7 @@ def _window_call(table: exp.Table) -> exp.Anonymous | None:
 
 
 def _check_supported(pipeline: Pipeline, decl: QueryDecl, query: exp.Query, plan: Plan) -> None:
-    timestamp_columns = _timestamp_columns(plan)
+    timestamp_columns = _timestamp_columns(plan, decl)
     for node in query.walk():
         if isinstance(node, exp.Anonymous):
             if _window_call_parent(node):
@@ -101,13 +101,13 @@ def _window_call_parent(node: exp.Anonymous) -> bool:
     return isinstance(parent, exp.Table) and _window_call(parent) is node
 
 
-def _timestamp_columns(plan: Plan) -> set[str]:
-    names: set[str] = set()
-    for stream in plan.streams.values():
-        for field in stream.schema:
-            if str(field.type).startswith("timestamp"):
-                names.add(field.name.lower())
-    return names
+def _timestamp_columns(plan: Plan, decl: QueryDecl) -> set[str]:
+    """Timestamp columns of the stream `decl` reads."""
+    operator = next((op for op in plan.operators if op.decl is decl), None)
+    stream = plan.streams.get(operator.input.lower()) if operator is not None else None
+    if stream is None:
+        return set()
+    return {f.name.lower() for f in stream.schema if str(f.type).startswith("timestamp")}
 
 
 def _rewrite_window(pipeline: Pipeline, decl: QueryDecl, table: exp.Table, call: exp.Anonymous,

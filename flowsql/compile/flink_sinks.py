@@ -12,6 +12,7 @@ bare pattern such as the default `!{timestamp:yyyy/MM/dd/HH}/` gives Hive-style 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -22,7 +23,7 @@ from flowsql.compile.flink_common import (
 )
 from flowsql.delivery.prefix import DEFAULT_PREFIX, PrefixError, parse_prefix
 from flowsql.errors import ConfigError
-from flowsql.options import parse_duration, parse_size
+from flowsql.options import RawValue, parse_duration, parse_size
 from flowsql.pipeline.model import SinkDecl
 
 DEFAULT_BUFFER_SIZE = 64 * 1000**2
@@ -185,12 +186,12 @@ def _free_name(name: str, schema: pa.Schema, extra: list[tuple[str, exp.Expressi
     return candidate
 
 
-def _option(decl: SinkDecl, key: str, parse: object, default: float) -> float:
+def _option(decl: SinkDecl, key: str, parse: Callable[[RawValue], float], default: float) -> float:
     raw = decl.option(key)
     if raw is None:
         return default
     option = next(o for o in decl.options if o.key.lower() == key)
     try:
-        return float(parse(option.value))  # type: ignore[operator]
+        return float(parse(option.value))
     except ValueError as exc:
         raise ConfigError(f"sink '{decl.name}': {key}: {exc}", option.location, option.source_line) from None

@@ -30,14 +30,23 @@ CREATE SINK tumble_out WITH (connector = 'file', path = '{out}/tumble', format =
                              buffer_interval = '1 s');
 CREATE SINK hop_out WITH (connector = 'file', path = '{out}/hop', format = 'json', prefix = 'rows/',
                           buffer_interval = '1 s');
+CREATE SINK shape_out WITH (connector = 'file', path = '{out}/shape', format = 'json', prefix = 'rows/',
+                            buffer_interval = '1 s');
 CREATE SINK session_out WITH (connector = 'file', path = '{out}/session', format = 'json', prefix = 'rows/',
                               buffer_interval = '1 s');
 
 INSERT INTO tumble_out
 SELECT window_start, window_end, page, count(*) AS views, count(DISTINCT user_id) AS visitors,
-       sum(price) FILTER (WHERE price > 20) AS big_spend, min(price) AS cheapest
+       sum(price) FILTER (WHERE price > 20) AS big_spend, min(price) AS cheapest,
+       sum(event_id) AS id_sum, avg(event_id) AS id_mean
 FROM TUMBLE(clicks, ts, INTERVAL '1 minute')
 GROUP BY ALL;
+
+INSERT INTO shape_out
+SELECT event_id, date_trunc('minute', ts) AS minute, strftime(ts, '%Y-%m-%d %H') AS hour_text,
+       event_id / 8 AS ratio, upper(page) AS loud_page, CAST(price AS VARCHAR) AS price_text
+FROM clicks
+WHERE price > 45;
 
 INSERT INTO hop_out
 SELECT window_start, window_end, count(*) AS events, max(price) AS top
@@ -122,7 +131,7 @@ def test_compiled_job_on_flink_gives_the_rows_of_flowsql_run(tmp_path: Path) -> 
     local = run_cli("run", "--quiet", str(local_pipeline))
     assert local.code == 0, local.stderr
 
-    for sink in ("tumble", "hop", "session"):
+    for sink in ("tumble", "hop", "session", "shape"):
         flink_rows = read_rows(tmp_path / "flink" / sink)
         local_rows = read_rows(tmp_path / "local" / sink)
         assert len(local_rows) > 10, sink
