@@ -67,6 +67,7 @@ def test_group_by_aliases_become_expressions() -> None:
     ("sum(price) FILTER (WHERE page = 'cart')", "SUM(`price`) FILTER(WHERE `page` = 'cart')"),
     ("list(page)", "ARRAY_AGG(`page`)"),
     ("stddev(price)", "STDDEV_SAMP(`price`)"),
+    ("avg(amount)", "AVG(CAST(`amount` AS DOUBLE))"),  # Flink's AVG of integers is an integer
 ])
 def test_aggregates(duckdb: str, flink: str) -> None:
     sql = insert_of(compiled(f"SELECT window_start, window_end, {duckdb} AS x "
@@ -83,6 +84,7 @@ def test_aggregates(duckdb: str, flink: str) -> None:
     ("ts - INTERVAL '90 seconds'", "`ts` - INTERVAL '90' SECOND"),
     ("page || '!'", "`page` || '!'"),
     ("coalesce(page, 'none')", "COALESCE(`page`, 'none')"),
+    ("amount / 8", "CAST(`amount` AS DOUBLE) / 8"),  # DuckDB's / divides as DOUBLE, Flink's does not
 ])
 def test_row_expressions(duckdb: str, flink: str) -> None:
     sql = insert_of(compiled(f"SELECT {duckdb} AS x FROM clicks"))
