@@ -67,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     explain = commands.add_parser("explain", help="show sources, windows, watermarks, sinks and the SQL that runs")
     explain.add_argument("file", type=Path)
     explain.set_defaults(handler=_explain)
+
+    compile_ = commands.add_parser("compile", help="write the pipeline as a job for another engine (Flink SQL)")
+    compile_.add_argument("file", type=Path)
+    compile_.add_argument("--target", required=True, choices=["flink"], help="the engine to compile for")
+    compile_.add_argument("-o", "--output", type=Path, help="folder for the job (default: print the script)")
+    compile_.set_defaults(handler=_compile)
     return parser
 
 
@@ -149,6 +155,22 @@ def _explain(args: argparse.Namespace) -> int:
 
     pipeline = load_pipeline(args.file)
     print(explain_text(PipelineRun(pipeline)))
+    return 0
+
+
+def _compile(args: argparse.Namespace) -> int:
+    from flowsql.compile import compile_flink
+
+    job = compile_flink(load_pipeline(args.file))
+    for note in job.notes:
+        print(f"flowsql: note: {note}", file=sys.stderr)
+    if args.output is None:
+        print(job.script, end="")
+        return 0
+    written = job.write(args.output)
+    print(f"flowsql: wrote {', '.join(str(p) for p in written)}", file=sys.stderr)
+    for jar in job.jars:
+        print(f"flowsql: needs {jar.coordinates} ({jar.why})", file=sys.stderr)
     return 0
 
 
