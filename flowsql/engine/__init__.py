@@ -34,7 +34,10 @@ class Engine:
         self.subscribers: dict[str, list[int]] = {}
         for index, op_plan in enumerate(plan.operators):
             operator: Operator
-            if op_plan.window is None:
+            make_operator = getattr(op_plan.decl, "make_operator", None)  # a front end's own operator
+            if make_operator is not None:
+                operator = make_operator(op_plan, self.con, lateness.get(op_plan.input.lower(), 0))
+            elif op_plan.window is None:
                 operator = StatelessOperator(op_plan, self.con)
             else:
                 operator = WindowOperator(op_plan, self.con, lateness.get(op_plan.input.lower(), 0))

@@ -18,6 +18,7 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
 from flowsql.errors import Location, PipelineError
+from flowsql.kda import add_kda_statement, is_kda_statement
 from flowsql.options import Option, RawValue
 from flowsql.pipeline.model import Column, Pipeline, QueryDecl, SinkDecl, SourceDecl, Watermark
 
@@ -118,6 +119,8 @@ def _add_statement(pipeline: Pipeline, statement: _Statement, base_dir: Path) ->
         sink = _Declaration(statement).sink(base_dir)
         _check_new_name(pipeline, sink.name, statement, tokens[2])
         pipeline.sinks[sink.name] = sink
+    elif is_kda_statement(tokens):
+        add_kda_statement(pipeline, tokens, base_dir)
     elif head[:2] == ["CREATE", "VIEW"] or head[:3] == ["CREATE", "OR", "REPLACE"] and _is_view(tokens):
         view = _parse_query_statement(statement)
         _check_new_name(pipeline, view.target, statement, tokens[2])
