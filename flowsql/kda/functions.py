@@ -44,6 +44,8 @@ def _rewrite_node(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.Column) and not node.table and node.name.upper() == "CURRENT_ROW_TIMESTAMP" \
             and not node.this.quoted:
         return _sql("CAST(timezone('UTC', now()) AS TIMESTAMP)")
+    if isinstance(node, exp.SimilarTo):
+        return _similar_to(node)
     if isinstance(node, exp.Anonymous):
         name = str(node.this).upper()
         handler = _CALLS.get(name)
@@ -106,6 +108,16 @@ def _floor_or_ceil(node: exp.Expression, unit: str) -> exp.Expression:
     later = exp.Add(this=truncated.copy(), expression=exp.Interval(this=exp.Literal.string("1"), unit=exp.Var(this=unit)))
     return exp.Case(ifs=[exp.If(this=exp.EQ(this=truncated.copy(), expression=value.copy()), true=truncated)],
                     default=later)
+
+
+def _similar_to(node: exp.SimilarTo) -> exp.Expression:
+    """SQL's SIMILAR TO (% and _ wildcards, regex alternation) as a full regex match;
+    DuckDB's own SIMILAR TO takes a plain regular expression instead."""
+    pattern = node.expression
+    if not isinstance(pattern, exp.Literal) or not pattern.is_string:
+        raise FunctionError("SIMILAR TO needs a quoted pattern", node)
+    regex = "".join(".*" if c == "%" else "." if c == "_" else "\\." if c == "." else c for c in pattern.this)
+    return _call("regexp_full_match", node.this, exp.Literal.string(regex))
 
 
 def _tsdiff(node: exp.Anonymous, args: list[exp.Expression]) -> exp.Expression:

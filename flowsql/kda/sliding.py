@@ -139,7 +139,7 @@ class SlidingOperator:
         self.sql = spec.operator_template.replace(INPUT_PLACEHOLDER, self.input_sql)
         keep = []
         if spec.ranges_us:
-            keep.append(f"{time_us} >= (SELECT max({time_us}) FROM {self.relation}) - {max(spec.ranges_us)}")
+            keep.append(f"{time_us} >= max({time_us}) OVER () - {max(spec.ranges_us)}")
         for count, partitions in spec.rows:
             over = f"PARTITION BY {', '.join(partitions)} " if partitions else ""
             keep.append(f"row_number() OVER ({over}ORDER BY {SEQ} DESC) <= {count}")

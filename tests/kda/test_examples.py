@@ -1,0 +1,91 @@
+"""The KDA documentation's example applications in pipelines/kda/, run through the CLI on
+their sample input; expected rows are worked out by hand from pipelines/kda/data/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.kda.helpers import rounded, run_example, unordered
+
+
+def test_tumbling_count_per_ticker_per_minute(tmp_path: Path) -> None:
+    rows = run_example("tumbling_count", tmp_path)
+    # 10:00 window: AMZN x3, WMT x1; 10:01: WMT x2, AMZN x1; 10:02: XTC x1.
+    assert unordered(rows) == unordered([
+        {"TICKER_SYMBOL": "AMZN", "TICKER_COUNT": 3}, {"TICKER_SYMBOL": "WMT", "TICKER_COUNT": 1},
+        {"TICKER_SYMBOL": "WMT", "TICKER_COUNT": 2}, {"TICKER_SYMBOL": "AMZN", "TICKER_COUNT": 1},
+        {"TICKER_SYMBOL": "XTC", "TICKER_COUNT": 1},
+    ])
+
+
+def test_tumbling_windows_close_in_order_across_batches(tmp_path: Path) -> None:
+    rows = run_example("tumbling_count", tmp_path, chunk_size=150)
+    assert [r["TICKER_SYMBOL"] for r in rows][-1] == "XTC"
+    assert sorted(r["TICKER_COUNT"] for r in rows) == [1, 1, 1, 2, 3]
+
+
+def test_tumbling_floor_rowtime_is_the_window_end(tmp_path: Path) -> None:
+    rows = run_example("tumbling_floor", tmp_path)
+    assert unordered(rows) == unordered([
+        {"WINDOW_TIME": "2024-05-01 10:01:00", "TICKER_SYMBOL": "AMZN", "MIN_PRICE": 100.0, "MAX_PRICE": 102.0},
+        {"WINDOW_TIME": "2024-05-01 10:01:00", "TICKER_SYMBOL": "WMT", "MIN_PRICE": 50.0, "MAX_PRICE": 50.0},
+        {"WINDOW_TIME": "2024-05-01 10:02:00", "TICKER_SYMBOL": "WMT", "MIN_PRICE": 51.0, "MAX_PRICE": 52.0},
+        {"WINDOW_TIME": "2024-05-01 10:02:00", "TICKER_SYMBOL": "AMZN", "MIN_PRICE": 101.5, "MAX_PRICE": 101.5},
+        {"WINDOW_TIME": "2024-05-01 10:03:00", "TICKER_SYMBOL": "XTC", "MIN_PRICE": 20.0, "MAX_PRICE": 20.0},
+    ])
+
+
+def test_getting_started_filter_similar_to(tmp_path: Path) -> None:
+    rows = run_example("getting_started_filter", tmp_path)
+    assert rows == [
+        {"TICKER_SYMBOL": "AMZN", "SECTOR": "TECHNOLOGY", "CHANGE": 1.5, "PRICE": 100.0},
+        {"TICKER_SYMBOL": "AMZN", "SECTOR": "TECHNOLOGY", "CHANGE": 2.0, "PRICE": 102.0},
+        {"TICKER_SYMBOL": "AMZN", "SECTOR": "TECHNOLOGY", "CHANGE": -1.0, "PRICE": 101.0},
+        {"TICKER_SYMBOL": "AMZN", "SECTOR": "TECHNOLOGY", "CHANGE": 0.5, "PRICE": 101.5},
+    ]
+
+
+def test_chained_pumps_filter_then_aggregate(tmp_path: Path) -> None:
+    rows = run_example("chained_pumps", tmp_path)
+    # XTC (price 20) is filtered out by the first pump.
+    assert unordered(rows) == unordered([
+        {"SECTOR": "TECHNOLOGY", "TICK_COUNT": 3, "AVG_PRICE": 101.0},
+        {"SECTOR": "RETAIL", "TICK_COUNT": 1, "AVG_PRICE": 50.0},
+        {"SECTOR": "RETAIL", "TICK_COUNT": 2, "AVG_PRICE": 51.5},
+        {"SECTOR": "TECHNOLOGY", "TICK_COUNT": 1, "AVG_PRICE": 101.5},
+    ])
+
+
+SLIDING_AVERAGE = [
+    {"TICKER_SYMBOL": "AMZN", "AVG_PRICE": 100.0},
+    {"TICKER_SYMBOL": "WMT", "AVG_PRICE": 50.0},
+    {"TICKER_SYMBOL": "AMZN", "AVG_PRICE": 101.0},
+    {"TICKER_SYMBOL": "AMZN", "AVG_PRICE": 101.0},
+    {"TICKER_SYMBOL": "WMT", "AVG_PRICE": 50.5},  # 10:00:20 is exactly one minute before 10:01:00
+    {"TICKER_SYMBOL": "WMT", "AVG_PRICE": 51.5},  # 10:00:20 has left the minute
+    {"TICKER_SYMBOL": "AMZN", "AVG_PRICE": 101.25},  # 101 (10:00:59) and 101.5
+    {"TICKER_SYMBOL": "XTC", "AVG_PRICE": 20.0},
+]
+
+
+@pytest.mark.parametrize("chunk_size", [None, 130])
+def test_sliding_range_one_row_per_input_row(tmp_path: Path, chunk_size: int | None) -> None:
+    rows = run_example("sliding_average", tmp_path, chunk_size)
+    assert rounded(rows) == SLIDING_AVERAGE
+
+
+@pytest.mark.parametrize("chunk_size", [None, 130])
+def test_sliding_rows_preceding(tmp_path: Path, chunk_size: int | None) -> None:
+    rows = run_example("sliding_rows", tmp_path, chunk_size)
+    assert rounded(rows) == [
+        {"TICKER_SYMBOL": "AMZN", "PRICE": 100.0, "MAX_PRICE": 100.0, "CHANGE_SUM": 1.5},
+        {"TICKER_SYMBOL": "WMT", "PRICE": 50.0, "MAX_PRICE": 50.0, "CHANGE_SUM": -0.5},
+        {"TICKER_SYMBOL": "AMZN", "PRICE": 102.0, "MAX_PRICE": 102.0, "CHANGE_SUM": 3.5},
+        {"TICKER_SYMBOL": "AMZN", "PRICE": 101.0, "MAX_PRICE": 102.0, "CHANGE_SUM": 2.5},
+        {"TICKER_SYMBOL": "WMT", "PRICE": 51.0, "MAX_PRICE": 51.0, "CHANGE_SUM": 0.0},
+        {"TICKER_SYMBOL": "WMT", "PRICE": 52.0, "MAX_PRICE": 52.0, "CHANGE_SUM": 1.0},
+        {"TICKER_SYMBOL": "AMZN", "PRICE": 101.5, "MAX_PRICE": 102.0, "CHANGE_SUM": 1.5},
+        {"TICKER_SYMBOL": "XTC", "PRICE": 20.0, "MAX_PRICE": 20.0, "CHANGE_SUM": -2.0},
+    ]
