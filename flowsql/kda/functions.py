@@ -24,8 +24,15 @@ class FunctionError(ValueError):
 
 
 def rewrite_functions(query: exp.Expression) -> exp.Expression:
-    """Every KDA-only call in `query` replaced by its DuckDB equivalent."""
-    return query.transform(_rewrite_node, copy=False)
+    """Every KDA-only call in `query` replaced by its DuckDB equivalent, innermost first so
+    that a call's arguments are already DuckDB SQL when the call is rewritten."""
+    for node in reversed(list(query.walk())):
+        replacement = _rewrite_node(node)
+        if replacement is not node:
+            if node is query:
+                return replacement
+            node.replace(replacement)
+    return query
 
 
 def floor_unit(node: exp.Expression) -> str | None:

@@ -89,3 +89,62 @@ def test_sliding_rows_preceding(tmp_path: Path, chunk_size: int | None) -> None:
         {"TICKER_SYMBOL": "AMZN", "PRICE": 101.5, "MAX_PRICE": 102.0, "CHANGE_SUM": 1.5},
         {"TICKER_SYMBOL": "XTC", "PRICE": 20.0, "MAX_PRICE": 20.0, "CHANGE_SUM": -2.0},
     ]
+
+
+def test_event_time_and_rowtime_steps(tmp_path: Path) -> None:
+    rows = run_example("event_time_step", tmp_path)
+    # Groups are (arrival minute, event minute, ticker): the AMZN event of 10:00:55 arrives in
+    # the 10:01 arrival minute, so its event minute 10:00 gets a second row, as in KDA.
+    assert unordered(rows) == unordered([
+        {"EVENT_TIME": "2024-05-01 09:59:00", "TICKER_SYMBOL": "AMZN", "TICKER_COUNT": 1},
+        {"EVENT_TIME": "2024-05-01 10:00:00", "TICKER_SYMBOL": "AMZN", "TICKER_COUNT": 2},
+        {"EVENT_TIME": "2024-05-01 10:00:00", "TICKER_SYMBOL": "WMT", "TICKER_COUNT": 1},
+        {"EVENT_TIME": "2024-05-01 10:00:00", "TICKER_SYMBOL": "AMZN", "TICKER_COUNT": 1},
+        {"EVENT_TIME": "2024-05-01 10:01:00", "TICKER_SYMBOL": "WMT", "TICKER_COUNT": 1},
+    ])
+
+
+@pytest.mark.parametrize("chunk_size", [None, 130])
+def test_event_time_window_with_watermark(tmp_path: Path, chunk_size: int | None) -> None:
+    rows = run_example("event_time_watermark", tmp_path, chunk_size)
+    assert unordered(rows) == unordered([
+        {"WINDOW_START": "2024-05-01 09:59:00", "TICKER_SYMBOL": "AMZN", "AVG_PRICE": 100.0, "TICKER_COUNT": 1},
+        {"WINDOW_START": "2024-05-01 10:00:00", "TICKER_SYMBOL": "AMZN", "AVG_PRICE": 102.0, "TICKER_COUNT": 3},
+        {"WINDOW_START": "2024-05-01 10:00:00", "TICKER_SYMBOL": "WMT", "AVG_PRICE": 50.0, "TICKER_COUNT": 1},
+        {"WINDOW_START": "2024-05-01 10:01:00", "TICKER_SYMBOL": "WMT", "AVG_PRICE": 51.0, "TICKER_COUNT": 1},
+    ])
+
+
+def test_string_functions(tmp_path: Path) -> None:
+    rows = run_example("string_functions", tmp_path)
+    assert [r["domain"] for r in rows] == ["amazon", "example", ".kinesi"]  # https shifts KDA's fixed 12
+    assert [r["USER_UPPER"] for r in rows] == ["ALICE", "BOB", "CAROL"]
+    assert [r["NAME_LENGTH"] for r in rows] == [5, 3, 5]
+    assert [r["GREETING"] for r in rows] == ["hello alice", "hello bob", "hello carol"]
+    assert [r["ingest_time"] for r in rows] == ["2024-05-01 10:00:01", "2024-05-01 10:00:02", "2024-05-01 10:00:03"]
+
+
+def test_datetime_functions(tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    rows = run_example("datetime_functions", tmp_path)
+    first = rows[0]
+    assert first["SENT_TIME"] == "2024-05-01 09:59:58.25"
+    assert first["SENT_TEXT"] == "01/05/2024 09:59:58 AM"
+    assert first["DELAY_MS"] == 2750  # ROWTIME 10:00:01 minus 09:59:58.250
+    assert first["SENT_MINUTE"] == "2024-05-01 09:59:00"
+    assert first["NEXT_MINUTE"] == "2024-05-01 10:00:00"
+    sent = datetime(2024, 5, 1, 9, 59, 58, 250000, tzinfo=timezone.utc)
+    assert first["SENT_EPOCH_MS"] == int(sent.timestamp() * 1000)
+    assert [r["BYTES_BUCKET"] for r in rows] == [20, 0, 40]
+    assert [r["DELAY_MS"] for r in rows] == [2750, 1000, 100]
+    # CEIL of a time already on the minute stays on it.
+    assert rows[1]["NEXT_MINUTE"] == "2024-05-01 10:01:00"
+
+
+def test_regex_log_parse(tmp_path: Path) -> None:
+    rows = run_example("regex_log_parse", tmp_path)
+    # Only ENERGY has an 'E' followed later by an 'R'; other sectors give NULL, as in KDA.
+    assert rows[-1] == {"MATCH1": "EN", "MATCH2": "RGY"}
+    assert all(r == {"MATCH1": None, "MATCH2": None} for r in rows[:-1])
+    assert len(rows) == 8
