@@ -25,13 +25,24 @@ _UNSUPPORTED_WORDS = {
 
 
 def is_kda_statement(tokens: list[Token]) -> bool:
+    from flowsql.kda.reference import is_reference_statement
+
     head = [t.text.upper() for t in tokens[:4]]
-    return head[:3] == ["CREATE", "OR", "REPLACE"] and len(head) == 4 and head[3] in ("STREAM", "PUMP")
+    kda = head[:3] == ["CREATE", "OR", "REPLACE"] and len(head) == 4 and head[3] in ("STREAM", "PUMP")
+    return kda or is_reference_statement(tokens)
 
 
 def add_kda_statement(pipeline: Pipeline, tokens: list[Token], base_dir: Path) -> None:
-    """Record a STREAM, or translate a PUMP into the query that feeds its stream."""
-    if tokens[3].text.upper() == "STREAM":
+    """Record a STREAM or a reference table, or translate a PUMP into the query that feeds its stream."""
+    from flowsql.kda.reference import declare_reference, is_reference_statement
+
+    if is_reference_statement(tokens):
+        table = declare_reference(pipeline, tokens, base_dir)
+        app = application(pipeline)
+        if table.name.lower() in app.references or table.name.lower() in app.streams:
+            raise error(pipeline, tokens[3].start, f"the name '{table.name}' is declared twice")
+        app.references[table.name.lower()] = table
+    elif tokens[3].text.upper() == "STREAM":
         _add_stream(pipeline, tokens)
     else:
         _add_pump(pipeline, tokens)

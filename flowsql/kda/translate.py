@@ -74,6 +74,10 @@ def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: e
     if not isinstance(query, exp.Select):
         raise work.fail(query, "a pump must insert one SELECT STREAM (UNION and other set operations are not supported)")
     input_table = _input_table(work, query)
+    for table in list(query.find_all(exp.Table)):
+        reference = app.references.get(table.name.lower())
+        if reference is not None and table is not input_table:
+            table.replace(reference.relation(table.alias or table.name))
     input_name = input_table.name
     rowtime = app.rowtime_of(pipeline, input_name)
     if rowtime is None:
