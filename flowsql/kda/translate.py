@@ -4,7 +4,10 @@ cast and named as the target stream's columns."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+
+import duckdb
 
 from sqlglot import exp
 
@@ -102,6 +105,7 @@ def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: e
         rewrite_functions(query)
     except FunctionError as exc:
         raise work.fail(exc.node, str(exc)) from None
+    _check_functions(work, query)
     _project(work, query, stream, listed, None if sink else system)
     if sliding is not None:
         how += "; duckdb sql per batch: " + sliding.finish(query, input_name)
@@ -110,6 +114,23 @@ def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: e
         app.streams[target.lower()] = KdaStream(stream.name, stream.columns, stream.location, system)
     return PumpDecl(target=sink or stream.name, is_view=sink is None, query=query, location=location, text=text,
                     pump=pump, translation=how, make_operator=sliding.make_operator if sliding else None)
+
+
+@functools.cache
+def _duckdb_functions() -> frozenset[str]:
+    with duckdb.connect() as con:
+        rows = con.sql("SELECT DISTINCT lower(function_name) FROM duckdb_functions()").fetchall()
+    return frozenset(r[0] for r in rows)
+
+
+def _check_functions(work: _Pump, query: exp.Select) -> None:
+    """A call that is neither a KDA function flowsql translates nor a DuckDB function is
+    named here, at its place in the file, instead of by DuckDB with no place."""
+    for call in query.find_all(exp.Anonymous):
+        name = str(call.this)
+        if name.lower() not in _duckdb_functions() and name.upper() not in ("TUMBLE",):
+            raise work.fail(call, f"function {name.upper()} is not supported by flowsql's KDA front end",
+                            "see docs/kda-migration.md for the supported functions")
 
 
 def _input_table(work: _Pump, query: exp.Select) -> exp.Table:
