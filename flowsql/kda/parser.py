@@ -20,7 +20,6 @@ from flowsql.pipeline.model import Column, Pipeline
 
 _UNSUPPORTED_WORDS = {
     "WINDOWED": "stagger windows (WINDOWED BY STAGGER)",
-    "CURSOR": "table functions over a CURSOR (TOP_K_ITEMS_TUMBLING, RANDOM_CUT_FOREST, HOTSPOTS)",
 }
 
 

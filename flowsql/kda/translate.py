@@ -15,6 +15,7 @@ from flowsql.errors import Location, PipelineError
 from flowsql.kda.functions import TIME_UNITS, FunctionError, _interval_us, floor_unit, rewrite_functions
 from flowsql.kda.model import WINDOW_END, KdaApplication, KdaStream, PumpDecl
 from flowsql.kda.parser import kda_name
+from flowsql.kda.tumbling_items import expand_tumbling_items
 from flowsql.pipeline.model import Column, Pipeline
 from flowsql.records import ARRIVAL_TIME
 
@@ -76,6 +77,7 @@ def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: e
     query = insert.expression
     if not isinstance(query, exp.Select):
         raise work.fail(query, "a pump must insert one SELECT STREAM (UNION and other set operations are not supported)")
+    query = expand_tumbling_items(work, query)
     input_table = _input_table(work, query)
     for table in list(query.find_all(exp.Table)):
         reference = app.references.get(table.name.lower())

@@ -71,3 +71,10 @@ def test_explain_shows_the_sliding_operator_sql() -> None:
     assert result.code == 0, result.stderr
     assert 'kda pump "STREAM_PUMP": sliding window (RANGE 60 s)' in result.stdout
     assert "RANGE BETWEEN __kda_span_60000000 PRECEDING AND CURRENT ROW" in result.stdout
+
+
+def test_random_cut_forest_is_named_as_unsupported(tmp_path: Path) -> None:
+    message = _check(tmp_path, """CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM"
+SELECT STREAM * FROM TABLE(RANDOM_CUT_FOREST(
+    CURSOR(SELECT STREAM * FROM "SOURCE_SQL_STREAM_001")));""")
+    assert "app.sql:8:5:" in message and "RANDOM_CUT_FOREST is not supported" in message

@@ -148,3 +148,18 @@ def test_regex_log_parse(tmp_path: Path) -> None:
     assert rows[-1] == {"MATCH1": "EN", "MATCH2": "RGY"}
     assert all(r == {"MATCH1": None, "MATCH2": None} for r in rows[:-1])
     assert len(rows) == 8
+
+
+def test_top_k_items_tumbling(tmp_path: Path) -> None:
+    rows = run_example("top_k_items", tmp_path)
+    # K = 2 per minute, most frequent first.
+    assert rows == [
+        {"TICKER_SYMBOL": "AMZN", "MOST_FREQUENT_VALUES": 3}, {"TICKER_SYMBOL": "WMT", "MOST_FREQUENT_VALUES": 1},
+        {"TICKER_SYMBOL": "WMT", "MOST_FREQUENT_VALUES": 2}, {"TICKER_SYMBOL": "AMZN", "MOST_FREQUENT_VALUES": 1},
+        {"TICKER_SYMBOL": "XTC", "MOST_FREQUENT_VALUES": 1},
+    ]
+
+
+def test_count_distinct_items_tumbling(tmp_path: Path) -> None:
+    rows = run_example("count_distinct_items", tmp_path)
+    assert rows == [{"NUMBER_OF_DISTINCT_ITEMS": 2}, {"NUMBER_OF_DISTINCT_ITEMS": 2}, {"NUMBER_OF_DISTINCT_ITEMS": 1}]
