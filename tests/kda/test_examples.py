@@ -163,3 +163,32 @@ def test_top_k_items_tumbling(tmp_path: Path) -> None:
 def test_count_distinct_items_tumbling(tmp_path: Path) -> None:
     rows = run_example("count_distinct_items", tmp_path)
     assert rows == [{"NUMBER_OF_DISTINCT_ITEMS": 2}, {"NUMBER_OF_DISTINCT_ITEMS": 2}, {"NUMBER_OF_DISTINCT_ITEMS": 1}]
+
+
+def _weather_expected() -> list[dict[str, object]]:
+    """Each reading against the readings that arrived before it (and itself) in the day up to
+    it: worked out directly from the sample file, as the KDA reference describes."""
+    import json
+    from datetime import datetime, timedelta
+
+    from tests.kda.helpers import EXAMPLES
+
+    readings = [json.loads(line) for line in (EXAMPLES / "data" / "weather.json").read_text().splitlines()]
+    out = []
+    for index, row in enumerate(readings):
+        now = datetime.fromisoformat(row["arrival_time"])
+        seen = [r for r in readings[: index + 1] if datetime.fromisoformat(r["arrival_time"]) >= now - timedelta(days=1)]
+        city = [r["temp"] for r in seen if r["city"] == row["city"]]
+        out.append({"READING_TIME": row["arrival_time"], "CITY": row["city"],
+                    "WMIN_TEMP": min(r["temp"] for r in seen), "WMAX_TEMP": max(r["temp"] for r in seen),
+                    "CITY_MIN": min(city), "CITY_MAX": max(city)})
+    return out
+
+
+@pytest.mark.parametrize("chunk_size", [None, 200])
+def test_weather_sliding_min_max_over_a_day(tmp_path: Path, chunk_size: int | None) -> None:
+    rows = run_example("weather_sliding_min_max", tmp_path, chunk_size)
+    expected = _weather_expected()
+    # The reference's own first rows: the second reading at 01:00 sees the first, not the reverse.
+    assert expected[0]["WMAX_TEMP"] == 29 and expected[1]["WMIN_TEMP"] == 2 and expected[2]["WMAX_TEMP"] == 65
+    assert rows == expected
