@@ -13,10 +13,12 @@ from flowsql.options import Option
 
 @dataclass(frozen=True)
 class Column:
-    """A declared column: its name and DuckDB type."""
+    """A declared column: its name and DuckDB type, and for nested JSON the path it is read
+    from (`MAPPING '$.data.price'`)."""
 
     name: str
     sql_type: str
+    mapping: str | None = None
 
 
 @dataclass(frozen=True)

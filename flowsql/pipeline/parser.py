@@ -23,6 +23,7 @@ from flowsql.options import Option, RawValue
 from flowsql.pipeline.model import Column, Pipeline, QueryDecl, SinkDecl, SourceDecl, Watermark
 
 _DIALECT = DuckDB()
+_JSON_PATH = re.compile(r"^\$(\.[^.\[\]]+)+$")
 
 
 @dataclass
@@ -277,6 +278,12 @@ class _Declaration:
         type_tokens = self.until_top_level_comma()
         if not type_tokens:
             raise self.file.error(f"column '{name}' needs a type", name_token.start if name_token else 0)
+        mapping = None
+        if len(type_tokens) > 2 and type_tokens[-2].text.upper() == "MAPPING":
+            if type_tokens[-1].token_type != TokenType.STRING or not _JSON_PATH.match(type_tokens[-1].text):
+                raise self.file.error("MAPPING takes a quoted JSON path such as '$.data.price'",
+                                      type_tokens[-1].start)
+            mapping, type_tokens = type_tokens[-1].text, type_tokens[:-2]
         type_text = self.file.text[type_tokens[0].start : type_tokens[-1].end + 1]
         try:
             sql_type = exp.DataType.build(type_text, dialect=_DIALECT).sql(_DIALECT)
@@ -286,7 +293,7 @@ class _Declaration:
                 type_tokens[0].start,
                 "use a DuckDB type such as VARCHAR, BIGINT, DOUBLE, BOOLEAN, TIMESTAMP",
             ) from None
-        return Column(name, sql_type)
+        return Column(name, sql_type, mapping)
 
     def watermark(self) -> Watermark:
         start = self.take("WATERMARK")

@@ -78,3 +78,11 @@ def test_random_cut_forest_is_named_as_unsupported(tmp_path: Path) -> None:
 SELECT STREAM * FROM TABLE(RANDOM_CUT_FOREST(
     CURSOR(SELECT STREAM * FROM "SOURCE_SQL_STREAM_001")));""")
     assert "app.sql:8:5:" in message and "RANDOM_CUT_FOREST is not supported" in message
+
+
+def test_bad_json_path_mapping_is_placed(tmp_path: Path) -> None:
+    pipeline = tmp_path / "app.sql"
+    pipeline.write_text(BINDINGS.replace('"price" REAL', '"price" REAL MAPPING \'data.price\''))
+    result = run_cli("validate", str(pipeline))
+    assert result.code == 2
+    assert "app.sql:2:75:" in result.stderr and "MAPPING takes a quoted JSON path" in result.stderr

@@ -192,3 +192,12 @@ def test_weather_sliding_min_max_over_a_day(tmp_path: Path, chunk_size: int | No
     # The reference's own first rows: the second reading at 01:00 sees the first, not the reverse.
     assert expected[0]["WMAX_TEMP"] == 29 and expected[1]["WMIN_TEMP"] == 2 and expected[2]["WMAX_TEMP"] == 65
     assert rows == expected
+
+
+def test_nested_json_mapping(tmp_path: Path) -> None:
+    rows = run_example("nested_json_mapping", tmp_path)
+    # o-4 has a null customer object: its region is NULL, not an error.
+    assert unordered(rows) == unordered([
+        {"REGION": "EU", "ORDERS": 2, "REVENUE": 37.5}, {"REGION": "US", "ORDERS": 1, "REVENUE": 12.5},
+        {"REGION": "UNKNOWN", "ORDERS": 1, "REVENUE": 5.0}, {"REGION": "US", "ORDERS": 1, "REVENUE": 20.0},
+    ])
