@@ -102,8 +102,10 @@ class Engine:
         for index in self.subscribers.get(key, []):
             op_plan, operator = self.operators[index]
             window = op_plan.window
-            if window is not None:
-                watermark = self.clocks[key].get(window.time_column.lower())
+            # A front end's own operator may also wait for a clock (`time_column`).
+            clock = window.time_column if window is not None else getattr(operator, "time_column", None)
+            if clock is not None:
+                watermark = self.clocks[key].get(clock.lower())
                 if watermark is not None:
                     result = operator.advance(watermark)
                     if result is not None and result.num_rows:

@@ -18,9 +18,6 @@ from flowsql.errors import Location, PipelineError
 from flowsql.kda.model import KdaStream, application
 from flowsql.pipeline.model import Column, Pipeline
 
-_UNSUPPORTED_WORDS = {
-    "WINDOWED": "stagger windows (WINDOWED BY STAGGER)",
-}
 
 
 def is_kda_statement(tokens: list[Token]) -> bool:
@@ -105,11 +102,6 @@ def _add_pump(pipeline: Pipeline, tokens: list[Token]) -> None:
     app = application(pipeline)
     if pump.lower() in app.pumps:
         raise error(pipeline, tokens[4].start, f"the pump '{pump}' is declared twice")
-    for token in tokens:
-        word = token.text.upper()
-        if token.token_type != TokenType.STRING and word in _UNSUPPORTED_WORDS:
-            raise error(pipeline, token.start, f"not supported by flowsql's KDA front end: {_UNSUPPORTED_WORDS[word]}",
-                        "see docs/kda-migration.md for the supported constructs")
     text = _rewrite_kda_syntax(pipeline, tokens[6:])
     insert = _parse(pipeline, text)
     if not isinstance(insert, exp.Insert):
@@ -132,8 +124,10 @@ def _padded(pipeline: Pipeline, tokens: list[Token]) -> str:
 
 
 def _rewrite_kda_syntax(pipeline: Pipeline, tokens: list[Token]) -> str:
-    """SELECT STREAM -> SELECT; STEP(x BY i) -> STEP(x, i); FLOOR/CEIL(x TO u) -> FLOOR(x, u)."""
+    """SELECT STREAM -> SELECT; STEP(x BY i) -> STEP(x, i); FLOOR/CEIL(x TO u) -> FLOOR(x, u);
+    WINDOWED BY STAGGER (PARTITION BY k RANGE i) -> GROUP BY k, __STAGGER(i)."""
     chars = list(_padded(pipeline, tokens))
+    _rewrite_stagger(pipeline, tokens, chars)
     depth_of_call: list[tuple[str, int]] = []  # (function, paren depth) of open STEP/FLOOR/CEIL
     depth = 0
     previous: Token | None = None
@@ -155,6 +149,41 @@ def _rewrite_kda_syntax(pipeline: Pipeline, tokens: list[Token]) -> str:
                 chars[token.start : token.end + 1] = ", "
         previous = token
     return "".join(chars)
+
+
+STAGGER_MARK = "__S"
+
+
+def _rewrite_stagger(pipeline: Pipeline, tokens: list[Token], chars: list[str]) -> None:
+    words = [t.text.upper() if t.token_type != TokenType.STRING else "" for t in tokens]
+    for index, word in enumerate(words):
+        if word != "WINDOWED":
+            continue
+        head = [w for w in " ".join(words[index : index + 6]).split(" ")][:6]
+        if head != ["WINDOWED", "BY", "STAGGER", "(", "PARTITION", "BY"]:
+            raise error(pipeline, tokens[index].start, "expected WINDOWED BY STAGGER (PARTITION BY ... RANGE INTERVAL ...)")
+        depth, range_at = 1, None
+        for later in range(index + 4, len(tokens)):
+            if tokens[later].token_type == TokenType.L_PAREN:
+                depth += 1
+            elif tokens[later].token_type == TokenType.R_PAREN:
+                depth -= 1
+                if depth == 0:
+                    break
+            elif depth == 1 and words[later] == "RANGE":
+                range_at = later
+        if range_at is None:
+            raise error(pipeline, tokens[index].start, "a stagger window needs RANGE INTERVAL '...' after its PARTITION BY")
+        # Same-length replacements keep every later offset: the clause reads as a GROUP BY
+        # whose last item marks the stagger range.
+        replacements = {index: "GROUP", index + 2: "", index + 3: "", range_at: f",{STAGGER_MARK}("}
+        replacements[index + 4] = ""
+        if words[index + 4] == "PARTITION":  # the tokenizer usually reads "PARTITION BY" as one token
+            replacements[index + 5] = ""
+        for at, text in replacements.items():
+            token = tokens[at]
+            width = token.end + 1 - token.start
+            chars[token.start : token.end + 1] = list(text.ljust(width))
 
 
 def _parse(pipeline: Pipeline, text: str) -> exp.Expression:

@@ -92,10 +92,15 @@ def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: e
     _rename_system_columns(query, rowtime, is_source)
     _expand_stars(work, query, _input_columns(work, input_name))
     from flowsql.kda.sliding import prepare_sliding
+    from flowsql.kda.stagger import prepare_stagger
 
-    bucket = _window_bucket(work, query, input_name, rowtime)
+    stagger = prepare_stagger(work, query, rowtime)
+    bucket = _window_bucket(work, query, input_name, rowtime) if stagger is None else None
     sliding = None
-    if bucket is not None:
+    if stagger is not None:
+        system = rowtime
+        how = stagger.describe()
+    elif bucket is not None:
         _to_tumble(query, input_table, bucket, rowtime)
         system = WINDOW_END
         how = f"tumbling window: STEP/FLOOR of {bucket.column} by {bucket.size_us / 1e6:g} s -> TUMBLE"
@@ -108,14 +113,18 @@ def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: e
     except FunctionError as exc:
         raise work.fail(exc.node, str(exc)) from None
     _check_functions(work, query)
-    _project(work, query, stream, listed, None if sink else system)
+    _project(work, query, stream, listed, None if sink else system, aggregated=stagger is not None)
     if sliding is not None:
         how += "; duckdb sql per batch: " + sliding.finish(query, input_name)
+    if stagger is not None:
+        operator_sql = stagger.finish(query, input_name, None if sink else system)
+        how = stagger.describe() + "; duckdb sql per closed window: " + operator_sql
     app.filled.add(target.lower())
     if sink is None:
         app.streams[target.lower()] = KdaStream(stream.name, stream.columns, stream.location, system)
     return PumpDecl(target=sink or stream.name, is_view=sink is None, query=query, location=location, text=text,
-                    pump=pump, translation=how, make_operator=sliding.make_operator if sliding else None)
+                    pump=pump, translation=how,
+                    make_operator=sliding.make_operator if sliding else stagger.make_operator if stagger else None)
 
 
 @functools.cache
@@ -239,7 +248,8 @@ def _to_tumble(query: exp.Select, table: exp.Table, bucket: _Bucket, rowtime: st
     table.replace(exp.Table(this=call, alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True))))
 
 
-def _project(work: _Pump, query: exp.Select, stream: KdaStream, listed: list[str] | None, system: str | None) -> None:
+def _project(work: _Pump, query: exp.Select, stream: KdaStream, listed: list[str] | None, system: str | None,
+             aggregated: bool = False) -> None:
     """KDA inserts by position (or by the listed names), casting to the stream's types."""
     outputs = list(query.expressions)
     if listed is not None:
@@ -261,5 +271,8 @@ def _project(work: _Pump, query: exp.Select, stream: KdaStream, listed: list[str
         cast = exp.Cast(this=value, to=exp.DataType.build(column.sql_type, dialect="duckdb"))
         projected.append(exp.alias_(cast, column.name, quoted=True))
     if system is not None:
-        projected.append(exp.alias_(exp.column(system), system))
+        value: exp.Expression = exp.column(system)
+        if aggregated:  # stands in for the window close, which only the operator knows
+            value = exp.Max(this=value)
+        projected.append(exp.alias_(value, system))
     query.set("expressions", projected)

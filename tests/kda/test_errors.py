@@ -28,7 +28,7 @@ def _check(tmp_path: Path, pump: str) -> str:
 @pytest.mark.parametrize(("pump", "where", "words"), [
     ("""CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM"
 SELECT STREAM ticker_symbol, COUNT(*) FROM "SOURCE_SQL_STREAM_001"
-WINDOWED BY STAGGER (PARTITION BY ticker_symbol RANGE INTERVAL '1' MINUTE);""", ":8:1:", "stagger windows"),
+WINDOWED BY STAGGER (PARTITION BY ticker_symbol);""", ":8:1:", "a stagger window needs RANGE INTERVAL"),
     ("""CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM"
 SELECT STREAM ticker_symbol, COUNT(*) FROM "SOURCE_SQL_STREAM_001" GROUP BY ticker_symbol;""",
      ":7:", "needs STEP or FLOOR on ROWTIME"),
@@ -50,11 +50,11 @@ def test_unsupported_or_wrong_pump_is_named_with_its_place(tmp_path: Path, pump:
     assert where in message and words.lower() in message.lower()
 
 
-def test_stagger_error_points_at_windowed(tmp_path: Path) -> None:
+def test_stagger_range_must_be_an_interval(tmp_path: Path) -> None:
     message = _check(tmp_path, """CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM"
 SELECT STREAM ticker_symbol, COUNT(*) FROM "SOURCE_SQL_STREAM_001"
-WINDOWED BY STAGGER (PARTITION BY ticker_symbol RANGE INTERVAL '1' MINUTE);""")
-    assert "app.sql:8:1:" in message
+WINDOWED BY STAGGER (PARTITION BY ticker_symbol RANGE 5);""")
+    assert "app.sql:8:" in message and "RANGE must be a fixed INTERVAL" in message
 
 
 def test_explain_shows_each_pump_by_name() -> None:

@@ -201,3 +201,17 @@ def test_nested_json_mapping(tmp_path: Path) -> None:
         {"REGION": "EU", "ORDERS": 2, "REVENUE": 37.5}, {"REGION": "US", "ORDERS": 1, "REVENUE": 12.5},
         {"REGION": "UNKNOWN", "ORDERS": 1, "REVENUE": 5.0}, {"REGION": "US", "ORDERS": 1, "REVENUE": 20.0},
     ])
+
+
+@pytest.mark.parametrize("chunk_size", [None, 140])
+def test_stagger_window(tmp_path: Path, chunk_size: int | None) -> None:
+    rows = run_example("stagger_window", tmp_path, chunk_size)
+    # (10:00, ABC) opens at 10:00:20 and closes at 10:01:20 with three trades, the third one
+    # of event minute 10:00 arriving at 10:01:05; the trade arriving at 10:01:25 for the same
+    # key opens a new window. Windows are emitted in the order they close.
+    assert rows == [
+        {"EVENT_TIME": "2024-05-01 10:00:00", "TICKER_SYMBOL": "ABC", "TICKER_COUNT": 3},
+        {"EVENT_TIME": "2024-05-01 10:01:00", "TICKER_SYMBOL": "ABC", "TICKER_COUNT": 1},
+        {"EVENT_TIME": "2024-05-01 10:00:00", "TICKER_SYMBOL": "ABC", "TICKER_COUNT": 1},
+        {"EVENT_TIME": "2024-05-01 10:01:00", "TICKER_SYMBOL": "XYZ", "TICKER_COUNT": 1},
+    ]
