@@ -205,6 +205,49 @@ def _log_parse(lazy: bool) -> Callable[[exp.Anonymous, list[exp.Expression]], ex
     return rewrite
 
 
+_W3C_FORMATS = {
+    "COMMON": '%h %l %u %t "%r" %>s %b',
+    "COMMON WITH VHOST": '%v %h %l %u %t "%r" %>s %b',
+    "NCSA EXTENDED": '%h %l %u %t "%r" %>s %b "%[Referer]i" "%[User-agent]i"',
+    "REFERER": "%[Referer]i ---> %U",
+    "AGENT": "%[User-agent]i",
+}
+_W3C_SPECIFIER = re.compile(r"%(?:[<>]|!?\d+(?:,\d+)*)?(?:\[[^\]]*\])?[a-zA-Z%]")
+
+
+def w3c_pattern(log_format: str) -> str:
+    """An Apache/W3C log format as a regular expression with one group per specifier: a
+    quoted specifier takes everything up to the closing quote, %t the bracketed time, any
+    other a run of non-blanks (the last one of a format whose only field it is, the line)."""
+    out, position = [], 0
+    only_field = bool(re.fullmatch(_W3C_SPECIFIER.pattern, log_format.strip()))
+    for match in _W3C_SPECIFIER.finditer(log_format):
+        out.append(re.escape(log_format[position : match.start()]))
+        spec = match.group(0)
+        quoted = match.start() > 0 and log_format[match.start() - 1] == '"'
+        if spec == "%%":
+            out.append("%")
+        elif quoted:
+            out.append('([^"]*)')
+        elif spec.endswith("t"):
+            out.append(r"\[([^\]]*)\]")
+        else:
+            out.append("(.*)" if only_field else r"(\S+)")
+        position = match.end()
+    out.append(re.escape(log_format[position:]))
+    return "".join(out)
+
+
+def _w3c_log_parse(node: exp.Anonymous, args: list[exp.Expression]) -> exp.Expression:
+    if len(args) != 2 or not isinstance(args[1], exp.Literal) or not args[1].is_string:
+        raise FunctionError("W3C_LOG_PARSE takes (string, 'format') with a quoted format", node)
+    name = " ".join(args[1].this.split()).upper()
+    if name == "IIS":
+        raise FunctionError("W3C_LOG_PARSE's IIS format is not supported", node)
+    pattern = w3c_pattern(_W3C_FORMATS.get(name, args[1].this))
+    return _log_parse(lazy=False)(node, [args[0], exp.Literal.string(pattern)])
+
+
 _CALLS: dict[str, Callable[[exp.Anonymous, list[exp.Expression]], exp.Expression]] = {
     "STEP": _step,
     "TSDIFF": _tsdiff,
@@ -213,4 +256,5 @@ _CALLS: dict[str, Callable[[exp.Anonymous, list[exp.Expression]], exp.Expression
     "UNIX_TIMESTAMP": _unix_timestamp,
     "REGEX_LOG_PARSE": _log_parse(lazy=False),
     "FAST_REGEX_LOG_PARSE": _log_parse(lazy=True),
+    "W3C_LOG_PARSE": _w3c_log_parse,
 }

@@ -18,7 +18,6 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
 from flowsql.errors import Location, PipelineError
-from flowsql.kda import add_kda_statement, is_kda_statement
 from flowsql.options import Option, RawValue
 from flowsql.pipeline.model import Column, Pipeline, QueryDecl, SinkDecl, SourceDecl, Watermark
 
@@ -110,6 +109,8 @@ def _statements(source: _Text) -> list[_Statement]:
 
 
 def _add_statement(pipeline: Pipeline, statement: _Statement, base_dir: Path) -> None:
+    from flowsql.kda import add_kda_statement, is_kda_statement  # the KDA dialect's statements
+
     tokens = statement.tokens
     head = [t.text.upper() for t in tokens[:3]]
     if head[:2] == ["CREATE", "SOURCE"]:

@@ -215,3 +215,29 @@ def test_stagger_window(tmp_path: Path, chunk_size: int | None) -> None:
         {"EVENT_TIME": "2024-05-01 10:00:00", "TICKER_SYMBOL": "ABC", "TICKER_COUNT": 1},
         {"EVENT_TIME": "2024-05-01 10:01:00", "TICKER_SYMBOL": "XYZ", "TICKER_COUNT": 1},
     ]
+
+
+def test_w3c_and_fast_regex_log_parse(tmp_path: Path) -> None:
+    rows = run_example("log_parsing", tmp_path)
+    assert rows[0] == {"HOST": "127.0.0.1", "REQUEST": "GET /apache_pb.gif HTTP/1.0", "STATUS": "200",
+                       "REFERRER": "http://www.example.com/start.html",
+                       "AGENT": "Mozilla/4.08 [en] (Win98; I ;Nav)", "METHOD": "GET", "PATH": "/apache_pb.gif"}
+    assert rows[1] == {"HOST": "10.0.0.7", "REQUEST": "POST /login HTTP/1.1", "STATUS": "302", "REFERRER": "-",
+                       "AGENT": "curl/8.0", "METHOD": "POST", "PATH": "/login"}
+    # A line in no log format gives NULL columns, not an error.
+    assert set(rows[2].values()) == {None}
+
+
+def test_fast_regex_is_lazy() -> None:
+    import duckdb
+    from sqlglot import exp, parse_one
+
+    from flowsql.kda.functions import rewrite_functions
+
+    def parsed(function: str) -> str | None:
+        query = parse_one(f"SELECT {function}('a=1;b=2;c=3', '(.*)=(.*)').COLUMN1", read="duckdb")
+        assert isinstance(query, exp.Select)
+        return duckdb.sql(rewrite_functions(query).sql("duckdb")).fetchall()[0][0]  # type: ignore[no-any-return]
+
+    assert parsed("FAST_REGEX_LOG_PARSE") == "a"  # stops at the first '='
+    assert parsed("REGEX_LOG_PARSE") == "a=1;b=2;c"  # Java's greedy match takes the last
