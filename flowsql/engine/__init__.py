@@ -94,6 +94,11 @@ class Engine:
                 if rows is not None:
                     tables[f"engine-{index}"] = rows
                     entry["rows"] = f"engine-{index}"
+            elif hasattr(operator, "checkpoint"):  # a front end's own operator keeps its own state
+                entry["custom"], rows = operator.checkpoint()
+                if rows is not None:
+                    tables[f"engine-{index}"] = rows
+                    entry["rows"] = f"engine-{index}"
             operators.append(entry)
         return {"clocks": self.clocks, "operators": operators}, tables
 
@@ -107,6 +112,9 @@ class Engine:
                 rows = tables.get(entry["rows"]) if entry.get("rows") else None
                 operator.buffer = [rows] if rows is not None and rows.num_rows else []
                 operator.buffered_rows = rows.num_rows if rows is not None else 0
+            elif hasattr(operator, "resume"):
+                rows = tables.get(entry["rows"]) if entry.get("rows") else None
+                operator.resume(entry.get("custom") or {}, rows)
 
     # -- routing -----------------------------------------------------------------------------
     def _is_source(self, key: str) -> bool:

@@ -174,3 +174,10 @@ class SlidingOperator:
 
     def state(self) -> Any:
         return self.kept
+
+    def checkpoint(self) -> tuple[dict[str, Any], pa.Table | None]:
+        return {"next_seq": self.next_seq}, self.kept
+
+    def resume(self, data: dict[str, Any], rows: pa.Table | None) -> None:
+        self.next_seq = int(data.get("next_seq", 0))
+        self.kept = rows if rows is not None and rows.num_rows else None

@@ -143,3 +143,20 @@ class StaggerOperator:
 
     def state(self) -> Any:
         return pa.concat_tables(self.buffer) if self.buffer else None
+
+    def checkpoint(self) -> tuple[dict[str, Any], pa.Table | None]:
+        return {}, self.state()
+
+    def resume(self, data: dict[str, Any], rows: pa.Table | None) -> None:
+        """Every open window has a row kept, so the kept rows tell each key's open close."""
+        self.buffer = [rows] if rows is not None and rows.num_rows else []
+        self.open = {}
+        if not self.buffer:
+            return
+        self.con.register(self.relation, self.buffer[0])
+        try:
+            keys = self.con.sql(self.keys_sql).fetchall()
+        finally:
+            self.con.unregister(self.relation)
+        for key, close in zip(keys, times_us(self.buffer[0], CLOSE)):
+            self.open[key] = max(self.open.get(key, 0), int(close))

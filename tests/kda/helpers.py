@@ -20,7 +20,7 @@ def run_example(name: str, tmp_path: Path, chunk_size: int | None = None) -> lis
         text = re.sub(r"(connector = 'file', path = '[^']+')", rf"\1, chunk_size = {chunk_size}", pipeline.read_text())
         pipeline = tmp_path / f"{name}.sql"
         pipeline.write_text(text)
-    result = run_cli("run", "--quiet", str(pipeline))
+    result = run_cli("run", "--quiet", "--no-checkpoint", str(pipeline))
     assert result.code == 0, result.stderr
     return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
 

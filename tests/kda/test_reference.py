@@ -37,7 +37,7 @@ def test_reference_join_from_json_object_in_s3(tmp_path: Path, moto_endpoint: st
         "WITH (path = 's3://kda-reference/companies.json', format = 'json')")
     pipeline = tmp_path / "reference_s3.sql"
     pipeline.write_text(text)
-    result = run_cli("run", "--quiet", str(pipeline), env={"AWS_ENDPOINT_URL": moto_endpoint})
+    result = run_cli("run", "--quiet", "--no-checkpoint", str(pipeline), env={"AWS_ENDPOINT_URL": moto_endpoint})
     assert result.code == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert unordered(rows) == unordered(EXPECTED)
@@ -48,6 +48,6 @@ def test_missing_reference_object_names_the_table(tmp_path: Path, moto_endpoint:
         "'pipelines/kda/data/companies.csv'", "'s3://no-such-bucket/companies.csv'")
     pipeline = tmp_path / "reference_missing.sql"
     pipeline.write_text(text)
-    result = run_cli("run", "--quiet", str(pipeline), env={"AWS_ENDPOINT_URL": moto_endpoint})
+    result = run_cli("run", "--quiet", "--no-checkpoint", str(pipeline), env={"AWS_ENDPOINT_URL": moto_endpoint})
     assert result.code == 2
     assert "reference table 'CompanyName'" in result.stderr and "s3://no-such-bucket" in result.stderr
