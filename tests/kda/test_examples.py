@@ -241,3 +241,24 @@ def test_fast_regex_is_lazy() -> None:
 
     assert parsed("FAST_REGEX_LOG_PARSE") == "a"  # stops at the first '='
     assert parsed("REGEX_LOG_PARSE") == "a=1;b=2;c"  # Java's greedy match takes the last
+
+
+def test_multiple_outputs_each_to_its_sink(tmp_path: Path) -> None:
+    import json
+
+    from tests.conftest import run_cli
+    from tests.kda.helpers import EXAMPLES
+
+    text = (EXAMPLES / "multiple_outputs.sql").read_text().replace("'lake/kda/all_ticks'", f"'{tmp_path / 'lake'}'")
+    pipeline = tmp_path / "multiple_outputs.sql"
+    pipeline.write_text(text)
+    result = run_cli("run", "--quiet", "--no-checkpoint", str(pipeline))
+    assert result.code == 0, result.stderr
+    triggers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert unordered(triggers) == unordered([
+        {"TICKER_SYMBOL": "AMZN", "TRIGGER_COUNT": 3}, {"TICKER_SYMBOL": "WMT", "TRIGGER_COUNT": 1},
+        {"TICKER_SYMBOL": "XTC", "TRIGGER_COUNT": 1},
+    ])
+    delivered = [json.loads(line) for f in sorted((tmp_path / "lake").rglob("*.json")) for line in f.read_text().splitlines()]
+    assert len(delivered) == 8
+    assert delivered[0] == {"TICKER_SYMBOL": "AMZN", "SECTOR": "TECHNOLOGY", "CHANGE": 1.5, "PRICE": 100.0}
