@@ -85,6 +85,9 @@ def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: e
             table.replace(reference.relation(table.alias or table.name))
     input_name = input_table.name
     rowtime = app.rowtime_of(pipeline, input_name)
+    if rowtime is None and any(n.lower() == input_name.lower() for n in pipeline.sinks):
+        raise work.fail(input_table, f"the stream '{input_name}' is bound to a sink, so no pump can read it",
+                        "let both pumps read an in-application stream that is not bound to a sink")
     if rowtime is None:
         raise work.fail(input_table, f"the stream '{input_name}' is read before any pump fills it",
                         "declare the pump that fills it earlier in the file")
@@ -145,9 +148,7 @@ def _check_functions(work: _Pump, query: exp.Select) -> None:
 
 
 def _input_table(work: _Pump, query: exp.Select) -> exp.Table:
-    known = {s.lower() for s in work.pipeline.sources} | {
-        n for n, s in work.app.streams.items() if s.rowtime is not None or n in work.app.filled}
-    known |= set(work.app.streams)
+    known = {s.lower() for s in work.pipeline.sources} | set(work.app.streams)
     streams = []
     for table in query.find_all(exp.Table):
         if isinstance(table.this, exp.Anonymous):

@@ -86,3 +86,29 @@ def test_bad_json_path_mapping_is_placed(tmp_path: Path) -> None:
     result = run_cli("validate", str(pipeline))
     assert result.code == 2
     assert "app.sql:2:75:" in result.stderr and "MAPPING takes a quoted JSON path" in result.stderr
+
+
+def test_reading_a_stream_bound_to_a_sink_is_refused(tmp_path: Path) -> None:
+    message = _check(tmp_path, """CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM"
+SELECT STREAM ticker_symbol, 1 FROM "SOURCE_SQL_STREAM_001";
+CREATE OR REPLACE STREAM "AGAIN" (ticker_symbol VARCHAR(4));
+CREATE OR REPLACE PUMP "P2" AS INSERT INTO "AGAIN"
+SELECT STREAM ticker_symbol FROM "DESTINATION_SQL_STREAM";""")
+    assert "app.sql:10:" in message and "bound to a sink, so no pump can read it" in message
+
+
+def test_current_row_timestamp_is_the_processing_time(tmp_path: Path) -> None:
+    import json
+    from datetime import datetime, timedelta, timezone
+
+    pipeline = tmp_path / "app.sql"
+    pipeline.write_text(BINDINGS.replace("(ticker_symbol VARCHAR(4), n INTEGER)", "(ticker_symbol VARCHAR(4), t TIMESTAMP)") + """
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM"
+SELECT STREAM ticker_symbol, CURRENT_ROW_TIMESTAMP FROM "SOURCE_SQL_STREAM_001";""")
+    before = datetime.now(timezone.utc).replace(tzinfo=None)
+    result = run_cli("run", "--quiet", "--no-checkpoint", str(pipeline))
+    after = datetime.now(timezone.utc).replace(tzinfo=None)
+    assert result.code == 0, result.stderr
+    times = [datetime.fromisoformat(json.loads(line)["T"]) for line in result.stdout.splitlines()]
+    assert len(times) == 8
+    assert all(before - timedelta(seconds=1) <= t <= after for t in times)
