@@ -57,8 +57,8 @@ class SlidingSpec:
                 continue
             window.set("order", exp.Order(expressions=[exp.Ordered(this=exp.column(SEQ))]))
             if str(spec.args.get("kind")).upper() == "RANGE":
-                size = _interval_us(spec.args["start"]) or 0
-                spec.set("start", exp.column(_span(size)))
+                size = _interval_us(spec.args["start"])
+                spec.set("start", exp.column(_span(size or 0)))
         final.select(exp.column(SEQ), copy=False)
         for table in final.find_all(exp.Table):
             if table.name.lower() == input_table_name.lower():
@@ -102,8 +102,15 @@ def prepare_sliding(work: _Pump, query: exp.Select, rowtime: str) -> SlidingSpec
         kind = str(frame.args.get("kind")).upper()
         start = frame.args.get("start")
         side = str(frame.args.get("start_side") or "").upper()
+        if str(start).upper() == "CURRENT ROW":  # ROWS/RANGE CURRENT ROW: ROWS 0 / RANGE '0' PRECEDING
+            start = exp.Literal.number(0) if kind == "ROWS" else exp.Interval(
+                this=exp.Literal.string("0"), unit=exp.Var(this="SECOND"))
+            side = "PRECEDING"
+            frame.set("start", start)
+            frame.set("start_side", "PRECEDING")
         partitions = tuple(p.sql("duckdb") for p in window.args.get("partition_by") or [])
-        if kind == "RANGE" and side == "PRECEDING" and (size := _interval_us(start) if start is not None else None):
+        size = _interval_us(start) if start is not None else None
+        if kind == "RANGE" and side == "PRECEDING" and size is not None:
             spec.ranges_us.add(size)
         elif kind == "ROWS" and side == "PRECEDING" and isinstance(start, exp.Literal) and start.is_int:
             spec.rows.append((int(start.this), partitions))
