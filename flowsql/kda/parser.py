@@ -102,6 +102,7 @@ def _add_pump(pipeline: Pipeline, tokens: list[Token]) -> None:
     app = application(pipeline)
     if pump.lower() in app.pumps:
         raise error(pipeline, tokens[4].start, f"the pump '{pump}' is declared twice")
+    _refuse_windowed_joins(pipeline, tokens)
     text = _rewrite_kda_syntax(pipeline, tokens[6:])
     insert = _parse(pipeline, text)
     if not isinstance(insert, exp.Insert):
@@ -114,6 +115,16 @@ def _add_pump(pipeline: Pipeline, tokens: list[Token]) -> None:
         pipeline.views[decl.target] = decl
     else:
         pipeline.inserts.append(decl)
+
+
+def _refuse_windowed_joins(pipeline: Pipeline, tokens: list[Token]) -> None:
+    """`FROM A JOIN B OVER (RANGE ...)`: a window on a stream in FROM (not after a call)
+    is KDA's stream-to-stream join, which flowsql does not run."""
+    for previous, token in zip(tokens, tokens[1:]):
+        if token.text.upper() == "OVER" and previous.token_type in (TokenType.VAR, TokenType.IDENTIFIER):
+            raise error(pipeline, token.start, "stream-to-stream joins (a stream with OVER (...) in FROM) are not "
+                        "supported by flowsql's KDA front end",
+                        "join a stream with a reference table, or see docs/kda-migration.md")
 
 
 def _padded(pipeline: Pipeline, tokens: list[Token]) -> str:

@@ -112,3 +112,10 @@ SELECT STREAM ticker_symbol, CURRENT_ROW_TIMESTAMP FROM "SOURCE_SQL_STREAM_001";
     times = [datetime.fromisoformat(json.loads(line)["T"]) for line in result.stdout.splitlines()]
     assert len(times) == 8
     assert all(before - timedelta(seconds=1) <= t <= after for t in times)
+
+
+def test_windowed_stream_join_is_named_as_unsupported(tmp_path: Path) -> None:
+    message = _check(tmp_path, """CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM"
+SELECT STREAM o.ticker_symbol, 1 FROM "SOURCE_SQL_STREAM_001" AS o
+JOIN "SOURCE_SQL_STREAM_001" OVER (RANGE INTERVAL '1' MINUTE PRECEDING) AS t ON o.ticker_symbol = t.ticker_symbol;""")
+    assert "app.sql:8:30:" in message and "stream-to-stream joins" in message
