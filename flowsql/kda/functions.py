@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from sqlglot import exp
+from sqlglot import exp, parse_one
 
 from flowsql.kda.javadate import UnsupportedPattern, java_to_strftime
 
@@ -62,8 +62,6 @@ def _rewrite_node(node: exp.Expression) -> exp.Expression:
 
 
 def _sql(text: str) -> exp.Expression:
-    from sqlglot import parse_one
-
     return parse_one(text, read="duckdb")
 
 
@@ -71,7 +69,7 @@ def _call(name: str, *args: exp.Expression) -> exp.Expression:
     return exp.Anonymous(this=name, expressions=list(args))
 
 
-def _interval_us(node: exp.Expression) -> int | None:
+def interval_us(node: exp.Expression) -> int | None:
     if not isinstance(node, exp.Interval):
         return None
     unit = node.args.get("unit")
@@ -95,7 +93,7 @@ def step_bucket(time: exp.Expression, size_us: int) -> exp.Expression:
 def _step(node: exp.Anonymous, args: list[exp.Expression]) -> exp.Expression:
     if len(args) != 2:
         raise FunctionError("STEP takes (expression BY interval-or-number)", node)
-    size_us = _interval_us(args[1])
+    size_us = interval_us(args[1])
     if size_us is not None:
         if size_us <= 0:
             raise FunctionError("STEP needs an interval longer than zero", node)

@@ -75,8 +75,10 @@ def declare_reference(pipeline: Pipeline, tokens: list[Token], base_dir: Path) -
     if bound.path.startswith("s3://"):
         local = _download(name, bound)
     else:
-        local = str((base_dir / bound.path) if not os.path.isabs(bound.path) and not (Path.cwd() / bound.path).exists()
-                    else Path(bound.path).resolve())
+        path = Path(bound.path)
+        if not path.is_absolute() and not path.exists():
+            path = base_dir / path  # relative to the working directory, else to the pipeline file
+        local = str(path.resolve())
         if not os.path.isfile(local):
             raise ConfigError(f"reference table '{name}': no file at '{bound.path}'", location)
     return ReferenceTable(name, tuple(columns), local, bound, location)

@@ -19,7 +19,7 @@ from sqlglot import exp
 
 from flowsql.engine.planner import INPUT_PLACEHOLDER, OperatorPlan
 from flowsql.engine.operators import Rejected
-from flowsql.kda.functions import _interval_us
+from flowsql.kda.functions import interval_us
 
 if TYPE_CHECKING:
     from flowsql.kda.translate import _Pump
@@ -40,7 +40,6 @@ class SlidingSpec:
     rowtime: str
     ranges_us: set[int]
     rows: list[tuple[int, tuple[str, ...]]]
-    windows: list[exp.Window]
     operator_template: str = ""
 
     def describe(self) -> str:
@@ -57,7 +56,7 @@ class SlidingSpec:
                 continue
             window.set("order", exp.Order(expressions=[exp.Ordered(this=exp.column(SEQ))]))
             if str(spec.args.get("kind")).upper() == "RANGE":
-                size = _interval_us(spec.args["start"])
+                size = interval_us(spec.args["start"])
                 spec.set("start", exp.column(_span(size or 0)))
         final.select(exp.column(SEQ), copy=False)
         for table in final.find_all(exp.Table):
@@ -84,7 +83,7 @@ def prepare_sliding(work: _Pump, query: exp.Select, rowtime: str) -> SlidingSpec
                if isinstance(w.this, exp.Identifier) or w.args.get("over") or w.args.get("spec") is not None]
     if not windows:
         return None
-    spec = SlidingSpec(rowtime, set(), [], [])
+    spec = SlidingSpec(rowtime, set(), [])
     for window in windows:
         frame = window.args.get("spec")
         if frame is None:
@@ -109,7 +108,7 @@ def prepare_sliding(work: _Pump, query: exp.Select, rowtime: str) -> SlidingSpec
             frame.set("start", start)
             frame.set("start_side", "PRECEDING")
         partitions = tuple(p.sql("duckdb") for p in window.args.get("partition_by") or [])
-        size = _interval_us(start) if start is not None else None
+        size = interval_us(start) if start is not None else None
         if kind == "RANGE" and side == "PRECEDING" and size is not None:
             spec.ranges_us.add(size)
         elif kind == "ROWS" and side == "PRECEDING" and isinstance(start, exp.Literal) and start.is_int:
@@ -119,7 +118,6 @@ def prepare_sliding(work: _Pump, query: exp.Select, rowtime: str) -> SlidingSpec
                                     "(UNBOUNDED windows would keep every row)")
         window.set("order", exp.Order(expressions=[exp.Ordered(this=exp.column(rowtime))]))
         frame.set("end", "CURRENT ROW")
-        spec.windows.append(window)
     return spec
 
 

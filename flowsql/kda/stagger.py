@@ -17,7 +17,7 @@ from sqlglot import exp
 
 from flowsql.engine.operators import Rejected, times_us
 from flowsql.engine.planner import INPUT_PLACEHOLDER, OperatorPlan
-from flowsql.kda.functions import _interval_us
+from flowsql.kda.functions import interval_us
 from flowsql.kda.parser import STAGGER_MARK
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ def prepare_stagger(work: _Pump, query: exp.Select, rowtime: str) -> StaggerSpec
     if not marks:
         return None
     mark = marks[0]
-    size = _interval_us(mark.expressions[0]) if len(mark.expressions) == 1 else None
+    size = interval_us(mark.expressions[0]) if len(mark.expressions) == 1 else None
     if not size or size <= 0:
         raise work.fail(mark, "a stagger window's RANGE must be a fixed INTERVAL longer than zero")
     keys = [g for g in group.expressions if g is not mark]

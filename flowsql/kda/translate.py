@@ -12,7 +12,7 @@ import duckdb
 from sqlglot import exp
 
 from flowsql.errors import Location, PipelineError
-from flowsql.kda.functions import TIME_UNITS, FunctionError, _interval_us, floor_unit, rewrite_functions
+from flowsql.kda.functions import TIME_UNITS, FunctionError, interval_us, floor_unit, rewrite_functions
 from flowsql.kda.model import WINDOW_END, KdaApplication, KdaStream, PumpDecl
 from flowsql.kda.parser import kda_name
 from flowsql.kda.tumbling_items import expand_tumbling_items
@@ -198,7 +198,7 @@ def _bucket_of(node: exp.Expression) -> _Bucket | None:
         return _Bucket(node, node.this.name, TIME_UNITS[unit], interval)
     if isinstance(node, exp.Anonymous) and str(node.this).upper() == "STEP" and len(node.expressions) == 2:
         value, interval = node.expressions
-        size = _interval_us(interval)
+        size = interval_us(interval)
         if isinstance(value, exp.Column) and isinstance(interval, exp.Interval) and size:
             return _Bucket(node, value.name, size, interval)
     return None
