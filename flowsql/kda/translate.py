@@ -79,6 +79,10 @@ def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: e
         raise work.fail(query, "a pump must insert one SELECT STREAM (UNION and other set operations are not supported)")
     query = expand_tumbling_items(work, query)
     input_table = _input_table(work, query)
+    for item in query.expressions:
+        if isinstance(item, exp.Alias) and item.alias.upper() == "ROWTIME":
+            raise work.fail(item.args.get("alias"), "setting ROWTIME with `AS ROWTIME` is not supported by flowsql's "
+                            "KDA front end", "window on the event-time column with a WATERMARK on the source instead")
     for table in list(query.find_all(exp.Table)):
         reference = app.references.get(table.name.lower())
         if reference is not None and table is not input_table:

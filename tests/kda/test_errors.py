@@ -119,3 +119,9 @@ def test_windowed_stream_join_is_named_as_unsupported(tmp_path: Path) -> None:
 SELECT STREAM o.ticker_symbol, 1 FROM "SOURCE_SQL_STREAM_001" AS o
 JOIN "SOURCE_SQL_STREAM_001" OVER (RANGE INTERVAL '1' MINUTE PRECEDING) AS t ON o.ticker_symbol = t.ticker_symbol;""")
     assert "app.sql:8:30:" in message and "stream-to-stream joins" in message
+
+
+def test_setting_rowtime_is_named_as_unsupported(tmp_path: Path) -> None:
+    message = _check(tmp_path, """CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM"
+SELECT STREAM arrival_time AS ROWTIME, ticker_symbol, 1 FROM "SOURCE_SQL_STREAM_001";""")
+    assert "app.sql:7:31:" in message and "AS ROWTIME" in message
