@@ -8,10 +8,12 @@ reading and SQL overlap on two cores.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -21,12 +23,16 @@ from flowsql.engine import Engine, plan_pipeline
 from flowsql.engine.operators import Rejected
 from flowsql.engine.planner import OperatorPlan, Plan
 from flowsql.errors import FlowsqlError, PipelineError, SourceError
+from flowsql.logs import LateRecordLog
+from flowsql.metrics import Metrics, bind_reporters
 from flowsql.pipeline.model import Pipeline
 from flowsql.records import ARRIVAL_TIME, BadRecord, SourceBatch, late_records
 from flowsql.sources import Source, create_source
+from flowsql.status.sample import sample_run
 
 _QUEUE_DEPTH = 4
 _IDLE_TICK = 0.2
+_OBSERVE_INTERVAL = 0.25  # how often the run's state is copied into its Metrics
 
 
 @dataclass
@@ -97,6 +103,12 @@ class PipelineRun:
         lateness = {n: int(s.options.allowed_lateness * 1_000_000) for n, s in self.sources.items()}
         self.engine = Engine(self.plan, self._on_output, self._on_reject, lateness)
         self.summary = RunSummary(pipeline.name, sources={n: SourceStats() for n in self.sources})
+        self.metrics = Metrics()
+        bind_reporters(self.metrics, self.sources, self.sinks)
+        self.observer: Callable[[PipelineRun], None] | None = None  # called after each sample
+        self.started: float | None = None
+        self._observed_at = 0.0
+        self._late_log = LateRecordLog(logging.getLogger("flowsql"))
 
     # -- wiring ------------------------------------------------------------------------------
     def _root_source(self, stream: str) -> str:
@@ -121,9 +133,11 @@ class PipelineRun:
         source = self._root_source(op.input)
         records = late_records(source, rows, reason)
         records = [BadRecord(r.source, code, r.message, r.raw, r.position) for r in records]
+        sink = self.error_sink.get(source)
         if code == "late":
             self.summary.late += len(records)
-        sink = self.error_sink.get(source)
+            self.metrics.inc("flowsql_late_records_total", len(records), source=source)
+            self._late_log.dropped(source, op.target, len(records), reason, sink.name if sink else None)
         if sink is not None:
             sink.add_errors(records)
 
@@ -135,7 +149,7 @@ class PipelineRun:
             threading.Thread(target=_read_source, args=(source, inbox, stop), name=f"source-{name}", daemon=True)
             for name, source in self.sources.items()
         ]
-        started = time.monotonic()
+        started = self.started = time.monotonic()
         for reader in readers:
             reader.start()
         remaining = set(self.sources)
@@ -146,6 +160,7 @@ class PipelineRun:
                 except queue.Empty:
                     self._tick()
                     self._flush_due()
+                    self._observe()
                     continue
                 if kind == "batch":
                     self._process(payload)
@@ -157,6 +172,7 @@ class PipelineRun:
                     raise payload
                 self._tick()
                 self._flush_due()
+                self._observe()
         finally:
             stop.set()
             for reader in readers:
@@ -166,7 +182,16 @@ class PipelineRun:
         self.flush_all()
         self.summary.elapsed = time.monotonic() - started
         self.summary.sinks = {n: vars(s.stats).copy() for n, s in self.sinks.items()}
+        self._observe(force=True)
         return self.summary
+
+    def _observe(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._observed_at >= _OBSERVE_INTERVAL:
+            self._observed_at = now
+            sample_run(self)
+            if self.observer is not None:
+                self.observer(self)
 
     def _process(self, batch: SourceBatch) -> None:
         stats = self.summary.sources[batch.source]
