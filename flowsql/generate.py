@@ -57,7 +57,8 @@ def generate(options: GenerateOptions) -> Iterator[pa.Table]:
         raise UsageError("generate: --rate and --count must be 0 or more")
     make = KINDS[options.kind]
     if options.rate:
-        start_us = int(time.time() * 1_000_000)
+        # Arrival runs `disorder` after the start, so starting that far back keeps event times up to now.
+        start_us = int(time.time() * 1_000_000) - int(options.disorder * 1_000_000)
         spacing = options.rate
         batch = max(1, min(options.batch_size, int(options.rate / 10) or 1))  # ten writes a second
     else:

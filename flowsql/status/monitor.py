@@ -43,8 +43,14 @@ class Monitor:
         self._stop.set()
         self._thread.join()
         if self._live is not None:
-            self._live.update(self._render(self.view()), refresh=True)
+            self._live.update(self._render(self.final_view()), refresh=True)
             self._live.stop()
+
+    def final_view(self) -> StatusView:
+        """The state at the end, with rates averaged over the whole run."""
+        current = self.metrics.snapshot()
+        uptime = current.get("flowsql_uptime_seconds", {}).get((), 0.0)
+        return build_view(current, {}, uptime)
 
     def view(self) -> StatusView:
         """The state now, with rates over the time since the last view."""
