@@ -18,11 +18,12 @@ REDACTED = "[REDACTED]"
 # AWS access key ids, and the value after any key=value / "key": "value" / header naming a secret.
 _ACCESS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b")
 _SECRET_FIELD = re.compile(
-    r"(?i)((?:aws_)?(?:secret_access_key|secret[_-]?key|session_token|security_token|access_key_id|password|"
+    r"(?i)((?:aws_)?(?:secret[_-]?access[_-]?key|secret[_-]?key|session[_-]?token|security[_-]?token|"
+    r"access[_-]?key[_-]?id|password|"
     r"passwd|api[_-]?key|token|credentials?|authorization|x-amz-security-token|x-amz-signature|signature)"
     r"[\"']?\s*[:=]\s*[\"']?)((?:bearer |basic |aws4-hmac-sha256 )?[^\s\"',;&}]+)"
 )
-_URL_PASSWORD = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)([^@\s/]+)(@)")
+_URL_PASSWORD = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)([^@\s]+)(@)")
 # Values of these environment variables are secrets wherever they turn up in a message.
 _SECRET_ENVIRONMENT = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ACCESS_KEY_ID")
 _STANDARD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
