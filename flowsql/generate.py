@@ -108,6 +108,7 @@ class Progress:
         self.terminal = sys.stderr.isatty() if terminal is None else terminal
         self.began = time.monotonic()
         self.shown_at = self.began
+        self.shown_count = 0
 
     def __call__(self, written: int) -> None:
         now = time.monotonic()
@@ -117,10 +118,15 @@ class Progress:
         self._show(written, now, final=False)
 
     def finish(self, written: int) -> None:
-        if self.shown_at > self.began:  # only runs long enough to have shown progress end with a line
+        if self.shown_at == self.began:  # short runs show no progress at all
+            return
+        if written != self.shown_count:
             self._show(written, time.monotonic(), final=True)
+        elif self.terminal:
+            sys.stderr.write("\n")
 
     def _show(self, written: int, now: float, final: bool) -> None:
+        self.shown_count = written
         rate = written / max(now - self.began, 1e-9)
         of = f" of {self.total:,}" if self.total else ""
         text = f"generated {written:,}{of} events ({rate:,.0f} events/s)"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from flowsql.metrics import Metrics, bind_reporters, DeliveryReporter, SourceReporter
 from flowsql.status.view import build_view, status_line
 from tests.ops.helpers import parse_exposition, value
@@ -63,3 +65,29 @@ def test_bind_reporters_reaches_sources_sinks_and_destinations() -> None:
     bind_reporters(Metrics(), {"clicks": source}, {"lake": sink, "plain": object()})
     assert isinstance(source.reporter, SourceReporter) and source.reporter.source == "clicks"
     assert isinstance(sink.destination.reporter, DeliveryReporter) and sink.destination.reporter.sink == "lake"
+
+
+def test_panel_lists_shards_on_demand() -> None:
+    from rich.console import Console
+
+    from flowsql.status.panel import render_panel
+
+    metrics = Metrics()
+    metrics.set("flowsql_events_in_total", 900, source="orders")
+    metrics.set("flowsql_shard_events_in_total", 600, source="orders", shard="shardId-000000000000")
+    metrics.set("flowsql_shard_events_in_total", 300, source="orders", shard="shardId-000000000001")
+    metrics.set("flowsql_source_lag_seconds", 75.0, source="orders", shard="shardId-000000000001")
+    metrics.set("flowsql_source_max_lag_seconds", 75.0, source="orders")
+    before = {"flowsql_shard_events_in_total": {}}
+    view = build_view(metrics.snapshot(), before, 3.0)  # type: ignore[arg-type]
+
+    def screen(shards: bool) -> str:
+        console = Console(record=True, width=120, file=io.StringIO())
+        console.print(render_panel("demo", view, shards=shards))
+        return console.export_text()
+
+    with_shards = screen(True)
+    assert "shardId-000000000001" in with_shards and "1.2 min" in with_shards
+    shard_line = next(line for line in with_shards.splitlines() if "shardId-000000000000" in line)
+    assert "200" in shard_line  # 600 events over 3 s
+    assert "shardId" not in screen(False)
