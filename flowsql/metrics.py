@@ -132,8 +132,8 @@ class DeliveryReporter:
 
     def failure(self, reason: str) -> None:
         self.metrics.inc("flowsql_sink_failures_total", sink=self.sink)
-        log.error("sink '%s': delivery failed after every attempt: %s; the rows stay in the checkpoint's "
-                  "range and are delivered again on restart", self.sink, reason,
+        log.error("sink '%s': delivery failed after every attempt: %s; check that the destination is "
+                  "reachable and that the credentials may write to it", self.sink, reason,
                   extra={"event": "sink_failure", "sink": self.sink})
 
 
@@ -155,8 +155,8 @@ class SourceReporter:
 
     def checkpoint_failure(self, reason: str) -> None:
         self.metrics.inc("flowsql_checkpoint_failures_total", source=self.source)
-        log.error("source '%s': checkpoint commit failed: %s; reading goes on, but a restart now would "
-                  "replay from the last good checkpoint. Check the checkpoint store's permissions and "
+        log.error("source '%s': checkpoint commit failed: %s; until a commit succeeds, a restart replays "
+                  "from the last good checkpoint. Check the checkpoint store's permissions and "
                   "reachability", self.source, reason,
                   extra={"event": "checkpoint_failure", "source": self.source})
 

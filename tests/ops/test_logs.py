@@ -92,7 +92,7 @@ def test_delivery_reporter_counts_and_says_what_to_do(json_log) -> None:  # type
                                      "3 attempts left")
     assert (entries[1]["wait_seconds"], entries[1]["attempts_left"]) == (3.0, 2)
     assert entries[2]["event"] == "sink_throttle" and "buffer_size" in entries[2]["message"]
-    assert entries[3]["level"] == "error" and "delivered again on restart" in entries[3]["message"]
+    assert entries[3]["level"] == "error" and "destination is reachable" in entries[3]["message"]
     assert metrics.get("flowsql_sink_retries_total", sink="lake") == 2
     assert metrics.get("flowsql_sink_throttles_total", sink="lake") == 1
     assert metrics.get("flowsql_sink_failures_total", sink="lake") == 1
