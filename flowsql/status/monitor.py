@@ -4,6 +4,7 @@ status log line per interval elsewhere. It only reads the Metrics, never the run
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 
@@ -33,8 +34,10 @@ class Monitor:
             from rich.console import Console
             from rich.live import Live
 
+            # Output to the same terminal (log lines, a stdout sink's tables) must print above the
+            # panel, not through it: Live swaps sys.stdout/sys.stderr for proxies that do that.
             self._live = Live(console=Console(stderr=True), refresh_per_second=4, transient=False,
-                              redirect_stdout=False, redirect_stderr=True)
+                              redirect_stdout=sys.stdout.isatty(), redirect_stderr=True)
             self._live.start()
         self._thread.start()
 

@@ -128,7 +128,9 @@ def human_seconds(seconds: float | None) -> str:
         return f"{seconds:.1f} s"
     if seconds < 3600:
         return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:,.0f} d"
 
 
 def status_line(view: StatusView) -> str:

@@ -18,6 +18,9 @@ class Watchers:
                  metrics_port: int | None = None, metrics_host: str = "127.0.0.1", shards: bool = False,
                  terminal: bool | None = None) -> None:
         terminal = sys.stderr.isatty() if terminal is None else terminal
+        self.run = run
+        self._moved: list[object] = []
+        self._terminal = sys.stdout
         self.monitor: Monitor | None = None
         if not quiet and terminal:
             self.monitor = Monitor(run.metrics, run.pipeline.name, "panel", shards=shards)
@@ -30,10 +33,18 @@ class Watchers:
             self.server.start()
             log.info("metrics at %s", self.server.url, extra={"event": "metrics_endpoint", "url": self.server.url})
         if self.monitor is not None:
+            terminal = sys.stdout
             self.monitor.start()
+            # Sinks that print to the terminal (stdout) took sys.stdout before the panel replaced it.
+            self._moved = [s for s in self.run.sinks.values() if getattr(s, "stream", None) is terminal]
+            for sink in self._moved:
+                sink.stream = sys.stdout  # type: ignore[attr-defined]
+            self._terminal = terminal
 
     def stop(self) -> None:
         if self.monitor is not None:
             self.monitor.stop()
+            for sink in self._moved:
+                sink.stream = self._terminal  # type: ignore[attr-defined]
         if self.server is not None:
             self.server.stop()

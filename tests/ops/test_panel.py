@@ -75,3 +75,26 @@ def test_panel_shows_the_run_figures(tmp_path: Path) -> None:
     # More than one frame was drawn while the run went on.
     assert screen.count("flowsql panel") >= 2
     assert f"flowsql: panel: 4,000 events in" in screen
+
+
+CONSOLE = """
+CREATE SOURCE clicks (
+    event_id BIGINT, user_id VARCHAR, page VARCHAR, event_type VARCHAR, country VARCHAR, price DOUBLE,
+    ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1 seconds'
+) WITH (connector = 'generator', count = 3000, rate = 2000, seed = 7, realtime = true, batch_size = 250,
+        disorder = '0 s');
+CREATE SINK console WITH (connector = 'stdout');
+INSERT INTO console SELECT window_start, count(*) AS events FROM TUMBLE(clicks, ts, INTERVAL '1' SECOND) GROUP BY ALL;
+"""
+
+
+@pytest.mark.slow
+def test_stdout_sink_tables_print_above_the_panel(tmp_path: Path) -> None:
+    pipeline = tmp_path / "console.sql"
+    pipeline.write_text(CONSOLE)
+    code, screen = _run_in_terminal(["run", str(pipeline)])
+    assert code == 0, screen
+    counts = [int(m.group(1)) for m in re.finditer(r"^(?:.*┘)?\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+(\d+)\s*$", screen, re.M)]
+    assert sum(counts) == 3000, screen
+    last = screen[screen.rindex("flowsql console"):]
+    assert re.search(r"│\s+console\s+│\s+[\d,]+\s+│\s+" + f"{len(counts):,}" + r"\s+│", last), last
