@@ -7,9 +7,13 @@ import logging
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from flowsql.metrics import Metrics
 from flowsql.status.view import Snapshot, StatusView, build_view, status_line
+
+if TYPE_CHECKING:
+    from rich.live import Live
 
 log = logging.getLogger("flowsql")
 
@@ -27,7 +31,7 @@ class Monitor:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="flowsql-status", daemon=True)
         self._previous: tuple[Snapshot, float] | None = None
-        self._live = None
+        self._live: Live | None = None
 
     def start(self) -> None:
         if self.mode == "panel":

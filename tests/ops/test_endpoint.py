@@ -98,3 +98,22 @@ def test_metrics_endpoint_counts_what_was_sent(tmp_path: Path) -> None:
                      for s in summary["metrics"]["flowsql_events_in_total"] + summary["metrics"]["flowsql_sink_rows_total"]}
     assert metric_values == {"clicks": sent, "big": big}
     assert summary["delivery"][0]["objects"] == objects
+
+
+def test_metrics_port_in_use_is_a_usage_error(tmp_path: Path) -> None:
+    import socket
+
+    from tests.conftest import run_cli
+
+    data = tmp_path / "in.ndjson"
+    data.write_text('{"user_id": "u1", "price": 12.5}\n')
+    pipeline = tmp_path / "p.sql"
+    pipeline.write_text(PIPELINE.format(data=data, lake=tmp_path / "lake").replace("follow = true", "follow = false"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("run", str(pipeline), "--metrics-port", str(port))
+    assert result.code == 2
+    assert f"--metrics-port {port}: cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert not (tmp_path / "lake").exists()  # nothing ran
