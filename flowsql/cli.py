@@ -17,7 +17,7 @@ from types import FrameType
 
 from flowsql import __version__
 from flowsql.errors import FlowsqlError
-from flowsql.logs import configure_logging
+from flowsql.logs import configure_logging, redact
 from flowsql.pipeline import load_pipeline
 from flowsql.runner import PipelineRun, RunSummary
 
@@ -31,11 +31,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except FlowsqlError as exc:
-        print(f"flowsql: {exc}", file=sys.stderr)
+        _report_error(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         print("flowsql: interrupted", file=sys.stderr)
         return 130
+
+
+def _report_error(message: str) -> None:
+    logger = logging.getLogger("flowsql")
+    if logger.handlers:  # configured by the command: text or JSON lines, redacted
+        logger.error(message, extra={"event": "error"})
+    else:
+        print(f"flowsql: {redact(message)}", file=sys.stderr)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -111,3 +111,22 @@ def test_source_reporter_names_the_shard(json_log) -> None:  # type: ignore[no-u
     assert metrics.get("flowsql_source_throttles_total", source="clicks", shard="shardId-000000000001") == 1
     assert metrics.get("flowsql_checkpoint_failures_total", source="clicks") == 1
     assert logging.getLogger("flowsql").propagate is False
+
+
+def test_error_messages_on_exit_are_redacted(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import run_cli
+
+    pipeline = tmp_path / "secret.sql"
+    pipeline.write_text(f"""
+CREATE SOURCE clicks (n BIGINT) WITH (connector = 'file', path = '{tmp_path}/aws_secret_access_key={SECRET}');
+CREATE SINK out WITH (connector = 'file', path = '{tmp_path}/lake');
+INSERT INTO out SELECT n FROM clicks;
+""")
+    result = run_cli("run", str(pipeline))
+    assert result.code == 1
+    assert "no file matches path" in result.stderr and "aws_secret_access_key=[REDACTED]" in result.stderr
+    assert SECRET not in result.stderr
+    as_json = run_cli("run", str(pipeline), "--log-format", "json")
+    entry = json.loads(as_json.stderr.splitlines()[-1])
+    assert as_json.code == 1 and entry["level"] == "error" and entry["event"] == "error"
+    assert "aws_secret_access_key=[REDACTED]" in entry["message"] and SECRET not in as_json.stderr
