@@ -73,3 +73,17 @@ def test_bad_arguments_exit_2() -> None:
     result = run_cli("generate", "clickstream", "--count", "-1")
     assert result.code == 2 and "--count" in result.stderr
     assert run_cli("generate", "orders").code == 2
+
+
+@pytest.mark.slow
+def test_long_runs_show_progress_on_stderr() -> None:
+    result = run_cli("generate", "clickstream", "--count", "6000", "--rate", "2000")
+    assert result.code == 0
+    assert len(result.stdout.splitlines()) == 6000
+    progress = [line for line in result.stderr.splitlines() if line.startswith("flowsql: generated ")]
+    assert progress, result.stderr
+    written = [int(line.split()[2].replace(",", "")) for line in progress]
+    assert written == sorted(written) and written[-1] == 6000
+    assert all(" of 6,000 events (" in line and line.endswith(" events/s)") for line in progress)
+    quiet = run_cli("generate", "clickstream", "--count", "6000", "--rate", "2000", "--quiet")
+    assert quiet.stderr == ""
