@@ -12,7 +12,6 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,7 +104,6 @@ class PipelineRun:
         self.summary = RunSummary(pipeline.name, sources={n: SourceStats() for n in self.sources})
         self.metrics = Metrics()
         bind_reporters(self.metrics, self.sources, self.sinks)
-        self.observer: Callable[[PipelineRun], None] | None = None  # called after each sample
         self.started: float | None = None
         self._observed_at = 0.0
         self._late_log = LateRecordLog(logging.getLogger("flowsql"))
@@ -190,8 +188,6 @@ class PipelineRun:
         if force or now - self._observed_at >= _OBSERVE_INTERVAL:
             self._observed_at = now
             sample_run(self)
-            if self.observer is not None:
-                self.observer(self)
 
     def _process(self, batch: SourceBatch) -> None:
         stats = self.summary.sources[batch.source]

@@ -94,8 +94,8 @@ def test_metrics_endpoint_counts_what_was_sent(tmp_path: Path) -> None:
     summary = json.loads(summary_file.read_text())
     assert summary["events_in"] == sent and summary["errors"] == bad
     assert summary["sinks"]["big"]["rows"] == big
-    metric_values = {s["labels"].get("source") or s["labels"].get("sink"): s["value"]
-                     for s in summary["metrics"]["flowsql_events_in_total"] + summary["metrics"]["flowsql_sink_rows_total"]}
+    series = summary["metrics"]["flowsql_events_in_total"] + summary["metrics"]["flowsql_sink_rows_total"]
+    metric_values = {s["labels"].get("source") or s["labels"].get("sink"): s["value"] for s in series}
     assert metric_values == {"clicks": sent, "big": big}
     assert summary["delivery"][0]["objects"] == objects
 
