@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -19,7 +20,10 @@ from flowsql import __version__
 from flowsql.errors import FlowsqlError
 from flowsql.logs import configure_logging, redact
 from flowsql.pipeline import load_pipeline
+from flowsql.checkpoint import CheckpointStore, open_store
+from flowsql.checkpoint.coordinator import describe_state
 from flowsql.runner import PipelineRun, RunSummary
+from flowsql.settings import pipeline_settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,6 +40,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("flowsql: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # anything unforeseen still ends with a message and exit code 1
+        if os.environ.get("FLOWSQL_DEBUG"):
+            raise
+        _report_error(f"failed: {type(exc).__name__}: {exc} (FLOWSQL_DEBUG=1 shows the traceback)")
+        return 1
 
 
 def _report_error(message: str) -> None:
@@ -55,6 +64,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("file", type=Path)
     run.add_argument("--quiet", action="store_true", help="print no summary")
     run.add_argument("--summary-json", type=Path, help="write the run summary as JSON to this file")
+    run.add_argument("--state-dir", type=Path,
+                     help="where checkpoints live (default: beside the pipeline file, named after it)")
+    run.add_argument("--reset", action="store_true", help="discard the checkpoint (says what it discards) and start over")
+    run.add_argument("--no-checkpoint", action="store_true", help="run without checkpoints (nothing is resumed)")
     _add_status_options(run)
     run.set_defaults(handler=_run)
 
@@ -94,27 +107,40 @@ def _run(args: argparse.Namespace) -> int:
     from flowsql.status.watch import Watchers
 
     configure_logging(args.log_format, logging.WARNING if args.quiet else logging.INFO)
-    pipeline = load_pipeline(args.file)
-    run = PipelineRun(pipeline)
-    watchers = Watchers(run, args.quiet, args.status_interval, args.metrics_port, args.metrics_host,
-                        args.status_shards)
     stop = threading.Event()
     signals = {"count": 0}
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         signals["count"] += 1
         if signals["count"] > 1:
+            # The next start recovers from the last checkpoint, so leaving now loses nothing.
             print("flowsql: second signal, exiting now", file=sys.stderr)
-            raise SystemExit(1)
-        print("flowsql: stopping: finishing the micro-batch and flushing sinks", file=sys.stderr)
+            os._exit(1)
+        print("flowsql: stopping: finishing the micro-batch, flushing sinks, checkpointing", file=sys.stderr)
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    watchers.start()
     try:
-        summary = run.run(stop)
+        pipeline = load_pipeline(args.file)
+        settings = pipeline_settings(pipeline)
+        store = None
+        if settings.checkpointing and not args.no_checkpoint:
+            store = open_store(settings.checkpoint or None, args.file, args.state_dir)
+            if args.reset:
+                _reset(store)
+        run = PipelineRun(pipeline, store)
+        watchers = None
+        try:
+            watchers = Watchers(run, args.quiet, args.status_interval, args.metrics_port, args.metrics_host,
+                                args.status_shards)
+            watchers.start()
+            summary = run.run(stop)
+        finally:
+            if watchers is not None:
+                watchers.stop()
+            if store is not None:
+                store.close()
     finally:
-        watchers.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     report = {**summary.to_json(), **_operations_json(run)}
@@ -137,9 +163,22 @@ def _operations_json(run: PipelineRun) -> dict[str, object]:
             "metrics": run.metrics.to_json()}
 
 
+def _reset(store: CheckpointStore) -> None:
+    state = store.load()
+    if state is None:
+        print(f"flowsql: --reset: no checkpoint in {store.describe()}", file=sys.stderr)
+    else:
+        print(f"flowsql: --reset discards {describe_state(state)} ({store.describe()})", file=sys.stderr)
+    store.reset()
+
+
 def _summary_text(summary: RunSummary, run: PipelineRun) -> str:
     rate = summary.events / summary.elapsed if summary.elapsed else 0.0
-    lines = [
+    lines = []
+    if summary.resumed_epoch is not None and run.checkpoints is not None:
+        lines.append(f"flowsql: resumed from checkpoint epoch {summary.resumed_epoch} in "
+                     f"{run.checkpoints.store.describe()} (--reset starts over)")
+    lines += [
         f"flowsql: {summary.pipeline}: {summary.events:,} events in {summary.elapsed:.2f} s "
         f"({rate:,.0f} events/s), {summary.errors:,} errors, {summary.late:,} late"
     ]
