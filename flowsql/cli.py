@@ -160,7 +160,7 @@ def _operations_json(run: PipelineRun) -> dict[str, object]:
 
     view = build_view(run.metrics.snapshot(), None, 0.0).to_json()
     return {"watermarks": view["watermarks"], "delivery": view["sinks"], "source_status": view["sources"],
-            "metrics": run.metrics.to_json()}
+            "checkpoint": view["checkpoint"], "metrics": run.metrics.to_json()}
 
 
 def _reset(store: CheckpointStore) -> None:

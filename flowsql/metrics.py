@@ -45,7 +45,10 @@ FAMILIES = {f.name: f for f in [
     Family("flowsql_sink_retries_total", "counter", "Delivery attempts a sink retried."),
     Family("flowsql_sink_throttles_total", "counter", "Deliveries the destination refused for throughput."),
     Family("flowsql_sink_failures_total", "counter", "Deliveries that failed after every attempt."),
+    Family("flowsql_checkpoints_total", "counter", "Checkpoints committed."),
     Family("flowsql_checkpoint_failures_total", "counter", "Checkpoint commits that failed."),
+    Family("flowsql_checkpoint_epoch", "gauge", "Epoch of the last checkpoint committed."),
+    Family("flowsql_checkpoint_age_seconds", "gauge", "Seconds since the last checkpoint was committed."),
     Family("flowsql_uptime_seconds", "gauge", "Seconds since the run started."),
 ]}
 
@@ -138,7 +141,7 @@ class DeliveryReporter:
 
 
 class SourceReporter:
-    """What a source calls when its service throttles it or a checkpoint cannot be committed.
+    """What a source calls when its service throttles it.
 
     A source defines `bind_metrics(self, reporter: SourceReporter)` to receive one."""
 
@@ -152,13 +155,6 @@ class SourceReporter:
                     "readers share this shard: use enhanced fan-out or add shards", self.source, shard,
                     wait_seconds, extra={"event": "source_throttle", "source": self.source, "shard": shard,
                                          "wait_seconds": wait_seconds})
-
-    def checkpoint_failure(self, reason: str) -> None:
-        self.metrics.inc("flowsql_checkpoint_failures_total", source=self.source)
-        log.error("source '%s': checkpoint commit failed: %s; until a commit succeeds, a restart replays "
-                  "from the last good checkpoint. Check the checkpoint store's permissions and "
-                  "reachability", self.source, reason,
-                  extra={"event": "checkpoint_failure", "source": self.source})
 
 
 def bind_reporters(metrics: Metrics, sources: dict[str, Any], sinks: dict[str, Any]) -> None:

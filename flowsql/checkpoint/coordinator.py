@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +12,8 @@ from flowsql.errors import UsageError
 
 if TYPE_CHECKING:
     from flowsql.runner import PipelineRun
+
+log = logging.getLogger("flowsql")
 
 
 class CheckpointCoordinator:
@@ -23,6 +25,7 @@ class CheckpointCoordinator:
         self.last_commit = time.monotonic()
         self.positions: dict[str, dict[str, Any]] = {}
         self.commits = 0
+        self.failures = 0
         for name, sink in self._transactional_sinks().items():
             sink.destination.use_staging(store.staging_dir() / name, run.pipeline.name)  # type: ignore[attr-defined]
             sink.staging = True  # type: ignore[attr-defined]
@@ -86,8 +89,10 @@ class CheckpointCoordinator:
         try:
             self.store.commit(state)
         except OSError as exc:
-            print(f"flowsql: checkpoint {state.epoch} failed ({exc}); the run goes on and the next "
-                  "checkpoint retries. Free space or fix permissions on " + self.store.describe(), file=sys.stderr)
+            self.failures += 1
+            log.error("checkpoint %d failed (%s); the run goes on and the next checkpoint retries. Free space or "
+                      "fix permissions on %s", state.epoch, exc, self.store.describe(),
+                      extra={"event": "checkpoint_failure", "epoch": state.epoch})
             return
         self.epoch = state.epoch
         self.commits += 1

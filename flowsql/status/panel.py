@@ -12,6 +12,10 @@ from flowsql.status.view import StatusView, human_bytes, human_seconds
 def render_panel(pipeline: str, view: StatusView, shards: bool = False) -> RenderableType:
     title = Text.assemble((f"flowsql {pipeline}", "bold"), f"  up {human_seconds(view.uptime_seconds)}",
                           f"  open windows {view.open_window_rows:,} rows")
+    if view.checkpoint_epoch is not None:
+        failures = view.checkpoint_failures
+        title.append(f"  checkpoint epoch {view.checkpoint_epoch}, {human_seconds(view.checkpoint_age_seconds)} ago")
+        title.append(f", {failures:,} failed" if failures else "", style="bold red" if failures else "")
     sources = Table(title="sources", title_justify="left", expand=False)
     for column in ("source", "events/s", "events in", "errors", "late", "lag", "throttles"):
         sources.add_column(column, justify="left" if column == "source" else "right")

@@ -36,6 +36,12 @@ def sample_run(run: PipelineRun) -> None:
             metrics.set("flowsql_watermark_seconds", value / 1e6, stream=stream, column=column)
             metrics.set("flowsql_watermark_lag_seconds", max(0.0, now - value / 1e6), stream=stream, column=column)
     metrics.set("flowsql_open_window_rows", run.engine.buffered_rows())
+    checkpoints = getattr(run, "checkpoints", None)
+    if checkpoints is not None:
+        metrics.set("flowsql_checkpoints_total", checkpoints.commits)
+        metrics.set("flowsql_checkpoint_failures_total", checkpoints.failures)
+        metrics.set("flowsql_checkpoint_epoch", checkpoints.epoch)
+        metrics.set("flowsql_checkpoint_age_seconds", time.monotonic() - checkpoints.last_commit)
     monotonic = time.monotonic()
     for name, sink in run.sinks.items():
         stats = sink.stats

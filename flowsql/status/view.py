@@ -56,6 +56,9 @@ class StatusView:
     sources: list[SourceView] = field(default_factory=list)
     watermarks: list[WatermarkView] = field(default_factory=list)
     sinks: list[SinkView] = field(default_factory=list)
+    checkpoint_epoch: int | None = None  # None: the run keeps no checkpoints
+    checkpoint_age_seconds: float | None = None
+    checkpoint_failures: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,6 +67,9 @@ class StatusView:
             "sources": [vars(s) for s in self.sources],
             "watermarks": [vars(w) for w in self.watermarks],
             "sinks": [vars(s) for s in self.sinks],
+            "checkpoint": None if self.checkpoint_epoch is None else {
+                "epoch": self.checkpoint_epoch, "age_seconds": self.checkpoint_age_seconds,
+                "failures": self.checkpoint_failures},
         }
 
 
@@ -78,6 +84,10 @@ def build_view(current: Snapshot, previous: Snapshot | None, seconds: float) -> 
 
     view = StatusView(uptime_seconds=value("flowsql_uptime_seconds", ()),
                       open_window_rows=int(value("flowsql_open_window_rows", ())))
+    if () in current.get("flowsql_checkpoint_epoch", {}):
+        view.checkpoint_epoch = int(value("flowsql_checkpoint_epoch", ()))
+        view.checkpoint_age_seconds = value("flowsql_checkpoint_age_seconds", ())
+        view.checkpoint_failures = int(value("flowsql_checkpoint_failures_total", ()))
     for labels in sorted(current.get("flowsql_events_in_total", {})):
         name = dict(labels)["source"]
         source = SourceView(name, int(value("flowsql_events_in_total", labels)),
@@ -144,6 +154,9 @@ def status_line(view: StatusView) -> str:
     for w in view.watermarks:
         parts.append(f"watermark {w.stream}.{w.column} {w.watermark} ({human_seconds(w.behind_seconds)} behind)")
     parts.append(f"open windows {view.open_window_rows:,} rows")
+    if view.checkpoint_epoch is not None:
+        parts.append(f"checkpoint epoch {view.checkpoint_epoch} ({human_seconds(view.checkpoint_age_seconds)} ago, "
+                     f"{view.checkpoint_failures:,} failures)")
     for k in view.sinks:
         parts.append(f"sink {k.name}: {k.rows_per_second:,.0f} rows/s, {k.rows:,} rows, {k.objects:,} objects, "
                      f"{human_bytes(k.bytes)}, buffered {human_bytes(k.buffer_bytes)} "

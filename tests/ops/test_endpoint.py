@@ -117,3 +117,50 @@ def test_metrics_port_in_use_is_a_usage_error(tmp_path: Path) -> None:
     assert result.code == 2
     assert f"--metrics-port {port}: cannot listen on 127.0.0.1:{port}" in result.stderr
     assert not (tmp_path / "lake").exists()  # nothing ran
+
+
+@pytest.mark.slow
+def test_failing_checkpoint_is_counted_and_logged(tmp_path: Path) -> None:
+    data = tmp_path / "clicks.ndjson"
+    data.write_bytes(b"")
+    state = tmp_path / "state"
+    pipeline = tmp_path / "checkpointed.sql"
+    pipeline.write_text("SET checkpoint_interval = '200 ms';\n" + PIPELINE.format(data=data, lake=tmp_path / "lake"))
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flowsql", "run", str(pipeline), "--metrics-port", str(port), "--state-dir",
+         str(state), "--status-interval", "0"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for_port(port, process=process)
+        data.write_bytes(_lines(1, 20, bad_every=1000)[0])
+
+        def figure(name: str) -> float:
+            return value(scrape(port)[1], name) or 0.0
+
+        wait_for(lambda: figure("flowsql_checkpoints_total") >= 1
+                 and value(scrape(port)[1], "flowsql_events_in_total", source="clicks") == 20,
+                 what="a first checkpoint after the records")
+        # The checkpoint folder turns into a file: the next commits fail.
+        state.rename(tmp_path / "state.saved")
+        state.write_text("not a folder")
+        wait_for(lambda: figure("flowsql_checkpoint_failures_total") >= 1, what="a failed checkpoint")
+        committed = figure("flowsql_checkpoints_total")
+        epoch = figure("flowsql_checkpoint_epoch")
+        state.unlink()
+        (tmp_path / "state.saved").rename(state)
+        wait_for(lambda: figure("flowsql_checkpoints_total") > committed, what="checkpoints to resume")
+        assert figure("flowsql_checkpoint_epoch") > epoch
+        assert 0 <= figure("flowsql_checkpoint_age_seconds") < 30
+        process.send_signal(signal.SIGINT)
+        _, stderr_bytes = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    stderr = stderr_bytes.decode()
+    assert process.returncode == 0, stderr
+    failure = next(line for line in stderr.splitlines() if "failed (" in line)
+    assert failure.startswith("flowsql: checkpoint ") and "the next checkpoint retries" in failure
+    assert str(state) in failure

@@ -36,6 +36,7 @@ def test_text_status_lines(tmp_path: Path) -> None:
     assert counts == sorted(counts) and 0 < counts[-1] <= 4000
     assert all(re.search(r"watermark clicks\.ts \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \([\d.]+ s behind\)", line)
                for line in status if int(re.search(r"([\d,]+) in,", line).group(1).replace(",", "")) > 0)
+    assert all(re.search(r"checkpoint epoch \d+ \([\d.]+ s ago, 0 failures\)", line) for line in status)
     assert all(re.search(r"sink per_page: [\d,]+ rows/s, [\d,]+ rows, [\d,]+ objects, .*buffered .*\(flush in ",
                          line) for line in status)
     late = _late_in_error_output(lake)
@@ -67,6 +68,7 @@ def test_json_log_lines(tmp_path: Path) -> None:
     assert summary["events_in"] == 4000
     assert summary["late"] == _late_in_error_output(lake)
     assert summary["source_status"][0]["late"] == summary["late"]
+    assert summary["checkpoint"]["epoch"] >= 1 and summary["checkpoint"]["failures"] == 0
 
 
 def test_quiet_prints_no_status_and_no_summary(tmp_path: Path) -> None:
