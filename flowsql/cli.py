@@ -17,11 +17,11 @@ from pathlib import Path
 from types import FrameType
 
 from flowsql import __version__
+from flowsql.checkpoint import CheckpointStore, open_store
+from flowsql.checkpoint.coordinator import describe_state
 from flowsql.errors import FlowsqlError
 from flowsql.logs import configure_logging, redact
 from flowsql.pipeline import load_pipeline
-from flowsql.checkpoint import CheckpointStore, open_store
-from flowsql.checkpoint.coordinator import describe_state
 from flowsql.runner import PipelineRun, RunSummary
 from flowsql.settings import pipeline_settings
 
@@ -90,6 +90,12 @@ def _parser() -> argparse.ArgumentParser:
     explain = commands.add_parser("explain", help="show sources, windows, watermarks, sinks and the SQL that runs")
     explain.add_argument("file", type=Path)
     explain.set_defaults(handler=_explain)
+
+    compile_ = commands.add_parser("compile", help="write the pipeline as a job for another engine (Flink SQL)")
+    compile_.add_argument("file", type=Path)
+    compile_.add_argument("--target", required=True, choices=["flink"], help="the engine to compile for")
+    compile_.add_argument("-o", "--output", type=Path, help="folder for the job (default: print the script)")
+    compile_.set_defaults(handler=_compile)
     return parser
 
 
@@ -233,6 +239,22 @@ def _explain(args: argparse.Namespace) -> int:
 
     pipeline = load_pipeline(args.file)
     print(explain_text(PipelineRun(pipeline)))
+    return 0
+
+
+def _compile(args: argparse.Namespace) -> int:
+    from flowsql.compile import compile_flink
+
+    job = compile_flink(load_pipeline(args.file))
+    for note in job.notes:
+        print(f"flowsql: note: {note}", file=sys.stderr)
+    if args.output is None:
+        print(job.script, end="")
+        return 0
+    written = job.write(args.output)
+    print(f"flowsql: wrote {', '.join(str(p) for p in written)}", file=sys.stderr)
+    for jar in job.jars:
+        print(f"flowsql: needs {jar.coordinates} ({jar.why})", file=sys.stderr)
     return 0
 
 

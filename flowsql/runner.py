@@ -27,8 +27,8 @@ from flowsql.errors import FlowsqlError, PipelineError, SourceError
 from flowsql.logs import LateRecordLog
 from flowsql.metrics import Metrics, bind_reporters
 from flowsql.pipeline.model import Pipeline
-from flowsql.settings import pipeline_settings
 from flowsql.records import ARRIVAL_TIME, BadRecord, SourceBatch, late_records
+from flowsql.settings import pipeline_settings
 from flowsql.sources import Source, create_source
 from flowsql.status.sample import sample_run
 

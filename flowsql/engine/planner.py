@@ -17,8 +17,8 @@ import pyarrow as pa
 from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 
-from flowsql.errors import Location, PipelineError
 from flowsql.engine.windows import WindowSpec
+from flowsql.errors import Location, PipelineError
 from flowsql.pipeline.model import Pipeline, QueryDecl
 from flowsql.pipeline.parser import interval_seconds
 from flowsql.records import ARRIVAL_TIME
