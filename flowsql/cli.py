@@ -58,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="where checkpoints live (default: beside the pipeline file, named after it)")
     run.add_argument("--reset", action="store_true", help="discard the checkpoint (says what it discards) and start over")
     run.add_argument("--no-checkpoint", action="store_true", help="run without checkpoints (nothing is resumed)")
+    run.add_argument("--until-caught-up", action="store_true",
+                     help="stop once every source has nothing more to read (flushing windows and sinks)")
     run.set_defaults(handler=_run)
 
     validate = commands.add_parser("validate", help="parse and check a pipeline file without reading data")
@@ -73,6 +75,16 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("--target", required=True, choices=["flink"], help="the engine to compile for")
     compile_.add_argument("-o", "--output", type=Path, help="folder for the job (default: print the script)")
     compile_.set_defaults(handler=_compile)
+
+    produce = commands.add_parser("produce", help="put NDJSON records into a Kinesis stream")
+    produce.add_argument("stream", help="stream name or ARN")
+    produce.add_argument("input", nargs="?", default="-", help="NDJSON file, or - for standard input")
+    produce.add_argument("--partition-key-field", help="take each record's partition key from this JSON field "
+                                                       "(default: a random key)")
+    produce.add_argument("--region", default="")
+    produce.add_argument("--endpoint-url", default="")
+    produce.add_argument("--max-attempts", type=int, default=10, help="PutRecords attempts per record")
+    produce.set_defaults(handler=_produce)
     return parser
 
 
@@ -100,7 +112,7 @@ def _run(args: argparse.Namespace) -> int:
                 _reset(store)
         run = PipelineRun(pipeline, store)
         try:
-            summary = run.run(stop)
+            summary = run.run(stop, until_caught_up=args.until_caught_up)
         finally:
             if store is not None:
                 store.close()
@@ -138,9 +150,44 @@ def _summary_text(summary: RunSummary, run: PipelineRun) -> str:
         where = getattr(getattr(sink, "destination", None), "describe", lambda: "stdout")()
         lines.append(f"  sink {name}: {stats['rows']:,} rows in {stats['objects']:,} objects "
                      f"({stats['bytes']:,} bytes) -> {where}; {stats['errors']:,} error records")
+    for name, source_stats in summary.sources.items():
+        if source_stats.lag_millis:
+            lags = ", ".join(f"{shard} {millis:,} ms" for shard, millis in source_stats.lag_millis.items())
+            lines.append(f"  source {name}: behind latest: {lags}")
     if summary.stopped_early and summary.open_window_rows:
         lines.append(f"  stopped before the end: {summary.open_window_rows:,} rows were in windows still open")
     return "\n".join(lines)
+
+
+def _produce(args: argparse.Namespace) -> int:
+    import time
+
+    from flowsql.errors import UsageError
+    from flowsql.produce import produce, read_lines
+
+    if args.max_attempts < 1:
+        raise UsageError("--max-attempts must be at least 1")
+    started = time.monotonic()
+    if args.input == "-":
+        report = produce(args.stream, read_lines(sys.stdin.buffer), partition_key_field=args.partition_key_field,
+                         region=args.region, endpoint_url=args.endpoint_url, max_attempts=args.max_attempts)
+    else:
+        try:
+            source = open(args.input, "rb")
+        except OSError as exc:
+            raise UsageError(f"cannot open {args.input}: {exc.strerror}") from None
+        with source:
+            report = produce(args.stream, read_lines(source), partition_key_field=args.partition_key_field,
+                             region=args.region, endpoint_url=args.endpoint_url, max_attempts=args.max_attempts)
+    for problem in report.skipped:
+        print(f"flowsql: record {problem.number} skipped: {problem.reason}", file=sys.stderr)
+    for problem in report.failed:
+        print(f"flowsql: record {problem.number} failed: {problem.reason}", file=sys.stderr)
+    elapsed = time.monotonic() - started
+    print(f"flowsql: {report.put:,} records put into {args.stream} in {elapsed:.2f} s "
+          f"({report.calls:,} PutRecords calls, {report.retried_entries:,} entries retried), "
+          f"{len(report.skipped):,} skipped, {len(report.failed):,} failed", file=sys.stderr)
+    return 0 if report.ok else 1
 
 
 def _validate(args: argparse.Namespace) -> int:
