@@ -27,6 +27,9 @@ from flowsql.sources.kinesis_records import decode_rows, user_rows
 from flowsql.sources.kinesis_shard import ReadSettings, ShardFetch, ShardReader
 
 
+_LISTING_WHEN_IDLE = 1.0  # seconds; ListShards allows 100 calls per second per stream
+
+
 @dataclass(frozen=True)
 class KinesisOptions(SourceOptions):
     stream: str = ""  # name or ARN
@@ -126,11 +129,15 @@ class KinesisSource(Source):
                         self.finished.add(item.shard_id)
                         self.sequences.pop(item.shard_id, None)
                         refreshed = 0.0  # a closed shard read through: its children may start now
-                if time.monotonic() - refreshed >= self.options.shard_refresh_interval:
+                idle = item is None and outbox.empty() and self._all_idle()
+                # Before calling the stream caught up, look again for closed and new shards.
+                due = _LISTING_WHEN_IDLE if idle else self.options.shard_refresh_interval
+                if time.monotonic() - refreshed >= due:
                     self._refresh_shards()
                     refreshed = time.monotonic()
+                    idle = False
                 self._start_ready(outbox, readers_stop)
-                self._caught_up = item is None and outbox.empty() and self._all_idle()
+                self._caught_up = idle
                 if self._caught_up and self.stop_when_caught_up:
                     return
         finally:
@@ -176,6 +183,8 @@ class KinesisSource(Source):
                 continue
             reader = ShardReader(self._client, self.stream_args, shard_id, self._start_for(shard),
                                  outbox, stop, self.settings)
+            ending = shard.get("SequenceNumberRange", {}).get("EndingSequenceNumber")
+            reader.ending_sequence = str(ending) if ending is not None else None
             self.readers[shard_id] = reader
             reader.start()
 
@@ -215,6 +224,10 @@ class KinesisSource(Source):
                 break
             request = {"NextToken": token}  # the stream may not be named alongside a token
         self.shards = shards
+        for shard_id, reader in self.readers.items():
+            ending = shards.get(shard_id, {}).get("SequenceNumberRange", {}).get("EndingSequenceNumber")
+            if ending is not None:
+                reader.ending_sequence = str(ending)
         parents = {p for shard in shards.values() for p in (shard.get("ParentShardId"),
                                                              shard.get("AdjacentParentShardId")) if p}
         self.finished = {s for s in self.finished if s in shards or s in parents}

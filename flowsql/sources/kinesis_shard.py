@@ -65,6 +65,8 @@ class ShardReader(threading.Thread):
             if start.get("ShardIteratorType") == "AFTER_SEQUENCE_NUMBER" else None
         self.backoff = Backoff()
         self.failing_since: float | None = None
+        # Set by the source from the shard listing once the shard is closed.
+        self.ending_sequence: str | None = None
 
     def run(self) -> None:
         try:
@@ -103,6 +105,8 @@ class ShardReader(threading.Thread):
             millis = answer.get("MillisBehindLatest")
             if records:
                 self.last_sequence = records[-1]["SequenceNumber"]
+            elif iterator is not None and not millis and self._read_through():
+                iterator = None
             if records or iterator is None:
                 self._put(ShardFetch(self.shard_id, records, millis, iterator is None))
             with self.status.lock:
@@ -113,6 +117,19 @@ class ShardReader(threading.Thread):
             interval = self.settings.call_interval if records else max(self.settings.call_interval,
                                                                        self.settings.idle_interval)
             next_call = called + max(interval, size / self.settings.read_throughput)
+
+    def _read_through(self) -> bool:
+        """A closed shard whose last record we hold, on a server that keeps handing out iterators
+        past its end (Kinesis itself ends them with no NextShardIterator)."""
+        ending = self.ending_sequence
+        if ending is None:
+            return False
+        if self.last_sequence is None:
+            return True
+        try:
+            return int(self.last_sequence) >= int(ending)
+        except ValueError:
+            return False
 
     def _iterator(self) -> str | None:
         """A fresh iterator: after the last record taken, else at the starting position."""
