@@ -27,7 +27,7 @@ from flowsql.sources.kinesis_records import decode_rows, user_rows
 from flowsql.sources.kinesis_shard import ReadSettings, ShardFetch, ShardReader
 
 
-_LISTING_WHEN_IDLE = 1.0  # seconds; ListShards allows 100 calls per second per stream
+_LISTING_WHEN_IDLE = 0.1  # seconds at least; ListShards allows 100 calls per second per stream
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,8 @@ class KinesisSource(Source):
                         refreshed = 0.0  # a closed shard read through: its children may start now
                 idle = item is None and outbox.empty() and self._all_idle()
                 # Before calling the stream caught up, look again for closed and new shards.
-                due = _LISTING_WHEN_IDLE if idle else self.options.shard_refresh_interval
+                due = max(_LISTING_WHEN_IDLE, self.options.idle_interval) if idle else \
+                    self.options.shard_refresh_interval
                 if time.monotonic() - refreshed >= due:
                     self._refresh_shards()
                     refreshed = time.monotonic()
