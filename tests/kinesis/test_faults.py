@@ -128,7 +128,9 @@ def test_produce_cli_reports_what_did_not_go_in(moto_kinesis: KinesisServer, tmp
 def test_produce_cli_reads_standard_input(kinesalite: KinesisServer) -> None:
     stream = kinesalite.create_stream(1)
     data = b"\n".join(_records(range(30))) + b"\n"
-    result = run_cli("produce", stream, "-", "--endpoint-url", kinesalite.url, stdin=data, timeout=60)
+    # The endpoint from the standard AWS setting, as a user pointing at a local server would.
+    result = run_cli("produce", stream, "-", stdin=data, env={"AWS_ENDPOINT_URL_KINESIS": kinesalite.url},
+                     timeout=60)
     assert result.code == 0, result.stderr
     assert "30 records put" in result.stderr
     assert sorted(_all_ids(kinesalite, stream)) == list(range(30))
