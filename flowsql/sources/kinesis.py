@@ -19,14 +19,15 @@ from flowsql.decode import NdjsonDecoder
 from flowsql.errors import ConfigError, SourceError
 from flowsql.options import choice, duration, size
 from flowsql.pipeline.model import SourceDecl
-from flowsql.records import SourceBatch
+from flowsql.records import BadRecord, SourceBatch
 from flowsql.sources import register
 from flowsql.sources.base import Source, SourceOptions
 from flowsql.sources.kinesis_client import Backoff, error_code, is_retryable, kinesis_client
-from flowsql.sources.kinesis_records import decode_rows, user_rows
+from flowsql.sources.kinesis_records import UserRow, decode_rows, user_rows
 from flowsql.sources.kinesis_shard import ReadSettings, ShardFetch, ShardReader
 
 
+_FETCHES_PER_BATCH = 32  # GetRecords answers already waiting are decoded together
 _LISTING_WHEN_IDLE = 0.1  # seconds at least; ListShards allows 100 calls per second per stream
 
 
@@ -124,11 +125,13 @@ class KinesisSource(Source):
                 if isinstance(item, BaseException):
                     raise item
                 if item is not None:
-                    yield self._batch(item)
-                    if item.end:
-                        self.finished.add(item.shard_id)
-                        self.sequences.pop(item.shard_id, None)
-                        refreshed = 0.0  # a closed shard read through: its children may start now
+                    fetches = _more(outbox, item)
+                    yield self._batch(fetches)
+                    for fetch in fetches:
+                        if fetch.end:
+                            self.finished.add(fetch.shard_id)
+                            self.sequences.pop(fetch.shard_id, None)
+                            refreshed = 0.0  # a closed shard read through: its children may start now
                 idle = item is None and outbox.empty() and self._all_idle()
                 # Before calling the stream caught up, look again for closed and new shards.
                 due = max(_LISTING_WHEN_IDLE, self.options.idle_interval) if idle else \
@@ -146,17 +149,25 @@ class KinesisSource(Source):
             for reader in self.readers.values():
                 reader.join(timeout=2.0)
 
-    def _batch(self, fetch: ShardFetch) -> SourceBatch:
-        rows, bad = user_rows(self.name, fetch.shard_id, fetch.records)
+    def _batch(self, fetches: list[ShardFetch]) -> SourceBatch:
+        rows: list[UserRow] = []
+        bad: list[BadRecord] = []
+        ended: set[str] = set()
+        for fetch in fetches:
+            fetch_rows, fetch_bad = user_rows(self.name, fetch.shard_id, fetch.records)
+            rows.extend(fetch_rows)
+            bad.extend(fetch_bad)
+            if fetch.records:
+                self.sequences[fetch.shard_id] = fetch.records[-1]["SequenceNumber"]
+            if fetch.end:
+                ended.add(fetch.shard_id)
         table, errors = decode_rows(self.decoder, rows)
-        if fetch.records:
-            self.sequences[fetch.shard_id] = fetch.records[-1]["SequenceNumber"]
-        finished = self.finished | ({fetch.shard_id} if fetch.end else set())
+        finished = self.finished | ended
         position = {
             "shards": {s: q for s, q in sorted(self.sequences.items()) if s not in finished},
             "finished": sorted(finished),
         }
-        raw_bytes = sum(len(r["Data"]) for r in fetch.records)
+        raw_bytes = sum(len(r["Data"]) for fetch in fetches for r in fetch.records)
         return SourceBatch(self.name, table, bad + errors, position, raw_bytes)
 
     def _all_idle(self) -> bool:
@@ -232,3 +243,17 @@ class KinesisSource(Source):
         parents = {p for shard in shards.values() for p in (shard.get("ParentShardId"),
                                                              shard.get("AdjacentParentShardId")) if p}
         self.finished = {s for s in self.finished if s in shards or s in parents}
+
+
+def _more(outbox: queue.Queue[ShardFetch | BaseException], first: ShardFetch) -> list[ShardFetch]:
+    """`first` and the answers already waiting behind it, in the order the shards gave them."""
+    fetches = [first]
+    while len(fetches) < _FETCHES_PER_BATCH:
+        try:
+            item = outbox.get_nowait()
+        except queue.Empty:
+            break
+        if isinstance(item, BaseException):
+            raise item
+        fetches.append(item)
+    return fetches
