@@ -53,6 +53,12 @@ def kinesis(request: pytest.FixtureRequest) -> KinesisServer:
     return KinesisServer(request.param, request.getfixturevalue(fixture))
 
 
+# Tests beyond the main read test run on both servers too, the moto run among the slow tests.
+on_both_moto_slow = pytest.mark.parametrize(
+    "kinesis", [pytest.param("moto", marks=pytest.mark.slow), "kinesalite"], indirect=True
+)
+
+
 @pytest.fixture
 def moto_kinesis(moto_endpoint: str) -> KinesisServer:
     return KinesisServer("moto", moto_endpoint)

@@ -13,7 +13,7 @@ from flowsql.pipeline import load_pipeline
 from flowsql.produce import produce
 from flowsql.sources import create_source
 from tests.conftest import run_cli
-from tests.kinesis.conftest import KinesisServer, read_json_rows, write_pipeline
+from tests.kinesis.conftest import KinesisServer, on_both_moto_slow, read_json_rows, write_pipeline
 from tests.servers.fault_proxy import Fault, FaultProxy, target_is
 
 JSON = {"Content-Type": "application/x-amz-json-1.1"}
@@ -78,6 +78,7 @@ def write_pipeline_for(server: KinesisServer, stream: str):  # type: ignore[no-u
     return write_pipeline(Path(tempfile.mkdtemp()), stream, server.url)
 
 
+@on_both_moto_slow
 def test_producer_retries_only_the_failed_entries(kinesis: KinesisServer) -> None:
     stream = kinesis.create_stream(2)
     attempts: dict[int, int] = {}

@@ -11,7 +11,7 @@ from aws_kinesis_agg.aggregator import RecordAggregator
 
 from flowsql.sources.kpl import AggregateError, deaggregate, is_aggregated
 from tests.conftest import run_cli
-from tests.kinesis.conftest import KinesisServer, read_json_rows, write_pipeline
+from tests.kinesis.conftest import KinesisServer, on_both_moto_slow, read_json_rows, write_pipeline
 
 
 def _aggregate(items: list[tuple[str, bytes, str | None]]) -> tuple[str, str | None, bytes]:
@@ -50,6 +50,7 @@ def test_corrupt_aggregates_are_refused() -> None:
     assert not is_aggregated(b'{"id": 1}')
 
 
+@on_both_moto_slow
 def test_aggregated_records_read_back_record_for_record(kinesis: KinesisServer, tmp_path) -> None:
     stream = kinesis.create_stream(1)
     client = kinesis.client()

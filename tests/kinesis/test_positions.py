@@ -9,7 +9,7 @@ from flowsql.pipeline import load_pipeline
 from flowsql.produce import produce
 from flowsql.sources import create_source
 from flowsql.sources.kinesis import KinesisSource
-from tests.kinesis.conftest import KinesisServer, wait_active, write_pipeline
+from tests.kinesis.conftest import KinesisServer, on_both_moto_slow, wait_active, write_pipeline
 
 
 def _source(tmp_path, stream: str, url: str) -> KinesisSource:
@@ -28,6 +28,7 @@ def _put(server: KinesisServer, stream: str, ids: range) -> None:
     assert produce(stream, records, partition_key_field="key", endpoint_url=server.url).ok
 
 
+@on_both_moto_slow
 def test_seek_resumes_after_the_last_sequence_number_of_each_shard(kinesis: KinesisServer, tmp_path) -> None:
     stream = kinesis.create_stream(2)
     _put(kinesis, stream, range(0, 200))
