@@ -55,6 +55,8 @@ class ShardReader(threading.Thread):
         super().__init__(name=f"kinesis-{shard_id}", daemon=True)
         self.client = client
         self.stream = stream
+        # GetRecords takes no stream name, but wants the ARN when the stream was named by it.
+        self.by_arn = {"StreamARN": stream["StreamARN"]} if "StreamARN" in stream else {}
         self.shard_id = shard_id
         self.start_at = start
         self.outbox = outbox
@@ -87,7 +89,8 @@ class ShardReader(threading.Thread):
             with self.status.lock:
                 self.status.in_flight = True
             try:
-                answer = self.client.get_records(ShardIterator=iterator, Limit=self.settings.records_per_call)
+                answer = self.client.get_records(ShardIterator=iterator, Limit=self.settings.records_per_call,
+                                                 **self.by_arn)
             except ClientError as exc:
                 if error_code(exc) == "ExpiredIteratorException":
                     iterator = self._iterator()

@@ -82,3 +82,13 @@ def test_bad_options_name_the_key(tmp_path) -> None:
     assert result.code == 2
     assert "read.sql:4:65:" in result.stderr
     assert "bad value 'EARLIEST' for option 'starting_position'" in result.stderr
+
+
+def test_stream_given_by_arn(moto_kinesis: KinesisServer, tmp_path) -> None:
+    stream = moto_kinesis.create_stream(2)
+    _put(moto_kinesis, stream, range(0, 25))
+    arn = moto_kinesis.client().describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"]
+    source = _source(tmp_path, moto_kinesis, arn, "")
+    source.stop_when_caught_up = True
+    assert sorted(i for b in source.read(threading.Event()) for i in b.table.column("id").to_pylist()) == list(range(25))
+    assert produce(arn, [b'{"id": 25}'], endpoint_url=moto_kinesis.url).ok
