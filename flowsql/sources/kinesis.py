@@ -44,6 +44,7 @@ class KinesisOptions(SourceOptions):
     records_per_call: int = 10_000
     read_throughput: int = size(2 * 1024 * 1024)
     retry_timeout: float = duration(300.0)
+    request_timeout: float = duration(15.0)  # one call's wait for an answer before it is retried
 
 
 @register("kinesis")
@@ -110,7 +111,8 @@ class KinesisSource(Source):
 
     # -- reading -----------------------------------------------------------------------------
     def read(self, stop: threading.Event) -> Iterator[SourceBatch]:
-        self._client = kinesis_client(self.options.region, self.options.endpoint_url)
+        self._client = kinesis_client(self.options.region, self.options.endpoint_url,
+                                      read_timeout=self.options.request_timeout)
         readers_stop = threading.Event()
         outbox: queue.Queue[ShardFetch | BaseException] = queue.Queue(maxsize=16)
         try:

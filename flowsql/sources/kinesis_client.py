@@ -34,11 +34,12 @@ RETRYABLE_CODES = frozenset({
 NETWORK_ERRORS = (ConnectTimeoutError, ReadTimeoutError, EndpointConnectionError, ConnectionClosedError)
 
 
-def kinesis_client(region: str = "", endpoint_url: str = "", pool_size: int = 32) -> Any:
+def kinesis_client(region: str = "", endpoint_url: str = "", pool_size: int = 32,
+                   read_timeout: float = 15.0) -> Any:
     """A Kinesis client with short timeouts (SDK defaults wait a minute on a dead connection)."""
     config = Config(
         connect_timeout=5,
-        read_timeout=15,
+        read_timeout=read_timeout,
         retries={"total_max_attempts": 1},
         max_pool_connections=pool_size,
     )

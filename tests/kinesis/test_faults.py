@@ -30,7 +30,7 @@ def _records(ids: range) -> list[bytes]:
 
 
 @pytest.mark.slow
-def test_reads_through_throttling_5xx_resets_and_expired_iterators(kinesis: KinesisServer, tmp_path) -> None:
+def test_reads_through_throttling_5xx_resets_timeouts_and_expired_iterators(kinesis: KinesisServer, tmp_path) -> None:
     stream = kinesis.create_stream(2)
     assert produce(stream, _records(range(400)), partition_key_field="key", endpoint_url=kinesis.url).ok
     with FaultProxy(kinesis.url) as proxy:
@@ -44,10 +44,12 @@ def test_reads_through_throttling_5xx_resets_and_expired_iterators(kinesis: Kine
         expired.times = 2
         reset = proxy.add(Fault(match=target_is("GetRecords"), reset=True, times=2))
         listing = proxy.add(Fault(match=target_is("ListShards"), status=503, body=b"{}", headers=JSON, times=1))
-        pipeline = write_pipeline(tmp_path, stream, proxy.url, extra=", records_per_call = 50")
+        slow = proxy.add(Fault(match=target_is("GetRecords"), delay=2.0, times=2))  # past the read timeout
+        pipeline = write_pipeline(tmp_path, stream, proxy.url,
+                                  extra=", records_per_call = 50, request_timeout = '500 ms'")
         result = run_cli("run", str(pipeline), "--until-caught-up", timeout=90)
     assert result.code == 0, result.stderr
-    for fault in (throttled, limited, unwell, expired, reset, listing):
+    for fault in (throttled, limited, unwell, expired, reset, listing, slow):
         assert fault.fired == fault.times
     ids = [row["id"] for row in read_json_rows(tmp_path / "lake" / "rows")]
     assert sorted(ids) == list(range(400))
