@@ -26,7 +26,6 @@ from flowsql.sources.kinesis_client import Backoff, error_code, is_retryable, ki
 from flowsql.sources.kinesis_records import UserRow, decode_rows, user_rows
 from flowsql.sources.kinesis_shard import ReadSettings, ShardFetch, ShardReader
 
-
 _FETCHES_PER_BATCH = 32  # GetRecords answers already waiting are decoded together
 _LISTING_WHEN_IDLE = 0.1  # seconds at least; ListShards allows 100 calls per second per stream
 

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import threading
 from datetime import timezone
 
-from flowsql.pipeline import load_pipeline
 from flowsql.produce import produce
-from flowsql.runner import PipelineRun
 from tests.conftest import run_cli
 from tests.kinesis.conftest import KinesisServer, read_json_rows, write_pipeline
 
