@@ -21,12 +21,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import boto3  # noqa: E402
+import boto3
 
-from flowsql.pipeline import load_pipeline  # noqa: E402
-from flowsql.produce import produce  # noqa: E402
-from flowsql.sources import create_source  # noqa: E402
-from tests.servers.kinesalite import kinesalite_server  # noqa: E402
+from flowsql.pipeline import load_pipeline
+from flowsql.produce import produce
+from flowsql.sources import create_source
+from tests.servers.kinesalite import kinesalite_server
 
 PIPELINE = """
 CREATE SOURCE events (id BIGINT, user_id VARCHAR, page VARCHAR, price DOUBLE)

@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -163,22 +163,23 @@ def _produce(args: argparse.Namespace) -> int:
     import time
 
     from flowsql.errors import UsageError
-    from flowsql.produce import produce, read_lines
+    from flowsql.produce import ProduceReport, produce, read_lines
 
     if args.max_attempts < 1:
         raise UsageError("--max-attempts must be at least 1")
     started = time.monotonic()
+    def put(lines: Iterable[bytes]) -> ProduceReport:
+        return produce(args.stream, read_lines(lines), partition_key_field=args.partition_key_field,
+                       region=args.region, endpoint_url=args.endpoint_url, max_attempts=args.max_attempts)
+
     if args.input == "-":
-        report = produce(args.stream, read_lines(sys.stdin.buffer), partition_key_field=args.partition_key_field,
-                         region=args.region, endpoint_url=args.endpoint_url, max_attempts=args.max_attempts)
+        report = put(sys.stdin.buffer)
     else:
         try:
-            source = open(args.input, "rb")
+            with open(args.input, "rb") as source:
+                report = put(source)
         except OSError as exc:
             raise UsageError(f"cannot open {args.input}: {exc.strerror}") from None
-        with source:
-            report = produce(args.stream, read_lines(source), partition_key_field=args.partition_key_field,
-                             region=args.region, endpoint_url=args.endpoint_url, max_attempts=args.max_attempts)
     for problem in report.skipped:
         print(f"flowsql: record {problem.number} skipped: {problem.reason}", file=sys.stderr)
     for problem in report.failed:

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from flowsql.errors import SourceError
 from flowsql.sources.kinesis_client import Backoff, error_code, is_retryable, kinesis_client
 
@@ -124,7 +126,7 @@ def _put_batch(client: Any, target: dict[str, str], batch: list[Entry], report: 
             answer = client.put_records(
                 **target, Records=[{"Data": e.data, "PartitionKey": e.partition_key} for e in pending]
             )
-        except Exception as exc:
+        except (ClientError, BotoCoreError) as exc:
             if not is_retryable(exc):
                 raise SourceError(f"PutRecords into '{next(iter(target.values()))}' failed: "
                                   f"{error_code(exc)}: {exc}") from exc

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from flowsql.decode import NdjsonDecoder
 from flowsql.errors import ConfigError, SourceError
 from flowsql.options import choice, duration, size
@@ -220,7 +222,7 @@ class KinesisSource(Source):
         while True:
             try:
                 answer = self._client.list_shards(**request)
-            except Exception as exc:
+            except (ClientError, BotoCoreError) as exc:
                 now = time.monotonic()
                 failing_since = failing_since or now
                 if not is_retryable(exc) or now - failing_since > self.options.retry_timeout:

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from flowsql.errors import SourceError
 from flowsql.sources.kinesis_client import Backoff, error_code, is_retryable
@@ -73,7 +73,7 @@ class ShardReader(threading.Thread):
     def run(self) -> None:
         try:
             self._read()
-        except BaseException as exc:  # the source re-raises it on its own thread
+        except BaseException as exc:  # noqa: BLE001 - a reader must not die silently: the source re-raises it
             self._put(exc)
         finally:
             with self.status.lock:
@@ -97,7 +97,7 @@ class ShardReader(threading.Thread):
                     continue
                 self._after_failure(exc)
                 continue
-            except Exception as exc:
+            except BotoCoreError as exc:  # timeouts, dropped connections
                 self._after_failure(exc)
                 continue
             self.backoff.reset()
@@ -146,7 +146,7 @@ class ShardReader(threading.Thread):
                 answer = self.client.get_shard_iterator(**self.stream, ShardId=self.shard_id, **start)
                 self.backoff.reset()
                 return str(answer["ShardIterator"])
-            except Exception as exc:
+            except (ClientError, BotoCoreError) as exc:
                 self._after_failure(exc)
         return None
 

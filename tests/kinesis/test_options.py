@@ -28,7 +28,7 @@ def _source(tmp_path, server: KinesisServer, stream: str, extra: str):  # type: 
 
 def test_at_timestamp_starts_at_the_first_record_from_that_time(kinesalite: KinesisServer, tmp_path) -> None:
     stream = kinesalite.create_stream(2)
-    _put(kinesalite, stream, range(0, 20))
+    _put(kinesalite, stream, range(20))
     time.sleep(0.05)
     start = datetime.now(timezone.utc).isoformat()
     time.sleep(0.05)
@@ -42,7 +42,7 @@ def test_at_timestamp_starts_at_the_first_record_from_that_time(kinesalite: Kine
 
 def test_latest_reads_only_what_arrives_after_the_start(kinesalite: KinesisServer, tmp_path) -> None:
     stream = kinesalite.create_stream(2)
-    _put(kinesalite, stream, range(0, 20))
+    _put(kinesalite, stream, range(20))
     source = _source(tmp_path, kinesalite, stream, ", starting_position = 'LATEST'")
     stop = threading.Event()
     got: list[int] = []
@@ -86,7 +86,7 @@ def test_bad_options_name_the_key(tmp_path) -> None:
 
 def test_stream_given_by_arn(moto_kinesis: KinesisServer, tmp_path) -> None:
     stream = moto_kinesis.create_stream(2)
-    _put(moto_kinesis, stream, range(0, 25))
+    _put(moto_kinesis, stream, range(25))
     arn = moto_kinesis.client().describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"]
     source = _source(tmp_path, moto_kinesis, arn, "")
     source.stop_when_caught_up = True

@@ -31,7 +31,7 @@ def _put(server: KinesisServer, stream: str, ids: range) -> None:
 @on_both_moto_slow
 def test_seek_resumes_after_the_last_sequence_number_of_each_shard(kinesis: KinesisServer, tmp_path) -> None:
     stream = kinesis.create_stream(2)
-    _put(kinesis, stream, range(0, 200))
+    _put(kinesis, stream, range(200))
 
     first = _source(tmp_path, stream, kinesis.url)
     first.stop_when_caught_up = True
@@ -54,7 +54,7 @@ def test_seek_resumes_after_the_last_sequence_number_of_each_shard(kinesis: Kine
 
 def test_finished_shards_are_not_read_again(kinesalite: KinesisServer, tmp_path) -> None:
     stream = kinesalite.create_stream(1)
-    _put(kinesalite, stream, range(0, 50))
+    _put(kinesalite, stream, range(50))
     client = kinesalite.client()
     client.split_shard(StreamName=stream, ShardToSplit="shardId-000000000000",
                        NewStartingHashKey=str(2**127))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import timezone
 
+import pytest
+
 from flowsql.produce import produce
 from tests.conftest import run_cli
 from tests.kinesis.conftest import KinesisServer, read_json_rows, write_pipeline
@@ -54,3 +56,21 @@ def test_run_until_caught_up_reads_every_record_with_its_arrival_time(kinesis: K
     lag = summary["sources"]["events"]["lag_millis"]
     assert len(lag) == 3 and all(v == 0 for v in lag.values())
     assert "behind latest" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_second_run_resumes_from_the_checkpoint(kinesalite: KinesisServer, tmp_path) -> None:
+    stream = kinesalite.create_stream(2)
+    assert produce(stream, _records(120), partition_key_field="key", endpoint_url=kinesalite.url).ok
+    pipeline = write_pipeline(tmp_path, stream, kinesalite.url)
+    first = run_cli("run", str(pipeline), "--until-caught-up", timeout=60)
+    assert first.code == 0, first.stderr
+    assert sorted(r["id"] for r in read_json_rows(tmp_path / "lake" / "rows")) == list(range(120))
+
+    more = [json.dumps({"id": i, "key": f"k{i % 5}", "n": 0, "note": "later"}).encode() for i in range(120, 150)]
+    assert produce(stream, more, partition_key_field="key", endpoint_url=kinesalite.url).ok
+    second = run_cli("run", str(pipeline), "--until-caught-up", timeout=60)
+    assert second.code == 0, second.stderr
+    assert "30 events" in second.stderr
+    ids = [r["id"] for r in read_json_rows(tmp_path / "lake" / "rows")]
+    assert sorted(ids) == list(range(150)), "each record once over both runs"

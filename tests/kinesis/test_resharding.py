@@ -50,7 +50,7 @@ class Reader:
         try:
             for batch in self.source.read(self.stop):
                 self.batches.append(batch)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread to fail on
             self.error = exc
 
     def rows(self) -> list[dict]:
