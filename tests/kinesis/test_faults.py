@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 
 import pytest
 
@@ -137,3 +138,42 @@ def test_produce_cli_reads_standard_input(kinesalite: KinesisServer) -> None:
     assert result.code == 0, result.stderr
     assert "30 records put" in result.stderr
     assert sorted(_all_ids(kinesalite, stream)) == list(range(30))
+
+
+@pytest.mark.slow
+def test_a_throttled_shard_does_not_hold_up_the_others(moto_kinesis: KinesisServer, tmp_path) -> None:
+    stream = moto_kinesis.create_stream(2)
+    client = moto_kinesis.client()
+    for i in range(60):  # explicit hash keys put 30 records in each shard
+        client.put_record(StreamName=stream, Data=json.dumps({"id": i, "key": "k", "n": i, "note": ""}).encode(),
+                          PartitionKey="k", ExplicitHashKey="0" if i % 2 else str(2**127 + 1))
+    owner = {i: ("shardId-000000000000" if i % 2 else "shardId-000000000001") for i in range(60)}
+
+    def shard_zero(method: str, path: str, headers: dict, body: bytes) -> bool:
+        if not headers.get("X-Amz-Target", "").endswith(".GetRecords"):
+            return False
+        # moto's iterators are base64 of "stream:shard:sequence".
+        return b":shardId-000000000000:" in base64.b64decode(json.loads(body)["ShardIterator"])
+
+    throttle = json.dumps({"__type": "ProvisionedThroughputExceededException", "message": "injected"}).encode()
+    with FaultProxy(moto_kinesis.url) as proxy:
+        proxy.add(Fault(match=shard_zero, status=400, body=throttle, times=None,
+                        headers={**JSON, "x-amzn-ErrorType": "ProvisionedThroughputExceededException"}))
+        decl = load_pipeline(write_pipeline(tmp_path, stream, proxy.url)).sources["events"]
+        source = create_source(decl)
+        stop = threading.Event()
+        got: list[int] = []
+        reader = threading.Thread(target=lambda: got.extend(
+            i for b in source.read(stop) for i in b.table.column("id").to_pylist()), daemon=True)
+        reader.start()
+        deadline = time.monotonic() + 20
+        while len(got) < 30 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # While shard 0 is refused every time, shard 1 has been read through.
+        assert sorted(got) == [i for i in range(60) if owner[i] == "shardId-000000000001"]
+        proxy.clear()
+        while len(got) < 60 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        reader.join(5)
+    assert sorted(got) == list(range(60))
