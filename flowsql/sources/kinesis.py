@@ -115,6 +115,7 @@ class KinesisSource(Source):
         self._client = kinesis_client(self.options.region, self.options.endpoint_url,
                                       read_timeout=self.options.request_timeout)
         readers_stop = threading.Event()
+        self.readers = {}
         outbox: queue.Queue[ShardFetch | BaseException] = queue.Queue(maxsize=16)
         try:
             self._refresh_shards()
