@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -69,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--reset", action="store_true", help="discard the checkpoint (says what it discards) and start over")
     run.add_argument("--no-checkpoint", action="store_true", help="run without checkpoints (nothing is resumed)")
     _add_status_options(run)
+    run.add_argument("--until-caught-up", action="store_true",
+                     help="stop once every source has nothing more to read (flushing windows and sinks)")
     run.set_defaults(handler=_run)
 
     generate = commands.add_parser("generate", help="write generated events as NDJSON to stdout")
@@ -96,6 +98,16 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("--target", required=True, choices=["flink"], help="the engine to compile for")
     compile_.add_argument("-o", "--output", type=Path, help="folder for the job (default: print the script)")
     compile_.set_defaults(handler=_compile)
+
+    produce = commands.add_parser("produce", help="put NDJSON records into a Kinesis stream")
+    produce.add_argument("stream", help="stream name or ARN")
+    produce.add_argument("input", nargs="?", default="-", help="NDJSON file, or - for standard input")
+    produce.add_argument("--partition-key-field", help="take each record's partition key from this JSON field "
+                                                       "(default: a random key)")
+    produce.add_argument("--region", default="")
+    produce.add_argument("--endpoint-url", default="")
+    produce.add_argument("--max-attempts", type=int, default=10, help="PutRecords attempts per record")
+    produce.set_defaults(handler=_produce)
     return parser
 
 
@@ -140,7 +152,7 @@ def _run(args: argparse.Namespace) -> int:
             watchers = Watchers(run, args.quiet, args.status_interval, args.metrics_port, args.metrics_host,
                                 args.status_shards)
             watchers.start()
-            summary = run.run(stop)
+            summary = run.run(stop, until_caught_up=args.until_caught_up)
         finally:
             if watchers is not None:
                 watchers.stop()
@@ -196,6 +208,10 @@ def _summary_text(summary: RunSummary, run: PipelineRun) -> str:
         trouble = f", {retries:,} retries, {throttles:,} throttles" if retries or throttles else ""
         lines.append(f"  sink {name}: {stats['rows']:,} rows in {stats['objects']:,} objects "
                      f"({stats['bytes']:,} bytes) -> {where}; {stats['errors']:,} error records{trouble}")
+    for name, source_stats in summary.sources.items():
+        if source_stats.lag_millis:
+            lags = ", ".join(f"{shard} {millis:,} ms" for shard, millis in source_stats.lag_millis.items())
+            lines.append(f"  source {name}: behind latest: {lags}")
     if summary.stopped_early and summary.open_window_rows:
         lines.append(f"  stopped before the end: {summary.open_window_rows:,} rows were in windows still open")
     return "\n".join(lines)
@@ -225,6 +241,38 @@ def _generate(args: argparse.Namespace) -> int:
     if progress is not None:
         progress.finish(written)
     return 0
+
+
+def _produce(args: argparse.Namespace) -> int:
+    import time
+
+    from flowsql.errors import UsageError
+    from flowsql.produce import ProduceReport, produce, read_lines
+
+    if args.max_attempts < 1:
+        raise UsageError("--max-attempts must be at least 1")
+    started = time.monotonic()
+    def put(lines: Iterable[bytes]) -> ProduceReport:
+        return produce(args.stream, read_lines(lines), partition_key_field=args.partition_key_field,
+                       region=args.region, endpoint_url=args.endpoint_url, max_attempts=args.max_attempts)
+
+    if args.input == "-":
+        report = put(sys.stdin.buffer)
+    else:
+        try:
+            with open(args.input, "rb") as source:
+                report = put(source)
+        except OSError as exc:
+            raise UsageError(f"cannot open {args.input}: {exc.strerror}") from None
+    for problem in report.skipped:
+        print(f"flowsql: record {problem.number} skipped: {problem.reason}", file=sys.stderr)
+    for problem in report.failed:
+        print(f"flowsql: record {problem.number} failed: {problem.reason}", file=sys.stderr)
+    elapsed = time.monotonic() - started
+    print(f"flowsql: {report.put:,} records put into {args.stream} in {elapsed:.2f} s "
+          f"({report.calls:,} PutRecords calls, {report.retried_entries:,} entries retried), "
+          f"{len(report.skipped):,} skipped, {len(report.failed):,} failed", file=sys.stderr)
+    return 0 if report.ok else 1
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -43,6 +43,7 @@ class SourceStats:
     bytes: int = 0
     errors: int = 0
     finished: bool = False
+    lag_millis: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -155,12 +156,14 @@ class PipelineRun:
             sink.add_errors(records)
 
     # -- running -----------------------------------------------------------------------------
-    def run(self, stop: threading.Event | None = None) -> RunSummary:
+    def run(self, stop: threading.Event | None = None, until_caught_up: bool = False) -> RunSummary:
         stop = stop or threading.Event()
         if self.checkpoints is not None:
             state = self.checkpoints.recover()
             if state is not None:
                 self.summary.resumed_epoch = state.epoch
+        for source in self.sources.values():
+            source.stop_when_caught_up = until_caught_up
         inbox: queue.Queue[tuple[str, str, Any]] = queue.Queue(maxsize=_QUEUE_DEPTH)
         readers = [
             threading.Thread(target=_read_source, args=(source, inbox, stop), name=f"source-{name}", daemon=True)
@@ -194,6 +197,8 @@ class PipelineRun:
             for reader in readers:
                 _drain_until_done(reader, inbox)
         self.summary.stopped_early = bool(remaining)
+        for name, source in self.sources.items():
+            self.summary.sources[name].lag_millis = source.lag()
         self.summary.open_window_rows = self.engine.buffered_rows()
         self.flush_all()
         if self.checkpoints is not None:
