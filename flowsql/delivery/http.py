@@ -36,7 +36,7 @@ from flowsql.delivery.retry import (
     describe_error,
     log,
 )
-from flowsql.delivery.sink import SinkStats, encode_error_records
+from flowsql.delivery.sink import SinkStats, encode_error_records, oldest_time
 from flowsql.errors import DeliveryError
 from flowsql.options import choice, duration, size
 from flowsql.records import BadRecord
@@ -65,6 +65,7 @@ class HttpSinkOptions(RetryOptions):
     backup_path: str = ""
     backup_bucket: str = ""
     backup_endpoint_url: str = ""
+    time_column: str = ""
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,8 @@ class HttpEndpointSink:
     """Delivers query results to an HTTP endpoint as Firehose does."""
 
     def __init__(self, name: str, pipeline_name: str, options: HttpSinkOptions, schema: pa.Schema,
-                 access_key: str, common_attributes: dict[str, str], backup: Destination, error_prefix: Any) -> None:
+                 access_key: str, common_attributes: dict[str, str], backup: Destination, error_prefix: Any,
+                 time_column: str = "") -> None:
         self.name = name
         self.pipeline_name = pipeline_name
         self.options = options
@@ -127,6 +129,7 @@ class HttpEndpointSink:
         self.common_attributes = common_attributes
         self.backup = backup
         self.error_prefix = error_prefix
+        self.time_column = time_column
         self.source_arn = options.source_arn or f"flowsql:pipeline/{pipeline_name}/sink/{name}"
         self.policy = RetryPolicy.from_options(options)
         self.http = urllib3.PoolManager(
@@ -162,8 +165,10 @@ class HttpEndpointSink:
         if table is not None:
             records = encode_json_lines(self._con, table).decode().splitlines()
             encoded = [line.encode() for line in records]
+            # Failed batches are named by the rows' own time, so a replay overwrites its backup.
+            when = oldest_time(table, self.time_column, wall)
             for index, group in enumerate(split_records(encoded, self.options.request_size_limit)):
-                done.extend(self._deliver(group, str(index), wall))
+                done.extend(self._deliver(group, str(index), when))
         if self.errors:
             errors, self.errors = self.errors, []
             by_type: dict[str, list[BadRecord]] = {}
@@ -175,25 +180,25 @@ class HttpEndpointSink:
         return done
 
     # -- one request -------------------------------------------------------------------------
-    def _deliver(self, records: list[bytes], part: str, wall: datetime) -> list[str]:
+    def _deliver(self, records: list[bytes], part: str, when: datetime) -> list[str]:
         rid = request_id(self.pipeline_name, self.name, self.sequence, part)
         what = f"POST {self.url} (request {rid})"
         try:
             call_with_retry(lambda: self._post(records, rid), self.policy, what, is_transient_http_error)
         except PayloadTooLarge:
             if len(records) == 1:
-                return [self._fail(records, rid, "the endpoint answered 413 to a single record", wall)]
+                return [self._fail(records, rid, "the endpoint answered 413 to a single record", when)]
             half = len(records) // 2
             log.warning("%s: 413 Payload Too Large; splitting %d records in two", what, len(records))
-            return (self._deliver(records[:half], part + ".0", wall)
-                    + self._deliver(records[half:], part + ".1", wall))
+            return (self._deliver(records[:half], part + ".0", when)
+                    + self._deliver(records[half:], part + ".1", when))
         except RetriesExhausted as exc:
-            return [self._fail(records, rid, str(exc), wall)]
+            return [self._fail(records, rid, str(exc), when)]
         except Exception as exc:
             if not isinstance(exc, (urllib3.exceptions.HTTPError, OSError)):
                 raise
             # A refused certificate or a bad URL: keep the batch, then stop the run loudly.
-            self._fail(records, rid, describe_error(exc), wall)
+            self._fail(records, rid, describe_error(exc), when)
             raise DeliveryError(f"{what} failed and will not succeed by retrying: {describe_error(exc)}; "
                                 f"the batch went to the error output") from exc
         self.stats.rows += len(records)
@@ -234,19 +239,20 @@ class HttpEndpointSink:
             raise TransientError("HTTP 200 without the requestId echoed: not counted as delivered")
 
     # -- the error output --------------------------------------------------------------------
-    def _fail(self, records: list[bytes], rid: str, reason: str, wall: datetime) -> str:
-        bad = [BadRecord(self.name, "http-endpoint-failed", reason, r, position=f"request {rid}", arrival_time=wall)
+    def _fail(self, records: list[bytes], rid: str, reason: str, when: datetime) -> str:
+        bad = [BadRecord(self.name, "http-endpoint-failed", reason, r, position=f"request {rid}", arrival_time=when)
                for r in records]
         log.error("sink '%s': %d records to the error output after: %s", self.name, len(records), reason)
-        return self._write_backup(bad, "http-endpoint-failed", rid, wall)
+        return self._write_backup(bad, "http-endpoint-failed", rid, when)
 
-    def _write_backup(self, records: list[BadRecord], error_type: str, tag: str, wall: datetime) -> str:
+    def _write_backup(self, records: list[BadRecord], error_type: str, tag: str, when: datetime) -> str:
         when = min(r.arrival_time for r in records)
         stamp = when.astimezone(timezone.utc).strftime("%Y-%m-%d-%H-%M-%S")
         name = (f"{sanitise_value(self.pipeline_name)}-{self.name}-{stamp}-{self.sequence:06d}-"
                 f"{sanitise_value(tag)}.json")
         key = self.error_prefix.render(when, error_type=error_type, seed=name) + name
-        where = self.backup.write(key, encode_error_records(records, wall), "application/x-ndjson")
+        ended = datetime.now(timezone.utc)
+        where = self.backup.write(key, encode_error_records(records, ended), "application/x-ndjson")
         self.stats.errors += len(records)
         return where
 

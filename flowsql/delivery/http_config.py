@@ -10,7 +10,7 @@ import pyarrow as pa
 from flowsql.delivery.destinations import Destination, LocalDestination
 from flowsql.delivery.http import HttpEndpointSink, HttpSinkOptions, parse_common_attributes, resolve_access_key
 from flowsql.delivery.prefix import DEFAULT_ERROR_PREFIX, PrefixError, parse_prefix
-from flowsql.delivery.sink import _option_error
+from flowsql.delivery.sink import _option_error, time_column_of
 from flowsql.errors import ConfigError
 from flowsql.options import bind_options
 from flowsql.pipeline.model import SinkDecl
@@ -36,7 +36,7 @@ def build_http_sink(decl: SinkDecl, pipeline_name: str, schema: pa.Schema) -> Ht
     except PrefixError as exc:
         raise _option_error(decl, "error_output_prefix", str(exc)) from None
     return HttpEndpointSink(decl.name, pipeline_name, options, schema, access_key, attributes,
-                            _backup(decl, options), error_prefix)
+                            _backup(decl, options), error_prefix, time_column_of(decl, options.time_column, schema))
 
 
 def _backup(decl: SinkDecl, options: HttpSinkOptions) -> Destination:

@@ -74,7 +74,7 @@ class ObjectSink:
         if missing:
             raise _option_error(decl, "prefix", f"!{{partitionKeyFromQuery:{missing[0]}}} names no column of the "
                                 f"query's result ({', '.join(schema.names)})")
-        self.time_column = _time_column(decl, options.time_column, schema)
+        self.time_column = time_column_of(decl, options.time_column, schema)
         self.buffer = DeliveryBuffer(options.buffer_size, options.buffer_interval)
         self.errors: list[BadRecord] = []
         self.sequence = 0
@@ -109,12 +109,7 @@ class ObjectSink:
     def batch_time(self, rows: pa.Table, wall: datetime) -> datetime:
         """The oldest value of the time column (arrival time, as Firehose uses), so a replay of
         the same rows names the same object; the flush's wall clock when rows carry no time."""
-        if not self.time_column:
-            return wall
-        oldest = pc.min(rows.column(self.time_column)).as_py()
-        if oldest is None:
-            return wall
-        return oldest if oldest.tzinfo else oldest.replace(tzinfo=timezone.utc)
+        return oldest_time(rows, self.time_column, wall)
 
     def _object_name(self, when: datetime, extension: str) -> str:
         # pipeline, sink, time and sequence: no randomness, so a replay overwrites.
@@ -150,6 +145,15 @@ class ObjectSink:
         return written
 
 
+def oldest_time(rows: pa.Table, column: str, wall: datetime) -> datetime:
+    if not column or rows.num_rows == 0:
+        return wall
+    oldest = pc.min(rows.column(column)).as_py()
+    if oldest is None:
+        return wall
+    return oldest if oldest.tzinfo else oldest.replace(tzinfo=timezone.utc)
+
+
 def encode_error_records(records: list[BadRecord], wall: datetime, attempts: int = 1) -> bytes:
     """Error output as Firehose writes it: one JSON document a line with the raw data in base64,
     the error code and message, the attempts made and when the last one ended."""
@@ -161,7 +165,7 @@ def encode_error_records(records: list[BadRecord], wall: datetime, attempts: int
     return "".join(lines).encode()
 
 
-def _time_column(decl: SinkDecl, chosen: str, schema: pa.Schema) -> str:
+def time_column_of(decl: SinkDecl, chosen: str, schema: pa.Schema) -> str:
     if not chosen:
         for candidate in (ARRIVAL_TIME, "window_start"):
             if candidate in schema.names and pa.types.is_timestamp(schema.field(candidate).type):
