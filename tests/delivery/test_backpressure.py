@@ -51,6 +51,7 @@ INSERT INTO raw SELECT event_id FROM clicks;
     worker = threading.Thread(target=lambda: results.append(run.run()), daemon=True)
     worker.start()
     wait_for(lambda: outage.fired >= 3)
+    time.sleep(1.0)  # time for the reader to fill the queue
     stalled_at = produced[0]
     time.sleep(1.0)
     # The reader is blocked on the full queue: a few batches ahead of the engine, no more.
