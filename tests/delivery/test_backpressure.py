@@ -63,6 +63,6 @@ INSERT INTO raw SELECT event_id FROM clicks;
     assert produced[0] == 100 and results[0].sinks["raw"]["rows"] == 200_000
 
     download(s3, bucket, tmp_path / "got")
-    ((count, distinct),) = duckdb.sql(f"SELECT count(*), count(DISTINCT event_id) FROM "
+    ((count, distinct),) = duckdb.connect().sql(f"SELECT count(*), count(DISTINCT event_id) FROM "
                                       f"read_parquet('{tmp_path}/got/raw/*.parquet')").fetchall()
     assert count == distinct == 200_000
