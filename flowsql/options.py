@@ -155,17 +155,20 @@ def bind_options(cls: type[T], options: list[Option], what: str) -> T:
     return cls(**values)
 
 
-_ENVIRONMENT_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ENVIRONMENT_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 def expand_environment(value: RawValue) -> RawValue:
-    """Replace each `${NAME}` in a string value with the environment variable NAME, so one
-    pipeline file runs against a test bucket and a production one; `$${` keeps a literal `${`."""
+    """Replace each `${NAME}` in a string value with the environment variable NAME (or with
+    `default` in `${NAME:-default}` when NAME is unset or empty), so one pipeline file runs
+    against a test bucket and a production one; `$${` keeps a literal `${`."""
     if not isinstance(value, str) or "${" not in value:
         return value
 
     def lookup(match: re.Match[str]) -> str:
-        name = match.group(1)
+        name, default = match.group(1), match.group(2)
+        if default is not None and not os.environ.get(name):
+            return default
         if name not in os.environ:
             raise ValueError(f"the environment variable {name} is not set")
         return os.environ[name]

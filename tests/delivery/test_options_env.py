@@ -22,6 +22,10 @@ def test_environment_references_expand(monkeypatch: pytest.MonkeyPatch) -> None:
     options = bind_options(Example, [Option("bucket", "${LAKE_BUCKET}-eu"), Option("retry_duration", "${RETRY}")], "x")
     assert options == Example("prod-lake-eu", 120.0)
     assert bind_options(Example, [Option("bucket", "cost$${NOT_A_VAR}")], "x").bucket == "cost${NOT_A_VAR}"
+    monkeypatch.delenv("UNSET_BUCKET", raising=False)
+    assert bind_options(Example, [Option("bucket", "${UNSET_BUCKET:-dev-lake}")], "x").bucket == "dev-lake"
+    assert bind_options(Example, [Option("bucket", "${LAKE_BUCKET:-dev-lake}")], "x").bucket == "prod-lake"
+    assert bind_options(Example, [Option("bucket", "${UNSET_BUCKET:-}")], "x").bucket == ""
 
 
 def test_a_missing_variable_names_the_option_and_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -41,7 +41,7 @@ def read_three_ways(root: Path) -> dict[str, pd.DataFrame]:
     frames = {
         "pyarrow": ds.dataset(str(root), format="parquet", partitioning="hive").to_table().to_pandas(),
         "fastparquet": fastparquet.ParquetFile(files, root=str(root)).to_pandas(),
-        "duckdb": duckdb.sql(f"SELECT * FROM read_parquet('{root}/**/*.parquet', hive_partitioning = true)").df(),
+        "duckdb": duckdb.connect().sql(f"SELECT * FROM read_parquet('{root}/**/*.parquet', hive_partitioning = true)").df(),
     }
     out = {}
     for reader, frame in frames.items():
