@@ -193,7 +193,7 @@ class HttpEndpointSink:
             return (self._deliver(records[:half], part + ".0", when)
                     + self._deliver(records[half:], part + ".1", when))
         except RetriesExhausted as exc:
-            return [self._fail(records, rid, str(exc), when)]
+            return [self._fail(records, rid, str(exc), when, exc.attempts)]
         except Exception as exc:
             if not isinstance(exc, (urllib3.exceptions.HTTPError, OSError)):
                 raise
@@ -239,20 +239,21 @@ class HttpEndpointSink:
             raise TransientError("HTTP 200 without the requestId echoed: not counted as delivered")
 
     # -- the error output --------------------------------------------------------------------
-    def _fail(self, records: list[bytes], rid: str, reason: str, when: datetime) -> str:
+    def _fail(self, records: list[bytes], rid: str, reason: str, when: datetime, attempts: int = 1) -> str:
         bad = [BadRecord(self.name, "http-endpoint-failed", reason, r, position=f"request {rid}", arrival_time=when)
                for r in records]
         log.error("sink '%s': %d records to the error output after: %s", self.name, len(records), reason)
-        return self._write_backup(bad, "http-endpoint-failed", rid, when)
+        return self._write_backup(bad, "http-endpoint-failed", rid, when, attempts)
 
-    def _write_backup(self, records: list[BadRecord], error_type: str, tag: str, when: datetime) -> str:
+    def _write_backup(self, records: list[BadRecord], error_type: str, tag: str, when: datetime,
+                      attempts: int = 1) -> str:
         when = min(r.arrival_time for r in records)
         stamp = when.astimezone(timezone.utc).strftime("%Y-%m-%d-%H-%M-%S")
         name = (f"{sanitise_value(self.pipeline_name)}-{self.name}-{stamp}-{self.sequence:06d}-"
                 f"{sanitise_value(tag)}.json")
         key = self.error_prefix.render(when, error_type=error_type, seed=name) + name
         ended = datetime.now(timezone.utc)
-        where = self.backup.write(key, encode_error_records(records, ended), "application/x-ndjson")
+        where = self.backup.write(key, encode_error_records(records, ended, attempts), "application/x-ndjson")
         self.stats.errors += len(records)
         return where
 

@@ -12,7 +12,15 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError, SSLError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionError,
+    HTTPClientError,
+    IncompleteReadError,
+    ResponseStreamingError,
+    SSLError,
+)
 
 from flowsql.delivery.retry import RetryOptions, RetryPolicy, call_with_retry, describe_error, log
 from flowsql.delivery.sink import SinkOptions
@@ -53,7 +61,8 @@ def is_transient_s3_error(exc: BaseException) -> bool:
         return error.get("Code") in _TRANSIENT_CODES or status >= 500 or status == 429
     if isinstance(exc, SSLError):
         return False  # a certificate problem does not heal by waiting
-    return isinstance(exc, (ConnectionError, HTTPClientError, BotoCoreError)) and not isinstance(exc, ClientError)
+    # Missing credentials or a bad parameter are BotoCoreErrors too, but waiting will not fix them.
+    return isinstance(exc, (ConnectionError, HTTPClientError, IncompleteReadError, ResponseStreamingError))
 
 
 def make_s3_client(options: S3Options) -> Any:
@@ -100,7 +109,7 @@ class S3Destination:
     def _retry(self, action: Any, what: str) -> Any:
         try:
             return call_with_retry(action, self.policy, what, is_transient_s3_error)
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             raise DeliveryError(f"{what} failed: {describe_error(exc)}") from exc
 
     def _multipart(self, key: str, data: bytes, content_type: str) -> None:

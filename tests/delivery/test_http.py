@@ -7,6 +7,7 @@ import base64
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -179,3 +180,19 @@ def test_http_options_are_checked_at_load(tmp_path: Path, options: str, message:
     with pytest.raises(ConfigError) as caught:
         PipelineRun(load_pipeline(write_pipeline(tmp_path, 10, options)))
     assert message in str(caught.value)
+
+
+def test_failed_batches_can_go_to_an_s3_backup(tmp_path: Path, s3: Any, bucket: str, moto_endpoint: str) -> None:
+    state = ReceiverState(fail_statuses=[503] * 10_000)
+    with FirehoseReceiver(state) as receiver:
+        pipeline = write_pipeline(tmp_path, 300, f"""url = '{receiver.url}', retry_duration = '0.5 s',
+            retry_base_delay = '50 ms', backup_bucket = '{bucket}', backup_endpoint_url = '{moto_endpoint}',
+            error_output_prefix = 'endpoint-failures/!{{firehose:error-output-type}}/'""")
+        result = run_cli("run", str(pipeline), cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert keys and all(k.startswith("endpoint-failures/http-endpoint-failed/to_http-endpoint-") for k in keys)
+    documents = [json.loads(line) for k in keys
+                 for line in s3.get_object(Bucket=bucket, Key=k)["Body"].read().decode().splitlines()]
+    assert sorted(json.loads(base64.b64decode(d["rawData"]))["event_id"] for d in documents) == list(range(300))
+    assert all("HTTP 503" in d["errorMessage"] and d["attemptsMade"] >= 2 for d in documents)

@@ -90,6 +90,7 @@ INSERT INTO raw SELECT * FROM clicks;
         pd.testing.assert_frame_equal(frame, expected, check_dtype=False, obj=reader)
 
 
+@pytest.mark.slow
 def test_codecs_and_formats_read_back_the_same(tmp_path: Path, s3: Any, bucket: str, moto_endpoint: str) -> None:
     codecs = {"snappy": "SNAPPY", "zstd": "ZSTD", "gzip": "GZIP", "none": "UNCOMPRESSED"}
     sinks = []
@@ -122,6 +123,7 @@ INSERT INTO j_{codec} SELECT * FROM clicks;""")
         assert sorted(r["event_id"] for r in rows) == list(expected["event_id"])
 
 
+@pytest.mark.slow
 def test_default_names_are_hourly_folders_and_a_replay_overwrites(
         tmp_path: Path, s3: Any, bucket: str, moto_endpoint: str) -> None:
     pipeline = write_pipeline(tmp_path, clicks_source(3_000, batch_size=500) + f"""
