@@ -26,7 +26,7 @@ import urllib3
 from flowsql.delivery.buffer import DeliveryBuffer
 from flowsql.delivery.destinations import Destination
 from flowsql.delivery.encoders import encode_json_lines
-from flowsql.delivery.prefix import DEFAULT_ERROR_PREFIX, sanitise_value
+from flowsql.delivery.prefix import sanitise_value
 from flowsql.delivery.retry import (
     RetriesExhausted,
     RetryOptions,
@@ -184,7 +184,7 @@ class HttpEndpointSink:
         rid = request_id(self.pipeline_name, self.name, self.sequence, part)
         what = f"POST {self.url} (request {rid})"
         try:
-            call_with_retry(lambda: self._post(records, rid), self.policy, what, is_transient_http_error)
+            sent = call_with_retry(lambda: self._post(records, rid), self.policy, what, is_transient_http_error)
         except PayloadTooLarge:
             if len(records) == 1:
                 return [self._fail(records, rid, "the endpoint answered 413 to a single record", when)]
@@ -203,9 +203,11 @@ class HttpEndpointSink:
                                 f"the batch went to the error output") from exc
         self.stats.rows += len(records)
         self.stats.objects += 1
+        self.stats.bytes += sent
         return [rid]
 
-    def _post(self, records: list[bytes], rid: str) -> None:
+    def _post(self, records: list[bytes], rid: str) -> int:
+        """One attempt; returns the body's size when the endpoint took it."""
         body = json.dumps({
             "requestId": rid,
             "timestamp": int(time.time() * 1000),
@@ -226,7 +228,6 @@ class HttpEndpointSink:
             body = gzip.compress(body, mtime=0)
             headers["Content-Encoding"] = "gzip"
         response = self.http.request("POST", self.url, body=body, headers=headers, redirect=False)
-        self.stats.bytes += len(body)
         if response.status == 413:
             raise PayloadTooLarge()
         if response.status != 200:
@@ -237,6 +238,7 @@ class HttpEndpointSink:
             raise TransientError("HTTP 200 with a body that is not JSON") from None
         if not isinstance(answer, dict) or answer.get("requestId") != rid:
             raise TransientError("HTTP 200 without the requestId echoed: not counted as delivered")
+        return len(body)
 
     # -- the error output --------------------------------------------------------------------
     def _fail(self, records: list[bytes], rid: str, reason: str, when: datetime, attempts: int = 1) -> str:
@@ -293,4 +295,4 @@ def parse_common_attributes(text: str) -> dict[str, str]:
     return value
 
 
-__all__ = ["HttpEndpointSink", "HttpSinkOptions", "DEFAULT_ERROR_PREFIX", "request_id", "split_records"]
+__all__ = ["HttpEndpointSink", "HttpSinkOptions", "request_id", "split_records"]
