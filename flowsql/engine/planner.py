@@ -17,8 +17,8 @@ import pyarrow as pa
 from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 
-from flowsql.errors import Location, PipelineError
 from flowsql.engine.windows import WindowSpec
+from flowsql.errors import Location, PipelineError
 from flowsql.pipeline.model import Pipeline, QueryDecl
 from flowsql.pipeline.parser import interval_seconds
 from flowsql.records import ARRIVAL_TIME
@@ -50,6 +50,7 @@ class OperatorPlan:
     input: str
     template: str  # the query's SQL with INPUT_PLACEHOLDER where the input relation goes
     window: WindowSpec | None
+    prefilter: str | None = None  # a window query's row filter, applied as rows arrive
     output_schema: pa.Schema = field(default_factory=lambda: pa.schema([]))
 
     @property
@@ -58,6 +59,10 @@ class OperatorPlan:
 
     def sql(self, relation: str) -> str:
         return self.template.replace(INPUT_PLACEHOLDER, relation)
+
+    @staticmethod
+    def sql_of(template: str, relation: str) -> str:
+        return template.replace(INPUT_PLACEHOLDER, relation)
 
 
 @dataclass
@@ -127,8 +132,21 @@ def _plan_query(pipeline: Pipeline, decl: QueryDecl, streams: dict[str, StreamIn
     operator = OperatorPlan(decl, stream.name, template, window)
     if window is not None:
         _check_window_grouping(pipeline, decl, query)
+        operator.prefilter = _row_filter(query, alias)
     operator.output_schema = _output_schema(pipeline, decl, operator, stream.schema)
     return operator
+
+
+def _row_filter(query: exp.Query, alias: str) -> str | None:
+    """The WHERE of a window query when it only looks at input rows: applied on arrival, so
+    rows the query would drop never take room in window state."""
+    select = query if isinstance(query, exp.Select) else None
+    where = select.args.get("where") if select is not None else None
+    if where is None or where.find(exp.Subquery, exp.Select) is not None:
+        return None
+    if any(c.name.lower() in WINDOW_COLUMNS for c in where.find_all(exp.Column)):
+        return None
+    return f'SELECT * FROM {INPUT_PLACEHOLDER} AS "{alias}" WHERE {where.this.sql(_DIALECT)}'
 
 
 def _window_call(table: exp.Table) -> exp.Anonymous | None:

@@ -122,13 +122,15 @@ def _add_statement(pipeline: Pipeline, statement: _Statement, base_dir: Path) ->
         view = _parse_query_statement(statement)
         _check_new_name(pipeline, view.target, statement, tokens[2])
         pipeline.views[view.target] = view
+    elif head[:1] == ["SET"]:
+        pipeline.settings.append(_Declaration(statement).setting())
     elif head[:1] == ["INSERT"]:
         pipeline.inserts.append(_parse_query_statement(statement))
     else:
         raise statement.source.error(
             f"unexpected statement starting with {tokens[0].text!r}",
             statement.start,
-            "a pipeline file holds CREATE SOURCE, CREATE SINK, CREATE VIEW and INSERT INTO statements",
+            "a pipeline file holds SET, CREATE SOURCE, CREATE SINK, CREATE VIEW and INSERT INTO statements",
         )
 
 
@@ -223,6 +225,18 @@ class _Declaration:
         return token.text
 
     # -- statements -------------------------------------------------------------------
+    def setting(self) -> Option:
+        """SET key = value (pipeline-wide settings such as checkpoint)."""
+        self.position = 1
+        key_token = self.peek()
+        key = self.name("a setting name")
+        self.take("=")
+        value = self.value()
+        self.end()
+        assert key_token is not None
+        where = self.file.location(key_token.start)
+        return Option(key, value, where, self.file.line(where.line))
+
     def source(self) -> SourceDecl:
         name = self.name("a source name")
         columns: list[Column] = []

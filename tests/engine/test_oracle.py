@@ -38,7 +38,7 @@ WINDOWS = {
 def streams(draw: st.DrawFn) -> tuple[list[dict], list[int]]:
     count = draw(st.integers(1, 120))
     rows = []
-    for i in range(count):
+    for _ in range(count):
         rows.append({
             "user_id": f"u{draw(st.integers(0, 6))}",
             "page": draw(st.sampled_from(["/a", "/b", "/c"])),
