@@ -39,7 +39,7 @@ from flowsql.delivery.retry import (
 from flowsql.delivery.sink import SinkStats, encode_error_records, oldest_time
 from flowsql.errors import DeliveryError
 from flowsql.options import choice, duration, size
-from flowsql.records import BadRecord
+from flowsql.records import BadRecord, bad_record_from_json
 
 PROTOCOL_VERSION = "1.0"
 MAX_ACCESS_KEY_BYTES = 4096
@@ -70,12 +70,20 @@ class HttpSinkOptions(RetryOptions):
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Where the sink delivers, as the run summary names it."""
+    """Where the sink delivers, as the run summary names it. A POST cannot be staged and
+    promoted later, so with checkpoints there is nothing to stage or discard: the endpoint's
+    guarantee is at-least-once with request ids a replay repeats (docs/delivery.md)."""
 
     url: str
 
     def describe(self) -> str:
         return self.url
+
+    def use_staging(self, folder: object, pipeline: str) -> None:
+        return None
+
+    def discard_staged(self, keep: set[str]) -> int:
+        return 0
 
 
 class PayloadTooLarge(Exception):
@@ -141,6 +149,8 @@ class HttpEndpointSink:
         self.sequence = 0
         self.stats = SinkStats()
         self.delivered: list[str] = []
+        self.staging = False
+        self.staged: list[dict[str, str]] = []  # always empty: see Endpoint
         self._con = duckdb.connect()
 
     def __repr__(self) -> str:
@@ -178,6 +188,22 @@ class HttpEndpointSink:
                 done.append(self._write_backup(group_errors, error_type, error_type, wall))
         self.delivered.extend(done)
         return done
+
+    # -- checkpoints: the buffer and the sequence survive a restart --------------------------
+    def snapshot(self) -> tuple[dict[str, object], pa.Table | None]:
+        rows = pa.concat_tables(self.buffer.tables) if self.buffer.tables else None
+        errors = [r.to_json() for r in self.errors]
+        return {"sequence": self.sequence, "errors": errors, "stats": vars(self.stats).copy()}, rows
+
+    def restore(self, data: dict[str, object], rows: pa.Table | None) -> None:
+        # The restored sequence makes a replayed batch carry the request ids it had before.
+        self.sequence = int(data["sequence"])  # type: ignore[call-overload]
+        self.errors = [bad_record_from_json(e) for e in data["errors"]]  # type: ignore[attr-defined]
+        if rows is not None and rows.num_rows:
+            self.buffer.add(rows, time.monotonic())
+
+    def promote_staged(self) -> None:
+        return None
 
     # -- one request -------------------------------------------------------------------------
     def _deliver(self, records: list[bytes], part: str, when: datetime) -> list[str]:

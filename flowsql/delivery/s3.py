@@ -7,7 +7,9 @@ server works; its own retries are off and its timeouts short, because ours are b
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import boto3
@@ -22,6 +24,7 @@ from botocore.exceptions import (
     SSLError,
 )
 
+from flowsql.delivery.prefix import sanitise_value
 from flowsql.delivery.retry import RetryOptions, RetryPolicy, call_with_retry, describe_error, log
 from flowsql.delivery.sink import SinkOptions
 from flowsql.errors import DeliveryError
@@ -30,6 +33,9 @@ from flowsql.options import choice, size
 _MIB = 1024**2
 # S3 refuses parts under 5 MiB except the last, and allows at most 10,000 parts.
 MIN_PART_SIZE = 5 * _MIB
+# Staged objects wait here until their checkpoint commits; readers of the lake (Athena, Hive,
+# Spark, DuckDB with hive_partitioning) skip folders whose names start with '.' or '_'.
+STAGING_ROOT = ".flowsql-staging/"
 _TRANSIENT_CODES = {
     "SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed",
     "InternalError", "ServiceUnavailable", "RequestLimitExceeded", "TooManyRequestsException",
@@ -86,6 +92,7 @@ class S3Destination:
         self.bucket = options.bucket
         self.client = client or make_s3_client(options)
         self.policy = RetryPolicy.from_options(options)
+        self.staging_prefix: str | None = None
         self.encryption: dict[str, str] = {}
         if options.server_side_encryption == "aes256":
             self.encryption = {"ServerSideEncryption": "AES256"}
@@ -98,13 +105,62 @@ class S3Destination:
         return f"s3://{self.bucket}/"
 
     def write(self, key: str, data: bytes, content_type: str) -> str:
+        self._put(key, data, content_type)
+        return f"s3://{self.bucket}/{key}"
+
+    # -- staging for checkpoints (see flowsql/checkpoint) -------------------------------------
+    def use_staging(self, folder: Path, pipeline: str) -> None:
+        self.staging_prefix = f"{STAGING_ROOT}{sanitise_value(pipeline)}/{sanitise_value(folder.name)}/"
+
+    def stage(self, key: str, data: bytes, content_type: str) -> str:
+        if self.staging_prefix is None:
+            raise DeliveryError("staging needs use_staging() first")
+        staged = self.staging_prefix + hashlib.sha256(key.encode()).hexdigest()[:24] + PurePosixPath(key).suffix
+        self._put(staged, data, content_type)
+        return staged
+
+    def promote(self, staged: str, key: str) -> str:
+        """Copy the staged object to its key, then delete it; a second call finds the staged
+        object gone and the key present, and does nothing."""
+        what = f"promote s3://{self.bucket}/{staged} to {key}"
+        try:
+            call_with_retry(lambda: self.client.copy_object(
+                Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": staged}, **self.encryption
+            ), self.policy, what, is_transient_s3_error)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404") or not self._exists(key):
+                raise DeliveryError(f"{what} failed: {describe_error(exc)}") from exc
+            return f"s3://{self.bucket}/{key}"
+        self._retry(lambda: self.client.delete_object(Bucket=self.bucket, Key=staged), f"DELETE {staged}")
+        return f"s3://{self.bucket}/{key}"
+
+    def discard_staged(self, keep: set[str]) -> int:
+        if self.staging_prefix is None:
+            return 0
+        prefix = self.staging_prefix
+        removed = 0
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                if item["Key"] not in keep:
+                    self._retry(lambda: self.client.delete_object(Bucket=self.bucket, Key=item["Key"]),
+                                f"DELETE {item['Key']}")
+                    removed += 1
+        return removed
+
+    def _exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+            return True
+        except ClientError:
+            return False
+
+    def _put(self, key: str, data: bytes, content_type: str) -> None:
         if len(data) >= self.options.multipart_threshold:
             self._multipart(key, data, content_type)
         else:
             self._retry(lambda: self.client.put_object(
                 Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, **self.encryption
             ), f"PUT s3://{self.bucket}/{key}")
-        return f"s3://{self.bucket}/{key}"
 
     def _retry(self, action: Any, what: str) -> Any:
         try:

@@ -22,7 +22,8 @@ def test_clickstream_to_lake(tmp_path: Path, s3: Any, bucket: str, s3_proxy: Fau
     state = ReceiverState(access_key="collector-key", common_attributes={"pipeline": "clickstream_to_lake"},
                           gzip=True, fail_statuses=[502])
     with FirehoseReceiver(state) as receiver:
-        result = run_cli("run", str(ROOT / "pipelines" / "clickstream_to_lake.sql"), cwd=tmp_path, env={
+        result = run_cli("run", str(ROOT / "pipelines" / "clickstream_to_lake.sql"), "--state-dir", str(tmp_path),
+                         cwd=tmp_path, env={
             "LAKE_BUCKET": bucket, "AWS_ENDPOINT_URL": s3_proxy.url,
             "ENDPOINT_URL": receiver.url, "ENDPOINT_ACCESS_KEY": "collector-key",
         })

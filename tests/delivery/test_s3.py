@@ -77,6 +77,8 @@ INSERT INTO raw SELECT * FROM clicks;
     assert result.code == 0, result.stderr
     assert [f.fired for f in faults] == [1, 2, 1, 1, 1]
     assert "SlowDown" in result.stderr  # each retry is logged with its reason
+    staged = s3.list_objects_v2(Bucket=bucket, Prefix=".flowsql-staging/").get("Contents", [])
+    assert staged == []  # every staged object was promoted after its checkpoint
 
     keys = download(s3, bucket, tmp_path / "got")
     assert len(keys) > 4  # several flushes, one object per event type each
@@ -135,7 +137,9 @@ INSERT INTO raw SELECT * FROM clicks;
     first = {o["Key"]: o["ETag"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
     assert len(first) >= 2
     assert all(re.fullmatch(r"2024/01/01/00/lake-raw-2024-01-01-00-\d\d-\d\d-\d{6}\.parquet", k) for k in first)
-    assert run_cli("run", str(pipeline), cwd=tmp_path, env=env).code == 0
+    # --reset throws the checkpoint away: the whole stream is replayed and delivered again.
+    replay = run_cli("run", str(pipeline), "--reset", cwd=tmp_path, env=env)
+    assert replay.code == 0 and "--reset discards checkpoint" in replay.stderr
     again = {o["Key"]: o["ETag"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
     assert again == first  # same names, same bytes: the replay replaced, it did not add
 
@@ -150,7 +154,9 @@ CREATE SINK raw WITH (connector = 's3', bucket = '{bucket}', endpoint_url = '{s3
     server_side_encryption = 'aws:kms', kms_key_id = 'alias/lake', retry_base_delay = '10 ms');
 INSERT INTO raw SELECT * FROM clicks;
 """)
-    result = run_cli("run", str(pipeline), cwd=tmp_path)
+    # Without checkpoints the object goes straight to its key, so its ETag shows the parts
+    # (with checkpoints it is staged as a multipart upload, then copied into place).
+    result = run_cli("run", str(pipeline), "--no-checkpoint", cwd=tmp_path)
     assert result.code == 0, result.stderr
     assert part_fault.fired == 1
     (item,) = s3.list_objects_v2(Bucket=bucket)["Contents"]
@@ -228,3 +234,23 @@ INSERT INTO raw SELECT * FROM clicks;
 """)
     result = run_cli("run", str(pipeline), cwd=tmp_path)
     assert result.code == 2 and "needs the option 'bucket'" in result.stderr
+
+
+def test_staged_objects_are_promoted_once_and_orphans_discarded(tmp_path: Path, s3: Any, bucket: str,
+                                                                 moto_endpoint: str) -> None:
+    from flowsql.delivery.s3 import S3Destination, S3Options
+
+    destination = S3Destination(S3Options(bucket=bucket, endpoint_url=moto_endpoint))
+    destination.use_staging(tmp_path / "raw", "clicks")
+    staged = destination.stage("events/a.parquet", b"rows", "application/vnd.apache.parquet")
+    orphan = destination.stage("events/b.parquet", b"lost", "application/vnd.apache.parquet")
+    assert staged.startswith(".flowsql-staging/clicks/raw/") and staged.endswith(".parquet")
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="events/")
+    assert destination.promote(staged, "events/a.parquet") == f"s3://{bucket}/events/a.parquet"
+    assert destination.promote(staged, "events/a.parquet") == f"s3://{bucket}/events/a.parquet"  # again: no-op
+    assert s3.get_object(Bucket=bucket, Key="events/a.parquet")["Body"].read() == b"rows"
+    assert destination.discard_staged(set()) == 1
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix=".flowsql-staging/")
+    from flowsql.errors import DeliveryError
+    with pytest.raises(DeliveryError):
+        destination.promote(orphan, "events/b.parquet")  # neither staged nor promoted: an error, not a no-op
