@@ -17,7 +17,6 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -26,7 +25,7 @@ import urllib3
 from flowsql.delivery.buffer import DeliveryBuffer
 from flowsql.delivery.destinations import Destination
 from flowsql.delivery.encoders import encode_json_lines
-from flowsql.delivery.prefix import sanitise_value
+from flowsql.delivery.prefix import Prefix, sanitise_value
 from flowsql.delivery.retry import (
     RetriesExhausted,
     RetryOptions,
@@ -125,7 +124,7 @@ class HttpEndpointSink:
     """Delivers query results to an HTTP endpoint as Firehose does."""
 
     def __init__(self, name: str, pipeline_name: str, options: HttpSinkOptions, schema: pa.Schema,
-                 access_key: str, common_attributes: dict[str, str], backup: Destination, error_prefix: Any,
+                 access_key: str, common_attributes: dict[str, str], backup: Destination, error_prefix: Prefix,
                  time_column: str = "") -> None:
         self.name = name
         self.pipeline_name = pipeline_name
