@@ -36,7 +36,7 @@ def json_log(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
     f"Authorization: AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/20240101/us-east-1/s3/aws4_request, Signature=abc123",
     f"https://user:{SECRET}@example.com/path",
     f"X-Amz-Security-Token: {TOKEN}",
-    f"password = 'hunter2hunter2'",
+    "password = 'hunter2hunter2'",
 ])
 def test_redact_removes_credentials(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SESSION_TOKEN", TOKEN)

@@ -78,7 +78,7 @@ def test_panel_shows_the_run_figures(tmp_path: Path) -> None:
     assert re.search(r"checkpoint epoch \d+, [\d.]+ s ago", last)
     # More than one frame was drawn while the run went on.
     assert screen.count("flowsql panel") >= 2
-    assert f"flowsql: panel: 4,000 events in" in screen
+    assert "flowsql: panel: 4,000 events in" in screen
 
 
 CONSOLE = """

@@ -46,7 +46,7 @@ def test_text_status_lines(tmp_path: Path) -> None:
     assert 0 < sum(dropped) <= late  # later drops inside the 10 s quiet interval are summed into the next line
     assert "its windows up to" in warnings[0] and "allowed_lateness" in warnings[0]
     assert "sink 'per_page's error output" in warnings[0]
-    assert f"flowsql: lines: 4,000 events in" in result.stderr
+    assert "flowsql: lines: 4,000 events in" in result.stderr
     assert f"0 errors, {late:,} late" in result.stderr
 
 
