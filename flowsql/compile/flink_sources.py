@@ -49,17 +49,18 @@ _PROCESSING_TIME = f"{quote_name(ARRIVAL_TIME)} AS PROCTIME()"
 
 @register("kinesis")
 def _kinesis(decl: SourceDecl) -> SourceConnector:
-    stream = decl.option("stream") or decl.option("stream_name")
+    stream = decl.option("stream")
     if not stream:
         raise ConfigError(f"source '{decl.name}' (kinesis) needs the option 'stream'", decl.location)
     options = [("connector", "kinesis"), ("stream", stream)]
     notes = []
-    region = decl.option("region") or decl.option("aws_region")
+    region = decl.option("region")
     if region:
         options.append(("aws.region", region))
     else:
         notes.append(f"source `{decl.name}`: no region in the pipeline; add 'aws.region' before deploying")
-    position = (decl.option("starting_position") or "LATEST").upper()
+    # The same default as `flowsql run` (sources/kinesis.py): read the stream from its start.
+    position = (decl.option("starting_position") or "TRIM_HORIZON").upper()
     options.append(("scan.stream.initpos", position))
     if position == "AT_TIMESTAMP" and decl.option("starting_timestamp"):
         options.append(("scan.stream.initpos-timestamp", str(decl.option("starting_timestamp"))))
