@@ -10,7 +10,7 @@ def explain_text(run: PipelineRun) -> str:
     pipeline = run.pipeline
     out = [f"pipeline {pipeline.name} ({pipeline.path})", "", "sources:"]
     for name, source in run.sources.items():
-        decl = pipeline.sources[name]
+        decl = pipeline.sources.get(name) or pipeline.tables[name]
         kind = "bounded" if source.bounded else "unbounded"
         out.append(f"  {name}: connector={source.options.connector}, {kind}")
         for field in source.schema:
@@ -25,7 +25,13 @@ def explain_text(run: PipelineRun) -> str:
     for op in run.plan.operators:
         target = f"view {op.target}" if op.decl.is_view else f"sink {op.target}"
         out.append(f"  {op.decl.location}: {op.input} -> {target}")
-        if op.window:
+        if op.kind == "report" and op.decl.emit is not None:
+            emit = op.decl.emit
+            policy = (f"a full snapshot every {emit.interval_seconds:g} s and at the end of the input"
+                      if emit.kind == "every" else "after each micro-batch, the groups whose result changed")
+            out.append(f"    report over the current state of table {op.input}: {policy}")
+            relation = "<table>"
+        elif op.window:
             out.append(f"    window: {op.window.describe()}; each window is emitted once, when the "
                        f"watermark of {op.window.time_column} passes its end")
             relation = f"({assignment_sql(op.window, '<input>', None, None)})"

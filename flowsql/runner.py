@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from flowsql.cdc.source import create_change_source
 from flowsql.delivery import Sink, create_sink
 from flowsql.engine import Engine, plan_pipeline
 from flowsql.engine.operators import Rejected
@@ -76,6 +77,7 @@ class PipelineRun:
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
         self.sources: dict[str, Source] = {n: create_source(d) for n, d in pipeline.sources.items()}
+        self.sources.update({n: create_change_source(d) for n, d in pipeline.tables.items()})
         schemas = {n: _stream_schema(s) for n, s in self.sources.items()}
         self.plan: Plan = plan_pipeline(pipeline, schemas)
         self.sinks: dict[str, Sink] = {}

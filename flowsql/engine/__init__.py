@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 from flowsql.engine.operators import Operator, Rejected, StatelessOperator, WindowOperator
 from flowsql.engine.planner import OperatorPlan, Plan, StreamInfo, plan_pipeline
 from flowsql.engine.windows import FOREVER_US, WindowSpec
+from flowsql.cdc.report import TableFeed  # noqa: E402  (imports the engine's planner and operators)
 
 OutputHandler = Callable[[str, pa.Table], None]
 RejectHandler = Callable[[OperatorPlan, Rejected], None]
@@ -32,7 +33,13 @@ class Engine:
         lateness = {k.lower(): v for k, v in (lateness_us or {}).items()}
         self.operators: list[tuple[OperatorPlan, Operator]] = []
         self.subscribers: dict[str, list[int]] = {}
-        for index, op_plan in enumerate(plan.operators):
+        # CDC tables: each keeps its state and runs the reports (EMIT) over it.
+        self.tables = {name: TableFeed.create(decl, plan.streams[name], self.con) for name, decl in plan.tables.items()}
+        for op_plan in plan.operators:
+            if op_plan.kind == "report":
+                self.tables[op_plan.input.lower()].add_report(op_plan)
+                continue
+            index = len(self.operators)
             operator: Operator
             if op_plan.window is None:
                 operator = StatelessOperator(op_plan, self.con)
@@ -47,6 +54,8 @@ class Engine:
         """Run one decoded micro-batch of a source through the queries, then move its watermarks."""
         key = source.lower()
         self._push_rows(key, table)
+        if key in self.tables:
+            self._deliver_all(self.tables[key].push(table))
         if table.num_rows:
             stream = self.plan.streams[key]
             for column, kind in stream.clocks.items():
@@ -61,12 +70,16 @@ class Engine:
         """Arrival time moves with the wall clock even when nothing arrives (live sources)."""
         key = source.lower()
         self._raise_clock(key, "arrival_time", now_us)
+        if key in self.tables and self.tables[key].clock_is_arrival:
+            self._deliver_all(self.tables[key].advance(now_us))
         self._advance(key)
 
     def finish(self, source: str | None = None) -> None:
         """The end of a bounded input: every open window of its streams is emitted."""
         names = [source.lower()] if source else [s for s in self.plan.streams if self._is_source(s)]
         for key in names:
+            if key in self.tables:
+                self._deliver_all(self.tables[key].finish())
             for column in self.plan.streams[key].clocks:
                 self._raise_clock(key, column, FOREVER_US)
             self._advance(key)
@@ -115,6 +128,10 @@ class Engine:
                         if column in self.plan.streams[view].clocks:
                             self._raise_clock(view, column, value)
                 self._advance(view)
+
+    def _deliver_all(self, outputs: list[tuple[OperatorPlan, pa.Table]]) -> None:
+        for op_plan, rows in outputs:
+            self._deliver(op_plan, rows)
 
     def _deliver(self, op_plan: OperatorPlan, rows: pa.Table) -> None:
         if op_plan.decl.is_view:
