@@ -97,5 +97,5 @@ class TableState:
 
     @property
     def tombstones(self) -> int:
-        row = self.con.sql(f"SELECT count(*) FROM {self.table} WHERE {DELETED}").fetchone()
-        return int(row[0]) if row else 0
+        rows = self.con.sql(f"SELECT count(*) FROM {self.table} WHERE {DELETED}").fetchall()
+        return int(rows[0][0])

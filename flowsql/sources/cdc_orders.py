@@ -36,7 +36,7 @@ LSN_BASE = 1_000_000
 LSN_STEP = 8
 # Order k's change v takes slot 4 * (k + LAG[v]) + v: versions of an order lie LAG rounds apart,
 # so changes of many orders interleave.
-LAG = np.array([0, 3, 7, 12], dtype=np.int64)
+LAG = np.array([0, 150, 600, 1500], dtype=np.int64)
 _FIRST_FULL_SLOT = 4 * int(LAG.max())
 _EARLY_SLOTS = np.array([s for s in range(_FIRST_FULL_SLOT) if s // 4 >= LAG[s % 4]], dtype=np.int64)
 _SKIPPED = _FIRST_FULL_SLOT - len(_EARLY_SLOTS)
