@@ -35,8 +35,10 @@ STATUSES = ["pending", "paid", "cancelled", "shipped", "delivered"]
 LSN_BASE = 1_000_000
 LSN_STEP = 8
 # Order k's change v takes slot 4 * (k + LAG[v]) + v: versions of an order lie LAG rounds apart,
-# so changes of many orders interleave.
-LAG = np.array([0, 150, 600, 1500], dtype=np.int64)
+# so changes of many orders interleave; a create and its first update (and the last two
+# changes) lie only 12 to 16 changes apart, so a reorder window above that delivers changes of
+# the same order out of order.
+LAG = np.array([0, 3, 400, 404], dtype=np.int64)
 _FIRST_FULL_SLOT = 4 * int(LAG.max())
 _EARLY_SLOTS = np.array([s for s in range(_FIRST_FULL_SLOT) if s // 4 >= LAG[s % 4]], dtype=np.int64)
 _SKIPPED = _FIRST_FULL_SLOT - len(_EARLY_SLOTS)

@@ -82,21 +82,22 @@ def batch_report(state: pa.Table) -> list[tuple]:  # type: ignore[type-arg]
     return sorted(con.sql(REPORT_SQL.format(table="expected_state")).fetchall())
 
 
-def run_feed(text: str) -> tuple[Engine, list[pa.Table], list[pa.Table]]:
+def run_feed(text: str, split: int) -> tuple[Engine, list[pa.Table], list[pa.Table]]:
     pipeline = parse_text(text)
     source = create_change_source(pipeline.tables["orders"])
     plan = plan_pipeline(pipeline, {"orders": source.schema})
     outputs: list[pa.Table] = []
     engine = Engine(plan, lambda sink, rows: outputs.append(rows), lambda op, rejected: None)
-    raw_records: list[pa.Table] = []
-    inner = source.inner
-    for batch in inner.read(threading.Event()):
-        raw_records.append(batch.table)
-        changes, errors = source.decoder.decode(batch.table)
+    # The generator's batches hold whole reorder chunks; cutting the records anew at every
+    # `split` makes reordered changes and duplicates straddle micro-batches too.
+    records = pa.concat_tables(batch.table for batch in source.inner.read(threading.Event()))
+    batches = [records.slice(start, split) for start in range(0, records.num_rows, split)]
+    for batch in batches:
+        changes, errors = source.decoder.decode(batch)
         assert errors == []
         engine.push("orders", changes)
     engine.finish("orders")
-    return engine, outputs, raw_records
+    return engine, outputs, batches
 
 
 # Each example replays a whole feed through DuckDB; shrinking would take minutes, so a failure is
@@ -106,15 +107,16 @@ def run_feed(text: str) -> tuple[Engine, list[pa.Table], list[pa.Table]]:
           phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(
     seed=st.integers(0, 10_000),
-    count=st.integers(1, 500),
+    count=st.integers(1, 1500),
     window=st.integers(1, 40),
     duplicates=st.sampled_from([0.0, 0.05, 0.3]),
     batch_size=st.integers(16, 300),
+    split=st.integers(20, 400),
 )
-@example(seed=5, count=700, window=40, duplicates=0.3, batch_size=300)
+@example(seed=5, count=1000, window=40, duplicates=0.3, batch_size=300, split=7)
 def test_replay_converges_and_snapshots_match_batch_sql(seed: int, count: int, window: int, duplicates: float,
-                                                        batch_size: int) -> None:
-    engine, outputs, raw = run_feed(pipeline_text(seed, count, window, duplicates, batch_size))
+                                                        batch_size: int, split: int) -> None:
+    engine, outputs, raw = run_feed(pipeline_text(seed, count, window, duplicates, batch_size), split)
     expected = as_table(source_state(seed, count))
     materialised = engine.tables["orders"].state.rows()
     assert materialised.to_pylist() == expected.to_pylist()
@@ -137,16 +139,16 @@ def test_replay_converges_and_snapshots_match_batch_sql(seed: int, count: int, w
 
 def test_one_replay_with_reordering_and_duplicates() -> None:
     test_replay_converges_and_snapshots_match_batch_sql.hypothesis.inner_test(  # type: ignore[attr-defined]
-        seed=11, count=400, window=24, duplicates=0.3, batch_size=60)
+        seed=11, count=1000, window=24, duplicates=0.3, batch_size=60, split=150)
 
 
 def test_state_exports_and_restores_as_arrow() -> None:
-    engine, _, _ = run_feed(pipeline_text(seed=3, count=400, window=8, duplicates=0.1, batch_size=50))
+    engine, _, _ = run_feed(pipeline_text(seed=3, count=1200, window=8, duplicates=0.1, batch_size=50), 400)
     state = engine.tables["orders"].state
     exported = state.state()
     assert exported.num_rows >= state.rows().num_rows  # rows and tombstones
     assert state.tombstones == exported.num_rows - state.rows().num_rows
-    other, _, _ = run_feed(pipeline_text(seed=4, count=50, window=1, duplicates=0.0, batch_size=50))
+    other, _, _ = run_feed(pipeline_text(seed=4, count=50, window=1, duplicates=0.0, batch_size=50), 50)
     other.tables["orders"].state.restore(exported)
     assert other.tables["orders"].state.rows().to_pylist() == state.rows().to_pylist()
     assert other.tables["orders"].state.state().sort_by("order_id").equals(exported.sort_by("order_id"))
