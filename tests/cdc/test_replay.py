@@ -36,12 +36,11 @@ INSERT INTO snapshots {REPORT_SQL.format(table='orders')} EMIT EVERY INTERVAL '5
 """
 
 
-def source_state(seed: int, count: int, until_change: int | None = None) -> dict[int, dict]:  # type: ignore[type-arg]
+def source_state(seed: int, count: int, rate: float = RATE) -> dict[int, dict]:  # type: ignore[type-arg]
     """The source table after its changes in LSN order: what the database itself holds."""
-    events = cdc_orders.change_events(seed, 0, count, START_US, RATE, 500, 0.2)
+    events = cdc_orders.change_events(seed, 0, count, START_US, rate, 500, 0.2)
     rows: dict[int, dict] = {}  # type: ignore[type-arg]
-    last = count if until_change is None else until_change
-    for n in range(last):
+    for n in range(count):
         order = int(events["before_order_id"][n] if events["op"][n] == "d" else events["after_order_id"][n])
         if events["op"][n] == "d":
             rows.pop(order, None)
