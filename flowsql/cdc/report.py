@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import duckdb
 import numpy as np
 import pyarrow as pa
+
 from flowsql.cdc.columns import SNAPSHOT_TIME, group_columns
 from flowsql.cdc.formats import OP, TableShape
 from flowsql.cdc.table_state import TableState

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import duckdb
@@ -24,7 +24,7 @@ CUSTOMERS = TableShape(
 
 def changes(shape: TableShape, format_name: str, records: list[dict]) -> tuple[pa.Table, list]:  # type: ignore[type-arg]
     decoder = NdjsonDecoder(shape.name, FORMATS[format_name].envelope_columns(shape))
-    decoded, bad = decoder.decode(fixtures.ndjson(records).rstrip(b"\n"), "test", 0, datetime.now(timezone.utc))
+    decoded, bad = decoder.decode(fixtures.ndjson(records).rstrip(b"\n"), "test", 0, datetime.now(UTC))
     assert bad == []
     return ChangeDecoder(shape, format_name, shape.name).decode(decoded)
 
@@ -76,7 +76,7 @@ def test_dynamodb_streams_records_typed_attribute_values() -> None:
     rows = batch.to_pylist()
     assert [(r["op"], r["Id"], r["Message"]) for r in rows] == [
         ("c", 101, "New item!"), ("u", 101, "This item has changed"), ("d", 101, "This item has changed")]
-    assert rows[2]["change_position"] == Decimal("4421584500000000017450439093")
+    assert rows[2]["change_position"] == Decimal(4421584500000000017450439093)
     assert rows[0]["change_time"] == datetime(2015, 4, 9, 0, 0)  # epoch seconds
     assert state_after(MESSAGES, batch.slice(0, 2)) == [{"Id": 101, "Message": "This item has changed"}]
     assert state_after(MESSAGES, batch) == []

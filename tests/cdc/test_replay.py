@@ -5,7 +5,7 @@ run in batch over the state it was taken of."""
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import duckdb
@@ -20,7 +20,7 @@ from flowsql.pipeline import parse_text
 from flowsql.sources import cdc_orders
 
 REPORT_SQL = "SELECT status, region, count(*) AS orders, sum(amount) AS revenue FROM {table} GROUP BY ALL"
-START_US = int(datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp() * 1_000_000)
+START_US = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp() * 1_000_000)
 RATE = 20.0
 
 
