@@ -14,6 +14,7 @@ from typing import Protocol
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from flowsql.pipeline.model import Column
 from flowsql.records import ARRIVAL_TIME, BadRecord
@@ -223,9 +224,9 @@ def change_schema(shape: TableShape, row_schema: pa.Schema) -> pa.Schema:
     ])
 
 
-def _changes_sql(shape: TableShape, selected: str) -> tuple[str, str]:
-    """(good changes, rejected records) over the format's SELECT. An update that changes the key
-    becomes a delete of the old key and an upsert of the new one at the same position."""
+def _changes_sql(shape: TableShape, selected: str) -> str:
+    """Changes over the format's SELECT, rejected records flagged in __problem. An update that
+    changes the key becomes a delete of the old key and an upsert of the new one at the same position."""
     keys = shape.key_indexes
     new_key = [f"COALESCE(a{i}, k{i})" for i in keys]
     old_key = [f"COALESCE(k{i}, b{i})" for i in keys]
@@ -252,16 +253,19 @@ def _changes_sql(shape: TableShape, selected: str) -> tuple[str, str]:
         return ", ".join(values)
 
     common = f"{time} AS {CHANGE_TIME}, __position AS {CHANGE_POSITION}, {ARRIVAL_TIME}"
-    good = (
-        f"SELECT {OP}, * EXCLUDE ({OP}, __order, __part) FROM ("
-        f"SELECT __op AS {OP}, {row('a', new_key)}, {common}, {ROW} AS __order, 1 AS __part FROM checked "
+    # One pass: usable changes (a key change as two rows), then each unusable record once with
+    # its reason; the caller splits them on __problem.
+    return (
+        f"WITH checked AS ({checked}) "
+        f"SELECT {OP}, * EXCLUDE ({OP}, __part) FROM ("
+        f"SELECT __op AS {OP}, {row('a', new_key)}, {common}, {ROW}, 1 AS __part, NULL AS __problem FROM checked "
         f"WHERE __problem IS NULL AND __op <> 'd' "
-        f"UNION ALL SELECT 'd' AS {OP}, {row('b', old_key)}, {common}, {ROW} AS __order, 0 AS __part FROM checked "
-        f"WHERE __problem IS NULL AND (__op = 'd' OR (__op = 'u' AND {key_changed}))"
-        f") ORDER BY __order, __part"
+        f"UNION ALL SELECT 'd' AS {OP}, {row('b', old_key)}, {common}, {ROW}, 0 AS __part, NULL FROM checked "
+        f"WHERE __problem IS NULL AND (__op = 'd' OR (__op = 'u' AND {key_changed})) "
+        f"UNION ALL SELECT NULL, {', '.join('NULL' for _ in shape.columns)}, NULL, NULL, NULL, {ROW}, 2, __problem "
+        f"FROM checked WHERE __problem IS NOT NULL"
+        f") ORDER BY {ROW}, __part"
     )
-    prefix = f"WITH checked AS ({checked}) "
-    return prefix + good, prefix + f"SELECT {ROW}, __problem FROM checked WHERE __problem IS NOT NULL"
 
 
 class ChangeDecoder:
@@ -273,8 +277,7 @@ class ChangeDecoder:
         self.format = FORMATS[format_name]
         self.source = source
         self.con = duckdb.connect()
-        self.con.execute("SET threads = 1")
-        self.good_sql, self.bad_sql = _changes_sql(shape, self.format.select_sql(shape, "__flowsql_records"))
+        self.sql = _changes_sql(shape, self.format.select_sql(shape, "__flowsql_records"))
         from flowsql.decode import arrow_schema
 
         self.row_schema = arrow_schema(shape.columns)
@@ -286,10 +289,12 @@ class ChangeDecoder:
         numbered = records.append_column(ROW, pa.array(range(records.num_rows), pa.int64()))
         self.con.register("__flowsql_records", numbered)
         try:
-            changes = self.con.sql(self.good_sql).to_arrow_table()
-            rejected = self.con.sql(self.bad_sql).to_arrow_table()
+            result = self.con.sql(self.sql).to_arrow_table()
         finally:
             self.con.unregister("__flowsql_records")
+        unusable = pc.is_valid(result.column("__problem"))
+        rejected = result.filter(unusable)
+        changes = result.filter(pc.invert(unusable)).drop_columns([ROW, "__problem"])
         errors = []
         if rejected.num_rows:
             rows = records.take(rejected.column(ROW))

@@ -157,3 +157,27 @@ def test_bad_emit_interval_points_at_it(tmp_path: Path) -> None:
     error = _pipeline_error(tmp_path, TABLE + "INSERT INTO out SELECT status, count(*) FROM orders GROUP BY status\n"
                             "EMIT EVERY soon;\n")
     assert "bad.sql:5:12: EMIT EVERY needs a positive INTERVAL, found 'soon'" in error
+
+
+def test_debezium_tombstones_are_set_aside_not_fatal(tmp_path: Path) -> None:
+    from tests.cdc import fixtures
+
+    create, update, delete = (json.dumps(r) for r in fixtures.DEBEZIUM_POSTGRES)
+    # Kafka Connect writes a tombstone (a null value) after each delete; a file of the topic has
+    # it as a line of its own, here also as the first line of the file.
+    (tmp_path / "customers.json").write_text("\n".join(["null", create, update, delete, "null", create]) + "\n")
+    (tmp_path / "p.sql").write_text("""
+CREATE TABLE customers (id BIGINT, first_name VARCHAR, last_name VARCHAR, email VARCHAR, PRIMARY KEY (id))
+WITH (connector = 'file', path = 'customers.json', format = 'debezium-json');
+CREATE SINK out WITH (connector = 'file', path = 'out', format = 'json');
+INSERT INTO out SELECT count(*) AS customers FROM customers EMIT EVERY INTERVAL '1' HOUR;
+""")
+    result = run_cli("run", "p.sql", "--summary-json", "summary.json", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    # The create replayed after the delete is older than it: the customer stays deleted.
+    rows = read_json_lines(tmp_path / "out")
+    assert [r["customers"] for r in rows if "customers" in r] == [0]
+    errors = sorted(r["errorMessage"] for r in rows if "errorCode" in r)
+    assert errors == ["JSON null is not a record", "unknown change operation null"]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["errors"] == 2
