@@ -15,6 +15,10 @@ def explain_text(run: PipelineRun) -> str:
         out.append(f"  {name}: connector={source.options.connector}, {kind}")
         for field in source.schema:
             out.append(f"    {field.name} {field.type}")
+        if name in pipeline.tables:
+            table = pipeline.tables[name]
+            out.append(f"    CDC table: format {table.option('format')}, primary key ({', '.join(table.primary_key)}); "
+                       f"these are its change events, queries without a window read its current state")
         if decl.watermark:
             out.append(f"    watermark: {decl.watermark.column} - {decl.watermark.delay_seconds:g} s")
         else:

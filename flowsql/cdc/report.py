@@ -193,7 +193,9 @@ class TableFeed:
         """The end of a bounded feed: one last snapshot of every EMIT EVERY report."""
         if self.latest_time_us is None:
             return []
-        outputs = [(r.plan, r.final(self.latest_time_us)) for r in self.snapshots]
+        # Live arrival time may have moved past the newest change; a final snapshot never goes back.
+        time_us = max(self.latest_time_us, self.clock_us or self.latest_time_us)
+        outputs = [(r.plan, r.final(time_us)) for r in self.snapshots]
         return [(plan, rows) for plan, rows in outputs if rows is not None and rows.num_rows]
 
     def _due(self, clock_us: int) -> list[Output]:
