@@ -12,7 +12,6 @@ import pyarrow.compute as pc
 from flowsql.engine.operators import Operator, Rejected, StatelessOperator, WindowOperator
 from flowsql.engine.planner import OperatorPlan, Plan, StreamInfo, plan_pipeline
 from flowsql.engine.windows import FOREVER_US, WindowSpec
-from flowsql.cdc.report import TableFeed  # noqa: E402  (imports the engine's planner and operators)
 
 OutputHandler = Callable[[str, pa.Table], None]
 RejectHandler = Callable[[OperatorPlan, Rejected], None]
@@ -33,7 +32,10 @@ class Engine:
         lateness = {k.lower(): v for k, v in (lateness_us or {}).items()}
         self.operators: list[tuple[OperatorPlan, Operator]] = []
         self.subscribers: dict[str, list[int]] = {}
-        # CDC tables: each keeps its state and runs the reports (EMIT) over it.
+        # CDC tables: each keeps its state and runs the reports (EMIT) over it. Imported here
+        # because flowsql.cdc builds on this package's planner and operators.
+        from flowsql.cdc.report import TableFeed
+
         self.tables = {name: TableFeed.create(decl, plan.streams[name], self.con) for name, decl in plan.tables.items()}
         for op_plan in plan.operators:
             if op_plan.kind == "report":

@@ -18,8 +18,8 @@ from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 
 from flowsql.cdc.columns import report_schema, row_schema
-from flowsql.errors import Location, PipelineError
 from flowsql.engine.windows import WindowSpec
+from flowsql.errors import Location, PipelineError
 from flowsql.pipeline.model import Pipeline, QueryDecl, TableDecl
 from flowsql.pipeline.parser import interval_seconds
 from flowsql.records import ARRIVAL_TIME
@@ -90,7 +90,7 @@ def plan_pipeline(pipeline: Pipeline, source_schemas: dict[str, pa.Schema]) -> P
         delay = 0
         if table.watermark:
             clocks[table.watermark.column.lower()] = "event"
-            delay = int(round(table.watermark.delay_seconds * 1_000_000))
+            delay = round(table.watermark.delay_seconds * 1_000_000)
         streams[name.lower()] = StreamInfo(name, source_schemas[name], clocks, delay)
     operators: list[OperatorPlan] = []
     for decl in _in_file_order(pipeline):

@@ -22,7 +22,14 @@ from sqlglot.tokens import Token, TokenType
 from flowsql.errors import Location, PipelineError
 from flowsql.options import Option, RawValue
 from flowsql.pipeline.model import (
-    Column, EmitPolicy, Pipeline, QueryDecl, SinkDecl, SourceDecl, TableDecl, Watermark,
+    Column,
+    EmitPolicy,
+    Pipeline,
+    QueryDecl,
+    SinkDecl,
+    SourceDecl,
+    TableDecl,
+    Watermark,
 )
 
 _DIALECT = DuckDB()
