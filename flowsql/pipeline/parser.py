@@ -169,7 +169,7 @@ def _split_emit(statement: _Statement) -> tuple[_Statement, EmitPolicy | None]:
             depth += 1
         elif token.token_type == TokenType.R_PAREN:
             depth -= 1
-        elif depth == 0 and token.text.upper() == "EMIT" and index > 0:
+        elif depth == 0 and token.text.upper() == "EMIT" and index > 0 and _emit_follows(tokens, index):
             break
     else:
         return statement, None
@@ -192,6 +192,11 @@ def _split_emit(statement: _Statement) -> tuple[_Statement, EmitPolicy | None]:
             raise file.error(f"EMIT EVERY needs a positive INTERVAL, found {text!r}", rest[1].start, usage)
         return _Statement(file, tokens[:index]), EmitPolicy("every", seconds)
     raise file.error(f"unexpected {rest[0].text!r} after EMIT", rest[0].start, usage)
+
+
+def _emit_follows(tokens: list[Token], index: int) -> bool:
+    """EMIT starts the clause only when EVERY or CHANGES follows (or nothing): a column may be named emit."""
+    return index + 1 >= len(tokens) or tokens[index + 1].text.upper() in ("EVERY", "CHANGES")
 
 
 def _parse_query_statement(statement: _Statement) -> QueryDecl:
@@ -236,6 +241,7 @@ class _Declaration:
         self.file = statement.source
         self.position = 2  # after CREATE SOURCE|SINK|TABLE
         self.primary_key: list[Token] = []
+        self.primary_key_at = 0
 
     # -- cursor -----------------------------------------------------------------------
     def peek(self) -> Token | None:
@@ -273,7 +279,7 @@ class _Declaration:
         options = self.options()
         self.end()
         if self.primary_key:
-            raise self.file.error("a source has no PRIMARY KEY", self.primary_key[0].start,
+            raise self.file.error("a source has no PRIMARY KEY", self.primary_key_at,
                                   "keep the state of a changing table with CREATE TABLE name (..., PRIMARY KEY (id))")
         if watermark and watermark.column.lower() not in {c.name.lower() for c in columns}:
             raise self.file.error(
@@ -370,6 +376,7 @@ class _Declaration:
 
     def key_columns(self) -> list[Token]:
         start = self.take()  # PRIMARY KEY is one token in sqlglot
+        self.primary_key_at = start.start
         self.take("(")
         names = [self.take()]
         while self.at(","):

@@ -187,7 +187,11 @@ DEFAULT_SCHEMA = pa.schema([
 
 
 def unknown_columns(schema: pa.Schema) -> list[str]:
-    """Columns of the images this generator cannot fill."""
+    """Columns this generator cannot fill: image columns it has no value for, or the Debezium
+    envelope's own fields missing (a CDC table reading it with another format)."""
+    missing = [name for name in ("op", "after") if name not in schema.names]
+    if missing:
+        return missing
     out = []
     for name in ("before", "after"):
         if name in schema.names and pa.types.is_struct(schema.field(name).type):

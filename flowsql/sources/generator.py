@@ -105,7 +105,8 @@ class GeneratorSource(Source):
             if unknown:
                 raise ConfigError(
                     f"source '{decl.name}': the cdc-orders generator has no column '{unknown[0]}'",
-                    decl.location, hint="its orders have " + ", ".join(cdc_orders.ORDER_COLUMNS),
+                    decl.location, hint="it writes Debezium change events (format = 'debezium-json') of orders with "
+                    + ", ".join(cdc_orders.ORDER_COLUMNS),
                 )
             unknown = []
         else:

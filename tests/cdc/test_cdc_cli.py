@@ -181,3 +181,33 @@ INSERT INTO out SELECT count(*) AS customers FROM customers EMIT EVERY INTERVAL 
     assert errors == ["JSON null is not a record", "unknown change operation null"]
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["errors"] == 2
+
+
+def test_dynamodb_records_through_a_file_feed(tmp_path: Path) -> None:
+    from tests.cdc import fixtures
+
+    (tmp_path / "music.json").write_text(fixtures.ndjson(fixtures.DYNAMODB_KINESIS).decode())
+    (tmp_path / "p.sql").write_text("""
+CREATE TABLE music (Artist VARCHAR, SongTitle VARCHAR, AlbumTitle VARCHAR, Awards INTEGER,
+                    PRIMARY KEY (Artist, SongTitle))
+WITH (connector = 'file', path = 'music.json', format = 'dynamodb-json');
+CREATE SINK out WITH (connector = 'file', path = 'out', format = 'json');
+INSERT INTO out SELECT AlbumTitle, sum(Awards) AS awards FROM music GROUP BY AlbumTitle EMIT CHANGES;
+""")
+    result = run_cli("run", "p.sql", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    rows = read_json_lines(tmp_path / "out")
+    assert [(r["op"], r["AlbumTitle"], r["awards"]) for r in rows] == [("insert", "Somewhat Famous", 10)]
+
+
+def test_the_generator_writes_debezium_records_only(tmp_path: Path) -> None:
+    (tmp_path / "bad.sql").write_text("""
+CREATE TABLE orders (order_id BIGINT, status VARCHAR, PRIMARY KEY (order_id))
+WITH (connector = 'generator', kind = 'cdc-orders', count = 10, format = 'dynamodb-json');
+CREATE SINK out WITH (connector = 'stdout');
+INSERT INTO out SELECT status, count(*) AS n FROM orders GROUP BY status EMIT CHANGES;
+""")
+    result = run_cli("validate", "bad.sql", cwd=tmp_path)
+    assert result.code == 2
+    assert "the cdc-orders generator has no column 'op'" in result.stderr
+    assert "format = 'debezium-json'" in result.stderr
