@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -15,9 +16,12 @@ from pathlib import Path
 from types import FrameType
 
 from flowsql import __version__
+from flowsql.checkpoint import CheckpointStore, open_store
+from flowsql.checkpoint.coordinator import describe_state
 from flowsql.errors import FlowsqlError
 from flowsql.pipeline import load_pipeline
 from flowsql.runner import PipelineRun, RunSummary
+from flowsql.settings import pipeline_settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -34,6 +38,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("flowsql: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # anything unforeseen still ends with a message and exit code 1
+        if os.environ.get("FLOWSQL_DEBUG"):
+            raise
+        print(f"flowsql: failed: {type(exc).__name__}: {exc} (FLOWSQL_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("file", type=Path)
     run.add_argument("--quiet", action="store_true", help="print no summary")
     run.add_argument("--summary-json", type=Path, help="write the run summary as JSON to this file")
+    run.add_argument("--state-dir", type=Path,
+                     help="where checkpoints live (default: beside the pipeline file, named after it)")
+    run.add_argument("--reset", action="store_true", help="discard the checkpoint (says what it discards) and start over")
+    run.add_argument("--no-checkpoint", action="store_true", help="run without checkpoints (nothing is resumed)")
     run.set_defaults(handler=_run)
 
     validate = commands.add_parser("validate", help="parse and check a pipeline file without reading data")
@@ -54,26 +67,43 @@ def _parser() -> argparse.ArgumentParser:
     explain = commands.add_parser("explain", help="show sources, windows, watermarks, sinks and the SQL that runs")
     explain.add_argument("file", type=Path)
     explain.set_defaults(handler=_explain)
+
+    compile_ = commands.add_parser("compile", help="write the pipeline as a job for another engine (Flink SQL)")
+    compile_.add_argument("file", type=Path)
+    compile_.add_argument("--target", required=True, choices=["flink"], help="the engine to compile for")
+    compile_.add_argument("-o", "--output", type=Path, help="folder for the job (default: print the script)")
+    compile_.set_defaults(handler=_compile)
     return parser
 
 
 def _run(args: argparse.Namespace) -> int:
-    pipeline = load_pipeline(args.file)
-    run = PipelineRun(pipeline)
     stop = threading.Event()
     signals = {"count": 0}
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         signals["count"] += 1
         if signals["count"] > 1:
+            # The next start recovers from the last checkpoint, so leaving now loses nothing.
             print("flowsql: second signal, exiting now", file=sys.stderr)
-            raise SystemExit(1)
-        print("flowsql: stopping: finishing the micro-batch and flushing sinks", file=sys.stderr)
+            os._exit(1)
+        print("flowsql: stopping: finishing the micro-batch, flushing sinks, checkpointing", file=sys.stderr)
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        summary = run.run(stop)
+        pipeline = load_pipeline(args.file)
+        settings = pipeline_settings(pipeline)
+        store = None
+        if settings.checkpointing and not args.no_checkpoint:
+            store = open_store(settings.checkpoint or None, args.file, args.state_dir)
+            if args.reset:
+                _reset(store)
+        run = PipelineRun(pipeline, store)
+        try:
+            summary = run.run(stop)
+        finally:
+            if store is not None:
+                store.close()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -84,9 +114,22 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reset(store: CheckpointStore) -> None:
+    state = store.load()
+    if state is None:
+        print(f"flowsql: --reset: no checkpoint in {store.describe()}", file=sys.stderr)
+    else:
+        print(f"flowsql: --reset discards {describe_state(state)} ({store.describe()})", file=sys.stderr)
+    store.reset()
+
+
 def _summary_text(summary: RunSummary, run: PipelineRun) -> str:
     rate = summary.events / summary.elapsed if summary.elapsed else 0.0
-    lines = [
+    lines = []
+    if summary.resumed_epoch is not None and run.checkpoints is not None:
+        lines.append(f"flowsql: resumed from checkpoint epoch {summary.resumed_epoch} in "
+                     f"{run.checkpoints.store.describe()} (--reset starts over)")
+    lines += [
         f"flowsql: {summary.pipeline}: {summary.events:,} events in {summary.elapsed:.2f} s "
         f"({rate:,.0f} events/s), {summary.errors:,} errors, {summary.late:,} late"
     ]
@@ -112,6 +155,22 @@ def _explain(args: argparse.Namespace) -> int:
 
     pipeline = load_pipeline(args.file)
     print(explain_text(PipelineRun(pipeline)))
+    return 0
+
+
+def _compile(args: argparse.Namespace) -> int:
+    from flowsql.compile import compile_flink
+
+    job = compile_flink(load_pipeline(args.file))
+    for note in job.notes:
+        print(f"flowsql: note: {note}", file=sys.stderr)
+    if args.output is None:
+        print(job.script, end="")
+        return 0
+    written = job.write(args.output)
+    print(f"flowsql: wrote {', '.join(str(p) for p in written)}", file=sys.stderr)
+    for jar in job.jars:
+        print(f"flowsql: needs {jar.coordinates} ({jar.why})", file=sys.stderr)
     return 0
 
 

@@ -17,6 +17,8 @@ from typing import Any
 import pyarrow as pa
 
 from flowsql.cdc.source import create_change_source
+from flowsql.checkpoint import CheckpointStore, pipeline_fingerprint
+from flowsql.checkpoint.coordinator import CheckpointCoordinator
 from flowsql.delivery import Sink, create_sink
 from flowsql.engine import Engine, plan_pipeline
 from flowsql.engine.operators import Rejected
@@ -24,6 +26,7 @@ from flowsql.engine.planner import OperatorPlan, Plan
 from flowsql.errors import FlowsqlError, PipelineError, SourceError
 from flowsql.pipeline.model import Pipeline
 from flowsql.records import ARRIVAL_TIME, BadRecord, SourceBatch, late_records
+from flowsql.settings import pipeline_settings
 from flowsql.sources import Source, create_source
 
 _QUEUE_DEPTH = 4
@@ -47,6 +50,7 @@ class RunSummary:
     late: int = 0
     stopped_early: bool = False
     open_window_rows: int = 0
+    resumed_epoch: int | None = None
 
     @property
     def events(self) -> int:
@@ -68,14 +72,16 @@ class RunSummary:
             "sinks": self.sinks,
             "stopped_early": self.stopped_early,
             "open_window_rows": self.open_window_rows,
+            "resumed_epoch": self.resumed_epoch,
         }
 
 
 class PipelineRun:
     """Everything one `flowsql run` holds: sources, plan, engine and sinks."""
 
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: Pipeline, store: CheckpointStore | None = None) -> None:
         self.pipeline = pipeline
+        self.settings = pipeline_settings(pipeline)
         self.sources: dict[str, Source] = {n: create_source(d) for n, d in pipeline.sources.items()}
         self.sources.update({n: create_change_source(d) for n, d in pipeline.tables.items()})
         schemas = {n: _stream_schema(s) for n, s in self.sources.items()}
@@ -99,6 +105,17 @@ class PipelineRun:
         lateness = {n: int(s.options.allowed_lateness * 1_000_000) for n, s in self.sources.items()}
         self.engine = Engine(self.plan, self._on_output, self._on_reject, lateness)
         self.summary = RunSummary(pipeline.name, sources={n: SourceStats() for n in self.sources})
+        self.checkpoints = CheckpointCoordinator(self, store, self.settings.checkpoint_interval) if store else None
+
+    def fingerprint(self) -> str:
+        """What a checkpoint of this pipeline depends on: schemas, queries, windows, outputs."""
+        return pipeline_fingerprint({
+            "sources": {n: [str(s.schema), str((self.pipeline.sources.get(n) or self.pipeline.tables[n]).watermark)]
+                        for n, s in self.sources.items()},
+            "queries": [[op.input, op.target, op.template, repr(op.window), *([repr(op.decl.emit)] if op.decl.emit else [])]
+                        for op in self.plan.operators],
+            "sinks": {n: str(getattr(s, "schema", "")) for n, s in self.sinks.items()},
+        })
 
     # -- wiring ------------------------------------------------------------------------------
     def _root_source(self, stream: str) -> str:
@@ -132,6 +149,10 @@ class PipelineRun:
     # -- running -----------------------------------------------------------------------------
     def run(self, stop: threading.Event | None = None) -> RunSummary:
         stop = stop or threading.Event()
+        if self.checkpoints is not None:
+            state = self.checkpoints.recover()
+            if state is not None:
+                self.summary.resumed_epoch = state.epoch
         inbox: queue.Queue[tuple[str, str, Any]] = queue.Queue(maxsize=_QUEUE_DEPTH)
         readers = [
             threading.Thread(target=_read_source, args=(source, inbox, stop), name=f"source-{name}", daemon=True)
@@ -146,9 +167,7 @@ class PipelineRun:
                 try:
                     kind, name, payload = inbox.get(timeout=self._wait_time())
                 except queue.Empty:
-                    self._tick()
-                    self._flush_due()
-                    continue
+                    kind, name, payload = "idle", "", None
                 if kind == "batch":
                     self._process(payload)
                 elif kind == "end":
@@ -159,6 +178,8 @@ class PipelineRun:
                     raise payload
                 self._tick()
                 self._flush_due()
+                if self.checkpoints is not None and self.checkpoints.due():
+                    self.checkpoints.commit()
         finally:
             stop.set()
             for reader in readers:
@@ -166,6 +187,8 @@ class PipelineRun:
         self.summary.stopped_early = bool(remaining)
         self.summary.open_window_rows = self.engine.buffered_rows()
         self.flush_all()
+        if self.checkpoints is not None:
+            self.checkpoints.commit()
         self.summary.elapsed = time.monotonic() - started
         self.summary.sinks = {n: vars(s.stats).copy() for n, s in self.sinks.items()}
         return self.summary
@@ -180,6 +203,8 @@ class PipelineRun:
             if sink is not None:
                 sink.add_errors(batch.errors)
         self.engine.push(batch.source, batch.table)
+        if self.checkpoints is not None:
+            self.checkpoints.note_position(batch.source, batch.position)
 
     def _tick(self) -> None:
         now_us = int(time.time() * 1_000_000)

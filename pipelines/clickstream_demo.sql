@@ -1,5 +1,6 @@
--- Clickstream demo: 200,000 generated events, a per-minute report by page, and the raw
--- purchase events, both written as Parquet to a local lake. No AWS account needed.
+-- Clickstream demo: 200,000 generated events (200 s of event time), a per-minute report by
+-- page and the raw purchase events written as Parquet to a local lake, and per-minute totals
+-- on the terminal. No AWS account needed.
 --
 --   flowsql run pipelines/clickstream_demo.sql
 
@@ -39,6 +40,16 @@ SELECT window_start, window_end, page,
        sum(price) FILTER (WHERE event_type = 'purchase') AS revenue
 FROM TUMBLE(clicks, ts, INTERVAL '1' MINUTE)
 GROUP BY ALL;
+
+-- Traffic per minute on the terminal, as each minute closes.
+CREATE SINK console WITH (connector = 'stdout');
+
+INSERT INTO console
+SELECT window_start, count(*) AS events, count(DISTINCT user_id) AS users,
+       round(sum(price) FILTER (WHERE event_type = 'purchase'), 2) AS revenue
+FROM TUMBLE(clicks, ts, INTERVAL '1' MINUTE)
+GROUP BY ALL
+ORDER BY window_start;
 
 -- The raw money events, partitioned by event type, as they stream through.
 INSERT INTO sales_raw

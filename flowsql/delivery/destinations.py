@@ -3,6 +3,8 @@ again replaces it, so a replay after a crash overwrites instead of duplicating."
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -12,8 +14,28 @@ from flowsql.errors import DeliveryError
 
 
 class Destination(Protocol):
+    """Where a sink's objects go. With checkpoints, objects are first *staged* (stored where no
+    reader of the lake looks) and *promoted* to their final key once the checkpoint naming
+    them has committed; promoting twice is harmless (see flowsql/checkpoint)."""
+
     def write(self, key: str, data: bytes, content_type: str) -> str:
-        """Store `data` under `key`; returns where it landed (a path or URL)."""
+        """Store `data` under `key` now; returns where it landed (a path or URL)."""
+        ...
+
+    def stage(self, key: str, data: bytes, content_type: str) -> str:
+        """Store `data` for `key` out of sight; returns the staged object's id."""
+        ...
+
+    def promote(self, staged: str, key: str) -> str:
+        """Move a staged object to `key`; a no-op when that already happened."""
+        ...
+
+    def use_staging(self, folder: Path, pipeline: str) -> None:
+        """Stage from now on: `folder` is a local place the checkpoint store owns."""
+        ...
+
+    def discard_staged(self, keep: set[str]) -> int:
+        """Delete staged objects not in `keep` (left by a run that crashed before its commit)."""
         ...
 
     def describe(self) -> str: ...
@@ -23,25 +45,74 @@ class LocalDestination:
     """Objects as files under a root folder, each written whole to a temporary file and
     renamed into place, so a reader never sees half an object."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, staging: Path | None = None) -> None:
         self.root = Path(root)
+        self.staging = staging  # set by the checkpoint coordinator
+
+    def use_staging(self, folder: Path, pipeline: str) -> None:
+        self.staging = folder
+
+    def stage(self, key: str, data: bytes, content_type: str) -> str:
+        if self.staging is None:
+            raise DeliveryError("staging needs a checkpoint state folder")
+        name = hashlib.sha256(key.encode()).hexdigest()[:24] + Path(key).suffix
+        path = self.staging / name
+        _write_atomically(path, data)
+        return str(path)
+
+    def promote(self, staged: str, key: str) -> str:
+        target = self._target(key)
+        if not os.path.exists(staged):
+            if target.exists():
+                return str(target)
+            raise DeliveryError(f"staged object {staged} for {key} is gone and was never promoted")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(staged, target)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            # The state folder is on another file system: copy whole, then rename in place.
+            _write_atomically(target, Path(staged).read_bytes())
+            os.unlink(staged)
+        return str(target)
+
+    def discard_staged(self, keep: set[str]) -> int:
+        if self.staging is None or not self.staging.exists():
+            return 0
+        removed = 0
+        for path in self.staging.iterdir():
+            if str(path) not in keep:
+                path.unlink()
+                removed += 1
+        return removed
+
+    def _target(self, key: str) -> Path:
+        target = (self.root / key).resolve()
+        root = self.root.resolve()
+        if root not in target.parents:
+            raise DeliveryError(f"object key {key!r} would leave the sink's folder {root}")
+        return target
 
     def describe(self) -> str:
         return str(self.root)
 
     def write(self, key: str, data: bytes, content_type: str) -> str:
-        target = (self.root / key).resolve()
-        root = self.root.resolve()
-        if root not in target.parents:
-            raise DeliveryError(f"object key {key!r} would leave the sink's folder {root}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".flowsql-", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(data)
-            os.replace(temporary, target)
-        except BaseException:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-            raise
+        target = self._target(key)
+        _write_atomically(target, data)
         return str(target)
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".flowsql-", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise

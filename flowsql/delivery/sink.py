@@ -20,7 +20,7 @@ from flowsql.delivery.prefix import DEFAULT_ERROR_PREFIX, DEFAULT_PREFIX, Prefix
 from flowsql.errors import ConfigError
 from flowsql.options import choice, duration, size
 from flowsql.pipeline.model import SinkDecl
-from flowsql.records import BadRecord
+from flowsql.records import BadRecord, bad_record_from_json
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,8 @@ class ObjectSink:
         self.sequence = 0
         self.stats = SinkStats()
         self.delivered: list[str] = []
+        self.staging = False  # with checkpoints on, objects wait staged until their commit
+        self.staged: list[dict[str, str]] = []
 
     def add(self, table: pa.Table, now: float | None = None) -> None:
         self.buffer.add(table, time.monotonic() if now is None else now)
@@ -106,7 +108,7 @@ class ObjectSink:
         key = self.prefix.render(when, partition, seed=name) + name
         hive = [k for k in self.prefix.hive_keys if k in rows.column_names]
         data = self.encoder.encode(rows.drop_columns(hive) if hive else rows)
-        where = self.destination.write(key, data, self.encoder.content_type)
+        where = self._store(key, data, self.encoder.content_type)
         self.stats.rows += rows.num_rows
         self.stats.objects += 1
         self.stats.bytes += len(data)
@@ -122,9 +124,35 @@ class ObjectSink:
             name = self._object_name(when, ".json")
             key = self.error_prefix.render(when, error_type=error_type, seed=name) + name
             data = "".join(json.dumps(r.to_json(), separators=(",", ":")) + "\n" for r in records).encode()
-            written.append(self.destination.write(key, data, "application/x-ndjson"))
+            written.append(self._store(key, data, "application/x-ndjson"))
             self.stats.errors += len(records)
         return written
+
+
+    def _store(self, key: str, data: bytes, content_type: str) -> str:
+        if not self.staging:
+            return self.destination.write(key, data, content_type)
+        staged = self.destination.stage(key, data, content_type)
+        self.staged.append({"staged": staged, "key": key})
+        return key
+
+    def promote_staged(self) -> None:
+        """After the checkpoint that lists them has committed: make staged objects visible."""
+        for item in self.staged:
+            self.destination.promote(item["staged"], item["key"])
+        self.staged = []
+
+    def snapshot(self) -> tuple[dict[str, object], pa.Table | None]:
+        """Counters and pending error records as data; unflushed rows as a table."""
+        rows = pa.concat_tables(self.buffer.tables) if self.buffer.tables else None
+        errors = [r.to_json() for r in self.errors]
+        return {"sequence": self.sequence, "errors": errors, "stats": vars(self.stats).copy()}, rows
+
+    def restore(self, data: dict[str, object], rows: pa.Table | None) -> None:
+        self.sequence = int(data["sequence"])  # type: ignore[call-overload]
+        self.errors = [bad_record_from_json(e) for e in data["errors"]]  # type: ignore[attr-defined]
+        if rows is not None and rows.num_rows:
+            self.buffer.add(rows, time.monotonic())
 
 
 def _split(table: pa.Table, keys: tuple[str, ...]) -> list[tuple[dict[str, object], pa.Table]]:

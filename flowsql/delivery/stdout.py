@@ -41,6 +41,20 @@ class StdoutSink:
         self.errors: list[BadRecord] = []
         self.delivered: list[str] = []
         self._con = duckdb.connect()
+        self._widths: list[int] | None = None  # the header is printed once; later rows align to it
+
+    def _table_text(self, table: pa.Table) -> str:
+        names = table.column_names
+        rows = [[_cell(v) for v in row.values()] for row in table.slice(0, _MAX_TABLE_ROWS).to_pylist()]
+        out = []
+        if self._widths is None:
+            self._widths = [max([len(n), 12, *(len(r[i]) for r in rows)]) for i, n in enumerate(names)]
+            out.append("  ".join(n.ljust(w) for n, w in zip(names, self._widths)))
+            out.append("  ".join("-" * w for w in self._widths))
+        out += ["  ".join(c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(r, self._widths)) for r in rows]
+        if table.num_rows > _MAX_TABLE_ROWS:
+            out.append(f"... {table.num_rows - _MAX_TABLE_ROWS} more rows")
+        return "\n".join(out)
 
     def add(self, table: pa.Table, now: float | None = None) -> None:
         self.buffer.add(table, time.monotonic() if now is None else now)
@@ -60,7 +74,7 @@ class StdoutSink:
             return []
         as_table = self.options.format == "table" or (self.options.format == "auto" and self.stream.isatty())
         if as_table:
-            self.stream.write(render_table(table, _MAX_TABLE_ROWS) + "\n")
+            self.stream.write(self._table_text(table) + "\n")
         else:
             self.stream.write(encode_json_lines(self._con, table).decode())
         self.stream.flush()
@@ -68,22 +82,13 @@ class StdoutSink:
         return []
 
 
-def render_table(table: pa.Table, limit: int) -> str:
-    """Rows as an aligned text table, at most `limit` of them."""
-    names = table.column_names
-    rows = [[_cell(v) for v in row.values()] for row in table.slice(0, limit).to_pylist()]
-    widths = [max([len(n), *(len(r[i]) for r in rows)]) for i, n in enumerate(names)]
-    line = "  ".join(n.ljust(w) for n, w in zip(names, widths))
-    out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
-    if table.num_rows > limit:
-        out.append(f"... {table.num_rows - limit} more rows")
-    return "\n".join(out)
+def _numeric(text: str) -> bool:
+    return text.replace(".", "", 1).replace("-", "", 1).isdigit()
 
 
 def _cell(value: object) -> str:
     if value is None:
         return "NULL"
     if isinstance(value, float):
-        return f"{value:.6g}"
+        return f"{value:.12g}"
     return str(value)

@@ -92,6 +92,34 @@ class Engine:
     def buffered_rows(self) -> int:
         return sum(op.buffered_rows for _, op in self.operators if isinstance(op, WindowOperator))
 
+    # -- checkpoints ---------------------------------------------------------------------------
+    def snapshot(self) -> tuple[dict[str, object], dict[str, pa.Table]]:
+        """The engine's state as JSON-able data plus named row sets (the open windows' rows)."""
+        operators: list[dict[str, object]] = []
+        tables: dict[str, pa.Table] = {}
+        for index, (op_plan, operator) in enumerate(self.operators):
+            entry: dict[str, object] = {"target": op_plan.target}
+            if isinstance(operator, WindowOperator):
+                entry["closed_until"] = operator.closed_until
+                entry["next_close"] = operator.next_close
+                rows = operator.state()
+                if rows is not None:
+                    tables[f"engine-{index}"] = rows
+                    entry["rows"] = f"engine-{index}"
+            operators.append(entry)
+        return {"clocks": self.clocks, "operators": operators}, tables
+
+    def restore(self, data: dict[str, object], tables: dict[str, pa.Table]) -> None:
+        """Take back a snapshot made by an engine of the same plan."""
+        self.clocks = {k: dict(v) for k, v in data["clocks"].items()}  # type: ignore[attr-defined]
+        for (_, operator), entry in zip(self.operators, data["operators"]):  # type: ignore[call-overload]
+            if isinstance(operator, WindowOperator):
+                operator.closed_until = entry.get("closed_until")
+                operator.next_close = entry.get("next_close")
+                rows = tables.get(entry["rows"]) if entry.get("rows") else None
+                operator.buffer = [rows] if rows is not None and rows.num_rows else []
+                operator.buffered_rows = rows.num_rows if rows is not None else 0
+
     # -- routing -----------------------------------------------------------------------------
     def _is_source(self, key: str) -> bool:
         return not any(p.decl.is_view and p.target.lower() == key for p in self.plan.operators)

@@ -91,6 +91,12 @@ class WindowOperator:
 
     def push(self, table: pa.Table) -> tuple[pa.Table | None, list[Rejected]]:
         """Buffer the rows; rows with no time or behind the emitted windows are rejected."""
+        if self.plan.prefilter is not None and table.num_rows:
+            self.con.register(self.relation, table)
+            try:
+                table = self.con.sql(self.plan.sql_of(self.plan.prefilter, self.relation)).to_arrow_table()
+            finally:
+                self.con.unregister(self.relation)
         if table.num_rows == 0:
             return None, []
         times = times_us(table, self.spec.time_column)

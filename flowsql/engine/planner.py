@@ -26,6 +26,7 @@ from flowsql.records import ARRIVAL_TIME
 
 _DIALECT = DuckDB()
 WINDOW_FUNCTIONS = {"TUMBLE": 3, "HOP": 4, "SESSION": 3}
+_WINDOW_ALIASES = {"SESSWIN": "SESSION"}  # the parser's stand-in name for SESSION(...)
 INPUT_PLACEHOLDER = "__flowsql_input__"
 WINDOW_COLUMNS = ("window_start", "window_end")
 
@@ -50,6 +51,7 @@ class OperatorPlan:
     input: str
     template: str  # the query's SQL with INPUT_PLACEHOLDER where the input relation goes
     window: WindowSpec | None
+    prefilter: str | None = None  # a window query's row filter, applied as rows arrive
     output_schema: pa.Schema = field(default_factory=lambda: pa.schema([]))
 
     @property
@@ -65,6 +67,10 @@ class OperatorPlan:
 
     def sql(self, relation: str) -> str:
         return self.template.replace(INPUT_PLACEHOLDER, relation)
+
+    @staticmethod
+    def sql_of(template: str, relation: str) -> str:
+        return template.replace(INPUT_PLACEHOLDER, relation)
 
 
 @dataclass
@@ -149,6 +155,7 @@ def _plan_query(pipeline: Pipeline, decl: QueryDecl, streams: dict[str, StreamIn
         return operator
     if window is not None:
         _check_window_grouping(pipeline, decl, query)
+        operator.prefilter = _row_filter(query, alias)
     operator.output_schema = _output_schema(pipeline, decl, operator, stream.schema)
     return operator
 
@@ -169,10 +176,24 @@ def _check_report(pipeline: Pipeline, decl: QueryDecl, table: TableDecl | None, 
                           f"TUMBLE({table.name}, change_time, INTERVAL '1' MINUTE)")
 
 
+def _row_filter(query: exp.Query, alias: str) -> str | None:
+    """The WHERE of a window query when it only looks at input rows: applied on arrival, so
+    rows the query would drop never take room in window state."""
+    select = query if isinstance(query, exp.Select) else None
+    where = select.args.get("where") if select is not None else None
+    if where is None or where.find(exp.Subquery, exp.Select) is not None:
+        return None
+    if any(c.name.lower() in WINDOW_COLUMNS for c in where.find_all(exp.Column)):
+        return None
+    return f'SELECT * FROM {INPUT_PLACEHOLDER} AS "{alias}" WHERE {where.this.sql(_DIALECT)}'
+
+
 def _window_call(table: exp.Table) -> exp.Anonymous | None:
     call = table.this
-    if isinstance(call, exp.Anonymous) and str(call.this).upper() in WINDOW_FUNCTIONS:
-        return call
+    if isinstance(call, exp.Anonymous):
+        name = str(call.this).upper()
+        if _WINDOW_ALIASES.get(name, name) in WINDOW_FUNCTIONS:
+            return call
     return None
 
 
@@ -181,6 +202,7 @@ def _window_spec(pipeline: Pipeline, decl: QueryDecl, node: exp.Table, streams: 
     call = _window_call(node)
     assert call is not None
     kind = str(call.this).upper()
+    kind = _WINDOW_ALIASES.get(kind, kind)
     args = call.expressions
     usage = {
         "TUMBLE": "TUMBLE(stream, time_column, INTERVAL '1 minute')",

@@ -104,6 +104,7 @@ class Pipeline:
     views: dict[str, QueryDecl] = field(default_factory=dict)
     tables: dict[str, TableDecl] = field(default_factory=dict)
     inserts: list[QueryDecl] = field(default_factory=list)
+    settings: list[Option] = field(default_factory=list)  # SET key = value; (pipeline-wide)
 
     def line(self, number: int) -> str:
         lines = self.text.splitlines()

@@ -138,6 +138,8 @@ def _add_statement(pipeline: Pipeline, statement: _Statement, base_dir: Path) ->
         view = _parse_query_statement(statement)
         _check_new_name(pipeline, view.target, statement, tokens[2])
         pipeline.views[view.target] = view
+    elif head[:1] == ["SET"]:
+        pipeline.settings.append(_Declaration(statement).setting())
     elif head[:1] == ["INSERT"]:
         statement, emit = _split_emit(statement)
         pipeline.inserts.append(dataclasses.replace(_parse_query_statement(statement), emit=emit))
@@ -145,7 +147,7 @@ def _add_statement(pipeline: Pipeline, statement: _Statement, base_dir: Path) ->
         raise statement.source.error(
             f"unexpected statement starting with {tokens[0].text!r}",
             statement.start,
-            "a pipeline file holds CREATE SOURCE, CREATE SINK, CREATE TABLE, CREATE VIEW and INSERT INTO statements",
+            "a pipeline file holds SET, CREATE SOURCE, CREATE SINK, CREATE TABLE, CREATE VIEW and INSERT INTO statements",
         )
 
 
@@ -204,6 +206,7 @@ def _parse_query_statement(statement: _Statement) -> QueryDecl:
     # Blank out everything before the statement (keeping newlines) so that sqlglot's
     # line and column numbers are the file's own.
     padded = re.sub(r"[^\n]", " ", source.text[: statement.start]) + statement.text
+    padded = _rename_session_calls(padded, statement.tokens)
     try:
         parsed = sqlglot.parse_one(padded, read=_DIALECT)
     except ParseError as exc:
@@ -230,6 +233,17 @@ def _parse_query_statement(statement: _Statement) -> QueryDecl:
     raise source.error(
         "expected CREATE VIEW name AS SELECT ... or INSERT INTO sink SELECT ...", statement.start
     )
+
+
+SESSION_CALL = "SESSWIN"  # same length as SESSION, so columns in error messages stay right
+
+
+def _rename_session_calls(text: str, tokens: list[Token]) -> str:
+    """sqlglot reads SESSION as a keyword; the window function SESSION(...) gets a stand-in name."""
+    for token, following in zip(tokens, tokens[1:]):
+        if token.text.upper() == "SESSION" and following.token_type == TokenType.L_PAREN:
+            text = text[: token.start] + SESSION_CALL + text[token.end + 1 :]
+    return text
 
 
 class _Declaration:
@@ -270,6 +284,18 @@ class _Declaration:
         return token.text
 
     # -- statements -------------------------------------------------------------------
+    def setting(self) -> Option:
+        """SET key = value (pipeline-wide settings such as checkpoint)."""
+        self.position = 1
+        key_token = self.peek()
+        key = self.name("a setting name")
+        self.take("=")
+        value = self.value()
+        self.end()
+        assert key_token is not None
+        where = self.file.location(key_token.start)
+        return Option(key, value, where, self.file.line(where.line))
+
     def source(self) -> SourceDecl:
         name = self.name("a source name")
         columns: list[Column] = []

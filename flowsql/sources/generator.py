@@ -152,9 +152,13 @@ class GeneratorSource(Source):
         opts = self.options
         start_us = self.start_us
         if opts.realtime:
-            start_us = int(time.time() * 1_000_000) - int(self.next_event * 1_000_000 / opts.rate)
+            # Arrival time is the wall clock: take back the `disorder` head start of the blocks.
+            start_us = (int(time.time() * 1_000_000) - int(self.next_event * 1_000_000 / opts.rate)
+                        - int(opts.disorder * 1_000_000))
         began = time.monotonic() - self.next_event / opts.rate
-        batch_size = opts.batch_size
+        # Paced to the wall clock, a batch holds at most 100 ms of events, so that windows
+        # close within a fraction of a second of their time, whatever the rate.
+        batch_size = min(opts.batch_size, max(1, int(opts.rate / 10))) if opts.realtime else opts.batch_size
         if opts.kind == "cdc-orders":  # whole reorder chunks per batch keep the feed batch-size independent
             batch_size = -(-batch_size // opts.reorder_window) * opts.reorder_window
         while not stop.is_set():

@@ -1,0 +1,213 @@
+"""Run the benchmarks: `python -m benchmarks [--events N] [--runs R] [--scenario S ...]`.
+
+Each scenario prints flowsql's events/s beside a one-shot baseline on the same input
+(DuckDB's batch query, or pyarrow writing the same dataset), with the ratio; the figure is the
+median of several runs. Numbers are for this machine, now: rerun them, do not quote old ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pyarrow.dataset as ds
+import pyarrow.json as pajson
+
+from flowsql.pipeline import parse_text
+from flowsql.runner import PipelineRun
+from flowsql.sources.generator import BLOCK, clickstream_block
+
+COLUMNS = ("event_id BIGINT, user_id VARCHAR, page VARCHAR, event_type VARCHAR, country VARCHAR, "
+           "price DOUBLE, ts TIMESTAMP")
+DUCKDB_COLUMNS = ("{event_id: 'BIGINT', user_id: 'VARCHAR', page: 'VARCHAR', event_type: 'VARCHAR', "
+                  "country: 'VARCHAR', price: 'DOUBLE', ts: 'TIMESTAMP'}")
+
+SCENARIOS = {
+    "tumble": ("1-minute tumbling count / count distinct / sum by page",
+               "SELECT window_start, window_end, page, count(*) AS views, count(DISTINCT user_id) AS visitors, "
+               "sum(price) AS revenue FROM TUMBLE(clicks, ts, INTERVAL '1 minute') GROUP BY ALL",
+               "SELECT time_bucket(INTERVAL 1 MINUTE, ts) AS window_start, "
+               "time_bucket(INTERVAL 1 MINUTE, ts) + INTERVAL 1 MINUTE AS window_end, page, count(*) AS views, "
+               "count(DISTINCT user_id) AS visitors, sum(price) AS revenue FROM clicks GROUP BY ALL"),
+    "hop": ("10-second-slide 1-minute hop by country",
+            "SELECT window_start, window_end, country, count(*) AS events, sum(price) AS revenue "
+            "FROM HOP(clicks, ts, INTERVAL '10 seconds', INTERVAL '1 minute') GROUP BY ALL",
+            "SELECT w.ws AS window_start, w.ws + INTERVAL 1 MINUTE AS window_end, country, count(*) AS events, "
+            "sum(price) AS revenue FROM clicks, (SELECT unnest(range(0, 6)) AS i) r, "
+            "LATERAL (SELECT time_bucket(INTERVAL 10 SECOND, ts) - r.i * INTERVAL 10 SECOND AS ws) w "
+            "WHERE ts < w.ws + INTERVAL 1 MINUTE GROUP BY ALL"),
+}
+
+
+def make_input(folder: Path, events: int) -> Path:
+    """A reproducible clickstream as NDJSON, made once per size."""
+    path = folder / f"clicks-{events}.ndjson"
+    if path.exists():
+        return path
+    start_us = int(datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp() * 1_000_000)
+    con = duckdb.connect()
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as out:
+        for block in range(events // BLOCK + 1):
+            table = clickstream_block(7, block, start_us, 2000.0, 10_000, 2_000_000)
+            table = table.slice(0, max(0, min(BLOCK, events - block * BLOCK))).drop_columns(["arrival_time"])
+            if table.num_rows == 0:
+                break
+            con.register("t", table)
+            lines = con.sql("SELECT CAST(to_json(t) AS VARCHAR) FROM t").to_arrow_table().column(0)
+            out.write(("\n".join(lines.to_pylist()) + "\n").encode())
+    tmp.rename(path)
+    return path
+
+
+def flowsql_run(data: Path, out: Path, query: str, sink_options: str = "") -> float:
+    text = (f"CREATE SOURCE clicks ({COLUMNS}, WATERMARK FOR ts AS ts - INTERVAL '5 seconds') "
+            f"WITH (connector = 'file', path = '{data}');\n"
+            f"CREATE SINK out WITH (connector = 'file', path = '{out}', format = 'parquet', "
+            f"buffer_size = '128 MB', buffer_interval = '60 s'{sink_options});\n"
+            f"INSERT INTO out {query};")
+    run = PipelineRun(parse_text(text, "benchmark.sql"))
+    started = time.perf_counter()
+    summary = run.run()
+    elapsed = time.perf_counter() - started
+    assert summary.errors == 0
+    return elapsed
+
+
+def duckdb_batch(data: Path, out: Path, query: str) -> float:
+    started = time.perf_counter()
+    con = duckdb.connect()
+    con.execute(f"CREATE VIEW clicks AS SELECT * FROM read_json('{data}', format = 'newline_delimited', "
+                f"columns = {DUCKDB_COLUMNS})")
+    out.mkdir(parents=True, exist_ok=True)
+    con.execute(f"COPY ({query}) TO '{out / 'result.parquet'}' (FORMAT parquet, COMPRESSION snappy)")
+    return time.perf_counter() - started
+
+
+def pyarrow_partitioned(data: Path, out: Path) -> float:
+    started = time.perf_counter()
+    table = pajson.read_json(data)
+    ds.write_dataset(table, out, format="parquet", partitioning=["event_type"], partitioning_flavor="hive",
+                     existing_data_behavior="overwrite_or_ignore")
+    return time.perf_counter() - started
+
+
+def median_time(runs: int, work: Callable[[Path], float], scratch: Path) -> float:
+    times = []
+    for index in range(runs):
+        out = scratch / f"out-{index}"
+        times.append(work(out))
+        shutil.rmtree(out, ignore_errors=True)
+    return statistics.median(times)
+
+
+def report(name: str, events: int, ours: float, baseline: float, baseline_name: str) -> dict[str, float]:
+    ours_rate, base_rate = events / ours, events / baseline
+    print(f"{name:<10} flowsql {ours_rate:>12,.0f} events/s   {baseline_name} {base_rate:>12,.0f} events/s   "
+          f"ratio {ours_rate / base_rate:.2f}")
+    return {"flowsql_events_per_second": ours_rate, "baseline_events_per_second": base_rate,
+            "ratio": ours_rate / base_rate}
+
+
+def peak_rss(events: int) -> float:
+    """Peak RSS (MiB) of `flowsql run` over generated events with a tumbling aggregate."""
+    text = (f"CREATE SOURCE clicks ({COLUMNS}, WATERMARK FOR ts AS ts - INTERVAL '5 seconds') "
+            f"WITH (connector = 'generator', count = {events}, rate = 2000);\n"
+            "CREATE SINK out WITH (connector = 'file', path = '{out}', buffer_interval = '60 s');\n"
+            f"INSERT INTO out {SCENARIOS['tumble'][1]};")
+    with tempfile.TemporaryDirectory() as scratch:
+        pipeline = Path(scratch) / "rss.sql"
+        pipeline.write_text(text.replace("{out}", str(Path(scratch) / "out")))
+        code = ("import resource, sys; from flowsql.cli import main; rc = main(['run', sys.argv[1], '--quiet', "
+                "'--no-checkpoint']); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)")
+        result = subprocess.run([sys.executable, "-c", code, str(pipeline)], capture_output=True, text=True, check=True)
+        return int(result.stdout.strip().splitlines()[-1]) / 1024
+
+
+def latency(rate: int, seconds: int) -> tuple[float, float, int]:
+    """p50/p99 seconds from a window's watermark passing its end to its object being in the lake,
+    at a steady `rate` of events/s paced to the wall clock, with a zero buffer interval."""
+    delay = 1.0
+    text = (f"CREATE SOURCE clicks ({COLUMNS}, WATERMARK FOR ts AS ts - INTERVAL '{delay:g} seconds') "
+            f"WITH (connector = 'generator', count = {rate * seconds}, rate = {rate}, realtime = true, "
+            "disorder = '200 ms');\n"
+            "CREATE SINK out WITH (connector = 'file', path = '{out}', format = 'json', buffer_interval = '0 s');\n"
+            "INSERT INTO out SELECT window_end, count(*) AS events FROM TUMBLE(clicks, ts, INTERVAL '1 second') "
+            "GROUP BY ALL;")
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "out"
+        pipeline = Path(scratch) / "latency.sql"
+        pipeline.write_text(text.replace("{out}", str(out)))
+        subprocess.run([sys.executable, "-m", "flowsql", "run", str(pipeline), "--quiet", "--no-checkpoint"],
+                       check=True)
+        samples = []
+        for path in out.rglob("*.json"):
+            if "errors" in path.parts:
+                continue
+            landed = path.stat().st_mtime
+            for line in path.read_text().splitlines():
+                window_end = datetime.fromisoformat(json.loads(line)["window_end"]).replace(tzinfo=timezone.utc)
+                samples.append(landed - (window_end.timestamp() + delay))
+    samples.sort()
+    # The last windows close at the end of input, not by the watermark: leave them out.
+    samples = samples[: max(1, len(samples) - 2)]
+    return statistics.median(samples), samples[int(0.99 * (len(samples) - 1))], len(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("--events", type=int, default=2_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--scenario", action="append", choices=["tumble", "hop", "raw", "latency", "memory"])
+    parser.add_argument("--latency-rate", type=int, default=50_000)
+    parser.add_argument("--latency-seconds", type=int, default=20)
+    parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "flowsql-bench")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    scenarios = args.scenario or ["tumble", "hop", "raw", "latency", "memory"]
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    data = make_input(args.data_dir, args.events)
+    print(f"{args.events:,} events, {data.stat().st_size / 1e6:,.0f} MB of NDJSON, median of {args.runs} runs, "
+          f"{os.cpu_count()} cores")
+    results: dict[str, object] = {"events": args.events}
+    with tempfile.TemporaryDirectory() as scratch_dir:
+        scratch = Path(scratch_dir)
+        for name in ("tumble", "hop"):
+            if name in scenarios:
+                _, ours_sql, batch_sql = SCENARIOS[name]
+                ours = median_time(args.runs, lambda out, q=ours_sql: flowsql_run(data, out, q), scratch)
+                base = median_time(args.runs, lambda out, q=batch_sql: duckdb_batch(data, out, q), scratch)
+                results[name] = report(name, args.events, ours, base, "duckdb batch")
+        if "raw" in scenarios:
+            query = "SELECT * EXCLUDE (arrival_time) FROM clicks"
+            options = ", prefix = 'event_type=!{partitionKeyFromQuery:event_type}/'"
+            ours = median_time(args.runs, lambda out: flowsql_run(data, out, query, options), scratch)
+            base = median_time(args.runs, lambda out: pyarrow_partitioned(data, out), scratch)
+            results["raw"] = report("raw", args.events, ours, base, "pyarrow    ")
+    if "latency" in scenarios:
+        p50, p99, windows = latency(args.latency_rate, args.latency_seconds)
+        print(f"latency    {args.latency_rate:,} events/s, buffer interval 0: p50 {p50 * 1000:,.0f} ms, "
+              f"p99 {p99 * 1000:,.0f} ms over {windows} windows")
+        results["latency"] = {"rate": args.latency_rate, "p50_seconds": p50, "p99_seconds": p99}
+    if "memory" in scenarios:
+        small, large = peak_rss(args.events), peak_rss(args.events * 10)
+        print(f"memory     peak RSS {small:,.0f} MiB at {args.events:,} events, {large:,.0f} MiB at "
+              f"{args.events * 10:,} events: ratio {large / small:.2f}")
+        results["memory"] = {"small_mib": small, "large_mib": large, "ratio": large / small}
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Drives the checkpoint protocol for one run: recover at start, commit between micro-batches."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from flowsql.checkpoint.state import CheckpointState
+from flowsql.checkpoint.store import CheckpointStore
+from flowsql.errors import UsageError
+
+if TYPE_CHECKING:
+    from flowsql.runner import PipelineRun
+
+
+class CheckpointCoordinator:
+    def __init__(self, run: PipelineRun, store: CheckpointStore, interval: float) -> None:
+        self.run = run
+        self.store = store
+        self.interval = interval
+        self.epoch = 0
+        self.last_commit = time.monotonic()
+        self.positions: dict[str, dict[str, Any]] = {}
+        self.commits = 0
+        for name, sink in self._transactional_sinks().items():
+            sink.destination.use_staging(store.staging_dir() / name, run.pipeline.name)  # type: ignore[attr-defined]
+            sink.staging = True  # type: ignore[attr-defined]
+
+    def _transactional_sinks(self) -> dict[str, Any]:
+        return {n: s for n, s in self.run.sinks.items() if hasattr(s, "snapshot")}
+
+    def recover(self) -> CheckpointState | None:
+        """Load the last checkpoint: finish its promotions, drop orphans, restore every part."""
+        state = self.store.load()
+        sinks = self._transactional_sinks()
+        if state is None:
+            for sink in sinks.values():
+                sink.destination.discard_staged(set())
+            return None
+        fingerprint = self.run.fingerprint()
+        if state.fingerprint != fingerprint:
+            raise UsageError(
+                f"the checkpoint in {self.store.describe()} was written by a pipeline whose queries or schemas "
+                f"differ from {self.run.pipeline.path} (state {state.fingerprint}, pipeline {fingerprint}); "
+                "it cannot be reused safely. Run with --reset to discard it, or point --state-dir elsewhere."
+            )
+        for item in state.promotions:
+            sinks[item["sink"]].destination.promote(item["staged"], item["key"])
+        for sink in sinks.values():
+            sink.destination.discard_staged(set())
+        for name, position in state.positions.items():
+            self.run.sources[name].seek(position)
+        self.positions = dict(state.positions)
+        self.run.engine.restore(state.engine, state.tables)
+        for name, data in state.sinks.items():
+            rows_name = data.get("rows")
+            sinks[name].restore(data, state.tables.get(rows_name) if rows_name else None)
+        self.epoch = state.epoch
+        return state
+
+    def note_position(self, source: str, position: dict[str, Any]) -> None:
+        self.positions[source] = position
+
+    def due(self) -> bool:
+        staged = any(s.staged for s in self._transactional_sinks().values())
+        return staged or time.monotonic() - self.last_commit >= self.interval
+
+    def commit(self) -> None:
+        """Write the checkpoint (the commit point), then make its staged objects visible."""
+        sinks = self._transactional_sinks()
+        engine_state, tables = self.run.engine.snapshot()
+        sink_states: dict[str, dict[str, Any]] = {}
+        promotions: list[dict[str, str]] = []
+        for name, sink in sinks.items():
+            data, rows = sink.snapshot()
+            if rows is not None:
+                tables[f"sink-{name}"] = rows
+                data["rows"] = f"sink-{name}"
+            sink_states[name] = data
+            promotions += [{"sink": name, **item} for item in sink.staged]
+        state = CheckpointState(
+            epoch=self.epoch + 1, fingerprint=self.run.fingerprint(), positions=self.positions,
+            engine=engine_state, sinks=sink_states, promotions=promotions, tables=tables,
+        )
+        try:
+            self.store.commit(state)
+        except OSError as exc:
+            print(f"flowsql: checkpoint {state.epoch} failed ({exc}); the run goes on and the next "
+                  "checkpoint retries. Free space or fix permissions on " + self.store.describe(), file=sys.stderr)
+            return
+        self.epoch = state.epoch
+        self.commits += 1
+        self.last_commit = time.monotonic()
+        for sink in sinks.values():
+            sink.promote_staged()
+
+
+def describe_state(state: CheckpointState) -> str:
+    """What a checkpoint holds, in words, for --reset to say what it discards."""
+    parts = [f"checkpoint epoch {state.epoch}"]
+    for name, position in sorted(state.positions.items()):
+        parts.append(f"source {name} at {position}")
+    parts.append(f"{state.rows_held():,} rows of open windows and unflushed sink buffers")
+    return "; ".join(parts)
