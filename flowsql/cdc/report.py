@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -114,6 +115,17 @@ class ChangelogReport:
             self.con.unregister(self.current)
         return _stamp(diff, time_us, self.plan.output_schema)
 
+    def last_result(self) -> pa.Table:
+        return self.con.sql(f"SELECT * FROM {self.previous}").to_arrow_table()
+
+    def restore(self, rows: pa.Table) -> None:
+        self.con.register(self.current, rows)
+        try:
+            self.con.execute(f"DELETE FROM {self.previous}")
+            self.con.execute(f"INSERT INTO {self.previous} SELECT * FROM {self.current}")
+        finally:
+            self.con.unregister(self.current)
+
 
 Output = tuple[OperatorPlan, pa.Table]
 
@@ -197,6 +209,27 @@ class TableFeed:
         time_us = max(self.latest_time_us, self.clock_us or self.latest_time_us)
         outputs = [(r.plan, r.final(time_us)) for r in self.snapshots]
         return [(plan, rows) for plan, rows in outputs if rows is not None and rows.num_rows]
+
+    def snapshot(self, prefix: str) -> tuple[dict[str, Any], dict[str, pa.Table]]:
+        """For checkpoints: the clock and report positions as JSON-able data, and the table state
+        and each changelog's last result as named Arrow tables (names start with `prefix`)."""
+        tables = {f"{prefix}-state": self.state.state()}
+        for index, report in enumerate(self.changelogs):
+            tables[f"{prefix}-changelog-{index}"] = report.last_result()
+        data = {
+            "clock_us": self.clock_us, "latest_time_us": self.latest_time_us,
+            "snapshots": [{"next_due": r.next_due, "last_snapshot_us": r.last_snapshot_us} for r in self.snapshots],
+        }
+        return data, tables
+
+    def restore(self, data: dict[str, Any], tables: dict[str, pa.Table], prefix: str) -> None:
+        """Take back what `snapshot` gave, for the same table and reports."""
+        self.state.restore(tables[f"{prefix}-state"])
+        for index, report in enumerate(self.changelogs):
+            report.restore(tables[f"{prefix}-changelog-{index}"])
+        for report, entry in zip(self.snapshots, data["snapshots"]):
+            report.next_due, report.last_snapshot_us = entry["next_due"], entry["last_snapshot_us"]
+        self.clock_us, self.latest_time_us = data["clock_us"], data["latest_time_us"]
 
     def _due(self, clock_us: int) -> list[Output]:
         return [(r.plan, rows) for r in self.snapshots for rows in r.due(clock_us)]

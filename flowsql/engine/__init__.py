@@ -107,7 +107,11 @@ class Engine:
                     tables[f"engine-{index}"] = rows
                     entry["rows"] = f"engine-{index}"
             operators.append(entry)
-        return {"clocks": self.clocks, "operators": operators}, tables
+        cdc: dict[str, object] = {}
+        for name, feed in self.tables.items():
+            cdc[name], feed_tables = feed.snapshot(f"cdc-{name}")
+            tables.update(feed_tables)
+        return {"clocks": self.clocks, "operators": operators, "cdc": cdc}, tables
 
     def restore(self, data: dict[str, object], tables: dict[str, pa.Table]) -> None:
         """Take back a snapshot made by an engine of the same plan."""
@@ -119,6 +123,8 @@ class Engine:
                 rows = tables.get(entry["rows"]) if entry.get("rows") else None
                 operator.buffer = [rows] if rows is not None and rows.num_rows else []
                 operator.buffered_rows = rows.num_rows if rows is not None else 0
+        for name, entry in data.get("cdc", {}).items():  # type: ignore[attr-defined]
+            self.tables[name].restore(entry, tables, f"cdc-{name}")
 
     # -- routing -----------------------------------------------------------------------------
     def _is_source(self, key: str) -> bool:
