@@ -29,6 +29,9 @@ def explain_text(run: PipelineRun) -> str:
     for op in run.plan.operators:
         target = f"view {op.target}" if op.decl.is_view else f"sink {op.target}"
         out.append(f"  {op.decl.location}: {op.input} -> {target}")
+        pump = getattr(op.decl, "pump", "")
+        if pump:
+            out.append(f"    kda pump \"{pump}\": {getattr(op.decl, 'translation', '')}")
         if op.kind == "report" and op.decl.emit is not None:
             emit = op.decl.emit
             policy = (f"a full snapshot every {emit.interval_seconds:g} s and at the end of the input"

@@ -43,7 +43,10 @@ class Engine:
                 continue
             index = len(self.operators)
             operator: Operator
-            if op_plan.window is None:
+            make_operator = getattr(op_plan.decl, "make_operator", None)  # a front end's own operator
+            if make_operator is not None:
+                operator = make_operator(op_plan, self.con, lateness.get(op_plan.input.lower(), 0))
+            elif op_plan.window is None:
                 operator = StatelessOperator(op_plan, self.con)
             else:
                 operator = WindowOperator(op_plan, self.con, lateness.get(op_plan.input.lower(), 0))
@@ -106,6 +109,11 @@ class Engine:
                 if rows is not None:
                     tables[f"engine-{index}"] = rows
                     entry["rows"] = f"engine-{index}"
+            elif hasattr(operator, "checkpoint"):  # a front end's own operator keeps its own state
+                entry["custom"], rows = operator.checkpoint()
+                if rows is not None:
+                    tables[f"engine-{index}"] = rows
+                    entry["rows"] = f"engine-{index}"
             operators.append(entry)
         cdc: dict[str, object] = {}
         for name, feed in self.tables.items():
@@ -123,6 +131,9 @@ class Engine:
                 rows = tables.get(entry["rows"]) if entry.get("rows") else None
                 operator.buffer = [rows] if rows is not None and rows.num_rows else []
                 operator.buffered_rows = rows.num_rows if rows is not None else 0
+            elif hasattr(operator, "resume"):
+                rows = tables.get(entry["rows"]) if entry.get("rows") else None
+                operator.resume(entry.get("custom") or {}, rows)
         for name, entry in data.get("cdc", {}).items():  # type: ignore[attr-defined]
             self.tables[name].restore(entry, tables, f"cdc-{name}")
 
@@ -148,8 +159,10 @@ class Engine:
         for index in self.subscribers.get(key, []):
             op_plan, operator = self.operators[index]
             window = op_plan.window
-            if window is not None:
-                watermark = self.clocks[key].get(window.time_column.lower())
+            # A front end's own operator may also wait for a clock (`time_column`).
+            clock = window.time_column if window is not None else getattr(operator, "time_column", None)
+            if clock is not None:
+                watermark = self.clocks[key].get(clock.lower())
                 if watermark is not None:
                     result = operator.advance(watermark)
                     if result is not None and result.num_rows:

@@ -61,7 +61,7 @@ class OperatorPlan:
     @property
     def kind(self) -> str:
         """'stateless', 'window', or 'report' (a query with EMIT over a CDC table's current state)."""
-        if self.decl.emit is not None:
+        if getattr(self.decl, "emit", None) is not None:  # front ends may bring their own decl types
             return "report"
         return "stateless" if self.window is None else "window"
 
@@ -148,7 +148,7 @@ def _plan_query(pipeline: Pipeline, decl: QueryDecl, streams: dict[str, StreamIn
     stream = streams[input_name.lower()]
     operator = OperatorPlan(decl, stream.name, template, window)
     table = next((t for n, t in pipeline.tables.items() if n.lower() == input_name.lower()), None)
-    if decl.emit is not None or (table is not None and window is None):
+    if getattr(decl, "emit", None) is not None or (table is not None and window is None):
         _check_report(pipeline, decl, table, window)
         state_schema = row_schema(stream.schema)
         operator.output_schema = report_schema(_output_schema(pipeline, decl, operator, state_schema), decl.emit)

@@ -34,6 +34,7 @@ from flowsql.pipeline.model import (
 
 _DIALECT = DuckDB()
 CHANGE_TIME = "change_time"  # the time of each change of a CDC table (see flowsql/cdc)
+_JSON_PATH = re.compile(r"^\$(\.[^.\[\]]+)+$")
 
 
 @dataclass
@@ -120,6 +121,8 @@ def _statements(source: _Text) -> list[_Statement]:
 
 
 def _add_statement(pipeline: Pipeline, statement: _Statement, base_dir: Path) -> None:
+    from flowsql.kda import add_kda_statement, is_kda_statement  # the KDA dialect's statements
+
     tokens = statement.tokens
     head = [t.text.upper() for t in tokens[:3]]
     if head[:2] == ["CREATE", "SOURCE"]:
@@ -134,6 +137,8 @@ def _add_statement(pipeline: Pipeline, statement: _Statement, base_dir: Path) ->
         table = _Declaration(statement).table()
         _check_new_name(pipeline, table.name, statement, tokens[2])
         pipeline.tables[table.name] = table
+    elif is_kda_statement(tokens):
+        add_kda_statement(pipeline, tokens, base_dir)
     elif head[:2] == ["CREATE", "VIEW"] or head[:3] == ["CREATE", "OR", "REPLACE"] and _is_view(tokens):
         view = _parse_query_statement(statement)
         _check_new_name(pipeline, view.target, statement, tokens[2])
@@ -389,6 +394,12 @@ class _Declaration:
         type_tokens = self.until_top_level_comma()
         if not type_tokens:
             raise self.file.error(f"column '{name}' needs a type", name_token.start if name_token else 0)
+        mapping = None
+        if len(type_tokens) > 2 and type_tokens[-2].text.upper() == "MAPPING":
+            if type_tokens[-1].token_type != TokenType.STRING or not _JSON_PATH.match(type_tokens[-1].text):
+                raise self.file.error("MAPPING takes a quoted JSON path such as '$.data.price'",
+                                      type_tokens[-1].start)
+            mapping, type_tokens = type_tokens[-1].text, type_tokens[:-2]
         type_text = self.file.text[type_tokens[0].start : type_tokens[-1].end + 1]
         try:
             sql_type = exp.DataType.build(type_text, dialect=_DIALECT).sql(_DIALECT)
@@ -398,7 +409,7 @@ class _Declaration:
                 type_tokens[0].start,
                 "use a DuckDB type such as VARCHAR, BIGINT, DOUBLE, BOOLEAN, TIMESTAMP",
             ) from None
-        return Column(name, sql_type)
+        return Column(name, sql_type, mapping)
 
     def key_columns(self) -> list[Token]:
         start = self.take()  # PRIMARY KEY is one token in sqlglot

@@ -46,6 +46,15 @@ CREATE TABLE `page_minutes` (
   'sink.partition-commit.policy.kind' = 'success-file'
 );
 
+CREATE TABLE `console` (
+  `window_start` TIMESTAMP(3),
+  `events` BIGINT,
+  `users` BIGINT,
+  `revenue` DOUBLE
+) WITH (
+  'connector' = 'print'
+);
+
 CREATE TABLE `sales_raw` (
   `event_id` BIGINT,
   `user_id` STRING,
@@ -102,6 +111,19 @@ FROM (
     `window_end`,
     `page`
 ) AS `q`;
+
+INSERT INTO `console`
+SELECT
+  `window_start`,
+  COUNT(*) AS `events`,
+  COUNT(DISTINCT `user_id`) AS `users`,
+  ROUND(SUM(`price`) FILTER(WHERE
+    `event_type` = 'purchase'), 2) AS `revenue`
+FROM TABLE(TUMBLE(TABLE `clicks`, DESCRIPTOR(`ts`), INTERVAL '1' MINUTE))
+GROUP BY
+  `window_start`
+ORDER BY
+  `window_start` NULLS LAST;
 
 INSERT INTO `sales_raw`
 SELECT
