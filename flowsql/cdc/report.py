@@ -48,7 +48,7 @@ class SnapshotReport:
         self.plan = plan
         self.con = con
         self.sql = plan.sql(relation)
-        self.interval_us = int(round(plan.decl.emit.interval_seconds * 1_000_000))
+        self.interval_us = round(plan.decl.emit.interval_seconds * 1_000_000)
         self.next_due: int | None = None
         self.last_snapshot_us: int | None = None
 
