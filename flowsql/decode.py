@@ -115,6 +115,7 @@ class NdjsonDecoder:
         return with_arrival_time(table, arrival), bad
 
     def _read(self, data: bytes) -> pa.Table:
+        _refuse_leading_null(data)
         # A line longer than a block fails here and is then read alone by the bisection.
         options = pajson.ReadOptions(block_size=_BLOCK_SIZE, use_threads=True)
         table = pajson.read_json(io.BytesIO(data), read_options=options, parse_options=self._parse_options)
@@ -156,8 +157,16 @@ class NdjsonDecoder:
             )
 
     def _read_one(self, line: bytes) -> pa.Table:
+        _refuse_leading_null(line)
         options = pajson.ReadOptions(block_size=len(line) + 64, use_threads=False)
         table = pajson.read_json(io.BytesIO(line), read_options=options, parse_options=self._parse_options)
         if table.num_rows != 1:
             raise pa.ArrowInvalid("a line must hold exactly one JSON object")
         return self._shape(table)
+
+
+def _refuse_leading_null(data: bytes) -> None:
+    # pyarrow's JSON reader crashes the process on a chunk whose first value is a bare `null`
+    # (Debezium writes one after each delete, as a Kafka tombstone): make it a bad record instead.
+    if data.lstrip()[:4] == b"null":
+        raise pa.ArrowInvalid("JSON null is not a record")

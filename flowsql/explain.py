@@ -10,11 +10,15 @@ def explain_text(run: PipelineRun) -> str:
     pipeline = run.pipeline
     out = [f"pipeline {pipeline.name} ({pipeline.path})", "", "sources:"]
     for name, source in run.sources.items():
-        decl = pipeline.sources[name]
+        decl = pipeline.sources.get(name) or pipeline.tables[name]
         kind = "bounded" if source.bounded else "unbounded"
         out.append(f"  {name}: connector={source.options.connector}, {kind}")
         for field in source.schema:
             out.append(f"    {field.name} {field.type}")
+        if name in pipeline.tables:
+            table = pipeline.tables[name]
+            out.append(f"    CDC table: format {table.option('format')}, primary key ({', '.join(table.primary_key)}); "
+                       f"these are its change events, queries without a window read its current state")
         if decl.watermark:
             out.append(f"    watermark: {decl.watermark.column} - {decl.watermark.delay_seconds:g} s")
         else:
@@ -28,7 +32,13 @@ def explain_text(run: PipelineRun) -> str:
         pump = getattr(op.decl, "pump", "")
         if pump:
             out.append(f"    kda pump \"{pump}\": {getattr(op.decl, 'translation', '')}")
-        if op.window:
+        if op.kind == "report" and op.decl.emit is not None:
+            emit = op.decl.emit
+            policy = (f"a full snapshot every {emit.interval_seconds:g} s and at the end of the input"
+                      if emit.kind == "every" else "after each micro-batch, the groups whose result changed")
+            out.append(f"    report over the current state of table {op.input}: {policy}")
+            relation = "<table>"
+        elif op.window:
             out.append(f"    window: {op.window.describe()}; each window is emitted once, when the "
                        f"watermark of {op.window.time_column} passes its end")
             relation = f"({assignment_sql(op.window, '<input>', None, None)})"

@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from flowsql.cdc.source import create_change_source
 from flowsql.checkpoint import CheckpointStore, pipeline_fingerprint
 from flowsql.checkpoint.coordinator import CheckpointCoordinator
 from flowsql.delivery import Sink, create_sink
@@ -88,6 +89,7 @@ class PipelineRun:
         self.pipeline = pipeline
         self.settings = pipeline_settings(pipeline)
         self.sources: dict[str, Source] = {n: create_source(d) for n, d in pipeline.sources.items()}
+        self.sources.update({n: create_change_source(d) for n, d in pipeline.tables.items()})
         schemas = {n: _stream_schema(s) for n, s in self.sources.items()}
         self.plan: Plan = plan_pipeline(pipeline, schemas)
         self.sinks: dict[str, Sink] = {}
@@ -119,8 +121,10 @@ class PipelineRun:
     def fingerprint(self) -> str:
         """What a checkpoint of this pipeline depends on: schemas, queries, windows, outputs."""
         return pipeline_fingerprint({
-            "sources": {n: [str(s.schema), str(self.pipeline.sources[n].watermark)] for n, s in self.sources.items()},
-            "queries": [[op.input, op.target, op.template, repr(op.window)] for op in self.plan.operators],
+            "sources": {n: [str(s.schema), str((self.pipeline.sources.get(n) or self.pipeline.tables[n]).watermark)]
+                        for n, s in self.sources.items()},
+            "queries": [[op.input, op.target, op.template, repr(op.window), *([repr(op.decl.emit)] if op.decl.emit else [])]
+                        for op in self.plan.operators],
             "sinks": {n: str(getattr(s, "schema", "")) for n, s in self.sinks.items()},
         })
 

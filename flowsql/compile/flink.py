@@ -18,6 +18,7 @@ from flowsql.compile.flink_sinks import SinkTable, sink_table
 from flowsql.compile.flink_sources import source_table
 from flowsql.decode import arrow_schema
 from flowsql.engine.planner import Plan, plan_pipeline
+from flowsql.errors import ConfigError
 from flowsql.pipeline.model import Pipeline, SourceDecl
 from flowsql.records import ARRIVAL_TIME
 
@@ -45,6 +46,10 @@ class FlinkJob:
 
 def compile_flink(pipeline: Pipeline) -> FlinkJob:
     """The Flink SQL job for `pipeline`; raises PipelineError/ConfigError (exit 2) on what Flink lacks."""
+    for table in pipeline.tables.values():
+        raise ConfigError(f"cannot compile for Flink: table '{table.name}' is a CDC table, which this "
+                          "compiler does not translate yet", table.location, pipeline.line(table.location.line),
+                          hint="run the pipeline with flowsql run")
     plan = plan_pipeline(pipeline, {name: _source_schema(s) for name, s in pipeline.sources.items()})
     roots = _root_sources(plan)
     on_arrival = {roots[op.input.lower()] for op in plan.operators

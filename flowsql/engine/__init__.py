@@ -32,7 +32,16 @@ class Engine:
         lateness = {k.lower(): v for k, v in (lateness_us or {}).items()}
         self.operators: list[tuple[OperatorPlan, Operator]] = []
         self.subscribers: dict[str, list[int]] = {}
-        for index, op_plan in enumerate(plan.operators):
+        # CDC tables: each keeps its state and runs the reports (EMIT) over it. Imported here
+        # because flowsql.cdc builds on this package's planner and operators.
+        from flowsql.cdc.report import TableFeed
+
+        self.tables = {name: TableFeed.create(decl, plan.streams[name], self.con) for name, decl in plan.tables.items()}
+        for op_plan in plan.operators:
+            if op_plan.kind == "report":
+                self.tables[op_plan.input.lower()].add_report(op_plan)
+                continue
+            index = len(self.operators)
             operator: Operator
             make_operator = getattr(op_plan.decl, "make_operator", None)  # a front end's own operator
             if make_operator is not None:
@@ -50,6 +59,8 @@ class Engine:
         """Run one decoded micro-batch of a source through the queries, then move its watermarks."""
         key = source.lower()
         self._push_rows(key, table)
+        if key in self.tables:
+            self._deliver_all(self.tables[key].push(table))
         if table.num_rows:
             stream = self.plan.streams[key]
             for column, kind in stream.clocks.items():
@@ -64,12 +75,16 @@ class Engine:
         """Arrival time moves with the wall clock even when nothing arrives (live sources)."""
         key = source.lower()
         self._raise_clock(key, "arrival_time", now_us)
+        if key in self.tables and self.tables[key].clock_is_arrival:
+            self._deliver_all(self.tables[key].advance(now_us))
         self._advance(key)
 
     def finish(self, source: str | None = None) -> None:
         """The end of a bounded input: every open window of its streams is emitted."""
         names = [source.lower()] if source else [s for s in self.plan.streams if self._is_source(s)]
         for key in names:
+            if key in self.tables:
+                self._deliver_all(self.tables[key].finish())
             for column in self.plan.streams[key].clocks:
                 self._raise_clock(key, column, FOREVER_US)
             self._advance(key)
@@ -100,7 +115,11 @@ class Engine:
                     tables[f"engine-{index}"] = rows
                     entry["rows"] = f"engine-{index}"
             operators.append(entry)
-        return {"clocks": self.clocks, "operators": operators}, tables
+        cdc: dict[str, object] = {}
+        for name, feed in self.tables.items():
+            cdc[name], feed_tables = feed.snapshot(f"cdc-{name}")
+            tables.update(feed_tables)
+        return {"clocks": self.clocks, "operators": operators, "cdc": cdc}, tables
 
     def restore(self, data: dict[str, object], tables: dict[str, pa.Table]) -> None:
         """Take back a snapshot made by an engine of the same plan."""
@@ -115,6 +134,8 @@ class Engine:
             elif hasattr(operator, "resume"):
                 rows = tables.get(entry["rows"]) if entry.get("rows") else None
                 operator.resume(entry.get("custom") or {}, rows)
+        for name, entry in data.get("cdc", {}).items():  # type: ignore[attr-defined]
+            self.tables[name].restore(entry, tables, f"cdc-{name}")
 
     # -- routing -----------------------------------------------------------------------------
     def _is_source(self, key: str) -> bool:
@@ -156,6 +177,10 @@ class Engine:
                         if column in self.plan.streams[view].clocks:
                             self._raise_clock(view, column, value)
                 self._advance(view)
+
+    def _deliver_all(self, outputs: list[tuple[OperatorPlan, pa.Table]]) -> None:
+        for op_plan, rows in outputs:
+            self._deliver(op_plan, rows)
 
     def _deliver(self, op_plan: OperatorPlan, rows: pa.Table) -> None:
         if op_plan.decl.is_view:

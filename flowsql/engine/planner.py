@@ -17,9 +17,10 @@ import pyarrow as pa
 from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 
+from flowsql.cdc.columns import report_schema, row_schema
 from flowsql.engine.windows import WindowSpec
 from flowsql.errors import Location, PipelineError
-from flowsql.pipeline.model import Pipeline, QueryDecl
+from flowsql.pipeline.model import Pipeline, QueryDecl, TableDecl
 from flowsql.pipeline.parser import interval_seconds
 from flowsql.records import ARRIVAL_TIME
 
@@ -57,6 +58,13 @@ class OperatorPlan:
     def target(self) -> str:
         return self.decl.target
 
+    @property
+    def kind(self) -> str:
+        """'stateless', 'window', or 'report' (a query with EMIT over a CDC table's current state)."""
+        if getattr(self.decl, "emit", None) is not None:  # front ends may bring their own decl types
+            return "report"
+        return "stateless" if self.window is None else "window"
+
     def sql(self, relation: str) -> str:
         return self.template.replace(INPUT_PLACEHOLDER, relation)
 
@@ -69,6 +77,7 @@ class OperatorPlan:
 class Plan:
     streams: dict[str, StreamInfo]
     operators: list[OperatorPlan]
+    tables: dict[str, TableDecl] = field(default_factory=dict)  # CDC tables by lower-case name
 
 
 def plan_pipeline(pipeline: Pipeline, source_schemas: dict[str, pa.Schema]) -> Plan:
@@ -81,6 +90,14 @@ def plan_pipeline(pipeline: Pipeline, source_schemas: dict[str, pa.Schema]) -> P
             clocks[source.watermark.column.lower()] = "event"
             delay = int(round(source.watermark.delay_seconds * 1_000_000))
         streams[name.lower()] = StreamInfo(name, source_schemas[name], clocks, delay)
+    for name, table in pipeline.tables.items():
+        # A CDC table is also the stream of its change events (windows over change_time).
+        clocks = {ARRIVAL_TIME: "arrival"}
+        delay = 0
+        if table.watermark:
+            clocks[table.watermark.column.lower()] = "event"
+            delay = round(table.watermark.delay_seconds * 1_000_000)
+        streams[name.lower()] = StreamInfo(name, source_schemas[name], clocks, delay)
     operators: list[OperatorPlan] = []
     for decl in _in_file_order(pipeline):
         if not decl.is_view and decl.target.lower() not in {s.lower() for s in pipeline.sinks}:
@@ -92,7 +109,7 @@ def plan_pipeline(pipeline: Pipeline, source_schemas: dict[str, pa.Schema]) -> P
             clocks = {"window_end": "window"} if operator.window else _kept_clocks(streams[operator.input.lower()], operator.output_schema)
             streams[decl.target.lower()] = StreamInfo(decl.target, operator.output_schema, clocks,
                                                       streams[operator.input.lower()].watermark_delay_us)
-    return Plan(streams, operators)
+    return Plan(streams, operators, {n.lower(): t for n, t in pipeline.tables.items()})
 
 
 def _in_file_order(pipeline: Pipeline) -> list[QueryDecl]:
@@ -130,11 +147,33 @@ def _plan_query(pipeline: Pipeline, decl: QueryDecl, streams: dict[str, StreamIn
     template = query.sql(_DIALECT)
     stream = streams[input_name.lower()]
     operator = OperatorPlan(decl, stream.name, template, window)
+    table = next((t for n, t in pipeline.tables.items() if n.lower() == input_name.lower()), None)
+    if getattr(decl, "emit", None) is not None or (table is not None and window is None):
+        _check_report(pipeline, decl, table, window)
+        state_schema = row_schema(stream.schema)
+        operator.output_schema = report_schema(_output_schema(pipeline, decl, operator, state_schema), decl.emit)
+        return operator
     if window is not None:
         _check_window_grouping(pipeline, decl, query)
         operator.prefilter = _row_filter(query, alias)
     operator.output_schema = _output_schema(pipeline, decl, operator, stream.schema)
     return operator
+
+
+def _check_report(pipeline: Pipeline, decl: QueryDecl, table: TableDecl | None, window: WindowSpec | None) -> None:
+    """A query over a CDC table's current state is an INSERT with EMIT, and EMIT needs such a query."""
+    if table is None or window is not None:
+        raise _error(pipeline, decl, "EMIT applies to a query over a CDC table (CREATE TABLE ... PRIMARY KEY)",
+                     hint="windowed queries emit each window once when it closes; drop the EMIT clause")
+    if decl.is_view:
+        raise _error(pipeline, decl, f"a view cannot read the current state of table '{table.name}'",
+                     hint=f"report on it with INSERT INTO sink SELECT ... FROM {table.name} ... EMIT CHANGES, "
+                          f"or window its change events with TUMBLE({table.name}, change_time, ...)")
+    if decl.emit is None:
+        raise _error(pipeline, decl, f"a query over table '{table.name}' needs an EMIT clause",
+                     hint="end it with EMIT EVERY INTERVAL '5' MINUTE (a full snapshot each interval) or "
+                          f"EMIT CHANGES (the groups that changed); or window its change events with "
+                          f"TUMBLE({table.name}, change_time, INTERVAL '1' MINUTE)")
 
 
 def _row_filter(query: exp.Query, alias: str) -> str | None:

@@ -58,6 +58,33 @@ class SinkDecl:
 
 
 @dataclass(frozen=True)
+class TableDecl:
+    """`CREATE TABLE name (cols, PRIMARY KEY (k)) WITH (...)`: the current state of a table kept
+    from a change feed (CDC); `format` in the options names the change record format."""
+
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    watermark: Watermark | None
+    options: tuple[Option, ...]
+    location: Location
+
+    def option(self, key: str) -> str | None:
+        for opt in self.options:
+            if opt.key.lower() == key:
+                return str(opt.value)
+        return None
+
+
+@dataclass(frozen=True)
+class EmitPolicy:
+    """`EMIT EVERY INTERVAL ...` (a full snapshot each interval) or `EMIT CHANGES` (a changelog)."""
+
+    kind: str  # "every" | "changes"
+    interval_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
 class QueryDecl:
     """`CREATE VIEW name AS <query>` or `INSERT INTO sink <query>`: `target` names the output."""
 
@@ -66,6 +93,7 @@ class QueryDecl:
     query: exp.Query
     location: Location
     text: str
+    emit: EmitPolicy | None = None
 
 
 @dataclass
@@ -76,6 +104,7 @@ class Pipeline:
     sources: dict[str, SourceDecl] = field(default_factory=dict)
     sinks: dict[str, SinkDecl] = field(default_factory=dict)
     views: dict[str, QueryDecl] = field(default_factory=dict)
+    tables: dict[str, TableDecl] = field(default_factory=dict)
     inserts: list[QueryDecl] = field(default_factory=list)
     settings: list[Option] = field(default_factory=list)  # SET key = value; (pipeline-wide)
     extensions: dict[str, object] = field(default_factory=dict)  # state of other SQL dialects (kda)

@@ -1,11 +1,13 @@
 """Parse a pipeline file into its declarations, keeping file:line:column for every error.
 
 Standard statements (CREATE VIEW, INSERT INTO) are parsed by sqlglot's DuckDB dialect;
-flowsql's own CREATE SOURCE and CREATE SINK are read from the same token stream here.
+flowsql's own CREATE SOURCE, CREATE SINK and CREATE TABLE (a CDC table) are read from the same
+token stream here, as is the EMIT clause that may end an INSERT over a CDC table.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +21,19 @@ from sqlglot.tokens import Token, TokenType
 
 from flowsql.errors import Location, PipelineError
 from flowsql.options import Option, RawValue
-from flowsql.pipeline.model import Column, Pipeline, QueryDecl, SinkDecl, SourceDecl, Watermark
+from flowsql.pipeline.model import (
+    Column,
+    EmitPolicy,
+    Pipeline,
+    QueryDecl,
+    SinkDecl,
+    SourceDecl,
+    TableDecl,
+    Watermark,
+)
 
 _DIALECT = DuckDB()
+CHANGE_TIME = "change_time"  # the time of each change of a CDC table (see flowsql/cdc)
 _JSON_PATH = re.compile(r"^\$(\.[^.\[\]]+)+$")
 
 
@@ -121,6 +133,10 @@ def _add_statement(pipeline: Pipeline, statement: _Statement, base_dir: Path) ->
         sink = _Declaration(statement).sink(base_dir)
         _check_new_name(pipeline, sink.name, statement, tokens[2])
         pipeline.sinks[sink.name] = sink
+    elif head[:2] == ["CREATE", "TABLE"]:
+        table = _Declaration(statement).table()
+        _check_new_name(pipeline, table.name, statement, tokens[2])
+        pipeline.tables[table.name] = table
     elif is_kda_statement(tokens):
         add_kda_statement(pipeline, tokens, base_dir)
     elif head[:2] == ["CREATE", "VIEW"] or head[:3] == ["CREATE", "OR", "REPLACE"] and _is_view(tokens):
@@ -130,12 +146,13 @@ def _add_statement(pipeline: Pipeline, statement: _Statement, base_dir: Path) ->
     elif head[:1] == ["SET"]:
         pipeline.settings.append(_Declaration(statement).setting())
     elif head[:1] == ["INSERT"]:
-        pipeline.inserts.append(_parse_query_statement(statement))
+        statement, emit = _split_emit(statement)
+        pipeline.inserts.append(dataclasses.replace(_parse_query_statement(statement), emit=emit))
     else:
         raise statement.source.error(
             f"unexpected statement starting with {tokens[0].text!r}",
             statement.start,
-            "a pipeline file holds SET, CREATE SOURCE, CREATE SINK, CREATE VIEW and INSERT INTO statements",
+            "a pipeline file holds SET, CREATE SOURCE, CREATE SINK, CREATE TABLE, CREATE VIEW and INSERT INTO statements",
         )
 
 
@@ -144,9 +161,49 @@ def _is_view(tokens: list[Token]) -> bool:
 
 
 def _check_new_name(pipeline: Pipeline, name: str, statement: _Statement, token: Token) -> None:
-    taken = {n.lower() for n in (*pipeline.sources, *pipeline.sinks, *pipeline.views)}
+    taken = {n.lower() for n in (*pipeline.sources, *pipeline.sinks, *pipeline.views, *pipeline.tables)}
     if name.lower() in taken:
         raise statement.source.error(f"the name '{name}' is declared twice", token.start)
+
+
+def _split_emit(statement: _Statement) -> tuple[_Statement, EmitPolicy | None]:
+    """Take a trailing `EMIT EVERY INTERVAL ...` or `EMIT CHANGES` off an INSERT: sqlglot does not
+    know the clause, so it is read here from the tokens and the rest is handed on unchanged."""
+    tokens = statement.tokens
+    depth = 0
+    for index, token in enumerate(tokens):
+        if token.token_type == TokenType.L_PAREN:
+            depth += 1
+        elif token.token_type == TokenType.R_PAREN:
+            depth -= 1
+        elif depth == 0 and token.text.upper() == "EMIT" and index > 0 and _emit_follows(tokens, index):
+            break
+    else:
+        return statement, None
+    rest = tokens[index + 1 :]
+    file = statement.source
+    usage = "write EMIT EVERY INTERVAL '5' MINUTE or EMIT CHANGES at the end of the INSERT"
+    if not rest:
+        raise file.error("EMIT needs EVERY INTERVAL ... or CHANGES", token.start, usage)
+    head = rest[0].text.upper()
+    if head == "CHANGES" and len(rest) == 1:
+        return _Statement(file, tokens[:index]), EmitPolicy("changes")
+    if head == "EVERY" and len(rest) > 1:
+        text = file.text[rest[1].start : rest[-1].end + 1]
+        try:
+            interval = sqlglot.parse_one(text, read=_DIALECT)
+            seconds = interval_seconds(interval) if isinstance(interval, exp.Interval) else 0.0
+        except (ParseError, ValueError):
+            seconds = 0.0
+        if seconds <= 0:
+            raise file.error(f"EMIT EVERY needs a positive INTERVAL, found {text!r}", rest[1].start, usage)
+        return _Statement(file, tokens[:index]), EmitPolicy("every", seconds)
+    raise file.error(f"unexpected {rest[0].text!r} after EMIT", rest[0].start, usage)
+
+
+def _emit_follows(tokens: list[Token], index: int) -> bool:
+    """EMIT starts the clause only when EVERY or CHANGES follows (or nothing): a column may be named emit."""
+    return index + 1 >= len(tokens) or tokens[index + 1].text.upper() in ("EVERY", "CHANGES")
 
 
 def _parse_query_statement(statement: _Statement) -> QueryDecl:
@@ -201,7 +258,9 @@ class _Declaration:
         self.statement = statement
         self.tokens = statement.tokens
         self.file = statement.source
-        self.position = 2  # after CREATE SOURCE|SINK
+        self.position = 2  # after CREATE SOURCE|SINK|TABLE
+        self.primary_key: list[Token] = []
+        self.primary_key_at = 0
 
     # -- cursor -----------------------------------------------------------------------
     def peek(self) -> Token | None:
@@ -250,12 +309,40 @@ class _Declaration:
             columns, watermark = self.columns()
         options = self.options()
         self.end()
+        if self.primary_key:
+            raise self.file.error("a source has no PRIMARY KEY", self.primary_key_at,
+                                  "keep the state of a changing table with CREATE TABLE name (..., PRIMARY KEY (id))")
         if watermark and watermark.column.lower() not in {c.name.lower() for c in columns}:
             raise self.file.error(
                 f"the watermark column '{watermark.column}' is not a declared column",
                 self.statement.start,
             )
         return SourceDecl(name, tuple(columns), watermark, tuple(options), self.location())
+
+    def table(self) -> TableDecl:
+        name_token = self.peek()
+        name = self.name("a table name")
+        if not self.at("("):
+            raise self.file.error("a table needs its columns and PRIMARY KEY in parentheses",
+                                  name_token.start if name_token else self.statement.start)
+        columns, watermark = self.columns()
+        options = self.options()
+        self.end()
+        declared = {c.name.lower(): c.name for c in columns}
+        if not self.primary_key:
+            raise self.file.error(f"table '{name}' needs a PRIMARY KEY", self.statement.start,
+                                  "add PRIMARY KEY (id) after the columns: changes are matched to rows by it")
+        key = []
+        for token in self.primary_key:
+            if token.text.lower() not in declared:
+                raise self.file.error(f"the key column '{token.text}' is not a declared column", token.start)
+            key.append(declared[token.text.lower()])
+        if watermark and watermark.column.lower() != CHANGE_TIME:
+            raise self.file.error(
+                f"a table's watermark is on {CHANGE_TIME}, the time of each change, not '{watermark.column}'",
+                self.statement.start, f"write WATERMARK FOR {CHANGE_TIME} AS {CHANGE_TIME} - INTERVAL '5' SECOND",
+            )
+        return TableDecl(name, tuple(columns), tuple(key), watermark, tuple(options), self.location())
 
     def sink(self, base_dir: Path) -> SinkDecl:
         name = self.name("a sink name")
@@ -278,7 +365,7 @@ class _Declaration:
         if not path.is_file():
             raise self.file.error(f"sink definition file {str(path)!r} not found", token.start)
         included = load_pipeline(path)
-        if len(included.sinks) != 1 or included.sources or included.inserts or included.views:
+        if len(included.sinks) != 1 or included.sources or included.inserts or included.views or included.tables:
             raise self.file.error(
                 f"{path} must hold exactly one CREATE SINK statement", token.start
             )
@@ -291,6 +378,8 @@ class _Declaration:
         while True:
             if self.at("WATERMARK"):
                 watermark = self.watermark()
+            elif (token := self.peek()) is not None and token.token_type == TokenType.PRIMARY_KEY:
+                self.primary_key = self.key_columns()
             else:
                 columns.append(self.column())
             token = self.take()
@@ -321,6 +410,19 @@ class _Declaration:
                 "use a DuckDB type such as VARCHAR, BIGINT, DOUBLE, BOOLEAN, TIMESTAMP",
             ) from None
         return Column(name, sql_type, mapping)
+
+    def key_columns(self) -> list[Token]:
+        start = self.take()  # PRIMARY KEY is one token in sqlglot
+        self.primary_key_at = start.start
+        self.take("(")
+        names = [self.take()]
+        while self.at(","):
+            self.take()
+            names.append(self.take())
+        self.take(")")
+        if self.primary_key:
+            raise self.file.error("PRIMARY KEY is given twice", start.start)
+        return names
 
     def watermark(self) -> Watermark:
         start = self.take("WATERMARK")

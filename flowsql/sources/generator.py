@@ -1,4 +1,5 @@
-"""A built-in, deterministic clickstream: the same seed gives the same events, batch by batch.
+"""A built-in, deterministic clickstream (or, with kind 'cdc-orders', a Debezium-style change feed
+of an orders table, see cdc_orders.py): the same seed gives the same events, batch by batch.
 
 Events are made in fixed blocks seeded by (seed, block number), vectorised with numpy, so the
 stream is identical whatever the micro-batch size and costs no per-event Python work.
@@ -22,7 +23,7 @@ from flowsql.errors import ConfigError
 from flowsql.options import choice, duration
 from flowsql.pipeline.model import SourceDecl
 from flowsql.records import ARRIVAL_TIME, SourceBatch
-from flowsql.sources import register
+from flowsql.sources import cdc_orders, register
 from flowsql.sources.base import Source, SourceOptions
 
 BLOCK = 65_536
@@ -46,7 +47,7 @@ CLICKSTREAM_SCHEMA = pa.schema([
 
 @dataclass(frozen=True)
 class GeneratorOptions(SourceOptions):
-    kind: str = choice("clickstream")
+    kind: str = choice("clickstream", "cdc-orders")
     count: int = 0  # 0: without end
     rate: float = 1000.0  # events per second of event time (and of wall time when realtime)
     seed: int = 42
@@ -55,6 +56,11 @@ class GeneratorOptions(SourceOptions):
     disorder: float = duration(2.0)  # events arrive up to this much behind their event time
     realtime: bool = False
     batch_size: int = BLOCK
+    # cdc-orders only (bounds documented in cdc_orders.py)
+    customers: int = 500
+    delete_rate: float = 0.2
+    duplicate_rate: float = 0.02
+    reorder_window: int = 16
 
 
 def clickstream_block(seed: int, block: int, start_us: int, rate: float, users: int, disorder_us: int) -> pa.Table:
@@ -92,8 +98,20 @@ class GeneratorSource(Source):
         super().__init__(decl, options)
         if options.rate <= 0:
             raise ConfigError(f"source '{decl.name}': rate must be above 0", decl.location)
-        self.schema = arrow_schema(decl.columns) if decl.columns else CLICKSTREAM_SCHEMA
-        unknown = [n for n in self.schema.names if n not in CLICKSTREAM_SCHEMA.names and n != ARRIVAL_TIME]
+        if options.kind == "cdc-orders":
+            self._check_cdc_options(decl, options)
+            self.schema = arrow_schema(decl.columns) if decl.columns else cdc_orders.DEFAULT_SCHEMA
+            unknown = cdc_orders.unknown_columns(self.schema)
+            if unknown:
+                raise ConfigError(
+                    f"source '{decl.name}': the cdc-orders generator has no column '{unknown[0]}'",
+                    decl.location, hint="it writes Debezium change events (format = 'debezium-json') of orders with "
+                    + ", ".join(cdc_orders.ORDER_COLUMNS),
+                )
+            unknown = []
+        else:
+            self.schema = arrow_schema(decl.columns) if decl.columns else CLICKSTREAM_SCHEMA
+            unknown = [n for n in self.schema.names if n not in CLICKSTREAM_SCHEMA.names and n != ARRIVAL_TIME]
         if unknown:
             raise ConfigError(
                 f"source '{decl.name}': the clickstream generator has no column '{unknown[0]}'",
@@ -109,6 +127,15 @@ class GeneratorSource(Source):
         self._output_schema = self.schema
         if ARRIVAL_TIME not in self.schema.names:
             self._output_schema = self.schema.append(pa.field(ARRIVAL_TIME, pa.timestamp("us")))
+
+    @staticmethod
+    def _check_cdc_options(decl: SourceDecl, options: GeneratorOptions) -> None:
+        for name, ok in (("reorder_window", options.reorder_window >= 1), ("customers", options.customers >= 1),
+                         ("duplicate_rate", 0 <= options.duplicate_rate <= 1),
+                         ("delete_rate", 0 <= options.delete_rate <= 1)):
+            if not ok:
+                raise ConfigError(f"source '{decl.name}': bad value {getattr(options, name)!r} for option '{name}'",
+                                  decl.location, hint="reorder_window and customers are at least 1; rates lie in 0..1")
 
     @property
     def bounded(self) -> bool:
@@ -132,6 +159,8 @@ class GeneratorSource(Source):
         # Paced to the wall clock, a batch holds at most 100 ms of events, so that windows
         # close within a fraction of a second of their time, whatever the rate.
         batch_size = min(opts.batch_size, max(1, int(opts.rate / 10))) if opts.realtime else opts.batch_size
+        if opts.kind == "cdc-orders":  # whole reorder chunks per batch keep the feed batch-size independent
+            batch_size = -(-batch_size // opts.reorder_window) * opts.reorder_window
         while not stop.is_set():
             first = self.next_event
             last = first + batch_size
@@ -149,6 +178,8 @@ class GeneratorSource(Source):
 
     def _events(self, first: int, last: int, start_us: int) -> pa.Table:
         opts = self.options
+        if opts.kind == "cdc-orders":
+            return self._changes(first, last, start_us)
         disorder_us = int(opts.disorder * 1_000_000)
         blocks = [
             clickstream_block(opts.seed, b, start_us, opts.rate, opts.users, disorder_us)
@@ -156,3 +187,11 @@ class GeneratorSource(Source):
         ]
         table = pa.concat_tables(blocks).slice(first - (first // BLOCK) * BLOCK, last - first)
         return table.select(self._output_schema.names).cast(self._output_schema)
+
+    def _changes(self, first: int, last: int, start_us: int) -> pa.Table:
+        opts = self.options
+        events = cdc_orders.change_events(opts.seed, first, last, start_us, opts.rate, opts.customers, opts.delete_rate)
+        delivered = cdc_orders.delivery_order(opts.seed, first, last, opts.reorder_window, opts.duplicate_rate)
+        chunk_end = (delivered // opts.reorder_window + 1) * opts.reorder_window - 1
+        arrival_us = start_us + (chunk_end * (1_000_000 / opts.rate)).astype(np.int64) + 1000
+        return cdc_orders.debezium_table(events, delivered - first, arrival_us, self._output_schema)
