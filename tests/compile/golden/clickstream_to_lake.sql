@@ -1,0 +1,4 @@
+-- flowsql compile --target flink fails:
+-- pipelines/../sinks/http_endpoint.sql:8:5: cannot compile for Flink: sink 'minute_metrics' uses connector 'http', which has no Flink counterpart here (Flink sinks: file, s3, stdout)
+--         connector = 'http',
+--         ^
