@@ -19,7 +19,14 @@ import pyarrow as pa
 from sqlglot import exp
 
 from flowsql.compile.flink_common import (
-    PARQUET_JAR, S3_JAR, FlinkTable, Jar, arrow_type_sql, flink_duration, quote_name, with_clause,
+    PARQUET_JAR,
+    S3_JAR,
+    FlinkTable,
+    Jar,
+    arrow_type_sql,
+    flink_duration,
+    quote_name,
+    with_clause,
 )
 from flowsql.delivery.prefix import DEFAULT_PREFIX, PrefixError, parse_prefix
 from flowsql.errors import ConfigError

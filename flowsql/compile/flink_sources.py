@@ -10,7 +10,14 @@ import pyarrow as pa
 from sqlglot import exp
 
 from flowsql.compile.flink_common import (
-    KINESIS_JAR, FlinkTable, Jar, arrow_type_sql, flink_duration, flink_interval, quote_name, with_clause,
+    KINESIS_JAR,
+    FlinkTable,
+    Jar,
+    arrow_type_sql,
+    flink_duration,
+    flink_interval,
+    quote_name,
+    with_clause,
 )
 from flowsql.compile.flink_queries import DIALECT
 from flowsql.errors import ConfigError

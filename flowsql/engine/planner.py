@@ -20,8 +20,8 @@ from sqlglot.dialects.duckdb import DuckDB
 from flowsql.cdc.columns import report_schema, row_schema
 from flowsql.engine.windows import WindowSpec
 from flowsql.errors import Location, PipelineError
+from flowsql.pipeline.declarations import interval_seconds
 from flowsql.pipeline.model import Pipeline, QueryDecl, TableDecl
-from flowsql.pipeline.parser import interval_seconds
 from flowsql.records import ARRIVAL_TIME
 
 _DIALECT = DuckDB()

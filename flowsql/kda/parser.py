@@ -19,7 +19,6 @@ from flowsql.kda.model import KdaStream, application
 from flowsql.pipeline.model import Column, Pipeline
 
 
-
 def is_kda_statement(tokens: list[Token]) -> bool:
     from flowsql.kda.reference import is_reference_statement
 

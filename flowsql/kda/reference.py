@@ -58,9 +58,10 @@ def is_reference_statement(tokens: list[Token]) -> bool:
 
 def declare_reference(pipeline: Pipeline, tokens: list[Token], base_dir: Path) -> ReferenceTable:
     # The foundation's declaration reader does columns and options exactly as CREATE SOURCE.
-    from flowsql.pipeline.parser import _Declaration, _Statement, _Text
+    from flowsql.pipeline.declarations import Declaration
+    from flowsql.pipeline.text import SourceText, Statement
 
-    reader = _Declaration(_Statement(_Text(str(pipeline.path), pipeline.text), tokens))
+    reader = Declaration(Statement(SourceText(str(pipeline.path), pipeline.text), tokens))
     reader.position = 3
     name = reader.name("a reference table name")
     columns, watermark = reader.columns() if reader.at("(") else ([], None)

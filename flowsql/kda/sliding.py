@@ -17,8 +17,8 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from flowsql.engine.planner import INPUT_PLACEHOLDER, OperatorPlan
 from flowsql.engine.operators import Rejected
+from flowsql.engine.planner import INPUT_PLACEHOLDER, OperatorPlan
 from flowsql.kda.functions import interval_us
 
 if TYPE_CHECKING:

@@ -8,11 +8,10 @@ import functools
 from dataclasses import dataclass
 
 import duckdb
-
 from sqlglot import exp
 
 from flowsql.errors import Location, PipelineError
-from flowsql.kda.functions import TIME_UNITS, FunctionError, interval_us, floor_unit, rewrite_functions
+from flowsql.kda.functions import TIME_UNITS, FunctionError, floor_unit, interval_us, rewrite_functions
 from flowsql.kda.model import WINDOW_END, KdaApplication, KdaStream, PumpDecl
 from flowsql.kda.parser import kda_name
 from flowsql.kda.tumbling_items import expand_tumbling_items

@@ -1,7 +1,14 @@
 """The pipeline file: parsing and the declarations it holds."""
 
 from flowsql.pipeline.model import (
-    Column, EmitPolicy, Pipeline, QueryDecl, SinkDecl, SourceDecl, TableDecl, Watermark,
+    Column,
+    EmitPolicy,
+    Pipeline,
+    QueryDecl,
+    SinkDecl,
+    SourceDecl,
+    TableDecl,
+    Watermark,
 )
 from flowsql.pipeline.parser import interval_seconds, load_pipeline, parse_text
 
