@@ -3,7 +3,14 @@ whichever comes first; an interval of 0 delivers every micro-batch."""
 
 from __future__ import annotations
 
+import time
+
 import pyarrow as pa
+
+from flowsql.records import BadRecord
+
+# Error records are few; a sink whose input is mostly bad still delivers them in bounded batches.
+_MAX_PENDING_ERRORS = 10_000
 
 
 class DeliveryBuffer:
@@ -40,3 +47,21 @@ class DeliveryBuffer:
         table = pa.concat_tables(self.tables, promote_options="permissive")
         self.tables, self.bytes, self.rows, self.opened_at = [], 0, 0, None
         return table
+
+
+class BufferedDelivery:
+    """What every sink does the same way: take rows and error records, and say when a flush is
+    due. Subclasses set `self.buffer` and `self.errors` and say how a flush delivers."""
+
+    buffer: DeliveryBuffer
+    errors: list[BadRecord]
+
+    def add(self, table: pa.Table, now: float | None = None) -> None:
+        self.buffer.add(table, time.monotonic() if now is None else now)
+
+    def add_errors(self, records: list[BadRecord]) -> None:
+        self.errors.extend(records)
+
+    def due(self, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        return self.buffer.due(now) or len(self.errors) >= _MAX_PENDING_ERRORS

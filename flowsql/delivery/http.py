@@ -22,7 +22,7 @@ import duckdb
 import pyarrow as pa
 import urllib3
 
-from flowsql.delivery.buffer import DeliveryBuffer
+from flowsql.delivery.buffer import BufferedDelivery, DeliveryBuffer
 from flowsql.delivery.destinations import Destination
 from flowsql.delivery.encoders import encode_json_lines
 from flowsql.delivery.prefix import Prefix, sanitise_value
@@ -120,7 +120,7 @@ def is_transient_http_error(exc: BaseException) -> bool:
     return isinstance(exc, (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError))
 
 
-class HttpEndpointSink:
+class HttpEndpointSink(BufferedDelivery):
     """Delivers query results to an HTTP endpoint as Firehose does."""
 
     def __init__(self, name: str, pipeline_name: str, options: HttpSinkOptions, schema: pa.Schema,
@@ -154,15 +154,6 @@ class HttpEndpointSink:
 
     def __repr__(self) -> str:
         return f"HttpEndpointSink({self.name!r}, url={self.url!r})"
-
-    def add(self, table: pa.Table, now: float | None = None) -> None:
-        self.buffer.add(table, time.monotonic() if now is None else now)
-
-    def add_errors(self, records: list[BadRecord]) -> None:
-        self.errors.extend(records)
-
-    def due(self, now: float | None = None) -> bool:
-        return self.buffer.due(time.monotonic() if now is None else now) or len(self.errors) >= 10_000
 
     def flush(self, wall_time: datetime | None = None) -> list[str]:
         wall = wall_time or datetime.now(timezone.utc)

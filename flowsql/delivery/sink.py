@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flowsql.delivery.buffer import DeliveryBuffer
+from flowsql.delivery.buffer import BufferedDelivery, DeliveryBuffer
 from flowsql.delivery.destinations import Destination
 from flowsql.delivery.encoders import JSON_CODECS, PARQUET_CODECS, Encoder, make_encoder
 from flowsql.delivery.prefix import (
@@ -53,7 +53,7 @@ class SinkStats:
     late: int = 0
 
 
-class ObjectSink:
+class ObjectSink(BufferedDelivery):
     """Delivers query results as objects named from the sink's prefix."""
 
     def __init__(self, decl: SinkDecl, options: SinkOptions, destination: Destination,
@@ -82,15 +82,6 @@ class ObjectSink:
         self.delivered: list[str] = []
         self.staging = False  # with checkpoints on, objects wait staged until their commit
         self.staged: list[dict[str, str]] = []
-
-    def add(self, table: pa.Table, now: float | None = None) -> None:
-        self.buffer.add(table, time.monotonic() if now is None else now)
-
-    def add_errors(self, records: list[BadRecord]) -> None:
-        self.errors.extend(records)
-
-    def due(self, now: float | None = None) -> bool:
-        return self.buffer.due(time.monotonic() if now is None else now) or len(self.errors) >= 10_000
 
     def flush(self, wall_time: datetime | None = None) -> list[str]:
         """Write what is buffered: one object per partition, then the error records."""
