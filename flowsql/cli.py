@@ -12,9 +12,12 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
+
+import pyarrow as pa
 
 from flowsql import __version__
 from flowsql.checkpoint import CheckpointStore, open_store
@@ -74,13 +77,19 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     generate = commands.add_parser("generate", help="write generated events as NDJSON to stdout")
-    generate.add_argument("kind", choices=["clickstream"])
+    generate.add_argument("kind", choices=["clickstream", "cdc-orders"])
     generate.add_argument("--count", type=int, default=0, help="events to write (default: without end)")
     generate.add_argument("--rate", type=float, default=0.0,
                           help="events per second, timestamped on the wall clock (default: as fast as possible)")
     generate.add_argument("--seed", type=int, default=42, help="the same seed gives the same events")
     generate.add_argument("--start-time", default="2024-01-01T00:00:00",
                           help="event time of the first event when --rate is not set")
+    generate.add_argument("--kinesis", metavar="STREAM", help="put the events into this Kinesis stream (name or ARN) "
+                                                              "instead of writing them to stdout")
+    generate.add_argument("--partition-key-field", help="with --kinesis: the field that keys each record "
+                                                       "(default: user_id for clickstream, random for cdc-orders)")
+    generate.add_argument("--region", default="")
+    generate.add_argument("--endpoint-url", default="")
     generate.add_argument("--quiet", action="store_true", help="show no progress")
     generate.add_argument("--log-format", choices=["text", "json"], default="text")
     generate.set_defaults(handler=_generate)
@@ -232,6 +241,8 @@ def _generate(args: argparse.Namespace) -> int:
         if progress is not None:
             progress(count)
 
+    if args.kinesis:
+        return _generate_to_kinesis(args, generate(options), note, progress)
     try:
         write_ndjson(generate(options), sys.stdout.buffer, note)
     except BrokenPipeError:
@@ -241,6 +252,35 @@ def _generate(args: argparse.Namespace) -> int:
     if progress is not None:
         progress.finish(written)
     return 0
+
+
+def _generate_to_kinesis(args: argparse.Namespace, tables: Iterable[pa.Table], note: Callable[[int], None],
+                         progress: Any) -> int:
+    import duckdb
+
+    from flowsql.delivery.encoders import encode_json_lines
+    from flowsql.produce import produce
+
+    key_field = args.partition_key_field or ("user_id" if args.kind == "clickstream" else None)
+    con = duckdb.connect()
+
+    def records() -> Iterator[bytes]:
+        count = 0
+        for table in tables:
+            for line in encode_json_lines(con, table).splitlines():
+                yield line
+            count += table.num_rows
+            note(count)
+
+    report = produce(args.kinesis, records(), partition_key_field=key_field, region=args.region,
+                     endpoint_url=args.endpoint_url)
+    if progress is not None:
+        progress.finish(report.put)
+    for problem in [*report.skipped, *report.failed]:
+        print(f"flowsql: record {problem.number} not put: {problem.reason}", file=sys.stderr)
+    print(f"flowsql: {report.put:,} events put into {args.kinesis} ({report.calls:,} PutRecords calls, "
+          f"{report.retried_entries:,} entries retried)", file=sys.stderr)
+    return 0 if report.ok else 1
 
 
 def _produce(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ are separate from the event stream, so another output (a Kinesis stream) is one 
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import time
@@ -19,9 +20,11 @@ import duckdb
 import pyarrow as pa
 
 from flowsql.delivery.encoders import encode_json_lines
-from flowsql.errors import UsageError
+from flowsql.errors import Location, UsageError
+from flowsql.options import Option, bind_options
+from flowsql.pipeline.model import SourceDecl
 from flowsql.records import ARRIVAL_TIME
-from flowsql.sources.generator import BLOCK, clickstream_block
+from flowsql.sources.generator import BLOCK, GeneratorOptions, GeneratorSource, clickstream_block
 
 log = logging.getLogger("flowsql")
 
@@ -38,14 +41,36 @@ class GenerateOptions:
     batch_size: int = 10_000
 
 
-BlockMaker = Callable[[GenerateOptions, int, int, float], pa.Table]
+RangeMaker = Callable[[GenerateOptions, int, int, int, float], pa.Table]
 
 
-def _clickstream(options: GenerateOptions, block: int, start_us: int, rate: float) -> pa.Table:
-    return clickstream_block(options.seed, block, start_us, rate, options.users, int(options.disorder * 1_000_000))
+def _clickstream(options: GenerateOptions, first: int, last: int, start_us: int, rate: float) -> pa.Table:
+    disorder_us = int(options.disorder * 1_000_000)
+    blocks = [_block(options.seed, number, start_us, rate, options.users, disorder_us)
+              for number in range(first // BLOCK, (last - 1) // BLOCK + 1)]
+    return pa.concat_tables(blocks).slice(first - (first // BLOCK) * BLOCK, last - first)
 
 
-KINDS: dict[str, BlockMaker] = {"clickstream": _clickstream}
+@functools.lru_cache(maxsize=2)  # consecutive batches mostly fall in the same block
+def _block(seed: int, number: int, start_us: int, rate: float, users: int, disorder_us: int) -> pa.Table:
+    return clickstream_block(seed, number, start_us, rate, users, disorder_us)
+
+
+def _cdc_orders(options: GenerateOptions, first: int, last: int, start_us: int, rate: float) -> pa.Table:
+    # The generator source's own change feed (Debezium JSON once encoded), the same whatever
+    # the batch boundaries, as long as they fall on whole reorder chunks.
+    return _cdc_source(options.seed, rate).events(first, last, start_us)
+
+
+@functools.lru_cache(maxsize=4)
+def _cdc_source(seed: int, rate: float) -> GeneratorSource:
+    options = (Option("connector", "generator"), Option("kind", "cdc-orders"), Option("seed", seed),
+               Option("rate", rate))
+    decl = SourceDecl("orders", (), None, options, Location("<generate>", 1, 1))
+    return GeneratorSource(decl, bind_options(GeneratorOptions, list(options), "flowsql generate cdc-orders"))
+
+
+KINDS: dict[str, RangeMaker] = {"clickstream": _clickstream, "cdc-orders": _cdc_orders}
 
 
 def generate(options: GenerateOptions) -> Iterator[pa.Table]:
@@ -66,22 +91,19 @@ def generate(options: GenerateOptions) -> Iterator[pa.Table]:
         start_us = int(start.timestamp() * 1_000_000)
         spacing = 1000.0  # event time one millisecond apart, as the generator source's default
         batch = options.batch_size
+    if options.kind == "cdc-orders":
+        chunk = GeneratorOptions.reorder_window
+        batch = -(-batch // chunk) * chunk  # whole reorder chunks
     began = time.monotonic()
     first = 0
-    cached: tuple[int, pa.Table] | None = None
     while not options.count or first < options.count:
         last = first + batch if not options.count else min(first + batch, options.count)
         if options.rate:
             wait = began + last / options.rate - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
-        parts = []
-        for number in range(first // BLOCK, (last - 1) // BLOCK + 1):
-            if cached is None or cached[0] != number:
-                cached = (number, make(options, number, start_us, spacing))
-            parts.append(cached[1])
-        table = pa.concat_tables(parts).slice(first - (first // BLOCK) * BLOCK, last - first)
-        yield table.drop_columns([ARRIVAL_TIME])
+        table = make(options, first, last, start_us, spacing)
+        yield table.drop_columns([ARRIVAL_TIME]) if ARRIVAL_TIME in table.column_names else table
         first = last
 
 

@@ -172,11 +172,13 @@ class GeneratorSource(Source):
                 due = began + last / opts.rate
                 if stop.wait(max(0.0, due - time.monotonic())):
                     return
-            table = self._events(first, last, start_us)
+            table = self.events(first, last, start_us)
             self.next_event = last
             yield SourceBatch(self.name, table, [], {"next_event": last}, table.nbytes)
 
-    def _events(self, first: int, last: int, start_us: int) -> pa.Table:
+    def events(self, first: int, last: int, start_us: int) -> pa.Table:
+        """Events first..last-1 of the stream (for cdc-orders, changes in delivery order;
+        `first` and `last` fall on whole reorder chunks)."""
         opts = self.options
         if opts.kind == "cdc-orders":
             return self._changes(first, last, start_us)
