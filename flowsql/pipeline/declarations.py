@@ -302,7 +302,10 @@ def interval_seconds(interval: exp.Expression) -> float:
     """The length of an INTERVAL literal in seconds, as DuckDB reads it."""
     sql = interval.sql(_DIALECT)
     try:
-        row = duckdb.execute(f"SELECT epoch({sql})").fetchone()
+        # A connection of its own: results left on DuckDB's shared default connection block
+        # the next statement anyone runs on it.
+        with duckdb.connect() as con:
+            row = con.execute(f"SELECT epoch({sql})").fetchone()
     except duckdb.Error as exc:
         raise ValueError(f"cannot read interval {sql}: {exc}") from None
     assert row is not None

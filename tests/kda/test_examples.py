@@ -237,7 +237,8 @@ def test_fast_regex_is_lazy() -> None:
     def parsed(function: str) -> str | None:
         query = parse_one(f"SELECT {function}('a=1;b=2;c=3', '(.*)=(.*)').COLUMN1", read="duckdb")
         assert isinstance(query, exp.Select)
-        return duckdb.sql(rewrite_functions(query).sql("duckdb")).fetchall()[0][0]  # type: ignore[no-any-return]
+        with duckdb.connect() as con:
+            return con.execute(rewrite_functions(query).sql("duckdb")).fetchall()[0][0]  # type: ignore[no-any-return]
 
     assert parsed("FAST_REGEX_LOG_PARSE") == "a"  # stops at the first '='
     assert parsed("REGEX_LOG_PARSE") == "a=1;b=2;c"  # Java's greedy match takes the last
