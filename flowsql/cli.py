@@ -67,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     explain = commands.add_parser("explain", help="show sources, windows, watermarks, sinks and the SQL that runs")
     explain.add_argument("file", type=Path)
     explain.set_defaults(handler=_explain)
+
+    ddl = commands.add_parser("ddl", help="print Athena CREATE EXTERNAL TABLE statements for the file and s3 sinks")
+    ddl.add_argument("file", type=Path)
+    ddl.add_argument("--sink", help="only this sink")
+    ddl.set_defaults(handler=_ddl)
     return parser
 
 
@@ -149,6 +154,16 @@ def _explain(args: argparse.Namespace) -> int:
 
     pipeline = load_pipeline(args.file)
     print(explain_text(PipelineRun(pipeline)))
+    return 0
+
+
+def _ddl(args: argparse.Namespace) -> int:
+    from flowsql.catalog.athena import pipeline_ddl
+
+    statements, notes = pipeline_ddl(PipelineRun(load_pipeline(args.file)), args.sink)
+    for note in notes:
+        print(f"flowsql: {note}", file=sys.stderr)
+    print("\n\n".join(statements))
     return 0
 
 

@@ -21,8 +21,9 @@ class Encoder(Protocol):
 
 
 class ParquetEncoder:
-    """Parquet as Athena reads it best: microsecond timestamps, one row group per object
-    up to 128 MiB of rows, statistics on."""
+    """Parquet as Athena reads it best: timestamps as INT64 microseconds (never nanoseconds,
+    which Athena cannot read), lower-case column and field names (Athena folds names),
+    decimals as Parquet DECIMAL, nested types as LIST/STRUCT/MAP, up to 2^20 rows per group."""
 
     content_type = "application/vnd.apache.parquet"
 
@@ -34,11 +35,35 @@ class ParquetEncoder:
 
     def encode(self, table: pa.Table) -> bytes:
         sink = pa.BufferOutputStream()
+        lowered = lower_case_schema(table.schema)
+        if lowered != table.schema:
+            table = table.cast(lowered)
         pq.write_table(
             table, sink, compression=self.compression, coerce_timestamps="us",
             allow_truncated_timestamps=True, row_group_size=1 << 20,
         )
         return sink.getvalue().to_pybytes()
+
+
+def lower_case_schema(schema: pa.Schema) -> pa.Schema:
+    """The same schema with every column and nested field name lower-cased."""
+    return pa.schema([_lower_field(f) for f in schema], metadata=schema.metadata)
+
+
+def _lower_field(field: pa.Field) -> pa.Field:
+    return pa.field(field.name.lower(), _lower_type(field.type), field.nullable, field.metadata)
+
+
+def _lower_type(kind: pa.DataType) -> pa.DataType:
+    if pa.types.is_struct(kind):
+        return pa.struct([_lower_field(kind.field(i)) for i in range(kind.num_fields)])
+    if pa.types.is_large_list(kind):
+        return pa.large_list(_lower_field(kind.value_field))
+    if pa.types.is_list(kind):
+        return pa.list_(_lower_field(kind.value_field))
+    if pa.types.is_map(kind):
+        return pa.map_(_lower_field(kind.key_field), _lower_field(kind.item_field))
+    return kind
 
 
 class JsonLinesEncoder:
