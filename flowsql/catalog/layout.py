@@ -39,6 +39,7 @@ class TableLayout:
     location: str  # where the table starts, ending with '/'
     template: str  # relative to location, with ${key} for each partition key
     keys: tuple[PartitionKey, ...] = field(default_factory=tuple)
+    static: str = ""  # the prefix's literal folders, part of location
 
     @property
     def hive_columns(self) -> tuple[str, ...]:
@@ -49,7 +50,11 @@ class TableLayout:
         return self.location + self.template
 
     def partition_of(self, relative_key: str) -> tuple[list[str], str] | None:
-        """Partition values and folder (relative) of an object key, or None if it lies elsewhere."""
+        """Partition values and folder (relative to location) of an object key (relative to the
+        sink's root), or None if it lies elsewhere."""
+        if not relative_key.startswith(self.static):
+            return None
+        relative_key = relative_key[len(self.static):]
         regex = "^" + "".join(
             f"({next(k.value_regex for k in self.keys if k.name == piece[2:-1])})" if piece.startswith("${")
             else re.escape(piece) for piece in re.split(r"(\$\{[a-z0-9_]+\})", self.template) if piece
@@ -71,7 +76,7 @@ def table_layout(prefix: Prefix, base: str, query_columns: list[str]) -> TableLa
         static = literal[:cut]
         parts = ([Part(literal=literal[cut:])] if literal[cut:] else []) + parts[1:]
     if not any(p.namespace for p in prefix.parts):
-        return TableLayout(base + static, "")
+        return TableLayout(base + static, "", (), static)
     taken = {c.lower() for c in query_columns}
     keys: list[PartitionKey] = []
     template: list[str] = []
@@ -102,7 +107,7 @@ def table_layout(prefix: Prefix, base: str, query_columns: list[str]) -> TableLa
     text = "".join(template)
     text = text[: text.rfind("/") + 1]  # only whole folders are partitions
     kept = tuple(k for k in keys if "${" + k.name + "}" in text)
-    return TableLayout(base + static, text, kept)
+    return TableLayout(base + static, text, kept, static)
 
 
 def location_base(connector: str, options: dict[str, str]) -> str | None:
