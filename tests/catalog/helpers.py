@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlglot
@@ -74,9 +74,9 @@ def check_projected(key: str, value: str, properties: dict[str, str]) -> None:
         pattern = java
         for token, code in _JAVA_TO_STRPTIME.items():
             pattern = pattern.replace(token, code)
-        when = datetime.strptime(value, pattern).replace(tzinfo=timezone.utc)
+        when = datetime.strptime(value, pattern).replace(tzinfo=UTC)
         assert properties[f"projection.{key}.range"] == "NOW-1YEARS,NOW"
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         assert now - timedelta(days=366) <= when <= now
         assert when.strftime(pattern) == value  # zero-padded exactly as the format prints
     elif kind == "integer":

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from tests.catalog.helpers import (
-    check_projected, columns, ddl_statements, location, partition_columns, table_properties, template_regex,
+    check_projected,
+    columns,
+    ddl_statements,
+    location,
+    partition_columns,
+    table_properties,
+    template_regex,
     written_files,
 )
 from tests.conftest import ROOT, run_cli

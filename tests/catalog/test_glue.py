@@ -3,7 +3,7 @@ run, and nothing created twice by a second run."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -55,7 +55,7 @@ def test_table_and_partitions_registered_once(tmp_path: Path, moto_endpoint: str
 
     folders = sorted({p.parent for p in (tmp_path / "lake").rglob("*.parquet")})
     found = partitions(moto_endpoint, table)
-    today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
     assert sorted(p["StorageDescriptor"]["Location"] for p in found) == [f"file://{f}/" for f in folders]
     assert sorted(tuple(p["Values"]) for p in found) == sorted(
         (f.parent.name.split("=")[1], f.name.split("=")[1]) for f in folders)

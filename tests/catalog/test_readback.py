@@ -57,7 +57,7 @@ def test_pyarrow_dataset_with_hive_partitioning(athena_lake: tuple[Path, dict[st
 
 
 def test_duckdb_with_declared_partition_types(athena_lake: tuple[Path, dict[str, str]]) -> None:
-    tmp, statements = athena_lake
+    _tmp, statements = athena_lake
     ddl = statements["country_minutes"]
     types = ", ".join(f"'{k}': '{_DUCKDB[t]}'" for k, t in partition_columns(ddl).items())
     root = location(ddl).removeprefix("file://")
@@ -81,7 +81,7 @@ def test_duckdb_with_declared_partition_types(athena_lake: tuple[Path, dict[str,
 
 
 def test_parquet_as_athena_reads_it(athena_lake: tuple[Path, dict[str, str]]) -> None:
-    tmp, statements = athena_lake
+    tmp, _statements = athena_lake
     files = sorted((tmp / "lake" / "country_minutes").rglob("*.parquet"))
     schemas = {pq.read_schema(f) for f in files}
     assert len(files) == 10 and len(schemas) == 1  # one schema for every object of the table
