@@ -86,3 +86,18 @@ def test_added_column_updates_the_table(tmp_path: Path, moto_endpoint: str) -> N
         "event_id", "page", "price", "ts", "doubled"]
     assert described["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
     assert len(partitions(moto_endpoint, "grows")) == 10
+
+
+@pytest.mark.slow
+def test_glue_down_then_back_registers_what_was_delivered(tmp_path: Path, moto_endpoint: str) -> None:
+    (tmp_path / "p.sql").write_text(PIPELINE.format(format="parquet", extra="").replace("'Clicks'", "'healed'"))
+    down = run_cli("run", str(tmp_path / "p.sql"), "--state-dir", str(tmp_path / "state"), cwd=tmp_path,
+                   env={"AWS_ENDPOINT_URL": "http://127.0.0.1:9"})  # nothing listens on the discard port
+    assert down.code == 1
+    assert "Glue registration of data/country=" in down.stderr and "in analytics.healed failed" in down.stderr
+    # The checkpoint had committed: the next start finishes its promotions and registers them.
+    run(tmp_path, moto_endpoint)
+    folders = sorted({p.parent for p in (tmp_path / "lake").rglob("*.parquet")})
+    assert len(folders) == 10
+    found = partitions(moto_endpoint, "healed")
+    assert sorted(p["StorageDescriptor"]["Location"] for p in found) == [f"file://{f}/" for f in folders]
