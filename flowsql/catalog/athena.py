@@ -83,6 +83,10 @@ def sink_table(decl: SinkDecl, prefix: object, schema: pa.Schema, format_name: s
             columns.append((column.name.lower(), athena_type(column.type)))
         except ValueError as exc:
             raise ConfigError(f"sink '{decl.name}', column '{column.name}': {exc}", decl.location) from None
+    clash = next((k.name for k in layout.keys if k.name in dict(columns)), None)
+    if clash is not None:
+        raise ConfigError(f"sink '{decl.name}': the prefix's folder '{clash}=' names a partition column that is "
+                          f"also a column of the query; Athena needs distinct names (rename one)", decl.location)
     return SinkTable(decl.name, glue_database.lower(), (glue_table or decl.name).lower(), tuple(columns), layout,
                      format_name)
 

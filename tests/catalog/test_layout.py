@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import pyarrow as pa
+import pytest
 
 from flowsql.catalog.athena import create_table_ddl, sink_table
 from flowsql.delivery.prefix import parse_prefix
-from flowsql.errors import Location
+from flowsql.errors import ConfigError, Location
 from flowsql.options import Option
 from flowsql.pipeline.model import SinkDecl
 from tests.catalog.helpers import partition_columns, table_properties
@@ -44,3 +45,8 @@ def test_partition_values_of_delivered_keys() -> None:
     found = table.layout.partition_of("out/region=eu%2Fwest/2026/11/x-000001.json")
     assert found == (["eu/west", "2026/11"], "region=eu%2Fwest/2026/11/")
     assert table.layout.partition_of("elsewhere/x.json") is None
+
+
+def test_folder_named_like_a_column() -> None:
+    with pytest.raises(ConfigError, match="folder 'n=' names a partition column that is also a column"):
+        s3_table("n=!{timestamp:yyyy-MM-dd}/")
