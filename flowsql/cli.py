@@ -1,4 +1,4 @@
-"""The `flowsql` command: run, validate and explain pipeline files.
+"""The `flowsql` command: run, validate and explain pipeline files; generate demo events.
 
 Exit codes: 0 ok, 1 runtime failure, 2 usage, configuration or SQL error.
 """
@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -19,6 +20,7 @@ from flowsql import __version__
 from flowsql.checkpoint import CheckpointStore, open_store
 from flowsql.checkpoint.coordinator import describe_state
 from flowsql.errors import FlowsqlError
+from flowsql.logs import configure_logging, redact
 from flowsql.pipeline import load_pipeline
 from flowsql.runner import PipelineRun, RunSummary
 from flowsql.settings import pipeline_settings
@@ -33,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except FlowsqlError as exc:
-        print(f"flowsql: {exc}", file=sys.stderr)
+        _report_error(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         print("flowsql: interrupted", file=sys.stderr)
@@ -41,8 +43,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # anything unforeseen still ends with a message and exit code 1
         if os.environ.get("FLOWSQL_DEBUG"):
             raise
-        print(f"flowsql: failed: {type(exc).__name__}: {exc} (FLOWSQL_DEBUG=1 shows the traceback)", file=sys.stderr)
+        _report_error(f"failed: {type(exc).__name__}: {exc} (FLOWSQL_DEBUG=1 shows the traceback)")
         return 1
+
+
+def _report_error(message: str) -> None:
+    logger = logging.getLogger("flowsql")
+    if logger.handlers:  # configured by the command: text or JSON lines, redacted
+        logger.error(message, extra={"event": "error"})
+    else:
+        print(f"flowsql: {redact(message)}", file=sys.stderr)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,7 +68,22 @@ def _parser() -> argparse.ArgumentParser:
                      help="where checkpoints live (default: beside the pipeline file, named after it)")
     run.add_argument("--reset", action="store_true", help="discard the checkpoint (says what it discards) and start over")
     run.add_argument("--no-checkpoint", action="store_true", help="run without checkpoints (nothing is resumed)")
+    _add_status_options(run)
+    run.add_argument("--until-caught-up", action="store_true",
+                     help="stop once every source has nothing more to read (flushing windows and sinks)")
     run.set_defaults(handler=_run)
+
+    generate = commands.add_parser("generate", help="write generated events as NDJSON to stdout")
+    generate.add_argument("kind", choices=["clickstream"])
+    generate.add_argument("--count", type=int, default=0, help="events to write (default: without end)")
+    generate.add_argument("--rate", type=float, default=0.0,
+                          help="events per second, timestamped on the wall clock (default: as fast as possible)")
+    generate.add_argument("--seed", type=int, default=42, help="the same seed gives the same events")
+    generate.add_argument("--start-time", default="2024-01-01T00:00:00",
+                          help="event time of the first event when --rate is not set")
+    generate.add_argument("--quiet", action="store_true", help="show no progress")
+    generate.add_argument("--log-format", choices=["text", "json"], default="text")
+    generate.set_defaults(handler=_generate)
 
     validate = commands.add_parser("validate", help="parse and check a pipeline file without reading data")
     validate.add_argument("file", type=Path)
@@ -68,6 +93,22 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("file", type=Path)
     explain.set_defaults(handler=_explain)
 
+    compile_ = commands.add_parser("compile", help="write the pipeline as a job for another engine (Flink SQL)")
+    compile_.add_argument("file", type=Path)
+    compile_.add_argument("--target", required=True, choices=["flink"], help="the engine to compile for")
+    compile_.add_argument("-o", "--output", type=Path, help="folder for the job (default: print the script)")
+    compile_.set_defaults(handler=_compile)
+
+    produce = commands.add_parser("produce", help="put NDJSON records into a Kinesis stream")
+    produce.add_argument("stream", help="stream name or ARN")
+    produce.add_argument("input", nargs="?", default="-", help="NDJSON file, or - for standard input")
+    produce.add_argument("--partition-key-field", help="take each record's partition key from this JSON field "
+                                                       "(default: a random key)")
+    produce.add_argument("--region", default="")
+    produce.add_argument("--endpoint-url", default="")
+    produce.add_argument("--max-attempts", type=int, default=10, help="PutRecords attempts per record")
+    produce.set_defaults(handler=_produce)
+
     ddl = commands.add_parser("ddl", help="print Athena CREATE EXTERNAL TABLE statements for the file and s3 sinks")
     ddl.add_argument("file", type=Path)
     ddl.add_argument("--sink", help="only this sink")
@@ -75,7 +116,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_status_options(run: argparse.ArgumentParser) -> None:
+    run.add_argument("--log-format", choices=["text", "json"], default="text",
+                     help="log lines on stderr as plain text or one JSON object each")
+    run.add_argument("--status-interval", type=float, default=10.0,
+                     help="seconds between status log lines when stderr is not a terminal (0: none)")
+    run.add_argument("--status-shards", action="store_true", help="show each shard in the status panel")
+    run.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port at /metrics")
+    run.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port (default 127.0.0.1)")
+
+
 def _run(args: argparse.Namespace) -> int:
+    from flowsql.status.watch import Watchers
+
+    configure_logging(args.log_format, logging.WARNING if args.quiet else logging.INFO)
     stop = threading.Event()
     signals = {"count": 0}
 
@@ -98,19 +152,38 @@ def _run(args: argparse.Namespace) -> int:
             if args.reset:
                 _reset(store)
         run = PipelineRun(pipeline, store)
+        watchers = None
         try:
-            summary = run.run(stop)
+            watchers = Watchers(run, args.quiet, args.status_interval, args.metrics_port, args.metrics_host,
+                                args.status_shards)
+            watchers.start()
+            summary = run.run(stop, until_caught_up=args.until_caught_up)
         finally:
+            if watchers is not None:
+                watchers.stop()
             if store is not None:
                 store.close()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    report = {**summary.to_json(), **_operations_json(run)}
     if args.summary_json:
-        args.summary_json.write_text(json.dumps(summary.to_json(), indent=2) + "\n")
+        args.summary_json.write_text(json.dumps(report, indent=2) + "\n")
     if not args.quiet:
-        print(_summary_text(summary, run), file=sys.stderr)
+        if args.log_format == "json":
+            logging.getLogger("flowsql").info("summary", extra={"event": "summary", "summary": report})
+        else:
+            print(_summary_text(summary, run), file=sys.stderr)
     return 0
+
+
+def _operations_json(run: PipelineRun) -> dict[str, object]:
+    """What the status panel shows, at the end of the run, plus every metric series."""
+    from flowsql.status.view import build_view
+
+    view = build_view(run.metrics.snapshot(), None, 0.0).to_json()
+    return {"watermarks": view["watermarks"], "delivery": view["sinks"], "source_status": view["sources"],
+            "checkpoint": view["checkpoint"], "metrics": run.metrics.to_json()}
 
 
 def _reset(store: CheckpointStore) -> None:
@@ -135,11 +208,76 @@ def _summary_text(summary: RunSummary, run: PipelineRun) -> str:
     for name, stats in summary.sinks.items():
         sink = run.sinks[name]
         where = getattr(getattr(sink, "destination", None), "describe", lambda: "stdout")()
+        retries = int(run.metrics.total("flowsql_sink_retries_total", sink=name))
+        throttles = int(run.metrics.total("flowsql_sink_throttles_total", sink=name))
+        trouble = f", {retries:,} retries, {throttles:,} throttles" if retries or throttles else ""
         lines.append(f"  sink {name}: {stats['rows']:,} rows in {stats['objects']:,} objects "
-                     f"({stats['bytes']:,} bytes) -> {where}; {stats['errors']:,} error records")
+                     f"({stats['bytes']:,} bytes) -> {where}; {stats['errors']:,} error records{trouble}")
+    for name, source_stats in summary.sources.items():
+        if source_stats.lag_millis:
+            lags = ", ".join(f"{shard} {millis:,} ms" for shard, millis in source_stats.lag_millis.items())
+            lines.append(f"  source {name}: behind latest: {lags}")
     if summary.stopped_early and summary.open_window_rows:
         lines.append(f"  stopped before the end: {summary.open_window_rows:,} rows were in windows still open")
     return "\n".join(lines)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from flowsql.generate import GenerateOptions, Progress, generate, write_ndjson
+
+    configure_logging(args.log_format)
+    options = GenerateOptions(kind=args.kind, count=args.count, rate=args.rate, seed=args.seed,
+                              start_time=args.start_time)
+    progress = None if args.quiet else Progress(args.count, interval=2.0)
+    written = 0
+
+    def note(count: int) -> None:
+        nonlocal written
+        written = count
+        if progress is not None:
+            progress(count)
+
+    try:
+        write_ndjson(generate(options), sys.stdout.buffer, note)
+    except BrokenPipeError:
+        # The reader went away (`| head`); stop quietly like other Unix tools.
+        sys.stderr.close()
+        return 0
+    if progress is not None:
+        progress.finish(written)
+    return 0
+
+
+def _produce(args: argparse.Namespace) -> int:
+    import time
+
+    from flowsql.errors import UsageError
+    from flowsql.produce import ProduceReport, produce, read_lines
+
+    if args.max_attempts < 1:
+        raise UsageError("--max-attempts must be at least 1")
+    started = time.monotonic()
+    def put(lines: Iterable[bytes]) -> ProduceReport:
+        return produce(args.stream, read_lines(lines), partition_key_field=args.partition_key_field,
+                       region=args.region, endpoint_url=args.endpoint_url, max_attempts=args.max_attempts)
+
+    if args.input == "-":
+        report = put(sys.stdin.buffer)
+    else:
+        try:
+            with open(args.input, "rb") as source:
+                report = put(source)
+        except OSError as exc:
+            raise UsageError(f"cannot open {args.input}: {exc.strerror}") from None
+    for problem in report.skipped:
+        print(f"flowsql: record {problem.number} skipped: {problem.reason}", file=sys.stderr)
+    for problem in report.failed:
+        print(f"flowsql: record {problem.number} failed: {problem.reason}", file=sys.stderr)
+    elapsed = time.monotonic() - started
+    print(f"flowsql: {report.put:,} records put into {args.stream} in {elapsed:.2f} s "
+          f"({report.calls:,} PutRecords calls, {report.retried_entries:,} entries retried), "
+          f"{len(report.skipped):,} skipped, {len(report.failed):,} failed", file=sys.stderr)
+    return 0 if report.ok else 1
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -154,6 +292,22 @@ def _explain(args: argparse.Namespace) -> int:
 
     pipeline = load_pipeline(args.file)
     print(explain_text(PipelineRun(pipeline)))
+    return 0
+
+
+def _compile(args: argparse.Namespace) -> int:
+    from flowsql.compile import compile_flink
+
+    job = compile_flink(load_pipeline(args.file))
+    for note in job.notes:
+        print(f"flowsql: note: {note}", file=sys.stderr)
+    if args.output is None:
+        print(job.script, end="")
+        return 0
+    written = job.write(args.output)
+    print(f"flowsql: wrote {', '.join(str(p) for p in written)}", file=sys.stderr)
+    for jar in job.jars:
+        print(f"flowsql: needs {jar.coordinates} ({jar.why})", file=sys.stderr)
     return 0
 
 

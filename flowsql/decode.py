@@ -13,6 +13,7 @@ from datetime import datetime
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pajson
 
 from flowsql.pipeline.model import Column
@@ -42,15 +43,55 @@ def with_arrival_time(table: pa.Table, arrival: datetime | pa.Array) -> pa.Table
     return table.append_column(pa.field(ARRIVAL_TIME, pa.timestamp("us")), column)
 
 
+def _json_path(mapping: str) -> list[str]:
+    return mapping[2:].split(".")  # '$.a.b' -> ['a', 'b']; the parser checked the form
+
+
+def read_schema(columns: tuple[Column, ...], schema: pa.Schema) -> pa.Schema:
+    """What to read from each JSON object: top-level columns as declared, and for mapped
+    columns the nested structs that lead to them."""
+    tree: dict[str, object] = {}
+    for column, field in zip(columns, schema):
+        path = _json_path(column.mapping) if column.mapping else [column.name]
+        node = tree
+        for key in path[:-1]:
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                raise ValueError(f"JSON path {column.mapping} goes through a column declared as a value")
+            node = child
+        node[path[-1]] = field.type
+
+    def build(node: dict[str, object]) -> list[pa.Field]:
+        return [pa.field(k, pa.struct(build(v)) if isinstance(v, dict) else v) for k, v in node.items()]  # type: ignore[arg-type]
+
+    return pa.schema(build(tree))
+
+
 class NdjsonDecoder:
     """Decodes chunks of complete lines for one source."""
 
     def __init__(self, source: str, columns: tuple[Column, ...]) -> None:
         self.source = source
         self.schema = arrow_schema(columns)
+        self.columns = columns
+        mapped = any(c.mapping for c in columns)
+        self._read_schema = read_schema(columns, self.schema) if mapped else self.schema
         self._parse_options = pajson.ParseOptions(
-            explicit_schema=self.schema, unexpected_field_behavior="ignore"
+            explicit_schema=self._read_schema, unexpected_field_behavior="ignore"
         )
+
+    def _shape(self, table: pa.Table) -> pa.Table:
+        """The declared columns, nested JSON paths read out of their structs."""
+        if self._read_schema is self.schema:
+            return table.select(self.schema.names).cast(self.schema)
+        arrays = []
+        for column in self.columns:
+            path = _json_path(column.mapping) if column.mapping else [column.name]
+            array = table.column(path[0]).combine_chunks()
+            for key in path[1:]:
+                array = pc.struct_field(array, [key])  # a null parent object gives null
+            arrays.append(array)
+        return pa.Table.from_arrays(arrays, schema=self.schema)
 
     def decode(
         self, data: bytes, origin: str, base_offset: int, arrival: datetime
@@ -77,7 +118,7 @@ class NdjsonDecoder:
         # A line longer than a block fails here and is then read alone by the bisection.
         options = pajson.ReadOptions(block_size=_BLOCK_SIZE, use_threads=True)
         table = pajson.read_json(io.BytesIO(data), read_options=options, parse_options=self._parse_options)
-        return table.select(self.schema.names).cast(self.schema)
+        return self._shape(table)
 
     def _bisect(
         self,
@@ -119,4 +160,4 @@ class NdjsonDecoder:
         table = pajson.read_json(io.BytesIO(line), read_options=options, parse_options=self._parse_options)
         if table.num_rows != 1:
             raise pa.ArrowInvalid("a line must hold exactly one JSON object")
-        return table.select(self.schema.names).cast(self.schema)
+        return self._shape(table)

@@ -25,6 +25,9 @@ def explain_text(run: PipelineRun) -> str:
     for op in run.plan.operators:
         target = f"view {op.target}" if op.decl.is_view else f"sink {op.target}"
         out.append(f"  {op.decl.location}: {op.input} -> {target}")
+        pump = getattr(op.decl, "pump", "")
+        if pump:
+            out.append(f"    kda pump \"{pump}\": {getattr(op.decl, 'translation', '')}")
         if op.window:
             out.append(f"    window: {op.window.describe()}; each window is emitted once, when the "
                        f"watermark of {op.window.time_column} passes its end")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 import re
 import typing
 from dataclasses import dataclass
@@ -135,7 +136,7 @@ def bind_options(cls: type[T], options: list[Option], what: str) -> T:
             )
         field = fields[key]
         try:
-            values[key] = _convert(field, hints[key], option.value)
+            values[key] = _convert(field, hints[key], expand_environment(option.value))
         except ValueError as exc:
             raise ConfigError(
                 f"bad value {option.value!r} for option '{key}' of {what}: {exc}",
@@ -152,6 +153,28 @@ def bind_options(cls: type[T], options: list[Option], what: str) -> T:
     if missing:
         raise ConfigError(f"{what} needs the option '{missing[0]}'")
     return cls(**values)
+
+
+_ENVIRONMENT_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_environment(value: RawValue) -> RawValue:
+    """Replace each `${NAME}` in a string value with the environment variable NAME (or with
+    `default` in `${NAME:-default}` when NAME is unset or empty), so one pipeline file runs
+    against a test bucket and a production one; `$${` keeps a literal `${`."""
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def lookup(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if default is not None and not os.environ.get(name):
+            return default
+        if name not in os.environ:
+            raise ValueError(f"the environment variable {name} is not set")
+        return os.environ[name]
+
+    parts = value.split("$${")
+    return "${".join(_ENVIRONMENT_REFERENCE.sub(lookup, part) for part in parts)
 
 
 def _convert(field: dataclasses.Field[Any], hint: Any, value: RawValue) -> Any:

@@ -8,6 +8,7 @@ reading and SQL overlap on two cores.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -23,13 +24,17 @@ from flowsql.engine import Engine, plan_pipeline
 from flowsql.engine.operators import Rejected
 from flowsql.engine.planner import OperatorPlan, Plan
 from flowsql.errors import FlowsqlError, PipelineError, SourceError
+from flowsql.logs import LateRecordLog
+from flowsql.metrics import Metrics, bind_reporters
 from flowsql.pipeline.model import Pipeline
 from flowsql.records import ARRIVAL_TIME, BadRecord, SourceBatch, late_records
 from flowsql.settings import pipeline_settings
 from flowsql.sources import Source, create_source
+from flowsql.status.sample import sample_run
 
 _QUEUE_DEPTH = 4
 _IDLE_TICK = 0.2
+_OBSERVE_INTERVAL = 0.25  # how often the run's state is copied into its Metrics
 
 
 @dataclass
@@ -38,6 +43,7 @@ class SourceStats:
     bytes: int = 0
     errors: int = 0
     finished: bool = False
+    lag_millis: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -104,6 +110,11 @@ class PipelineRun:
         self.engine = Engine(self.plan, self._on_output, self._on_reject, lateness)
         self.summary = RunSummary(pipeline.name, sources={n: SourceStats() for n in self.sources})
         self.checkpoints = CheckpointCoordinator(self, store, self.settings.checkpoint_interval) if store else None
+        self.metrics = Metrics()
+        bind_reporters(self.metrics, self.sources, self.sinks)
+        self.started: float | None = None
+        self._observed_at = 0.0
+        self._late_log = LateRecordLog(logging.getLogger("flowsql"))
 
     def fingerprint(self) -> str:
         """What a checkpoint of this pipeline depends on: schemas, queries, windows, outputs."""
@@ -136,25 +147,29 @@ class PipelineRun:
         source = self._root_source(op.input)
         records = late_records(source, rows, reason)
         records = [BadRecord(r.source, code, r.message, r.raw, r.position) for r in records]
+        sink = self.error_sink.get(source)
         if code == "late":
             self.summary.late += len(records)
-        sink = self.error_sink.get(source)
+            self.metrics.inc("flowsql_late_records_total", len(records), source=source)
+            self._late_log.dropped(source, op.target, len(records), reason, sink.name if sink else None)
         if sink is not None:
             sink.add_errors(records)
 
     # -- running -----------------------------------------------------------------------------
-    def run(self, stop: threading.Event | None = None) -> RunSummary:
+    def run(self, stop: threading.Event | None = None, until_caught_up: bool = False) -> RunSummary:
         stop = stop or threading.Event()
         if self.checkpoints is not None:
             state = self.checkpoints.recover()
             if state is not None:
                 self.summary.resumed_epoch = state.epoch
+        for source in self.sources.values():
+            source.stop_when_caught_up = until_caught_up
         inbox: queue.Queue[tuple[str, str, Any]] = queue.Queue(maxsize=_QUEUE_DEPTH)
         readers = [
             threading.Thread(target=_read_source, args=(source, inbox, stop), name=f"source-{name}", daemon=True)
             for name, source in self.sources.items()
         ]
-        started = time.monotonic()
+        started = self.started = time.monotonic()
         for reader in readers:
             reader.start()
         remaining = set(self.sources)
@@ -176,18 +191,28 @@ class PipelineRun:
                 self._flush_due()
                 if self.checkpoints is not None and self.checkpoints.due():
                     self.checkpoints.commit()
+                self._observe()
         finally:
             stop.set()
             for reader in readers:
                 _drain_until_done(reader, inbox)
         self.summary.stopped_early = bool(remaining)
+        for name, source in self.sources.items():
+            self.summary.sources[name].lag_millis = source.lag()
         self.summary.open_window_rows = self.engine.buffered_rows()
         self.flush_all()
         if self.checkpoints is not None:
             self.checkpoints.commit()
         self.summary.elapsed = time.monotonic() - started
         self.summary.sinks = {n: vars(s.stats).copy() for n, s in self.sinks.items()}
+        self._observe(force=True)
         return self.summary
+
+    def _observe(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._observed_at >= _OBSERVE_INTERVAL:
+            self._observed_at = now
+            sample_run(self)
 
     def _process(self, batch: SourceBatch) -> None:
         stats = self.summary.sources[batch.source]

@@ -15,7 +15,9 @@ from urllib.parse import unquote
 
 from flowsql.delivery.prefix import Part, Prefix
 
-DATE_RANGE = "NOW-1YEARS,NOW"
+# Prefix times can be event time (window_start, a time_column), so the range reaches back
+# five years; widen it in the DDL for older data.
+DATE_RANGE = "NOW-5YEARS,NOW"
 # The finest field of a pattern decides the projection's step.
 _UNITS = [("ss", "SECONDS"), ("mm", "MINUTES"), ("HH", "HOURS"), ("dd", "DAYS"), ("DDD", "DAYS"),
           ("EEE", "DAYS"), ("MMM", "MONTHS"), ("MM", "MONTHS"), ("yyyy", "YEARS"), ("yy", "YEARS")]

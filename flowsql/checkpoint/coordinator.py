@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +12,8 @@ from flowsql.errors import UsageError
 
 if TYPE_CHECKING:
     from flowsql.runner import PipelineRun
+
+log = logging.getLogger("flowsql")
 
 
 class CheckpointCoordinator:
@@ -23,6 +25,9 @@ class CheckpointCoordinator:
         self.last_commit = time.monotonic()
         self.positions: dict[str, dict[str, Any]] = {}
         self.commits = 0
+        self.failures = 0
+        self.failing_since: int | None = None  # failures count when the current run of failures began
+        self.failure_logged_at: float | None = None
         for name, sink in self._transactional_sinks().items():
             sink.destination.use_staging(store.staging_dir() / name, run.pipeline.name)  # type: ignore[attr-defined]
             sink.staging = True  # type: ignore[attr-defined]
@@ -86,14 +91,32 @@ class CheckpointCoordinator:
         try:
             self.store.commit(state)
         except OSError as exc:
-            print(f"flowsql: checkpoint {state.epoch} failed ({exc}); the run goes on and the next "
-                  "checkpoint retries. Free space or fix permissions on " + self.store.describe(), file=sys.stderr)
+            self._failed(state.epoch, exc)
             return
+        if self.failing_since is not None:
+            log.info("checkpoint %d committed after %d failed attempts", state.epoch,
+                     self.failures - self.failing_since, extra={"event": "checkpoint_recovered"})
+            self.failing_since = self.failure_logged_at = None
         self.epoch = state.epoch
         self.commits += 1
         self.last_commit = time.monotonic()
         for sink in sinks.values():
             sink.promote_staged()
+
+
+    def _failed(self, epoch: int, exc: OSError) -> None:
+        # Commits retry between micro-batches, so a full disk would log several times a second: say it
+        # at once, then at most every 10 s.
+        self.failures += 1
+        if self.failing_since is None:
+            self.failing_since = self.failures - 1
+        now = time.monotonic()
+        if self.failure_logged_at is not None and now - self.failure_logged_at < 10.0:
+            return
+        self.failure_logged_at = now
+        log.error("checkpoint %d failed (%s; %d failed attempts so far); the run goes on and the next checkpoint "
+                  "retries. Free space or fix permissions on %s", epoch, exc, self.failures - self.failing_since,
+                  self.store.describe(), extra={"event": "checkpoint_failure", "epoch": epoch})
 
 
 def describe_state(state: CheckpointState) -> str:

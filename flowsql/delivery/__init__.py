@@ -67,6 +67,27 @@ def _file_sink(decl: SinkDecl, pipeline_name: str, schema: pa.Schema) -> Sink:
     return ObjectSink(decl, options, LocalDestination(options.path), pipeline_name, schema)
 
 
+@register("s3")
+def _s3_sink(decl: SinkDecl, pipeline_name: str, schema: pa.Schema) -> Sink:
+    from flowsql.delivery.s3 import S3Destination, S3SinkOptions
+
+    options = bind_options(S3SinkOptions, list(decl.options), f"sink '{decl.name}' (s3)")
+    if not options.bucket:
+        raise ConfigError(f"sink '{decl.name}' (s3) needs the option 'bucket'", decl.location)
+    try:
+        destination = S3Destination(options)
+    except ValueError as exc:
+        raise ConfigError(f"sink '{decl.name}' (s3): {exc}", decl.location) from None
+    return ObjectSink(decl, options, destination, pipeline_name, schema)
+
+
+@register("http")
+def _http_sink(decl: SinkDecl, pipeline_name: str, schema: pa.Schema) -> Sink:
+    from flowsql.delivery.http_config import build_http_sink
+
+    return build_http_sink(decl, pipeline_name, schema)
+
+
 @register("stdout")
 def _stdout_sink(decl: SinkDecl, pipeline_name: str, schema: pa.Schema) -> Sink:
     options = bind_options(StdoutSinkOptions, list(decl.options), f"sink '{decl.name}' (stdout)")

@@ -11,12 +11,13 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from urllib.parse import quote
 
 _EXPRESSION = re.compile(r"!\{([^}:]*):([^}]*)\}")
 HIVE_DEFAULT_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 _MAX_VALUE_LENGTH = 200
+MAX_PREFIX_LENGTH = 1024
 DEFAULT_PREFIX = "!{timestamp:yyyy/MM/dd/HH}/"
 DEFAULT_ERROR_PREFIX = "errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/"
 
@@ -56,6 +57,8 @@ class Prefix:
 
     def render(self, when: datetime, partition: dict[str, object] | None = None,
                error_type: str | None = None, seed: str = "") -> str:
+        if when.tzinfo is not None:
+            when = when.astimezone(timezone.utc)
         out = []
         for part in self.parts:
             if not part.namespace:
@@ -75,23 +78,49 @@ class Prefix:
 
 def parse_prefix(text: str, *, error_prefix: bool = False) -> Prefix:
     """Split a prefix into literal text and expressions, with Firehose's validation rules."""
+    if len(text) > MAX_PREFIX_LENGTH:
+        raise PrefixError(f"a prefix is at most {MAX_PREFIX_LENGTH} characters (this one has {len(text)})")
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise PrefixError(f"prefix {text!r} holds a control character")
     parts: list[Part] = []
     position = 0
     for match in _EXPRESSION.finditer(text):
         if match.start() > position:
             parts.append(Part(literal=text[position : match.start()]))
         namespace, value = match.group(1).strip(), match.group(2).strip()
+        if "!{" in namespace or "!{" in value:
+            raise PrefixError(f"expressions cannot be nested: {match.group(0)!r} in prefix {text!r}")
+        if not value:
+            raise PrefixError(f"{match.group(0)!r} in prefix {text!r} needs a value, as in !{{timestamp:yyyy}}")
         _check_expression(namespace, value, error_prefix)
         parts.append(Part(namespace=namespace, value=value))
         position = match.end()
-    rest = text[position:]
-    if "!{" in rest:
-        raise PrefixError(f"unclosed or malformed expression in prefix {text!r}: write !{{namespace:value}}")
-    if rest:
-        parts.append(Part(literal=rest))
-    if text.startswith("/") or any(".." in p.literal.split("/") for p in parts):
-        raise PrefixError(f"prefix {text!r} must not start with '/' or hold '..' folders")
-    return Prefix(text, tuple(parts))
+    if position < len(text):
+        parts.append(Part(literal=text[position:]))
+    for part in parts:
+        if "!{" in part.literal or "}" in part.literal and "!{" in text:
+            raise PrefixError(f"unclosed or malformed expression in prefix {text!r}: write !{{namespace:value}}")
+    prefix = Prefix(text, tuple(parts))
+    _check_shape(prefix)
+    if error_prefix and prefix.uses_expressions and not any(p.value == "error-output-type" for p in parts):
+        raise PrefixError(
+            f"error_output_prefix {text!r} uses expressions, so it must hold !{{firehose:error-output-type}} "
+            "(Firehose's rule: failed records of different kinds must not share a folder)"
+        )
+    return prefix
+
+
+def _check_shape(prefix: Prefix) -> None:
+    """A key must not climb out of its bucket or folder: no leading '/', no '.' or '..' segment,
+    no empty segment. Checked on a sample rendering so quoted text in date patterns counts too."""
+    sample = prefix.render(datetime(2000, 1, 1, tzinfo=timezone.utc), {k: "x" for k in prefix.partition_keys},
+                           error_type="x", seed="x")
+    segments = sample.split("/")
+    closing = segments[:-1] if sample.endswith("/") else segments
+    if sample.startswith("/") or any(s in (".", "..") for s in segments) or "" in closing[1:]:
+        raise PrefixError(
+            f"prefix {prefix.text!r} must not start with '/' or hold '.', '..' or empty ('//') folders"
+        )
 
 
 def _check_expression(namespace: str, value: str, error_prefix: bool) -> None:

@@ -17,11 +17,18 @@ import pyarrow.compute as pc
 from flowsql.delivery.buffer import DeliveryBuffer
 from flowsql.delivery.destinations import Destination
 from flowsql.delivery.encoders import JSON_CODECS, PARQUET_CODECS, Encoder, make_encoder
-from flowsql.delivery.prefix import DEFAULT_ERROR_PREFIX, DEFAULT_PREFIX, Prefix, PrefixError, parse_prefix
+from flowsql.delivery.prefix import (
+    DEFAULT_ERROR_PREFIX,
+    DEFAULT_PREFIX,
+    Prefix,
+    PrefixError,
+    parse_prefix,
+    sanitise_value,
+)
 from flowsql.errors import ConfigError
 from flowsql.options import choice, duration, size
 from flowsql.pipeline.model import SinkDecl
-from flowsql.records import BadRecord, bad_record_from_json
+from flowsql.records import ARRIVAL_TIME, BadRecord, bad_record_from_json
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,7 @@ class SinkOptions:
     error_output_prefix: str = ""
     buffer_size: int = size(64 * 1000**2)
     buffer_interval: float = duration(60.0)
+    time_column: str = ""  # the rows' time for names and !{timestamp:...}; see batch_time
     glue_database: str = ""  # with glue_table: register the table and its partitions in Glue
     glue_table: str = ""
 
@@ -75,6 +83,7 @@ class ObjectSink:
             raise _option_error(decl, "prefix", f"!{{partitionKeyFromQuery:{missing[0]}}} names no column of the "
                                 f"query's result ({', '.join(schema.names)})")
         _check_lower_case_names(decl, schema)
+        self.time_column = time_column_of(decl, options.time_column, schema)
         self.buffer = DeliveryBuffer(options.buffer_size, options.buffer_interval)
         self.on_delivered: list[DeliveredHook] = []
         if options.glue_database or options.glue_table:
@@ -99,7 +108,7 @@ class ObjectSink:
 
     def flush(self, wall_time: datetime | None = None) -> list[str]:
         """Write what is buffered: one object per partition, then the error records."""
-        when = wall_time or datetime.now(timezone.utc)
+        wall = wall_time or datetime.now(timezone.utc)
         table = self.buffer.take()
         written: list[str] = []
         if table is not None or self.errors:
@@ -107,15 +116,22 @@ class ObjectSink:
         if table is not None:
             table = table.cast(self.schema) if table.schema != self.schema else table
             for partition, rows in _split(table, self.prefix.partition_keys):
-                written.append(self._write_rows(rows, partition, when))
+                written.append(self._write_rows(rows, partition, self.batch_time(rows, wall)))
         if self.errors:
-            written.extend(self._write_errors(when))
+            written.extend(self._write_errors(wall))
         self.delivered.extend(written)
         return written
 
+    def batch_time(self, rows: pa.Table, wall: datetime) -> datetime:
+        """The oldest value of the time column (arrival time, as Firehose uses), so a replay of
+        the same rows names the same object; the flush's wall clock when rows carry no time."""
+        return oldest_time(rows, self.time_column, wall)
+
     def _object_name(self, when: datetime, extension: str) -> str:
-        stamp = when.strftime("%Y-%m-%d-%H-%M-%S")
-        return f"{self.pipeline_name}-{self.name}-{stamp}-{self.sequence:06d}{extension}"
+        # pipeline, sink, time and sequence: no randomness, so a replay overwrites.
+        stamp = when.astimezone(timezone.utc).strftime("%Y-%m-%d-%H-%M-%S")
+        pipeline = sanitise_value(self.pipeline_name)
+        return f"{pipeline}-{self.name}-{stamp}-{self.sequence:06d}{extension}"
 
     def _write_rows(self, rows: pa.Table, partition: dict[str, object], when: datetime) -> str:
         name = self._object_name(when, self.encoder.extension)
@@ -128,16 +144,18 @@ class ObjectSink:
         self.stats.bytes += len(data)
         return where
 
-    def _write_errors(self, when: datetime) -> list[str]:
+    def _write_errors(self, wall: datetime) -> list[str]:
         by_type: dict[str, list[BadRecord]] = {}
         for record in self.errors:
             by_type.setdefault(record.error_code, []).append(record)
         self.errors = []
         written = []
         for error_type, records in sorted(by_type.items()):
-            name = self._object_name(when, ".json")
+            when = min(r.arrival_time for r in records)
+            # The error type is in the name too, so types never collide under a literal prefix.
+            name = self._object_name(when, f"-{sanitise_value(error_type)}.json")
             key = self.error_prefix.render(when, error_type=error_type, seed=name) + name
-            data = "".join(json.dumps(r.to_json(), separators=(",", ":")) + "\n" for r in records).encode()
+            data = encode_error_records(records, wall)
             written.append(self._store(key, data, "application/x-ndjson"))
             self.stats.errors += len(records)
         return written
@@ -185,6 +203,39 @@ class ObjectSink:
         self.errors = [bad_record_from_json(e) for e in data["errors"]]  # type: ignore[attr-defined]
         if rows is not None and rows.num_rows:
             self.buffer.add(rows, time.monotonic())
+
+
+def oldest_time(rows: pa.Table, column: str, wall: datetime) -> datetime:
+    if not column or rows.num_rows == 0:
+        return wall
+    oldest = pc.min(rows.column(column)).as_py()
+    if oldest is None:
+        return wall
+    return oldest if oldest.tzinfo else oldest.replace(tzinfo=timezone.utc)
+
+
+def encode_error_records(records: list[BadRecord], wall: datetime, attempts: int = 1) -> bytes:
+    """Error output as Firehose writes it: one JSON document a line with the raw data in base64,
+    the error code and message, the attempts made and when the last one ended."""
+    ended = int(wall.timestamp() * 1000)
+    lines = []
+    for record in records:
+        document = {"attemptsMade": attempts, **record.to_json(), "attemptEndingTimestamp": ended}
+        lines.append(json.dumps(document, separators=(",", ":")) + "\n")
+    return "".join(lines).encode()
+
+
+def time_column_of(decl: SinkDecl, chosen: str, schema: pa.Schema) -> str:
+    if not chosen:
+        for candidate in (ARRIVAL_TIME, "window_start"):
+            if candidate in schema.names and pa.types.is_timestamp(schema.field(candidate).type):
+                return candidate
+        return ""
+    if chosen not in schema.names or not pa.types.is_timestamp(schema.field(chosen).type):
+        timestamps = [f.name for f in schema if pa.types.is_timestamp(f.type)]
+        raise _option_error(decl, "time_column", f"{chosen!r} is not a timestamp column of the query's result "
+                            f"(timestamp columns: {', '.join(timestamps) or 'none'})")
+    return chosen
 
 
 def _split(table: pa.Table, keys: tuple[str, ...]) -> list[tuple[dict[str, object], pa.Table]]:

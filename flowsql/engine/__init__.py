@@ -34,7 +34,10 @@ class Engine:
         self.subscribers: dict[str, list[int]] = {}
         for index, op_plan in enumerate(plan.operators):
             operator: Operator
-            if op_plan.window is None:
+            make_operator = getattr(op_plan.decl, "make_operator", None)  # a front end's own operator
+            if make_operator is not None:
+                operator = make_operator(op_plan, self.con, lateness.get(op_plan.input.lower(), 0))
+            elif op_plan.window is None:
                 operator = StatelessOperator(op_plan, self.con)
             else:
                 operator = WindowOperator(op_plan, self.con, lateness.get(op_plan.input.lower(), 0))
@@ -91,6 +94,11 @@ class Engine:
                 if rows is not None:
                     tables[f"engine-{index}"] = rows
                     entry["rows"] = f"engine-{index}"
+            elif hasattr(operator, "checkpoint"):  # a front end's own operator keeps its own state
+                entry["custom"], rows = operator.checkpoint()
+                if rows is not None:
+                    tables[f"engine-{index}"] = rows
+                    entry["rows"] = f"engine-{index}"
             operators.append(entry)
         return {"clocks": self.clocks, "operators": operators}, tables
 
@@ -104,6 +112,9 @@ class Engine:
                 rows = tables.get(entry["rows"]) if entry.get("rows") else None
                 operator.buffer = [rows] if rows is not None and rows.num_rows else []
                 operator.buffered_rows = rows.num_rows if rows is not None else 0
+            elif hasattr(operator, "resume"):
+                rows = tables.get(entry["rows"]) if entry.get("rows") else None
+                operator.resume(entry.get("custom") or {}, rows)
 
     # -- routing -----------------------------------------------------------------------------
     def _is_source(self, key: str) -> bool:
@@ -127,8 +138,10 @@ class Engine:
         for index in self.subscribers.get(key, []):
             op_plan, operator = self.operators[index]
             window = op_plan.window
-            if window is not None:
-                watermark = self.clocks[key].get(window.time_column.lower())
+            # A front end's own operator may also wait for a clock (`time_column`).
+            clock = window.time_column if window is not None else getattr(operator, "time_column", None)
+            if clock is not None:
+                watermark = self.clocks[key].get(clock.lower())
                 if watermark is not None:
                     result = operator.advance(watermark)
                     if result is not None and result.num_rows:

@@ -13,10 +13,12 @@ from flowsql.options import Option
 
 @dataclass(frozen=True)
 class Column:
-    """A declared column: its name and DuckDB type."""
+    """A declared column: its name and DuckDB type, and for nested JSON the path it is read
+    from (`MAPPING '$.data.price'`)."""
 
     name: str
     sql_type: str
+    mapping: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class Pipeline:
     views: dict[str, QueryDecl] = field(default_factory=dict)
     inserts: list[QueryDecl] = field(default_factory=list)
     settings: list[Option] = field(default_factory=list)  # SET key = value; (pipeline-wide)
+    extensions: dict[str, object] = field(default_factory=dict)  # state of other SQL dialects (kda)
 
     def line(self, number: int) -> str:
         lines = self.text.splitlines()

@@ -22,6 +22,7 @@ from flowsql.options import Option, RawValue
 from flowsql.pipeline.model import Column, Pipeline, QueryDecl, SinkDecl, SourceDecl, Watermark
 
 _DIALECT = DuckDB()
+_JSON_PATH = re.compile(r"^\$(\.[^.\[\]]+)+$")
 
 
 @dataclass
@@ -108,6 +109,8 @@ def _statements(source: _Text) -> list[_Statement]:
 
 
 def _add_statement(pipeline: Pipeline, statement: _Statement, base_dir: Path) -> None:
+    from flowsql.kda import add_kda_statement, is_kda_statement  # the KDA dialect's statements
+
     tokens = statement.tokens
     head = [t.text.upper() for t in tokens[:3]]
     if head[:2] == ["CREATE", "SOURCE"]:
@@ -118,6 +121,8 @@ def _add_statement(pipeline: Pipeline, statement: _Statement, base_dir: Path) ->
         sink = _Declaration(statement).sink(base_dir)
         _check_new_name(pipeline, sink.name, statement, tokens[2])
         pipeline.sinks[sink.name] = sink
+    elif is_kda_statement(tokens):
+        add_kda_statement(pipeline, tokens, base_dir)
     elif head[:2] == ["CREATE", "VIEW"] or head[:3] == ["CREATE", "OR", "REPLACE"] and _is_view(tokens):
         view = _parse_query_statement(statement)
         _check_new_name(pipeline, view.target, statement, tokens[2])
@@ -300,6 +305,12 @@ class _Declaration:
         type_tokens = self.until_top_level_comma()
         if not type_tokens:
             raise self.file.error(f"column '{name}' needs a type", name_token.start if name_token else 0)
+        mapping = None
+        if len(type_tokens) > 2 and type_tokens[-2].text.upper() == "MAPPING":
+            if type_tokens[-1].token_type != TokenType.STRING or not _JSON_PATH.match(type_tokens[-1].text):
+                raise self.file.error("MAPPING takes a quoted JSON path such as '$.data.price'",
+                                      type_tokens[-1].start)
+            mapping, type_tokens = type_tokens[-1].text, type_tokens[:-2]
         type_text = self.file.text[type_tokens[0].start : type_tokens[-1].end + 1]
         try:
             sql_type = exp.DataType.build(type_text, dialect=_DIALECT).sql(_DIALECT)
@@ -309,7 +320,7 @@ class _Declaration:
                 type_tokens[0].start,
                 "use a DuckDB type such as VARCHAR, BIGINT, DOUBLE, BOOLEAN, TIMESTAMP",
             ) from None
-        return Column(name, sql_type)
+        return Column(name, sql_type, mapping)
 
     def watermark(self) -> Watermark:
         start = self.take("WATERMARK")

@@ -39,7 +39,7 @@ def create_source(decl: SourceDecl) -> Source:
 
 def _load_connectors() -> None:
     # Imported here so that each connector registers itself without import cycles.
-    from flowsql.sources import files, generator, stdin  # noqa: F401
+    from flowsql.sources import files, generator, kinesis, stdin  # noqa: F401
 
 
 __all__ = ["Source", "SourceOptions", "create_source", "register"]

@@ -30,6 +30,7 @@ class Source(ABC):
 
     options_class: ClassVar[type[SourceOptions]] = SourceOptions
     schema: pa.Schema  # the decoded rows' columns, without arrival_time
+    stop_when_caught_up: bool = False  # `run --until-caught-up`: end `read` once nothing is left
 
     def __init__(self, decl: SourceDecl, options: SourceOptions) -> None:
         self.decl = decl
@@ -49,6 +50,10 @@ class Source(ABC):
     @abstractmethod
     def read(self, stop: threading.Event) -> Iterator[SourceBatch]:
         """Yield decoded batches until the end of the stream or until `stop` is set."""
+
+    def lag(self) -> dict[str, int]:
+        """How far behind the newest record each part of the stream is, in milliseconds."""
+        return {}
 
     def seek(self, position: dict[str, Any]) -> None:
         """Resume after `position`, a value this source put in a batch it yielded before."""

@@ -75,9 +75,9 @@ def check_projected(key: str, value: str, properties: dict[str, str]) -> None:
         for token, code in _JAVA_TO_STRPTIME.items():
             pattern = pattern.replace(token, code)
         when = datetime.strptime(value, pattern).replace(tzinfo=UTC)
-        assert properties[f"projection.{key}.range"] == "NOW-1YEARS,NOW"
+        assert properties[f"projection.{key}.range"] == "NOW-5YEARS,NOW"
         now = datetime.now(UTC)
-        assert now - timedelta(days=366) <= when <= now
+        assert now - timedelta(days=5 * 366) <= when <= now
         assert when.strftime(pattern) == value  # zero-padded exactly as the format prints
     elif kind == "integer":
         low, high = (int(v) for v in properties[f"projection.{key}.range"].split(","))

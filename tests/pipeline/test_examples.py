@@ -20,7 +20,7 @@ def generated_clicks(count: int, seed: int, rate: float = 1000.0) -> pa.Table:
 
 
 def test_clickstream_demo(tmp_path: Path) -> None:
-    result = run_cli("run", str(ROOT / "pipelines" / "clickstream_demo.sql"), cwd=tmp_path)
+    result = run_cli("run", str(ROOT / "pipelines" / "clickstream_demo.sql"), "--state-dir", str(tmp_path), cwd=tmp_path)
     assert result.code == 0, result.stderr
     assert "200,000 events" in result.stderr and "0 errors" in result.stderr
 

@@ -8,6 +8,7 @@ request through. Everything else is forwarded unchanged. Counters tell the test 
 from __future__ import annotations
 
 import http.client
+import json
 import socket
 import threading
 import time
@@ -33,6 +34,10 @@ class Fault:
     times: int | None = 1
     fired: int = 0
     transform: Callable[[bytes], bytes] | None = None  # rewrite the upstream response body
+    # Kinesis PutRecords: entries for which this returns True are not forwarded and come back
+    # failed, as Kinesis reports a partial failure; the rest really go in.
+    fail_entries: Callable[[int, dict[str, object]], bool] | None = None
+    entry_error: str = "ProvisionedThroughputExceededException"
 
 
 class FaultProxy:
@@ -72,7 +77,11 @@ class FaultProxy:
                     self.end_headers()
                     self.wfile.write(fault.body)
                     return
-                status, reason, response_headers, data = proxy._forward(self.command, self.path, headers, body)
+                if fault is not None and fault.fail_entries is not None:
+                    status, reason, response_headers, data = proxy._put_records_partly(
+                        fault, self.command, self.path, headers, body)
+                else:
+                    status, reason, response_headers, data = proxy._forward(self.command, self.path, headers, body)
                 if fault is not None and fault.transform is not None:
                     data = fault.transform(data)
                 self.send_response(status, reason)
@@ -83,7 +92,14 @@ class FaultProxy:
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle
+            def _handle_quietly(self) -> None:
+                # A client that timed out has gone: writing its late answer must not be an error.
+                try:
+                    self._handle()
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle_quietly
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -120,7 +136,8 @@ class FaultProxy:
     def _forward(self, method: str, path: str, headers: dict[str, str], body: bytes):  # type: ignore[no-untyped-def]
         connection = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=60)
         try:
-            forward_headers = {k: v for k, v in headers.items() if k.lower() not in ("connection",)}
+            # http.client sets Content-Length for the body actually sent (it may have been rewritten).
+            forward_headers = {k: v for k, v in headers.items() if k.lower() not in ("connection", "content-length")}
             connection.request(method, path, body=body if body else None, headers=forward_headers)
             response = connection.getresponse()
             data = response.read()
@@ -129,6 +146,31 @@ class FaultProxy:
             return response.status, response.reason, response.getheaders(), data
         finally:
             connection.close()
+
+
+    def _put_records_partly(self, fault: Fault, method: str, path: str, headers: dict[str, str], body: bytes):  # type: ignore[no-untyped-def]
+        request = json.loads(body)
+        entries = request["Records"]
+        failing = [bool(fault.fail_entries(i, entry)) for i, entry in enumerate(entries)]  # type: ignore[misc]
+        kept = [entry for entry, fails in zip(entries, failing) if not fails]
+        results: list[dict[str, object]] = []
+        upstream_failed = 0
+        status, reason, response_headers = 200, "OK", [("Content-Type", "application/x-amz-json-1.1")]
+        if kept:
+            status, reason, response_headers, data = self._forward(
+                method, path, headers, json.dumps({**request, "Records": kept}).encode())
+            if status != 200:
+                return status, reason, response_headers, data
+            answer = json.loads(data)
+            results = answer["Records"]
+            upstream_failed = int(answer.get("FailedRecordCount", 0))
+        upstream = iter(results)
+        merged = [
+            {"ErrorCode": fault.entry_error, "ErrorMessage": "injected by the test proxy"} if fails else next(upstream)
+            for fails in failing
+        ]
+        out = {"FailedRecordCount": sum(failing) + upstream_failed, "Records": merged}
+        return status, reason, response_headers, json.dumps(out).encode()
 
 
 def target_is(operation: str) -> Matcher:

@@ -1,0 +1,323 @@
+"""The HTTP endpoint sink: Firehose's HTTP delivery contract, request by request.
+
+Each buffered batch becomes one or more POSTs under the size limit, each with a request id
+derived from the sink and batch sequence (stable across retries, so receivers can de-duplicate).
+A batch the endpoint will not take within `retry_duration` goes to the error output as
+`http-endpoint-failed`; nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import gzip
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import duckdb
+import pyarrow as pa
+import urllib3
+
+from flowsql.delivery.buffer import DeliveryBuffer
+from flowsql.delivery.destinations import Destination
+from flowsql.delivery.encoders import encode_json_lines
+from flowsql.delivery.prefix import Prefix, sanitise_value
+from flowsql.delivery.retry import (
+    RetriesExhausted,
+    RetryOptions,
+    RetryPolicy,
+    TransientError,
+    call_with_retry,
+    describe_error,
+    log,
+)
+from flowsql.delivery.sink import SinkStats, encode_error_records, oldest_time
+from flowsql.errors import DeliveryError
+from flowsql.options import choice, duration, size
+from flowsql.records import BadRecord, bad_record_from_json
+
+PROTOCOL_VERSION = "1.0"
+MAX_ACCESS_KEY_BYTES = 4096
+# uuid5 namespace for request ids: the same pipeline, sink, batch and part give the same id.
+REQUEST_ID_NAMESPACE = uuid.UUID("6f0c7a52-3d43-5b7e-9a55-1c0f3f2d8e11")
+_RECORD_OVERHEAD = len('{"data":""},')
+
+
+@dataclass(frozen=True)
+class HttpSinkOptions(RetryOptions):
+    connector: str = ""
+    url: str = ""
+    access_key: str = dataclasses.field(default="", repr=False)
+    access_key_env: str = ""
+    content_encoding: str = choice("none", "gzip")
+    common_attributes: str = ""  # a JSON object of string values
+    source_arn: str = ""
+    ca_bundle: str = ""
+    request_size_limit: int = size(4 * 1000**2)
+    buffer_size: int = size(5 * 1000**2)
+    buffer_interval: float = duration(60.0)
+    error_output_prefix: str = ""
+    backup_path: str = ""
+    backup_bucket: str = ""
+    backup_endpoint_url: str = ""
+    time_column: str = ""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the sink delivers, as the run summary names it. A POST cannot be staged and
+    promoted later, so with checkpoints there is nothing to stage or discard: the endpoint's
+    guarantee is at-least-once with request ids a replay repeats (docs/delivery.md)."""
+
+    url: str
+
+    def describe(self) -> str:
+        return self.url
+
+    def use_staging(self, folder: object, pipeline: str) -> None:
+        return None
+
+    def discard_staged(self, keep: set[str]) -> int:
+        return 0
+
+
+class PayloadTooLarge(Exception):
+    """The endpoint answered 413: the request must be split, not repeated."""
+
+
+def request_id(pipeline: str, sink: str, sequence: int, part: str) -> str:
+    return str(uuid.uuid5(REQUEST_ID_NAMESPACE, f"{pipeline}/{sink}/{sequence}/{part}"))
+
+
+def split_records(records: list[bytes], limit: int) -> list[list[bytes]]:
+    """Group records into requests whose JSON body stays under `limit` bytes (a record larger
+    than the limit travels alone: the endpoint's 413 then sends it to the error output)."""
+    groups: list[list[bytes]] = []
+    current: list[bytes] = []
+    used = 0
+    base = len('{"requestId":"00000000-0000-0000-0000-000000000000","timestamp":0000000000000,"records":[]}')
+    for record in records:
+        cost = 4 * ((len(record) + 2) // 3) + _RECORD_OVERHEAD
+        if current and base + used + cost > limit:
+            groups.append(current)
+            current, used = [], 0
+        current.append(record)
+        used += cost
+    if current:
+        groups.append(current)
+    return groups
+
+
+def is_transient_http_error(exc: BaseException) -> bool:
+    if isinstance(exc, TransientError):
+        return True
+    if isinstance(exc, urllib3.exceptions.SSLError):
+        return False  # an untrusted certificate does not heal by waiting
+    return isinstance(exc, (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError))
+
+
+class HttpEndpointSink:
+    """Delivers query results to an HTTP endpoint as Firehose does."""
+
+    def __init__(self, name: str, pipeline_name: str, options: HttpSinkOptions, schema: pa.Schema,
+                 access_key: str, common_attributes: dict[str, str], backup: Destination, error_prefix: Prefix,
+                 time_column: str = "") -> None:
+        self.name = name
+        self.pipeline_name = pipeline_name
+        self.options = options
+        self.schema = schema
+        self.url = options.url
+        self.destination = Endpoint(options.url)
+        self._access_key = access_key
+        self.common_attributes = common_attributes
+        self.backup = backup
+        self.error_prefix = error_prefix
+        self.time_column = time_column
+        self.source_arn = options.source_arn or f"flowsql:pipeline/{pipeline_name}/sink/{name}"
+        self.policy = RetryPolicy.from_options(options)
+        self.http = urllib3.PoolManager(
+            num_pools=2, maxsize=2, retries=False, cert_reqs="CERT_REQUIRED", ca_certs=options.ca_bundle or None,
+            timeout=urllib3.Timeout(connect=options.connect_timeout, read=options.read_timeout),
+        )
+        self.buffer = DeliveryBuffer(options.buffer_size, options.buffer_interval)
+        self.errors: list[BadRecord] = []
+        self.sequence = 0
+        self.stats = SinkStats()
+        self.delivered: list[str] = []
+        self.staging = False
+        self.staged: list[dict[str, str]] = []  # always empty: see Endpoint
+        self._con = duckdb.connect()
+
+    def __repr__(self) -> str:
+        return f"HttpEndpointSink({self.name!r}, url={self.url!r})"
+
+    def add(self, table: pa.Table, now: float | None = None) -> None:
+        self.buffer.add(table, time.monotonic() if now is None else now)
+
+    def add_errors(self, records: list[BadRecord]) -> None:
+        self.errors.extend(records)
+
+    def due(self, now: float | None = None) -> bool:
+        return self.buffer.due(time.monotonic() if now is None else now) or len(self.errors) >= 10_000
+
+    def flush(self, wall_time: datetime | None = None) -> list[str]:
+        wall = wall_time or datetime.now(timezone.utc)
+        table = self.buffer.take()
+        if table is None and not self.errors:
+            return []
+        self.sequence += 1
+        done: list[str] = []
+        if table is not None:
+            records = encode_json_lines(self._con, table).decode().splitlines()
+            encoded = [line.encode() for line in records]
+            # Failed batches are named by the rows' own time, so a replay overwrites its backup.
+            when = oldest_time(table, self.time_column, wall)
+            for index, group in enumerate(split_records(encoded, self.options.request_size_limit)):
+                done.extend(self._deliver(group, str(index), when))
+        if self.errors:
+            errors, self.errors = self.errors, []
+            by_type: dict[str, list[BadRecord]] = {}
+            for record in errors:
+                by_type.setdefault(record.error_code, []).append(record)
+            for error_type, group_errors in sorted(by_type.items()):
+                done.append(self._write_backup(group_errors, error_type, error_type, wall))
+        self.delivered.extend(done)
+        return done
+
+    # -- checkpoints: the buffer and the sequence survive a restart --------------------------
+    def snapshot(self) -> tuple[dict[str, object], pa.Table | None]:
+        rows = pa.concat_tables(self.buffer.tables) if self.buffer.tables else None
+        errors = [r.to_json() for r in self.errors]
+        return {"sequence": self.sequence, "errors": errors, "stats": vars(self.stats).copy()}, rows
+
+    def restore(self, data: dict[str, object], rows: pa.Table | None) -> None:
+        # The restored sequence makes a replayed batch carry the request ids it had before.
+        self.sequence = int(data["sequence"])  # type: ignore[call-overload]
+        self.errors = [bad_record_from_json(e) for e in data["errors"]]  # type: ignore[attr-defined]
+        if rows is not None and rows.num_rows:
+            self.buffer.add(rows, time.monotonic())
+
+    def promote_staged(self) -> None:
+        return None
+
+    # -- one request -------------------------------------------------------------------------
+    def _deliver(self, records: list[bytes], part: str, when: datetime) -> list[str]:
+        rid = request_id(self.pipeline_name, self.name, self.sequence, part)
+        what = f"POST {self.url} (request {rid})"
+        try:
+            sent = call_with_retry(lambda: self._post(records, rid), self.policy, what, is_transient_http_error)
+        except PayloadTooLarge:
+            if len(records) == 1:
+                return [self._fail(records, rid, "the endpoint answered 413 to a single record", when)]
+            half = len(records) // 2
+            log.warning("%s: 413 Payload Too Large; splitting %d records in two", what, len(records))
+            return (self._deliver(records[:half], part + ".0", when)
+                    + self._deliver(records[half:], part + ".1", when))
+        except RetriesExhausted as exc:
+            return [self._fail(records, rid, str(exc), when, exc.attempts)]
+        except Exception as exc:
+            if not isinstance(exc, (urllib3.exceptions.HTTPError, OSError)):
+                raise
+            # A refused certificate or a bad URL: keep the batch, then stop the run loudly.
+            self._fail(records, rid, describe_error(exc), when)
+            raise DeliveryError(f"{what} failed and will not succeed by retrying: {describe_error(exc)}; "
+                                f"the batch went to the error output") from exc
+        self.stats.rows += len(records)
+        self.stats.objects += 1
+        self.stats.bytes += sent
+        return [rid]
+
+    def _post(self, records: list[bytes], rid: str) -> int:
+        """One attempt; returns the body's size when the endpoint took it."""
+        body = json.dumps({
+            "requestId": rid,
+            "timestamp": int(time.time() * 1000),
+            "records": [{"data": base64.b64encode(r).decode("ascii")} for r in records],
+        }, separators=(",", ":")).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Amz-Firehose-Protocol-Version": PROTOCOL_VERSION,
+            "X-Amz-Firehose-Request-Id": rid,
+            "X-Amz-Firehose-Source-Arn": self.source_arn,
+            "User-Agent": "flowsql",
+        }
+        if self._access_key:
+            headers["X-Amz-Firehose-Access-Key"] = self._access_key
+        if self.common_attributes:
+            headers["X-Amz-Firehose-Common-Attributes"] = json.dumps({"commonAttributes": self.common_attributes})
+        if self.options.content_encoding == "gzip":
+            body = gzip.compress(body, mtime=0)
+            headers["Content-Encoding"] = "gzip"
+        response = self.http.request("POST", self.url, body=body, headers=headers, redirect=False)
+        if response.status == 413:
+            raise PayloadTooLarge()
+        if response.status != 200:
+            raise TransientError(f"HTTP {response.status}: {_answer_text(response.data)}")
+        try:
+            answer = json.loads(response.data or b"{}")
+        except ValueError:
+            raise TransientError("HTTP 200 with a body that is not JSON") from None
+        if not isinstance(answer, dict) or answer.get("requestId") != rid:
+            raise TransientError("HTTP 200 without the requestId echoed: not counted as delivered")
+        return len(body)
+
+    # -- the error output --------------------------------------------------------------------
+    def _fail(self, records: list[bytes], rid: str, reason: str, when: datetime, attempts: int = 1) -> str:
+        bad = [BadRecord(self.name, "http-endpoint-failed", reason, r, position=f"request {rid}", arrival_time=when)
+               for r in records]
+        log.error("sink '%s': %d records to the error output after: %s", self.name, len(records), reason)
+        return self._write_backup(bad, "http-endpoint-failed", rid, when, attempts)
+
+    def _write_backup(self, records: list[BadRecord], error_type: str, tag: str, when: datetime,
+                      attempts: int = 1) -> str:
+        when = min(r.arrival_time for r in records)
+        stamp = when.astimezone(timezone.utc).strftime("%Y-%m-%d-%H-%M-%S")
+        name = (f"{sanitise_value(self.pipeline_name)}-{self.name}-{stamp}-{self.sequence:06d}-"
+                f"{sanitise_value(tag)}.json")
+        key = self.error_prefix.render(when, error_type=error_type, seed=name) + name
+        ended = datetime.now(timezone.utc)
+        where = self.backup.write(key, encode_error_records(records, ended, attempts), "application/x-ndjson")
+        self.stats.errors += len(records)
+        return where
+
+
+def _answer_text(data: bytes) -> str:
+    try:
+        answer = json.loads(data)
+        if isinstance(answer, dict) and answer.get("errorMessage"):
+            return str(answer["errorMessage"])[:200]
+    except ValueError:
+        pass
+    return data[:200].decode(errors="replace")
+
+
+def resolve_access_key(options: HttpSinkOptions) -> str:
+    if options.access_key and options.access_key_env:
+        raise ValueError("set access_key or access_key_env, not both")
+    key = options.access_key
+    if options.access_key_env:
+        if options.access_key_env not in os.environ:
+            raise ValueError(f"the environment variable {options.access_key_env} is not set")
+        key = os.environ[options.access_key_env]
+    if len(key.encode()) > MAX_ACCESS_KEY_BYTES:
+        raise ValueError(f"an access key is at most {MAX_ACCESS_KEY_BYTES} bytes")
+    return key
+
+
+def parse_common_attributes(text: str) -> dict[str, str]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise ValueError('common_attributes is a JSON object of strings, such as \'{"team": "web"}\'') from None
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ValueError('common_attributes is a JSON object of strings, such as \'{"team": "web"}\'')
+    return value
+
+
+__all__ = ["HttpEndpointSink", "HttpSinkOptions", "request_id", "split_records"]

@@ -1,0 +1,198 @@
+"""The S3 destination: one object per key with boto3, multipart above a size threshold,
+server-side encryption passed through, every call retried by delivery/retry.py.
+
+boto3 finds credentials, region and `AWS_ENDPOINT_URL` the standard way, so any S3-compatible
+server works; its own retries are off and its timeouts short, because ours are bounded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionError,
+    HTTPClientError,
+    IncompleteReadError,
+    ResponseStreamingError,
+    SSLError,
+)
+
+from flowsql.delivery.prefix import sanitise_value
+from flowsql.delivery.retry import RetryOptions, RetryPolicy, call_with_retry, describe_error, log
+from flowsql.delivery.sink import SinkOptions
+from flowsql.errors import DeliveryError
+from flowsql.options import choice, size
+
+_MIB = 1024**2
+# S3 refuses parts under 5 MiB except the last, and allows at most 10,000 parts.
+MIN_PART_SIZE = 5 * _MIB
+# Staged objects wait here until their checkpoint commits; readers of the lake (Athena, Hive,
+# Spark, DuckDB with hive_partitioning) skip folders whose names start with '.' or '_'.
+STAGING_ROOT = ".flowsql-staging/"
+_TRANSIENT_CODES = {
+    "SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed",
+    "InternalError", "ServiceUnavailable", "RequestLimitExceeded", "TooManyRequestsException",
+}
+
+
+@dataclass(frozen=True)
+class S3Options(RetryOptions):
+    """Where and how objects go to S3 (mixed into the s3 sink's options)."""
+
+    bucket: str = ""
+    endpoint_url: str = ""
+    region: str = ""
+    server_side_encryption: str = choice("none", "aes256", "aws:kms")
+    kms_key_id: str = ""
+    multipart_threshold: int = size(16 * _MIB)
+    multipart_part_size: int = size(8 * _MIB)
+
+
+@dataclass(frozen=True)
+class S3SinkOptions(SinkOptions, S3Options):
+    pass
+
+
+def is_transient_s3_error(exc: BaseException) -> bool:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        return error.get("Code") in _TRANSIENT_CODES or status >= 500 or status == 429
+    if isinstance(exc, SSLError):
+        return False  # a certificate problem does not heal by waiting
+    # Missing credentials or a bad parameter are BotoCoreErrors too, but waiting will not fix them.
+    return isinstance(exc, (ConnectionError, HTTPClientError, IncompleteReadError, ResponseStreamingError))
+
+
+def make_s3_client(options: S3Options) -> Any:
+    config = Config(
+        connect_timeout=options.connect_timeout,
+        read_timeout=options.read_timeout,
+        retries={"total_max_attempts": 1},
+    )
+    return boto3.session.Session().client(
+        "s3", endpoint_url=options.endpoint_url or None, region_name=options.region or None, config=config
+    )
+
+
+class S3Destination:
+    """Objects in one bucket; a key written again is replaced, which makes replays idempotent."""
+
+    def __init__(self, options: S3Options, client: Any | None = None) -> None:
+        if options.multipart_part_size < MIN_PART_SIZE:
+            raise ValueError(f"multipart_part_size must be at least {MIN_PART_SIZE} bytes (S3's minimum)")
+        self.options = options
+        self.bucket = options.bucket
+        self.client = client or make_s3_client(options)
+        self.policy = RetryPolicy.from_options(options)
+        self.staging_prefix: str | None = None
+        self.encryption: dict[str, str] = {}
+        if options.server_side_encryption == "aes256":
+            self.encryption = {"ServerSideEncryption": "AES256"}
+        elif options.server_side_encryption == "aws:kms":
+            self.encryption = {"ServerSideEncryption": "aws:kms"}
+            if options.kms_key_id:
+                self.encryption["SSEKMSKeyId"] = options.kms_key_id
+
+    def describe(self) -> str:
+        return f"s3://{self.bucket}/"
+
+    def write(self, key: str, data: bytes, content_type: str) -> str:
+        self._put(key, data, content_type)
+        return f"s3://{self.bucket}/{key}"
+
+    # -- staging for checkpoints (see flowsql/checkpoint) -------------------------------------
+    def use_staging(self, folder: Path, pipeline: str) -> None:
+        self.staging_prefix = f"{STAGING_ROOT}{sanitise_value(pipeline)}/{sanitise_value(folder.name)}/"
+
+    def stage(self, key: str, data: bytes, content_type: str) -> str:
+        if self.staging_prefix is None:
+            raise DeliveryError("staging needs use_staging() first")
+        staged = self.staging_prefix + hashlib.sha256(key.encode()).hexdigest()[:24] + PurePosixPath(key).suffix
+        self._put(staged, data, content_type)
+        return staged
+
+    def promote(self, staged: str, key: str) -> str:
+        """Copy the staged object to its key, then delete it; a second call finds the staged
+        object gone and the key present, and does nothing."""
+        what = f"promote s3://{self.bucket}/{staged} to {key}"
+        try:
+            call_with_retry(lambda: self.client.copy_object(
+                Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": staged}, **self.encryption
+            ), self.policy, what, is_transient_s3_error)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404") or not self._exists(key):
+                raise DeliveryError(f"{what} failed: {describe_error(exc)}") from exc
+            return f"s3://{self.bucket}/{key}"
+        self._retry(lambda: self.client.delete_object(Bucket=self.bucket, Key=staged), f"DELETE {staged}")
+        return f"s3://{self.bucket}/{key}"
+
+    def discard_staged(self, keep: set[str]) -> int:
+        if self.staging_prefix is None:
+            return 0
+        prefix = self.staging_prefix
+        removed = 0
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                if item["Key"] not in keep:
+                    self._retry(lambda: self.client.delete_object(Bucket=self.bucket, Key=item["Key"]),
+                                f"DELETE {item['Key']}")
+                    removed += 1
+        return removed
+
+    def _exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+            return True
+        except ClientError:
+            return False
+
+    def _put(self, key: str, data: bytes, content_type: str) -> None:
+        if len(data) >= self.options.multipart_threshold:
+            self._multipart(key, data, content_type)
+        else:
+            self._retry(lambda: self.client.put_object(
+                Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, **self.encryption
+            ), f"PUT s3://{self.bucket}/{key}")
+
+    def _retry(self, action: Any, what: str) -> Any:
+        try:
+            return call_with_retry(action, self.policy, what, is_transient_s3_error)
+        except (ClientError, BotoCoreError) as exc:
+            raise DeliveryError(f"{what} failed: {describe_error(exc)}") from exc
+
+    def _multipart(self, key: str, data: bytes, content_type: str) -> None:
+        what = f"multipart upload s3://{self.bucket}/{key}"
+        started = self._retry(lambda: self.client.create_multipart_upload(
+            Bucket=self.bucket, Key=key, ContentType=content_type, **self.encryption
+        ), what)
+        upload_id = started["UploadId"]
+        part_size = max(self.options.multipart_part_size, -(-len(data) // 10_000))
+        try:
+            parts = []
+            for number, start in enumerate(range(0, len(data), part_size), start=1):
+                chunk = data[start : start + part_size]
+                answer = self._retry(lambda: self.client.upload_part(
+                    Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=chunk
+                ), f"{what} part {number}")
+                parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+            self._retry(lambda: self.client.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            ), what)
+        except BaseException:
+            self._abort(key, upload_id)
+            raise
+
+    def _abort(self, key: str, upload_id: str) -> None:
+        # Left alone, an unfinished upload's parts are billed until a lifecycle rule drops them.
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except (ClientError, BotoCoreError) as exc:
+            log.warning("could not abort multipart upload of s3://%s/%s: %s", self.bucket, key, describe_error(exc))

@@ -1,0 +1,214 @@
+"""KDA statements of a pipeline file: CREATE OR REPLACE STREAM and CREATE OR REPLACE PUMP.
+
+KDA's own syntax (SELECT STREAM, STEP(x BY i), FLOOR(x TO unit)) is rewritten in place to
+text of the same length that sqlglot reads, so every error keeps the file's line and column.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+from sqlglot.tokens import Token, TokenType
+
+from flowsql.errors import Location, PipelineError
+from flowsql.kda.model import KdaStream, application
+from flowsql.pipeline.model import Column, Pipeline
+
+
+
+def is_kda_statement(tokens: list[Token]) -> bool:
+    from flowsql.kda.reference import is_reference_statement
+
+    head = [t.text.upper() for t in tokens[:4]]
+    kda = head[:3] == ["CREATE", "OR", "REPLACE"] and len(head) == 4 and head[3] in ("STREAM", "PUMP")
+    return kda or is_reference_statement(tokens)
+
+
+def add_kda_statement(pipeline: Pipeline, tokens: list[Token], base_dir: Path) -> None:
+    """Record a STREAM or a reference table, or translate a PUMP into the query that feeds its stream."""
+    from flowsql.kda.reference import declare_reference, is_reference_statement
+
+    if is_reference_statement(tokens):
+        table = declare_reference(pipeline, tokens, base_dir)
+        app = application(pipeline)
+        if table.name.lower() in app.references or table.name.lower() in app.streams:
+            raise error(pipeline, tokens[3].start, f"the name '{table.name}' is declared twice")
+        app.references[table.name.lower()] = table
+    elif tokens[3].text.upper() == "STREAM":
+        _add_stream(pipeline, tokens)
+    else:
+        _add_pump(pipeline, tokens)
+
+
+def kda_name(token_or_identifier: Token | exp.Identifier) -> str:
+    """KDA's case rule: unquoted names are upper-cased, quoted names kept as written."""
+    if isinstance(token_or_identifier, exp.Identifier):
+        name = token_or_identifier.this
+        return name if token_or_identifier.quoted else name.upper()
+    token = token_or_identifier
+    return token.text if token.token_type == TokenType.IDENTIFIER else token.text.upper()
+
+
+def location_at(pipeline: Pipeline, offset: int) -> Location:
+    line = pipeline.text.count("\n", 0, offset) + 1
+    return Location(str(pipeline.path), line, offset - pipeline.text.rfind("\n", 0, offset))
+
+
+def error(pipeline: Pipeline, offset: int, message: str, hint: str | None = None) -> PipelineError:
+    where = location_at(pipeline, offset)
+    return PipelineError(message, where, pipeline.line(where.line), hint)
+
+
+def _add_stream(pipeline: Pipeline, tokens: list[Token]) -> None:
+    if len(tokens) < 6 or tokens[5].token_type != TokenType.L_PAREN:
+        raise error(pipeline, tokens[0].start, "expected CREATE OR REPLACE STREAM \"NAME\" (column type, ...)")
+    name = kda_name(tokens[4])
+    app = application(pipeline)
+    if name.lower() in app.streams or any(name.lower() == s.lower() for s in (*pipeline.sources, *pipeline.views)):
+        raise error(pipeline, tokens[4].start, f"the stream '{name}' is declared twice")
+    # Read the column list as a CREATE TABLE: `STREAM` -> `TABLE ` keeps every offset.
+    text = _padded(pipeline, tokens)
+    start = tokens[3].start
+    text = text[:start] + "TABLE " + text[start + 6 :]
+    parsed = _parse(pipeline, text)
+    schema = parsed.this if isinstance(parsed, exp.Create) else None
+    if not isinstance(schema, exp.Schema):
+        raise error(pipeline, tokens[0].start, "expected CREATE OR REPLACE STREAM \"NAME\" (column type, ...)")
+    columns = []
+    for definition in schema.expressions:
+        if not isinstance(definition, exp.ColumnDef) or definition.args.get("kind") is None:
+            raise error(pipeline, tokens[5].start, "each stream column needs a name and a type")
+        sql_type = definition.args["kind"].sql("duckdb")
+        columns.append(Column(kda_name(definition.this), _duckdb_type(sql_type)))
+    location = location_at(pipeline, tokens[0].start)
+    app.streams[name.lower()] = KdaStream(name, tuple(columns), location)
+
+
+def _duckdb_type(sql_type: str) -> str:
+    # KDA's REAL is a 4-byte float like DuckDB's; VARCHAR(n)/CHAR(n) lengths only bound input.
+    return re.sub(r"^(VARCHAR|CHAR|TEXT)\s*\(\s*\d+\s*\)$", "VARCHAR", sql_type, flags=re.I)
+
+
+def _add_pump(pipeline: Pipeline, tokens: list[Token]) -> None:
+    from flowsql.kda.translate import translate_pump
+
+    if len(tokens) < 8 or tokens[5].text.upper() != "AS" or tokens[6].text.upper() != "INSERT":
+        raise error(pipeline, tokens[0].start, "expected CREATE OR REPLACE PUMP \"NAME\" AS INSERT INTO \"STREAM\" SELECT STREAM ...")
+    pump = kda_name(tokens[4])
+    app = application(pipeline)
+    if pump.lower() in app.pumps:
+        raise error(pipeline, tokens[4].start, f"the pump '{pump}' is declared twice")
+    _refuse_windowed_joins(pipeline, tokens)
+    text = _rewrite_kda_syntax(pipeline, tokens[6:])
+    insert = _parse(pipeline, text)
+    if not isinstance(insert, exp.Insert):
+        raise error(pipeline, tokens[6].start, "a pump must be INSERT INTO \"STREAM\" SELECT STREAM ...")
+    location = location_at(pipeline, tokens[0].start)
+    statement_text = pipeline.text[tokens[0].start : tokens[-1].end + 1]
+    decl = translate_pump(pipeline, app, pump, insert, location, statement_text)
+    app.pumps[pump.lower()] = location
+    if decl.is_view:
+        pipeline.views[decl.target] = decl
+    else:
+        pipeline.inserts.append(decl)
+
+
+def _refuse_windowed_joins(pipeline: Pipeline, tokens: list[Token]) -> None:
+    """`FROM A JOIN B OVER (RANGE ...)`: a window on a stream in FROM (not after a call)
+    is KDA's stream-to-stream join, which flowsql does not run."""
+    for previous, token in zip(tokens, tokens[1:]):
+        if token.text.upper() == "OVER" and previous.token_type in (TokenType.VAR, TokenType.IDENTIFIER):
+            raise error(pipeline, token.start, "stream-to-stream joins (a stream with OVER (...) in FROM) are not "
+                        "supported by flowsql's KDA front end",
+                        "join a stream with a reference table, or see docs/kda-migration.md")
+
+
+def _padded(pipeline: Pipeline, tokens: list[Token]) -> str:
+    """The statement's text with everything before it blanked (newlines kept) so that
+    sqlglot's positions are the file's own."""
+    start, end = tokens[0].start, tokens[-1].end + 1
+    return re.sub(r"[^\n]", " ", pipeline.text[:start]) + pipeline.text[start:end]
+
+
+def _rewrite_kda_syntax(pipeline: Pipeline, tokens: list[Token]) -> str:
+    """SELECT STREAM -> SELECT; STEP(x BY i) -> STEP(x, i); FLOOR/CEIL(x TO u) -> FLOOR(x, u);
+    WINDOWED BY STAGGER (PARTITION BY k RANGE i) -> GROUP BY k, __STAGGER(i)."""
+    chars = list(_padded(pipeline, tokens))
+    _rewrite_stagger(pipeline, tokens, chars)
+    depth_of_call: list[tuple[str, int]] = []  # (function, paren depth) of open STEP/FLOOR/CEIL
+    depth = 0
+    previous: Token | None = None
+    for index, token in enumerate(tokens):
+        word = token.text.upper() if token.token_type != TokenType.STRING else ""
+        if word == "STREAM" and previous is not None and previous.text.upper() == "SELECT":
+            chars[token.start : token.end + 1] = " " * (token.end + 1 - token.start)
+        elif token.token_type == TokenType.L_PAREN:
+            depth += 1
+            if previous is not None and previous.text.upper() in ("STEP", "FLOOR", "CEIL", "CEILING"):
+                depth_of_call.append((previous.text.upper(), depth))
+        elif token.token_type == TokenType.R_PAREN:
+            if depth_of_call and depth_of_call[-1][1] == depth:
+                depth_of_call.pop()
+            depth -= 1
+        elif depth_of_call and depth_of_call[-1][1] == depth:
+            function = depth_of_call[-1][0]
+            if (function == "STEP" and word == "BY") or (function != "STEP" and word == "TO"):
+                chars[token.start : token.end + 1] = ", "
+        previous = token
+    return "".join(chars)
+
+
+STAGGER_MARK = "__S"
+
+
+def _rewrite_stagger(pipeline: Pipeline, tokens: list[Token], chars: list[str]) -> None:
+    words = [t.text.upper() if t.token_type != TokenType.STRING else "" for t in tokens]
+    for index, word in enumerate(words):
+        if word != "WINDOWED":
+            continue
+        head = [w for w in " ".join(words[index : index + 6]).split(" ")][:6]
+        if head != ["WINDOWED", "BY", "STAGGER", "(", "PARTITION", "BY"]:
+            raise error(pipeline, tokens[index].start, "expected WINDOWED BY STAGGER (PARTITION BY ... RANGE INTERVAL ...)")
+        depth, range_at = 1, None
+        for later in range(index + 4, len(tokens)):
+            if tokens[later].token_type == TokenType.L_PAREN:
+                depth += 1
+            elif tokens[later].token_type == TokenType.R_PAREN:
+                depth -= 1
+                if depth == 0:
+                    break
+            elif depth == 1 and words[later] == "RANGE":
+                range_at = later
+        if range_at is None:
+            raise error(pipeline, tokens[index].start, "a stagger window needs RANGE INTERVAL '...' after its PARTITION BY")
+        # Same-length replacements keep every later offset: the clause reads as a GROUP BY
+        # whose last item marks the stagger range.
+        replacements = {index: "GROUP", index + 2: "", index + 3: "", range_at: f",{STAGGER_MARK}("}
+        replacements[index + 4] = ""
+        if words[index + 4] == "PARTITION":  # the tokenizer usually reads "PARTITION BY" as one token
+            replacements[index + 5] = ""
+        for at, text in replacements.items():
+            token = tokens[at]
+            width = token.end + 1 - token.start
+            chars[token.start : token.end + 1] = list(text.ljust(width))
+
+
+def _parse(pipeline: Pipeline, text: str) -> exp.Expression:
+    try:
+        parsed = sqlglot.parse_one(text, read="duckdb")
+    except ParseError as exc:
+        first = exc.errors[0] if exc.errors else {}
+        line, column = int(first.get("line") or 1), int(first.get("col") or 1)
+        highlight = str(first.get("highlight") or "")
+        column = max(1, column - len(highlight) + 1)
+        raise PipelineError(
+            f"SQL syntax error: {first.get('description') or exc}",
+            Location(str(pipeline.path), line, column), pipeline.line(line),
+            f"near {highlight!r}" if highlight else None,
+        ) from None
+    assert parsed is not None
+    return parsed

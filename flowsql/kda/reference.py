@@ -1,0 +1,100 @@
+"""KDA reference data: `CREATE REFERENCE TABLE "name" (cols) WITH (path = ..., format = ...)`
+binds a CSV or JSON-lines object (a local file, or s3://bucket/key read once with boto3 at
+start-up, as KDA loads reference data) to a table that pumps join with streams."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlglot import exp
+from sqlglot.tokens import Token
+
+from flowsql.errors import ConfigError, Location
+from flowsql.options import bind_options, choice
+from flowsql.pipeline.model import Column, Pipeline
+
+
+@dataclass(frozen=True)
+class ReferenceOptions:
+    path: str = ""
+    format: str = choice("csv", "json")
+    header: bool = True
+    delimiter: str = ","
+    endpoint_url: str = ""
+
+
+@dataclass(frozen=True)
+class ReferenceTable:
+    name: str
+    columns: tuple[Column, ...]
+    local_path: str
+    options: ReferenceOptions
+    location: Location
+
+    def relation(self, alias: str) -> exp.Expression:
+        """A subquery reading the table's rows, aliased as the pump names it."""
+        from sqlglot import parse_one
+
+        types = ", ".join(f"'{c.name}': '{c.sql_type}'" for c in self.columns)
+        path = self.local_path.replace("'", "''")
+        if self.options.format == "csv":
+            delimiter = self.options.delimiter.replace("'", "''")
+            reader = (f"read_csv('{path}', header = {str(self.options.header).lower()}, "
+                      f"delim = '{delimiter}', columns = {{{types}}})")
+        else:
+            reader = f"read_json('{path}', format = 'newline_delimited', columns = {{{types}}})"
+        subquery = parse_one(f"(SELECT * FROM {reader})", read="duckdb")
+        return exp.Subquery(this=subquery.this if isinstance(subquery, exp.Subquery) else subquery,
+                            alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
+
+
+def is_reference_statement(tokens: list[Token]) -> bool:
+    return [t.text.upper() for t in tokens[:3]] == ["CREATE", "REFERENCE", "TABLE"]
+
+
+def declare_reference(pipeline: Pipeline, tokens: list[Token], base_dir: Path) -> ReferenceTable:
+    # The foundation's declaration reader does columns and options exactly as CREATE SOURCE.
+    from flowsql.pipeline.parser import _Declaration, _Statement, _Text
+
+    reader = _Declaration(_Statement(_Text(str(pipeline.path), pipeline.text), tokens))
+    reader.position = 3
+    name = reader.name("a reference table name")
+    columns, watermark = reader.columns() if reader.at("(") else ([], None)
+    options = reader.options()
+    reader.end()
+    location = reader.location()
+    if not columns or watermark is not None:
+        raise ConfigError(f"reference table '{name}' needs its columns declared, with no watermark", location)
+    bound = bind_options(ReferenceOptions, options, f"reference table '{name}'")
+    if not bound.path:
+        raise ConfigError(f"reference table '{name}' needs the option 'path'", location)
+    if bound.path.startswith("s3://"):
+        local = _download(name, bound)
+    else:
+        path = Path(bound.path)
+        if not path.is_absolute() and not path.exists():
+            path = base_dir / path  # relative to the working directory, else to the pipeline file
+        local = str(path.resolve())
+        if not os.path.isfile(local):
+            raise ConfigError(f"reference table '{name}': no file at '{bound.path}'", location)
+    return ReferenceTable(name, tuple(columns), local, bound, location)
+
+
+def _download(name: str, options: ReferenceOptions) -> str:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, _, key = options.path[len("s3://"):].partition("/")
+    client = boto3.client("s3", endpoint_url=options.endpoint_url or None)
+    handle, local = tempfile.mkstemp(prefix="flowsql-reference-", suffix=f".{options.format}")
+    os.close(handle)
+    atexit.register(lambda: os.path.exists(local) and os.unlink(local))
+    try:
+        client.download_file(bucket, key, local)
+    except (BotoCoreError, ClientError) as exc:
+        raise ConfigError(f"reference table '{name}': cannot read {options.path}: {exc}") from None
+    return local

@@ -1,0 +1,283 @@
+"""A KDA pump as a flowsql query: ROWTIME to the stream's time column, the STEP/FLOOR group
+on a time column to the foundation's TUMBLE, KDA functions to DuckDB, and the SELECT list
+cast and named as the target stream's columns."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import duckdb
+
+from sqlglot import exp
+
+from flowsql.errors import Location, PipelineError
+from flowsql.kda.functions import TIME_UNITS, FunctionError, interval_us, floor_unit, rewrite_functions
+from flowsql.kda.model import WINDOW_END, KdaApplication, KdaStream, PumpDecl
+from flowsql.kda.parser import kda_name
+from flowsql.kda.tumbling_items import expand_tumbling_items
+from flowsql.pipeline.model import Column, Pipeline
+from flowsql.records import ARRIVAL_TIME
+
+_SYSTEM_COLUMNS = {ARRIVAL_TIME, "window_start", WINDOW_END}
+
+
+@dataclass(frozen=True)
+class _Bucket:
+    """A STEP/FLOOR grouping expression on a time column."""
+
+    node: exp.Expression
+    column: str
+    size_us: int
+    interval: exp.Interval
+
+
+def node_error(pipeline: Pipeline, node: exp.Expression | None, message: str, fallback: Location,
+               hint: str | None = None) -> PipelineError:
+    """An error placed at `node` (its first identifier carries sqlglot's position)."""
+    location = fallback
+    candidates = [node] if node is not None else []
+    if node is not None:
+        candidates += list(node.find_all(exp.Identifier))
+    for candidate in candidates:
+        meta = getattr(candidate, "meta", {}) or {}
+        if "start" in meta:
+            start = int(meta["start"])
+            line = pipeline.text.count("\n", 0, start) + 1
+            location = Location(str(pipeline.path), line, start - pipeline.text.rfind("\n", 0, start))
+            break
+    return PipelineError(message, location, pipeline.line(location.line), hint)
+
+
+class _Pump:
+    """The translation of one pump; `fail` raises at a node of its query."""
+
+    def __init__(self, pipeline: Pipeline, app: KdaApplication, name: str, location: Location) -> None:
+        self.pipeline, self.app, self.name, self.location = pipeline, app, name, location
+
+    def fail(self, node: exp.Expression | None, message: str, hint: str | None = None) -> PipelineError:
+        return node_error(self.pipeline, node, message, self.location, hint)
+
+
+def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: exp.Insert,
+                   location: Location, text: str) -> PumpDecl:
+    work = _Pump(pipeline, app, pump, location)
+    target_node, listed = insert.this, None
+    if isinstance(target_node, exp.Schema):
+        listed = [kda_name(c.this if isinstance(c, exp.Column) else c) for c in target_node.expressions]
+        target_node = target_node.this
+    target = kda_name(target_node.this) if isinstance(target_node, exp.Table) else ""
+    stream = app.streams.get(target.lower())
+    if stream is None:
+        raise work.fail(target_node, f"the pump inserts into '{target}', which no CREATE OR REPLACE STREAM declares")
+    sink = next((n for n in pipeline.sinks if n.lower() == target.lower()), None)
+    if sink is None and target.lower() in app.filled:
+        raise work.fail(target_node, f"a second pump into the in-application stream '{target}' is not supported",
+                        "give each pump its own stream, or bind the stream to a sink (sinks take several pumps)")
+    query = insert.expression
+    if not isinstance(query, exp.Select):
+        raise work.fail(query, "a pump must insert one SELECT STREAM (UNION and other set operations are not supported)")
+    query = expand_tumbling_items(work, query)
+    input_table = _input_table(work, query)
+    for item in query.expressions:
+        if isinstance(item, exp.Alias) and item.alias.upper() == "ROWTIME":
+            raise work.fail(item.args.get("alias"), "setting ROWTIME with `AS ROWTIME` is not supported by flowsql's "
+                            "KDA front end", "window on the event-time column with a WATERMARK on the source instead")
+    for table in list(query.find_all(exp.Table)):
+        reference = app.references.get(table.name.lower())
+        if reference is not None and table is not input_table:
+            table.replace(reference.relation(table.alias or table.name))
+    input_name = input_table.name
+    rowtime = app.rowtime_of(pipeline, input_name)
+    if rowtime is None and any(n.lower() == input_name.lower() for n in pipeline.sinks):
+        raise work.fail(input_table, f"the stream '{input_name}' is bound to a sink, so no pump can read it",
+                        "let both pumps read an in-application stream that is not bound to a sink")
+    if rowtime is None:
+        raise work.fail(input_table, f"the stream '{input_name}' is read before any pump fills it",
+                        "declare the pump that fills it earlier in the file")
+    is_source = any(s.lower() == input_name.lower() for s in pipeline.sources)
+    _rename_system_columns(query, rowtime, is_source)
+    _expand_stars(work, query, _input_columns(work, input_name))
+    from flowsql.kda.sliding import prepare_sliding
+    from flowsql.kda.stagger import prepare_stagger
+
+    stagger = prepare_stagger(work, query, rowtime)
+    bucket = _window_bucket(work, query, input_name, rowtime) if stagger is None else None
+    sliding = None
+    if stagger is not None:
+        system = rowtime
+        how = stagger.describe()
+    elif bucket is not None:
+        _to_tumble(query, input_table, bucket, rowtime)
+        system = WINDOW_END
+        how = f"tumbling window: STEP/FLOOR of {bucket.column} by {bucket.size_us / 1e6:g} s -> TUMBLE"
+    else:
+        sliding = prepare_sliding(work, query, rowtime)
+        system = rowtime
+        how = sliding.describe() if sliding else "per row: runs on every micro-batch"
+    try:
+        rewrite_functions(query)
+    except FunctionError as exc:
+        raise work.fail(exc.node, str(exc)) from None
+    _check_functions(work, query)
+    _project(work, query, stream, listed, None if sink else system, aggregated=stagger is not None)
+    if sliding is not None:
+        how += "; duckdb sql per batch: " + sliding.finish(query, input_name)
+    if stagger is not None:
+        operator_sql = stagger.finish(query, input_name, None if sink else system)
+        how = stagger.describe() + "; duckdb sql per closed window: " + operator_sql
+    app.filled.add(target.lower())
+    if sink is None:
+        app.streams[target.lower()] = KdaStream(stream.name, stream.columns, stream.location, system)
+    return PumpDecl(target=sink or stream.name, is_view=sink is None, query=query, location=location, text=text,
+                    pump=pump, translation=how,
+                    make_operator=sliding.make_operator if sliding else stagger.make_operator if stagger else None)
+
+
+@functools.cache
+def _duckdb_functions() -> frozenset[str]:
+    with duckdb.connect() as con:
+        rows = con.sql("SELECT DISTINCT lower(function_name) FROM duckdb_functions()").fetchall()
+    return frozenset(r[0] for r in rows)
+
+
+def _check_functions(work: _Pump, query: exp.Select) -> None:
+    """A call that is neither a KDA function flowsql translates nor a DuckDB function is
+    named here, at its place in the file, instead of by DuckDB with no place."""
+    for call in query.find_all(exp.Anonymous):
+        name = str(call.this)
+        if name.lower() not in _duckdb_functions() and name.upper() not in ("TUMBLE",):
+            raise work.fail(call, f"function {name.upper()} is not supported by flowsql's KDA front end",
+                            "see docs/kda-migration.md for the supported functions")
+
+
+def _input_table(work: _Pump, query: exp.Select) -> exp.Table:
+    known = {s.lower() for s in work.pipeline.sources} | set(work.app.streams)
+    streams = []
+    for table in query.find_all(exp.Table):
+        if isinstance(table.this, exp.Anonymous):
+            raise work.fail(table, f"table function {table.this.this} is not supported in a pump")
+        if table.name.lower() in known:
+            streams.append(table)
+        elif table.name.lower() not in work.app.references:
+            raise work.fail(table, f"no stream or reference table is named '{table.name}'")
+    if not streams:
+        raise work.fail(query, "the pump reads no stream")
+    if len(streams) > 1:
+        raise work.fail(streams[1], "stream-to-stream joins are not supported by flowsql's KDA front end")
+    return streams[0]
+
+
+def _rename_system_columns(query: exp.Select, rowtime: str, is_source: bool) -> None:
+    for column in list(query.find_all(exp.Column)):
+        name = column.name.upper()
+        if name == "ROWTIME" or (is_source and name == "APPROXIMATE_ARRIVAL_TIME"):
+            column.set("this", exp.to_identifier(rowtime))
+
+
+def _input_columns(work: _Pump, name: str) -> list[Column]:
+    source = next((d for n, d in work.pipeline.sources.items() if n.lower() == name.lower()), None)
+    if source is not None:
+        return [c for c in source.columns if c.name.lower() not in _SYSTEM_COLUMNS]
+    return list(work.app.streams[name.lower()].columns)
+
+
+def _expand_stars(work: _Pump, query: exp.Select, columns: list[Column]) -> None:
+    expanded: list[exp.Expression] = []
+    for item in query.expressions:
+        star = item if isinstance(item, exp.Star) else item.this if isinstance(item, exp.Column) and isinstance(item.this, exp.Star) else None
+        if star is None:
+            expanded.append(item)
+            continue
+        if not columns:
+            raise work.fail(query, "SELECT * needs the input's columns declared")
+        expanded += [exp.column(c.name, quoted=True) for c in columns]
+    query.set("expressions", expanded)
+
+
+def _bucket_of(node: exp.Expression) -> _Bucket | None:
+    unit = floor_unit(node)
+    if unit is not None and isinstance(node, exp.Floor) and isinstance(node.this, exp.Column) and unit in TIME_UNITS:
+        interval = exp.Interval(this=exp.Literal.string("1"), unit=exp.Var(this=unit))
+        return _Bucket(node, node.this.name, TIME_UNITS[unit], interval)
+    if isinstance(node, exp.Anonymous) and str(node.this).upper() == "STEP" and len(node.expressions) == 2:
+        value, interval = node.expressions
+        size = interval_us(interval)
+        if isinstance(value, exp.Column) and isinstance(interval, exp.Interval) and size:
+            return _Bucket(node, value.name, size, interval)
+    return None
+
+
+def _window_bucket(work: _Pump, query: exp.Select, input_name: str, rowtime: str) -> _Bucket | None:
+    """The grouping bucket that drives emission: on ROWTIME first, else on the source's
+    watermarked event-time column."""
+    group = query.args.get("group")
+    aggregates = any(agg.find_ancestor(exp.Window) is None for e in query.expressions for agg in e.find_all(exp.AggFunc))
+    if group is None:
+        if aggregates:
+            raise work.fail(query, "an aggregate over a stream needs GROUP BY ..., STEP(ROWTIME BY INTERVAL ...) "
+                                   "or an OVER window")
+        return None
+    buckets = [b for b in (_bucket_of(item) for item in group.expressions) if b is not None]
+    on_rowtime = [b for b in buckets if b.column.lower() == rowtime.lower()]
+    if on_rowtime:
+        return on_rowtime[0]
+    source = next((d for n, d in work.pipeline.sources.items() if n.lower() == input_name.lower()), None)
+    watermark = source.watermark.column.lower() if source and source.watermark else None
+    on_event = [b for b in buckets if b.column.lower() == watermark]
+    if on_event:
+        return on_event[0]
+    node = buckets[0].node if buckets else group
+    raise work.fail(node, "GROUP BY on a stream needs STEP or FLOOR on ROWTIME (or on an event-time column "
+                          "with a WATERMARK), so that each group closes",
+                    "add STEP(\"STREAM\".ROWTIME BY INTERVAL '60' SECOND) to the GROUP BY, or declare "
+                    "WATERMARK FOR the event-time column on the CREATE SOURCE")
+
+
+def _to_tumble(query: exp.Select, table: exp.Table, bucket: _Bucket, rowtime: str) -> None:
+    bucket_sql = bucket.node.sql("duckdb")
+    group = query.args["group"]
+    kept = [item for item in group.expressions if item is not bucket.node]
+    group.set("expressions", kept + [exp.column("window_start"), exp.column(WINDOW_END)])
+    for node in list(query.find_all(type(bucket.node))):
+        if node.sql("duckdb") == bucket_sql and node.parent is not None:
+            node.replace(exp.column("window_start"))
+    # A bare ROWTIME in a grouped SELECT is KDA's output ROWTIME: the window's end.
+    for column in list(query.find_all(exp.Column)):
+        if column.name.lower() == rowtime.lower() and column.find_ancestor(exp.AggFunc) is None \
+                and column.find_ancestor(exp.Group) is None:
+            column.replace(exp.column(WINDOW_END))
+    call = exp.Anonymous(this="TUMBLE", expressions=[
+        exp.column(table.name, quoted=True), exp.column(bucket.column, quoted=True), bucket.interval.copy()])
+    alias = table.alias or table.name
+    table.replace(exp.Table(this=call, alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True))))
+
+
+def _project(work: _Pump, query: exp.Select, stream: KdaStream, listed: list[str] | None, system: str | None,
+             aggregated: bool = False) -> None:
+    """KDA inserts by position (or by the listed names), casting to the stream's types."""
+    outputs = list(query.expressions)
+    if listed is not None:
+        unknown = [n for n in listed if n.lower() not in {c.name.lower() for c in stream.columns}]
+        if unknown:
+            raise work.fail(query, f"stream '{stream.name}' has no column '{unknown[0]}'")
+        if len(listed) != len(outputs):
+            raise work.fail(query, f"the INSERT names {len(listed)} columns but the SELECT gives {len(outputs)}")
+        by_name = {n.lower(): e for n, e in zip(listed, outputs)}
+        ordered = [by_name.get(c.name.lower(), exp.Null()) for c in stream.columns]
+    else:
+        if len(outputs) != len(stream.columns):
+            raise work.fail(query, f"the SELECT gives {len(outputs)} columns but stream '{stream.name}' has "
+                                   f"{len(stream.columns)}: " + ", ".join(c.name for c in stream.columns))
+        ordered = outputs
+    projected: list[exp.Expression] = []
+    for column, expression in zip(stream.columns, ordered):
+        value = expression.unalias() if isinstance(expression, exp.Alias) else expression
+        cast = exp.Cast(this=value, to=exp.DataType.build(column.sql_type, dialect="duckdb"))
+        projected.append(exp.alias_(cast, column.name, quoted=True))
+    if system is not None:
+        value: exp.Expression = exp.column(system)
+        if aggregated:  # stands in for the window close, which only the operator knows
+            value = exp.Max(this=value)
+        projected.append(exp.alias_(value, system))
+    query.set("expressions", projected)

@@ -1,0 +1,193 @@
+"""A small registry of named counters and gauges with labels, safe to read from other threads,
+rendered in the Prometheus text format. The runner owns one; connectors report into it through
+`DeliveryReporter` (sinks, destinations) and `SourceReporter` (sources)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+LabelSet = tuple[tuple[str, str], ...]
+
+log = logging.getLogger("flowsql")
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    kind: str  # "counter" or "gauge"
+    help: str
+
+
+# Every metric flowsql writes, declared once so the exposition carries HELP and TYPE lines.
+FAMILIES = {f.name: f for f in [
+    Family("flowsql_events_in_total", "counter", "Records read from a source, good and bad."),
+    Family("flowsql_bytes_in_total", "counter", "Bytes read from a source."),
+    Family("flowsql_errors_total", "counter", "Records of a source that could not be decoded."),
+    Family("flowsql_late_records_total", "counter", "Records dropped behind the watermark (sent to the error output)."),
+    Family("flowsql_shard_events_in_total", "counter", "Records read per shard, for sources that count them."),
+    Family("flowsql_source_lag_seconds", "gauge", "How far a source's reader trails the newest record (per shard)."),
+    Family("flowsql_source_max_lag_seconds", "gauge", "The largest shard lag of a source."),
+    Family("flowsql_source_throttles_total", "counter", "Reads refused by the service for throughput."),
+    Family("flowsql_watermark_seconds", "gauge", "Watermark of a stream's time column, as Unix time."),
+    Family("flowsql_watermark_lag_seconds", "gauge", "How far a watermark trails the wall clock."),
+    Family("flowsql_open_window_rows", "gauge", "Rows held in windows that have not closed yet."),
+    Family("flowsql_sink_rows_total", "counter", "Rows delivered by a sink."),
+    Family("flowsql_sink_objects_total", "counter", "Objects delivered by a sink."),
+    Family("flowsql_sink_bytes_total", "counter", "Bytes delivered by a sink (after encoding)."),
+    Family("flowsql_sink_error_records_total", "counter", "Error records written to a sink's error output."),
+    Family("flowsql_sink_buffer_bytes", "gauge", "Bytes waiting in a sink's delivery buffer."),
+    Family("flowsql_sink_buffer_rows", "gauge", "Rows waiting in a sink's delivery buffer."),
+    Family("flowsql_sink_next_flush_seconds", "gauge", "Seconds until the sink's buffer interval runs out."),
+    Family("flowsql_sink_retries_total", "counter", "Delivery attempts a sink retried."),
+    Family("flowsql_sink_throttles_total", "counter", "Deliveries the destination refused for throughput."),
+    Family("flowsql_sink_failures_total", "counter", "Deliveries that failed after every attempt."),
+    Family("flowsql_checkpoints_total", "counter", "Checkpoints committed."),
+    Family("flowsql_checkpoint_failures_total", "counter", "Checkpoint commits that failed."),
+    Family("flowsql_checkpoint_epoch", "gauge", "Epoch of the last checkpoint committed."),
+    Family("flowsql_checkpoint_age_seconds", "gauge", "Seconds since the last checkpoint was committed."),
+    Family("flowsql_uptime_seconds", "gauge", "Seconds since the run started."),
+]}
+
+
+class Metrics:
+    """Named series: `inc` adds to a counter, `set` replaces a value (gauges, or counters
+    copied from a count kept elsewhere). Values are floats keyed by their labels."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[str, dict[LabelSet, float]] = {}
+
+    def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
+        key = _labels(labels)
+        with self._lock:
+            series = self._values.setdefault(name, {})
+            series[key] = series.get(key, 0.0) + amount
+
+    def set(self, name: str, value: float, **labels: str) -> None:
+        with self._lock:
+            self._values.setdefault(name, {})[_labels(labels)] = float(value)
+
+    def remove(self, name: str, **labels: str) -> None:
+        with self._lock:
+            self._values.get(name, {}).pop(_labels(labels), None)
+
+    def get(self, name: str, **labels: str) -> float | None:
+        with self._lock:
+            return self._values.get(name, {}).get(_labels(labels))
+
+    def total(self, name: str, **labels: str) -> float:
+        """Sum of every series of `name` whose labels include `labels`."""
+        want = set(_labels(labels))
+        with self._lock:
+            return sum(v for k, v in self._values.get(name, {}).items() if want <= set(k))
+
+    def snapshot(self) -> dict[str, dict[LabelSet, float]]:
+        with self._lock:
+            return {name: dict(series) for name, series in self._values.items()}
+
+    def to_json(self) -> dict[str, list[dict[str, Any]]]:
+        """Every series as {"labels": {...}, "value": v}, for the run summary."""
+        return {
+            name: [{"labels": dict(k), "value": _plain(v)} for k, v in sorted(series.items())]
+            for name, series in sorted(self.snapshot().items())
+        }
+
+    def exposition(self) -> str:
+        """The Prometheus text format (version 0.0.4)."""
+        lines: list[str] = []
+        for name, series in sorted(self.snapshot().items()):
+            family = FAMILIES.get(name)
+            if family is not None:
+                lines.append(f"# HELP {name} {family.help}")
+                lines.append(f"# TYPE {name} {family.kind}")
+            for labels, value in sorted(series.items()):
+                text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
+                lines.append(f"{name}{{{text}}} {_number(value)}" if text else f"{name} {_number(value)}")
+        return "\n".join(lines) + "\n"
+
+
+class DeliveryReporter:
+    """What a sink or destination calls when a delivery does not go through at once.
+
+    A destination that retries defines `bind_metrics(self, reporter: DeliveryReporter)`; the
+    runner calls it before the run. Each call counts the event and logs what to do about it.
+    """
+
+    def __init__(self, metrics: Metrics, sink: str) -> None:
+        self.metrics = metrics
+        self.sink = sink
+
+    def retry(self, reason: str, wait_seconds: float, attempts_left: int) -> None:
+        self.metrics.inc("flowsql_sink_retries_total", sink=self.sink)
+        log.warning("sink '%s': %s; backing off %.1f s, %d attempts left", self.sink, reason, wait_seconds,
+                    attempts_left, extra={"event": "sink_retry", "sink": self.sink, "wait_seconds": wait_seconds,
+                                          "attempts_left": attempts_left})
+
+    def throttle(self, reason: str) -> None:
+        self.metrics.inc("flowsql_sink_throttles_total", sink=self.sink)
+        log.warning("sink '%s' throttled by the destination: %s; raise buffer_size to send fewer, larger "
+                    "objects, or ask for a higher request limit", self.sink, reason,
+                    extra={"event": "sink_throttle", "sink": self.sink})
+
+    def failure(self, reason: str) -> None:
+        self.metrics.inc("flowsql_sink_failures_total", sink=self.sink)
+        log.error("sink '%s': delivery failed after every attempt: %s; check that the destination is "
+                  "reachable and that the credentials may write to it", self.sink, reason,
+                  extra={"event": "sink_failure", "sink": self.sink})
+
+
+class SourceReporter:
+    """What a source calls when its service throttles it.
+
+    A source defines `bind_metrics(self, reporter: SourceReporter)` to receive one."""
+
+    def __init__(self, metrics: Metrics, source: str) -> None:
+        self.metrics = metrics
+        self.source = source
+
+    def throttle(self, shard: str, wait_seconds: float) -> None:
+        self.metrics.inc("flowsql_source_throttles_total", source=self.source, shard=shard)
+        log.warning("source '%s' shard %s throttled (read limit exceeded); retrying in %.1f s. Too many "
+                    "readers share this shard: use enhanced fan-out or add shards", self.source, shard,
+                    wait_seconds, extra={"event": "source_throttle", "source": self.source, "shard": shard,
+                                         "wait_seconds": wait_seconds})
+
+
+def bind_reporters(metrics: Metrics, sources: dict[str, Any], sinks: dict[str, Any]) -> None:
+    """Hand each source, sink and sink destination that asks for one its reporter."""
+    for name, source in sources.items():
+        _bind(source, SourceReporter(metrics, name))
+    for name, sink in sinks.items():
+        reporter = DeliveryReporter(metrics, name)
+        _bind(sink, reporter)
+        _bind(getattr(sink, "destination", None), reporter)
+
+
+def _bind(target: Any, reporter: Any) -> None:
+    bind = getattr(target, "bind_metrics", None)
+    if callable(bind):
+        bind(reporter)
+
+
+def _labels(labels: dict[str, str]) -> LabelSet:
+    return tuple(sorted((k, str(v)) for k, v in labels.items()))
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _number(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
+
+
+def _plain(value: float) -> float | int:
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value

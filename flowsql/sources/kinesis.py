@@ -1,0 +1,263 @@
+"""The Kinesis Data Streams source: every shard read concurrently, children after parents.
+
+A position is, per shard, the last sequence number taken, plus the shards read to their end,
+so a resume starts AFTER_SEQUENCE_NUMBER and never reads a finished shard again. Each row
+carries its record's ApproximateArrivalTimestamp, so a replay windows exactly as the first run.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from flowsql.decode import NdjsonDecoder
+from flowsql.errors import ConfigError, SourceError
+from flowsql.options import choice, duration, size
+from flowsql.pipeline.model import SourceDecl
+from flowsql.records import BadRecord, SourceBatch
+from flowsql.sources import register
+from flowsql.sources.base import Source, SourceOptions
+from flowsql.sources.kinesis_client import Backoff, error_code, is_retryable, kinesis_client
+from flowsql.sources.kinesis_records import UserRow, decode_rows, user_rows
+from flowsql.sources.kinesis_shard import ReadSettings, ShardFetch, ShardReader
+
+_FETCHES_PER_BATCH = 32  # GetRecords answers already waiting are decoded together
+_LISTING_WHEN_IDLE = 0.1  # seconds at least; ListShards allows 100 calls per second per stream
+
+
+@dataclass(frozen=True)
+class KinesisOptions(SourceOptions):
+    stream: str = ""  # name or ARN
+    region: str = ""
+    endpoint_url: str = ""  # else AWS_ENDPOINT_URL_KINESIS / AWS_ENDPOINT_URL / AWS config
+    starting_position: str = choice("trim_horizon", "latest", "at_timestamp")
+    starting_timestamp: str = ""  # ISO 8601, for AT_TIMESTAMP
+    shard_refresh_interval: float = duration(30.0)
+    get_records_interval: float = duration(0.2)
+    idle_interval: float = duration(1.0)
+    records_per_call: int = 10_000
+    read_throughput: int = size(2 * 1024 * 1024)
+    retry_timeout: float = duration(300.0)
+    request_timeout: float = duration(15.0)  # one call's wait for an answer before it is retried
+
+
+@register("kinesis")
+class KinesisSource(Source):
+    options_class = KinesisOptions
+    options: KinesisOptions
+
+    def __init__(self, decl: SourceDecl, options: KinesisOptions) -> None:
+        super().__init__(decl, options)
+        if not options.stream:
+            raise ConfigError(f"source '{decl.name}' (kinesis) needs the option 'stream'", decl.location)
+        if not 1 <= options.records_per_call <= 10_000:
+            raise ConfigError(f"source '{decl.name}': records_per_call is between 1 and 10000", decl.location)
+        self.start_at: dict[str, Any] = {"ShardIteratorType": options.starting_position.upper()}
+        if options.starting_position == "at_timestamp":
+            try:
+                self.start_at["Timestamp"] = datetime.fromisoformat(options.starting_timestamp)
+            except ValueError:
+                raise ConfigError(
+                    f"source '{decl.name}': starting_position = 'AT_TIMESTAMP' needs starting_timestamp "
+                    f"as an ISO 8601 time (got {options.starting_timestamp!r})", decl.location,
+                ) from None
+        stream = options.stream
+        self.stream_args = {"StreamARN": stream} if stream.startswith("arn:") else {"StreamName": stream}
+        self.decoder = NdjsonDecoder(decl.name, decl.columns)
+        self.schema = self.decoder.schema
+        self.settings = ReadSettings(
+            call_interval=options.get_records_interval, idle_interval=options.idle_interval,
+            records_per_call=options.records_per_call, read_throughput=options.read_throughput,
+            retry_timeout=options.retry_timeout,
+        )
+        self.sequences: dict[str, str] = {}  # shard -> last sequence number taken
+        self.finished: set[str] = set()
+        self.readers: dict[str, ShardReader] = {}
+        self.shards: dict[str, dict[str, Any]] = {}
+        self._client: Any = None
+        self._caught_up = False
+
+    @property
+    def bounded(self) -> bool:
+        return False
+
+    @property
+    def live(self) -> bool:
+        # Arrival time is the record's own, not the wall clock: a replay must window the same.
+        return False
+
+    @property
+    def caught_up(self) -> bool:
+        """Every shard read to its latest record, and nothing fetched still waiting."""
+        return self._caught_up
+
+    def seek(self, position: dict[str, Any]) -> None:
+        self.sequences = {str(k): str(v) for k, v in dict(position.get("shards", {})).items()}
+        self.finished = {str(s) for s in position.get("finished", [])}
+
+    def lag(self) -> dict[str, int]:
+        """MillisBehindLatest of each shard being read (the iterator age users watch)."""
+        return {
+            shard: int(reader.status.millis_behind or 0)
+            for shard, reader in sorted(self.readers.items())
+            if shard not in self.finished
+        }
+
+    # -- reading -----------------------------------------------------------------------------
+    def read(self, stop: threading.Event) -> Iterator[SourceBatch]:
+        self._client = kinesis_client(self.options.region, self.options.endpoint_url,
+                                      read_timeout=self.options.request_timeout)
+        readers_stop = threading.Event()
+        self.readers = {}
+        outbox: queue.Queue[ShardFetch | BaseException] = queue.Queue(maxsize=16)
+        try:
+            self._refresh_shards()
+            self._start_ready(outbox, readers_stop)
+            refreshed = time.monotonic()
+            while not stop.is_set():
+                try:
+                    item = outbox.get(timeout=0.05)
+                except queue.Empty:
+                    item = None
+                if isinstance(item, BaseException):
+                    raise item
+                if item is not None:
+                    fetches = _more(outbox, item)
+                    yield self._batch(fetches)
+                    for fetch in fetches:
+                        if fetch.end:
+                            self.finished.add(fetch.shard_id)
+                            self.sequences.pop(fetch.shard_id, None)
+                            refreshed = 0.0  # a closed shard read through: its children may start now
+                idle = item is None and outbox.empty() and self._all_idle()
+                # Before calling the stream caught up, look again for closed and new shards.
+                due = max(_LISTING_WHEN_IDLE, self.options.idle_interval) if idle else \
+                    self.options.shard_refresh_interval
+                if time.monotonic() - refreshed >= due:
+                    self._refresh_shards()
+                    refreshed = time.monotonic()
+                    idle = False
+                self._start_ready(outbox, readers_stop)
+                self._caught_up = idle
+                if self._caught_up and self.stop_when_caught_up:
+                    return
+        finally:
+            readers_stop.set()
+            for reader in self.readers.values():
+                reader.join(timeout=2.0)
+
+    def _batch(self, fetches: list[ShardFetch]) -> SourceBatch:
+        rows: list[UserRow] = []
+        bad: list[BadRecord] = []
+        ended: set[str] = set()
+        for fetch in fetches:
+            fetch_rows, fetch_bad = user_rows(self.name, fetch.shard_id, fetch.records)
+            rows.extend(fetch_rows)
+            bad.extend(fetch_bad)
+            if fetch.records:
+                self.sequences[fetch.shard_id] = fetch.records[-1]["SequenceNumber"]
+            if fetch.end:
+                ended.add(fetch.shard_id)
+        table, errors = decode_rows(self.decoder, rows)
+        finished = self.finished | ended
+        position = {
+            "shards": {s: q for s, q in sorted(self.sequences.items()) if s not in finished},
+            "finished": sorted(finished),
+        }
+        raw_bytes = sum(len(r["Data"]) for fetch in fetches for r in fetch.records)
+        return SourceBatch(self.name, table, bad + errors, position, raw_bytes)
+
+    def _all_idle(self) -> bool:
+        if any(self._ready(shard) and shard not in self.readers for shard in self.shards):
+            return False
+        for reader in self.readers.values():
+            with reader.status.lock:
+                if reader.status.done:
+                    continue
+                if reader.status.in_flight or not reader.status.idle:
+                    return False
+        return True
+
+    def _ready(self, shard_id: str) -> bool:
+        """Not finished, and every parent still listed has been read to its end."""
+        if shard_id in self.finished:
+            return False
+        shard = self.shards[shard_id]
+        parents = [shard.get("ParentShardId"), shard.get("AdjacentParentShardId")]
+        return all(p is None or p in self.finished or p not in self.shards for p in parents)
+
+    def _start_ready(self, outbox: queue.Queue[ShardFetch | BaseException], stop: threading.Event) -> None:
+        for shard_id, shard in self.shards.items():
+            if shard_id in self.readers or not self._ready(shard_id):
+                continue
+            reader = ShardReader(self._client, self.stream_args, shard_id, self._start_for(shard),
+                                 outbox, stop, self.settings)
+            ending = shard.get("SequenceNumberRange", {}).get("EndingSequenceNumber")
+            reader.ending_sequence = str(ending) if ending is not None else None
+            self.readers[shard_id] = reader
+            reader.start()
+
+    def _start_for(self, shard: dict[str, Any]) -> dict[str, Any]:
+        shard_id = shard["ShardId"]
+        if shard_id in self.sequences:
+            return {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": self.sequences[shard_id]}
+        parents = [shard.get("ParentShardId"), shard.get("AdjacentParentShardId")]
+        if any(p in self.finished for p in parents if p):
+            # A child of a shard we read through: everything in it is new to us.
+            return {"ShardIteratorType": "TRIM_HORIZON"}
+        return dict(self.start_at)
+
+    def _refresh_shards(self) -> None:
+        """List every shard, page by page; finished shards that have aged out are forgotten."""
+        shards: dict[str, dict[str, Any]] = {}
+        request: dict[str, Any] = dict(self.stream_args)
+        backoff = Backoff()
+        failing_since: float | None = None
+        while True:
+            try:
+                answer = self._client.list_shards(**request)
+            except (ClientError, BotoCoreError) as exc:
+                now = time.monotonic()
+                failing_since = failing_since or now
+                if not is_retryable(exc) or now - failing_since > self.options.retry_timeout:
+                    raise SourceError(
+                        f"source '{self.name}': cannot list the shards of kinesis stream "
+                        f"'{self.options.stream}': {error_code(exc)}: {exc}"
+                    ) from exc
+                backoff.wait()
+                continue
+            for shard in answer.get("Shards", []):
+                shards[shard["ShardId"]] = shard
+            token = answer.get("NextToken")
+            if not token:
+                break
+            request = {"NextToken": token}  # the stream may not be named alongside a token
+        self.shards = shards
+        for shard_id, reader in self.readers.items():
+            ending = shards.get(shard_id, {}).get("SequenceNumberRange", {}).get("EndingSequenceNumber")
+            if ending is not None:
+                reader.ending_sequence = str(ending)
+        parents = {p for shard in shards.values() for p in (shard.get("ParentShardId"),
+                                                             shard.get("AdjacentParentShardId")) if p}
+        self.finished = {s for s in self.finished if s in shards or s in parents}
+
+
+def _more(outbox: queue.Queue[ShardFetch | BaseException], first: ShardFetch) -> list[ShardFetch]:
+    """`first` and the answers already waiting behind it, in the order the shards gave them."""
+    fetches = [first]
+    while len(fetches) < _FETCHES_PER_BATCH:
+        try:
+            item = outbox.get_nowait()
+        except queue.Empty:
+            break
+        if isinstance(item, BaseException):
+            raise item
+        fetches.append(item)
+    return fetches

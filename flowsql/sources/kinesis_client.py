@@ -1,0 +1,93 @@
+"""The Kinesis client flowsql uses, and the rules for which failures are worth another try.
+
+botocore's own retries are off: the reader and the producer retry themselves, with capped
+backoff and full jitter, so a throttled shard waits without holding up anything else.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+# Kinesis answers these when a shard or the account is over its limits, or is briefly unwell.
+RETRYABLE_CODES = frozenset({
+    "ProvisionedThroughputExceededException",
+    "LimitExceededException",
+    "InternalFailure",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "ThrottlingException",
+    "KMSThrottlingException",
+})
+NETWORK_ERRORS = (ConnectTimeoutError, ReadTimeoutError, EndpointConnectionError, ConnectionClosedError)
+
+
+def kinesis_client(region: str = "", endpoint_url: str = "", pool_size: int = 32,
+                   read_timeout: float = 15.0) -> Any:
+    """A Kinesis client with short timeouts (SDK defaults wait a minute on a dead connection)."""
+    config = Config(
+        connect_timeout=5,
+        read_timeout=read_timeout,
+        retries={"total_max_attempts": 1},
+        max_pool_connections=pool_size,
+    )
+    session = boto3.session.Session()
+    return session.client(
+        "kinesis",
+        region_name=region or session.region_name or "us-east-1",
+        endpoint_url=endpoint_url or None,
+        config=config,
+    )
+
+
+def error_code(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return type(exc).__name__
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Throttling, limits, 5xx answers and network timeouts: worth another try after a wait."""
+    if isinstance(exc, NETWORK_ERRORS):
+        return True
+    if isinstance(exc, ClientError):
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        return error_code(exc) in RETRYABLE_CODES or status >= 500
+    return False
+
+
+class Backoff:
+    """Capped exponential backoff with full jitter: wait a random time in [0, min(cap, base*2^n))."""
+
+    def __init__(self, base: float = 0.1, cap: float = 5.0) -> None:
+        self.base = base
+        self.cap = cap
+        self.attempt = 0
+
+    def next_wait(self) -> float:
+        ceiling = min(self.cap, self.base * (2 ** self.attempt))
+        self.attempt += 1
+        return random.uniform(0, ceiling)
+
+    def wait(self, stop: threading.Event | None = None) -> bool:
+        """Sleep the next wait; True when `stop` was set meanwhile."""
+        seconds = self.next_wait()
+        if stop is None:
+            threading.Event().wait(seconds)
+            return False
+        return stop.wait(seconds)
+
+    def reset(self) -> None:
+        self.attempt = 0

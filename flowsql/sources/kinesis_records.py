@@ -1,0 +1,130 @@
+"""Kinesis records of one GetRecords answer into Arrow rows, each with its own arrival time.
+
+Aggregated (KPL) records are split into their user records first; a corrupt aggregate and a
+record that does not decode go to the error output with the shard and sequence number.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pyarrow as pa
+
+from flowsql.decode import NdjsonDecoder
+from flowsql.records import ARRIVAL_TIME, BadRecord
+from flowsql.sources.kpl import AggregateError, deaggregate, is_aggregated
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class UserRow:
+    """One record to decode: its bytes, where it came from, and when Kinesis took it."""
+
+    data: bytes
+    position: str  # shard/sequence[#index within an aggregate]
+    arrival: datetime
+
+
+def user_rows(source: str, shard: str, records: list[dict[str, Any]]) -> tuple[list[UserRow], list[BadRecord]]:
+    """Flatten raw Kinesis records (aggregated or not) into user records."""
+    rows: list[UserRow] = []
+    bad: list[BadRecord] = []
+    for record in records:
+        data: bytes = record["Data"]
+        arrival = _aware(record.get("ApproximateArrivalTimestamp"))
+        where = f"{shard}/{record['SequenceNumber']}"
+        if not is_aggregated(data):
+            rows.append(UserRow(data, where, arrival))
+            continue
+        try:
+            inner = deaggregate(data)
+        except AggregateError as exc:
+            bad.append(BadRecord(source, "deaggregation-failed", str(exc), data, where, arrival))
+            continue
+        rows.extend(UserRow(item.data, f"{where}#{index}", arrival) for index, item in enumerate(inner))
+    return rows, bad
+
+
+def decode_rows(decoder: NdjsonDecoder, rows: list[UserRow]) -> tuple[pa.Table, list[BadRecord]]:
+    """Decode user records as one NDJSON chunk; arrival_time is each record's own."""
+    lines: list[bytes] = []
+    kept: list[UserRow] = []
+    bad: list[BadRecord] = []
+    for row in rows:
+        line = _one_line(row.data)
+        if line is None:
+            bad.append(BadRecord(decoder.source, "format-conversion-failed",
+                                 "a record must hold one JSON object", row.data, row.position, row.arrival))
+            continue
+        lines.append(line)
+        kept.append(row)
+    if not kept:
+        return _with_arrivals(decoder.schema.empty_table(), []), bad
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
+    table, errors = decoder.decode(b"\n".join(lines), "kinesis", 0, _EPOCH)
+    failed: set[int] = set()
+    index_of = {start: index for index, start in enumerate(starts[:-1])}
+    for error in errors:
+        index = index_of[int(error.position.rsplit("@", 1)[1])]
+        failed.add(index)
+        row = kept[index]
+        bad.append(BadRecord(error.source, error.error_code, error.message, row.data, row.position, row.arrival))
+    good = [row for index, row in enumerate(kept) if index not in failed]
+    if table.num_rows != len(good):
+        # A record held more than one JSON value: decode one by one to find which.
+        return _decode_each(decoder, [r for i, r in enumerate(kept) if i not in failed], lines, kept, bad)
+    return _with_arrivals(table.drop_columns([ARRIVAL_TIME]), good), bad
+
+
+def _decode_each(decoder: NdjsonDecoder, good: list[UserRow], lines: list[bytes], kept: list[UserRow],
+                 bad: list[BadRecord]) -> tuple[pa.Table, list[BadRecord]]:
+    line_of = {id(row): line for row, line in zip(kept, lines)}
+    tables: list[pa.Table] = []
+    taken: list[UserRow] = []
+    for row in good:
+        table, _ = decoder.decode(line_of[id(row)], "kinesis", 0, _EPOCH)
+        if table.num_rows != 1:
+            bad.append(BadRecord(decoder.source, "format-conversion-failed",
+                                 "a record must hold exactly one JSON object", row.data, row.position, row.arrival))
+            continue
+        tables.append(table.drop_columns([ARRIVAL_TIME]))
+        taken.append(row)
+    table = pa.concat_tables(tables) if tables else decoder.schema.empty_table()
+    return _with_arrivals(table, taken), bad
+
+
+def _one_line(data: bytes) -> bytes | None:
+    """The record as one NDJSON line; None when it cannot be one."""
+    stripped = data.strip()
+    if not stripped:
+        return None
+    if b"\n" not in stripped and b"\r" not in stripped:
+        return stripped
+    # Pretty-printed JSON: re-serialise compactly (newlines inside strings are escaped then).
+    try:
+        value = json.loads(stripped)
+    except ValueError:
+        return None
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _with_arrivals(table: pa.Table, rows: list[UserRow]) -> pa.Table:
+    micros = [_micros(row.arrival - _EPOCH) for row in rows]
+    column = pa.array(micros, pa.int64()).cast(pa.timestamp("us"))
+    return table.append_column(pa.field(ARRIVAL_TIME, pa.timestamp("us")), column)
+
+
+def _micros(delta: timedelta) -> int:
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _aware(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return datetime.now(timezone.utc)

@@ -1,0 +1,80 @@
+"""Copy a run's state (source counts, sink stats and buffers, watermarks, lag) into its Metrics.
+
+Runs on the runner's own thread, between micro-batches, so it reads engine and sink state that
+no other thread changes; readers of the Metrics (panel, log lines, HTTP) never touch the run.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from flowsql.engine.windows import FOREVER_US
+
+if TYPE_CHECKING:
+    from flowsql.runner import PipelineRun
+
+
+def sample_run(run: PipelineRun) -> None:
+    metrics = run.metrics
+    now = time.time()
+    started = getattr(run, "started", None)
+    if started is not None:
+        metrics.set("flowsql_uptime_seconds", time.monotonic() - started)
+    for name, stats in run.summary.sources.items():
+        metrics.set("flowsql_events_in_total", stats.events, source=name)
+        metrics.set("flowsql_bytes_in_total", stats.bytes, source=name)
+        metrics.set("flowsql_errors_total", stats.errors, source=name)
+        if metrics.get("flowsql_late_records_total", source=name) is None:
+            metrics.set("flowsql_late_records_total", 0, source=name)
+    for name, source in run.sources.items():
+        _sample_source(run, name, source)
+    for stream, clocks in run.engine.clocks.items():
+        for column, value in clocks.items():
+            if value is None or value >= FOREVER_US:
+                continue
+            metrics.set("flowsql_watermark_seconds", value / 1e6, stream=stream, column=column)
+            metrics.set("flowsql_watermark_lag_seconds", max(0.0, now - value / 1e6), stream=stream, column=column)
+    metrics.set("flowsql_open_window_rows", run.engine.buffered_rows())
+    checkpoints = getattr(run, "checkpoints", None)
+    if checkpoints is not None:
+        metrics.set("flowsql_checkpoints_total", checkpoints.commits)
+        metrics.set("flowsql_checkpoint_failures_total", checkpoints.failures)
+        metrics.set("flowsql_checkpoint_epoch", checkpoints.epoch)
+        metrics.set("flowsql_checkpoint_age_seconds", time.monotonic() - checkpoints.last_commit)
+    monotonic = time.monotonic()
+    for name, sink in run.sinks.items():
+        stats = sink.stats
+        metrics.set("flowsql_sink_rows_total", stats.rows, sink=name)
+        metrics.set("flowsql_sink_objects_total", stats.objects, sink=name)
+        metrics.set("flowsql_sink_bytes_total", stats.bytes, sink=name)
+        metrics.set("flowsql_sink_error_records_total", stats.errors, sink=name)
+        for counter in ("flowsql_sink_retries_total", "flowsql_sink_throttles_total", "flowsql_sink_failures_total"):
+            if metrics.get(counter, sink=name) is None:
+                metrics.set(counter, 0, sink=name)
+        buffer: Any = getattr(sink, "buffer", None)
+        if buffer is None:
+            continue
+        metrics.set("flowsql_sink_buffer_bytes", buffer.bytes, sink=name)
+        metrics.set("flowsql_sink_buffer_rows", buffer.rows, sink=name)
+        due = buffer.seconds_to_due(monotonic)
+        if due is None:
+            metrics.remove("flowsql_sink_next_flush_seconds", sink=name)
+        else:
+            metrics.set("flowsql_sink_next_flush_seconds", due, sink=name)
+
+
+def _sample_source(run: PipelineRun, name: str, source: Any) -> None:
+    """Optional source capabilities: `lag()` -> {shard: milliseconds behind the newest record},
+    `shard_events()` -> {shard: records read}. Sources without them report neither."""
+    metrics = run.metrics
+    lag = getattr(source, "lag", None)
+    if callable(lag):
+        shards = lag()
+        for shard, millis in shards.items():
+            metrics.set("flowsql_source_lag_seconds", millis / 1000.0, source=name, shard=str(shard))
+        metrics.set("flowsql_source_max_lag_seconds", max(shards.values(), default=0) / 1000.0, source=name)
+    counts = getattr(source, "shard_events", None)
+    if callable(counts):
+        for shard, events in counts().items():
+            metrics.set("flowsql_shard_events_in_total", events, source=name, shard=str(shard))

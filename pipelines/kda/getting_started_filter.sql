@@ -1,0 +1,23 @@
+-- KDA "Getting Started" application: keep the technology sector's ticks.
+CREATE SOURCE "SOURCE_SQL_STREAM_001" (
+    arrival_time TIMESTAMP,
+    "ticker_symbol" VARCHAR,
+    "sector" VARCHAR,
+    "change" REAL,
+    "price" REAL
+) WITH (connector = 'file', path = 'pipelines/kda/data/stock_ticks.json');
+
+CREATE SINK "DESTINATION_SQL_STREAM" WITH (connector = 'stdout', format = 'json');
+
+-- KDA application code, unchanged:
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (
+    ticker_symbol VARCHAR(4),
+    sector        VARCHAR(12),
+    change        DOUBLE,
+    price         DOUBLE);
+
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS
+    INSERT INTO "DESTINATION_SQL_STREAM"
+        SELECT STREAM ticker_symbol, sector, change, price
+        FROM "SOURCE_SQL_STREAM_001"
+        WHERE sector SIMILAR TO '%TECH%';

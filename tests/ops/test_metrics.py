@@ -1,0 +1,93 @@
+"""The metrics registry and its Prometheus text rendering."""
+
+from __future__ import annotations
+
+import io
+
+from flowsql.metrics import Metrics, bind_reporters, DeliveryReporter, SourceReporter
+from flowsql.status.view import build_view, status_line
+from tests.ops.helpers import parse_exposition, value
+
+
+def test_exposition_renders_counters_gauges_and_labels() -> None:
+    metrics = Metrics()
+    metrics.inc("flowsql_events_in_total", 5, source="clicks")
+    metrics.inc("flowsql_events_in_total", 7, source="clicks")
+    metrics.inc("flowsql_events_in_total", 1, source='odd "name"\\x')
+    metrics.set("flowsql_watermark_lag_seconds", 2.5, stream="clicks", column="ts")
+    metrics.set("flowsql_open_window_rows", 40)
+    text = metrics.exposition()
+    assert "# HELP flowsql_events_in_total Records read from a source, good and bad.\n" in text
+    assert "# TYPE flowsql_events_in_total counter\n" in text
+    assert "# TYPE flowsql_watermark_lag_seconds gauge\n" in text
+    assert 'flowsql_events_in_total{source="clicks"} 12\n' in text
+    assert 'flowsql_events_in_total{source="odd \\"name\\"\\\\x"} 1\n' in text
+    assert 'flowsql_watermark_lag_seconds{column="ts",stream="clicks"} 2.5\n' in text
+    assert "flowsql_open_window_rows 40\n" in text
+    samples = parse_exposition(text)
+    assert value(samples, "flowsql_events_in_total", source="clicks") == 12
+    assert metrics.total("flowsql_events_in_total") == 13
+
+
+def test_view_rates_come_from_the_difference_of_two_snapshots() -> None:
+    metrics = Metrics()
+    metrics.set("flowsql_events_in_total", 1000, source="clicks")
+    metrics.set("flowsql_sink_rows_total", 10, sink="lake")
+    before = metrics.snapshot()
+    metrics.set("flowsql_events_in_total", 3000, source="clicks")
+    metrics.set("flowsql_sink_rows_total", 50, sink="lake")
+    metrics.set("flowsql_sink_buffer_bytes", 2048, sink="lake")
+    metrics.set("flowsql_sink_next_flush_seconds", 4.25, sink="lake")
+    metrics.set("flowsql_source_lag_seconds", 12.0, source="clicks", shard="s-1")
+    metrics.set("flowsql_source_max_lag_seconds", 12.0, source="clicks")
+    view = build_view(metrics.snapshot(), before, 2.0)
+    assert view.sources[0].events_per_second == 1000.0 and view.sources[0].events == 3000
+    assert view.sources[0].shard_lag_seconds == {"s-1": 12.0}
+    assert view.sinks[0].rows_per_second == 20.0 and view.sinks[0].buffer_bytes == 2048
+    line = status_line(view)
+    assert "source clicks: 1,000 events/s, 3,000 in, 0 errors, 0 late, lag 12.0 s" in line
+    assert "sink lake: 20 rows/s, 50 rows, 0 objects, 0 B, buffered 2.0 KB (flush in 4.2 s)" in line
+
+
+def test_bind_reporters_reaches_sources_sinks_and_destinations() -> None:
+    class Takes:
+        def __init__(self) -> None:
+            self.reporter = None
+
+        def bind_metrics(self, reporter) -> None:  # type: ignore[no-untyped-def]
+            self.reporter = reporter
+
+    class Sink:
+        def __init__(self) -> None:
+            self.destination = Takes()
+
+    source, sink = Takes(), Sink()
+    bind_reporters(Metrics(), {"clicks": source}, {"lake": sink, "plain": object()})
+    assert isinstance(source.reporter, SourceReporter) and source.reporter.source == "clicks"
+    assert isinstance(sink.destination.reporter, DeliveryReporter) and sink.destination.reporter.sink == "lake"
+
+
+def test_panel_lists_shards_on_demand() -> None:
+    from rich.console import Console
+
+    from flowsql.status.panel import render_panel
+
+    metrics = Metrics()
+    metrics.set("flowsql_events_in_total", 900, source="orders")
+    metrics.set("flowsql_shard_events_in_total", 600, source="orders", shard="shardId-000000000000")
+    metrics.set("flowsql_shard_events_in_total", 300, source="orders", shard="shardId-000000000001")
+    metrics.set("flowsql_source_lag_seconds", 75.0, source="orders", shard="shardId-000000000001")
+    metrics.set("flowsql_source_max_lag_seconds", 75.0, source="orders")
+    before = {"flowsql_shard_events_in_total": {}}
+    view = build_view(metrics.snapshot(), before, 3.0)  # type: ignore[arg-type]
+
+    def screen(shards: bool) -> str:
+        console = Console(record=True, width=120, file=io.StringIO())
+        console.print(render_panel("demo", view, shards=shards))
+        return console.export_text()
+
+    with_shards = screen(True)
+    assert "shardId-000000000001" in with_shards and "1.2 min" in with_shards
+    shard_line = next(line for line in with_shards.splitlines() if "shardId-000000000000" in line)
+    assert "200" in shard_line  # 600 events over 3 s
+    assert "shardId" not in screen(False)
