@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from flowsql.catalog.layout import TableLayout, location_base, table_layout
 from flowsql.errors import ConfigError, UsageError
+from flowsql.options import expand_environment
 from flowsql.pipeline.model import SinkDecl
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ def sink_table(decl: SinkDecl, prefix: object, schema: pa.Schema, format_name: s
                glue_database: str = "", glue_table: str = "") -> SinkTable | None:
     """The table of a file or s3 sink, read generically from its options; None for others."""
     connector = (decl.option("connector") or "").lower()
-    options = {o.key.lower(): str(o.value) for o in decl.options}
+    options = {o.key.lower(): str(expand_environment(o.value)) for o in decl.options}
     base = location_base(connector, options)
     if base is None:
         return None

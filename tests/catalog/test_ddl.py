@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import boto3
 import pytest
 
 from tests.catalog.helpers import (
@@ -13,6 +14,7 @@ from tests.catalog.helpers import (
     columns,
     ddl_statements,
     location,
+    parsed,
     partition_columns,
     table_properties,
     template_regex,
@@ -20,8 +22,55 @@ from tests.catalog.helpers import (
 )
 from tests.conftest import ROOT, run_cli
 
-EXAMPLES = sorted((ROOT / "pipelines").glob("*.sql"))
-LAKE_EXAMPLES = [p for p in EXAMPLES if re.search(r"connector\s*=\s*'(file|s3)'|FROM '", p.read_text())]
+EXAMPLES = sorted((ROOT / "pipelines").rglob("*.sql"))
+LAKE_EXAMPLES = [p for p in EXAMPLES if re.search(r"connector\s*=\s*'file'|local_lake", p.read_text())]
+S3_EXAMPLES = [p for p in EXAMPLES if "s3_lake" in p.read_text()]
+
+
+def test_every_example_gets_ddl() -> None:
+    env = {"LAKE_BUCKET": "lake", "ENDPOINT_URL": "http://127.0.0.1:9", "ENDPOINT_ACCESS_KEY": "k"}
+    tables = 0
+    for pipeline in EXAMPLES:
+        result = run_cli("ddl", str(pipeline), cwd=ROOT, env=env)  # examples name their data from the root
+        assert result.code == 0, f"{pipeline}: {result.stderr}"
+        for statement in filter(None, (s.strip() for s in result.stdout.split(";"))):
+            assert parsed(statement).kind == "TABLE"
+            tables += 1
+    assert tables >= 5 and LAKE_EXAMPLES and S3_EXAMPLES
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pipeline", S3_EXAMPLES, ids=lambda p: p.stem)
+def test_projection_finds_every_object_in_the_bucket(pipeline: Path, tmp_path: Path, moto_endpoint: str) -> None:
+    from tests.servers.firehose_receiver import FirehoseReceiver, ReceiverState
+
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket=f"athena-{pipeline.stem.replace('_', '-')}")
+    with FirehoseReceiver(ReceiverState(access_key="k", common_attributes={"pipeline": "clickstream_to_lake"},
+                                       gzip=True)) as receiver:
+        env = {"LAKE_BUCKET": f"athena-{pipeline.stem.replace('_', '-')}", "AWS_ENDPOINT_URL": moto_endpoint,
+               "ENDPOINT_URL": receiver.url, "ENDPOINT_ACCESS_KEY": "k"}
+        statements = {}
+        for sink in ("raw_events",):
+            ddl = run_cli("ddl", str(pipeline), "--sink", sink, cwd=tmp_path, env=env)
+            assert ddl.code == 0, ddl.stderr
+            statements[sink] = ddl.stdout
+        result = run_cli("run", str(pipeline), "--state-dir", str(tmp_path / "state"), cwd=tmp_path, env=env)
+    assert result.code == 0, result.stderr
+    for table, ddl_text in statements.items():
+        properties = table_properties(ddl_text)
+        regex, keys = template_regex(properties)
+        base = location(ddl_text)
+        bucket, _, static = base.removeprefix("s3://").partition("/")
+        objects = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=static)
+                   for o in page.get("Contents", [])]
+        assert objects, f"{table}: nothing written under {base}"
+        for key in objects:
+            folder = f"s3://{bucket}/" + key.rsplit("/", 1)[0] + "/"
+            match = re.fullmatch(regex, folder)
+            assert match, f"{table}: {folder} does not match {properties['storage.location.template']}"
+            for name, value in zip(keys, match.groups()):
+                check_projected(name, value, properties)
 
 
 @pytest.mark.slow
