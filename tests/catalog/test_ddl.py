@@ -23,7 +23,8 @@ from tests.catalog.helpers import (
 from tests.conftest import ROOT, run_cli
 
 EXAMPLES = sorted((ROOT / "pipelines").rglob("*.sql"))
-LAKE_EXAMPLES = [p for p in EXAMPLES if re.search(r"connector\s*=\s*'file'|local_lake", p.read_text())]
+LAKE_EXAMPLES = [p for p in EXAMPLES
+                 if re.search(r"CREATE SINK[^;]*(connector\s*=\s*'file'|local_lake)", p.read_text(), re.I)]
 S3_EXAMPLES = [p for p in EXAMPLES if "s3_lake" in p.read_text()]
 
 
