@@ -117,6 +117,11 @@ def _parser() -> argparse.ArgumentParser:
     produce.add_argument("--endpoint-url", default="")
     produce.add_argument("--max-attempts", type=int, default=10, help="PutRecords attempts per record")
     produce.set_defaults(handler=_produce)
+
+    ddl = commands.add_parser("ddl", help="print Athena CREATE EXTERNAL TABLE statements for the file and s3 sinks")
+    ddl.add_argument("file", type=Path)
+    ddl.add_argument("--sink", help="only this sink")
+    ddl.set_defaults(handler=_ddl)
     return parser
 
 
@@ -343,6 +348,16 @@ def _compile(args: argparse.Namespace) -> int:
     print(f"flowsql: wrote {', '.join(str(p) for p in written)}", file=sys.stderr)
     for jar in job.jars:
         print(f"flowsql: needs {jar.coordinates} ({jar.why})", file=sys.stderr)
+    return 0
+
+
+def _ddl(args: argparse.Namespace) -> int:
+    from flowsql.catalog.athena import pipeline_ddl
+
+    statements, notes = pipeline_ddl(PipelineRun(load_pipeline(args.file)), args.sink)
+    for note in notes:
+        print(f"flowsql: {note}", file=sys.stderr)
+    print("\n\n".join(statements))
     return 0
 
 

@@ -58,4 +58,31 @@ def explain_text(run: PipelineRun) -> str:
         if prefix is not None:
             line += f", prefix {prefix.text!r}"
         out.append(line)
+        warning = tiny_files_warning(options, prefix)
+        if warning:
+            out.append(f"    warning: {warning}")
     return "\n".join(out)
+
+
+TINY_INTERVAL = 60.0
+TINY_SIZE = 1000**2
+
+
+def tiny_files_warning(options: object, prefix: object) -> str | None:
+    """Many small objects make Athena slow and S3 costly: say so when the buffer invites them."""
+    if options is None or not hasattr(options, "buffer_interval") or prefix is None:
+        return None
+    interval, size = options.buffer_interval, options.buffer_size  # type: ignore[attr-defined]
+    partitioned = bool(getattr(prefix, "partition_keys", ()))
+    reasons = []
+    if interval < TINY_INTERVAL and partitioned:
+        reasons.append(f"buffer_interval {interval:g} s with a partitioned prefix writes one object per "
+                       "partition every interval")
+    elif interval < TINY_INTERVAL:
+        reasons.append(f"buffer_interval {interval:g} s writes an object at least that often")
+    if size < TINY_SIZE:
+        reasons.append(f"buffer_size {size:,} bytes caps objects under 1 MB")
+    if not reasons:
+        return None
+    return ("many tiny files: " + "; ".join(reasons)
+            + " (Athena reads best from objects of 64 MB or more; see docs/athena.md)")

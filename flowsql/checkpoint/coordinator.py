@@ -51,7 +51,7 @@ class CheckpointCoordinator:
                 "it cannot be reused safely. Run with --reset to discard it, or point --state-dir elsewhere."
             )
         for item in state.promotions:
-            sinks[item["sink"]].destination.promote(item["staged"], item["key"])
+            sinks[item["sink"]].promote(item)
         for sink in sinks.values():
             sink.destination.discard_staged(set())
         for name, position in state.positions.items():

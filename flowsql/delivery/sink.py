@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -42,6 +43,13 @@ class SinkOptions:
     buffer_size: int = size(64 * 1000**2)
     buffer_interval: float = duration(60.0)
     time_column: str = ""  # the rows' time for names and !{timestamp:...}; see batch_time
+    glue_database: str = ""  # with glue_table: register the table and its partitions in Glue
+    glue_table: str = ""
+
+
+# Called once per data object, after it became visible to readers of the lake: its key and
+# the values of the prefix's partitionKeyFromQuery columns.
+DeliveredHook = Callable[[str, dict[str, object]], None]
 
 
 @dataclass
@@ -74,8 +82,14 @@ class ObjectSink(BufferedDelivery):
         if missing:
             raise _option_error(decl, "prefix", f"!{{partitionKeyFromQuery:{missing[0]}}} names no column of the "
                                 f"query's result ({', '.join(schema.names)})")
+        _check_lower_case_names(decl, schema)
         self.time_column = time_column_of(decl, options.time_column, schema)
         self.buffer = DeliveryBuffer(options.buffer_size, options.buffer_interval)
+        self.on_delivered: list[DeliveredHook] = []
+        if options.glue_database or options.glue_table:
+            from flowsql.catalog.glue import attach_glue
+
+            attach_glue(self, decl)
         self.errors: list[BadRecord] = []
         self.sequence = 0
         self.stats = SinkStats()
@@ -115,7 +129,7 @@ class ObjectSink(BufferedDelivery):
         key = self.prefix.render(when, partition, seed=name) + name
         hive = [k for k in self.prefix.hive_keys if k in rows.column_names]
         data = self.encoder.encode(rows.drop_columns(hive) if hive else rows)
-        where = self._store(key, data, self.encoder.content_type)
+        where = self._store(key, data, self.encoder.content_type, partition)
         self.stats.rows += rows.num_rows
         self.stats.objects += 1
         self.stats.bytes += len(data)
@@ -138,18 +152,36 @@ class ObjectSink(BufferedDelivery):
         return written
 
 
-    def _store(self, key: str, data: bytes, content_type: str) -> str:
+    def _store(self, key: str, data: bytes, content_type: str,
+               partition: dict[str, object] | None = None) -> str:
+        """Write now, or stage until the checkpoint commits; `partition` marks a data object."""
         if not self.staging:
-            return self.destination.write(key, data, content_type)
+            where = self.destination.write(key, data, content_type)
+            if partition is not None:
+                self._delivered(key, partition)
+            return where
         staged = self.destination.stage(key, data, content_type)
-        self.staged.append({"staged": staged, "key": key})
+        item = {"staged": staged, "key": key}
+        if partition is not None:
+            item["partition"] = json.dumps(partition, default=str, sort_keys=True)
+        self.staged.append(item)
         return key
 
     def promote_staged(self) -> None:
         """After the checkpoint that lists them has committed: make staged objects visible."""
         for item in self.staged:
-            self.destination.promote(item["staged"], item["key"])
+            self.promote(item)
         self.staged = []
+
+    def promote(self, item: dict[str, str]) -> None:
+        """Make one staged object visible (also used when recovery finishes a commit)."""
+        self.destination.promote(item["staged"], item["key"])
+        if "partition" in item:
+            self._delivered(item["key"], json.loads(item["partition"]))
+
+    def _delivered(self, key: str, partition: dict[str, object]) -> None:
+        for hook in self.on_delivered:
+            hook(key, partition)
 
     def snapshot(self) -> tuple[dict[str, object], pa.Table | None]:
         """Counters and pending error records as data; unflushed rows as a table."""
@@ -210,6 +242,18 @@ def _split(table: pa.Table, keys: tuple[str, ...]) -> list[tuple[dict[str, objec
             mask = test if mask is None else pc.and_(mask, test)
         parts.append((combo, table.filter(mask)))
     return parts
+
+
+def _check_lower_case_names(decl: SinkDecl, schema: pa.Schema) -> None:
+    """Athena folds names to lower case, so Parquet files carry them lower-cased; two columns
+    that differ only in case would then clash."""
+    seen: dict[str, str] = {}
+    for name in schema.names:
+        other = seen.setdefault(name.lower(), name)
+        if other != name:
+            raise ConfigError(
+                f"sink '{decl.name}': columns '{other}' and '{name}' are the same name once lower-cased, as "
+                "Athena and the Parquet output name them; rename one with AS", decl.location)
 
 
 def _prefix(decl: SinkDecl, key: str, text: str, error_prefix: bool) -> Prefix:
