@@ -29,36 +29,36 @@ class Watermark:
     delay_seconds: float
 
 
+class _WithOptions:
+    """A declaration's `WITH (...)` options, looked up by key as written (case-insensitive)."""
+
+    options: tuple[Option, ...]
+
+    def option(self, key: str) -> str | None:
+        for opt in self.options:
+            if opt.key.lower() == key:
+                return str(opt.value)
+        return None
+
+
 @dataclass(frozen=True)
-class SourceDecl:
+class SourceDecl(_WithOptions):
     name: str
     columns: tuple[Column, ...]
     watermark: Watermark | None
     options: tuple[Option, ...]
     location: Location
 
-    def option(self, key: str) -> str | None:
-        for opt in self.options:
-            if opt.key.lower() == key:
-                return str(opt.value)
-        return None
-
 
 @dataclass(frozen=True)
-class SinkDecl:
+class SinkDecl(_WithOptions):
     name: str
     options: tuple[Option, ...]
     location: Location
 
-    def option(self, key: str) -> str | None:
-        for opt in self.options:
-            if opt.key.lower() == key:
-                return str(opt.value)
-        return None
-
 
 @dataclass(frozen=True)
-class TableDecl:
+class TableDecl(_WithOptions):
     """`CREATE TABLE name (cols, PRIMARY KEY (k)) WITH (...)`: the current state of a table kept
     from a change feed (CDC); `format` in the options names the change record format."""
 
@@ -68,12 +68,6 @@ class TableDecl:
     watermark: Watermark | None
     options: tuple[Option, ...]
     location: Location
-
-    def option(self, key: str) -> str | None:
-        for opt in self.options:
-            if opt.key.lower() == key:
-                return str(opt.value)
-        return None
 
 
 @dataclass(frozen=True)
