@@ -206,7 +206,7 @@ class PipelineRun:
         self.summary.open_window_rows = self.engine.buffered_rows()
         self.flush_all()
         if self.checkpoints is not None:
-            self.checkpoints.commit()
+            self.checkpoints.finish()
         self.summary.elapsed = time.monotonic() - started
         self.summary.sinks = {n: vars(s.stats).copy() for n, s in self.sinks.items()}
         self._observe(force=True)

@@ -71,6 +71,15 @@ class CheckpointCoordinator:
         staged = any(s.staged for s in self._transactional_sinks().values())
         return staged or time.monotonic() - self.last_commit >= self.interval
 
+    def finish(self) -> None:
+        """The last checkpoint of a run; then clear staging of stragglers (an upload that was
+        retried after a timeout can land after its retry was promoted). No checkpoint names
+        them, so the next start would delete them anyway."""
+        self.commit()
+        for sink in self._transactional_sinks().values():
+            if not sink.staged:
+                sink.destination.discard_staged(set())
+
     def commit(self) -> None:
         """Write the checkpoint (the commit point), then make its staged objects visible."""
         sinks = self._transactional_sinks()

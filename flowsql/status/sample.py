@@ -73,7 +73,8 @@ def _sample_source(run: PipelineRun, name: str, source: Any) -> None:
         shards = lag()
         for shard, millis in shards.items():
             metrics.set("flowsql_source_lag_seconds", millis / 1000.0, source=name, shard=str(shard))
-        metrics.set("flowsql_source_max_lag_seconds", max(shards.values(), default=0) / 1000.0, source=name)
+        if shards:  # a source that tracks no lag (files, stdin) shows none, not zero
+            metrics.set("flowsql_source_max_lag_seconds", max(shards.values()) / 1000.0, source=name)
     counts = getattr(source, "shard_events", None)
     if callable(counts):
         for shard, events in counts().items():

@@ -1,0 +1,5 @@
+-- flowsql compile --target flink fails:
+-- pipelines/clickstream_to_athena.sql:42:23: cannot compile for Flink: a struct literal has no translation to Flink SQL here
+--            {'lowest': min(price), 'highest': max(price)} AS price_range
+--                           ^
+-- hint: rewrite it with standard SQL both engines share, or keep this pipeline on flowsql run
