@@ -129,8 +129,11 @@ def peak_rss(events: int) -> float:
     with tempfile.TemporaryDirectory() as scratch:
         pipeline = Path(scratch) / "rss.sql"
         pipeline.write_text(text.replace("{out}", str(Path(scratch) / "out")))
-        code = ("import resource, sys; from flowsql.cli import main; rc = main(['run', sys.argv[1], '--quiet', "
-                "'--no-checkpoint']); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)")
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec, so a child would report its
+        # parent's peak (this process holds the benchmark data).
+        code = ("import re, sys; from flowsql.cli import main; rc = main(['run', sys.argv[1], '--quiet', "
+                "'--no-checkpoint']); status = open('/proc/self/status').read(); "
+                "print(re.search(r'VmHWM:\\s+(\\d+)', status).group(1)); sys.exit(rc)")
         result = subprocess.run([sys.executable, "-c", code, str(pipeline)], capture_output=True, text=True, check=True)
         return int(result.stdout.strip().splitlines()[-1]) / 1024
 
