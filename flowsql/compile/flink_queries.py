@@ -10,7 +10,7 @@ from sqlglot import exp
 
 from flowsql.compile.flink_dialect import TRUNCATE_UNITS, Descriptor, Flink, TableArgument, TableFunction
 from flowsql.compile.unsupported import UnsupportedError, unsupported
-from flowsql.engine.planner import WINDOW_COLUMNS, WINDOW_FUNCTIONS, Plan
+from flowsql.engine.planner import WINDOW_COLUMNS, Plan, window_call
 from flowsql.pipeline.model import Pipeline, QueryDecl
 
 DIALECT = Flink()
@@ -53,7 +53,7 @@ def translate_query(pipeline: Pipeline, decl: QueryDecl, plan: Plan, time_attrib
     query = decl.query.copy()
     _check_supported(pipeline, decl, query, plan)
     for table in list(query.find_all(exp.Table)):
-        call = _window_call(table)
+        call = window_call(table)
         if call is not None:
             _rewrite_window(pipeline, decl, table, call, query, time_attributes)
     for select in list(query.find_all(exp.Select)):
@@ -61,15 +61,6 @@ def translate_query(pipeline: Pipeline, decl: QueryDecl, plan: Plan, time_attrib
     if extra_columns:
         query = _with_columns(query, extra_columns)
     return TranslatedQuery(decl, query.sql(DIALECT, identify=True, pretty=True))
-
-
-def _window_call(table: exp.Table) -> exp.Anonymous | None:
-    call = table.this
-    if isinstance(call, exp.Anonymous):
-        name = str(call.this).upper()
-        if _WINDOW_ALIASES.get(name, name) in WINDOW_FUNCTIONS:
-            return call
-    return None
 
 
 def _check_supported(pipeline: Pipeline, decl: QueryDecl, query: exp.Query, plan: Plan) -> None:
@@ -98,7 +89,7 @@ def _check_supported(pipeline: Pipeline, decl: QueryDecl, query: exp.Query, plan
 
 def _window_call_parent(node: exp.Anonymous) -> bool:
     parent = node.parent
-    return isinstance(parent, exp.Table) and _window_call(parent) is node
+    return isinstance(parent, exp.Table) and window_call(parent) is node
 
 
 def _timestamp_columns(plan: Plan, decl: QueryDecl) -> set[str]:

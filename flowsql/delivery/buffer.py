@@ -4,10 +4,11 @@ whichever comes first; an interval of 0 delivers every micro-batch."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pyarrow as pa
 
-from flowsql.records import BadRecord
+from flowsql.records import BadRecord, bad_record_from_json
 
 # Error records are few; a sink whose input is mostly bad still delivers them in bounded batches.
 _MAX_PENDING_ERRORS = 10_000
@@ -55,6 +56,8 @@ class BufferedDelivery:
 
     buffer: DeliveryBuffer
     errors: list[BadRecord]
+    sequence: int  # flushes so far: names objects (and HTTP request ids) deterministically
+    stats: Any
 
     def add(self, table: pa.Table, now: float | None = None) -> None:
         self.buffer.add(table, time.monotonic() if now is None else now)
@@ -65,3 +68,15 @@ class BufferedDelivery:
     def due(self, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now
         return self.buffer.due(now) or len(self.errors) >= _MAX_PENDING_ERRORS
+
+    def snapshot(self) -> tuple[dict[str, object], pa.Table | None]:
+        """For checkpoints: counters and pending error records as data, unflushed rows as a table."""
+        rows = pa.concat_tables(self.buffer.tables) if self.buffer.tables else None
+        errors = [r.to_json() for r in self.errors]
+        return {"sequence": self.sequence, "errors": errors, "stats": vars(self.stats).copy()}, rows
+
+    def restore(self, data: dict[str, object], rows: pa.Table | None) -> None:
+        self.sequence = int(data["sequence"])  # type: ignore[call-overload]
+        self.errors = [bad_record_from_json(e) for e in data["errors"]]  # type: ignore[attr-defined]
+        if rows is not None and rows.num_rows:
+            self.buffer.add(rows, time.monotonic())

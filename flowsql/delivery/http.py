@@ -38,7 +38,7 @@ from flowsql.delivery.retry import (
 from flowsql.delivery.sink import SinkStats, encode_error_records, oldest_time
 from flowsql.errors import DeliveryError
 from flowsql.options import choice, duration, size
-from flowsql.records import BadRecord, bad_record_from_json
+from flowsql.records import BadRecord
 
 PROTOCOL_VERSION = "1.0"
 MAX_ACCESS_KEY_BYTES = 4096
@@ -180,17 +180,8 @@ class HttpEndpointSink(BufferedDelivery):
         return done
 
     # -- checkpoints: the buffer and the sequence survive a restart --------------------------
-    def snapshot(self) -> tuple[dict[str, object], pa.Table | None]:
-        rows = pa.concat_tables(self.buffer.tables) if self.buffer.tables else None
-        errors = [r.to_json() for r in self.errors]
-        return {"sequence": self.sequence, "errors": errors, "stats": vars(self.stats).copy()}, rows
-
-    def restore(self, data: dict[str, object], rows: pa.Table | None) -> None:
-        # The restored sequence makes a replayed batch carry the request ids it had before.
-        self.sequence = int(data["sequence"])  # type: ignore[call-overload]
-        self.errors = [bad_record_from_json(e) for e in data["errors"]]  # type: ignore[attr-defined]
-        if rows is not None and rows.num_rows:
-            self.buffer.add(rows, time.monotonic())
+    # Checkpoints: the buffer and the sequence survive a restart (BufferedDelivery.snapshot);
+    # the restored sequence makes a replayed batch carry the request ids it had before.
 
     def promote_staged(self) -> None:
         return None

@@ -6,7 +6,6 @@ The delivery mechanics live here once; a destination only says how to store one 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -28,7 +27,7 @@ from flowsql.delivery.prefix import (
 from flowsql.errors import ConfigError
 from flowsql.options import choice, duration, size
 from flowsql.pipeline.model import SinkDecl
-from flowsql.records import ARRIVAL_TIME, BadRecord, bad_record_from_json
+from flowsql.records import ARRIVAL_TIME, BadRecord
 
 
 @dataclass(frozen=True)
@@ -183,17 +182,6 @@ class ObjectSink(BufferedDelivery):
         for hook in self.on_delivered:
             hook(key, partition)
 
-    def snapshot(self) -> tuple[dict[str, object], pa.Table | None]:
-        """Counters and pending error records as data; unflushed rows as a table."""
-        rows = pa.concat_tables(self.buffer.tables) if self.buffer.tables else None
-        errors = [r.to_json() for r in self.errors]
-        return {"sequence": self.sequence, "errors": errors, "stats": vars(self.stats).copy()}, rows
-
-    def restore(self, data: dict[str, object], rows: pa.Table | None) -> None:
-        self.sequence = int(data["sequence"])  # type: ignore[call-overload]
-        self.errors = [bad_record_from_json(e) for e in data["errors"]]  # type: ignore[attr-defined]
-        if rows is not None and rows.num_rows:
-            self.buffer.add(rows, time.monotonic())
 
 
 def oldest_time(rows: pa.Table, column: str, wall: datetime) -> datetime:

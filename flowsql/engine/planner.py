@@ -124,9 +124,9 @@ def _kept_clocks(stream: StreamInfo, schema: pa.Schema) -> dict[str, str]:
 
 def _plan_query(pipeline: Pipeline, decl: QueryDecl, streams: dict[str, StreamInfo]) -> OperatorPlan:
     query = decl.query.copy()
-    window_nodes = [t for t in query.find_all(exp.Table) if _window_call(t) is not None]
+    window_nodes = [t for t in query.find_all(exp.Table) if window_call(t) is not None]
     stream_refs = [t for t in query.find_all(exp.Table)
-                   if _window_call(t) is None and t.name.lower() in streams and not t.args.get("db")]
+                   if window_call(t) is None and t.name.lower() in streams and not t.args.get("db")]
     if len(window_nodes) + len(stream_refs) == 0:
         raise _error(pipeline, decl, "the query reads no source or view",
                      hint="known streams: " + ", ".join(s.name for s in streams.values()))
@@ -188,7 +188,8 @@ def _row_filter(query: exp.Query, alias: str) -> str | None:
     return f'SELECT * FROM {INPUT_PLACEHOLDER} AS "{alias}" WHERE {where.this.sql(_DIALECT)}'
 
 
-def _window_call(table: exp.Table) -> exp.Anonymous | None:
+def window_call(table: exp.Table) -> exp.Anonymous | None:
+    """The TUMBLE/HOP/SESSION call a FROM item is, if it is one."""
     call = table.this
     if isinstance(call, exp.Anonymous):
         name = str(call.this).upper()
@@ -199,7 +200,7 @@ def _window_call(table: exp.Table) -> exp.Anonymous | None:
 
 def _window_spec(pipeline: Pipeline, decl: QueryDecl, node: exp.Table, streams: dict[str, StreamInfo],
                  query: exp.Query) -> tuple[str, WindowSpec]:
-    call = _window_call(node)
+    call = window_call(node)
     assert call is not None
     kind = str(call.this).upper()
     kind = _WINDOW_ALIASES.get(kind, kind)
