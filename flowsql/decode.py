@@ -1,32 +1,35 @@
 """Raw newline-delimited JSON into Arrow against the declared schema, bad records aside.
 
-The whole chunk is parsed by pyarrow's multi-threaded JSON reader. Only when that fails is the
-chunk bisected to find the offending lines, so the cost of bad input is paid only by the
-chunks that hold it, and no good record of such a chunk is lost.
+A whole chunk is parsed by DuckDB's JSON reader (parallel, and it honours UTC offsets once
+timestamps are read as TIMESTAMPTZ). Only when that fails is the chunk bisected to find the
+offending lines, so the cost of bad input is paid only by the chunks that hold it, and no good
+record of such a chunk is lost. Values convert as DuckDB casts them: `"12"` into a BIGINT is 12.
 """
 
 from __future__ import annotations
 
 import io
 import re
+import threading
 from datetime import datetime
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.json as pajson
 
 from flowsql.pipeline.model import Column
 from flowsql.records import ARRIVAL_TIME, BadRecord
 
-_BLOCK_SIZE = 4 << 20
+# A line that is JSON `null` (Debezium writes one after each delete, as a Kafka tombstone) reads
+# as a row of NULLs; it is not a record.
+_NULL_LINE = re.compile(rb"(?:^|\n)[ \t\r]*null[ \t\r]*(?=\n|$)")
+_REASON = re.compile(r'(?:JSON transform error|Malformed JSON) in file "[^"]*",? (?:(at byte \d+) )?in line \d+: ')
 
 
 def arrow_schema(columns: tuple[Column, ...]) -> pa.Schema:
     """The Arrow schema DuckDB itself uses for the declared column types."""
     if not columns:
         return pa.schema([])
-    select = ", ".join(f'CAST(NULL AS {c.sql_type}) AS "{c.name}"' for c in columns)
+    select = ", ".join(f'CAST(NULL AS {c.sql_type}) AS {_quote(c.name)}' for c in columns)
     with duckdb.connect() as con:
         return con.sql(f"SELECT {select}").to_arrow_table().schema
 
@@ -37,61 +40,90 @@ def with_arrival_time(table: pa.Table, arrival: datetime | pa.Array) -> pa.Table
         return table
     if isinstance(arrival, datetime):
         naive = arrival.replace(tzinfo=None) if arrival.tzinfo else arrival
-        column = pa.array([naive] * table.num_rows, pa.timestamp("us"))
+        column = pa.nulls(table.num_rows, pa.timestamp("us")).fill_null(pa.scalar(naive, pa.timestamp("us")))
     else:
         column = arrival
     return table.append_column(pa.field(ARRIVAL_TIME, pa.timestamp("us")), column)
 
 
-def _json_path(mapping: str) -> list[str]:
-    return mapping[2:].split(".")  # '$.a.b' -> ['a', 'b']; the parser checked the form
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
-def read_schema(columns: tuple[Column, ...], schema: pa.Schema) -> pa.Schema:
-    """What to read from each JSON object: top-level columns as declared, and for mapped
-    columns the nested structs that lead to them."""
+def _json_path(column: Column) -> list[str]:
+    return column.mapping[2:].split(".") if column.mapping else [column.name]  # '$.a.b' -> ['a', 'b']
+
+
+def _is_naive_timestamp(field: pa.Field) -> bool:
+    return pa.types.is_timestamp(field.type) and field.type.tz is None
+
+
+def read_types(columns: tuple[Column, ...], schema: pa.Schema) -> dict[str, str]:
+    """What to read from each JSON object, as DuckDB types: top-level columns as declared, and
+    for mapped columns the nested structs that lead to them. Timestamps read with their UTC
+    offset (TIMESTAMPTZ in a UTC session) and are cast back to the declared type after."""
     tree: dict[str, object] = {}
     for column, field in zip(columns, schema):
-        path = _json_path(column.mapping) if column.mapping else [column.name]
+        path = _json_path(column)
         node = tree
         for key in path[:-1]:
             child = node.setdefault(key, {})
             if not isinstance(child, dict):
                 raise ValueError(f"JSON path {column.mapping} goes through a column declared as a value")
             node = child
-        node[path[-1]] = field.type
+        node[path[-1]] = "TIMESTAMPTZ" if _is_naive_timestamp(field) else column.sql_type
 
-    def build(node: dict[str, object]) -> list[pa.Field]:
-        return [pa.field(k, pa.struct(build(v)) if isinstance(v, dict) else v) for k, v in node.items()]  # type: ignore[arg-type]
+    def sql_type(node: object) -> str:
+        if isinstance(node, dict):
+            return "STRUCT(" + ", ".join(f"{_quote(k)} {sql_type(v)}" for k, v in node.items()) + ")"
+        return str(node)
 
-    return pa.schema(build(tree))
+    return {key: sql_type(value) for key, value in tree.items()}
+
+
+def _projection(columns: tuple[Column, ...]) -> str:
+    """The declared columns out of what was read: nested paths pulled out of their structs."""
+    items = []
+    for column in columns:
+        path = _json_path(column)
+        expr = _quote(path[0])
+        for key in path[1:]:
+            expr = f"struct_extract({expr}, '{key.replace(chr(39), chr(39) * 2)}')"  # a null parent gives null
+        items.append(f"{expr} AS {_quote(column.name)}")
+    return ", ".join(items)
+
+
+def _reason(exc: duckdb.Error) -> str:
+    """DuckDB's message without the reader's internal file name and its hints."""
+    text = str(exc).split("\n", 1)[0].strip()
+    text = re.sub(r"^Invalid Input Error: ", "", text)
+    match = _REASON.search(text)
+    if match:
+        kind = "malformed JSON" if text.startswith("Malformed") else ""
+        rest = text[match.end():]
+        where = f" {match.group(1)}" if match.group(1) else ""
+        text = f"{kind}{where}: {rest}" if kind else rest
+    return text.rstrip(". ")
 
 
 class NdjsonDecoder:
-    """Decodes chunks of complete lines for one source."""
+    """Decodes chunks of complete lines for one source (safe to use from several threads)."""
 
     def __init__(self, source: str, columns: tuple[Column, ...]) -> None:
         self.source = source
         self.schema = arrow_schema(columns)
         self.columns = columns
-        mapped = any(c.mapping for c in columns)
-        self._read_schema = read_schema(columns, self.schema) if mapped else self.schema
-        self._parse_options = pajson.ParseOptions(
-            explicit_schema=self._read_schema, unexpected_field_behavior="ignore"
-        )
+        self._types = read_types(columns, self.schema)
+        mapped = any(column.mapping for column in columns)
+        self._projection = _projection(columns) if mapped else None
+        self._local = threading.local()
 
-    def _shape(self, table: pa.Table) -> pa.Table:
-        """The declared columns, nested JSON paths read out of their structs."""
-        if self._read_schema is self.schema:
-            return table.select(self.schema.names).cast(self.schema)
-        arrays = []
-        for column in self.columns:
-            path = _json_path(column.mapping) if column.mapping else [column.name]
-            array = table.column(path[0]).combine_chunks()
-            for key in path[1:]:
-                array = pc.struct_field(array, [key])  # a null parent object gives null
-            arrays.append(array)
-        return pa.Table.from_arrays(arrays, schema=self.schema)
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = self._local.con = duckdb.connect()
+            con.execute("SET TimeZone = 'UTC'")
+        return con
 
     def decode(
         self, data: bytes, origin: str, base_offset: int, arrival: datetime
@@ -101,8 +133,9 @@ class NdjsonDecoder:
             return with_arrival_time(self.schema.empty_table(), arrival), []
         try:
             table = self._read(data)
-            return with_arrival_time(table, arrival), []
-        except pa.ArrowInvalid:
+            if not self._may_hold_null_lines(table, data):
+                return with_arrival_time(table, arrival), []
+        except duckdb.Error:
             pass
         lines = data.split(b"\n")
         offsets = [base_offset]
@@ -114,12 +147,21 @@ class NdjsonDecoder:
         table = pa.concat_tables(good) if good else self.schema.empty_table()
         return with_arrival_time(table, arrival), bad
 
-    def _read(self, data: bytes) -> pa.Table:
-        _refuse_leading_null(data)
-        # A line longer than a block fails here and is then read alone by the bisection.
-        options = pajson.ReadOptions(block_size=_BLOCK_SIZE, use_threads=True)
-        table = pajson.read_json(io.BytesIO(data), read_options=options, parse_options=self._parse_options)
-        return self._shape(table)
+    def _read(self, data: bytes, types: dict[str, str] | None = None, projection: str | None = None) -> pa.Table:
+        relation = self._connection().read_json(
+            io.BytesIO(data), format="newline_delimited", columns=types or self._types
+        )
+        projection = projection or self._projection
+        table = (relation.project(projection) if projection else relation).to_arrow_table()
+        # TIMESTAMPTZ arrives as UTC instants: taking the zone off is a change of type only.
+        return table if types or table.schema == self.schema else table.cast(self.schema)
+
+    def _may_hold_null_lines(self, table: pa.Table, data: bytes) -> bool:
+        # Only a row with every column NULL can have come from a `null` line; the scan of the
+        # bytes is paid only then.
+        if not self.columns or any(column.null_count == 0 for column in table.columns):
+            return False
+        return _NULL_LINE.search(data) is not None
 
     def _bisect(
         self,
@@ -137,36 +179,36 @@ class NdjsonDecoder:
             return
         if high - low > 1:
             try:
-                good.append(self._read(chunk))
-                return
-            except pa.ArrowInvalid:
-                middle = (low + high) // 2
-                self._bisect(lines, offsets, low, middle, origin, arrival, good, bad)
-                self._bisect(lines, offsets, middle, high, origin, arrival, good, bad)
-                return
+                if _NULL_LINE.search(chunk) is None:
+                    good.append(self._read(chunk))
+                    return
+            except duckdb.Error:
+                pass
+            middle = (low + high) // 2
+            self._bisect(lines, offsets, low, middle, origin, arrival, good, bad)
+            self._bisect(lines, offsets, middle, high, origin, arrival, good, bad)
+            return
         line = lines[low]
+        reason = self._fault(line)
+        if reason is None:
+            good.append(self._read(line))
+            return
+        bad.append(BadRecord(self.source, "format-conversion-failed", reason, line,
+                             f"{origin}@{offsets[low]}", arrival))
+
+    def _fault(self, line: bytes) -> str | None:
+        """Why one line is not a record (None when it is one), naming the column at fault."""
+        if line.strip() == b"null":
+            return "JSON null is not a record"
         try:
-            good.append(self._read_one(line))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            reason = re.sub(r"\s+in row \d+$", "", str(exc).strip())
-            bad.append(
-                BadRecord(
-                    self.source, "format-conversion-failed", reason, line,
-                    f"{origin}@{offsets[low]}", arrival,
-                )
-            )
-
-    def _read_one(self, line: bytes) -> pa.Table:
-        _refuse_leading_null(line)
-        options = pajson.ReadOptions(block_size=len(line) + 64, use_threads=False)
-        table = pajson.read_json(io.BytesIO(line), read_options=options, parse_options=self._parse_options)
-        if table.num_rows != 1:
-            raise pa.ArrowInvalid("a line must hold exactly one JSON object")
-        return self._shape(table)
-
-
-def _refuse_leading_null(data: bytes) -> None:
-    # pyarrow's JSON reader crashes the process on a chunk whose first value is a bare `null`
-    # (Debezium writes one after each delete, as a Kafka tombstone): make it a bad record instead.
-    if data.lstrip()[:4] == b"null":
-        raise pa.ArrowInvalid("JSON null is not a record")
+            table = self._read(line)
+        except duckdb.Error as exc:
+            reason = _reason(exc)
+        else:
+            return None if table.num_rows == 1 else "a line must hold exactly one JSON object"
+        for key, sql_type in self._types.items():
+            try:
+                self._read(line, {key: sql_type}, _quote(key))
+            except duckdb.Error:
+                return f"column '{key}': {reason}"
+        return reason
