@@ -22,7 +22,18 @@ from flowsql.errors import ConfigError, SourceError
 from flowsql.options import duration, size
 from flowsql.records import SourceBatch
 from flowsql.sources import register
+from flowsql.sources.ahead import map_in_order
 from flowsql.sources.base import Source, SourceOptions
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """Whole lines cut from a file, and the position after them (taken when cut, in order)."""
+
+    file: str
+    offset: int
+    data: bytes
+    position: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,7 @@ class FileSourceOptions(SourceOptions):
     follow: bool = False
     poll_interval: float = duration(0.25)
     chunk_size: int = size(8 << 20)
+    decode_threads: int = 2
 
 
 @register("file")
@@ -69,6 +81,10 @@ class FileSource(Source):
         return sorted(f for f in found if os.path.isfile(f))
 
     def read(self, stop: threading.Event) -> Iterator[SourceBatch]:
+        chunks = self._chunks(stop)
+        yield from map_in_order(chunks, self._decode, self.options.decode_threads, f"decode-{self.name}")
+
+    def _chunks(self, stop: threading.Event) -> Iterator[_Chunk]:
         files = self.files()
         if not files and not self.options.follow:
             raise SourceError(f"source '{self.name}': no file matches path '{self.options.path}'")
@@ -83,7 +99,7 @@ class FileSource(Source):
                 return
             stop.wait(self.options.poll_interval)
 
-    def _read_file(self, file: str, start: int, stop: threading.Event) -> Iterator[SourceBatch]:
+    def _read_file(self, file: str, start: int, stop: threading.Event) -> Iterator[_Chunk]:
         offset = start
         try:
             stream = _open(file)
@@ -101,10 +117,10 @@ class FileSource(Source):
                             return
                         continue
                     if carry:  # a last line with no newline is still a record
-                        yield self._batch(file, offset, carry, finished=True)
+                        yield _Chunk(file, offset, carry, self._position(file, offset + len(carry), True))
                         offset += len(carry)
                     else:
-                        yield self._position_only(file, offset, finished=True)
+                        yield _Chunk(file, offset, b"", self._position(file, offset, True))
                     self.finished.add(file)
                     return
                 data = carry + block
@@ -113,7 +129,7 @@ class FileSource(Source):
                     carry = data
                     continue
                 whole, carry = data[: cut + 1], data[cut + 1 :]
-                yield self._batch(file, offset, whole, finished=False)
+                yield _Chunk(file, offset, whole, self._position(file, offset + len(whole), False))
                 offset += len(whole)
 
     def _rotated(self, file: str, consumed: int) -> bool:
@@ -121,14 +137,10 @@ class FileSource(Source):
         newer = [f for f in self.files() if f > file and f not in self.finished]
         return bool(newer) and os.path.getsize(file) <= consumed
 
-    def _batch(self, file: str, offset: int, data: bytes, finished: bool) -> SourceBatch:
+    def _decode(self, chunk: _Chunk) -> SourceBatch:
         arrival = datetime.now(timezone.utc)
-        table, errors = self.decoder.decode(data.rstrip(b"\n"), file, offset, arrival)
-        return SourceBatch(self.name, table, errors, self._position(file, offset + len(data), finished), len(data))
-
-    def _position_only(self, file: str, offset: int, finished: bool) -> SourceBatch:
-        table = self.decoder.decode(b"", file, offset, datetime.now(timezone.utc))[0]
-        return SourceBatch(self.name, table, [], self._position(file, offset, finished))
+        table, errors = self.decoder.decode(chunk.data.rstrip(b"\n"), chunk.file, chunk.offset, arrival)
+        return SourceBatch(self.name, table, errors, chunk.position, len(chunk.data))
 
     def _position(self, file: str, offset: int, finished: bool) -> dict[str, Any]:
         done = sorted(self.finished | ({file} if finished else set()))
