@@ -123,7 +123,8 @@ class PipelineRun:
         return pipeline_fingerprint({
             "sources": {n: [str(s.schema), str((self.pipeline.sources.get(n) or self.pipeline.tables[n]).watermark)]
                         for n, s in self.sources.items()},
-            "queries": [[op.input, op.target, op.template, repr(op.window), *([repr(op.decl.emit)] if op.decl.emit else [])]
+            "queries": [[op.input, op.target, op.template, repr(op.window), repr(op.preaggregate),
+                         *([repr(op.decl.emit)] if op.decl.emit else [])]
                         for op in self.plan.operators],
             "sinks": {n: str(getattr(s, "schema", "")) for n, s in self.sinks.items()},
         })

@@ -84,6 +84,10 @@ class WindowOperator:
         self.buffered_rows = 0
         self.closed_until: int | None = None  # every window ending at or before this is emitted
         self.next_close: int | None = None  # no window can close before this
+        # With pre-aggregation the state is partials per pane, windowed by pane start.
+        self.pre = plan.preaggregate
+        self.state_spec = self.pre.state_window(self.spec) if self.pre else self.spec
+        self.query = self.pre.final_template if self.pre else plan.template
 
     @property
     def closed_until_us(self) -> int | None:
@@ -114,11 +118,21 @@ class WindowOperator:
                 keep = ~late
                 table, times = table.filter(pa.array(keep)), times[keep]
         if table.num_rows:
+            first = int(self.spec.first_end(times).min())
+            if self.pre is not None:
+                table = self._fold(table)
             self.buffer.append(table)
             self.buffered_rows += table.num_rows
-            first = int(self.spec.first_end(times).min())
             self.next_close = first if self.next_close is None else min(self.next_close, first)
         return None, rejected
+
+    def _fold(self, table: pa.Table) -> pa.Table:
+        assert self.pre is not None
+        self.con.register(self.relation, table)
+        try:
+            return self.con.sql(self.plan.sql_of(self.pre.partial_template, self.relation)).to_arrow_table()
+        finally:
+            self.con.unregister(self.relation)
 
     def advance(self, watermark_us: int) -> pa.Table | None:
         """Emit the windows that end at or before watermark - allowed lateness."""
@@ -135,8 +149,8 @@ class WindowOperator:
         rows = pa.concat_tables(self.buffer) if len(self.buffer) > 1 else self.buffer[0]
         self.con.register(self.relation, rows)
         try:
-            windows = assignment_sql(self.spec, self.relation, self.closed_until, until)
-            result = self.con.sql(self.plan.sql(f"({windows})")).to_arrow_table()
+            windows = assignment_sql(self.state_spec, self.relation, self.closed_until, until)
+            result = self.con.sql(self.plan.sql_of(self.query, f"({windows})")).to_arrow_table()
             kept, next_close = self._still_needed(rows, until)
         finally:
             self.con.unregister(self.relation)
@@ -156,7 +170,7 @@ class WindowOperator:
             ends = open_rows.column("__we")
             next_close = pc.min(ends).as_py()
             return open_rows.drop_columns(["__we"]).select(rows.schema.names), next_close
-        times = times_us(rows, self.spec.time_column)
+        times = times_us(rows, self.state_spec.time_column)
         keep = self.spec.last_end(times) > until
         kept = rows.filter(pa.array(keep))
         if kept.num_rows == 0:

@@ -18,6 +18,7 @@ from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 
 from flowsql.cdc.columns import report_schema, row_schema
+from flowsql.engine.preaggregate import PreAggregation, plan_preaggregation
 from flowsql.engine.windows import WindowSpec
 from flowsql.errors import Location, PipelineError
 from flowsql.pipeline.declarations import interval_seconds
@@ -52,6 +53,7 @@ class OperatorPlan:
     template: str  # the query's SQL with INPUT_PLACEHOLDER where the input relation goes
     window: WindowSpec | None
     prefilter: str | None = None  # a window query's row filter, applied as rows arrive
+    preaggregate: PreAggregation | None = None  # partials kept instead of raw rows, when they decompose
     output_schema: pa.Schema = field(default_factory=lambda: pa.schema([]))
 
     @property
@@ -157,6 +159,9 @@ def _plan_query(pipeline: Pipeline, decl: QueryDecl, streams: dict[str, StreamIn
         _check_window_grouping(pipeline, decl, query)
         operator.prefilter = _row_filter(query, alias)
     operator.output_schema = _output_schema(pipeline, decl, operator, stream.schema)
+    if window is not None:
+        operator.preaggregate = plan_preaggregation(query, INPUT_PLACEHOLDER, window, stream.schema,
+                                                    operator.prefilter is not None, operator.output_schema)
     return operator
 
 

@@ -1,0 +1,180 @@
+"""Pre-aggregation: a TUMBLE or HOP query whose aggregates decompose keeps partial aggregates
+per pane and key instead of raw rows.
+
+As each micro-batch arrives, its rows are folded into partial aggregates per pane (the
+greatest common divisor of the window's size and slide, so a pane lies wholly inside every
+window it touches) and per the columns the query reads outside its aggregates. When a window
+closes, the user's query runs over the panes, with each aggregate replaced by the merge of its
+partials: count and sum add up, min and max take the extreme, avg divides a summed sum by a
+summed count. A DISTINCT aggregate keeps its argument's columns as keys and runs as written.
+A hop window's rows are thus aggregated once, not once per window they fall in, and state
+holds one row per pane and key. Anything else (FILTER, ordered or holistic aggregates, window
+functions, subqueries) keeps raw rows: the query then runs on them as written.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, replace
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+from sqlglot.dialects.duckdb import DuckDB
+
+from flowsql.engine.windows import WindowSpec, assignment_sql
+
+_DIALECT = DuckDB()
+PANE_COLUMN = "__pane"
+_WINDOW_COLUMNS = ("window_start", "window_end")
+_MERGEABLE = (exp.Count, exp.Sum, exp.Min, exp.Max, exp.Avg)
+
+
+@dataclass(frozen=True)
+class PreAggregation:
+    """How one window query keeps partials: the pane width, the SQL that folds raw rows into
+    partials, and the user's query rewritten to merge them (both with the input placeholder)."""
+
+    pane_us: int
+    partial_template: str
+    final_template: str
+
+    def state_window(self, spec: WindowSpec) -> WindowSpec:
+        """The query's window, assigned by pane start instead of row time."""
+        return replace(spec, time_column=PANE_COLUMN)
+
+
+def plan_preaggregation(query: exp.Expression, placeholder: str, spec: WindowSpec, input_schema: pa.Schema,
+                        has_row_filter: bool, output_schema: pa.Schema) -> PreAggregation | None:
+    """The pre-aggregation of a planned window query (its input already replaced by
+    `placeholder`), or None when its aggregates do not all decompose."""
+    if spec.kind not in ("tumble", "hop") or not isinstance(query, exp.Select):
+        return None
+    if not _plain_select(query, placeholder, has_row_filter):
+        return None
+    input_names = {name.lower(): name for name in input_schema.names}
+    aggregates = list(query.find_all(exp.AggFunc))
+    if not aggregates or any(not _mergeable(a) for a in aggregates):
+        return None
+    if any(str(f.this).lower() in _duckdb_aggregates() for f in query.find_all(exp.Anonymous)):
+        return None  # an aggregate only DuckDB knows: its partials are unknown
+    if any(c.name.lower() in _WINDOW_COLUMNS for a in aggregates for c in a.find_all(exp.Column)):
+        return None
+    final = query.copy()
+    final.set("where", None)
+    partials: list[str] = []
+    keys: dict[str, str] = {}
+    for index, aggregate in enumerate(list(final.find_all(exp.AggFunc))):
+        if _is_distinct(aggregate):
+            _add_keys(aggregate, input_names, keys)
+            continue
+        merge = _fold(aggregate, f"__p{index}", partials)
+        aggregate.replace(merge)
+    for column in final.find_all(exp.Column):
+        name = column.name.lower()
+        if name in input_names and name not in _WINDOW_COLUMNS and not column.find_ancestor(exp.AggFunc):
+            keys[name] = input_names[name]
+    for aggregate in final.find_all(exp.AggFunc):  # the DISTINCT ones, kept as written
+        _add_keys(aggregate, input_names, keys)
+    pane_us = math.gcd(spec.size_us, spec.slide_us)
+    time_us = f'epoch_us(CAST("{_escape(spec.time_column)}" AS TIMESTAMP))'
+    key_sql = "".join(f', "{_escape(name)}"' for name in keys.values())
+    alias = _alias(query, placeholder)
+    partial_template = (
+        f'SELECT make_timestamp(({time_us} // {pane_us}) * {pane_us}) AS "{PANE_COLUMN}"{key_sql}, '
+        f'{", ".join(partials)} FROM {placeholder} AS "{_escape(alias)}" GROUP BY ALL'
+    )
+    plan = PreAggregation(pane_us, partial_template, final.sql(_DIALECT))
+    return plan if _same_output(plan, spec, input_schema, placeholder, output_schema) else None
+
+
+@functools.cache
+def _duckdb_aggregates() -> frozenset[str]:
+    with duckdb.connect() as con:
+        rows = con.execute("SELECT DISTINCT function_name FROM duckdb_functions() "
+                           "WHERE function_type = 'aggregate'").fetchall()
+    return frozenset(name.lower() for (name,) in rows)
+
+
+def _plain_select(query: exp.Select, placeholder: str, has_row_filter: bool) -> bool:
+    """One SELECT over the input alone, with no construct that needs the raw rows."""
+    if query.args.get("with") or query.args.get("joins") or query.args.get("distinct") or query.args.get("qualify"):
+        return False
+    if query.args.get("where") is not None and not has_row_filter:
+        return False  # a WHERE that is not a row filter (it reads window bounds or a subquery)
+    if query.args.get("group") is None or query.find(exp.Window) is not None:
+        return False
+    if any(s is not query for s in query.find_all(exp.Select)):
+        return False
+    sources = [t for t in query.find_all(exp.Table)]
+    return len(sources) == 1 and sources[0].name == placeholder
+
+
+def _mergeable(aggregate: exp.AggFunc) -> bool:
+    if not isinstance(aggregate, _MERGEABLE) or aggregate.find_ancestor(exp.Filter):
+        return False
+    if isinstance(aggregate.parent, (exp.Filter, exp.WithinGroup)) or aggregate.args.get("expressions"):
+        return False
+    inner = aggregate.this
+    if any(isinstance(n, exp.AggFunc) for n in (inner.find_all(exp.AggFunc) if inner is not None else [])):
+        return False
+    if _is_distinct(aggregate):
+        return isinstance(aggregate, (exp.Count, exp.Sum, exp.Min, exp.Max, exp.Avg))
+    return True
+
+
+def _is_distinct(aggregate: exp.AggFunc) -> bool:
+    return isinstance(aggregate.this, exp.Distinct)
+
+
+def _add_keys(aggregate: exp.AggFunc, input_names: dict[str, str], keys: dict[str, str]) -> None:
+    for column in aggregate.find_all(exp.Column):
+        name = column.name.lower()
+        if name in input_names:
+            keys[name] = input_names[name]
+
+
+def _fold(aggregate: exp.AggFunc, name: str, partials: list[str]) -> exp.Expression:
+    """Add the partials of one aggregate; return the expression that merges them."""
+    argument = aggregate.this
+    argument_sql = "*" if argument is None or isinstance(argument, exp.Star) else argument.sql(_DIALECT)
+    if isinstance(aggregate, exp.Count):
+        partials.append(f"count({argument_sql}) AS {name}")
+        merge = f"CAST(sum({name}) AS BIGINT)"
+    elif isinstance(aggregate, exp.Avg):
+        partials.append(f"sum({argument_sql}) AS {name}s")
+        partials.append(f"count({argument_sql}) AS {name}c")
+        merge = f"(sum({name}s) / nullif(sum({name}c), 0))"
+    else:
+        function = aggregate.sql_name().lower()
+        partials.append(f"{function}({argument_sql}) AS {name}")
+        merge = f"{function}({name})"
+    return exp.maybe_parse(merge, dialect=_DIALECT)
+
+
+def _alias(query: exp.Select, placeholder: str) -> str:
+    table = next(t for t in query.find_all(exp.Table) if t.name == placeholder)
+    return table.alias or placeholder
+
+
+def _escape(name: str) -> str:
+    return name.replace('"', '""')
+
+
+def _same_output(plan: PreAggregation, spec: WindowSpec, input_schema: pa.Schema, placeholder: str,
+                 output_schema: pa.Schema) -> bool:
+    """The rewritten query must give the very columns and types of the query as written; when
+    DuckDB types a merge differently (decimal averages, say), raw rows are kept instead."""
+    con = duckdb.connect()
+    try:
+        con.register("__flowsql_empty", input_schema.empty_table())
+        partials = con.sql(plan.partial_template.replace(placeholder, "__flowsql_empty")).to_arrow_table()
+        con.register("__flowsql_partials", partials)
+        assigned = f"({assignment_sql(plan.state_window(spec), '__flowsql_partials', None, None)})"
+        schema = con.sql(plan.final_template.replace(placeholder, assigned)).to_arrow_table().schema
+    except duckdb.Error:
+        return False
+    finally:
+        con.close()
+    return schema == output_schema
