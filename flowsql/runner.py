@@ -34,6 +34,7 @@ from flowsql.sources import Source, create_source
 from flowsql.status.sample import sample_run
 
 _QUEUE_DEPTH = 4
+_MICRO_BATCH_ROWS = 1 << 20  # a micro-batch grows up to this while input is waiting
 _IDLE_TICK = 0.2
 _OBSERVE_INTERVAL = 0.25  # how often the run's state is copied into its Metrics
 
@@ -181,17 +182,18 @@ class PipelineRun:
         try:
             while remaining and not stop.is_set():
                 try:
-                    kind, name, payload = inbox.get(timeout=self._wait_time())
+                    first = inbox.get(timeout=self._wait_time())
                 except queue.Empty:
-                    kind, name, payload = "idle", "", None
-                if kind == "batch":
-                    self._process(payload)
-                elif kind == "end":
-                    remaining.discard(name)
-                    self.summary.sources[name].finished = True
-                    self.engine.finish(name)
-                elif kind == "error":
-                    raise payload
+                    first = ("idle", "", None)
+                for kind, name, payload in _coalesced(first, inbox):
+                    if kind == "batch":
+                        self._process(payload)
+                    elif kind == "end":
+                        remaining.discard(name)
+                        self.summary.sources[name].finished = True
+                        self.engine.finish(name)
+                    elif kind == "error":
+                        raise payload
                 self._tick()
                 self._flush_due()
                 if self.checkpoints is not None and self.checkpoints.due():
@@ -279,6 +281,35 @@ def _read_source(source: Source, inbox: queue.Queue[tuple[str, str, Any]], stop:
         error = SourceError(f"source '{source.name}' failed: {type(exc).__name__}: {exc}")
         error.__cause__ = exc
         _put(inbox, ("error", source.name, error), stop)
+
+
+def _coalesced(first: tuple[str, str, Any], inbox: queue.Queue[tuple[str, str, Any]]) -> list[tuple[str, str, Any]]:
+    """The adaptive micro-batch: when the engine is behind, the batches waiting in the queue
+    join the one taken into one micro-batch (fewer, larger queries); when it keeps up, each
+    batch runs alone as it comes, for latency. Order is kept; only neighbours of one source join."""
+    items = [first]
+    while len(items) <= _QUEUE_DEPTH:
+        try:
+            items.append(inbox.get_nowait())
+        except queue.Empty:
+            break
+    out: list[tuple[str, str, Any]] = []
+    for item in items:
+        last = out[-1] if out else None
+        if (item[0] == "batch" and last is not None and last[0] == "batch" and last[1] == item[1]
+                and last[2].table.num_rows + item[2].table.num_rows <= _MICRO_BATCH_ROWS
+                and last[2].table.schema.equals(item[2].table.schema)):
+            out[-1] = ("batch", item[1], _joined(last[2], item[2]))
+        else:
+            out.append(item)
+    return out
+
+
+def _joined(earlier: SourceBatch, later: SourceBatch) -> SourceBatch:
+    """Two batches of one source as one; the position is the later one's (positions are whole)."""
+    table = pa.concat_tables([earlier.table, later.table]) if earlier.table.num_rows else later.table
+    return SourceBatch(later.source, table, earlier.errors + later.errors, later.position,
+                       earlier.raw_bytes + later.raw_bytes)
 
 
 def _put(inbox: queue.Queue[tuple[str, str, Any]], item: tuple[str, str, Any], stop: threading.Event) -> None:

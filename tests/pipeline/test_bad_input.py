@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 
 SOURCE = """CREATE SOURCE events (user_id VARCHAR, amount DOUBLE, ts TIMESTAMP,
     WATERMARK FOR ts AS ts - INTERVAL '2 seconds')
@@ -70,17 +75,37 @@ def test_late_records_are_counted_and_kept_with_their_data(tmp_path: Path) -> No
     data = tmp_path / "events.ndjson"
     pipeline = write_pipeline(tmp_path, """INSERT INTO out SELECT window_start, count(*) AS n
         FROM TUMBLE(events, ts, INTERVAL '1 minute') GROUP BY ALL;""")
-    # The late record comes in a later chunk, after the watermark has passed its window.
-    data.write_text("\n".join(lines) + "\n" + late + "\n")
-    pipeline.write_text(pipeline.read_text().replace("path = '", "chunk_size = 64, path = '", 1))
-    result = run_cli("run", str(pipeline))
-    assert result.code == 0, result.stderr
-    assert "1 late" in result.stderr
-    assert sorted((r["window_start"], r["n"]) for r in read_output(tmp_path)) == [
-        ("2024-01-01 00:00:00", 1), ("2024-01-01 00:01:00", 1)]
+    data.write_text("\n".join(lines) + "\n")
+    pipeline.write_text(pipeline.read_text().replace("path = '", "follow = true, poll_interval = '50 ms', path = '", 1))
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as stderr_file:
+        process = subprocess.Popen([sys.executable, "-m", "flowsql", "run", str(pipeline), "--no-checkpoint"],
+                                   env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
+                                   stderr=stderr_file)
+        try:
+            # The late record arrives once the watermark has passed its window and the window is out.
+            wait_for(lambda: (tmp_path / "out").exists() and len(read_output(tmp_path)) == 1)
+            with data.open("a") as more:
+                more.write(late + "\n")
+            wait_for(lambda: "dropped 1 late records" in log.read_text())
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=30) == 0, log.read_text()
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert "1 late" in log.read_text()
+    # The window of 00:01 is still open when the followed file is stopped.
+    assert [(r["window_start"], r["n"]) for r in read_output(tmp_path)] == [("2024-01-01 00:00:00", 1)]
     (error,) = read_errors(tmp_path)
     assert error["errorCode"] == "late"
     assert json.loads(base64.b64decode(error["rawData"]))["user_id"] == "late"
+
+
+def wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
 
 
 def test_unknown_column_names_the_place_and_suggests(tmp_path: Path) -> None:
