@@ -32,21 +32,32 @@ def explain_text(run: PipelineRun) -> str:
         pump = getattr(op.decl, "pump", "")
         if pump:
             out.append(f"    kda pump \"{pump}\": {getattr(op.decl, 'translation', '')}")
+        sql: list[tuple[str, str]] = []
         if op.kind == "report" and op.decl.emit is not None:
             emit = op.decl.emit
             policy = (f"a full snapshot every {emit.interval_seconds:g} s and at the end of the input"
                       if emit.kind == "every" else "after each micro-batch, the groups whose result changed")
             out.append(f"    report over the current state of table {op.input}: {policy}")
-            relation = "<table>"
+            sql.append(("duckdb sql", op.sql("<table>")))
+        elif op.window and op.preaggregate is not None:
+            pre = op.preaggregate
+            out.append(f"    window: {op.window.describe()}; each window is emitted once, when the "
+                       f"watermark of {op.window.time_column} passes its end")
+            out.append(f"    state: partial aggregates per {pre.pane_us / 1_000_000:g} s pane and key, "
+                       "merged when a window closes")
+            relation = f"({assignment_sql(pre.state_window(op.window), '<partials>', None, None)})"
+            sql.append(("duckdb sql (fold each micro-batch)", op.sql_of(pre.partial_template, "<input>")))
+            sql.append(("duckdb sql (merge a closing window)", op.sql_of(pre.final_template, relation)))
         elif op.window:
             out.append(f"    window: {op.window.describe()}; each window is emitted once, when the "
                        f"watermark of {op.window.time_column} passes its end")
-            relation = f"({assignment_sql(op.window, '<input>', None, None)})"
+            out.append("    state: the raw rows of the open windows")
+            sql.append(("duckdb sql", op.sql(f"({assignment_sql(op.window, '<input>', None, None)})")))
         else:
             out.append("    stateless: runs on every micro-batch")
-            relation = "<input>"
+            sql.append(("duckdb sql", op.sql("<input>")))
         out.append("    output: " + ", ".join(f"{f.name} {f.type}" for f in op.output_schema))
-        out.append("    duckdb sql: " + op.sql(relation))
+        out += [f"    {label}: {text}" for label, text in sql]
     out += ["", "sinks:"]
     for name, sink in run.sinks.items():
         options = getattr(sink, "options", None)

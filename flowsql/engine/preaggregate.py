@@ -6,10 +6,11 @@ greatest common divisor of the window's size and slide, so a pane lies wholly in
 window it touches) and per the columns the query reads outside its aggregates. When a window
 closes, the user's query runs over the panes, with each aggregate replaced by the merge of its
 partials: count and sum add up, min and max take the extreme, avg divides a summed sum by a
-summed count. A DISTINCT aggregate keeps its argument's columns as keys and runs as written.
+summed count; a FILTER (WHERE ...) applies as rows are folded. A DISTINCT aggregate keeps its
+argument's columns as keys and runs as written.
 A hop window's rows are thus aggregated once, not once per window they fall in, and state
-holds one row per pane and key. Anything else (FILTER, ordered or holistic aggregates, window
-functions, subqueries) keeps raw rows: the query then runs on them as written.
+holds one row per pane and key. Anything else (ordered or holistic aggregates, window functions,
+subqueries) keeps raw rows: the query then runs on them as written.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ def plan_preaggregation(query: exp.Expression, placeholder: str, spec: WindowSpe
         return None
     if any(str(f.this).lower() in _duckdb_aggregates() for f in query.find_all(exp.Anonymous)):
         return None  # an aggregate only DuckDB knows: its partials are unknown
-    if any(c.name.lower() in _WINDOW_COLUMNS for a in aggregates for c in a.find_all(exp.Column)):
+    reads = [a.parent if _filter_of(a) is not None else a for a in aggregates]
+    if any(c.name.lower() in _WINDOW_COLUMNS for node in reads for c in node.find_all(exp.Column)):
         return None
     final = query.copy()
     final.set("where", None)
@@ -69,8 +71,9 @@ def plan_preaggregation(query: exp.Expression, placeholder: str, spec: WindowSpe
         if _is_distinct(aggregate):
             _add_keys(aggregate, input_names, keys)
             continue
-        merge = _fold(aggregate, f"__p{index}", partials)
-        aggregate.replace(merge)
+        row_filter = _filter_of(aggregate)
+        merge = _fold(aggregate, row_filter, f"__p{index}", partials)
+        (aggregate.parent if row_filter is not None else aggregate).replace(merge)
     for column in final.find_all(exp.Column):
         name = column.name.lower()
         if name in input_names and name not in _WINDOW_COLUMNS and not column.find_ancestor(exp.AggFunc):
@@ -112,16 +115,22 @@ def _plain_select(query: exp.Select, placeholder: str, has_row_filter: bool) -> 
 
 
 def _mergeable(aggregate: exp.AggFunc) -> bool:
-    if not isinstance(aggregate, _MERGEABLE) or aggregate.find_ancestor(exp.Filter):
+    if not isinstance(aggregate, _MERGEABLE) or aggregate.args.get("expressions"):
         return False
-    if isinstance(aggregate.parent, (exp.Filter, exp.WithinGroup)) or aggregate.args.get("expressions"):
+    if isinstance(aggregate.parent, exp.WithinGroup) or aggregate.find_ancestor(exp.AggFunc):
         return False
-    inner = aggregate.this
-    if any(isinstance(n, exp.AggFunc) for n in (inner.find_all(exp.AggFunc) if inner is not None else [])):
+    if any(True for _ in aggregate.this.find_all(exp.AggFunc)) if aggregate.this is not None else False:
         return False
-    if _is_distinct(aggregate):
-        return isinstance(aggregate, (exp.Count, exp.Sum, exp.Min, exp.Max, exp.Avg))
+    row_filter = _filter_of(aggregate)
+    if row_filter is not None:
+        # FILTER (WHERE ...) folds with its aggregate; a DISTINCT one would need the raw rows.
+        return not _is_distinct(aggregate) and row_filter.find(exp.Subquery, exp.AggFunc) is None
     return True
+
+
+def _filter_of(aggregate: exp.AggFunc) -> exp.Expression | None:
+    parent = aggregate.parent
+    return parent.expression if isinstance(parent, exp.Filter) and parent.this is aggregate else None
 
 
 def _is_distinct(aggregate: exp.AggFunc) -> bool:
@@ -135,20 +144,22 @@ def _add_keys(aggregate: exp.AggFunc, input_names: dict[str, str], keys: dict[st
             keys[name] = input_names[name]
 
 
-def _fold(aggregate: exp.AggFunc, name: str, partials: list[str]) -> exp.Expression:
+def _fold(aggregate: exp.AggFunc, row_filter: exp.Expression | None, name: str,
+          partials: list[str]) -> exp.Expression:
     """Add the partials of one aggregate; return the expression that merges them."""
     argument = aggregate.this
     argument_sql = "*" if argument is None or isinstance(argument, exp.Star) else argument.sql(_DIALECT)
+    only = f" FILTER ({row_filter.sql(_DIALECT)})" if row_filter is not None else ""
     if isinstance(aggregate, exp.Count):
-        partials.append(f"count({argument_sql}) AS {name}")
+        partials.append(f"count({argument_sql}){only} AS {name}")
         merge = f"CAST(sum({name}) AS BIGINT)"
     elif isinstance(aggregate, exp.Avg):
-        partials.append(f"sum({argument_sql}) AS {name}s")
-        partials.append(f"count({argument_sql}) AS {name}c")
+        partials.append(f"sum({argument_sql}){only} AS {name}s")
+        partials.append(f"count({argument_sql}){only} AS {name}c")
         merge = f"(sum({name}s) / nullif(sum({name}c), 0))"
     else:
         function = aggregate.sql_name().lower()
-        partials.append(f"{function}({argument_sql}) AS {name}")
+        partials.append(f"{function}({argument_sql}){only} AS {name}")
         merge = f"{function}({name})"
     return exp.maybe_parse(merge, dialect=_DIALECT)
 

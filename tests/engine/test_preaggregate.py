@@ -12,7 +12,8 @@ from flowsql.pipeline import parse_text
 from tests.engine.test_oracle import SOURCE, WINDOWS, run_batch, run_streaming, streams
 
 DECOMPOSABLE = """count(*) AS n, count(DISTINCT user_id) AS users, sum(amount) AS total, min(amount) AS low,
-       max(amount) AS high, avg(amount) AS mean, count(user_id) AS named, sum(amount * 2) + 1 AS twice"""
+       max(amount) AS high, avg(amount) AS mean, count(user_id) AS named, sum(amount * 2) + 1 AS twice,
+       count(*) FILTER (WHERE amount > 50) AS big, avg(amount) FILTER (WHERE page = '/a') AS mean_a"""
 SCHEMA = pa.schema([("user_id", pa.string()), ("page", pa.string()), ("amount", pa.int64()),
                     ("ts", pa.timestamp("us")), ("arrival_time", pa.timestamp("us"))])
 
@@ -51,7 +52,8 @@ def test_decomposable_queries_are_preaggregated_by_pane() -> None:
 
 @pytest.mark.parametrize("query", [
     "SELECT window_start, page, median(amount) AS m FROM {window} GROUP BY ALL",
-    "SELECT window_start, page, count(*) FILTER (WHERE amount > 5) AS big FROM {window} GROUP BY ALL",
+    "SELECT window_start, page, count(DISTINCT user_id) FILTER (WHERE amount > 5) AS big FROM {window} GROUP BY ALL",
+    "SELECT window_start, page, count(*) FILTER (WHERE ts < window_end - INTERVAL 1 SECOND) AS n FROM {window} GROUP BY ALL",
     "SELECT window_start, page, list(amount ORDER BY ts) AS a FROM {window} GROUP BY ALL",
     "SELECT window_start, page, histogram(user_id) AS h FROM {window} GROUP BY ALL",
     "SELECT window_start, page, sum(amount) AS s FROM {window} WHERE ts < window_end - INTERVAL 1 SECOND GROUP BY ALL",
