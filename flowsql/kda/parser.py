@@ -7,6 +7,7 @@ text of the same length that sqlglot reads, so every error keeps the file's line
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import sqlglot
@@ -108,12 +109,50 @@ def _add_pump(pipeline: Pipeline, tokens: list[Token]) -> None:
         raise error(pipeline, tokens[6].start, "a pump must be INSERT INTO \"STREAM\" SELECT STREAM ...")
     location = location_at(pipeline, tokens[0].start)
     statement_text = pipeline.text[tokens[0].start : tokens[-1].end + 1]
-    decl = translate_pump(pipeline, app, pump, insert, location, statement_text)
+    branches = union_branches(pipeline, tokens, insert)
+    for number, branch in enumerate(branches, 1):
+        one = insert.copy()
+        one.set("expression", branch)
+        decl = translate_pump(pipeline, app, pump, one, location, statement_text)
+        if len(branches) > 1:
+            decl = replace(decl, translation=f"UNION ALL branch {number} of {len(branches)}: {decl.translation}")
+        if not decl.is_view:
+            pipeline.inserts.append(decl)
+        elif decl.target not in pipeline.views:
+            pipeline.views[decl.target] = decl
+        else:  # a further pump (or UNION ALL branch) into the same in-application stream
+            pipeline.views[f"{decl.target} <- {pump} {number}"] = decl
     app.pumps[pump.lower()] = location
-    if decl.is_view:
-        pipeline.views[decl.target] = decl
-    else:
-        pipeline.inserts.append(decl)
+
+
+def union_branches(pipeline: Pipeline, tokens: list[Token], insert: exp.Insert) -> list[exp.Expression]:
+    """The SELECTs of `a UNION ALL b ...`, each a pump query of its own; a distinct UNION
+    (which would keep every row ever seen to drop repeats) is refused at its keyword."""
+    query = insert.expression
+    if not isinstance(query, exp.SetOperation):
+        return [query]
+    depth = 0
+    for index, token in enumerate(tokens):
+        depth += token.token_type == TokenType.L_PAREN
+        depth -= token.token_type == TokenType.R_PAREN
+        word = token.text.upper() if token.token_type != TokenType.STRING else ""
+        following = tokens[index + 1].text.upper() if index + 1 < len(tokens) else ""
+        if depth == 0 and word in ("UNION", "INTERSECT", "EXCEPT", "MINUS") and (word != "UNION" or following != "ALL"):
+            raise error(pipeline, token.start, f"{word}{' DISTINCT' if following == 'DISTINCT' else ''} of streams "
+                        "is not supported by KDA or flowsql", "write UNION ALL: every row of each SELECT STREAM")
+    if any(query.args.get(k) for k in ("order", "limit", "offset")):
+        raise error(pipeline, tokens[0].start, "ORDER BY or LIMIT after a UNION ALL of streams is not supported")
+    branches: list[exp.Expression] = []
+    pending: list[exp.Expression] = [query]
+    while pending:
+        node = pending.pop(0)
+        if isinstance(node, exp.Union):
+            pending[:0] = [node.this, node.expression]
+        elif isinstance(node, exp.Subquery):
+            pending.insert(0, node.this)
+        else:
+            branches.append(node)
+    return branches
 
 
 def _refuse_windowed_joins(pipeline: Pipeline, tokens: list[Token]) -> None:

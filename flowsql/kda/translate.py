@@ -70,12 +70,9 @@ def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: e
     if stream is None:
         raise work.fail(target_node, f"the pump inserts into '{target}', which no CREATE OR REPLACE STREAM declares")
     sink = next((n for n in pipeline.sinks if n.lower() == target.lower()), None)
-    if sink is None and target.lower() in app.filled:
-        raise work.fail(target_node, f"a second pump into the in-application stream '{target}' is not supported",
-                        "give each pump its own stream, or bind the stream to a sink (sinks take several pumps)")
     query = insert.expression
     if not isinstance(query, exp.Select):
-        raise work.fail(query, "a pump must insert one SELECT STREAM (UNION and other set operations are not supported)")
+        raise work.fail(query, "a pump must insert SELECT STREAM ..., or SELECT STREAMs joined by UNION ALL")
     query = expand_tumbling_items(work, query)
     input_table = _input_table(work, query)
     for item in query.expressions:
@@ -125,12 +122,20 @@ def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: e
     if stagger is not None:
         operator_sql = stagger.finish(query, input_name, None if sink else system)
         how = stagger.describe() + "; duckdb sql per closed window: " + operator_sql
+    if sink is None and target.lower() in app.filled and stream.rowtime != system:
+        raise work.fail(target_node, f"the pumps into '{target}' give its ROWTIME differently: "
+                        f"{_timing(stream.rowtime)} from the pump above, {_timing(system)} from this one",
+                        "give this pump its own stream, or bind the stream to a sink")
     app.filled.add(target.lower())
     if sink is None:
         app.streams[target.lower()] = KdaStream(stream.name, stream.columns, stream.location, system)
     return PumpDecl(target=sink or stream.name, is_view=sink is None, query=query, location=location, text=text,
                     pump=pump, translation=how,
                     make_operator=sliding.make_operator if sliding else stagger.make_operator if stagger else None)
+
+
+def _timing(rowtime: str | None) -> str:
+    return "window ends" if rowtime == WINDOW_END else f"per-row times ({rowtime})"
 
 
 @functools.cache

@@ -1,0 +1,82 @@
+"""Pumps that fill one stream together: UNION ALL in a pump, and several pumps into one
+in-application stream. Expected rows are worked out by hand from pipelines/kda/data/stock_ticks.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, run_cli
+from tests.kda.helpers import run_example, unordered
+from tests.kda.test_errors import BINDINGS
+
+# |change| >= 1.0: AMZN 10:00:05, 10:00:40, 10:00:59; WMT 10:01:30; XTC 10:02:10.
+MOVES = [("2024-05-01 10:00:05", "AMZN", 100.0), ("2024-05-01 10:00:40", "AMZN", 102.0),
+         ("2024-05-01 10:00:59", "AMZN", 101.0), ("2024-05-01 10:01:30", "WMT", 52.0),
+         ("2024-05-01 10:02:10", "XTC", 20.0)]
+# price < 60: WMT 10:00:20, 10:01:00, 10:01:30; XTC 10:02:10.
+CHEAP = [("2024-05-01 10:00:20", "WMT", 50.0), ("2024-05-01 10:01:00", "WMT", 51.0),
+         ("2024-05-01 10:01:30", "WMT", 52.0), ("2024-05-01 10:02:10", "XTC", 20.0)]
+
+
+@pytest.mark.parametrize("chunk_size", [None, 130])
+def test_union_all_pump_gives_the_rows_of_both_branches(tmp_path: Path, chunk_size: int | None) -> None:
+    rows = run_example("union_all", tmp_path, chunk_size)
+    expected = [{"TICK_TIME": t, "TICKER_SYMBOL": s, "REASON": "MOVE", "PRICE": p} for t, s, p in MOVES]
+    expected += [{"TICK_TIME": t, "TICKER_SYMBOL": s, "REASON": "CHEAP", "PRICE": p} for t, s, p in CHEAP]
+    assert unordered(rows) == unordered(expected)
+    assert len(rows) == 9  # the XTC and WMT 10:01:30 ticks are in both branches, so twice
+
+
+@pytest.mark.parametrize("chunk_size", [None, 130])
+def test_two_pumps_fill_one_in_application_stream(tmp_path: Path, chunk_size: int | None) -> None:
+    rows = run_example("multiple_pumps", tmp_path, chunk_size)
+    # Per ticker and minute over MOVES + CHEAP: 10:00 AMZN 3 (max 102), WMT 1 (50);
+    # 10:01 WMT 3 (10:01:00 cheap, 10:01:30 both; max 52); 10:02 XTC 2 (both pumps).
+    assert unordered(rows) == unordered([
+        {"TICKER_SYMBOL": "AMZN", "FLAG_COUNT": 3, "MAX_PRICE": 102.0},
+        {"TICKER_SYMBOL": "WMT", "FLAG_COUNT": 1, "MAX_PRICE": 50.0},
+        {"TICKER_SYMBOL": "WMT", "FLAG_COUNT": 3, "MAX_PRICE": 52.0},
+        {"TICKER_SYMBOL": "XTC", "FLAG_COUNT": 2, "MAX_PRICE": 20.0},
+    ])
+
+
+def _validate(tmp_path: Path, text: str) -> tuple[int, str]:
+    pipeline = tmp_path / "app.sql"
+    pipeline.write_text(BINDINGS + text)
+    result = run_cli("validate", str(pipeline))
+    return result.code, result.stderr
+
+
+@pytest.mark.parametrize("keyword", ["UNION", "UNION DISTINCT", "EXCEPT"])
+def test_distinct_union_of_streams_is_refused_at_its_keyword(tmp_path: Path, keyword: str) -> None:
+    code, message = _validate(tmp_path, f"""CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM"
+SELECT STREAM ticker_symbol, 1 FROM "SOURCE_SQL_STREAM_001"
+  {keyword} SELECT STREAM ticker_symbol, 2 FROM "SOURCE_SQL_STREAM_001";""")
+    assert code == 2
+    assert "app.sql:8:3:" in message and "is not supported" in message and "UNION ALL" in message
+
+
+def test_pumps_giving_one_stream_different_rowtimes_are_refused(tmp_path: Path) -> None:
+    code, message = _validate(tmp_path, """CREATE OR REPLACE STREAM "MID" (ticker_symbol VARCHAR(4), n INTEGER);
+CREATE OR REPLACE PUMP "P1" AS INSERT INTO "MID"
+SELECT STREAM ticker_symbol, 1 FROM "SOURCE_SQL_STREAM_001";
+CREATE OR REPLACE PUMP "P2" AS INSERT INTO "MID"
+SELECT STREAM ticker_symbol, COUNT(*) FROM "SOURCE_SQL_STREAM_001"
+GROUP BY ticker_symbol, STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '1' MINUTE);
+CREATE OR REPLACE PUMP "OUT" AS INSERT INTO "DESTINATION_SQL_STREAM" SELECT STREAM * FROM "MID";""")
+    assert code == 2
+    assert "app.sql:9:44:" in message and "give its ROWTIME differently" in message
+
+
+def test_explain_shows_each_union_branch_and_each_pump() -> None:
+    result = run_cli("explain", str(ROOT / "pipelines" / "kda" / "union_all.sql"))
+    assert result.code == 0, result.stderr
+    assert 'kda pump "FLAG_PUMP": UNION ALL branch 1 of 2: per row' in result.stdout
+    assert 'kda pump "FLAG_PUMP": UNION ALL branch 2 of 2: per row' in result.stdout
+    assert "WHERE ABS(\"change\") >= 1.0" in result.stdout and "WHERE \"price\" < 60" in result.stdout
+    result = run_cli("explain", str(ROOT / "pipelines" / "kda" / "multiple_pumps.sql"))
+    assert result.code == 0, result.stderr
+    assert result.stdout.count("-> view FLAGGED_TICKS") == 2
+    assert 'kda pump "BIG_MOVE_PUMP"' in result.stdout and 'kda pump "CHEAP_PUMP"' in result.stdout
