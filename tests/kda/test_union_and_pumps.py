@@ -75,7 +75,7 @@ def test_explain_shows_each_union_branch_and_each_pump() -> None:
     assert result.code == 0, result.stderr
     assert 'kda pump "FLAG_PUMP": UNION ALL branch 1 of 2: per row' in result.stdout
     assert 'kda pump "FLAG_PUMP": UNION ALL branch 2 of 2: per row' in result.stdout
-    assert "WHERE ABS(\"change\") >= 1.0" in result.stdout and "WHERE \"price\" < 60" in result.stdout
+    assert "WHERE ABS(change) >= 1.0" in result.stdout and "WHERE price < 60" in result.stdout
     result = run_cli("explain", str(ROOT / "pipelines" / "kda" / "multiple_pumps.sql"))
     assert result.code == 0, result.stderr
     assert result.stdout.count("-> view FLAGGED_TICKS") == 2
