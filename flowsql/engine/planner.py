@@ -111,7 +111,7 @@ def plan_pipeline(pipeline: Pipeline, source_schemas: dict[str, pa.Schema]) -> P
             raise _error(pipeline, decl, f"INSERT INTO names no declared sink: '{decl.target}'",
                          hint="declare it with CREATE SINK " + decl.target + " WITH (...)")
         plan_operator = getattr(decl, "plan_operator", None)  # a front end that plans its own operator
-        operator = plan_operator(pipeline, streams) if plan_operator is not None else _plan_query(pipeline, decl, streams)
+        operator = plan_operator(pipeline, decl, streams) if plan_operator is not None else _plan_query(pipeline, decl, streams)
         operators.append(operator)
         if decl.is_view:
             _add_view_stream(pipeline, decl, operator, streams)

@@ -27,11 +27,12 @@ class KdaStream:
 @dataclass(frozen=True)
 class PumpDecl(QueryDecl):
     """A pump translated into a flowsql query; `make_operator` builds a KDA-only operator
-    (sliding windows) and `translation` says in words how the pump was translated."""
+    (sliding, stagger, join) and `translation` says in words how the pump was translated."""
 
     pump: str = ""
     translation: str = ""
     make_operator: Callable[..., Any] | None = None
+    plan_operator: Callable[..., Any] | None = None  # plans a stream join (two inputs) for the engine
 
 
 @dataclass

@@ -102,8 +102,9 @@ def _add_pump(pipeline: Pipeline, tokens: list[Token]) -> None:
     app = application(pipeline)
     if pump.lower() in app.pumps:
         raise error(pipeline, tokens[4].start, f"the pump '{pump}' is declared twice")
-    _refuse_windowed_joins(pipeline, tokens)
-    text = _rewrite_kda_syntax(pipeline, tokens[6:])
+    chars = list(_padded(pipeline, tokens[6:]))
+    join_windows = take_join_windows(pipeline, tokens, chars)
+    text = _rewrite_kda_syntax(pipeline, tokens[6:], chars)
     insert = _parse(pipeline, text)
     if not isinstance(insert, exp.Insert):
         raise error(pipeline, tokens[6].start, "a pump must be INSERT INTO \"STREAM\" SELECT STREAM ...")
@@ -113,7 +114,7 @@ def _add_pump(pipeline: Pipeline, tokens: list[Token]) -> None:
     for number, branch in enumerate(branches, 1):
         one = insert.copy()
         one.set("expression", branch)
-        decl = translate_pump(pipeline, app, pump, one, location, statement_text)
+        decl = translate_pump(pipeline, app, pump, one, location, statement_text, join_windows)
         if len(branches) > 1:
             decl = replace(decl, translation=f"UNION ALL branch {number} of {len(branches)}: {decl.translation}")
         if not decl.is_view:
@@ -155,14 +156,50 @@ def union_branches(pipeline: Pipeline, tokens: list[Token], insert: exp.Insert) 
     return branches
 
 
-def _refuse_windowed_joins(pipeline: Pipeline, tokens: list[Token]) -> None:
-    """`FROM A JOIN B OVER (RANGE ...)`: a window on a stream in FROM (not after a call)
-    is KDA's stream-to-stream join, which flowsql does not run."""
-    for previous, token in zip(tokens, tokens[1:]):
-        if token.text.upper() == "OVER" and previous.token_type in (TokenType.VAR, TokenType.IDENTIFIER):
-            raise error(pipeline, token.start, "stream-to-stream joins (a stream with OVER (...) in FROM) are not "
-                        "supported by flowsql's KDA front end",
-                        "join a stream with a reference table, or see docs/kda-migration.md")
+def take_join_windows(pipeline: Pipeline, tokens: list[Token], chars: list[str]) -> dict[int, int | None]:
+    """`FROM "A" OVER (RANGE INTERVAL '1' MINUTE PRECEDING) AS a JOIN ...`: a window on a stream
+    in FROM (not after a call) belongs to a stream-to-stream join. Each is blanked out of the
+    text; the result maps the stream name's offset to the window's length in microseconds."""
+    from flowsql.kda.functions import interval_us
+
+    windows: dict[int, int | None] = {}
+    for index in range(1, len(tokens)):
+        token, previous = tokens[index], tokens[index - 1]
+        if token.text.upper() != "OVER" or previous.token_type not in (TokenType.VAR, TokenType.IDENTIFIER):
+            continue
+        usage = "a stream's join window is OVER (RANGE INTERVAL 'n' unit PRECEDING)"
+        if index + 1 >= len(tokens) or tokens[index + 1].token_type != TokenType.L_PAREN:
+            raise error(pipeline, token.start, usage)
+        close, depth = None, 0
+        for later in range(index + 1, len(tokens)):
+            depth += tokens[later].token_type == TokenType.L_PAREN
+            depth -= tokens[later].token_type == TokenType.R_PAREN
+            if depth == 0:
+                close = later
+                break
+        if close is None:
+            raise error(pipeline, token.start, usage)
+        inside = tokens[index + 2 : close]
+        words = [t.text.upper() for t in inside]
+        if words[:1] == ["ROWS"]:
+            raise error(pipeline, inside[0].start, "row-based join windows (ROWS n PRECEDING) are not supported by "
+                        "flowsql's KDA front end", "write OVER (RANGE INTERVAL 'n' unit PRECEDING)")
+        size: int | None = None
+        if words == ["RANGE", "CURRENT", "ROW"]:
+            size = 0
+        elif len(words) >= 4 and words[0] == "RANGE" and words[1] == "INTERVAL" and words[-1] == "PRECEDING":
+            text = pipeline.text[inside[1].start : inside[-2].end + 1]
+            try:
+                size = interval_us(sqlglot.parse_one(text, read="duckdb"))
+            except ParseError:
+                size = None
+        if size is None or size < 0:
+            raise error(pipeline, (inside[0] if inside else token).start, usage)
+        windows[previous.start] = size
+        for blank in range(token.start, tokens[close].end + 1):
+            if chars[blank] != "\n":
+                chars[blank] = " "
+    return windows
 
 
 def _padded(pipeline: Pipeline, tokens: list[Token]) -> str:
@@ -172,10 +209,9 @@ def _padded(pipeline: Pipeline, tokens: list[Token]) -> str:
     return re.sub(r"[^\n]", " ", pipeline.text[:start]) + pipeline.text[start:end]
 
 
-def _rewrite_kda_syntax(pipeline: Pipeline, tokens: list[Token]) -> str:
+def _rewrite_kda_syntax(pipeline: Pipeline, tokens: list[Token], chars: list[str]) -> str:
     """SELECT STREAM -> SELECT; STEP(x BY i) -> STEP(x, i); FLOOR/CEIL(x TO u) -> FLOOR(x, u);
     WINDOWED BY STAGGER (PARTITION BY k RANGE i) -> GROUP BY k, __STAGGER(i)."""
-    chars = list(_padded(pipeline, tokens))
     _rewrite_stagger(pipeline, tokens, chars)
     depth_of_call: list[tuple[str, int]] = []  # (function, paren depth) of open STEP/FLOOR/CEIL
     depth = 0
