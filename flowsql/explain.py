@@ -28,7 +28,7 @@ def explain_text(run: PipelineRun) -> str:
     out += ["", "queries:"]
     for op in run.plan.operators:
         target = f"view {op.target}" if op.decl.is_view else f"sink {op.target}"
-        out.append(f"  {op.decl.location}: {op.input} -> {target}")
+        out.append(f"  {op.decl.location}: {', '.join(op.all_inputs)} -> {target}")
         pump = getattr(op.decl, "pump", "")
         if pump:
             out.append(f"    kda pump \"{pump}\": {getattr(op.decl, 'translation', '')}")
@@ -42,6 +42,9 @@ def explain_text(run: PipelineRun) -> str:
             out.append(f"    window: {op.window.describe()}; each window is emitted once, when the "
                        f"watermark of {op.window.time_column} passes its end")
             relation = f"({assignment_sql(op.window, '<input>', None, None)})"
+        elif op.inputs:
+            out.append(f"    joins {len(op.inputs)} inputs: each keeps its rows while the other can still pair with them")
+            relation = "<input>"
         else:
             out.append("    stateless: runs on every micro-batch")
             relation = "<input>"

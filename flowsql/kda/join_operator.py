@@ -44,7 +44,8 @@ def _with_tags(table: pa.Table, ids: np.ndarray, us: np.ndarray, out_us: np.ndar
 
 class StreamJoinOperator:
     """Two inputs: `push_input(side, rows)` pairs new rows with the other side's kept rows;
-    `advance_inputs(clocks)` lets rows go (an outer join's unmatched ones come out then)."""
+    `advance_inputs(clocks)`, which the engine calls once a batch's rows are all pushed, emits
+    the batch's pairs in ROWTIME order and lets rows go (an outer join's unmatched ones too)."""
 
     def __init__(self, plan: OperatorPlan, con: duckdb.DuckDBPyConnection, spec: JoinSpec) -> None:
         self.plan = plan
@@ -57,6 +58,7 @@ class StreamJoinOperator:
         self.unmatched_sql = tuple(self._bind(sql) for sql in spec.unmatched)
         self.kept = [tagged_empty(spec.input_schemas[0]), tagged_empty(spec.input_schemas[1])]
         self.next_id = 0
+        self.pending: list[pa.Table] = []
 
     def _bind(self, sql: str) -> str:
         return sql.replace(LEFT, self.relations[0]).replace(RIGHT, self.relations[1])
@@ -88,7 +90,9 @@ class StreamJoinOperator:
             new = _mark(new, matched[side])
             self.kept[1 - side] = _mark(self.kept[1 - side], matched[1 - side])
         self.kept[side] = pa.concat_tables([self.kept[side], new])
-        return _output(result), []
+        if result.num_rows:
+            self.pending.append(result)  # emitted at the batch's advance, with the other side's pairs
+        return None, []
 
     def advance(self, watermark_us: int) -> pa.Table | None:
         return self.advance_inputs([watermark_us, watermark_us])
@@ -96,7 +100,7 @@ class StreamJoinOperator:
     def advance_inputs(self, clocks: list[int | None]) -> pa.Table | None:
         """Rows the other side can no longer reach go; unmatched ones of a kept side come out
         with their ROWTIME plus their own window as the output ROWTIME."""
-        outputs = []
+        outputs, self.pending = self.pending, []
         for side in (0, 1):
             other_clock = clocks[1 - side]
             rows = self.kept[side]
@@ -120,7 +124,7 @@ class StreamJoinOperator:
         outputs = [o for o in outputs if o.num_rows]
         if not outputs:
             return None
-        return _output(pa.concat_tables(outputs))
+        return _output(pa.concat_tables(outputs, promote_options="default"))
 
     def _run(self, sql: str, sides: list[pa.Table]) -> pa.Table:
         for relation, rows in zip(self.relations, sides):

@@ -54,7 +54,8 @@ class JoinSpec:
             return f"{self.streams[index]} ({reach})"
 
         return (f"stream-to-stream {self.kind} JOIN of {side(0)} and {side(1)}: a pair is emitted when its later "
-                f"row arrives, with that row's ROWTIME; duckdb sql per batch: {self.pairs}")
+                f"row arrives, with the later ROWTIME" + ("; an unmatched row comes out when its window ends"
+                                                      if any(self.preserved) else ""))
 
     def plan_operator(self, pipeline: Pipeline, decl: QueryDecl, streams: dict[str, StreamInfo]) -> OperatorPlan:
         """The engine's plan: both inputs, and the output columns DuckDB gives on no rows."""

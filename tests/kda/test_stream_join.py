@@ -1,0 +1,163 @@
+"""KDA stream-to-stream joins, run through the CLI on pipelines/kda/data/orders_trades.json:
+pairs inside and outside the window with either side arriving first, an outer join's
+unmatched rows, bounded state, checkpoints, and the errors for join forms not supported."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from flowsql.checkpoint.state import table_from_bytes, table_to_bytes
+from tests.conftest import ROOT, run_cli
+from tests.kda.helpers import EXAMPLES, run_example, unordered
+from tests.kda.test_checkpoint import _batches, _engine
+from tests.kda.test_errors import BINDINGS
+
+DATA = EXAMPLES / "data" / "orders_trades.json"
+
+
+def _pair(at: str, order: str, ticker: str, order_price: float, trade: str | None, trade_price: float | None) -> dict[str, Any]:
+    return {"pair_time": f"2024-05-01 {at}", "order_id": order, "ticker": ticker, "order_price": order_price,
+            "trade_id": trade, "trade_price": trade_price}
+
+
+# By hand: o1 (10:00:00) pairs with t1 (10:00:10) and t3 (10:00:40) but not t4 (10:01:05, 65 s
+# later); t2 (10:00:20) comes before its order o2 (10:00:50) and pairs when o2 arrives; t5 is
+# 70 s after o3; o5 arrives 65 s after t7; o6 and t8 share a ROWTIME.
+INNER = [
+    _pair("10:00:10", "o1", "AMZN", 100.0, "t1", 100.5),
+    _pair("10:00:40", "o1", "AMZN", 100.0, "t3", 100.25),
+    _pair("10:00:50", "o2", "WMT", 50.0, "t2", 50.25),
+    _pair("10:02:40", "o4", "AMZN", 102.0, "t6", 102.5),
+    _pair("10:04:10", "o6", "XTC", 21.0, "t8", 21.0),
+]
+
+
+def _duckdb_inner() -> list[dict[str, Any]]:
+    """The same pairs from DuckDB: equal order_id, ROWTIMEs at most a minute apart."""
+    sql = f"""
+        WITH r AS (SELECT * FROM read_json('{DATA}', format = 'newline_delimited',
+                   columns = {{arrival_time: 'TIMESTAMP', kind: 'VARCHAR', order_id: 'VARCHAR', trade_id: 'VARCHAR',
+                               ticker: 'VARCHAR', price: 'DOUBLE'}}))
+        SELECT strftime(greatest(o.arrival_time, t.arrival_time), '%Y-%m-%d %H:%M:%S') AS pair_time,
+               o.order_id, o.ticker, o.price AS order_price, t.trade_id, t.price AS trade_price
+        FROM r AS o JOIN r AS t ON o.order_id = t.order_id
+        WHERE o.kind = 'order' AND t.kind = 'trade'
+          AND abs(epoch(o.arrival_time) - epoch(t.arrival_time)) <= 60
+        ORDER BY 1, trade_id"""
+    with duckdb.connect() as con:
+        cursor = con.execute(sql)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+@pytest.mark.parametrize("chunk_size", [None, 60, 250])
+def test_pairs_within_the_window_either_side_first(tmp_path: Path, chunk_size: int | None) -> None:
+    rows = run_example("stream_join", tmp_path, chunk_size)
+    assert rows == INNER  # each pair once, in ROWTIME order
+    assert unordered(rows) == unordered(_duckdb_inner())
+
+
+@pytest.mark.parametrize("chunk_size", [None, 60])
+def test_left_outer_join_emits_unmatched_orders_at_their_window_end(tmp_path: Path, chunk_size: int | None) -> None:
+    rows = run_example("stream_join_outer", tmp_path, chunk_size)
+    # TRADES has no window: t2 (before o2) and t7 (before o5) pair with nothing. Orders with
+    # no trade in their minute come out at ROWTIME + 1 minute with NULL trade columns.
+    assert unordered(rows) == unordered([
+        _pair("10:00:10", "o1", "AMZN", 100.0, "t1", 100.5),
+        _pair("10:00:40", "o1", "AMZN", 100.0, "t3", 100.25),
+        _pair("10:02:40", "o4", "AMZN", 102.0, "t6", 102.5),
+        _pair("10:04:10", "o6", "XTC", 21.0, "t8", 21.0),
+        _pair("10:01:30", "o3", "XTC", 20.0, None, None),
+        _pair("10:01:50", "o2", "WMT", 50.0, None, None),
+        _pair("10:05:05", "o5", "WMT", 30.5, None, None),
+    ])
+
+
+@pytest.mark.parametrize("name", ["stream_join", "stream_join_outer"])
+def test_restart_from_any_checkpoint_loses_and_repeats_no_pair(name: str) -> None:
+    run, batches = _batches(name)
+    source = next(iter(run.sources))
+    whole: list[dict[str, object]] = []
+    engine = _engine(run, whole)
+    for batch in batches:
+        engine.push(source, batch)
+    engine.finish()
+    assert len(whole) >= 5
+    for split in range(len(batches) + 1):
+        resumed: list[dict[str, object]] = []
+        first = _engine(run, resumed)
+        for batch in batches[:split]:
+            first.push(source, batch)
+        data, tables = first.snapshot()
+        stored = {n: table_from_bytes(table_to_bytes(t)) for n, t in tables.items()}  # as a checkpoint keeps them
+        second = _engine(run, resumed)
+        second.restore(json.loads(json.dumps(data)), stored)
+        for batch in batches[split:]:
+            second.push(source, batch)
+        second.finish()
+        assert resumed == whole, f"restarted after {split} records"
+
+
+def test_join_state_keeps_only_rows_the_window_can_reach() -> None:
+    from flowsql.kda.join_operator import StreamJoinOperator
+
+    run, batches = _batches("stream_join")
+    source = next(iter(run.sources))
+    engine = _engine(run, [])
+    join = next(op for _, op in engine.operators if isinstance(op, StreamJoinOperator))
+    for batch in batches:
+        engine.push(source, batch)
+    # At 10:04:10 only o5 (10:04:05), o6 and t8 (10:04:10) are within a minute; 11 rows are gone.
+    assert join.buffered_rows == 3
+    engine.finish()
+    assert join.buffered_rows == 0
+
+
+def _validate(tmp_path: Path, pump: str) -> str:
+    pipeline = tmp_path / "app.sql"
+    pipeline.write_text(BINDINGS + """CREATE OR REPLACE STREAM "A" (ticker_symbol VARCHAR(4), price REAL);
+CREATE OR REPLACE PUMP "PA" AS INSERT INTO "A" SELECT STREAM ticker_symbol, price FROM "SOURCE_SQL_STREAM_001";
+CREATE OR REPLACE STREAM "B" (ticker_symbol VARCHAR(4), price REAL);
+CREATE OR REPLACE PUMP "PB" AS INSERT INTO "B" SELECT STREAM ticker_symbol, price FROM "SOURCE_SQL_STREAM_001";
+""" + pump)
+    result = run_cli("validate", str(pipeline))
+    assert result.code == 2, result.stdout + result.stderr
+    return result.stderr
+
+
+@pytest.mark.parametrize(("join", "where", "words"), [
+    ('FROM "A" OVER (RANGE INTERVAL \'1\' MINUTE PRECEDING) AS a JOIN "B" AS b ON a.price > b.price',
+     ":12:", "needs an equality between a column of each stream"),
+    ('FROM "A" AS a JOIN "B" AS b ON a.ticker_symbol = b.ticker_symbol',
+     ":12:", "needs a window on at least one stream"),
+    ('FROM "A" OVER (ROWS 10 PRECEDING) AS a JOIN "B" AS b ON a.ticker_symbol = b.ticker_symbol',
+     ":12:16:", "ROWS n PRECEDING"),
+    ('FROM "A" OVER (RANGE INTERVAL \'1\' MINUTE PRECEDING) AS a CROSS JOIN "B" AS b',
+     ":12:", "CROSS JOIN of streams is not supported"),
+    ('FROM "A" OVER (RANGE INTERVAL \'1\' MINUTE PRECEDING) AS a JOIN "B" AS b USING (ticker_symbol)',
+     ":12:", "needs ON with an equality"),
+    ('FROM "A" OVER (RANGE INTERVAL \'1\' MINUTE PRECEDING) AS a',
+     ":12:6:", "belongs to a stream-to-stream join"),
+    ('FROM "A" OVER W AS a JOIN "B" AS b ON a.ticker_symbol = b.ticker_symbol',
+     ":12:10:", "join window is OVER (RANGE INTERVAL"),
+])
+def test_unsupported_join_forms_are_named_with_their_place(tmp_path: Path, join: str, where: str, words: str) -> None:
+    message = _validate(tmp_path, f"""CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM"
+SELECT STREAM a.ticker_symbol, 1
+{join};""")
+    assert where in message and words in message, message
+
+
+def test_explain_shows_the_join_translation() -> None:
+    result = run_cli("explain", str(ROOT / "pipelines" / "kda" / "stream_join.sql"))
+    assert result.code == 0, result.stderr
+    assert "ORDERS, TRADES -> sink DESTINATION_SQL_STREAM" in result.stdout
+    assert ('kda pump "JOIN_PUMP": stream-to-stream INNER JOIN of ORDERS (RANGE 60 s PRECEDING) and '
+            'TRADES (RANGE 60 s PRECEDING)') in result.stdout
+    assert 'FROM "ORDERS" AS "o" INNER JOIN "TRADES" AS "t" ON (o."order_id" = t."order_id") AND' in result.stdout
+    assert "joins 2 inputs" in result.stdout
