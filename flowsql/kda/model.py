@@ -43,6 +43,7 @@ class KdaApplication:
     pumps: dict[str, Location] = field(default_factory=dict)
     filled: set[str] = field(default_factory=set)
     references: dict[str, Any] = field(default_factory=dict)
+    upstream: dict[str, set[str]] = field(default_factory=dict)  # stream -> the streams its rows come from
 
     def rowtime_of(self, pipeline: Pipeline, name: str) -> str | None:
         """The column holding ROWTIME in stream `name`, None when no pump fills it yet."""

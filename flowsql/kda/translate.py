@@ -80,7 +80,7 @@ def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: e
         from flowsql.kda.stream_join import translate_join
 
         join = translate_join(work, query, tables, join_windows or {}, stream, listed, sink)
-        _fill(work, target_node, stream, sink, join.rowtime)
+        _fill(work, target_node, stream, sink, join.rowtime, tables)
         return PumpDecl(target=sink or stream.name, is_view=sink is None, query=query, location=location, text=text,
                         pump=pump, translation=join.describe(), make_operator=join.make_operator,
                         plan_operator=join.plan_operator)
@@ -135,16 +135,24 @@ def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: e
     if stagger is not None:
         operator_sql = stagger.finish(query, input_name, None if sink else system)
         how = stagger.describe() + "; duckdb sql per closed window: " + operator_sql
-    _fill(work, target_node, stream, sink, system)
+    _fill(work, target_node, stream, sink, system, [input_table])
     return PumpDecl(target=sink or stream.name, is_view=sink is None, query=query, location=location, text=text,
                     pump=pump, translation=how,
                     make_operator=sliding.make_operator if sliding else stagger.make_operator if stagger else None)
 
 
-def _fill(work: _Pump, target_node: exp.Expression, stream: KdaStream, sink: str | None, system: str) -> None:
+def _fill(work: _Pump, target_node: exp.Expression, stream: KdaStream, sink: str | None, system: str,
+          inputs: list[exp.Table]) -> None:
     """Note that a pump fills `stream`; pumps into one in-application stream must agree on
-    which column carries its ROWTIME."""
+    which column carries its ROWTIME, and none may read what the stream itself feeds."""
     key = stream.name.lower()
+    sources: set[str] = set()
+    for table in inputs:
+        sources |= {table.name.lower()} | work.app.upstream.get(table.name.lower(), set())
+        if key in sources:
+            raise work.fail(table, f"the pump reads '{table.name}', which is filled from '{stream.name}': "
+                            "its rows would go round in a loop")
+    work.app.upstream[key] = work.app.upstream.get(key, set()) | sources
     if sink is None and key in work.app.filled and stream.rowtime != system:
         raise work.fail(target_node, f"the pumps into '{stream.name}' give its ROWTIME differently: "
                         f"{_timing(stream.rowtime)} from the pump above, {_timing(system)} from this one",

@@ -161,3 +161,10 @@ def test_explain_shows_the_join_translation() -> None:
             'TRADES (RANGE 60 s PRECEDING)') in result.stdout
     assert 'FROM "ORDERS" AS "o" INNER JOIN "TRADES" AS "t" ON (o."order_id" = t."order_id") AND' in result.stdout
     assert "joins 2 inputs" in result.stdout
+
+
+def test_flink_compile_refuses_a_stream_join_at_its_place(tmp_path: Path) -> None:
+    result = run_cli("compile", "--target", "flink", "-o", str(tmp_path / "job"),
+                     str(ROOT / "pipelines" / "kda" / "stream_join.sql"))
+    assert result.code == 2
+    assert "stream_join.sql:36:10:" in result.stderr and "a join has no translation to Flink SQL" in result.stderr

@@ -80,3 +80,26 @@ def test_explain_shows_each_union_branch_and_each_pump() -> None:
     assert result.code == 0, result.stderr
     assert result.stdout.count("-> view FLAGGED_TICKS") == 2
     assert 'kda pump "BIG_MOVE_PUMP"' in result.stdout and 'kda pump "CHEAP_PUMP"' in result.stdout
+
+
+def test_a_pump_reading_what_its_stream_feeds_is_refused(tmp_path: Path) -> None:
+    code, message = _validate(tmp_path, """CREATE OR REPLACE STREAM "MID" (ticker_symbol VARCHAR(4), n INTEGER);
+CREATE OR REPLACE PUMP "P1" AS INSERT INTO "MID"
+SELECT STREAM ticker_symbol, 1 FROM "SOURCE_SQL_STREAM_001";
+CREATE OR REPLACE STREAM "LATER" (ticker_symbol VARCHAR(4), n INTEGER);
+CREATE OR REPLACE PUMP "P2" AS INSERT INTO "LATER" SELECT STREAM ticker_symbol, n FROM "MID";
+CREATE OR REPLACE PUMP "P3" AS INSERT INTO "MID" SELECT STREAM ticker_symbol, n + 1 FROM "LATER";
+CREATE OR REPLACE PUMP "OUT" AS INSERT INTO "DESTINATION_SQL_STREAM" SELECT STREAM * FROM "MID";""")
+    assert code == 2
+    assert "app.sql:11:" in message and "filled from 'MID'" in message and "loop" in message
+
+
+def test_flink_compile_makes_one_view_of_the_pumps_into_a_stream() -> None:
+    from flowsql.compile import compile_flink
+    from flowsql.pipeline import load_pipeline
+    from tests.kda.helpers import EXAMPLES
+
+    script = compile_flink(load_pipeline(EXAMPLES / "multiple_pumps.sql")).script
+    assert script.count("CREATE TEMPORARY VIEW `FLAGGED_TICKS` AS") == 1
+    view = script.split("CREATE TEMPORARY VIEW `FLAGGED_TICKS` AS")[1].split(";")[0]
+    assert view.count("UNION ALL") == 1 and "'MOVE'" in view and "'CHEAP'" in view
