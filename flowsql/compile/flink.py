@@ -16,8 +16,8 @@ from flowsql.compile.flink_common import FLINK_VERSION, FlinkTable, Jar, flink_d
 from flowsql.compile.flink_queries import translate_query
 from flowsql.compile.flink_sinks import SinkTable, sink_table
 from flowsql.compile.flink_sources import source_table
-from flowsql.decode import arrow_schema
 from flowsql.compile.unsupported import unsupported
+from flowsql.decode import arrow_schema
 from flowsql.engine.planner import OperatorPlan, Plan, plan_pipeline
 from flowsql.errors import ConfigError
 from flowsql.pipeline.model import Pipeline, SourceDecl
