@@ -124,7 +124,7 @@ def translate_join(work: _Pump, query: exp.Select, tables: list[exp.Table], wind
                         "join streams filled row by row, or two windowed streams")
     rowtime = rowtimes[0]
     sides = _Sides(aliases, columns)
-    if not any(sides.is_key_equality(work, c) for c in (on.flatten() if isinstance(on, exp.And) else [on])):
+    if not any(sides.is_key_equality(c) for c in (on.flatten() if isinstance(on, exp.And) else [on])):
         raise work.fail(on, "a stream-to-stream join needs an equality between a column of each stream in its ON",
                         "write ON a.\"key\" = b.\"key\"")
     for column in list(query.find_all(exp.Column)):
@@ -171,7 +171,7 @@ class _Sides:
     def sides(self, node: exp.Expression) -> set[int | None]:
         return {self.side_of(c) for c in node.find_all(exp.Column)}
 
-    def is_key_equality(self, work: _Pump, node: exp.Expression) -> bool:
+    def is_key_equality(self, node: exp.Expression) -> bool:
         if not isinstance(node, exp.EQ):
             return False
         return {frozenset(self.sides(node.this)), frozenset(self.sides(node.expression))} == {

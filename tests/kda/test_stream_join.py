@@ -168,3 +168,40 @@ def test_flink_compile_refuses_a_stream_join_at_its_place(tmp_path: Path) -> Non
                      str(ROOT / "pipelines" / "kda" / "stream_join.sql"))
     assert result.code == 2
     assert "stream_join.sql:36:10:" in result.stderr and "a join has no translation to Flink SQL" in result.stderr
+
+
+def _join_then_count(tmp_path: Path, name: str, chunk_size: int) -> str:
+    """The example with its join into an in-application stream that a tumbling pump counts."""
+    text = (EXAMPLES / f"{name}.sql").read_text()
+    text = text.replace("path = 'pipelines/kda/data/orders_trades.json'",
+                        f"path = 'pipelines/kda/data/orders_trades.json', chunk_size = {chunk_size}")
+    text = text.replace('CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (', 'CREATE OR REPLACE STREAM "PAIRS" (')
+    text = text.replace('INSERT INTO "DESTINATION_SQL_STREAM"\n    SELECT STREAM ROWTIME', 'INSERT INTO "PAIRS"\n    SELECT STREAM ROWTIME')
+    text += """
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" ("ticker" VARCHAR(4), "pairs" INTEGER, "last_pair" TIMESTAMP);
+CREATE OR REPLACE PUMP "COUNT_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+    SELECT STREAM "ticker", COUNT(*), MAX("pair_time") FROM "PAIRS"
+    GROUP BY "ticker", STEP("PAIRS".ROWTIME BY INTERVAL '1' MINUTE);
+"""
+    pipeline = tmp_path / f"{name}_count.sql"
+    pipeline.write_text(text)
+    result = run_cli("run", "--no-checkpoint", str(pipeline))
+    assert result.code == 0, result.stderr
+    assert ", 0 late" in result.stderr  # no joined row is behind the windows downstream
+    return result.stdout
+
+
+@pytest.mark.parametrize("chunk_size", [60, 1000])
+def test_joined_stream_feeds_a_windowed_pump(tmp_path: Path, chunk_size: int) -> None:
+    def counts(stdout: str) -> list[str]:
+        return unordered([json.loads(line) for line in stdout.splitlines() if line.startswith("{")])
+
+    def row(ticker: str, pairs: int, last: str) -> dict[str, Any]:
+        return {"ticker": ticker, "pairs": pairs, "last_pair": f"2024-05-01 {last}"}
+
+    assert counts(_join_then_count(tmp_path, "stream_join", chunk_size)) == unordered([
+        row("AMZN", 2, "10:00:40"), row("WMT", 1, "10:00:50"), row("AMZN", 1, "10:02:40"), row("XTC", 1, "10:04:10")])
+    # The outer join's unmatched orders fall in the minute of their window's end.
+    assert counts(_join_then_count(tmp_path, "stream_join_outer", chunk_size)) == unordered([
+        row("AMZN", 2, "10:00:40"), row("XTC", 1, "10:01:30"), row("WMT", 1, "10:01:50"), row("AMZN", 1, "10:02:40"),
+        row("XTC", 1, "10:04:10"), row("WMT", 1, "10:05:05")])
