@@ -110,7 +110,7 @@ class StreamJoinOperator:
             done = rows.column(US).to_numpy() + reach < other_clock
             if not done.any():
                 continue
-            self.kept[side] = rows.filter(pa.array(~done))
+            self.kept[side] = rows.filter(pa.array(~done)).combine_chunks()
             if self.spec.preserved[side]:
                 finished = rows.filter(pa.array(done))
                 finished = finished.filter(pc.invert(finished.column(MATCHED)))

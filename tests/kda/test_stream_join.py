@@ -5,6 +5,7 @@ unmatched rows, bounded state, checkpoints, and the errors for join forms not su
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -205,3 +206,33 @@ def test_joined_stream_feeds_a_windowed_pump(tmp_path: Path, chunk_size: int) ->
     assert counts(_join_then_count(tmp_path, "stream_join_outer", chunk_size)) == unordered([
         row("AMZN", 2, "10:00:40"), row("XTC", 1, "10:01:30"), row("WMT", 1, "10:01:50"), row("AMZN", 1, "10:02:40"),
         row("XTC", 1, "10:04:10"), row("WMT", 1, "10:05:05")])
+
+
+def test_full_outer_self_join_of_the_input(tmp_path: Path) -> None:
+    """FULL JOIN of the ticks with themselves: a (30 s window) pairs with a later or equal b of
+    its ticker at a higher price; unmatched a rows come out 30 s on, unmatched b rows at once."""
+    pipeline = tmp_path / "app.sql"
+    pipeline.write_text(BINDINGS.split("CREATE OR REPLACE STREAM")[0] + """
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (t TIMESTAMP, a_time TIMESTAMP, b_time TIMESTAMP, a_price REAL, b_price REAL);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM"
+SELECT STREAM ROWTIME, a.ROWTIME, b.ROWTIME, a.price, b.price
+FROM "SOURCE_SQL_STREAM_001" OVER (RANGE INTERVAL '30' SECOND PRECEDING) AS a
+FULL OUTER JOIN "SOURCE_SQL_STREAM_001" AS b ON a.ticker_symbol = b.ticker_symbol AND a.price < b.price;""")
+    result = run_cli("run", "--quiet", "--no-checkpoint", str(pipeline))
+    assert result.code == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    ticks = [json.loads(line) for line in (EXAMPLES / "data" / "stock_ticks.json").read_text().splitlines()]
+    # The one pair: WMT 51 at 10:01:00 and WMT 52 at 10:01:30 (30 s apart, higher price).
+    pair = {"T": "2024-05-01 10:01:30", "A_TIME": "2024-05-01 10:01:00", "B_TIME": "2024-05-01 10:01:30",
+            "A_PRICE": 51.0, "B_PRICE": 52.0}
+    expected = [pair]
+    for tick in ticks:
+        at = datetime.fromisoformat(tick["arrival_time"])
+        if tick["arrival_time"] != pair["A_TIME"]:
+            expected.append({"T": str(at + timedelta(seconds=30)), "A_TIME": tick["arrival_time"], "B_TIME": None,
+                             "A_PRICE": tick["price"], "B_PRICE": None})
+        if tick["arrival_time"] != pair["B_TIME"]:
+            expected.append({"T": tick["arrival_time"], "A_TIME": None, "B_TIME": tick["arrival_time"],
+                             "A_PRICE": None, "B_PRICE": tick["price"]})
+    assert unordered(rows) == unordered(expected)
+    assert [r["T"] for r in rows] == sorted(r["T"] for r in rows)  # one batch: in ROWTIME order
