@@ -212,12 +212,13 @@ def _time_condition(spec: JoinSpec) -> str:
 
 def _build_sql(spec: JoinSpec, query: exp.Select, on: exp.Expression) -> None:
     left_alias, right_alias = spec.aliases
-    final = query.copy()
+    final, on = query.copy(), on.copy()
     rowtime = exp.func("greatest", exp.column(TIME, table=left_alias, quoted=True),
                        exp.column(TIME, table=right_alias, quoted=True))
-    for column in list(final.find_all(exp.Column)):
-        if column.name == _ROWTIME_MARK:
-            column.replace(rowtime.copy())
+    for node in (final, on):
+        for column in list(node.find_all(exp.Column)):
+            if column.name == _ROWTIME_MARK:  # a bare ROWTIME: the pair's, the later of the two
+                column.replace(rowtime.copy())
     where = final.args.get("where")
     keep = exp.func("coalesce", where.this.copy(), exp.false()) if where is not None else exp.true()
     final.select(exp.alias_(keep, KEEP), exp.alias_(exp.column(ID, table=left_alias, quoted=True), LEFT_ID),
