@@ -3,6 +3,7 @@ in-application stream. Expected rows are worked out by hand from pipelines/kda/d
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,35 @@ def test_flink_compile_makes_one_view_of_the_pumps_into_a_stream() -> None:
     assert script.count("CREATE TEMPORARY VIEW `FLAGGED_TICKS` AS") == 1
     view = script.split("CREATE TEMPORARY VIEW `FLAGGED_TICKS` AS")[1].split(";")[0]
     assert view.count("UNION ALL") == 1 and "'MOVE'" in view and "'CHEAP'" in view
+
+
+@pytest.mark.parametrize("chunk_size", [None, 130])
+def test_pumps_from_two_sources_into_one_stream_close_windows_when_both_have_passed(
+        tmp_path: Path, chunk_size: int | None) -> None:
+    """The merged stream's clock is the slower source's: no row of either is late downstream."""
+    chunk = f", chunk_size = {chunk_size}" if chunk_size else ""
+    pipeline = tmp_path / "two_sources.sql"
+    pipeline.write_text(f"""
+CREATE SOURCE "SOURCE_SQL_STREAM_001" (arrival_time TIMESTAMP, "ticker_symbol" VARCHAR, "price" REAL)
+    WITH (connector = 'file', path = 'pipelines/kda/data/stock_ticks.json'{chunk});
+CREATE SOURCE "SOURCE_SQL_STREAM_002" (arrival_time TIMESTAMP, "ticker_symbol" VARCHAR, "price" REAL)
+    WITH (connector = 'file', path = 'pipelines/kda/data/stock_ticks.json'{chunk});
+CREATE SINK "DESTINATION_SQL_STREAM" WITH (connector = 'stdout', format = 'json');
+CREATE OR REPLACE STREAM "ALL_TICKS" (ticker_symbol VARCHAR(4), price REAL);
+CREATE OR REPLACE PUMP "P1" AS INSERT INTO "ALL_TICKS" SELECT STREAM ticker_symbol, price FROM "SOURCE_SQL_STREAM_001";
+CREATE OR REPLACE PUMP "P2" AS INSERT INTO "ALL_TICKS" SELECT STREAM ticker_symbol, price FROM "SOURCE_SQL_STREAM_002";
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (ticker_symbol VARCHAR(4), ticks INTEGER);
+CREATE OR REPLACE PUMP "COUNT" AS INSERT INTO "DESTINATION_SQL_STREAM"
+    SELECT STREAM ticker_symbol, COUNT(*) FROM "ALL_TICKS"
+    GROUP BY ticker_symbol, STEP("ALL_TICKS".ROWTIME BY INTERVAL '1' MINUTE);
+""")
+    result = run_cli("run", "--no-checkpoint", str(pipeline), cwd=ROOT)
+    assert result.code == 0, result.stderr
+    assert ", 0 late" in result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    # Each minute's counts of tests/kda/test_examples.py::test_tumbling_count..., twice over.
+    assert unordered(rows) == unordered([
+        {"TICKER_SYMBOL": "AMZN", "TICKS": 6}, {"TICKER_SYMBOL": "WMT", "TICKS": 2},
+        {"TICKER_SYMBOL": "WMT", "TICKS": 4}, {"TICKER_SYMBOL": "AMZN", "TICKS": 2},
+        {"TICKER_SYMBOL": "XTC", "TICKS": 2},
+    ])
