@@ -28,7 +28,7 @@ def explain_text(run: PipelineRun) -> str:
     out += ["", "queries:"]
     for op in run.plan.operators:
         target = f"view {op.target}" if op.decl.is_view else f"sink {op.target}"
-        out.append(f"  {op.decl.location}: {op.input} -> {target}")
+        out.append(f"  {op.decl.location}: {', '.join(op.all_inputs)} -> {target}")
         pump = getattr(op.decl, "pump", "")
         if pump:
             out.append(f"    kda pump \"{pump}\": {getattr(op.decl, 'translation', '')}")
@@ -53,6 +53,9 @@ def explain_text(run: PipelineRun) -> str:
                        f"watermark of {op.window.time_column} passes its end")
             out.append("    state: the raw rows of the open windows")
             sql.append(("duckdb sql", op.sql(f"({assignment_sql(op.window, '<input>', None, None)})")))
+        elif op.inputs:
+            out.append(f"    joins {len(op.inputs)} inputs: each keeps its rows while the other can still pair with them")
+            sql.append(("duckdb sql", op.sql("<input>")))
         else:
             out.append("    stateless: runs on every micro-batch")
             sql.append(("duckdb sql", op.sql("<input>")))

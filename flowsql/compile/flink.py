@@ -16,8 +16,9 @@ from flowsql.compile.flink_common import FLINK_VERSION, FlinkTable, Jar, flink_d
 from flowsql.compile.flink_queries import translate_query
 from flowsql.compile.flink_sinks import SinkTable, sink_table
 from flowsql.compile.flink_sources import source_table
+from flowsql.compile.unsupported import unsupported
 from flowsql.decode import arrow_schema
-from flowsql.engine.planner import Plan, plan_pipeline
+from flowsql.engine.planner import OperatorPlan, Plan, plan_pipeline
 from flowsql.errors import ConfigError
 from flowsql.pipeline.model import Pipeline, SourceDecl
 from flowsql.records import ARRIVAL_TIME
@@ -63,11 +64,18 @@ def compile_flink(pipeline: Pipeline) -> FlinkJob:
             sinks[operator.target.lower()] = sink_table(decl, operator.output_schema)
     attributes = _time_attributes(pipeline, plan)
     views, inserts = [], []
-    for operator in plan.operators:
+    view_queries: dict[str, list[str]] = {}  # a view several queries fill is their UNION ALL
+    producers = {op.target.lower(): [o for o in plan.operators if o.decl.is_view and o.target.lower() == op.target.lower()]
+                 for op in plan.operators if op.decl.is_view}
+    for index, operator in enumerate(plan.operators):
         decl = operator.decl
         if decl.is_view:
             query = translate_query(pipeline, decl, plan, attributes)
-            views.append(f"CREATE TEMPORARY VIEW {quote_name(decl.target)} AS\n{query.sql}")
+            view_queries.setdefault(decl.target.lower(), []).append(query.sql)
+            if operator is producers[decl.target.lower()][-1]:
+                _check_read_after_filled(pipeline, plan, producers[decl.target.lower()], index)
+                body = "\nUNION ALL\n".join(view_queries[decl.target.lower()])
+                views.append(f"CREATE TEMPORARY VIEW {quote_name(decl.target)} AS\n{body}")
         else:
             sink = sinks[decl.target.lower()]
             query = translate_query(pipeline, decl, plan, attributes, sink.extra_columns)
@@ -77,6 +85,18 @@ def compile_flink(pipeline: Pipeline) -> FlinkJob:
     notes = [note for table in tables for note in table.notes]
     script = _script(pipeline, tables, views, inserts, list(sinks.values()))
     return FlinkJob(pipeline, script, jars, notes)
+
+
+def _check_read_after_filled(pipeline: Pipeline, plan: Plan, producers: list[OperatorPlan], last: int) -> None:
+    """A Flink view is defined once, with all its queries: no query may read it before the last
+    of them."""
+    first = plan.operators.index(producers[0])
+    name = producers[0].target.lower()
+    for operator in plan.operators[first:last]:
+        if name in {n.lower() for n in operator.all_inputs}:
+            raise unsupported(pipeline, operator.decl, None,
+                              f"'{producers[0].target}' is read before the last query that fills it",
+                              hint="keep this pipeline on flowsql run, or move the reading query below them")
 
 
 def _source_schema(decl: SourceDecl) -> pa.Schema:

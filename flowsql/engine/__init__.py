@@ -32,6 +32,7 @@ class Engine:
         lateness = {k.lower(): v for k, v in (lateness_us or {}).items()}
         self.operators: list[tuple[OperatorPlan, Operator]] = []
         self.subscribers: dict[str, list[int]] = {}
+        self.producers: dict[str, list[int]] = {}  # a view's queries (a front end may merge several)
         # CDC tables: each keeps its state and runs the reports (EMIT) over it. Imported here
         # because flowsql.cdc builds on this package's planner and operators.
         from flowsql.cdc.report import TableFeed
@@ -51,7 +52,10 @@ class Engine:
             else:
                 operator = WindowOperator(op_plan, self.con, lateness.get(op_plan.input.lower(), 0))
             self.operators.append((op_plan, operator))
-            self.subscribers.setdefault(op_plan.input.lower(), []).append(index)
+            for name in dict.fromkeys(n.lower() for n in op_plan.all_inputs):
+                self.subscribers.setdefault(name, []).append(index)
+            if op_plan.decl.is_view:
+                self.producers.setdefault(op_plan.target.lower(), []).append(index)
         self.clocks: dict[str, dict[str, int]] = {name: {} for name in plan.streams}
 
     # -- input -----------------------------------------------------------------------------
@@ -149,7 +153,17 @@ class Engine:
     def _push_rows(self, key: str, table: pa.Table) -> None:
         for index in self.subscribers.get(key, []):
             op_plan, operator = self.operators[index]
-            result, rejected = operator.push(table)
+            if op_plan.inputs:  # an operator of several inputs takes each input's rows by position
+                result, rejected = None, []
+                for position, name in enumerate(op_plan.inputs):
+                    if name.lower() == key:
+                        result, more = operator.push_input(position, table)
+                        rejected += more
+                        if result is not None and result.num_rows:
+                            self._deliver(op_plan, result)
+                result = None
+            else:
+                result, rejected = operator.push(table)
             for item in rejected:
                 self.on_reject(op_plan, item)
             if result is not None and result.num_rows:
@@ -161,7 +175,12 @@ class Engine:
             window = op_plan.window
             # A front end's own operator may also wait for a clock (`time_column`).
             clock = window.time_column if window is not None else getattr(operator, "time_column", None)
-            if clock is not None:
+            if clock is not None and op_plan.inputs:
+                marks = [self.clocks[n.lower()].get(clock.lower()) for n in op_plan.inputs]
+                result = operator.advance_inputs(marks)
+                if result is not None and result.num_rows:
+                    self._deliver(op_plan, result)
+            elif clock is not None:
                 watermark = self.clocks[key].get(clock.lower())
                 if watermark is not None:
                     result = operator.advance(watermark)
@@ -169,14 +188,25 @@ class Engine:
                         self._deliver(op_plan, result)
             if op_plan.decl.is_view:
                 view = op_plan.target.lower()
-                if window is not None:
-                    if operator.closed_until_us is not None:
-                        self._raise_clock(view, "window_end", operator.closed_until_us)
-                else:
-                    for column, value in self.clocks[key].items():
-                        if column in self.plan.streams[view].clocks:
-                            self._raise_clock(view, column, value)
+                for column in self.plan.streams[view].clocks:
+                    value = self._view_clock(view, column)
+                    if value is not None:
+                        self._raise_clock(view, column, value)
                 self._advance(view)
+
+    def _view_clock(self, view: str, column: str) -> int | None:
+        """How far a view's clock may move: the least of what each query filling it has seen
+        (a window query's closed windows, else its inputs' clocks), None while one has none."""
+        values: list[int | None] = []
+        for index in self.producers.get(view, []):
+            op_plan, operator = self.operators[index]
+            if op_plan.window is not None:
+                values.append(operator.closed_until_us if column == "window_end" else None)
+            else:
+                values += [self.clocks[n.lower()].get(column) for n in op_plan.all_inputs]
+        if not values or any(v is None for v in values):
+            return None
+        return min(v for v in values if v is not None)
 
     def _deliver_all(self, outputs: list[tuple[OperatorPlan, pa.Table]]) -> None:
         for op_plan, rows in outputs:

@@ -55,6 +55,11 @@ class OperatorPlan:
     prefilter: str | None = None  # a window query's row filter, applied as rows arrive
     preaggregate: PreAggregation | None = None  # partials kept instead of raw rows, when they decompose
     output_schema: pa.Schema = field(default_factory=lambda: pa.schema([]))
+    inputs: tuple[str, ...] = ()  # every stream a front end's own operator reads (a join's two)
+
+    @property
+    def all_inputs(self) -> tuple[str, ...]:
+        return self.inputs or (self.input,)
 
     @property
     def target(self) -> str:
@@ -105,13 +110,35 @@ def plan_pipeline(pipeline: Pipeline, source_schemas: dict[str, pa.Schema]) -> P
         if not decl.is_view and decl.target.lower() not in {s.lower() for s in pipeline.sinks}:
             raise _error(pipeline, decl, f"INSERT INTO names no declared sink: '{decl.target}'",
                          hint="declare it with CREATE SINK " + decl.target + " WITH (...)")
-        operator = _plan_query(pipeline, decl, streams)
+        plan_operator = getattr(decl, "plan_operator", None)  # a front end that plans its own operator
+        operator = plan_operator(pipeline, decl, streams) if plan_operator is not None else _plan_query(pipeline, decl, streams)
         operators.append(operator)
         if decl.is_view:
-            clocks = {"window_end": "window"} if operator.window else _kept_clocks(streams[operator.input.lower()], operator.output_schema)
-            streams[decl.target.lower()] = StreamInfo(decl.target, operator.output_schema, clocks,
-                                                      streams[operator.input.lower()].watermark_delay_us)
+            _add_view_stream(pipeline, decl, operator, streams)
     return Plan(streams, operators, {n.lower(): t for n, t in pipeline.tables.items()})
+
+
+def _add_view_stream(pipeline: Pipeline, decl: QueryDecl, operator: OperatorPlan,
+                     streams: dict[str, StreamInfo]) -> None:
+    """The view's stream; a view several queries fill (a front end's merged stream) keeps the
+    clocks all of them carry, and all must give the same columns."""
+    inputs = [streams[name.lower()] for name in operator.all_inputs]
+    if operator.window:
+        clocks = {"window_end": "window"}
+    else:
+        clocks = _kept_clocks(inputs[0], operator.output_schema)
+        for other in inputs[1:]:
+            clocks = {c: k for c, k in clocks.items() if c in _kept_clocks(other, operator.output_schema)}
+    delay = max(s.watermark_delay_us for s in inputs)
+    existing = streams.get(decl.target.lower())
+    if existing is not None:  # names of sources and views never clash: a second query into this view
+        if existing.schema != operator.output_schema:
+            raise _error(pipeline, decl, f"two queries fill '{decl.target}' with different columns: "
+                         f"{existing.schema.to_string(show_schema_metadata=False)} and "
+                         f"{operator.output_schema.to_string(show_schema_metadata=False)}")
+        clocks = {c: k for c, k in existing.clocks.items() if clocks.get(c) == k}
+        delay = max(delay, existing.watermark_delay_us)
+    streams[decl.target.lower()] = StreamInfo(decl.target, operator.output_schema, clocks, delay)
 
 
 def _in_file_order(pipeline: Pipeline) -> list[QueryDecl]:

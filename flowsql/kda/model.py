@@ -27,11 +27,12 @@ class KdaStream:
 @dataclass(frozen=True)
 class PumpDecl(QueryDecl):
     """A pump translated into a flowsql query; `make_operator` builds a KDA-only operator
-    (sliding windows) and `translation` says in words how the pump was translated."""
+    (sliding, stagger, join) and `translation` says in words how the pump was translated."""
 
     pump: str = ""
     translation: str = ""
     make_operator: Callable[..., Any] | None = None
+    plan_operator: Callable[..., Any] | None = None  # plans a stream join (two inputs) for the engine
 
 
 @dataclass
@@ -42,6 +43,7 @@ class KdaApplication:
     pumps: dict[str, Location] = field(default_factory=dict)
     filled: set[str] = field(default_factory=set)
     references: dict[str, Any] = field(default_factory=dict)
+    upstream: dict[str, set[str]] = field(default_factory=dict)  # stream -> the streams its rows come from
 
     def rowtime_of(self, pipeline: Pipeline, name: str) -> str | None:
         """The column holding ROWTIME in stream `name`, None when no pump fills it yet."""

@@ -7,6 +7,7 @@ text of the same length that sqlglot reads, so every error keeps the file's line
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import sqlglot
@@ -101,29 +102,104 @@ def _add_pump(pipeline: Pipeline, tokens: list[Token]) -> None:
     app = application(pipeline)
     if pump.lower() in app.pumps:
         raise error(pipeline, tokens[4].start, f"the pump '{pump}' is declared twice")
-    _refuse_windowed_joins(pipeline, tokens)
-    text = _rewrite_kda_syntax(pipeline, tokens[6:])
+    chars = list(_padded(pipeline, tokens[6:]))
+    join_windows = take_join_windows(pipeline, tokens, chars)
+    text = _rewrite_kda_syntax(pipeline, tokens[6:], chars)
     insert = _parse(pipeline, text)
     if not isinstance(insert, exp.Insert):
         raise error(pipeline, tokens[6].start, "a pump must be INSERT INTO \"STREAM\" SELECT STREAM ...")
     location = location_at(pipeline, tokens[0].start)
     statement_text = pipeline.text[tokens[0].start : tokens[-1].end + 1]
-    decl = translate_pump(pipeline, app, pump, insert, location, statement_text)
+    branches = union_branches(pipeline, tokens, insert)
+    for number, branch in enumerate(branches, 1):
+        one = insert.copy()
+        one.set("expression", branch)
+        decl = translate_pump(pipeline, app, pump, one, location, statement_text, join_windows)
+        if len(branches) > 1:
+            decl = replace(decl, translation=f"UNION ALL branch {number} of {len(branches)}: {decl.translation}")
+        if not decl.is_view:
+            pipeline.inserts.append(decl)
+        elif decl.target not in pipeline.views:
+            pipeline.views[decl.target] = decl
+        else:  # a further pump (or UNION ALL branch) into the same in-application stream
+            pipeline.views[f"{decl.target} <- {pump} {number}"] = decl
     app.pumps[pump.lower()] = location
-    if decl.is_view:
-        pipeline.views[decl.target] = decl
-    else:
-        pipeline.inserts.append(decl)
 
 
-def _refuse_windowed_joins(pipeline: Pipeline, tokens: list[Token]) -> None:
-    """`FROM A JOIN B OVER (RANGE ...)`: a window on a stream in FROM (not after a call)
-    is KDA's stream-to-stream join, which flowsql does not run."""
-    for previous, token in zip(tokens, tokens[1:]):
-        if token.text.upper() == "OVER" and previous.token_type in (TokenType.VAR, TokenType.IDENTIFIER):
-            raise error(pipeline, token.start, "stream-to-stream joins (a stream with OVER (...) in FROM) are not "
-                        "supported by flowsql's KDA front end",
-                        "join a stream with a reference table, or see docs/kda-migration.md")
+def union_branches(pipeline: Pipeline, tokens: list[Token], insert: exp.Insert) -> list[exp.Expression]:
+    """The SELECTs of `a UNION ALL b ...`, each a pump query of its own; a distinct UNION
+    (which would keep every row ever seen to drop repeats) is refused at its keyword."""
+    query = insert.expression
+    if not isinstance(query, exp.SetOperation):
+        return [query]
+    depth = 0
+    for index, token in enumerate(tokens):
+        depth += token.token_type == TokenType.L_PAREN
+        depth -= token.token_type == TokenType.R_PAREN
+        word = token.text.upper() if token.token_type != TokenType.STRING else ""
+        following = tokens[index + 1].text.upper() if index + 1 < len(tokens) else ""
+        if depth == 0 and word in ("UNION", "INTERSECT", "EXCEPT", "MINUS") and (word != "UNION" or following != "ALL"):
+            raise error(pipeline, token.start, f"{word}{' DISTINCT' if following == 'DISTINCT' else ''} of streams "
+                        "is not supported by KDA or flowsql", "write UNION ALL: every row of each SELECT STREAM")
+    if any(query.args.get(k) for k in ("order", "limit", "offset")):
+        raise error(pipeline, tokens[0].start, "ORDER BY or LIMIT after a UNION ALL of streams is not supported")
+    branches: list[exp.Expression] = []
+    pending: list[exp.Expression] = [query]
+    while pending:
+        node = pending.pop(0)
+        if isinstance(node, exp.Union):
+            pending[:0] = [node.this, node.expression]
+        elif isinstance(node, exp.Subquery):
+            pending.insert(0, node.this)
+        else:
+            branches.append(node)
+    return branches
+
+
+def take_join_windows(pipeline: Pipeline, tokens: list[Token], chars: list[str]) -> dict[int, int | None]:
+    """`FROM "A" OVER (RANGE INTERVAL '1' MINUTE PRECEDING) AS a JOIN ...`: a window on a stream
+    in FROM (not after a call) belongs to a stream-to-stream join. Each is blanked out of the
+    text; the result maps the stream name's offset to the window's length in microseconds."""
+    from flowsql.kda.functions import interval_us
+
+    windows: dict[int, int | None] = {}
+    for index in range(1, len(tokens)):
+        token, previous = tokens[index], tokens[index - 1]
+        if token.text.upper() != "OVER" or previous.token_type not in (TokenType.VAR, TokenType.IDENTIFIER):
+            continue
+        usage = "a stream's join window is OVER (RANGE INTERVAL 'n' unit PRECEDING)"
+        if index + 1 >= len(tokens) or tokens[index + 1].token_type != TokenType.L_PAREN:
+            raise error(pipeline, token.start, usage)
+        close, depth = None, 0
+        for later in range(index + 1, len(tokens)):
+            depth += tokens[later].token_type == TokenType.L_PAREN
+            depth -= tokens[later].token_type == TokenType.R_PAREN
+            if depth == 0:
+                close = later
+                break
+        if close is None:
+            raise error(pipeline, token.start, usage)
+        inside = tokens[index + 2 : close]
+        words = [t.text.upper() for t in inside]
+        if words[:1] == ["ROWS"]:
+            raise error(pipeline, inside[0].start, "row-based join windows (ROWS n PRECEDING) are not supported by "
+                        "flowsql's KDA front end", "write OVER (RANGE INTERVAL 'n' unit PRECEDING)")
+        size: int | None = None
+        if words == ["RANGE", "CURRENT", "ROW"]:
+            size = 0
+        elif len(words) >= 4 and words[0] == "RANGE" and words[1] == "INTERVAL" and words[-1] == "PRECEDING":
+            text = pipeline.text[inside[1].start : inside[-2].end + 1]
+            try:
+                size = interval_us(sqlglot.parse_one(text, read="duckdb"))
+            except ParseError:
+                size = None
+        if size is None or size < 0:
+            raise error(pipeline, (inside[0] if inside else token).start, usage)
+        windows[previous.start] = size
+        for blank in range(token.start, tokens[close].end + 1):
+            if chars[blank] != "\n":
+                chars[blank] = " "
+    return windows
 
 
 def _padded(pipeline: Pipeline, tokens: list[Token]) -> str:
@@ -133,10 +209,9 @@ def _padded(pipeline: Pipeline, tokens: list[Token]) -> str:
     return re.sub(r"[^\n]", " ", pipeline.text[:start]) + pipeline.text[start:end]
 
 
-def _rewrite_kda_syntax(pipeline: Pipeline, tokens: list[Token]) -> str:
+def _rewrite_kda_syntax(pipeline: Pipeline, tokens: list[Token], chars: list[str]) -> str:
     """SELECT STREAM -> SELECT; STEP(x BY i) -> STEP(x, i); FLOOR/CEIL(x TO u) -> FLOOR(x, u);
     WINDOWED BY STAGGER (PARTITION BY k RANGE i) -> GROUP BY k, __STAGGER(i)."""
-    chars = list(_padded(pipeline, tokens))
     _rewrite_stagger(pipeline, tokens, chars)
     depth_of_call: list[tuple[str, int]] = []  # (function, paren depth) of open STEP/FLOOR/CEIL
     depth = 0

@@ -59,7 +59,7 @@ class _Pump:
 
 
 def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: exp.Insert,
-                   location: Location, text: str) -> PumpDecl:
+                   location: Location, text: str, join_windows: dict[int, int | None] | None = None) -> PumpDecl:
     work = _Pump(pipeline, app, pump, location)
     target_node, listed = insert.this, None
     if isinstance(target_node, exp.Schema):
@@ -70,14 +70,24 @@ def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: e
     if stream is None:
         raise work.fail(target_node, f"the pump inserts into '{target}', which no CREATE OR REPLACE STREAM declares")
     sink = next((n for n in pipeline.sinks if n.lower() == target.lower()), None)
-    if sink is None and target.lower() in app.filled:
-        raise work.fail(target_node, f"a second pump into the in-application stream '{target}' is not supported",
-                        "give each pump its own stream, or bind the stream to a sink (sinks take several pumps)")
     query = insert.expression
     if not isinstance(query, exp.Select):
-        raise work.fail(query, "a pump must insert one SELECT STREAM (UNION and other set operations are not supported)")
+        raise work.fail(query, "a pump must insert SELECT STREAM ..., or SELECT STREAMs joined by UNION ALL")
     query = expand_tumbling_items(work, query)
-    input_table = _input_table(work, query)
+    tables = _stream_tables(work, query)
+    windowed = [t for t in tables if _offset(t) in (join_windows or {})]
+    if len(tables) == 2:
+        from flowsql.kda.stream_join import translate_join
+
+        join = translate_join(work, query, tables, join_windows or {}, stream, listed, sink)
+        _fill(work, target_node, stream, sink, join.rowtime, tables)
+        return PumpDecl(target=sink or stream.name, is_view=sink is None, query=query, location=location, text=text,
+                        pump=pump, translation=join.describe(), make_operator=join.make_operator,
+                        plan_operator=join.plan_operator)
+    if windowed:
+        raise work.fail(windowed[0], "a window on a stream in FROM belongs to a stream-to-stream join",
+                        "join two streams, or aggregate over a window with OVER in the SELECT list")
+    input_table = tables[0]
     for item in query.expressions:
         if isinstance(item, exp.Alias) and item.alias.upper() == "ROWTIME":
             raise work.fail(item.args.get("alias"), "setting ROWTIME with `AS ROWTIME` is not supported by flowsql's "
@@ -125,12 +135,41 @@ def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: e
     if stagger is not None:
         operator_sql = stagger.finish(query, input_name, None if sink else system)
         how = stagger.describe() + "; duckdb sql per closed window: " + operator_sql
-    app.filled.add(target.lower())
-    if sink is None:
-        app.streams[target.lower()] = KdaStream(stream.name, stream.columns, stream.location, system)
+    _fill(work, target_node, stream, sink, system, [input_table])
     return PumpDecl(target=sink or stream.name, is_view=sink is None, query=query, location=location, text=text,
                     pump=pump, translation=how,
                     make_operator=sliding.make_operator if sliding else stagger.make_operator if stagger else None)
+
+
+def _fill(work: _Pump, target_node: exp.Expression, stream: KdaStream, sink: str | None, system: str,
+          inputs: list[exp.Table]) -> None:
+    """Note that a pump fills `stream`; pumps into one in-application stream must agree on
+    which column carries its ROWTIME, and none may read what the stream itself feeds."""
+    key = stream.name.lower()
+    sources: set[str] = set()
+    for table in inputs:
+        sources |= {table.name.lower()} | work.app.upstream.get(table.name.lower(), set())
+        if key in sources:
+            raise work.fail(table, f"the pump reads '{table.name}', which is filled from '{stream.name}': "
+                            "its rows would go round in a loop")
+    work.app.upstream[key] = work.app.upstream.get(key, set()) | sources
+    if sink is None and key in work.app.filled and stream.rowtime != system:
+        raise work.fail(target_node, f"the pumps into '{stream.name}' give its ROWTIME differently: "
+                        f"{_timing(stream.rowtime)} from the pump above, {_timing(system)} from this one",
+                        "give this pump its own stream, or bind the stream to a sink")
+    work.app.filled.add(key)
+    if sink is None:
+        work.app.streams[key] = KdaStream(stream.name, stream.columns, stream.location, system)
+
+
+def _offset(table: exp.Table) -> int | None:
+    """Where the table's name starts in the file (as the parser's tokens say)."""
+    meta = table.this.meta if isinstance(table.this, exp.Identifier) else {}
+    return int(meta["start"]) if "start" in meta else None
+
+
+def _timing(rowtime: str | None) -> str:
+    return "window ends" if rowtime == WINDOW_END else f"per-row times ({rowtime})"
 
 
 @functools.cache
@@ -150,7 +189,8 @@ def _check_functions(work: _Pump, query: exp.Select) -> None:
                             "see docs/kda-migration.md for the supported functions")
 
 
-def _input_table(work: _Pump, query: exp.Select) -> exp.Table:
+def _stream_tables(work: _Pump, query: exp.Select) -> list[exp.Table]:
+    """The pump's stream inputs: one, or the two sides of a stream-to-stream join."""
     known = {s.lower() for s in work.pipeline.sources} | set(work.app.streams)
     streams = []
     for table in query.find_all(exp.Table):
@@ -162,9 +202,9 @@ def _input_table(work: _Pump, query: exp.Select) -> exp.Table:
             raise work.fail(table, f"no stream or reference table is named '{table.name}'")
     if not streams:
         raise work.fail(query, "the pump reads no stream")
-    if len(streams) > 1:
-        raise work.fail(streams[1], "stream-to-stream joins are not supported by flowsql's KDA front end")
-    return streams[0]
+    if len(streams) > 2:
+        raise work.fail(streams[2], "a pump joins at most two streams", "join a third in a further pump")
+    return streams
 
 
 def _rename_system_columns(query: exp.Select, rowtime: str, is_source: bool) -> None:

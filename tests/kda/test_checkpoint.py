@@ -31,7 +31,8 @@ def _engine(run: PipelineRun, out: list[dict[str, object]]) -> Engine:
     return Engine(run.plan, lambda sink, rows: out.extend(rows.to_pylist()), lambda op, rejected: None)
 
 
-@pytest.mark.parametrize("name", ["sliding_average", "sliding_rows", "stagger_window", "weather_sliding_min_max"])
+@pytest.mark.parametrize("name", ["sliding_average", "sliding_rows", "stagger_window", "weather_sliding_min_max",
+                                  "stream_join", "stream_join_outer", "multiple_pumps"])
 def test_restored_engine_continues_where_the_snapshot_was(name: str) -> None:
     run, batches = _batches(name)
     source = next(iter(run.sources))
