@@ -58,6 +58,10 @@ def plan_preaggregation(query: exp.Expression, placeholder: str, spec: WindowSpe
     aggregates = list(query.find_all(exp.AggFunc))
     if not aggregates or any(not _mergeable(a) for a in aggregates):
         return None
+    if spec.kind == "tumble" and any(_is_distinct(a) for a in aggregates):
+        # Each row of a tumbling window is aggregated once anyway; partials keyed by a DISTINCT
+        # column (user ids, say) hardly shrink, so folding them would only add a pass.
+        return None
     if any(str(f.this).lower() in _duckdb_aggregates() for f in query.find_all(exp.Anonymous)):
         return None  # an aggregate only DuckDB knows: its partials are unknown
     reads = [a.parent if _filter_of(a) is not None else a for a in aggregates]

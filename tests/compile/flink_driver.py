@@ -1,7 +1,7 @@
 """Run a compiled Flink SQL script on PyFlink's local mini-cluster (streaming mode).
 
 Executed with the PyFlink virtual environment's python, never imported by flowsql's tests:
-    python flink_driver.py job.sql
+    python flink_driver.py job.sql [parallelism]
 SET lines configure the table environment, CREATE statements run one by one, and the
 statement set's inserts run as one job that the driver waits for.
 """
@@ -20,9 +20,9 @@ def statements(script: str) -> list[str]:
     return [s.strip() for s in re.split(r";\s*(?:\n|$)", text) if s.strip()]
 
 
-def main(path: str) -> None:
+def main(path: str, parallelism: str = "1") -> None:
     env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
-    env.get_config().set("parallelism.default", "1")
+    env.get_config().set("parallelism.default", parallelism)
     inserts: list[str] = []
     in_set = False
     for statement in statements(Path(path).read_text()):
@@ -47,4 +47,4 @@ def main(path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:3])

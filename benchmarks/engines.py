@@ -1,0 +1,95 @@
+"""Scenario 1 on other stream engines installed here, beside flowsql: `python -m benchmarks.engines`.
+
+Optional and not part of CI. Each engine runs the same pipeline: flowsql runs it, and
+`flowsql compile --target flink` turns it into the Flink SQL job that PyFlink's local
+mini-cluster runs (a Python with PyFlink: --pyflink-python, or .cache/pyflink-venv, which the
+slow Flink test makes). Flink's figure is given with and without its start-up, measured on a
+job over ten events. An engine that is not installed is named and skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.__main__ import COLUMNS, SCENARIOS, make_input
+from flowsql.pipeline import parse_text
+from flowsql.runner import PipelineRun
+
+ROOT = Path(__file__).resolve().parent.parent
+DRIVER = ROOT / "tests" / "compile" / "flink_driver.py"
+PIPELINE = """CREATE SOURCE clicks ({columns}, WATERMARK FOR ts AS ts - INTERVAL '5 seconds')
+WITH (connector = 'file', path = '{data}');
+CREATE SINK out WITH (connector = 'file', path = '{out}', format = 'json', buffer_size = '128 MB',
+                      buffer_interval = '60 s');
+INSERT INTO out {query};
+"""
+
+
+def pipeline_text(data: Path, out: Path) -> str:
+    return PIPELINE.format(columns=COLUMNS, data=data, out=out, query=SCENARIOS["tumble"][1])
+
+
+def run_flowsql(data: Path, scratch: Path) -> float:
+    run = PipelineRun(parse_text(pipeline_text(data, scratch / "flowsql-out"), "engines.sql"))
+    started = time.perf_counter()
+    run.run()
+    return time.perf_counter() - started
+
+
+def run_flink(python: Path, data: Path, scratch: Path, name: str, parallelism: int) -> float:
+    pipeline = scratch / f"{name}.sql"
+    pipeline.write_text(pipeline_text(data, scratch / f"{name}-out"))
+    job = scratch / f"{name}-job"
+    subprocess.run([sys.executable, "-m", "flowsql", "compile", "--target", "flink", str(pipeline), "-o", str(job)],
+                   check=True, capture_output=True)
+    started = time.perf_counter()
+    subprocess.run([str(python), str(DRIVER), str(job / "job.sql"), str(parallelism)], check=True,
+                   capture_output=True, cwd=scratch)
+    return time.perf_counter() - started
+
+
+def pyflink_python(given: Path | None) -> Path | None:
+    candidates = [given] if given else [ROOT / ".cache" / "pyflink-venv" / "bin" / "python"]
+    for python in candidates:
+        if python and python.exists() and subprocess.run([str(python), "-c", "import pyflink"],
+                                                         capture_output=True).returncode == 0:
+            return python
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.engines")
+    parser.add_argument("--events", type=int, default=2_000_000)
+    parser.add_argument("--pyflink-python", type=Path)
+    parser.add_argument("--parallelism", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "flowsql-bench")
+    args = parser.parse_args()
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    data = make_input(args.data_dir, args.events)
+    print(f"scenario 1 ({SCENARIOS['tumble'][0]}), {args.events:,} events, file -> JSON lines")
+    with tempfile.TemporaryDirectory() as scratch_dir:
+        scratch = Path(scratch_dir)
+        ours = run_flowsql(data, scratch)
+        print(f"flowsql            {args.events / ours:>12,.0f} events/s  ({ours:.1f} s)")
+        python = pyflink_python(args.pyflink_python)
+        if python is None:
+            print("pyflink            not installed (pip install apache-flink into a venv; --pyflink-python)")
+            return
+        tiny = args.data_dir / "clicks-10.ndjson"
+        with data.open() as lines:
+            tiny.write_text("".join(itertools.islice(lines, 10)))
+        startup = run_flink(python, tiny, scratch, "flink-startup", args.parallelism)
+        total = run_flink(python, data, scratch, "flink", args.parallelism)
+        print(f"pyflink (p={args.parallelism})     {args.events / total:>12,.0f} events/s  ({total:.1f} s; "
+              f"{args.events / max(total - startup, 1e-9):,.0f} events/s without its {startup:.1f} s start-up)")
+
+
+if __name__ == "__main__":
+    main()
