@@ -103,6 +103,7 @@ def _reason(exc: duckdb.Error) -> str:
         rest = text[match.end():]
         where = f" {match.group(1)}" if match.group(1) else ""
         text = f"{kind}{where}: {rest}" if kind else rest
+    text = re.sub(r"\.?\s+Try .*$", "", text)  # DuckDB's hints name its own options, not ours
     return text.rstrip(". ")
 
 
@@ -149,7 +150,7 @@ class NdjsonDecoder:
 
     def _read(self, data: bytes, types: dict[str, str] | None = None, projection: str | None = None) -> pa.Table:
         relation = self._connection().read_json(
-            io.BytesIO(data), format="newline_delimited", columns=types or self._types
+            io.BytesIO(data), format="newline_delimited", records="true", columns=types or self._types
         )
         projection = projection or self._projection
         table = (relation.project(projection) if projection else relation).to_arrow_table()
@@ -206,6 +207,13 @@ class NdjsonDecoder:
             reason = _reason(exc)
         else:
             return None if table.num_rows == 1 else "a line must hold exactly one JSON object"
+        if not self._types:
+            return reason
+        try:  # a JSON-typed column takes any value: failing here, the record itself is at fault
+            first = next(iter(self._types))
+            self._read(line, {first: "JSON"}, _quote(first))
+        except duckdb.Error:
+            return reason
         for key, sql_type in self._types.items():
             try:
                 self._read(line, {key: sql_type}, _quote(key))
