@@ -256,3 +256,12 @@ _CALLS: dict[str, Callable[[exp.Anonymous, list[exp.Expression]], exp.Expression
     "FAST_REGEX_LOG_PARSE": _log_parse(lazy=True),
     "W3C_LOG_PARSE": _w3c_log_parse,
 }
+
+# Imported last: the parsers use FunctionError above.
+from flowsql.kda.log_parse import fixed_column_log_parse, sys_log_parse, variable_column_log_parse  # noqa: E402
+
+_CALLS.update({
+    "VARIABLE_COLUMN_LOG_PARSE": variable_column_log_parse,
+    "FIXED_COLUMN_LOG_PARSE": fixed_column_log_parse,
+    "SYS_LOG_PARSE": sys_log_parse,
+})
