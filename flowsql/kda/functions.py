@@ -228,7 +228,9 @@ def w3c_pattern(log_format: str) -> str:
         elif quoted:
             out.append('([^"]*)')
         elif spec.endswith("t"):
-            out.append(r"\[([^\]]*)\]")
+            # %t is the bracketed time, brackets kept; written as [%t], the time inside them.
+            inside = log_format[match.start() - 1 : match.start()] == "[" and log_format[match.end() : match.end() + 1] == "]"
+            out.append(r"([^\]]*)" if inside else r"(\[[^\]]*\])")
         else:
             out.append("(.*)" if only_field else r"(\S+)")
         position = match.end()
@@ -258,7 +260,7 @@ _CALLS: dict[str, Callable[[exp.Anonymous, list[exp.Expression]], exp.Expression
 }
 
 # Imported last: the parsers use FunctionError above.
-from flowsql.kda.log_parse import fixed_column_log_parse, sys_log_parse, variable_column_log_parse  # noqa: E402
+from flowsql.kda.log_parse import fixed_column_log_parse, sys_log_parse, variable_column_log_parse
 
 _CALLS.update({
     "VARIABLE_COLUMN_LOG_PARSE": variable_column_log_parse,

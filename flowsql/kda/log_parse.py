@@ -18,7 +18,7 @@ _TEXT_TYPES = ("VARCHAR", "CHAR", "TEXT", "STRING")
 _TIME_TYPES = ("DATE", "TIME", "TIMESTAMP")
 _DESCRIPTION = re.compile(
     r"""^\s*("(?:[^"]|"")+"|[A-Za-z_][\w$]*)\s+TYPE\s+(.+?)\s*('(?:[^']|'')*')?\s*(NOT\s+NULL)?"""
-    r"""\s*(?:START\s+(\d+)(?:\s+FOR\s+(\d+))?)?\s*$""", re.I | re.S)
+    r"""\s*(?:START\s+(\d+)(?:\s+FOR\s+(\d+))?)?\s*$""", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def parse_columns(spec: str, node: exp.Expression, fixed: bool) -> list[LogColum
             sql_type = exp.DataType.build(type_text, dialect="duckdb").sql("duckdb")
         except (ParseError, ValueError):
             raise FunctionError(f"{name}: the column {ident} has an unknown type {type_text!r}", node) from None
-        sql_type = re.sub(r"^(VARCHAR|CHAR|TEXT)\s*\(\s*\d+\s*\)$", "VARCHAR", sql_type, flags=re.I)
+        sql_type = re.sub(r"^(VARCHAR|CHAR|TEXT)\s*\(\s*\d+\s*\)$", "VARCHAR", sql_type, flags=re.IGNORECASE)
         time_format = None
         if fmt is not None:
             if not sql_type.upper().startswith(_TIME_TYPES):

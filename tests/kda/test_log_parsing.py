@@ -123,3 +123,15 @@ def test_a_call_that_cannot_be_translated_is_named_at_its_place(tmp_path: Path, 
     result = run_cli("validate", str(pipeline))
     assert result.code == 2, result.stdout + result.stderr
     assert "app.sql:7:5:" in result.stderr and words.lower() in result.stderr.lower(), result.stderr
+
+
+def test_w3c_time_keeps_its_brackets_unless_the_format_writes_them(tmp_path: Path) -> None:
+    # The reference's W3C_LOG_PARSE examples: COMMON's %t column is "[24/May/2004:22:01:02 -0700]";
+    # a custom format with [%t] gives the time without the brackets.
+    rows = _run(tmp_path, """CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM"
+SELECT STREAM t.c.COLUMN3, t.c.COLUMN4, t.x.COLUMN4
+FROM (SELECT STREAM W3C_LOG_PARSE("message", 'COMMON') AS c,
+                    W3C_LOG_PARSE("message", '%h %l %u [%t] "%r" %>s %b') AS x
+      FROM "SOURCE_SQL_STREAM_001") AS t;""",
+                ['192.168.254.30 - John [24/May/2004:22:01:02 -0700] "GET /icons/apache_pb.gif HTTP/1.1" 304 0'])
+    assert rows == [{"A": "John", "B": "[24/May/2004:22:01:02 -0700]", "C": "24/May/2004:22:01:02 -0700"}]
