@@ -101,7 +101,7 @@ def _typed(value: str, column: LogColumn) -> str:
     if upper.startswith(_TEXT_TYPES):
         return value
     if column.time_format is not None:
-        return f"CAST(try_strptime({value}, {_literal(column.time_format)}) AS {column.sql_type})"
+        return f"CAST(try_strptime(trim({value}), {_literal(column.time_format)}) AS {column.sql_type})"
     return f"TRY_CAST(trim({value}) AS {column.sql_type})"
 
 
@@ -134,9 +134,10 @@ def _field_pattern(delimiter: str, escape: str, quote: str) -> tuple[str, str, i
     character, as few as reach the next delimiter (so a delimiter of several characters works)."""
     alternatives, unquote, excluded = [], [], ""
     if quote:
-        begin, end = re.escape(quote[0]), re.escape(quote[-1])
-        alternatives.append(f"{begin}[^{end}]*{end}")
-        unquote.append(f"{begin}([^{end}]*){end}")
+        # The reference: a quoted run ends at the end quote character or at the begin one.
+        begin, ends = re.escape(quote[0]), "".join(re.escape(q) for q in dict.fromkeys(quote))
+        alternatives.append(f"{begin}[^{ends}]*[{ends}]")
+        unquote.append(f"{begin}([^{ends}]*)[{ends}]")
         excluded += begin
     if escape:
         alternatives.append(f"{re.escape(escape)}.")

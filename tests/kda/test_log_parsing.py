@@ -98,9 +98,10 @@ SELECT STREAM t.r."first", t.r.SECOND, t.r.THIRD
 FROM (SELECT STREAM VARIABLE_COLUMN_LOG_PARSE("message",
           '"first" TYPE VARCHAR(16), second TYPE VARCHAR(16), third TYPE VARCHAR(16)', ' | ', '', '[]') AS r
       FROM "SOURCE_SQL_STREAM_001") AS t;""",
-                ["x | [y | z] | w", "a|b | c", "[open | x"])
+                ["x | [y | z] | w", "a|b | c", "[open | x", "[p | q[ | r"])
+    # A run begun by '[' ends at ']' or at '[' (the reference allows both).
     assert rows == [{"A": "x", "B": "y | z", "C": "w"}, {"A": "a|b", "B": "c", "C": None},
-                    {"A": None, "B": None, "C": None}]
+                    {"A": None, "B": None, "C": None}, {"A": "p | q", "B": "r", "C": None}]
 
 
 @pytest.mark.parametrize(("call", "words"), [
