@@ -136,3 +136,14 @@ FROM (SELECT STREAM W3C_LOG_PARSE("message", 'COMMON') AS c,
       FROM "SOURCE_SQL_STREAM_001") AS t;""",
                 ['192.168.254.30 - John [24/May/2004:22:01:02 -0700] "GET /icons/apache_pb.gif HTTP/1.1" 304 0'])
     assert rows == [{"A": "John", "B": "[24/May/2004:22:01:02 -0700]", "C": "24/May/2004:22:01:02 -0700"}]
+
+
+def test_escape_without_quotes(tmp_path: Path) -> None:
+    rows = _run(tmp_path, """CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM"
+SELECT STREAM t.r.COLUMN1, t.r.COLUMN2, t.r.COLUMN3
+FROM (SELECT STREAM VARIABLE_COLUMN_LOG_PARSE("message", 3, ';', '^', '') AS r FROM "SOURCE_SQL_STREAM_001") AS t;""",
+                ['a^;b;"c;d', "x^^;y", "dangling^"])
+    # '^;' is a ';' in the field, '^^' a '^'; a quote is plain text here; a lone escape at the
+    # end of the line leaves it unreadable.
+    assert rows == [{"A": "a;b", "B": '"c', "C": "d"}, {"A": "x^", "B": "y", "C": None},
+                    {"A": None, "B": None, "C": None}]
