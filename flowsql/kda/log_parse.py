@@ -129,9 +129,10 @@ def _string_argument(node: exp.Expression, arg: exp.Expression, what: str) -> st
     raise FunctionError(f"VARIABLE_COLUMN_LOG_PARSE: the {what} must be a quoted literal", node)
 
 
-def _field_pattern(delimiter: str, escape: str, quote: str) -> tuple[str, str, int]:
-    """A field and its unquoting: a quoted run, an escaped character or any other
-    character, as few as reach the next delimiter (so a delimiter of several characters works)."""
+def _field_pattern(escape: str, quote: str) -> tuple[str, str, int]:
+    """A field (a quoted run, an escaped character or any other character, as few as reach
+    the next delimiter, so a delimiter of several characters works), the pattern that
+    unquotes and unescapes it, and that pattern's group count."""
     alternatives, unquote, excluded = [], [], ""
     if quote:
         # The reference: a quoted run ends at the end quote character or at the begin one.
@@ -143,8 +144,8 @@ def _field_pattern(delimiter: str, escape: str, quote: str) -> tuple[str, str, i
         alternatives.append(f"{re.escape(escape)}.")
         unquote.append(f"{re.escape(escape)}(.)")
         excluded += re.escape(escape)
-    alternatives.append(f"[^{excluded}]" if excluded else ".")
-    return f"(?:{'|'.join(alternatives)})*?{re.escape(delimiter)}", "|".join(unquote), len(unquote)
+    alternatives.append(f"[^{excluded}]")
+    return f"(?:{'|'.join(alternatives)})*?", "|".join(unquote), len(unquote)
 
 
 def variable_column_log_parse(node: exp.Anonymous, args: list[exp.Expression]) -> exp.Expression:
@@ -171,18 +172,20 @@ def variable_column_log_parse(node: exp.Anonymous, args: list[exp.Expression]) -
         raise FunctionError("VARIABLE_COLUMN_LOG_PARSE's escape is one character and its quote one or two", node)
     if escape and (escape in delimiter or escape in quote) or quote and any(q in delimiter for q in quote):
         raise FunctionError("VARIABLE_COLUMN_LOG_PARSE's delimiter, escape and quote characters must differ", node)
-    if escape or quote:
-        field, unquote, group_count = _field_pattern(delimiter, escape, quote)
-        with_end = f"{_INPUT} || {_literal(delimiter)}"
-        # Each field is matched with the delimiter after it, so no empty match is ever found;
-        # a line that cannot be read whole (a quote left open) gives NULL, not a partial split.
-        fields = (f"CASE WHEN regexp_full_match({with_end}, {_literal('(?s)(?:' + field + ')*')}) "
-                  f"THEN regexp_extract_all({with_end}, {_literal('(?s)(' + field[: -len(re.escape(delimiter))] + ')' + re.escape(delimiter))}, 1) END")
-        groups = "".join(f"\\{g}" for g in range(1, group_count + 1))
-        values = [f"regexp_replace(({fields})[{i}], {_literal('(?s)' + unquote)}, {_literal(groups)}, 'g')"
-                  for i in range(1, len(columns) + 1)]
-    else:
+    if not escape and not quote:
         values = [f"string_split({_INPUT}, {_literal(delimiter)})[{i}]" for i in range(1, len(columns) + 1)]
+        return _build(_row(columns, [_typed(v, c) for v, c in zip(values, columns)]), args[0])
+    field, unquote, group_count = _field_pattern(escape, quote)
+    end = re.escape(delimiter)
+    with_end = f"({_INPUT} || {_literal(delimiter)})"
+    # Each field is matched with the delimiter after it, so no empty match is ever found; a
+    # line that cannot be read whole (a quote left open) gives NULL, not a partial split.
+    # The same list expression in every field lets DuckDB compute it once per row.
+    readable = f"regexp_full_match({with_end}, {_literal(f'(?s)(?:{field}{end})*')})"
+    fields = f"(CASE WHEN {readable} THEN regexp_extract_all({with_end}, {_literal(f'(?s)({field}){end}')}, 1) END)"
+    groups = _literal("".join(f"\\{g}" for g in range(1, group_count + 1)))
+    values = [f"regexp_replace({fields}[{i}], {_literal('(?s)' + unquote)}, {groups}, 'g')"
+              for i in range(1, len(columns) + 1)]
     return _build(_row(columns, [_typed(v, c) for v, c in zip(values, columns)]), args[0])
 
 
