@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlglot import exp, parse_one
 from sqlglot.errors import ParseError
 
-from flowsql.kda.functions import FunctionError
+from flowsql.kda.call_error import FunctionError
 from flowsql.kda.javadate import UnsupportedPattern, java_to_strftime
 
 _INPUT = "__log_input"
@@ -124,8 +124,8 @@ def _string_argument(node: exp.Expression, arg: exp.Expression, what: str) -> st
         return arg.this
     if isinstance(arg, exp.BitwiseAnd) and isinstance(arg.this, exp.Column) and arg.this.name.upper() == "U" \
             and isinstance(arg.expression, exp.Literal) and arg.expression.is_string:
-        return re.sub(r"\\\+([0-9A-Fa-f]{6})|\\([0-9A-Fa-f]{4})",
-                      lambda m: chr(int(m.group(1) or m.group(2), 16)), arg.expression.this).replace("\\\\", "\\")
+        return re.sub(r"\\(\\)|\\\+([0-9A-Fa-f]{6})|\\([0-9A-Fa-f]{4})",
+                      lambda m: m.group(1) or chr(int(m.group(2) or m.group(3), 16)), arg.expression.this)
     raise FunctionError(f"VARIABLE_COLUMN_LOG_PARSE: the {what} must be a quoted literal", node)
 
 
