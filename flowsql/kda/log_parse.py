@@ -16,6 +16,7 @@ from flowsql.kda.javadate import UnsupportedPattern, java_to_strftime
 _INPUT = "__log_input"
 _TEXT_TYPES = ("VARCHAR", "CHAR", "TEXT", "STRING")
 _TIME_TYPES = ("DATE", "TIME", "TIMESTAMP")
+_SCALAR_TYPE = re.compile(r"[A-Za-z]\w*(?:\s+[A-Za-z]\w*)*\s*(?:\(\s*\d+\s*(?:,\s*\d+\s*)?\))?")
 _DESCRIPTION = re.compile(
     r"""^\s*("(?:[^"]|"")+"|[A-Za-z_][\w$]*)\s+TYPE\s+(.+?)\s*('(?:[^']|'')*')?\s*(NOT\s+NULL)?"""
     r"""\s*(?:START\s+(\d+)(?:\s+FOR\s+(\d+))?)?\s*$""", re.IGNORECASE | re.DOTALL)
@@ -71,7 +72,13 @@ def parse_columns(spec: str, node: exp.Expression, fixed: bool) -> list[LogColum
             raise FunctionError(f"{name}: START belongs to FIXED_COLUMN_LOG_PARSE (column {ident})", node)
         column_name = ident[1:-1].replace('""', '"') if ident.startswith('"') else ident.upper()
         try:
-            sql_type = exp.DataType.build(type_text, dialect="duckdb").sql("duckdb")
+            # A scalar type: a name of one or more words and an optional (n[, m]).
+            if not _SCALAR_TYPE.fullmatch(type_text):
+                raise ValueError(type_text)
+            cast = parse_one(f"CAST(NULL AS {type_text})", read="duckdb")
+            if not isinstance(cast, exp.Cast) or cast.to.this == exp.DataType.Type.USERDEFINED:
+                raise ValueError(type_text)
+            sql_type = cast.to.sql("duckdb")
         except (ParseError, ValueError):
             raise FunctionError(f"{name}: the column {ident} has an unknown type {type_text!r}", node) from None
         sql_type = re.sub(r"^(VARCHAR|CHAR|TEXT)\s*\(\s*\d+\s*\)$", "VARCHAR", sql_type, flags=re.IGNORECASE)

@@ -107,6 +107,8 @@ FROM (SELECT STREAM VARIABLE_COLUMN_LOG_PARSE("message",
 @pytest.mark.parametrize(("call", "words"), [
     ("VARIABLE_COLUMN_LOG_PARSE(\"message\", 'A VARCHAR', ',')", "cannot read the column description"),
     ("VARIABLE_COLUMN_LOG_PARSE(\"message\", 'A TYPE NOSUCHTYPE(', ',')", "unknown type"),
+    ("VARIABLE_COLUMN_LOG_PARSE(\"message\", 'A TYPE NOSUCHTYPE', ',')", "unknown type"),
+    ("VARIABLE_COLUMN_LOG_PARSE(\"message\", 'A TYPE INTEGER trailing', ',')", "unknown type"),
     ("VARIABLE_COLUMN_LOG_PARSE(\"message\", 2, '')", "delimiter of at least one character"),
     ("VARIABLE_COLUMN_LOG_PARSE(\"message\", 2)", "takes (string, columns"),
     ("FIXED_COLUMN_LOG_PARSE(\"message\", 'A TYPE VARCHAR FOR 3')", "needs START n"),
