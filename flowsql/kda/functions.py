@@ -8,19 +8,13 @@ from collections.abc import Callable
 
 from sqlglot import exp, parse_one
 
+from flowsql.kda.call_error import FunctionError
 from flowsql.kda.javadate import UnsupportedPattern, java_to_strftime
+from flowsql.kda.log_parse import fixed_column_log_parse, sys_log_parse, variable_column_log_parse
 
 TIME_UNITS = {"MILLISECOND": 1_000, "SECOND": 1_000_000, "MINUTE": 60_000_000, "HOUR": 3_600_000_000,
               "DAY": 86_400_000_000}
 _CALENDAR_UNITS = {"WEEK", "MONTH", "QUARTER", "YEAR"}
-
-
-class FunctionError(ValueError):
-    """A KDA function used in a way flowsql cannot translate faithfully; `node` is the call."""
-
-    def __init__(self, message: str, node: exp.Expression) -> None:
-        super().__init__(message)
-        self.node = node
 
 
 def rewrite_functions(query: exp.Expression) -> exp.Expression:
@@ -228,7 +222,9 @@ def w3c_pattern(log_format: str) -> str:
         elif quoted:
             out.append('([^"]*)')
         elif spec.endswith("t"):
-            out.append(r"\[([^\]]*)\]")
+            # %t is the bracketed time, brackets kept; written as [%t], the time inside them.
+            inside = log_format[match.start() - 1 : match.start()] == "[" and log_format[match.end() : match.end() + 1] == "]"
+            out.append(r"([^\]]*)" if inside else r"(\[[^\]]*\])")
         else:
             out.append("(.*)" if only_field else r"(\S+)")
         position = match.end()
@@ -255,4 +251,7 @@ _CALLS: dict[str, Callable[[exp.Anonymous, list[exp.Expression]], exp.Expression
     "REGEX_LOG_PARSE": _log_parse(lazy=False),
     "FAST_REGEX_LOG_PARSE": _log_parse(lazy=True),
     "W3C_LOG_PARSE": _w3c_log_parse,
+    "VARIABLE_COLUMN_LOG_PARSE": variable_column_log_parse,
+    "FIXED_COLUMN_LOG_PARSE": fixed_column_log_parse,
+    "SYS_LOG_PARSE": sys_log_parse,
 }
