@@ -23,6 +23,8 @@ def statements(script: str) -> list[str]:
 def main(path: str, parallelism: str = "1") -> None:
     env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     env.get_config().set("parallelism.default", parallelism)
+    # A failing job must fail the run, not restart for ever (checkpointing's default strategy).
+    env.get_config().set("restart-strategy.type", "none")
     inserts: list[str] = []
     in_set = False
     for statement in statements(Path(path).read_text()):
