@@ -53,4 +53,5 @@ def test_restored_engine_continues_where_the_snapshot_was(name: str) -> None:
     for batch in batches[half:]:
         second.push(source, batch)
     second.finish()
-    assert resumed == whole and len(whole) > 0
+    # Rows of one emission come in the order DuckDB's GROUP BY gives them, which is not fixed.
+    assert sorted(map(repr, resumed)) == sorted(map(repr, whole)) and len(whole) > 0
