@@ -39,20 +39,19 @@ def explain_text(run: PipelineRun) -> str:
                       if emit.kind == "every" else "after each micro-batch, the groups whose result changed")
             out.append(f"    report over the current state of table {op.input}: {policy}")
             sql.append(("duckdb sql", op.sql("<table>")))
-        elif op.window and op.preaggregate is not None:
-            pre = op.preaggregate
-            out.append(f"    window: {op.window.describe()}; each window is emitted once, when the "
-                       f"watermark of {op.window.time_column} passes its end")
-            out.append(f"    state: partial aggregates per {pre.pane_us / 1_000_000:g} s pane and key, "
-                       "merged when a window closes")
-            relation = f"({assignment_sql(pre.state_window(op.window), '<partials>', None, None)})"
-            sql.append(("duckdb sql (fold each micro-batch)", op.sql_of(pre.partial_template, "<input>")))
-            sql.append(("duckdb sql (merge a closing window)", op.sql_of(pre.final_template, relation)))
         elif op.window:
             out.append(f"    window: {op.window.describe()}; each window is emitted once, when the "
                        f"watermark of {op.window.time_column} passes its end")
-            out.append("    state: the raw rows of the open windows")
-            sql.append(("duckdb sql", op.sql(f"({assignment_sql(op.window, '<input>', None, None)})")))
+            pre = op.preaggregate
+            if pre is not None:
+                out.append(f"    state: partial aggregates per {pre.pane_us / 1_000_000:g} s pane and key, "
+                           "merged when a window closes")
+                relation = f"({assignment_sql(pre.state_window(op.window), '<partials>', None, None)})"
+                sql.append(("duckdb sql (fold each micro-batch)", op.sql_of(pre.partial_template, "<input>")))
+                sql.append(("duckdb sql (merge a closing window)", op.sql_of(pre.final_template, relation)))
+            else:
+                out.append("    state: the raw rows of the open windows")
+                sql.append(("duckdb sql", op.sql(f"({assignment_sql(op.window, '<input>', None, None)})")))
         elif op.inputs:
             out.append(f"    joins {len(op.inputs)} inputs: each keeps its rows while the other can still pair with them")
             sql.append(("duckdb sql", op.sql("<input>")))

@@ -9,6 +9,8 @@ window needs any more are dropped, so state is bounded by the open windows.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import duckdb
@@ -28,6 +30,16 @@ Rejected = tuple[str, str, pa.Table]
 
 def _iso(us: int) -> str:
     return datetime.fromtimestamp(us / 1_000_000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, relation: str, table: pa.Table) -> Iterator[None]:
+    """`table` visible to `con`'s queries as `relation` for the block, and gone after it."""
+    con.register(relation, table)
+    try:
+        yield
+    finally:
+        con.unregister(relation)
 
 
 def times_us(table: pa.Table, column: str) -> np.ndarray:
@@ -52,12 +64,8 @@ class StatelessOperator:
         """Returns (result rows, rejected rows); a stateless query rejects nothing."""
         if table.num_rows == 0:
             return None, []
-        self.con.register(self.relation, table)
-        try:
-            result = self.con.sql(self.sql).to_arrow_table()
-        finally:
-            self.con.unregister(self.relation)
-        return result, []
+        with registered(self.con, self.relation, table):
+            return self.con.sql(self.sql).to_arrow_table(), []
 
     def advance(self, watermark_us: int) -> pa.Table | None:
         return None
@@ -96,11 +104,8 @@ class WindowOperator:
     def push(self, table: pa.Table) -> tuple[pa.Table | None, list[Rejected]]:
         """Buffer the rows; rows with no time or behind the emitted windows are rejected."""
         if self.plan.prefilter is not None and table.num_rows:
-            self.con.register(self.relation, table)
-            try:
+            with registered(self.con, self.relation, table):
                 table = self.con.sql(self.plan.sql_of(self.plan.prefilter, self.relation)).to_arrow_table()
-            finally:
-                self.con.unregister(self.relation)
         if table.num_rows == 0:
             return None, []
         times = times_us(table, self.spec.time_column)
@@ -128,11 +133,8 @@ class WindowOperator:
 
     def _fold(self, table: pa.Table) -> pa.Table:
         assert self.pre is not None
-        self.con.register(self.relation, table)
-        try:
+        with registered(self.con, self.relation, table):
             return self.con.sql(self.plan.sql_of(self.pre.partial_template, self.relation)).to_arrow_table()
-        finally:
-            self.con.unregister(self.relation)
 
     def advance(self, watermark_us: int) -> pa.Table | None:
         """Emit the windows that end at or before watermark - allowed lateness."""
@@ -147,13 +149,10 @@ class WindowOperator:
 
     def _emit(self, until: int) -> pa.Table:
         rows = pa.concat_tables(self.buffer) if len(self.buffer) > 1 else self.buffer[0]
-        self.con.register(self.relation, rows)
-        try:
+        with registered(self.con, self.relation, rows):
             windows = assignment_sql(self.state_spec, self.relation, self.closed_until, until)
             result = self.con.sql(self.plan.sql_of(self.query, f"({windows})")).to_arrow_table()
             kept, next_close = self._still_needed(rows, until)
-        finally:
-            self.con.unregister(self.relation)
         self.buffer = [kept] if kept.num_rows else []
         self.buffered_rows = kept.num_rows
         self.next_close = next_close

@@ -17,7 +17,7 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from flowsql.engine.operators import Rejected
+from flowsql.engine.operators import Rejected, registered
 from flowsql.engine.planner import INPUT_PLACEHOLDER, OperatorPlan
 from flowsql.kda.functions import interval_us
 
@@ -165,13 +165,10 @@ class SlidingOperator:
         self.next_seq += table.num_rows
         numbered = table.append_column(SEQ, pa.array(range(first, self.next_seq), pa.int64()))
         rows = pa.concat_tables([self.kept, numbered]) if self.kept is not None else numbered
-        self.con.register(self.relation, rows)
-        try:
+        with registered(self.con, self.relation, rows):
             result = self.con.sql(f"SELECT * EXCLUDE ({SEQ}) FROM ({self.sql}) WHERE {SEQ} >= {first} "
                                   f"ORDER BY {SEQ}").to_arrow_table()
             self.kept = self.con.sql(self.keep_sql).to_arrow_table() if self.keep_sql else None
-        finally:
-            self.con.unregister(self.relation)
         return result, []
 
     def advance(self, watermark_us: int) -> pa.Table | None:

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 from sqlglot import exp
 
-from flowsql.engine.operators import Rejected, times_us
+from flowsql.engine.operators import Rejected, registered, times_us
 from flowsql.engine.planner import INPUT_PLACEHOLDER, OperatorPlan
 from flowsql.kda.functions import interval_us
 from flowsql.kda.parser import STAGGER_MARK
@@ -110,11 +110,8 @@ class StaggerOperator:
         if table.num_rows == 0:
             return None, []
         times = times_us(table, self.spec.rowtime)
-        self.con.register(self.relation, table)
-        try:
+        with registered(self.con, self.relation, table):
             key_rows = self.con.sql(self.keys_sql).fetchall()
-        finally:
-            self.con.unregister(self.relation)
         closes = np.empty(len(times), dtype=np.int64)
         for index, (key, time) in enumerate(zip(key_rows, times)):
             close = self.open.get(key)
@@ -135,11 +132,8 @@ class StaggerOperator:
             return None
         self.buffer = [rows.filter(pa.array(~due))] if (~due).any() else []
         self.open = {k: c for k, c in self.open.items() if c > watermark_us}
-        self.con.register(self.relation, rows.filter(pa.array(due)))
-        try:
+        with registered(self.con, self.relation, rows.filter(pa.array(due))):
             return self.con.sql(f"SELECT * EXCLUDE ({CLOSE}) FROM ({self.sql}) ORDER BY {CLOSE}").to_arrow_table()
-        finally:
-            self.con.unregister(self.relation)
 
     def state(self) -> Any:
         return pa.concat_tables(self.buffer) if self.buffer else None
@@ -153,10 +147,7 @@ class StaggerOperator:
         self.open = {}
         if not self.buffer:
             return
-        self.con.register(self.relation, self.buffer[0])
-        try:
+        with registered(self.con, self.relation, self.buffer[0]):
             keys = self.con.sql(self.keys_sql).fetchall()
-        finally:
-            self.con.unregister(self.relation)
         for key, close in zip(keys, times_us(self.buffer[0], CLOSE)):
             self.open[key] = max(self.open.get(key, 0), int(close))
