@@ -71,13 +71,17 @@ def make_input(folder: Path, events: int) -> Path:
     return path
 
 
-def flowsql_run(data: Path, out: Path, query: str, sink_options: str = "") -> float:
-    text = (f"CREATE SOURCE clicks ({COLUMNS}, WATERMARK FOR ts AS ts - INTERVAL '5 seconds') "
+def pipeline_text(data: Path, out: Path, query: str, sink_options: str = "", sink_format: str = "parquet") -> str:
+    """The benchmark pipeline: the clickstream file, one query, one file sink."""
+    return (f"CREATE SOURCE clicks ({COLUMNS}, WATERMARK FOR ts AS ts - INTERVAL '5 seconds') "
             f"WITH (connector = 'file', path = '{data}');\n"
-            f"CREATE SINK out WITH (connector = 'file', path = '{out}', format = 'parquet', "
+            f"CREATE SINK out WITH (connector = 'file', path = '{out}', format = '{sink_format}', "
             f"buffer_size = '128 MB', buffer_interval = '60 s'{sink_options});\n"
             f"INSERT INTO out {query};")
-    run = PipelineRun(parse_text(text, "benchmark.sql"))
+
+
+def flowsql_run(data: Path, out: Path, query: str, sink_options: str = "", sink_format: str = "parquet") -> float:
+    run = PipelineRun(parse_text(pipeline_text(data, out, query, sink_options, sink_format), "benchmark.sql"))
     started = time.perf_counter()
     summary = run.run()
     elapsed = time.perf_counter() - started

@@ -19,18 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.__main__ import COLUMNS, SCENARIOS, make_input
-from flowsql.pipeline import parse_text
-from flowsql.runner import PipelineRun
+from benchmarks.__main__ import SCENARIOS, flowsql_run, make_input
+from benchmarks.__main__ import pipeline_text as benchmark_pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 DRIVER = ROOT / "tests" / "compile" / "flink_driver.py"
-PIPELINE = """CREATE SOURCE clicks ({columns}, WATERMARK FOR ts AS ts - INTERVAL '5 seconds')
-WITH (connector = 'file', path = '{data}');
-CREATE SINK out WITH (connector = 'file', path = '{out}', format = 'json', buffer_size = '128 MB',
-                      buffer_interval = '60 s');
-INSERT INTO out {query};
-"""
 
 
 def iso_copy(data: Path) -> Path:
@@ -47,20 +40,13 @@ def iso_copy(data: Path) -> Path:
     return path
 
 
-def pipeline_text(data: Path, out: Path) -> str:
-    return PIPELINE.format(columns=COLUMNS, data=data, out=out, query=SCENARIOS["tumble"][1])
-
-
 def run_flowsql(data: Path, scratch: Path) -> float:
-    run = PipelineRun(parse_text(pipeline_text(data, scratch / "flowsql-out"), "engines.sql"))
-    started = time.perf_counter()
-    run.run()
-    return time.perf_counter() - started
+    return flowsql_run(data, scratch / "flowsql-out", SCENARIOS["tumble"][1], sink_format="json")
 
 
 def run_flink(python: Path, data: Path, scratch: Path, name: str, parallelism: int) -> float:
     pipeline = scratch / f"{name}.sql"
-    pipeline.write_text(pipeline_text(data, scratch / f"{name}-out"))
+    pipeline.write_text(benchmark_pipeline(data, scratch / f"{name}-out", SCENARIOS["tumble"][1], sink_format="json"))
     job = scratch / f"{name}-job"
     subprocess.run([sys.executable, "-m", "flowsql", "compile", "--target", "flink", str(pipeline), "-o", str(job)],
                    check=True, capture_output=True)
