@@ -14,10 +14,12 @@ import threading
 from datetime import datetime
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from flowsql.pipeline.model import Column
 from flowsql.records import ARRIVAL_TIME, BadRecord
+from flowsql.sources.event_time import TimeBounds
 
 # A line that is JSON `null` (Debezium writes one after each delete, as a Kafka tombstone) reads
 # as a row of NULLs; it is not a record.
@@ -44,6 +46,21 @@ def with_arrival_time(table: pa.Table, arrival: datetime | pa.Array) -> pa.Table
     else:
         column = arrival
     return table.append_column(pa.field(ARRIVAL_TIME, pa.timestamp("us")), column)
+
+
+class _Bisect(Exception):
+    """The chunk must be taken apart line by line."""
+
+
+def _offsets(lines: list[bytes], base_offset: int) -> list[int]:
+    offsets = [base_offset]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line) + 1)
+    return offsets
+
+
+def _offset_of(record: BadRecord) -> int:
+    return int(record.position.rsplit("@", 1)[1])
 
 
 def _quote(name: str) -> str:
@@ -110,8 +127,9 @@ def _reason(exc: duckdb.Error) -> str:
 class NdjsonDecoder:
     """Decodes chunks of complete lines for one source (safe to use from several threads)."""
 
-    def __init__(self, source: str, columns: tuple[Column, ...]) -> None:
+    def __init__(self, source: str, columns: tuple[Column, ...], bounds: TimeBounds | None = None) -> None:
         self.source = source
+        self.bounds = bounds  # rows with an event time that cannot be true go to the error output
         self.schema = arrow_schema(columns)
         self.columns = columns
         self._types = read_types(columns, self.schema)
@@ -132,21 +150,36 @@ class NdjsonDecoder:
         """Decode `data` (whole lines) read from `origin` at byte `base_offset`."""
         if not data.strip():
             return with_arrival_time(self.schema.empty_table(), arrival), []
+        lines: list[bytes] | None = None
         try:
             table = self._read(data)
-            if not self._may_hold_null_lines(table, data):
-                return with_arrival_time(table, arrival), []
-        except duckdb.Error:
-            pass
-        lines = data.split(b"\n")
-        offsets = [base_offset]
-        for line in lines:
-            offsets.append(offsets[-1] + len(line) + 1)
-        good: list[pa.Table] = []
-        bad: list[BadRecord] = []
-        self._bisect(lines, offsets, 0, len(lines), origin, arrival, good, bad)
-        table = pa.concat_tables(good) if good else self.schema.empty_table()
-        return with_arrival_time(table, arrival), bad
+            if self._may_hold_null_lines(table, data):
+                raise _Bisect()
+            bad: list[BadRecord] = []
+            row_lines: list[int] | None = None  # worked out only if a row must be traced to its line
+        except (duckdb.Error, _Bisect):
+            lines = data.split(b"\n")
+            good: list[pa.Table] = []
+            bad = []
+            row_lines = []
+            self._bisect(lines, _offsets(lines, base_offset), 0, len(lines), origin, arrival, good, bad, row_lines)
+            table = pa.concat_tables(good) if good else self.schema.empty_table()
+        table = with_arrival_time(table, arrival)
+        if self.bounds is None:
+            return table, bad
+        mask, reasons = self.bounds.implausible(table)
+        if not mask.any():
+            return table, bad
+        if lines is None:
+            lines = data.split(b"\n")
+        if row_lines is None:
+            row_lines = [i for i, line in enumerate(lines) if line.strip()]
+        offsets = _offsets(lines, base_offset)
+        for reason, row in zip(reasons, np.flatnonzero(mask)):
+            line = row_lines[row]
+            bad.append(BadRecord(self.source, "implausible-event-time", reason, lines[line],
+                                 f"{origin}@{offsets[line]}", arrival))
+        return table.filter(pa.array(~mask)), sorted(bad, key=_offset_of)
 
     def _read(self, data: bytes, types: dict[str, str] | None = None, projection: str | None = None) -> pa.Table:
         relation = self._connection().read_json(
@@ -174,6 +207,7 @@ class NdjsonDecoder:
         arrival: datetime,
         good: list[pa.Table],
         bad: list[BadRecord],
+        row_lines: list[int],
     ) -> None:
         chunk = b"\n".join(lines[low:high])
         if not chunk.strip():
@@ -182,17 +216,19 @@ class NdjsonDecoder:
             try:
                 if _NULL_LINE.search(chunk) is None:
                     good.append(self._read(chunk))
+                    row_lines.extend(i for i in range(low, high) if lines[i].strip())
                     return
             except duckdb.Error:
                 pass
             middle = (low + high) // 2
-            self._bisect(lines, offsets, low, middle, origin, arrival, good, bad)
-            self._bisect(lines, offsets, middle, high, origin, arrival, good, bad)
+            self._bisect(lines, offsets, low, middle, origin, arrival, good, bad, row_lines)
+            self._bisect(lines, offsets, middle, high, origin, arrival, good, bad, row_lines)
             return
         line = lines[low]
         reason = self._fault(line)
         if reason is None:
             good.append(self._read(line))
+            row_lines.append(low)
             return
         bad.append(BadRecord(self.source, "format-conversion-failed", reason, line,
                              f"{origin}@{offsets[low]}", arrival))

@@ -64,3 +64,7 @@ class SourceBatch:
     errors: list[BadRecord]
     position: dict[str, Any]
     raw_bytes: int = 0
+    # How far the source's time has come after this batch, per time column (microseconds): the
+    # least over its active partitions. None: the source is one ordered partition, and the
+    # batch's own latest times say it.
+    progress: dict[str, int] | None = None

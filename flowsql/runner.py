@@ -233,7 +233,7 @@ class PipelineRun:
             sink = self.error_sink.get(batch.source)
             if sink is not None:
                 sink.add_errors(batch.errors)
-        self.engine.push(batch.source, batch.table)
+        self.engine.push(batch.source, batch.table, batch.progress)
         if self.checkpoints is not None:
             self.checkpoints.note_position(batch.source, batch.position)
 
@@ -314,7 +314,7 @@ def _joined(earlier: SourceBatch, later: SourceBatch) -> SourceBatch:
     """Two batches of one source as one; the position is the later one's (positions are whole)."""
     table = pa.concat_tables([earlier.table, later.table]) if earlier.table.num_rows else later.table
     return SourceBatch(later.source, table, earlier.errors + later.errors, later.position,
-                       earlier.raw_bytes + later.raw_bytes)
+                       earlier.raw_bytes + later.raw_bytes, later.progress)
 
 
 def _put(inbox: queue.Queue[tuple[str, str, Any]], item: tuple[str, str, Any], stop: threading.Event) -> None:

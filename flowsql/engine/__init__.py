@@ -59,20 +59,24 @@ class Engine:
         self.clocks: dict[str, dict[str, int]] = {name: {} for name in plan.streams}
 
     # -- input -----------------------------------------------------------------------------
-    def push(self, source: str, table: pa.Table) -> None:
-        """Run one decoded micro-batch of a source through the queries, then move its watermarks."""
+    def push(self, source: str, table: pa.Table, progress: dict[str, int] | None = None) -> None:
+        """Run one decoded micro-batch of a source through the queries, then move its watermarks.
+
+        `progress` is how far the source's time has come per time column (the least over its
+        partitions); without it the source is one ordered partition and the batch's latest
+        times are its progress."""
         key = source.lower()
         self._push_rows(key, table)
         if key in self.tables:
             self._deliver_all(self.tables[key].push(table))
-        if table.num_rows:
-            stream = self.plan.streams[key]
-            for column, kind in stream.clocks.items():
-                if kind in ("event", "arrival"):
-                    latest = _max_time(table, column)
-                    if latest is not None:
-                        delay = stream.watermark_delay_us if kind == "event" else 0
-                        self._raise_clock(key, column, latest - delay)
+        stream = self.plan.streams[key]
+        for column, kind in stream.clocks.items():
+            if kind not in ("event", "arrival"):
+                continue
+            latest = progress.get(column) if progress is not None else _max_time(table, column)
+            if latest is not None:
+                delay = stream.watermark_delay_us if kind == "event" else 0
+                self._raise_clock(key, column, latest - delay)
         self._advance(key)
 
     def tick(self, source: str, now_us: int) -> None:

@@ -12,7 +12,8 @@ import pyarrow as pa
 
 from flowsql.options import choice, duration
 from flowsql.pipeline.model import SourceDecl
-from flowsql.records import SourceBatch
+from flowsql.records import ARRIVAL_TIME, SourceBatch
+from flowsql.sources.event_time import PartitionClocks, TimeBounds
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,10 @@ class SourceOptions:
     connector: str = ""
     format: str = choice("json", "ndjson")
     allowed_lateness: float = duration(0.0)
+    # Event time per partition (docs/pipelines.md, "Watermarks per partition").
+    idle_timeout: float = duration(30.0)  # a partition silent this long stops holding time back
+    max_drift: float = duration(600.0)  # a partition this far ahead of the slowest is paused
+    max_future: float = duration(86400.0)  # an event time this far ahead of its arrival is an error
 
 
 class Source(ABC):
@@ -50,6 +55,17 @@ class Source(ABC):
     @abstractmethod
     def read(self, stop: threading.Event) -> Iterator[SourceBatch]:
         """Yield decoded batches until the end of the stream or until `stop` is set."""
+
+    def time_bounds(self) -> TimeBounds | None:
+        """The event times this source's records can have (None without a WATERMARK)."""
+        if self.decl.watermark is None:
+            return None
+        return TimeBounds(self.decl.watermark.column.lower(), int(self.options.max_future * 1_000_000))
+
+    def partition_clocks(self) -> PartitionClocks:
+        """A fresh per-partition tracker of this source's time columns."""
+        columns = [ARRIVAL_TIME] + ([self.decl.watermark.column] if self.decl.watermark is not None else [])
+        return PartitionClocks(columns, self.options.idle_timeout or None, self.options.max_drift or None)
 
     def lag(self) -> dict[str, int]:
         """How far behind the newest record each part of the stream is, in milliseconds."""

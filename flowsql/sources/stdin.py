@@ -23,7 +23,7 @@ class StdinSource(Source):
 
     def __init__(self, decl, options: SourceOptions) -> None:  # type: ignore[no-untyped-def]
         super().__init__(decl, options)
-        self.decoder = NdjsonDecoder(decl.name, decl.columns)
+        self.decoder = NdjsonDecoder(decl.name, decl.columns, self.time_bounds())
         self.schema = self.decoder.schema
 
     @property
