@@ -64,7 +64,7 @@ class SourceBatch:
     errors: list[BadRecord]
     position: dict[str, Any]
     raw_bytes: int = 0
-    # How far the source's time has come after this batch, per time column (microseconds): the
-    # least over its active partitions. None: the source is one ordered partition, and the
-    # batch's own latest times say it.
-    progress: dict[str, int] | None = None
+    # How far the source's time has come after this batch, per time column it tracks by
+    # partition (microseconds; the least over its active partitions, None while one has shown no
+    # time). A column left out, or no progress at all: the batch's own latest time says it.
+    progress: dict[str, int | None] | None = None

@@ -40,7 +40,8 @@ class ChangeFeedSource(Source):
     def read(self, stop: threading.Event) -> Iterator[SourceBatch]:
         for batch in self.inner.read(stop):
             changes, rejected = self.decoder.decode(batch.table)
-            yield SourceBatch(self.name, changes, [*batch.errors, *rejected], batch.position, batch.raw_bytes)
+            yield SourceBatch(self.name, changes, [*batch.errors, *rejected], batch.position, batch.raw_bytes,
+                              batch.progress)
 
 
 def create_change_source(decl: TableDecl) -> ChangeFeedSource:

@@ -59,12 +59,12 @@ class Engine:
         self.clocks: dict[str, dict[str, int]] = {name: {} for name in plan.streams}
 
     # -- input -----------------------------------------------------------------------------
-    def push(self, source: str, table: pa.Table, progress: dict[str, int] | None = None) -> None:
+    def push(self, source: str, table: pa.Table, progress: dict[str, int | None] | None = None) -> None:
         """Run one decoded micro-batch of a source through the queries, then move its watermarks.
 
-        `progress` is how far the source's time has come per time column (the least over its
-        partitions); without it the source is one ordered partition and the batch's latest
-        times are its progress."""
+        `progress` is how far the source's time has come per time column it tracks by partition
+        (the least over its partitions; None while one has shown no time); a column it does not
+        track is one ordered partition, and the batch's latest time is its progress."""
         key = source.lower()
         self._push_rows(key, table)
         if key in self.tables:
@@ -73,7 +73,8 @@ class Engine:
         for column, kind in stream.clocks.items():
             if kind not in ("event", "arrival"):
                 continue
-            latest = progress.get(column) if progress is not None else _max_time(table, column)
+            # A column the source does not track per partition moves with the batch's latest.
+            latest = progress[column] if progress is not None and column in progress else _max_time(table, column)
             if latest is not None:
                 delay = stream.watermark_delay_us if kind == "event" else 0
                 self._raise_clock(key, column, latest - delay)

@@ -93,10 +93,11 @@ class PartitionClocks:
                 state.quiet_since = self._clock()
 
     # -- what the source reports -------------------------------------------------------------
-    def progress(self) -> Times:
+    def progress(self) -> dict[str, int | None]:
         """Per column, the least latest time over the active partitions; it never goes back.
-        A partition that has shown no time yet holds the column where it is. When every
-        partition is idle, nothing holds the source back: progress is the latest time seen."""
+        A partition that has shown no time yet holds the column where it is (None before any).
+        When every partition is idle, nothing holds the source back: progress is the latest
+        time seen."""
         with self._lock:
             active = [p for p in self._partitions.values() if not p.idle]
             for column in self.columns:
@@ -112,7 +113,7 @@ class PartitionClocks:
                     value = seen
                 if value > self._progress.get(column, value - 1):
                     self._progress[column] = value
-            return dict(self._progress)
+            return {column: self._progress.get(column) for column in self.columns}
 
     def ahead(self, partition: str) -> bool:
         """True when the partition's time runs more than max_drift ahead of the source's
