@@ -12,6 +12,7 @@ import io
 import re
 import threading
 from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
 
 import duckdb
 import numpy as np
@@ -19,7 +20,9 @@ import pyarrow as pa
 
 from flowsql.pipeline.model import Column
 from flowsql.records import ARRIVAL_TIME, BadRecord
-from flowsql.sources.event_time import TimeBounds
+
+if TYPE_CHECKING:  # the sources package imports this module
+    from flowsql.sources.event_time import TimeBounds
 
 # A line that is JSON `null` (Debezium writes one after each delete, as a Kafka tombstone) reads
 # as a row of NULLs; it is not a record.
@@ -124,6 +127,20 @@ def _reason(exc: duckdb.Error) -> str:
     return text.rstrip(". ")
 
 
+class RecordDecoder(Protocol):
+    """Turns chunks of whole records of one source into Arrow rows and bad records."""
+
+    source: str
+    schema: pa.Schema
+
+    def record_end(self, data: bytes) -> int:
+        """How many bytes at the start of `data` are whole records (where a chunk may be cut)."""
+
+    def decode(self, data: bytes, origin: str, base_offset: int,
+               arrival: datetime) -> tuple[pa.Table, list[BadRecord]]:
+        """Rows of the good records of `data` (read from `origin` at `base_offset`), and the bad ones."""
+
+
 class NdjsonDecoder:
     """Decodes chunks of complete lines for one source (safe to use from several threads)."""
 
@@ -143,6 +160,9 @@ class NdjsonDecoder:
             con = self._local.con = duckdb.connect()
             con.execute("SET TimeZone = 'UTC'")
         return con
+
+    def record_end(self, data: bytes) -> int:
+        return data.rfind(b"\n") + 1
 
     def decode(
         self, data: bytes, origin: str, base_offset: int, arrival: datetime

@@ -12,6 +12,9 @@ import pyarrow as pa
 
 from flowsql.options import choice, duration
 from flowsql.pipeline.model import SourceDecl
+from flowsql.decode import NdjsonDecoder, RecordDecoder
+from flowsql.decode_csv import CsvDecoder, CsvFormat
+from flowsql.errors import ConfigError
 from flowsql.records import ARRIVAL_TIME, SourceBatch
 from flowsql.sources.event_time import PartitionClocks, TimeBounds
 
@@ -21,7 +24,14 @@ class SourceOptions:
     """Options every source takes; connectors subclass this with their own."""
 
     connector: str = ""
-    format: str = choice("json", "ndjson")
+    format: str = choice("json", "ndjson", "csv")
+    # Delimited records (format = 'csv'): docs/pipelines.md, "CSV and other delimited text".
+    delimiter: str = ","
+    record_delimiter: str = "\n"
+    quote: str = '"'
+    escape: str = ""
+    header: bool = False
+    null_string: str = ""
     allowed_lateness: float = duration(0.0)
     # Event time per partition (docs/pipelines.md, "Watermarks per partition").
     idle_timeout: float = duration(30.0)  # a partition silent this long stops holding time back
@@ -56,6 +66,13 @@ class Source(ABC):
     def read(self, stop: threading.Event) -> Iterator[SourceBatch]:
         """Yield decoded batches until the end of the stream or until `stop` is set."""
 
+    def record_decoder(self) -> RecordDecoder:
+        """The decoder of this source's record format."""
+        options = self.options
+        if options.format != "csv":
+            return NdjsonDecoder(self.decl.name, self.decl.columns, self.time_bounds())
+        return CsvDecoder(self.decl.name, self.decl.columns, csv_format(self.decl, options), self.time_bounds())
+
     def time_bounds(self) -> TimeBounds | None:
         """The event times this source's records can have (None without a WATERMARK)."""
         if self.decl.watermark is None:
@@ -74,3 +91,30 @@ class Source(ABC):
     def seek(self, position: dict[str, Any]) -> None:
         """Resume after `position`, a value this source put in a batch it yielded before."""
         raise ValueError(f"source '{self.name}' cannot resume from a position")
+
+
+_ESCAPES = {"\\t": "\t", "\\n": "\n", "\\r": "\r", "\\\\": "\\"}
+
+
+def _unescaped(text: str) -> str:
+    """'\\t' as written in a pipeline file is a tab (SQL strings have no escapes of their own)."""
+    for written, meant in _ESCAPES.items():
+        text = text.replace(written, meant)
+    return text
+
+
+def csv_format(decl: SourceDecl, options: SourceOptions) -> CsvFormat:
+    """The CSV options, checked: one-character delimiter, quote and escape, and a record delimiter."""
+    form = CsvFormat(_unescaped(options.delimiter), _unescaped(options.record_delimiter), _unescaped(options.quote),
+                     _unescaped(options.escape), options.header, _unescaped(options.null_string))
+    for key, value in (("delimiter", form.delimiter), ("quote", form.quote), ("escape", form.escape)):
+        if len(value) > 1 or (key == "delimiter" and not value) or (value and not value.isascii()):
+            raise ConfigError(f"source '{decl.name}': bad value {value!r} for option '{key}': one ASCII character "
+                              f"({'required' if key == 'delimiter' else 'or empty'}), such as ',' '|' or '\\t'",
+                              decl.location)
+    if not form.record_delimiter:
+        raise ConfigError(f"source '{decl.name}': the option 'record_delimiter' may not be empty", decl.location)
+    if form.delimiter in (form.quote, form.escape) or form.delimiter in form.record_delimiter:
+        raise ConfigError(f"source '{decl.name}': delimiter {form.delimiter!r} is also used as a quote, escape "
+                          f"or record delimiter", decl.location)
+    return form

@@ -9,7 +9,6 @@ import threading
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
-from flowsql.decode import NdjsonDecoder
 from flowsql.records import SourceBatch
 from flowsql.sources import register
 from flowsql.sources.base import Source, SourceOptions
@@ -23,7 +22,7 @@ class StdinSource(Source):
 
     def __init__(self, decl, options: SourceOptions) -> None:  # type: ignore[no-untyped-def]
         super().__init__(decl, options)
-        self.decoder = NdjsonDecoder(decl.name, decl.columns, self.time_bounds())
+        self.decoder = self.record_decoder()
         self.schema = self.decoder.schema
 
     @property
@@ -46,11 +45,11 @@ class StdinSource(Source):
             if not block:
                 break
             data = carry + block
-            cut = data.rfind(b"\n")
-            if cut < 0:
+            cut = self.decoder.record_end(data)
+            if cut == 0:
                 carry = data
                 continue
-            whole, carry = data[: cut + 1], data[cut + 1 :]
+            whole, carry = data[:cut], data[cut:]
             yield self._batch(offset, whole)
             offset += len(whole)
         if carry and not stop.is_set():
