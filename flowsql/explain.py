@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from flowsql.engine.windows import assignment_sql
 from flowsql.runner import PipelineRun
+from flowsql.sources.base import SourceOptions, csv_format_of
+
+
+def _format(options: SourceOptions) -> str:
+    if options.format != "csv":
+        return "json"
+    form = csv_format_of(options)
+    by = "header names" if form.header else "position"
+    return (f"csv (delimiter {form.delimiter!r}, records end with {form.record_delimiter!r}, quote {form.quote!r}, "
+            f"escape {form.escape or 'doubled quote'!r}, null {form.null_string!r}, columns by {by})")
 
 
 def explain_text(run: PipelineRun) -> str:
@@ -12,7 +22,7 @@ def explain_text(run: PipelineRun) -> str:
     for name, source in run.sources.items():
         decl = pipeline.sources.get(name) or pipeline.tables[name]
         kind = "bounded" if source.bounded else "unbounded"
-        out.append(f"  {name}: connector={source.options.connector}, {kind}")
+        out.append(f"  {name}: connector={source.options.connector}, {kind}, format={_format(source.options)}")
         for field in source.schema:
             out.append(f"    {field.name} {field.type}")
         if name in pipeline.tables:

@@ -21,9 +21,10 @@ from flowsql.compile.flink_common import (
 )
 from flowsql.compile.flink_queries import DIALECT
 from flowsql.errors import ConfigError
-from flowsql.options import parse_duration
+from flowsql.options import bind_options, parse_duration
 from flowsql.pipeline.model import SourceDecl
 from flowsql.records import ARRIVAL_TIME
+from flowsql.sources.base import SourceOptions, csv_format
 
 
 @dataclass
@@ -51,6 +52,32 @@ def register(name: str) -> Callable[[ConnectorWriter], ConnectorWriter]:
 
 # Flink's JSON format reads 2024-01-01T00:00:00.000 only when told to; flowsql reads ISO 8601.
 _JSON_OPTIONS = [("format", "json"), ("json.timestamp-format.standard", "ISO-8601")]
+
+
+def _format_options(decl: SourceDecl) -> list[tuple[str, str]]:
+    """Flink's format options for the source's record format (JSON, or CSV with its options)."""
+    if (decl.option("format") or "json").lower() != "csv":
+        return list(_JSON_OPTIONS)
+    form = csv_format(decl, bind_options(SourceOptions, [o for o in decl.options if o.key.lower() in _CSV_KEYS],
+                                         f"source '{decl.name}'"))
+    option = next((o for o in decl.options if o.key.lower() == "format"), None)
+    where = (option.location, option.source_line) if option else (decl.location, None)
+    if form.header:
+        raise ConfigError(f"cannot compile for Flink: source '{decl.name}' reads CSV with header = true; Flink's "
+                          "csv format takes columns by position and has no header row", *where)
+    if form.record_delimiter not in ("\n", "\r\n"):
+        raise ConfigError(f"cannot compile for Flink: source '{decl.name}' ends CSV records with "
+                          f"{form.record_delimiter!r}; Flink's csv format ends them at a newline", *where)
+    # Flink reads a backslash escape for a tab delimiter, as its csv format documents.
+    delimiter = "\\t" if form.delimiter == "\t" else form.delimiter
+    options = [("format", "csv"), ("csv.field-delimiter", delimiter), ("csv.null-literal", form.null_string)]
+    options.append(("csv.quote-character", form.quote) if form.quote else ("csv.disable-quote-character", "true"))
+    if form.escape:
+        options.append(("csv.escape-character", form.escape))
+    return options
+
+
+_CSV_KEYS = {"format", "delimiter", "record_delimiter", "quote", "escape", "header", "null_string"}
 _PROCESSING_TIME = f"{quote_name(ARRIVAL_TIME)} AS PROCTIME()"
 
 
@@ -75,7 +102,7 @@ def _kinesis(decl: SourceDecl) -> SourceConnector:
         options.append(("aws.endpoint", str(decl.option("endpoint_url"))))
     # ApproximateArrivalTimestamp, as flowsql's arrival_time: a replay gives the same windows.
     arrival = f"{quote_name(ARRIVAL_TIME)} TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL"
-    return SourceConnector(options + _JSON_OPTIONS, arrival, True, [KINESIS_JAR], notes)
+    return SourceConnector(options + _format_options(decl), arrival, True, [KINESIS_JAR], notes)
 
 
 @register("file")
@@ -83,7 +110,7 @@ def _file(decl: SourceDecl) -> SourceConnector:
     path = decl.option("path")
     if not path:
         raise ConfigError(f"source '{decl.name}' (file) needs the option 'path'", decl.location)
-    options = [("connector", "filesystem"), ("path", path), *_JSON_OPTIONS]
+    options = [("connector", "filesystem"), ("path", path), *_format_options(decl)]
     follow = (decl.option("follow") or "false").lower() in ("true", "1", "yes")
     if follow:
         interval = parse_duration(decl.option("poll_interval") or "1 s")

@@ -103,10 +103,15 @@ def _unescaped(text: str) -> str:
     return text
 
 
+def csv_format_of(options: SourceOptions) -> CsvFormat:
+    """The CSV options as written, escapes read (`'\\t'` is a tab)."""
+    return CsvFormat(_unescaped(options.delimiter), _unescaped(options.record_delimiter), _unescaped(options.quote),
+                     _unescaped(options.escape), options.header, _unescaped(options.null_string))
+
+
 def csv_format(decl: SourceDecl, options: SourceOptions) -> CsvFormat:
     """The CSV options, checked: one-character delimiter, quote and escape, and a record delimiter."""
-    form = CsvFormat(_unescaped(options.delimiter), _unescaped(options.record_delimiter), _unescaped(options.quote),
-                     _unescaped(options.escape), options.header, _unescaped(options.null_string))
+    form = csv_format_of(options)
     for key, value in (("delimiter", form.delimiter), ("quote", form.quote), ("escape", form.escape)):
         if len(value) > 1 or (key == "delimiter" and not value) or (value and not value.isascii()):
             raise ConfigError(f"source '{decl.name}': bad value {value!r} for option '{key}': one ASCII character "

@@ -144,3 +144,20 @@ def test_cli_lists_the_jars_and_writes_them_in_the_readme(tmp_path: Path) -> Non
     assert "needs org.apache.flink:flink-sql-parquet:1.19.1" in result.stderr
     readme = (tmp_path / "job" / "README.md").read_text()
     assert "`org.apache.flink:flink-s3-fs-hadoop:1.19.1`" in readme
+
+
+def test_csv_source_options_become_flinks_csv_format() -> None:
+    source = (f"CREATE SOURCE clicks {COLUMNS} WITH (connector = 'file', path = 'in.tsv', format = 'csv', "
+              "delimiter = '\\t', null_string = 'NULL', escape = '\\\\');\n")
+    ddl = table(compile_flink(parse_text(source + JSON_SINK + INSERT)).script, "clicks")
+    assert "'format' = 'csv'" in ddl and "'csv.field-delimiter' = '\\t'" in ddl
+    assert "'csv.null-literal' = 'NULL'" in ddl and "'csv.escape-character' = '\\'" in ddl
+    assert "'json" not in ddl
+
+
+def test_csv_with_a_header_row_is_refused_for_flink_with_the_reason() -> None:
+    source = (f"CREATE SOURCE clicks {COLUMNS} WITH (connector = 'file', path = 'in.csv',\n"
+              "    format = 'csv', header = true);\n")
+    with pytest.raises(ConfigError) as error:
+        compile_flink(parse_text(source + JSON_SINK + INSERT))
+    assert "no header row" in str(error.value) and error.value.location.line == 2
