@@ -24,7 +24,7 @@ from botocore.exceptions import (
 
 from flowsql import aws
 from flowsql.delivery.destinations import is_staged_name, staged_name
-from flowsql.delivery.prefix import sanitise_value
+from flowsql.delivery.prefix import STAGING_ROOT, sanitise_value
 from flowsql.delivery.retry import RetryOptions, RetryPolicy, call_with_retry, describe_error, log
 from flowsql.delivery.sink import SinkOptions
 from flowsql.errors import DeliveryError
@@ -33,9 +33,6 @@ from flowsql.options import choice, size
 _MIB = 1024**2
 # S3 refuses parts under 5 MiB except the last, and allows at most 10,000 parts.
 MIN_PART_SIZE = 5 * _MIB
-# Staged objects wait here until their checkpoint commits; readers of the lake (Athena, Hive,
-# Spark, DuckDB with hive_partitioning) skip folders whose names start with '.' or '_'.
-STAGING_ROOT = ".flowsql-staging/"
 _TRANSIENT_CODES = {
     "SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed",
     "InternalError", "ServiceUnavailable", "RequestLimitExceeded", "TooManyRequestsException",
