@@ -38,9 +38,9 @@ class GlueRegistrar:
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3  # AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_GLUE are honoured by boto3 itself
+            from flowsql import aws  # AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_GLUE are honoured by boto3 itself
 
-            self._client = boto3.client("glue")
+            self._client = aws.client("glue")
         return self._client
 
     def table_input(self) -> dict[str, Any]:

@@ -15,10 +15,9 @@ import time
 import uuid
 from pathlib import Path
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from flowsql import aws
 from flowsql.checkpoint.state import CheckpointState, state_from_bytes, state_to_bytes
 from flowsql.errors import FlowsqlError
 
@@ -39,8 +38,7 @@ class DynamoDBCheckpointStore:
         self.lease_seconds = lease_seconds
         self.wait_seconds = float(os.environ.get("FLOWSQL_LEASE_WAIT", wait_seconds))
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        config = Config(connect_timeout=3, read_timeout=10, retries={"max_attempts": 5, "mode": "standard"})
-        self.client = boto3.client("dynamodb", config=config)
+        self.client = aws.client("dynamodb", read_timeout=10.0)
         self.epoch = 0
         self._ensure_table()
         self._acquire()

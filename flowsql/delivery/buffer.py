@@ -8,6 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from flowsql.errors import UsageError
 from flowsql.records import BadRecord, bad_record_from_json
 
 # Error records are few; a sink whose input is mostly bad still delivers them in bounded batches.
@@ -54,9 +55,14 @@ class BufferedDelivery:
     """What every sink does the same way: take rows and error records, and say when a flush is
     due. Subclasses set `self.buffer` and `self.errors` and say how a flush delivers."""
 
+    name: str
     buffer: DeliveryBuffer
     errors: list[BadRecord]
-    sequence: int  # flushes so far: names objects (and HTTP request ids) deterministically
+    # Positions in the sink's output: rows and error records taken by flushes so far. A flush's
+    # objects (and HTTP request ids) are named from them, so a replay of the same data repeats
+    # the same names.
+    rows_taken: int
+    errors_taken: int
     stats: Any
 
     def add(self, table: pa.Table, now: float | None = None) -> None:
@@ -73,10 +79,17 @@ class BufferedDelivery:
         """For checkpoints: counters and pending error records as data, unflushed rows as a table."""
         rows = pa.concat_tables(self.buffer.tables) if self.buffer.tables else None
         errors = [r.to_json() for r in self.errors]
-        return {"sequence": self.sequence, "errors": errors, "stats": vars(self.stats).copy()}, rows
+        return {"rows_taken": self.rows_taken, "errors_taken": self.errors_taken, "errors": errors,
+                "stats": vars(self.stats).copy()}, rows
 
     def restore(self, data: dict[str, object], rows: pa.Table | None) -> None:
-        self.sequence = int(data["sequence"])  # type: ignore[call-overload]
+        if "rows_taken" not in data:
+            # Names were counted in flushes before: continuing from that count could reuse the
+            # name of a delivered object for other rows.
+            raise UsageError(f"sink '{self.name}': the checkpoint was written by an earlier flowsql that named "
+                             "objects differently; run with --reset to start over")
+        self.rows_taken = int(data["rows_taken"])  # type: ignore[call-overload]
+        self.errors_taken = int(data["errors_taken"])  # type: ignore[call-overload]
         self.errors = [bad_record_from_json(e) for e in data["errors"]]  # type: ignore[attr-defined]
         if rows is not None and rows.num_rows:
             self.buffer.add(rows, time.monotonic())

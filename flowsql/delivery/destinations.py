@@ -6,11 +6,27 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from flowsql.errors import DeliveryError
+
+
+# A staged object's name: 24 hex digits of its key's hash and the key's extension. Object names
+# always hold a '-' (pipeline-sink-...), so nothing a prefix writes can look staged.
+_STAGED_NAME = re.compile(r"[0-9a-f]{24}(\.[A-Za-z0-9]+)?")
+
+
+def staged_name(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:24] + PurePosixPath(key).suffix
+
+
+def is_staged_name(name: str) -> bool:
+    """Only names staged_name() makes are ever discarded as orphans: an object that a prefix
+    placed inside a staging folder is data, not an orphan."""
+    return _STAGED_NAME.fullmatch(name) is not None
 
 
 class Destination(Protocol):
@@ -55,8 +71,7 @@ class LocalDestination:
     def stage(self, key: str, data: bytes, content_type: str) -> str:
         if self.staging is None:
             raise DeliveryError("staging needs a checkpoint state folder")
-        name = hashlib.sha256(key.encode()).hexdigest()[:24] + Path(key).suffix
-        path = self.staging / name
+        path = self.staging / staged_name(key)
         _write_atomically(path, data)
         return str(path)
 
@@ -82,7 +97,7 @@ class LocalDestination:
             return 0
         removed = 0
         for path in self.staging.iterdir():
-            if str(path) not in keep:
+            if str(path) not in keep and path.is_file() and is_staged_name(path.name):
                 path.unlink()
                 removed += 1
         return removed

@@ -1,7 +1,8 @@
 """The HTTP endpoint sink: Firehose's HTTP delivery contract, request by request.
 
 Each buffered batch becomes one or more POSTs under the size limit, each with a request id
-derived from the sink and batch sequence (stable across retries, so receivers can de-duplicate).
+derived from its records and their position in the sink's output: retries and replays of the
+same records repeat it, other records never get it, so receivers can de-duplicate on it.
 A batch the endpoint will not take within `retry_duration` goes to the error output as
 `http-endpoint-failed`; nothing is dropped.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import gzip
+import hashlib
 import json
 import os
 import time
@@ -42,7 +44,7 @@ from flowsql.records import BadRecord
 
 PROTOCOL_VERSION = "1.0"
 MAX_ACCESS_KEY_BYTES = 4096
-# uuid5 namespace for request ids: the same pipeline, sink, batch and part give the same id.
+# uuid5 namespace for request ids: the same pipeline, sink, position and records give the same id.
 REQUEST_ID_NAMESPACE = uuid.UUID("6f0c7a52-3d43-5b7e-9a55-1c0f3f2d8e11")
 _RECORD_OVERHEAD = len('{"data":""},')
 
@@ -89,8 +91,13 @@ class PayloadTooLarge(Exception):
     """The endpoint answered 413: the request must be split, not repeated."""
 
 
-def request_id(pipeline: str, sink: str, sequence: int, part: str) -> str:
-    return str(uuid.uuid5(REQUEST_ID_NAMESPACE, f"{pipeline}/{sink}/{sequence}/{part}"))
+def request_id(pipeline: str, sink: str, position: int, records: list[bytes]) -> str:
+    """The id of a request carrying `records`, the first of them at `position` (rows taken
+    before it) in the sink's output. The records' digest is part of it: a replay that cuts
+    batches elsewhere sends other records from the same position, and those must not be taken
+    for a repeat by a receiver that de-duplicates."""
+    digest = hashlib.sha256(b"\n".join(records)).hexdigest()
+    return str(uuid.uuid5(REQUEST_ID_NAMESPACE, f"{pipeline}/{sink}/{position}/{len(records)}/{digest}"))
 
 
 def split_records(records: list[bytes], limit: int) -> list[list[bytes]]:
@@ -145,7 +152,8 @@ class HttpEndpointSink(BufferedDelivery):
         )
         self.buffer = DeliveryBuffer(options.buffer_size, options.buffer_interval)
         self.errors: list[BadRecord] = []
-        self.sequence = 0
+        self.rows_taken = 0
+        self.errors_taken = 0
         self.stats = SinkStats()
         self.delivered: list[str] = []
         self.staging = False
@@ -160,35 +168,36 @@ class HttpEndpointSink(BufferedDelivery):
         table = self.buffer.take()
         if table is None and not self.errors:
             return []
-        self.sequence += 1
         done: list[str] = []
         if table is not None:
+            position, self.rows_taken = self.rows_taken, self.rows_taken + table.num_rows
             records = encode_json_lines(self._con, table).decode().splitlines()
             encoded = [line.encode() for line in records]
             # Failed batches are named by the rows' own time, so a replay overwrites its backup.
             when = oldest_time(table, self.time_column, wall)
-            for index, group in enumerate(split_records(encoded, self.options.request_size_limit)):
-                done.extend(self._deliver(group, str(index), when))
+            for group in split_records(encoded, self.options.request_size_limit):
+                done.extend(self._deliver(group, position, when))
+                position += len(group)
         if self.errors:
             errors, self.errors = self.errors, []
+            position, self.errors_taken = self.errors_taken, self.errors_taken + len(errors)
             by_type: dict[str, list[BadRecord]] = {}
             for record in errors:
                 by_type.setdefault(record.error_code, []).append(record)
             for error_type, group_errors in sorted(by_type.items()):
-                done.append(self._write_backup(group_errors, error_type, error_type, wall))
+                done.append(self._write_backup(group_errors, error_type, f"{position:012d}-{error_type}", wall))
         self.delivered.extend(done)
         return done
 
-    # -- checkpoints: the buffer and the sequence survive a restart --------------------------
-    # Checkpoints: the buffer and the sequence survive a restart (BufferedDelivery.snapshot);
-    # the restored sequence makes a replayed batch carry the request ids it had before.
+    # Checkpoints: the buffer and the positions survive a restart (BufferedDelivery.snapshot),
+    # so a replayed batch of the same records carries the request ids it had before.
 
     def promote_staged(self) -> None:
         return None
 
     # -- one request -------------------------------------------------------------------------
-    def _deliver(self, records: list[bytes], part: str, when: datetime) -> list[str]:
-        rid = request_id(self.pipeline_name, self.name, self.sequence, part)
+    def _deliver(self, records: list[bytes], position: int, when: datetime) -> list[str]:
+        rid = request_id(self.pipeline_name, self.name, position, records)
         what = f"POST {self.url} (request {rid})"
         try:
             sent = call_with_retry(lambda: self._post(records, rid), self.policy, what, is_transient_http_error)
@@ -197,8 +206,8 @@ class HttpEndpointSink(BufferedDelivery):
                 return [self._fail(records, rid, "the endpoint answered 413 to a single record", when)]
             half = len(records) // 2
             log.warning("%s: 413 Payload Too Large; splitting %d records in two", what, len(records))
-            return (self._deliver(records[:half], part + ".0", when)
-                    + self._deliver(records[half:], part + ".1", when))
+            return (self._deliver(records[:half], position, when)
+                    + self._deliver(records[half:], position + half, when))
         except RetriesExhausted as exc:
             return [self._fail(records, rid, str(exc), when, exc.attempts)]
         except Exception as exc:
@@ -258,8 +267,7 @@ class HttpEndpointSink(BufferedDelivery):
                       attempts: int = 1) -> str:
         when = min(r.arrival_time for r in records)
         stamp = when.astimezone(timezone.utc).strftime("%Y-%m-%d-%H-%M-%S")
-        name = (f"{sanitise_value(self.pipeline_name)}-{self.name}-{stamp}-{self.sequence:06d}-"
-                f"{sanitise_value(tag)}.json")
+        name = f"{sanitise_value(self.pipeline_name)}-{self.name}-{stamp}-{sanitise_value(tag)}.json"
         key = self.error_prefix.render(when, error_type=error_type, seed=name) + name
         ended = datetime.now(timezone.utc)
         where = self.backup.write(key, encode_error_records(records, ended, attempts), "application/x-ndjson")

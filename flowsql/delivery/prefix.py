@@ -3,7 +3,8 @@
 `!{timestamp:<Java date pattern>}` (UTC), `!{firehose:random-string}`,
 `!{firehose:error-output-type}` (error prefix only) and `!{partitionKeyFromQuery:column}`.
 Values taken from the data are escaped as Hive escapes partition values, so no record can
-put a `/`, a `..` or a control character into a key or a path.
+put a `/`, a `..` or a control character into a key or a path, and distinct values never share
+a folder.
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ from datetime import datetime, timezone
 from urllib.parse import quote
 
 _EXPRESSION = re.compile(r"!\{([^}:]*):([^}]*)\}")
-HIVE_DEFAULT_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+HIVE_DEFAULT_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # NULL, as Hive writes it
+EMPTY_PARTITION = "__EMPTY_STRING__"  # '' (Hive folds it into NULL; here it keeps a folder of its own)
+# Objects wait under this root of an S3 bucket until their checkpoint commits (delivery/s3.py);
+# no prefix may write there, and a data value cannot produce it (leading '.' is escaped).
+STAGING_ROOT = ".flowsql-staging/"
 _MAX_VALUE_LENGTH = 200
 MAX_PREFIX_LENGTH = 1024
 DEFAULT_PREFIX = "!{timestamp:yyyy/MM/dd/HH}/"
@@ -50,6 +55,10 @@ class Prefix:
             if part.namespace == "partitionKeyFromQuery" and before.literal.endswith(f"{part.value}="):
                 keys.append(part.value)
         return tuple(keys)
+
+    @property
+    def timestamp_patterns(self) -> tuple[str, ...]:
+        return tuple(p.value for p in self.parts if p.namespace == "timestamp")
 
     @property
     def uses_expressions(self) -> bool:
@@ -121,6 +130,9 @@ def _check_shape(prefix: Prefix) -> None:
         raise PrefixError(
             f"prefix {prefix.text!r} must not start with '/' or hold '.', '..' or empty ('//') folders"
         )
+    if sample.startswith(STAGING_ROOT):
+        raise PrefixError(f"prefix {prefix.text!r} starts with {STAGING_ROOT!r}, where objects wait for their "
+                          "checkpoint: choose another folder")
 
 
 def _check_expression(namespace: str, value: str, error_prefix: bool) -> None:
@@ -152,6 +164,36 @@ _JAVA_FIELDS = {"yyyy": "%Y", "yy": "%y", "MM": "%m", "dd": "%d", "HH": "%H", "m
                 "SSS": "%f", "DDD": "%j", "EEE": "%a", "MMM": "%b"}
 
 
+# The date fields by the unit they change with, finest first (pyarrow's floor_temporal units).
+_FIELD_UNITS = (("SSS", "millisecond"), ("ss", "second"), ("mm", "minute"), ("HH", "hour"),
+                ("dd", "day"), ("DDD", "day"), ("EEE", "day"), ("MM", "month"), ("MMM", "month"),
+                ("yyyy", "year"), ("yy", "year"))
+
+
+def finest_unit(patterns: tuple[str, ...]) -> str | None:
+    """The finest time unit the date patterns show: times that floor to the same instant of it
+    render alike. None when the patterns show no date field."""
+    tokens = {token for pattern in patterns for token in _date_tokens(pattern)}
+    return next((unit for field, unit in _FIELD_UNITS if field in tokens), None)
+
+
+def _date_tokens(pattern: str) -> list[str]:
+    tokens: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "'":
+            end = pattern.find("'", i + 1)
+            i = len(pattern) if end < 0 else end + 1
+        elif ch.isalpha():
+            run = len(pattern[i:]) - len(pattern[i:].lstrip(ch))
+            tokens.append(pattern[i : i + run])
+            i += run
+        else:
+            i += 1
+    return tokens
+
+
 def format_java_date(pattern: str, when: datetime) -> str:
     """Format `when` with a Java DateTimeFormatter pattern (the subset prefixes use)."""
     out: list[str] = []
@@ -180,16 +222,20 @@ def format_java_date(pattern: str, when: datetime) -> str:
 
 
 def sanitise_value(value: object) -> str:
-    """A data value made safe as one path segment: Hive-style %XX escapes, never empty."""
+    """A data value made safe as one path segment: Hive-style %XX escapes, never empty, and
+    one-to-one, so two values never share a folder. NULL and '' get reserved names; a value
+    starting with '.' or '_' has that character escaped, because readers of a lake skip such
+    folders as hidden and the reserved names and the staging folder start that way."""
     if value is None:
         return HIVE_DEFAULT_PARTITION
     text = value.isoformat() if isinstance(value, datetime) else str(value)
     if text == "":
-        return HIVE_DEFAULT_PARTITION
+        return EMPTY_PARTITION
     escaped = quote(text, safe=" -_.~+,:@")
-    escaped = "".join(f"%{ord(c):02X}" if ord(c) < 32 or ord(c) == 127 else c for c in escaped)
     if set(escaped) <= {"."}:
         escaped = escaped.replace(".", "%2E")
+    elif escaped[0] in "._":
+        escaped = f"%{ord(escaped[0]):02X}" + escaped[1:]
     if len(escaped) > _MAX_VALUE_LENGTH:
         digest = hashlib.sha256(text.encode()).hexdigest()[:16]
         escaped = escaped[: _MAX_VALUE_LENGTH - 17] + "-" + digest

@@ -1,19 +1,17 @@
 """The S3 destination: one object per key with boto3, multipart above a size threshold,
-server-side encryption passed through, every call retried by delivery/retry.py.
+server-side encryption passed through, every call (List, Head, Put, Copy, Delete, multipart)
+retried by delivery/retry.py within the sink's `retry_duration`.
 
-boto3 finds credentials, region and `AWS_ENDPOINT_URL` the standard way, so any S3-compatible
-server works; its own retries are off and its timeouts short, because ours are bounded.
+The client comes from flowsql/aws.py with botocore's own retries off: the time-bounded loop
+here logs each retry and rides out outages longer than a few attempts.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -24,7 +22,9 @@ from botocore.exceptions import (
     SSLError,
 )
 
-from flowsql.delivery.prefix import sanitise_value
+from flowsql import aws
+from flowsql.delivery.destinations import is_staged_name, staged_name
+from flowsql.delivery.prefix import STAGING_ROOT, sanitise_value
 from flowsql.delivery.retry import RetryOptions, RetryPolicy, call_with_retry, describe_error, log
 from flowsql.delivery.sink import SinkOptions
 from flowsql.errors import DeliveryError
@@ -33,9 +33,6 @@ from flowsql.options import choice, size
 _MIB = 1024**2
 # S3 refuses parts under 5 MiB except the last, and allows at most 10,000 parts.
 MIN_PART_SIZE = 5 * _MIB
-# Staged objects wait here until their checkpoint commits; readers of the lake (Athena, Hive,
-# Spark, DuckDB with hive_partitioning) skip folders whose names start with '.' or '_'.
-STAGING_ROOT = ".flowsql-staging/"
 _TRANSIENT_CODES = {
     "SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed",
     "InternalError", "ServiceUnavailable", "RequestLimitExceeded", "TooManyRequestsException",
@@ -72,14 +69,16 @@ def is_transient_s3_error(exc: BaseException) -> bool:
 
 
 def make_s3_client(options: S3Options) -> Any:
-    config = Config(
-        connect_timeout=options.connect_timeout,
-        read_timeout=options.read_timeout,
-        retries={"total_max_attempts": 1},
-    )
-    return boto3.session.Session().client(
-        "s3", endpoint_url=options.endpoint_url or None, region_name=options.region or None, config=config
-    )
+    return aws.client("s3", options.region, options.endpoint_url, connect_timeout=options.connect_timeout,
+                      read_timeout=options.read_timeout, max_attempts=1)
+
+
+def _is_missing(exc: BaseException) -> bool:
+    """A 404 (NoSuchKey on GET and copy, a bare 404 on HEAD), as opposed to any other failure."""
+    if not isinstance(exc, ClientError):
+        return False
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    return exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound") or status == 404
 
 
 class S3Destination:
@@ -115,7 +114,7 @@ class S3Destination:
     def stage(self, key: str, data: bytes, content_type: str) -> str:
         if self.staging_prefix is None:
             raise DeliveryError("staging needs use_staging() first")
-        staged = self.staging_prefix + hashlib.sha256(key.encode()).hexdigest()[:24] + PurePosixPath(key).suffix
+        staged = self.staging_prefix + staged_name(key)
         self._put(staged, data, content_type)
         return staged
 
@@ -127,32 +126,48 @@ class S3Destination:
             call_with_retry(lambda: self.client.copy_object(
                 Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": staged}, **self.encryption
             ), self.policy, what, is_transient_s3_error)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404") or not self._exists(key):
+        except (ClientError, BotoCoreError) as exc:
+            if not _is_missing(exc):
                 raise DeliveryError(f"{what} failed: {describe_error(exc)}") from exc
+            if not self._exists(key):
+                raise DeliveryError(f"{what} failed: the staged object is gone and {key} was never written "
+                                    f"({describe_error(exc)})") from exc
             return f"s3://{self.bucket}/{key}"
         self._retry(lambda: self.client.delete_object(Bucket=self.bucket, Key=staged), f"DELETE {staged}")
         return f"s3://{self.bucket}/{key}"
 
     def discard_staged(self, keep: set[str]) -> int:
+        """Delete staged objects no checkpoint names. Only names stage() makes are touched, so an
+        object some prefix put under the staging folder is never taken for an orphan."""
         if self.staging_prefix is None:
             return 0
-        prefix = self.staging_prefix
         removed = 0
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                if item["Key"] not in keep:
-                    self._retry(lambda: self.client.delete_object(Bucket=self.bucket, Key=item["Key"]),
-                                f"DELETE {item['Key']}")
-                    removed += 1
+        for key in self._list(self.staging_prefix):
+            if key not in keep and is_staged_name(key.removeprefix(self.staging_prefix)):
+                self._retry(lambda: self.client.delete_object(Bucket=self.bucket, Key=key), f"DELETE {key}")
+                removed += 1
         return removed
 
+    def _list(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        token: dict[str, str] = {}
+        while True:
+            page = self._retry(lambda: self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, **token),
+                               f"LIST s3://{self.bucket}/{prefix}")
+            keys.extend(item["Key"] for item in page.get("Contents", []))
+            if not page.get("IsTruncated"):
+                return keys
+            token = {"ContinuationToken": page["NextContinuationToken"]}
+
     def _exists(self, key: str) -> bool:
+        """True when `key` is there, False on 404; any other failure is retried, then raised."""
         try:
-            self.client.head_object(Bucket=self.bucket, Key=key)
+            self._retry(lambda: self.client.head_object(Bucket=self.bucket, Key=key), f"HEAD s3://{self.bucket}/{key}")
             return True
-        except ClientError:
-            return False
+        except DeliveryError as exc:
+            if exc.__cause__ is not None and _is_missing(exc.__cause__):
+                return False
+            raise
 
     def _put(self, key: str, data: bytes, content_type: str) -> None:
         if len(data) >= self.options.multipart_threshold:

@@ -21,6 +21,8 @@ from flowsql.delivery.prefix import (
     DEFAULT_PREFIX,
     Prefix,
     PrefixError,
+    finest_unit,
+    format_java_date,
     parse_prefix,
     sanitise_value,
 )
@@ -41,7 +43,8 @@ class SinkOptions:
     error_output_prefix: str = ""
     buffer_size: int = size(64 * 1000**2)
     buffer_interval: float = duration(60.0)
-    time_column: str = ""  # the rows' time for names and !{timestamp:...}; see batch_time
+    time_column: str = ""  # the rows' time for names and !{timestamp:...}; see time_column_of
+    prefix_time: str = choice("row", "oldest")  # !{timestamp:...} from each row's time, or the object's oldest
     glue_database: str = ""  # with glue_table: register the table and its partitions in Glue
     glue_table: str = ""
 
@@ -90,41 +93,48 @@ class ObjectSink(BufferedDelivery):
 
             attach_glue(self, decl)
         self.errors: list[BadRecord] = []
-        self.sequence = 0
+        self.rows_taken = 0
+        self.errors_taken = 0
         self.stats = SinkStats()
         self.delivered: list[str] = []
         self.staging = False  # with checkpoints on, objects wait staged until their commit
         self.staged: list[dict[str, str]] = []
 
     def flush(self, wall_time: datetime | None = None) -> list[str]:
-        """Write what is buffered: one object per partition, then the error records."""
+        """Write what is buffered: one object per partition folder, then the error records."""
         wall = wall_time or datetime.now(timezone.utc)
         table = self.buffer.take()
         written: list[str] = []
-        if table is not None or self.errors:
-            self.sequence += 1
         if table is not None:
             table = table.cast(self.schema) if table.schema != self.schema else table
+            first, self.rows_taken = self.rows_taken, self.rows_taken + table.num_rows
             for partition, rows in _split(table, self.prefix.partition_keys):
-                written.append(self._write_rows(rows, partition, self.batch_time(rows, wall)))
+                for when, piece in self._by_prefix_time(rows, wall):
+                    written.append(self._write_rows(piece, partition, when, first))
         if self.errors:
             written.extend(self._write_errors(wall))
         self.delivered.extend(written)
         return written
 
-    def batch_time(self, rows: pa.Table, wall: datetime) -> datetime:
-        """The oldest value of the time column (arrival time, as Firehose uses), so a replay of
-        the same rows names the same object; the flush's wall clock when rows carry no time."""
-        return oldest_time(rows, self.time_column, wall)
+    def _by_prefix_time(self, rows: pa.Table, wall: datetime) -> list[tuple[datetime, pa.Table]]:
+        """The rows of one partition grouped by the folder their time gives, each with the time
+        that names it (its oldest row's). With prefix_time = 'oldest', or when the prefix holds no
+        timestamp, one group: Firehose's way, the oldest row's time for the whole object."""
+        oldest = oldest_time(rows, self.time_column, wall)
+        timestamps = self.prefix.timestamp_patterns
+        if self.options.prefix_time == "oldest" or not timestamps or not self.time_column:
+            return [(oldest, rows)]
+        return split_by_time(rows, self.time_column, timestamps, oldest)
 
-    def _object_name(self, when: datetime, extension: str) -> str:
-        # pipeline, sink, time and sequence: no randomness, so a replay overwrites.
-        stamp = when.astimezone(timezone.utc).strftime("%Y-%m-%d-%H-%M-%S")
+    def _object_name(self, when: datetime | None, position: int, extension: str) -> str:
+        # Pipeline, sink, the rows' time and the position of the flush's first row in the sink's
+        # output: nothing random and no clock, so a replay of the same rows writes the same name.
+        stamp = when.astimezone(timezone.utc).strftime("%Y-%m-%d-%H-%M-%S-") if when is not None else ""
         pipeline = sanitise_value(self.pipeline_name)
-        return f"{pipeline}-{self.name}-{stamp}-{self.sequence:06d}{extension}"
+        return f"{pipeline}-{self.name}-{stamp}{position:012d}{extension}"
 
-    def _write_rows(self, rows: pa.Table, partition: dict[str, object], when: datetime) -> str:
-        name = self._object_name(when, self.encoder.extension)
+    def _write_rows(self, rows: pa.Table, partition: dict[str, object], when: datetime, position: int) -> str:
+        name = self._object_name(when if self.time_column else None, position, self.encoder.extension)
         key = self.prefix.render(when, partition, seed=name) + name
         hive = [k for k in self.prefix.hive_keys if k in rows.column_names]
         data = self.encoder.encode(rows.drop_columns(hive) if hive else rows)
@@ -138,18 +148,18 @@ class ObjectSink(BufferedDelivery):
         by_type: dict[str, list[BadRecord]] = {}
         for record in self.errors:
             by_type.setdefault(record.error_code, []).append(record)
+        first, self.errors_taken = self.errors_taken, self.errors_taken + len(self.errors)
         self.errors = []
         written = []
         for error_type, records in sorted(by_type.items()):
             when = min(r.arrival_time for r in records)
             # The error type is in the name too, so types never collide under a literal prefix.
-            name = self._object_name(when, f"-{sanitise_value(error_type)}.json")
+            name = self._object_name(when, first, f"-{sanitise_value(error_type)}.json")
             key = self.error_prefix.render(when, error_type=error_type, seed=name) + name
             data = encode_error_records(records, wall)
             written.append(self._store(key, data, "application/x-ndjson"))
             self.stats.errors += len(records)
         return written
-
 
     def _store(self, key: str, data: bytes, content_type: str,
                partition: dict[str, object] | None = None) -> str:
@@ -182,6 +192,32 @@ class ObjectSink(BufferedDelivery):
         for hook in self.on_delivered:
             hook(key, partition)
 
+
+
+def split_by_time(rows: pa.Table, column: str, patterns: tuple[str, ...],
+                  fallback: datetime) -> list[tuple[datetime, pa.Table]]:
+    """Rows grouped by how their time renders in the prefix's date patterns, oldest group
+    first; rows without a time go with the `fallback` (the oldest time of all)."""
+    times = rows.column(column)
+    if times.type.tz is not None:
+        times = times.cast(pa.timestamp(times.type.unit))
+    unit = finest_unit(patterns)
+    floored = pc.floor_temporal(times, unit=unit) if unit else times
+    folders: dict[str, list[object]] = {}
+    for value in pc.unique(floored).to_pylist():
+        when = fallback if value is None else value.replace(tzinfo=timezone.utc)
+        folders.setdefault("/".join(format_java_date(p, when) for p in patterns), []).append(value)
+    if len(folders) == 1:
+        return [(fallback, rows)]
+    groups = []
+    for values in folders.values():
+        known = [v for v in values if v is not None]
+        mask = pc.is_in(floored, value_set=pa.array(known, type=floored.type)) if known else None
+        if None in values:
+            mask = pc.is_null(floored) if mask is None else pc.or_(mask, pc.is_null(floored))
+        piece = rows.filter(mask)
+        groups.append((oldest_time(piece, column, fallback), piece))
+    return sorted(groups, key=lambda group: group[0])
 
 
 def oldest_time(rows: pa.Table, column: str, wall: datetime) -> datetime:

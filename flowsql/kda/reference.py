@@ -86,11 +86,12 @@ def declare_reference(pipeline: Pipeline, tokens: list[Token], base_dir: Path) -
 
 
 def _download(name: str, options: ReferenceOptions) -> str:
-    import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from flowsql import aws
+
     bucket, _, key = options.path[len("s3://"):].partition("/")
-    client = boto3.client("s3", endpoint_url=options.endpoint_url or None)
+    client = aws.client("s3", endpoint_url=options.endpoint_url)
     handle, local = tempfile.mkstemp(prefix="flowsql-reference-", suffix=f".{options.format}")
     os.close(handle)
     atexit.register(lambda: os.path.exists(local) and os.unlink(local))

@@ -27,11 +27,13 @@ def test_requests_stay_under_the_limit_and_keep_every_record_in_order(records: l
         assert len(group) == 1 or body_size(group) <= limit
 
 
-def test_request_ids_are_uuids_derived_from_pipeline_sink_sequence_and_part() -> None:
-    first = request_id("clicks", "metrics", 7, "0")
+def test_request_ids_are_uuids_derived_from_position_and_records() -> None:
+    records = [b'{"a":1}', b'{"a":2}']
+    first = request_id("clicks", "metrics", 7, records)
     assert str(uuid.UUID(first)) == first and uuid.UUID(first).version == 5
-    assert first == request_id("clicks", "metrics", 7, "0")
-    others = {request_id("clicks", "metrics", 8, "0"), request_id("clicks", "metrics", 7, "1"),
-              request_id("clicks", "other", 7, "0"), request_id("other", "metrics", 7, "0"),
-              request_id("clicks", "metrics", 7, "0.0")}
-    assert first not in others and len(others) == 5
+    assert first == request_id("clicks", "metrics", 7, list(records))  # a replay of the same records
+    others = {request_id("clicks", "metrics", 8, records), request_id("clicks", "metrics", 7, records[:1]),
+              request_id("clicks", "metrics", 7, [b'{"a":1}', b'{"a":3}']),
+              request_id("clicks", "metrics", 7, [b'{"a":1}\n{"a":2}']),
+              request_id("clicks", "other", 7, records), request_id("other", "metrics", 7, records)}
+    assert first not in others and len(others) == 6

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flowsql.delivery.prefix import (
+    EMPTY_PARTITION,
     HIVE_DEFAULT_PARTITION,
     PrefixError,
     format_java_date,
@@ -88,10 +89,15 @@ def test_literal_prefixes_pass() -> None:
 @pytest.mark.parametrize(("value", "expected"), [
     ("view", "view"),
     (None, HIVE_DEFAULT_PARTITION),
-    ("", HIVE_DEFAULT_PARTITION),
+    ("", EMPTY_PARTITION),
+    (" ", " "),
     ("..", "%2E%2E"),
     (".", "%2E"),
-    ("../../etc/passwd", "..%2F..%2Fetc%2Fpasswd"),
+    ("../../etc/passwd", "%2E.%2F..%2Fetc%2Fpasswd"),
+    (".flowsql-staging", "%2Eflowsql-staging"),  # readers skip folders starting with '.' or '_'
+    ("_tmp", "%5Ftmp"),
+    (HIVE_DEFAULT_PARTITION, "%5F_HIVE_DEFAULT_PARTITION__"),  # the text, not NULL
+    (EMPTY_PARTITION, "%5F_EMPTY_STRING__"),
     ("a/b", "a%2Fb"),
     ("back\\slash", "back%5Cslash"),
     ("line\nbreak\x00nul\x7f", "line%0Abreak%00nul%7F"),
@@ -122,5 +128,16 @@ def test_no_value_can_escape_its_folder(value: object) -> None:
 
 
 def test_sanitised_values_stay_distinct() -> None:
-    values = ["a/b", "a%2Fb", "a b", "a+b", "", None, "..", "%2E%2E"]
-    assert len({sanitise_value(v) for v in values}) == len(values) - 1  # '' and None both mean 'no value'
+    values = ["a/b", "a%2Fb", "a b", "a+b", "", " ", None, "..", "%2E%2E", HIVE_DEFAULT_PARTITION, EMPTY_PARTITION,
+              "_x", "%5Fx", ".x", "%2Ex"]
+    assert len({sanitise_value(v) for v in values}) == len(values)
+
+
+@given(st.lists(st.one_of(st.none(), st.text(max_size=30)), min_size=2, max_size=2, unique=True))
+def test_distinct_values_never_share_a_folder(values: list[str | None]) -> None:
+    assert sanitise_value(values[0]) != sanitise_value(values[1])
+
+
+def test_a_prefix_cannot_write_into_the_staging_folder() -> None:
+    with pytest.raises(PrefixError, match="flowsql-staging"):
+        parse_prefix(".flowsql-staging/x/")

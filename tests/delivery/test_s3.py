@@ -91,7 +91,7 @@ INSERT INTO raw SELECT * FROM clicks;
     assert len(keys) > 4  # several flushes, one object per event type each
     for key in keys:
         assert re.fullmatch(r"events/event_type=(view|click|add_to_cart|purchase)/"
-                            r"lake-raw-2024-01-01-\d\d-\d\d-\d\d-\d{6}\.parquet", key), key
+                            r"lake-raw-2024-01-01-\d\d-\d\d-\d\d-\d{12}\.parquet", key), key
     frames = read_three_ways(tmp_path / "got" / "events")
     expected = expected_frame(30_000)
     for reader, frame in frames.items():
@@ -143,7 +143,7 @@ INSERT INTO raw SELECT * FROM clicks;
     assert run_cli("run", str(pipeline), cwd=tmp_path, env=env).code == 0
     first = {o["Key"]: o["ETag"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
     assert len(first) >= 2
-    assert all(re.fullmatch(r"2024/01/01/00/lake-raw-2024-01-01-00-\d\d-\d\d-\d{6}\.parquet", k) for k in first)
+    assert all(re.fullmatch(r"2024/01/01/00/lake-raw-2024-01-01-00-\d\d-\d\d-\d{12}\.parquet", k) for k in first)
     # --reset throws the checkpoint away: the whole stream is replayed and delivered again.
     replay = run_cli("run", str(pipeline), "--reset", cwd=tmp_path, env=env)
     assert replay.code == 0 and "--reset discards checkpoint" in replay.stderr
