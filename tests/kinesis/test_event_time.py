@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -15,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from tests.conftest import ROOT
@@ -124,14 +126,8 @@ def test_update_shard_count_mid_read_gives_the_batch_answer_on_moto(moto_kinesis
 
 def _start(path: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "flowsql", "run", str(path), "--no-checkpoint", "--quiet", *args],
-                            cwd=ROOT, env={**_env(), "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
+                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
-
-
-def _env() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)
 
 
 def _metric(port: int, name: str, **labels: str) -> float:
@@ -205,11 +201,12 @@ FROM TUMBLE(events, ts, INTERVAL '1 second') GROUP BY ALL;
         writer.start()
         # Shard 3's last record is older than anything the others read: only its idleness lets
         # windows after it close, while records keep coming on the other shards.
-        started = time.monotonic()
+        _wait(lambda: _metric(port, "flowsql_events_in_total") >= 3, 60, process)
+        reading = time.monotonic()  # shard 3's records are in: its idle_timeout runs from here
         _wait(lambda: _metric(port, "flowsql_shard_idle", shard="shardId-000000000003") == 1, 30, process)
         _wait(lambda: any(w[0] > quiet_ts + timedelta(seconds=1) for w in emitted(out, "tumble")[0]), 30, process)
-        closed_after = time.monotonic() - started
-        assert closed_after < 2 + 8, f"first window closed {closed_after:.1f} s after the run started"
+        closed_after = time.monotonic() - reading
+        assert closed_after < 2 + 6, f"the first window closed {closed_after:.1f} s after shard 3 was read"
         assert _metric(port, "flowsql_shard_idle", shard="shardId-000000000000") == 0
         assert _metric(port, "flowsql_shard_watermark_seconds", shard="shardId-000000000003", column="ts") == \
             pytest.approx((quiet_ts + timedelta(milliseconds=2)).replace(tzinfo=timezone.utc).timestamp())
@@ -235,9 +232,7 @@ FROM TUMBLE(events, ts, INTERVAL '1 second') GROUP BY ALL;
     assert windows and all(expected[w[0]] == w for w in windows)
 
 
-def _without(records, record_id: int):  # type: ignore[no-untyped-def]
-    import pyarrow.compute as pc
-
+def _without(records: pa.Table, record_id: int) -> pa.Table:
     return records.filter(pc.not_equal(records.column("id"), record_id))
 
 
