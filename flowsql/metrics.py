@@ -33,6 +33,10 @@ FAMILIES = {f.name: f for f in [
     Family("flowsql_source_max_lag_seconds", "gauge", "The largest shard lag of a source."),
     Family("flowsql_source_throttles_total", "counter", "Reads refused by the service for throughput."),
     Family("flowsql_watermark_seconds", "gauge", "Watermark of a stream's time column, as Unix time."),
+    Family("flowsql_shard_watermark_seconds", "gauge", "Watermark of one shard's time column, as Unix time: its latest "
+           "time less the WATERMARK delay (a source's watermark is the least over its active shards)."),
+    Family("flowsql_shard_idle", "gauge", "1 while a shard answers empty past idle_timeout and holds no time back."),
+    Family("flowsql_shard_paused", "gauge", "1 while a shard is not read because it runs max_drift ahead of the slowest."),
     Family("flowsql_watermark_lag_seconds", "gauge", "How far a watermark trails the wall clock."),
     Family("flowsql_open_window_rows", "gauge", "Rows held in windows that have not closed yet."),
     Family("flowsql_sink_rows_total", "counter", "Rows delivered by a sink."),

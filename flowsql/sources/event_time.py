@@ -117,14 +117,21 @@ class PartitionClocks:
 
     def ahead(self, partition: str) -> bool:
         """True when the partition's time runs more than max_drift ahead of the source's
-        progress: its reader should pause until the slowest partitions catch up."""
+        progress: its reader should pause until the slowest partitions catch up. An idle
+        partition holds nothing back, and one that is the slowest in some column is what the
+        others wait for (with two time columns, pausing it would leave every reader waiting)."""
         if self.max_drift_us is None:
             return False
         progress = self.progress()
         with self._lock:
             state = self._partitions.get(partition)
-            if state is None:
+            if state is None or state.idle:
                 return False
+            active = [p for p in self._partitions.values() if not p.idle]
+            for column in self.columns:
+                value = state.latest.get(column)
+                if value is not None and all(value <= p.latest.get(column, value) for p in active):
+                    return False
             for column in self.columns:
                 value, floor = state.latest.get(column), progress.get(column)
                 if value is not None and floor is not None and value - floor > self.max_drift_us:

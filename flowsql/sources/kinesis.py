@@ -3,6 +3,7 @@
 A position is, per shard, the last sequence number taken, plus the shards read to their end,
 so a resume starts AFTER_SEQUENCE_NUMBER and never reads a finished shard again. Each row
 carries its record's ApproximateArrivalTimestamp, so a replay windows exactly as the first run.
+Time moves per shard: the source's progress is the least over the shards being read.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from flowsql.pipeline.model import SourceDecl
 from flowsql.records import BadRecord, SourceBatch
 from flowsql.sources import register
 from flowsql.sources.base import Source, SourceOptions
+from flowsql.sources.event_time import Times
 from flowsql.sources.kinesis_client import Backoff, error_code, is_retryable, kinesis_client
+from flowsql.sources.kinesis_clocks import ShardClocks, latest_per_shard, parents_of
 from flowsql.sources.kinesis_records import UserRow, decode_rows, user_rows
 from flowsql.sources.kinesis_shard import ReadSettings, ShardFetch, ShardReader
 
@@ -70,7 +73,9 @@ class KinesisSource(Source):
                 ) from None
         stream = options.stream
         self.stream_args = {"StreamARN": stream} if stream.startswith("arn:") else {"StreamName": stream}
+        # Implausible event times are judged after each row has its own arrival time attached.
         self.decoder = NdjsonDecoder(decl.name, decl.columns)
+        self.bounds = self.time_bounds()
         self.schema = self.decoder.schema
         self.settings = ReadSettings(
             call_interval=options.get_records_interval, idle_interval=options.idle_interval,
@@ -83,6 +88,8 @@ class KinesisSource(Source):
         self.shards: dict[str, dict[str, Any]] = {}
         self._client: Any = None
         self._caught_up = False
+        self.clocks = ShardClocks(self.partition_clocks())
+        self._progress: Times = {}
 
     @property
     def bounded(self) -> bool:
@@ -110,12 +117,18 @@ class KinesisSource(Source):
             if shard not in self.finished
         }
 
+    def shard_times(self) -> dict[str, dict[str, object]]:
+        """Per shard being read: its latest time per column (microseconds) and whether it is
+        idle or paused (status panel, metrics)."""
+        return self.clocks.snapshot()
+
     # -- reading -----------------------------------------------------------------------------
     def read(self, stop: threading.Event) -> Iterator[SourceBatch]:
         self._client = kinesis_client(self.options.region, self.options.endpoint_url,
                                       read_timeout=self.options.request_timeout)
         readers_stop = threading.Event()
         self.readers = {}
+        self.clocks = ShardClocks(self.partition_clocks())
         outbox: queue.Queue[ShardFetch | BaseException] = queue.Queue(maxsize=16)
         try:
             self._refresh_shards()
@@ -128,6 +141,7 @@ class KinesisSource(Source):
                     item = None
                 if isinstance(item, BaseException):
                     raise item
+                self._note_empty_answers()
                 if item is not None:
                     fetches = _more(outbox, item)
                     yield self._batch(fetches)
@@ -135,10 +149,16 @@ class KinesisSource(Source):
                         if fetch.end:
                             self.finished.add(fetch.shard_id)
                             self.sequences.pop(fetch.shard_id, None)
+                            self.clocks.ended(fetch.shard_id)
                             refreshed = 0.0  # a closed shard read through: its children may start now
+                else:
+                    moved = self._idle_progress()
+                    if moved is not None:
+                        yield moved
                 idle = item is None and outbox.empty() and self._all_idle()
-                # Before calling the stream caught up, look again for closed and new shards.
-                due = max(_LISTING_WHEN_IDLE, self.options.idle_interval) if idle else \
+                # Before calling the stream caught up, look again for closed and new shards; while
+                # a shard is idle, look often, so that its children (if it was split) soon hold time.
+                due = max(_LISTING_WHEN_IDLE, self.options.idle_interval) if idle or self._any_idle() else \
                     self.options.shard_refresh_interval
                 if time.monotonic() - refreshed >= due:
                     self._refresh_shards()
@@ -150,6 +170,7 @@ class KinesisSource(Source):
                     return
         finally:
             readers_stop.set()
+            self.clocks.wake()
             for reader in self.readers.values():
                 reader.join(timeout=2.0)
 
@@ -157,22 +178,57 @@ class KinesisSource(Source):
         rows: list[UserRow] = []
         bad: list[BadRecord] = []
         ended: set[str] = set()
+        fetched: set[str] = set()
         for fetch in fetches:
+            self._taken(fetch.shard_id)
             fetch_rows, fetch_bad = user_rows(self.name, fetch.shard_id, fetch.records)
             rows.extend(fetch_rows)
             bad.extend(fetch_bad)
             if fetch.records:
                 self.sequences[fetch.shard_id] = fetch.records[-1]["SequenceNumber"]
+                fetched.add(fetch.shard_id)
             if fetch.end:
                 ended.add(fetch.shard_id)
-        table, errors = decode_rows(self.decoder, rows)
+        table, errors, decoded = decode_rows(self.decoder, rows, self.bounds)
+        self.clocks.observe(latest_per_shard(table, decoded, self.clocks.clocks.columns), fetched)
+        progress, _ = self.clocks.progress()
+        raw_bytes = sum(len(r["Data"]) for fetch in fetches for r in fetch.records)
+        return SourceBatch(self.name, table, bad + errors, self._position(ended), raw_bytes, progress)
+
+    def _position(self, ended: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
         finished = self.finished | ended
-        position = {
+        return {
             "shards": {s: q for s, q in sorted(self.sequences.items()) if s not in finished},
             "finished": sorted(finished),
         }
-        raw_bytes = sum(len(r["Data"]) for fetch in fetches for r in fetch.records)
-        return SourceBatch(self.name, table, bad + errors, position, raw_bytes)
+
+    def _note_empty_answers(self) -> None:
+        """A shard whose last answer was empty, with none of its records still waiting to be
+        decoded, counts toward its idle_timeout."""
+        for shard_id, reader in self.readers.items():
+            with reader.status.lock:
+                asked_empty = reader.status.idle and not reader.status.queued and not reader.status.paused \
+                    and not reader.status.done
+            if asked_empty:
+                self.clocks.answered_empty(shard_id)
+
+    def _idle_progress(self) -> SourceBatch | None:
+        """Shards that answered empty long enough stop holding time back; when that alone moves the
+        progress, an empty batch carries it, so windows close while nothing arrives."""
+        progress, moved = self.clocks.progress()
+        if not moved:
+            return None
+        empty = decode_rows(self.decoder, []).table
+        return SourceBatch(self.name, empty, [], self._position(), 0, progress)
+
+    def _any_idle(self) -> bool:
+        return any(state["idle"] for state in self.clocks.snapshot().values())
+
+    def _taken(self, shard_id: str) -> None:
+        reader = self.readers.get(shard_id)
+        if reader is not None:
+            with reader.status.lock:
+                reader.status.queued -= 1
 
     def _all_idle(self) -> bool:
         if any(self._ready(shard) and shard not in self.readers for shard in self.shards):
@@ -181,7 +237,7 @@ class KinesisSource(Source):
             with reader.status.lock:
                 if reader.status.done:
                     continue
-                if reader.status.in_flight or not reader.status.idle:
+                if reader.status.in_flight or reader.status.paused or not reader.status.idle:
                     return False
         return True
 
@@ -189,16 +245,15 @@ class KinesisSource(Source):
         """Not finished, and every parent still listed has been read to its end."""
         if shard_id in self.finished:
             return False
-        shard = self.shards[shard_id]
-        parents = [shard.get("ParentShardId"), shard.get("AdjacentParentShardId")]
-        return all(p is None or p in self.finished or p not in self.shards for p in parents)
+        return all(p in self.finished or p not in self.shards for p in parents_of(self.shards[shard_id]))
 
     def _start_ready(self, outbox: queue.Queue[ShardFetch | BaseException], stop: threading.Event) -> None:
         for shard_id, shard in self.shards.items():
             if shard_id in self.readers or not self._ready(shard_id):
                 continue
+            self.clocks.start(shard_id, shard)
             reader = ShardReader(self._client, self.stream_args, shard_id, self._start_for(shard),
-                                 outbox, stop, self.settings)
+                                 outbox, stop, self.settings, self.clocks)
             ending = shard.get("SequenceNumberRange", {}).get("EndingSequenceNumber")
             reader.ending_sequence = str(ending) if ending is not None else None
             self.readers[shard_id] = reader
@@ -208,8 +263,7 @@ class KinesisSource(Source):
         shard_id = shard["ShardId"]
         if shard_id in self.sequences:
             return {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": self.sequences[shard_id]}
-        parents = [shard.get("ParentShardId"), shard.get("AdjacentParentShardId")]
-        if any(p in self.finished for p in parents if p):
+        if any(p in self.finished for p in parents_of(shard)):
             # A child of a shard we read through: everything in it is new to us.
             return {"ShardIteratorType": "TRIM_HORIZON"}
         return dict(self.start_at)
@@ -244,9 +298,9 @@ class KinesisSource(Source):
             ending = shards.get(shard_id, {}).get("SequenceNumberRange", {}).get("EndingSequenceNumber")
             if ending is not None:
                 reader.ending_sequence = str(ending)
-        parents = {p for shard in shards.values() for p in (shard.get("ParentShardId"),
-                                                             shard.get("AdjacentParentShardId")) if p}
+        parents = {p for shard in shards.values() for p in parents_of(shard)}
         self.finished = {s for s in self.finished if s in shards or s in parents}
+        self.clocks.listed(shards)
 
 
 def _more(outbox: queue.Queue[ShardFetch | BaseException], first: ShardFetch) -> list[ShardFetch]:

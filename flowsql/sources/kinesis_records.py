@@ -1,7 +1,8 @@
 """Kinesis records of one GetRecords answer into Arrow rows, each with its own arrival time.
 
-Aggregated (KPL) records are split into their user records first; a corrupt aggregate and a
-record that does not decode go to the error output with the shard and sequence number.
+Aggregated (KPL) records are split into their user records first; a corrupt aggregate, a
+record that does not decode and one whose event time cannot be true go to the error output with
+the shard and sequence number.
 """
 
 from __future__ import annotations
@@ -9,12 +10,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
+import numpy as np
 import pyarrow as pa
 
 from flowsql.decode import NdjsonDecoder
 from flowsql.records import ARRIVAL_TIME, BadRecord
+from flowsql.sources.event_time import TimeBounds
 from flowsql.sources.kpl import AggregateError, deaggregate, is_aggregated
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -27,6 +30,18 @@ class UserRow:
     data: bytes
     position: str  # shard/sequence[#index within an aggregate]
     arrival: datetime
+
+    @property
+    def shard(self) -> str:
+        return self.position.split("/", 1)[0]
+
+
+class DecodedRows(NamedTuple):
+    """The good rows as a table, the records that went wrong, and the user record of each row."""
+
+    table: pa.Table
+    errors: list[BadRecord]
+    rows: list[UserRow]
 
 
 def user_rows(source: str, shard: str, records: list[dict[str, Any]]) -> tuple[list[UserRow], list[BadRecord]]:
@@ -49,8 +64,23 @@ def user_rows(source: str, shard: str, records: list[dict[str, Any]]) -> tuple[l
     return rows, bad
 
 
-def decode_rows(decoder: NdjsonDecoder, rows: list[UserRow]) -> tuple[pa.Table, list[BadRecord]]:
-    """Decode user records as one NDJSON chunk; arrival_time is each record's own."""
+def decode_rows(decoder: NdjsonDecoder, rows: list[UserRow], bounds: TimeBounds | None = None) -> DecodedRows:
+    """Decode user records as one NDJSON chunk; arrival_time is each record's own. With `bounds`,
+    rows whose event time cannot be true (judged against their own arrival time) are errors."""
+    table, bad, good = _decode_all(decoder, rows)
+    if bounds is None or table.num_rows == 0:
+        return DecodedRows(table, bad, good)
+    mask, reasons = bounds.implausible(table)
+    if not mask.any():
+        return DecodedRows(table, bad, good)
+    for reason, index in zip(reasons, np.flatnonzero(mask)):
+        row = good[index]
+        bad.append(BadRecord(decoder.source, "implausible-event-time", reason, row.data, row.position, row.arrival))
+    kept = [row for row, implausible in zip(good, mask) if not implausible]
+    return DecodedRows(table.filter(pa.array(~mask)), bad, kept)
+
+
+def _decode_all(decoder: NdjsonDecoder, rows: list[UserRow]) -> tuple[pa.Table, list[BadRecord], list[UserRow]]:
     lines: list[bytes] = []
     kept: list[UserRow] = []
     bad: list[BadRecord] = []
@@ -63,10 +93,11 @@ def decode_rows(decoder: NdjsonDecoder, rows: list[UserRow]) -> tuple[pa.Table, 
         lines.append(line)
         kept.append(row)
     if not kept:
-        return _with_arrivals(decoder.schema.empty_table(), []), bad
+        return _with_arrivals(decoder.schema.empty_table(), []), bad, []
     starts = [0]
     for line in lines:
         starts.append(starts[-1] + len(line) + 1)
+    # Decoded with one placeholder arrival; each row's own is attached once the rows are known.
     table, errors = decoder.decode(b"\n".join(lines), "kinesis", 0, _EPOCH)
     failed: set[int] = set()
     index_of = {start: index for index, start in enumerate(starts[:-1])}
@@ -78,12 +109,12 @@ def decode_rows(decoder: NdjsonDecoder, rows: list[UserRow]) -> tuple[pa.Table, 
     good = [row for index, row in enumerate(kept) if index not in failed]
     if table.num_rows != len(good):
         # A record held more than one JSON value: decode one by one to find which.
-        return _decode_each(decoder, [r for i, r in enumerate(kept) if i not in failed], lines, kept, bad)
-    return _with_arrivals(table.drop_columns([ARRIVAL_TIME]), good), bad
+        return _decode_each(decoder, good, lines, kept, bad)
+    return _with_arrivals(table.drop_columns([ARRIVAL_TIME]), good), bad, good
 
 
 def _decode_each(decoder: NdjsonDecoder, good: list[UserRow], lines: list[bytes], kept: list[UserRow],
-                 bad: list[BadRecord]) -> tuple[pa.Table, list[BadRecord]]:
+                 bad: list[BadRecord]) -> tuple[pa.Table, list[BadRecord], list[UserRow]]:
     line_of = {id(row): line for row, line in zip(kept, lines)}
     tables: list[pa.Table] = []
     taken: list[UserRow] = []
@@ -96,7 +127,7 @@ def _decode_each(decoder: NdjsonDecoder, good: list[UserRow], lines: list[bytes]
         tables.append(table.drop_columns([ARRIVAL_TIME]))
         taken.append(row)
     table = pa.concat_tables(tables) if tables else decoder.schema.empty_table()
-    return _with_arrivals(table, taken), bad
+    return _with_arrivals(table, taken), bad, taken
 
 
 def _one_line(data: bytes) -> bytes | None:

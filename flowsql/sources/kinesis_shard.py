@@ -10,7 +10,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -45,13 +45,20 @@ class ShardStatus:
     idle: bool = False  # last answer was empty with nothing behind
     millis_behind: int | None = None
     done: bool = False
+    paused: bool = False  # waiting for the slowest shard to catch up (alignment)
+    queued: int = 0  # fetches handed to the source and not taken yet
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Alignment(Protocol):
+    def wait_turn(self, shard_id: str, stop: threading.Event) -> bool:
+        """Return when the shard may be read; True if it had to wait."""
 
 
 class ShardReader(threading.Thread):
     def __init__(self, client: Any, stream: dict[str, str], shard_id: str, start: dict[str, Any],
                  outbox: queue.Queue[ShardFetch | BaseException], stop: threading.Event,
-                 settings: ReadSettings) -> None:
+                 settings: ReadSettings, alignment: Alignment | None = None) -> None:
         super().__init__(name=f"kinesis-{shard_id}", daemon=True)
         self.client = client
         self.stream = stream
@@ -62,6 +69,7 @@ class ShardReader(threading.Thread):
         self.outbox = outbox
         self.stop = stop
         self.settings = settings
+        self.alignment = alignment
         self.status = ShardStatus()
         self.last_sequence: str | None = start.get("StartingSequenceNumber") \
             if start.get("ShardIteratorType") == "AFTER_SEQUENCE_NUMBER" else None
@@ -85,6 +93,9 @@ class ShardReader(threading.Thread):
         next_call = 0.0
         while iterator is not None and not self.stop.is_set():
             if self.stop.wait(max(0.0, next_call - time.monotonic())):
+                return
+            self._wait_turn()
+            if self.stop.is_set():
                 return
             with self.status.lock:
                 self.status.in_flight = True
@@ -120,6 +131,19 @@ class ShardReader(threading.Thread):
             interval = self.settings.call_interval if records else max(self.settings.call_interval,
                                                                        self.settings.idle_interval)
             next_call = called + max(interval, size / self.settings.read_throughput)
+
+    def _wait_turn(self) -> None:
+        """A shard far ahead of the slowest one is not asked for more until that one catches up,
+        so a backfill of shards of unequal size keeps window state bounded."""
+        if self.alignment is None:
+            return
+        with self.status.lock:
+            self.status.paused = True
+        try:
+            self.alignment.wait_turn(self.shard_id, self.stop)
+        finally:
+            with self.status.lock:
+                self.status.paused = False
 
     def _read_through(self) -> bool:
         """A closed shard whose last record we hold, on a server that keeps handing out iterators
@@ -166,6 +190,9 @@ class ShardReader(threading.Thread):
         self.backoff.wait(self.stop)
 
     def _put(self, item: ShardFetch | BaseException) -> None:
+        if isinstance(item, ShardFetch):
+            with self.status.lock:
+                self.status.queued += 1
         while not self.stop.is_set():
             try:
                 self.outbox.put(item, timeout=0.1)

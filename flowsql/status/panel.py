@@ -6,7 +6,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from flowsql.status.view import StatusView, human_bytes, human_seconds
+from flowsql.status.view import StatusView, human_bytes, human_seconds, shard_state
 
 
 def render_panel(pipeline: str, view: StatusView, shards: bool = False) -> RenderableType:
@@ -32,6 +32,7 @@ def render_panel(pipeline: str, view: StatusView, shards: bool = False) -> Rende
         watermarks.add_column(column, justify="right" if column == "behind wall clock" else "left")
     for w in view.watermarks:
         watermarks.add_row(w.stream, w.column, w.watermark, human_seconds(w.behind_seconds))
+    shard_table = _shard_watermarks(view) if shards else None
     sinks = Table(title="sinks", title_justify="left")
     for column in ("sink", "rows/s", "rows out", "objects", "delivered", "buffered", "next flush",
                    "retries", "throttles", "errors"):
@@ -40,4 +41,20 @@ def render_panel(pipeline: str, view: StatusView, shards: bool = False) -> Rende
         sinks.add_row(k.name, f"{k.rows_per_second:,.0f}", f"{k.rows:,}", f"{k.objects:,}", human_bytes(k.bytes),
                       f"{human_bytes(k.buffer_bytes)} / {k.buffer_rows:,} rows", human_seconds(k.next_flush_seconds),
                       f"{k.retries:,}", f"{k.throttles:,}", f"{k.error_records + k.failures:,}")
-    return Group(title, sources, watermarks, sinks)
+    parts = [title, sources, watermarks] + ([shard_table] if shard_table is not None else []) + [sinks]
+    return Group(*parts)
+
+
+def _shard_watermarks(view: StatusView) -> Table | None:
+    """Each shard's watermark per time column and whether it is read, idle or paused."""
+    sources = [s for s in view.sources if s.shard_watermarks]
+    if not sources:
+        return None
+    columns = sorted({c for s in sources for marks in s.shard_watermarks.values() for c in marks})
+    table = Table(title="shard watermarks (UTC)", title_justify="left")
+    for name in ("source", "shard", *columns, "state"):
+        table.add_column(name)
+    for s in sources:
+        for shard, marks in sorted(s.shard_watermarks.items()):
+            table.add_row(s.name, shard, *(marks.get(c, "-") for c in columns), shard_state(s, shard))
+    return table

@@ -7,12 +7,22 @@ no other thread changes; readers of the Metrics (panel, log lines, HTTP) never t
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from flowsql.engine.windows import FOREVER_US
 
 if TYPE_CHECKING:
     from flowsql.runner import PipelineRun
+
+_SHARD_SERIES = ("flowsql_shard_watermark_seconds", "flowsql_shard_idle", "flowsql_shard_paused")
+
+
+@runtime_checkable
+class ShardTimes(Protocol):
+    """A source whose time moves per shard (Kinesis)."""
+
+    def shard_times(self) -> dict[str, dict[str, object]]:
+        """Per shard being read: {"latest": {column: microseconds}, "idle": bool, "paused": bool}."""
 
 
 def sample_run(run: PipelineRun) -> None:
@@ -79,3 +89,26 @@ def _sample_source(run: PipelineRun, name: str, source: Any) -> None:
     if callable(counts):
         for shard, events in counts().items():
             metrics.set("flowsql_shard_events_in_total", events, source=name, shard=str(shard))
+    if isinstance(source, ShardTimes):
+        _sample_shard_times(run, name, source.shard_times())
+
+
+def _sample_shard_times(run: PipelineRun, name: str, shards: dict[str, dict[str, object]]) -> None:
+    """Each shard's watermark per time column, and whether it is idle or paused; shards no
+    longer read (read to their end) drop out."""
+    metrics = run.metrics
+    stream = run.plan.streams.get(name.lower())
+    for series in _SHARD_SERIES:
+        for labels in metrics.snapshot().get(series, {}):
+            keys = dict(labels)
+            if keys.get("source") == name and keys.get("shard") not in shards:
+                metrics.remove(series, **keys)
+    for shard, state in shards.items():
+        latest: Any = state["latest"]
+        for column, micros in latest.items():
+            kind = stream.clocks.get(column) if stream is not None else None
+            delay = stream.watermark_delay_us if stream is not None and kind == "event" else 0
+            metrics.set("flowsql_shard_watermark_seconds", (micros - delay) / 1e6, source=name, shard=shard,
+                        column=column)
+        metrics.set("flowsql_shard_idle", 1 if state["idle"] else 0, source=name, shard=shard)
+        metrics.set("flowsql_shard_paused", 1 if state["paused"] else 0, source=name, shard=shard)

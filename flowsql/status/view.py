@@ -23,6 +23,9 @@ class SourceView:
     lag_seconds: float | None = None
     shard_lag_seconds: dict[str, float] = field(default_factory=dict)
     shard_events_per_second: dict[str, float] = field(default_factory=dict)
+    shard_watermarks: dict[str, dict[str, str]] = field(default_factory=dict)  # shard -> column -> UTC time
+    idle_shards: list[str] = field(default_factory=list)
+    paused_shards: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -103,11 +106,11 @@ def build_view(current: Snapshot, previous: Snapshot | None, seconds: float) -> 
         for key in current.get("flowsql_shard_events_in_total", {}):
             if dict(key).get("source") == name:
                 source.shard_events_per_second[dict(key)["shard"]] = rate("flowsql_shard_events_in_total", key)
+        _shard_states(current, source)
         view.sources.append(source)
     for labels, seconds_since in sorted(current.get("flowsql_watermark_seconds", {}).items()):
         names = dict(labels)
-        stamp = datetime.fromtimestamp(seconds_since, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-        view.watermarks.append(WatermarkView(names["stream"], names["column"], stamp,
+        view.watermarks.append(WatermarkView(names["stream"], names["column"], _utc(seconds_since),
                                              value("flowsql_watermark_lag_seconds", labels)))
     for labels in sorted(current.get("flowsql_sink_rows_total", {})):
         sink = SinkView(dict(labels)["sink"], int(value("flowsql_sink_rows_total", labels)),
@@ -121,6 +124,28 @@ def build_view(current: Snapshot, previous: Snapshot | None, seconds: float) -> 
                         int(value("flowsql_sink_failures_total", labels)))
         view.sinks.append(sink)
     return view
+
+
+def _shard_states(current: Snapshot, source: SourceView) -> None:
+    for key, seconds_since in sorted(current.get("flowsql_shard_watermark_seconds", {}).items()):
+        labels = dict(key)
+        if labels.get("source") == source.name:
+            source.shard_watermarks.setdefault(labels["shard"], {})[labels["column"]] = _utc(seconds_since)
+    for series, names in (("flowsql_shard_idle", source.idle_shards), ("flowsql_shard_paused", source.paused_shards)):
+        for key, flag in sorted(current.get(series, {}).items()):
+            labels = dict(key)
+            if labels.get("source") == source.name and flag:
+                names.append(labels["shard"])
+
+
+def _utc(seconds_since: float) -> str:
+    return datetime.fromtimestamp(seconds_since, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def shard_state(source: SourceView, shard: str) -> str:
+    if shard in source.paused_shards:
+        return "paused"
+    return "idle" if shard in source.idle_shards else "reading"
 
 
 def human_bytes(count: float) -> str:
@@ -149,8 +174,10 @@ def status_line(view: StatusView) -> str:
     for s in view.sources:
         lag = f", lag {human_seconds(s.lag_seconds)}" if s.lag_seconds is not None else ""
         throttles = f", {s.throttles:,} throttles" if s.throttles else ""
+        idle = f", idle shards {' '.join(s.idle_shards)}" if s.idle_shards else ""
+        paused = f", paused shards {' '.join(s.paused_shards)}" if s.paused_shards else ""
         parts.append(f"source {s.name}: {s.events_per_second:,.0f} events/s, {s.events:,} in, "
-                     f"{s.errors:,} errors, {s.late:,} late{lag}{throttles}")
+                     f"{s.errors:,} errors, {s.late:,} late{lag}{throttles}{idle}{paused}")
     for w in view.watermarks:
         parts.append(f"watermark {w.stream}.{w.column} {w.watermark} ({human_seconds(w.behind_seconds)} behind)")
     parts.append(f"open windows {view.open_window_rows:,} rows")

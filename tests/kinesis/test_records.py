@@ -20,7 +20,7 @@ def _record(seq: int, data: bytes) -> dict:
 def _decode(datas: list[bytes]):  # type: ignore[no-untyped-def]
     decoder = NdjsonDecoder("clicks", COLUMNS)
     rows, bad = user_rows("clicks", "shardId-000000000007", [_record(i, d) for i, d in enumerate(datas)])
-    table, errors = decode_rows(decoder, rows)
+    table, errors, _ = decode_rows(decoder, rows)
     return table, bad + errors
 
 

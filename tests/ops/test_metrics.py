@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 from flowsql.metrics import Metrics, bind_reporters, DeliveryReporter, SourceReporter
 from flowsql.status.view import build_view, status_line
@@ -91,3 +92,29 @@ def test_panel_lists_shards_on_demand() -> None:
     shard_line = next(line for line in with_shards.splitlines() if "shardId-000000000000" in line)
     assert "200" in shard_line  # 600 events over 3 s
     assert "shardId" not in screen(False)
+
+
+def test_panel_and_status_line_show_shard_watermarks_and_states() -> None:
+    from rich.console import Console
+
+    from flowsql.status.panel import render_panel
+
+    metrics = Metrics()
+    metrics.set("flowsql_events_in_total", 10, source="orders")
+    for shard, ts, idle, paused in (("shardId-000000000000", 1_714_564_800.0, 0, 0),
+                                    ("shardId-000000000001", 1_714_565_400.0, 0, 1),
+                                    ("shardId-000000000002", 1_714_564_000.0, 1, 0)):
+        metrics.set("flowsql_shard_watermark_seconds", ts, source="orders", shard=shard, column="ts")
+        metrics.set("flowsql_shard_idle", idle, source="orders", shard=shard)
+        metrics.set("flowsql_shard_paused", paused, source="orders", shard=shard)
+    view = build_view(metrics.snapshot(), None, 0.0)
+    console = Console(record=True, width=140, file=io.StringIO())
+    console.print(render_panel("demo", view, shards=True))
+    screen = console.export_text()
+    rows = {re.search(r"shardId-\d+", line).group(0): line  # type: ignore[union-attr]
+            for line in screen.splitlines() if "shardId-" in line and "2024-05-01" in line}
+    assert "2024-05-01 12:00:00" in rows["shardId-000000000000"] and "reading" in rows["shardId-000000000000"]
+    assert "2024-05-01 12:10:00" in rows["shardId-000000000001"] and "paused" in rows["shardId-000000000001"]
+    assert "idle" in rows["shardId-000000000002"]
+    line = status_line(view)
+    assert "idle shards shardId-000000000002" in line and "paused shards shardId-000000000001" in line
