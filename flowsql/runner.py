@@ -22,6 +22,7 @@ from flowsql.checkpoint import CheckpointStore, pipeline_fingerprint
 from flowsql.checkpoint.coordinator import CheckpointCoordinator
 from flowsql.delivery import Sink, create_sink
 from flowsql.engine import Engine, plan_pipeline
+from flowsql.engine.isolation import QUERY_FAILED, QueryError, query_place
 from flowsql.engine.operators import Rejected
 from flowsql.engine.planner import OperatorPlan, Plan
 from flowsql.errors import FlowsqlError, PipelineError, SourceError
@@ -157,12 +158,26 @@ class PipelineRun:
         records = late_records(source, rows, reason)
         records = [BadRecord(r.source, code, r.message, r.raw, r.position) for r in records]
         sink = self.error_sink.get(source)
+        if code == QUERY_FAILED:
+            self._query_failed(op, source, reason, records)
         if code == "late":
             self.summary.late += len(records)
             self.metrics.inc("flowsql_late_records_total", len(records), source=source)
             self._late_log.dropped(source, op.target, len(records), reason, sink.name if sink else None)
         if sink is not None:
             sink.add_errors(records)
+
+    def _query_failed(self, op: OperatorPlan, source: str, reason: str, records: list[BadRecord]) -> None:
+        """Rows a query failed on count as the source's errors; with `on_query_error = 'fail'`
+        the first one ends the run, before anything after it is delivered."""
+        if self.settings.on_query_error == "fail":
+            raise QueryError(f"{query_place(op)} failed on a record of source '{source}': {reason}\n"
+                             f"    record: {records[0].raw.decode()}\n"
+                             "hint: SET on_query_error = 'skip' sends such records to the error output and goes on")
+        self.summary.sources[source].errors += len(records)
+        logging.getLogger("flowsql").warning(
+            "%d record(s) of source '%s' made the query into '%s' (%s) fail; sent to the error output: %s",
+            len(records), source, op.target, op.decl.location, reason)
 
     # -- running -----------------------------------------------------------------------------
     def run(self, stop: threading.Event | None = None, until_caught_up: bool = False) -> RunSummary:
