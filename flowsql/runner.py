@@ -26,7 +26,7 @@ from flowsql.engine.isolation import QUERY_FAILED, QueryError, query_place
 from flowsql.engine.operators import Rejected
 from flowsql.engine.planner import OperatorPlan, Plan
 from flowsql.errors import FlowsqlError, PipelineError, SourceError
-from flowsql.logs import LateRecordLog
+from flowsql.logs import LateRecordLog, QueryFailureLog
 from flowsql.metrics import Metrics, bind_reporters
 from flowsql.pipeline.model import Pipeline
 from flowsql.records import ARRIVAL_TIME, BadRecord, SourceBatch, late_records
@@ -122,6 +122,7 @@ class PipelineRun:
         self._joinable = frozenset(n for n in self.sources if n not in pipeline.tables)
         self._observed_at = 0.0
         self._late_log = LateRecordLog(logging.getLogger("flowsql"))
+        self._query_failure_log = QueryFailureLog(logging.getLogger("flowsql"))
 
     def fingerprint(self) -> str:
         """What a checkpoint of this pipeline depends on: schemas, queries, windows, outputs."""
@@ -155,11 +156,11 @@ class PipelineRun:
     def _on_reject(self, op: OperatorPlan, rejected: Rejected) -> None:
         code, reason, rows = rejected
         source = self._root_source(op.input)
+        if code == QUERY_FAILED:
+            reason = self._query_failed(op, source, reason, rows)
         records = late_records(source, rows, reason)
         records = [BadRecord(r.source, code, r.message, r.raw, r.position) for r in records]
         sink = self.error_sink.get(source)
-        if code == QUERY_FAILED:
-            self._query_failed(op, source, reason, records)
         if code == "late":
             self.summary.late += len(records)
             self.metrics.inc("flowsql_late_records_total", len(records), source=source)
@@ -167,17 +168,19 @@ class PipelineRun:
         if sink is not None:
             sink.add_errors(records)
 
-    def _query_failed(self, op: OperatorPlan, source: str, reason: str, records: list[BadRecord]) -> None:
+    def _query_failed(self, op: OperatorPlan, source: str, reason: str, rows: pa.Table) -> str:
         """Rows a query failed on count as the source's errors; with `on_query_error = 'fail'`
-        the first one ends the run, before anything after it is delivered."""
+        the first one ends the run, before anything after it is delivered. Returns the error
+        output's message: which query, and why."""
         if self.settings.on_query_error == "fail":
+            record = late_records(source, rows.slice(0, 1), reason)[0].raw.decode()
             raise QueryError(f"{query_place(op)} failed on a record of source '{source}': {reason}\n"
-                             f"    record: {records[0].raw.decode()}\n"
+                             f"    record: {record}\n"
                              "hint: SET on_query_error = 'skip' sends such records to the error output and goes on")
-        self.summary.sources[source].errors += len(records)
-        logging.getLogger("flowsql").warning(
-            "%d record(s) of source '%s' made the query into '%s' (%s) fail; sent to the error output: %s",
-            len(records), source, op.target, op.decl.location, reason)
+        self.summary.sources[source].errors += rows.num_rows
+        self._query_failure_log.failed(source, f"the query into '{op.target}' ({op.decl.location})", rows.num_rows,
+                                       reason)
+        return f"the query into '{op.target}' failed: {reason}"
 
     # -- running -----------------------------------------------------------------------------
     def run(self, stop: threading.Event | None = None, until_caught_up: bool = False) -> RunSummary:
