@@ -144,7 +144,7 @@ PROPERTY_QUERIES = [
 ]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stream=bad_streams(), query=st.sampled_from(PROPERTY_QUERIES))
 def test_random_bad_rows_through_tumbling_windows(stream: tuple[list[dict], set[int], list[int]], query: str) -> None:
     rows, bad, cuts = stream
