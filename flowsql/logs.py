@@ -124,3 +124,27 @@ class LateRecordLog:
         )
         self.pending = 0
         self.last_logged = now
+
+
+class QueryFailureLog:
+    """Warns about records a query failed on (sent to the error output): the first at once, then
+    at most one summed line per interval, so a stream of bad records does not drown the log."""
+
+    def __init__(self, logger: logging.Logger, interval: float = 10.0) -> None:
+        self.logger = logger
+        self.interval = interval
+        self.pending = 0
+        self.last_logged: float | None = None
+
+    def failed(self, source: str, query: str, count: int, reason: str) -> None:
+        self.pending += count
+        now = time.monotonic()
+        if self.last_logged is not None and now - self.last_logged < self.interval:
+            return
+        self.logger.warning(
+            "source '%s': %d records made %s fail (the last: %s); they went to the error output",
+            source, self.pending, query, reason,
+            extra={"event": "query_failed_records", "source": source, "records": self.pending},
+        )
+        self.pending = 0
+        self.last_logged = now

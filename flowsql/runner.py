@@ -22,10 +22,11 @@ from flowsql.checkpoint import CheckpointStore, pipeline_fingerprint
 from flowsql.checkpoint.coordinator import CheckpointCoordinator
 from flowsql.delivery import Sink, create_sink
 from flowsql.engine import Engine, plan_pipeline
+from flowsql.engine.isolation import QUERY_FAILED, QueryError, query_place
 from flowsql.engine.operators import Rejected
 from flowsql.engine.planner import OperatorPlan, Plan
 from flowsql.errors import FlowsqlError, PipelineError, SourceError
-from flowsql.logs import LateRecordLog
+from flowsql.logs import LateRecordLog, QueryFailureLog
 from flowsql.metrics import Metrics, bind_reporters
 from flowsql.pipeline.model import Pipeline
 from flowsql.records import ARRIVAL_TIME, BadRecord, SourceBatch, late_records
@@ -121,6 +122,7 @@ class PipelineRun:
         self._joinable = frozenset(n for n in self.sources if n not in pipeline.tables)
         self._observed_at = 0.0
         self._late_log = LateRecordLog(logging.getLogger("flowsql"))
+        self._query_failure_log = QueryFailureLog(logging.getLogger("flowsql"))
 
     def fingerprint(self) -> str:
         """What a checkpoint of this pipeline depends on: schemas, queries, windows, outputs."""
@@ -154,6 +156,8 @@ class PipelineRun:
     def _on_reject(self, op: OperatorPlan, rejected: Rejected) -> None:
         code, reason, rows = rejected
         source = self._root_source(op.input)
+        if code == QUERY_FAILED:
+            reason = self._query_failed(op, source, reason, rows)
         records = late_records(source, rows, reason)
         records = [BadRecord(r.source, code, r.message, r.raw, r.position) for r in records]
         sink = self.error_sink.get(source)
@@ -163,6 +167,20 @@ class PipelineRun:
             self._late_log.dropped(source, op.target, len(records), reason, sink.name if sink else None)
         if sink is not None:
             sink.add_errors(records)
+
+    def _query_failed(self, op: OperatorPlan, source: str, reason: str, rows: pa.Table) -> str:
+        """Rows a query failed on count as the source's errors; with `on_query_error = 'fail'`
+        the first one ends the run, before anything after it is delivered. Returns the error
+        output's message: which query, and why."""
+        if self.settings.on_query_error == "fail":
+            record = late_records(source, rows.slice(0, 1), reason)[0].raw.decode()
+            raise QueryError(f"{query_place(op)} failed on a record of source '{source}': {reason}\n"
+                             f"    record: {record}\n"
+                             "hint: SET on_query_error = 'skip' sends such records to the error output and goes on")
+        self.summary.sources[source].errors += rows.num_rows
+        self._query_failure_log.failed(source, f"the query into '{op.target}' ({op.decl.location})", rows.num_rows,
+                                       reason)
+        return f"the query into '{op.target}' failed: {reason}"
 
     # -- running -----------------------------------------------------------------------------
     def run(self, stop: threading.Event | None = None, until_caught_up: bool = False) -> RunSummary:

@@ -183,12 +183,14 @@ class Engine:
             if clock is not None and op_plan.inputs:
                 marks = [self.clocks[n.lower()].get(clock.lower()) for n in op_plan.inputs]
                 result = operator.advance_inputs(marks)
+                self._reject_emitted(op_plan, operator)
                 if result is not None and result.num_rows:
                     self._deliver(op_plan, result)
             elif clock is not None:
                 watermark = self.clocks[key].get(clock.lower())
                 if watermark is not None:
                     result = operator.advance(watermark)
+                    self._reject_emitted(op_plan, operator)
                     if result is not None and result.num_rows:
                         self._deliver(op_plan, result)
             if op_plan.decl.is_view:
@@ -198,6 +200,11 @@ class Engine:
                     if value is not None:
                         self._raise_clock(view, column, value)
                 self._advance(view)
+
+    def _reject_emitted(self, op_plan: OperatorPlan, operator: Operator) -> None:
+        """Rows the query failed on while the operator emitted go where rejected rows go."""
+        for item in operator.take_rejected():
+            self.on_reject(op_plan, item)
 
     def _view_clock(self, view: str, column: str) -> int | None:
         """How far a view's clock may move: the least of what each query filling it has seen

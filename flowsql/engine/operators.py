@@ -3,7 +3,8 @@
 A stateless query (projection, filter, any per-row expression) runs on each micro-batch. A
 window query keeps the rows of its open windows; when the watermark passes a window's end,
 the user's query runs once over the rows of the windows that just closed, and rows no open
-window needs any more are dropped, so state is bounded by the open windows.
+window needs any more are dropped, so state is bounded by the open windows. Rows a query fails
+on are set apart (see isolation.py) and rejected; the query runs on the rest.
 """
 
 from __future__ import annotations
@@ -18,14 +19,25 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from flowsql.engine.isolation import Rejected, run_isolated, run_whole
 from flowsql.engine.planner import OperatorPlan
 from flowsql.engine.windows import FOREVER_US, SESSION_COLUMNS, WindowSpec, assignment_sql, session_bounds_sql
 
 _names = itertools.count()
 _NULL_TIME = np.iinfo(np.int64).min
 
-Rejected = tuple[str, str, pa.Table]
-"""(error code, reason, rows) of rows a query could not take."""
+
+
+class RejectsOnEmit:
+    """Rows an operator's query failed on while it emitted (the engine's advance returns only
+    results), held until the engine takes them for the error output."""
+
+    def __init__(self) -> None:
+        self.pending_rejects: list[Rejected] = []
+
+    def take_rejected(self) -> list[Rejected]:
+        taken, self.pending_rejects = self.pending_rejects, []
+        return taken
 
 
 def _iso(us: int) -> str:
@@ -51,21 +63,26 @@ def times_us(table: pa.Table, column: str) -> np.ndarray:
     return values.fill_null(_NULL_TIME).to_numpy(zero_copy_only=False)
 
 
-class StatelessOperator:
+class StatelessOperator(RejectsOnEmit):
     """Runs its query on every micro-batch as it comes."""
 
     def __init__(self, plan: OperatorPlan, con: duckdb.DuckDBPyConnection) -> None:
+        super().__init__()
         self.plan = plan
         self.con = con
         self.relation = f"__flowsql_in_{next(_names)}"
         self.sql = plan.sql(self.relation)
 
     def push(self, table: pa.Table) -> tuple[pa.Table | None, list[Rejected]]:
-        """Returns (result rows, rejected rows); a stateless query rejects nothing."""
+        """Returns (result rows, rows the query failed on)."""
         if table.num_rows == 0:
             return None, []
+        isolated = run_isolated(self.plan, table, self._run)
+        return isolated.result, isolated.rejected
+
+    def _run(self, table: pa.Table) -> pa.Table:
         with registered(self.con, self.relation, table):
-            return self.con.sql(self.sql).to_arrow_table(), []
+            return self.con.sql(self.sql).to_arrow_table()
 
     def advance(self, watermark_us: int) -> pa.Table | None:
         return None
@@ -78,11 +95,12 @@ class StatelessOperator:
         return None
 
 
-class WindowOperator:
+class WindowOperator(RejectsOnEmit):
     """Buffers rows of open windows and emits each window once, when the watermark passes it."""
 
     def __init__(self, plan: OperatorPlan, con: duckdb.DuckDBPyConnection, lateness_us: int = 0) -> None:
         assert plan.window is not None
+        super().__init__()
         self.plan = plan
         self.spec: WindowSpec = plan.window
         self.con = con
@@ -102,14 +120,16 @@ class WindowOperator:
         return self.closed_until
 
     def push(self, table: pa.Table) -> tuple[pa.Table | None, list[Rejected]]:
-        """Buffer the rows; rows with no time or behind the emitted windows are rejected."""
-        if self.plan.prefilter is not None and table.num_rows:
-            with registered(self.con, self.relation, table):
-                table = self.con.sql(self.plan.sql_of(self.plan.prefilter, self.relation)).to_arrow_table()
-        if table.num_rows == 0:
-            return None, []
-        times = times_us(table, self.spec.time_column)
+        """Buffer the rows; rows with no time, behind the emitted windows, or that the query's
+        row filter or partial aggregates fail on are rejected."""
         rejected: list[Rejected] = []
+        prefilter = self.plan.prefilter
+        if prefilter is not None and table.num_rows:
+            filtered = run_isolated(self.plan, table, lambda rows: self._query(prefilter, rows))
+            table, rejected = filtered.result, filtered.rejected
+        if table.num_rows == 0:
+            return None, rejected
+        times = times_us(table, self.spec.time_column)
         missing = times == _NULL_TIME
         if missing.any():
             rejected.append(("missing-event-time", f"{self.spec.time_column} is null", table.filter(pa.array(missing))))
@@ -122,19 +142,25 @@ class WindowOperator:
                 rejected.append(("late", note, table.filter(pa.array(late))))
                 keep = ~late
                 table, times = table.filter(pa.array(keep)), times[keep]
+        if table.num_rows and self.pre is not None:
+            folded = run_isolated(self.plan, table, self._fold)
+            rejected += folded.rejected
+            times = times_us(folded.good, self.spec.time_column) if folded.rejected else times
+            table = folded.result
         if table.num_rows:
             first = int(self.spec.first_end(times).min())
-            if self.pre is not None:
-                table = self._fold(table)
             self.buffer.append(table)
             self.buffered_rows += table.num_rows
             self.next_close = first if self.next_close is None else min(self.next_close, first)
         return None, rejected
 
+    def _query(self, template: str, rows: pa.Table) -> pa.Table:
+        with registered(self.con, self.relation, rows):
+            return self.con.sql(self.plan.sql_of(template, self.relation)).to_arrow_table()
+
     def _fold(self, table: pa.Table) -> pa.Table:
         assert self.pre is not None
-        with registered(self.con, self.relation, table):
-            return self.con.sql(self.plan.sql_of(self.pre.partial_template, self.relation)).to_arrow_table()
+        return self._query(self.pre.partial_template, table)
 
     def advance(self, watermark_us: int) -> pa.Table | None:
         """Emit the windows that end at or before watermark - allowed lateness."""
@@ -148,10 +174,18 @@ class WindowOperator:
         return result
 
     def _emit(self, until: int) -> pa.Table:
+        """The closing windows' result. Raw rows it fails on leave the state for the error
+        output; partial aggregates are no row's own, so a failure over them ends the run."""
         rows = pa.concat_tables(self.buffer) if len(self.buffer) > 1 else self.buffer[0]
+        windows = assignment_sql(self.state_spec, self.relation, self.closed_until, until)
+        closing = self.plan.sql_of(self.query, f"({windows})")
+        if self.pre is not None:
+            result = run_whole(self.plan, lambda: self._query(closing, rows))
+        else:
+            emitted = run_isolated(self.plan, rows, lambda subset: self._query(closing, subset))
+            result, rows = emitted.result, emitted.good
+            self.pending_rejects += emitted.rejected
         with registered(self.con, self.relation, rows):
-            windows = assignment_sql(self.state_spec, self.relation, self.closed_until, until)
-            result = self.con.sql(self.plan.sql_of(self.query, f"({windows})")).to_arrow_table()
             kept, next_close = self._still_needed(rows, until)
         self.buffer = [kept] if kept.num_rows else []
         self.buffered_rows = kept.num_rows

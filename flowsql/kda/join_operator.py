@@ -17,7 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flowsql.engine.operators import Rejected, times_us
+from flowsql.engine.isolation import run_isolated
+from flowsql.engine.operators import Rejected, RejectsOnEmit, times_us
 from flowsql.engine.planner import OperatorPlan
 from flowsql.kda.stream_join import HELPERS, ID, KEEP, LEFT, LEFT_ID, MATCHED, ORDER, RIGHT, RIGHT_ID, TIME, US
 
@@ -42,12 +43,13 @@ def _with_tags(table: pa.Table, ids: np.ndarray, us: np.ndarray, out_us: np.ndar
             .append_column(MATCHED, pa.array(matched, pa.bool_())))
 
 
-class StreamJoinOperator:
+class StreamJoinOperator(RejectsOnEmit):
     """Two inputs: `push_input(side, rows)` pairs new rows with the other side's kept rows;
     `advance_inputs(clocks)`, which the engine calls once a batch's rows are all pushed, emits
     the batch's pairs in ROWTIME order and lets rows go (an outer join's unmatched ones too)."""
 
     def __init__(self, plan: OperatorPlan, con: duckdb.DuckDBPyConnection, spec: JoinSpec) -> None:
+        super().__init__()
         self.plan = plan
         self.con = con
         self.spec = spec
@@ -82,9 +84,8 @@ class StreamJoinOperator:
         self.next_id += table.num_rows
         new = _with_tags(table.select(self.spec.input_schemas[side].names), ids, us, us,
                          np.zeros(table.num_rows, bool))
-        sides = [self.kept[0], self.kept[1]]
-        sides[side] = new
-        result = self._run(self.pairs_sql, sides)
+        paired = run_isolated(self.plan, new, lambda rows: self._run(self.pairs_sql, self._beside(side, rows)))
+        new, result = paired.good, paired.result
         if result.num_rows:
             matched = [pc.unique(result.column(LEFT_ID)), pc.unique(result.column(RIGHT_ID))]
             new = _mark(new, matched[side])
@@ -92,7 +93,13 @@ class StreamJoinOperator:
         self.kept[side] = pa.concat_tables([self.kept[side], new])
         if result.num_rows:
             self.pending.append(result)  # emitted at the batch's advance, with the other side's pairs
-        return None, []
+        return None, _untagged(paired.rejected)
+
+    def _beside(self, side: int, rows: pa.Table) -> list[pa.Table]:
+        """`rows` as side `side`, with the other side's kept rows."""
+        sides = [self.kept[0], self.kept[1]]
+        sides[side] = rows
+        return sides
 
     def advance(self, watermark_us: int) -> pa.Table | None:
         return self.advance_inputs([watermark_us, watermark_us])
@@ -118,13 +125,18 @@ class StreamJoinOperator:
                     at = finished.column(US).to_numpy() + reach
                     finished = finished.set_column(finished.schema.get_field_index(TIME), TIME,
                                                    pa.array(at, pa.int64()).cast(pa.timestamp("us")))
-                    sides = [tagged_empty(self.spec.input_schemas[0]), tagged_empty(self.spec.input_schemas[1])]
-                    sides[side] = finished
-                    outputs.append(self._run(self.unmatched_sql[side], sides))
+                    alone = run_isolated(self.plan, finished, lambda rows, s=side: self._unmatched(s, rows))
+                    self.pending_rejects += _untagged(alone.rejected)
+                    outputs.append(alone.result)
         outputs = [o for o in outputs if o.num_rows]
         if not outputs:
             return None
         return _output(pa.concat_tables(outputs, promote_options="default"))
+
+    def _unmatched(self, side: int, rows: pa.Table) -> pa.Table:
+        sides = [tagged_empty(self.spec.input_schemas[0]), tagged_empty(self.spec.input_schemas[1])]
+        sides[side] = rows
+        return self._run(self.unmatched_sql[side], sides)
 
     def _run(self, sql: str, sides: list[pa.Table]) -> pa.Table:
         for relation, rows in zip(self.relations, sides):
@@ -159,6 +171,11 @@ class StreamJoinOperator:
             mine = rows.filter(pc.equal(rows.column(_SIDE), side))
             mine = mine.select([prefix + n for n in empty.column_names]).rename_columns(empty.column_names)
             self.kept[side] = mine.cast(empty.schema)
+
+
+def _untagged(rejected: list[Rejected]) -> list[Rejected]:
+    """Rejected rows as their stream had them, without the operator's columns."""
+    return [(code, reason, rows.drop_columns([ID, US, TIME, MATCHED])) for code, reason, rows in rejected]
 
 
 def _mark(rows: pa.Table, ids: pa.Array) -> pa.Table:

@@ -17,7 +17,8 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from flowsql.engine.operators import Rejected, registered
+from flowsql.engine.isolation import run_isolated
+from flowsql.engine.operators import Rejected, RejectsOnEmit, registered
 from flowsql.engine.planner import INPUT_PLACEHOLDER, OperatorPlan
 from flowsql.kda.functions import interval_us
 
@@ -126,10 +127,11 @@ def window_end_of(frame: exp.Expression) -> str | None:
     return None if end is None else str(end).upper()
 
 
-class SlidingOperator:
+class SlidingOperator(RejectsOnEmit):
     """Keeps the rows the windows can reach; emits one row per new input row."""
 
     def __init__(self, plan: OperatorPlan, con: duckdb.DuckDBPyConnection, spec: SlidingSpec) -> None:
+        super().__init__()
         self.plan = plan
         self.con = con
         self.spec = spec
@@ -159,17 +161,26 @@ class SlidingOperator:
         return None
 
     def push(self, table: pa.Table) -> tuple[pa.Table | None, list[Rejected]]:
+        """One output row per new row; new rows the query fails on are rejected, and the rest
+        are numbered as if those had never come."""
         if table.num_rows == 0:
             return None, []
+        isolated = run_isolated(self.plan, table, self._slide)
         first = self.next_seq
-        self.next_seq += table.num_rows
-        numbered = table.append_column(SEQ, pa.array(range(first, self.next_seq), pa.int64()))
-        rows = pa.concat_tables([self.kept, numbered]) if self.kept is not None else numbered
-        with registered(self.con, self.relation, rows):
-            result = self.con.sql(f"SELECT * EXCLUDE ({SEQ}) FROM ({self.sql}) WHERE {SEQ} >= {first} "
-                                  f"ORDER BY {SEQ}").to_arrow_table()
+        self.next_seq += isolated.good.num_rows
+        with registered(self.con, self.relation, self._with_kept(isolated.good, first)):
             self.kept = self.con.sql(self.keep_sql).to_arrow_table() if self.keep_sql else None
-        return result, []
+        return isolated.result, isolated.rejected
+
+    def _with_kept(self, table: pa.Table, first: int) -> pa.Table:
+        numbered = table.append_column(SEQ, pa.array(range(first, first + table.num_rows), pa.int64()))
+        return pa.concat_tables([self.kept, numbered]) if self.kept is not None else numbered
+
+    def _slide(self, table: pa.Table) -> pa.Table:
+        first = self.next_seq
+        with registered(self.con, self.relation, self._with_kept(table, first)):
+            return self.con.sql(f"SELECT * EXCLUDE ({SEQ}) FROM ({self.sql}) WHERE {SEQ} >= {first} "
+                                f"ORDER BY {SEQ}").to_arrow_table()
 
     def advance(self, watermark_us: int) -> pa.Table | None:
         return None

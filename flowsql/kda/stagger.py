@@ -15,7 +15,8 @@ import numpy as np
 import pyarrow as pa
 from sqlglot import exp
 
-from flowsql.engine.operators import Rejected, registered, times_us
+from flowsql.engine.isolation import run_isolated
+from flowsql.engine.operators import Rejected, RejectsOnEmit, registered, times_us
 from flowsql.engine.planner import INPUT_PLACEHOLDER, OperatorPlan
 from flowsql.kda.functions import interval_us
 from flowsql.kda.parser import STAGGER_MARK
@@ -83,10 +84,11 @@ def prepare_stagger(work: _Pump, query: exp.Select, rowtime: str) -> StaggerSpec
     return StaggerSpec(rowtime, size, keys)
 
 
-class StaggerOperator:
+class StaggerOperator(RejectsOnEmit):
     """Keeps the rows of open stagger windows and each key's open window close."""
 
     def __init__(self, plan: OperatorPlan, con: duckdb.DuckDBPyConnection, spec: StaggerSpec) -> None:
+        super().__init__()
         self.plan = plan
         self.con = con
         self.spec = spec
@@ -109,9 +111,9 @@ class StaggerOperator:
     def push(self, table: pa.Table) -> tuple[pa.Table | None, list[Rejected]]:
         if table.num_rows == 0:
             return None, []
+        keyed = run_isolated(self.plan, table, self._keys)
+        table, key_rows = keyed.good, keyed.result
         times = times_us(table, self.spec.rowtime)
-        with registered(self.con, self.relation, table):
-            key_rows = self.con.sql(self.keys_sql).fetchall()
         closes = np.empty(len(times), dtype=np.int64)
         for index, (key, time) in enumerate(zip(key_rows, times)):
             close = self.open.get(key)
@@ -120,7 +122,15 @@ class StaggerOperator:
                 self.open[key] = close
             closes[index] = close
         self.buffer.append(table.append_column(CLOSE, pa.array(closes, pa.int64()).cast(pa.timestamp("us"))))
-        return None, []
+        return None, keyed.rejected
+
+    def _keys(self, rows: pa.Table) -> list[tuple[Any, ...]]:
+        with registered(self.con, self.relation, rows):
+            return self.con.sql(self.keys_sql).fetchall()
+
+    def _closing(self, rows: pa.Table) -> pa.Table:
+        with registered(self.con, self.relation, rows):
+            return self.con.sql(f"SELECT * EXCLUDE ({CLOSE}) FROM ({self.sql}) ORDER BY {CLOSE}").to_arrow_table()
 
     def advance(self, watermark_us: int) -> pa.Table | None:
         if not self.buffer:
@@ -132,8 +142,9 @@ class StaggerOperator:
             return None
         self.buffer = [rows.filter(pa.array(~due))] if (~due).any() else []
         self.open = {k: c for k, c in self.open.items() if c > watermark_us}
-        with registered(self.con, self.relation, rows.filter(pa.array(due))):
-            return self.con.sql(f"SELECT * EXCLUDE ({CLOSE}) FROM ({self.sql}) ORDER BY {CLOSE}").to_arrow_table()
+        emitted = run_isolated(self.plan, rows.filter(pa.array(due)), self._closing)
+        self.pending_rejects += [(code, reason, bad.drop_columns([CLOSE])) for code, reason, bad in emitted.rejected]
+        return emitted.result
 
     def state(self) -> Any:
         return pa.concat_tables(self.buffer) if self.buffer else None
@@ -147,7 +158,6 @@ class StaggerOperator:
         self.open = {}
         if not self.buffer:
             return
-        with registered(self.con, self.relation, self.buffer[0]):
-            keys = self.con.sql(self.keys_sql).fetchall()
+        keys = self._keys(self.buffer[0])
         for key, close in zip(keys, times_us(self.buffer[0], CLOSE)):
             self.open[key] = max(self.open.get(key, 0), int(close))

@@ -1,5 +1,8 @@
-"""Kill `flowsql run` with SIGKILL at random moments, restart it with the same state each time,
-and compare the final output with one uninterrupted run: equal rows, none twice."""
+"""Kill `flowsql run` with SIGKILL at random points of its progress, restart it with the same state
+each time, and compare the final output with one uninterrupted run: equal rows, none twice.
+
+The killed runs follow a file the test feeds part by part, so a run never ends by itself and
+every kill lands mid-run, whatever the machine's speed; kills wait for objects to be written."""
 
 from __future__ import annotations
 
@@ -10,18 +13,21 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pytest
 
 from tests.conftest import ROOT, run_cli
 from tests.pipeline.test_examples import generated_clicks
 
 PIPELINE = """
+SET checkpoint_interval = '0.5 s';
 CREATE SOURCE clicks (event_id BIGINT, user_id VARCHAR, page VARCHAR, event_type VARCHAR, price DOUBLE,
     ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '3 seconds')
-WITH (connector = 'file', path = '{data}', chunk_size = '{chunk}');
+WITH (connector = 'file', path = '{data}', chunk_size = '{chunk}', {follow});
 
 CREATE SINK raw WITH (connector = 'file', path = '{out}/raw', format = 'parquet',
     prefix = 'event_type=!{{partitionKeyFromQuery:event_type}}/', buffer_interval = '0 s');
@@ -41,15 +47,24 @@ FROM SESSION(clicks, ts, INTERVAL '30 seconds') WHERE user_id < 'u2' GROUP BY AL
 """
 
 
-def prepare(tmp_path: Path, name: str, events: int, chunk: str) -> tuple[Path, Path]:
-    data = tmp_path / "clicks.ndjson"
-    if not data.exists():
+FOLLOW = "follow = true, poll_interval = '50 ms'"
+NO_FOLLOW = "follow = false, poll_interval = '50 ms'"
+DEADLINE = 180.0  # seconds a run may take to make the progress a kill waits for
+
+
+def prepare(tmp_path: Path, name: str, events: int, chunk: str, data: Path | None = None,
+            follow: bool = False) -> tuple[Path, Path]:
+    """The pipeline `name` over the generated clicks (written once to clicks.ndjson), or over
+    `data` when given (a file the test feeds)."""
+    everything = tmp_path / "clicks.ndjson"
+    if not everything.exists():
         con = duckdb.connect()
         con.register("clicks", generated_clicks(events, seed=11, rate=2000))
-        con.execute(f"COPY (SELECT * EXCLUDE (arrival_time, country) FROM clicks) TO '{data}' (FORMAT json)")
+        con.execute(f"COPY (SELECT * EXCLUDE (arrival_time, country) FROM clicks) TO '{everything}' (FORMAT json)")
     out = tmp_path / name
     pipeline = tmp_path / f"{name}.sql"
-    pipeline.write_text(PIPELINE.format(data=data, out=out, chunk=chunk))
+    pipeline.write_text(PIPELINE.format(data=data or everything, out=out, chunk=chunk,
+                                        follow=FOLLOW if follow else NO_FOLLOW))
     return pipeline, out
 
 
@@ -63,27 +78,60 @@ def output_rows(out: Path) -> dict[str, list[tuple]]:
     return rows
 
 
-def run_with_kills(pipeline: Path, state: Path, kills: int, seed: int) -> int:
-    """Start the run, SIGKILL it after a random moment, restart; until it finishes. Returns kills done."""
+def wait_for(condition: Callable[[], bool], what: str, process: subprocess.Popen[bytes],
+             deadline: float = DEADLINE) -> None:
+    """Poll `condition` until it holds; fail with `what` if the deadline passes or the run exits."""
+    limit = time.monotonic() + deadline
+    while not condition():
+        if process.poll() is not None:
+            stderr = process.stderr.read().decode() if process.stderr else ""
+            raise AssertionError(f"the run exited with {process.returncode} before {what}: {stderr}")
+        if time.monotonic() > limit:
+            raise AssertionError(f"no {what} within {deadline:.0f} s")
+        time.sleep(0.02)
+
+
+def object_count(out: Path) -> int:
+    return sum(1 for f in out.rglob("*") if f.is_file()) if out.exists() else 0
+
+
+def line_parts(content: bytes, parts: int, rng: random.Random) -> list[bytes]:
+    """`content` cut at random line ends into `parts` pieces, none empty."""
+    ends = (np.flatnonzero(np.frombuffer(content, np.uint8) == ord("\n")) + 1).tolist()
+    cuts = sorted(rng.sample(ends[:-1], parts - 1)) if parts > 1 else []
+    bounds = [0, *cuts, len(content)]
+    return [content[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
+def run_with_kills(pipeline: Path, data: Path, content: bytes, out: Path, state: Path, kills: int, seed: int) -> int:
+    """Feed `content` to the followed file `data` in kills + 1 parts. With each part but the last a
+    run starts, and is SIGKILLed once 1 to 3 more objects have reached `out` (its progress: a
+    followed file never ends, so the kill always lands mid-run). The last part is read by a run
+    that does not follow, which must finish. Returns the kills done."""
     rng = random.Random(seed)
-    done = 0
+    parts = line_parts(content, kills + 1, rng)
+    data.write_bytes(b"")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    for _ in range(kills + 50):
-        process = subprocess.Popen([sys.executable, "-m", "flowsql", "run", str(pipeline), "--state-dir", str(state),
-                                    "--quiet"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        if done < kills:
-            try:
-                process.wait(timeout=rng.uniform(0.6, 2.5))
-            except subprocess.TimeoutExpired:
-                process.send_signal(signal.SIGKILL)
-                process.wait()
-                done += 1
-                continue
-        else:
-            process.wait(timeout=300)
-        assert process.returncode == 0, process.stderr.read().decode() if process.stderr else ""
-        return done
-    raise AssertionError("the run never finished")
+    command = [sys.executable, "-m", "flowsql", "run", str(pipeline), "--state-dir", str(state), "--quiet"]
+    done = 0
+    for part in parts[:-1]:
+        before = object_count(out)
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        with data.open("ab") as feed:
+            feed.write(part)
+        target = before + rng.randint(1, 3)
+        try:
+            wait_for(lambda: object_count(out) >= target, f"{target - before} new objects", process)
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+        done += 1
+    with data.open("ab") as feed:
+        feed.write(parts[-1])
+    pipeline.write_text(pipeline.read_text().replace(FOLLOW, NO_FOLLOW))
+    final = subprocess.run(command, env=env, capture_output=True, timeout=600)
+    assert final.returncode == 0, final.stderr.decode()
+    return done
 
 
 def check_crashes(tmp_path: Path, events: int, kills: int, chunk: str) -> int:
@@ -93,8 +141,10 @@ def check_crashes(tmp_path: Path, events: int, kills: int, chunk: str) -> int:
     expected = output_rows(reference_out)
     assert all(expected.values())
 
-    crashed_pipeline, crashed_out = prepare(tmp_path, "crashed", events, chunk)
-    survived = run_with_kills(crashed_pipeline, tmp_path / "state", kills, seed=events)
+    fed = tmp_path / "fed.ndjson"
+    crashed_pipeline, crashed_out = prepare(tmp_path, "crashed", events, chunk, data=fed, follow=True)
+    content = (tmp_path / "clicks.ndjson").read_bytes()
+    survived = run_with_kills(crashed_pipeline, fed, content, crashed_out, tmp_path / "state", kills, seed=events)
     got = output_rows(crashed_out)
     for name in expected:
         assert len(got[name]) == len(expected[name]), name
@@ -117,16 +167,15 @@ def test_many_random_sigkills(tmp_path: Path) -> None:
 
 
 def test_sigterm_stops_cleanly_and_resumes(tmp_path: Path) -> None:
-    pipeline, out = prepare(tmp_path, "stopped", 150_000, "128 KB")
     reference_pipeline, reference_out = prepare(tmp_path, "reference", 150_000, "128 KB")
+    pipeline, out = prepare(tmp_path, "stopped", 150_000, "128 KB", follow=True)
     assert run_cli("run", str(reference_pipeline), "--no-checkpoint").code == 0
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     state = tmp_path / "state"
     process = subprocess.Popen([sys.executable, "-m", "flowsql", "run", str(pipeline), "--state-dir", str(state)],
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while not (state / "stopped.flowsql-state" / "CURRENT").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)  # running, with a first checkpoint behind it
+    # Running, with a first checkpoint behind it; a followed file keeps it running until the signal.
+    wait_for(lambda: (state / "stopped.flowsql-state" / "CURRENT").exists(), "first checkpoint", process, 60)
     started = time.monotonic()
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
@@ -134,6 +183,7 @@ def test_sigterm_stops_cleanly_and_resumes(tmp_path: Path) -> None:
     stderr = process.stderr.read().decode() if process.stderr else ""
     assert "stopping" in stderr
     assert (state / "stopped.flowsql-state" / "CURRENT").exists()
+    pipeline.write_text(pipeline.read_text().replace(FOLLOW, NO_FOLLOW))
     resumed = run_cli("run", str(pipeline), "--state-dir", str(state))
     assert resumed.code == 0, resumed.stderr
     assert "resumed from checkpoint epoch" in resumed.stderr
