@@ -14,6 +14,7 @@ from flowsql.errors import Location, PipelineError
 from flowsql.kda.functions import TIME_UNITS, FunctionError, floor_unit, interval_us, rewrite_functions
 from flowsql.kda.model import WINDOW_END, KdaApplication, KdaStream, PumpDecl
 from flowsql.kda.parser import kda_name
+from flowsql.kda.rcf import expand_random_cut_forest, typed_input
 from flowsql.kda.tumbling_items import expand_tumbling_items
 from flowsql.pipeline.model import Column, Pipeline
 from flowsql.records import ARRIVAL_TIME
@@ -73,6 +74,7 @@ def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: e
     query = insert.expression
     if not isinstance(query, exp.Select):
         raise work.fail(query, "a pump must insert SELECT STREAM ..., or SELECT STREAMs joined by UNION ALL")
+    query, forest = expand_random_cut_forest(work, query)
     query = expand_tumbling_items(work, query)
     tables = _stream_tables(work, query)
     windowed = [t for t in tables if _offset(t) in (join_windows or {})]
@@ -135,10 +137,15 @@ def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: e
     if stagger is not None:
         operator_sql = stagger.finish(query, input_name, None if sink else system)
         how = stagger.describe() + "; duckdb sql per closed window: " + operator_sql
+    make_operator = sliding.make_operator if sliding else stagger.make_operator if stagger else None
+    if forest is not None:
+        typed = typed_input(_input_columns(work, input_name), rowtime)
+        operator_sql = forest.finish(work, query, input_name, typed)
+        how = forest.describe() + "; duckdb sql per batch: " + operator_sql
+        make_operator = forest.make_operator
     _fill(work, target_node, stream, sink, system, [input_table])
     return PumpDecl(target=sink or stream.name, is_view=sink is None, query=query, location=location, text=text,
-                    pump=pump, translation=how,
-                    make_operator=sliding.make_operator if sliding else stagger.make_operator if stagger else None)
+                    pump=pump, translation=how, make_operator=make_operator)
 
 
 def _fill(work: _Pump, target_node: exp.Expression, stream: KdaStream, sink: str | None, system: str,
