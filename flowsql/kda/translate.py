@@ -8,6 +8,7 @@ import functools
 from dataclasses import dataclass
 
 import duckdb
+import sqlglot
 from sqlglot import exp
 
 from flowsql.errors import Location, PipelineError
@@ -126,6 +127,9 @@ def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: e
         sliding = prepare_sliding(work, query, rowtime)
         system = rowtime
         how = sliding.describe() if sliding else "per row: runs on every micro-batch"
+    if stagger is not None or bucket is not None:
+        _first_last_as_aggregates(query, rowtime)
+    _refuse_shard_id(work, query)
     try:
         rewrite_functions(query)
     except FunctionError as exc:
@@ -146,6 +150,24 @@ def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: e
     _fill(work, target_node, stream, sink, system, [input_table])
     return PumpDecl(target=sink or stream.name, is_view=sink is None, query=query, location=location, text=text,
                     pump=pump, translation=how, make_operator=make_operator)
+
+
+def _first_last_as_aggregates(query: exp.Select, rowtime: str) -> None:
+    """FIRST_VALUE(x) / LAST_VALUE(x) with no OVER in a window's SELECT are KDA aggregates:
+    the value of the window's first / last row by ROWTIME."""
+    for node in list(query.find_all(exp.FirstValue, exp.LastValue)):
+        if isinstance(node.parent, exp.Window):
+            continue
+        function = "first" if isinstance(node, exp.FirstValue) else "last"
+        node.replace(sqlglot.parse_one(f"{function}({node.this.sql('duckdb')} ORDER BY \"{rowtime}\")", read="duckdb"))
+
+
+def _refuse_shard_id(work: _Pump, query: exp.Select) -> None:
+    for column in query.find_all(exp.Column):
+        if column.name.upper() == "SHARD_ID" and not column.this.quoted:
+            raise work.fail(column, "SHARD_ID is not supported by flowsql's KDA front end: the engine gets a "
+                            "source's rows without the shard each came from",
+                            "map the partition key into a column of the source, or leave SHARD_ID out")
 
 
 def _fill(work: _Pump, target_node: exp.Expression, stream: KdaStream, sink: str | None, system: str,
