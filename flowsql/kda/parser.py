@@ -25,13 +25,23 @@ def is_kda_statement(tokens: list[Token]) -> bool:
 
     head = [t.text.upper() for t in tokens[:4]]
     kda = head[:3] == ["CREATE", "OR", "REPLACE"] and len(head) == 4 and head[3] in ("STREAM", "PUMP")
-    return kda or is_reference_statement(tokens)
+    plain = head[:1] == ["CREATE"] and len(head) > 1 and head[1] in ("STREAM", "PUMP")
+    return kda or plain or is_reference_statement(tokens)
+
+
+def _or_replace(tokens: list[Token]) -> list[Token]:
+    """`CREATE STREAM`/`CREATE PUMP` (KDA takes both spellings) with the first token standing in
+    for OR REPLACE, so that every statement has its name at the same index."""
+    if len(tokens) > 1 and tokens[1].text.upper() in ("STREAM", "PUMP"):
+        return [tokens[0], tokens[0], tokens[0], *tokens[1:]]
+    return tokens
 
 
 def add_kda_statement(pipeline: Pipeline, tokens: list[Token], base_dir: Path) -> None:
     """Record a STREAM or a reference table, or translate a PUMP into the query that feeds its stream."""
     from flowsql.kda.reference import declare_reference, is_reference_statement
 
+    tokens = _or_replace(tokens)
     if is_reference_statement(tokens):
         table = declare_reference(pipeline, tokens, base_dir)
         app = application(pipeline)
@@ -104,7 +114,7 @@ def _add_pump(pipeline: Pipeline, tokens: list[Token]) -> None:
         raise error(pipeline, tokens[4].start, f"the pump '{pump}' is declared twice")
     chars = list(_padded(pipeline, tokens[6:]))
     join_windows = take_join_windows(pipeline, tokens, chars)
-    text = _rewrite_kda_syntax(pipeline, tokens[6:], chars)
+    text = _epoch_floor(_rewrite_kda_syntax(pipeline, tokens[6:], chars))
     insert = _parse(pipeline, text)
     if not isinstance(insert, exp.Insert):
         raise error(pipeline, tokens[6].start, "a pump must be INSERT INTO \"STREAM\" SELECT STREAM ...")
@@ -234,6 +244,22 @@ def _rewrite_kda_syntax(pipeline: Pipeline, tokens: list[Token], chars: list[str
                 chars[token.start : token.end + 1] = ", "
         previous = token
     return "".join(chars)
+
+
+_EPOCH_FLOOR = re.compile(
+    r"FLOOR\s*\(\s*\(\s*(?P<time>[^()]+?)\s*-\s*TIMESTAMP\s*'1970-01-01 00:00:00'\s*\)\s*"
+    r"(?P<unit>SECOND|MINUTE|HOUR|DAY)\s*/\s*(?P<size>\d+)\s*,\s*(?P=unit)\s*\)", re.IGNORECASE)
+
+
+def _epoch_floor(text: str) -> str:
+    """`FLOOR((ROWTIME - TIMESTAMP '1970-01-01 00:00:00') SECOND / 10 TO SECOND)` (its TO
+    already a comma) numbers the 10-second periods since the epoch: a STEP of 10 seconds,
+    written over the same characters so that later positions stay the file's."""
+    def step(match: re.Match[str]) -> str:
+        written = f"STEP({match['time']}, INTERVAL '{match['size']}' {match['unit']})"
+        return written + " " * (len(match[0]) - len(written))
+
+    return _EPOCH_FLOOR.sub(step, text)
 
 
 STAGGER_MARK = "__S"

@@ -59,6 +59,7 @@ class SlidingSpec:
             if str(spec.args.get("kind")).upper() == "RANGE":
                 size = interval_us(spec.args["start"])
                 spec.set("start", exp.column(_span(size or 0)))
+            _carry_seq(window, final)
         final.select(exp.column(SEQ), copy=False)
         for table in final.find_all(exp.Table):
             if table.name.lower() == input_table_name.lower():
@@ -71,6 +72,15 @@ class SlidingSpec:
 
     def make_operator(self, plan: OperatorPlan, con: duckdb.DuckDBPyConnection, lateness_us: int = 0) -> SlidingOperator:
         return SlidingOperator(plan, con, self)
+
+
+def _carry_seq(window: exp.Window, top: exp.Select) -> None:
+    """A window in a FROM subquery: every SELECT between it and the pump's passes __kda_seq on."""
+    inner = window.find_ancestor(exp.Select)
+    while inner is not None and inner is not top:
+        if SEQ not in inner.named_selects:
+            inner.select(exp.column(SEQ), copy=False)
+        inner = inner.parent.find_ancestor(exp.Select) if inner.parent is not None else None
 
 
 def _windows(query: exp.Select) -> list[exp.Window]:
@@ -108,7 +118,7 @@ def prepare_sliding(work: _Pump, query: exp.Select, rowtime: str) -> SlidingSpec
             side = "PRECEDING"
             frame.set("start", start)
             frame.set("start_side", "PRECEDING")
-        partitions = tuple(p.sql("duckdb") for p in window.args.get("partition_by") or [])
+        partitions = tuple(_unqualified(p).sql("duckdb") for p in window.args.get("partition_by") or [])
         size = interval_us(start) if start is not None else None
         if kind == "RANGE" and side == "PRECEDING" and size is not None:
             spec.ranges_us.add(size)
@@ -120,6 +130,14 @@ def prepare_sliding(work: _Pump, query: exp.Select, rowtime: str) -> SlidingSpec
         window.set("order", exp.Order(expressions=[exp.Ordered(this=exp.column(rowtime))]))
         frame.set("end", "CURRENT ROW")
     return spec
+
+
+def _unqualified(node: exp.Expression) -> exp.Expression:
+    """The partition key over the operator's kept rows, which carry no table alias."""
+    node = node.copy()
+    for column in node.find_all(exp.Column):
+        column.set("table", None)
+    return node
 
 
 def window_end_of(frame: exp.Expression) -> str | None:

@@ -8,12 +8,14 @@ import functools
 from dataclasses import dataclass
 
 import duckdb
+import sqlglot
 from sqlglot import exp
 
 from flowsql.errors import Location, PipelineError
 from flowsql.kda.functions import TIME_UNITS, FunctionError, floor_unit, interval_us, rewrite_functions
 from flowsql.kda.model import WINDOW_END, KdaApplication, KdaStream, PumpDecl
 from flowsql.kda.parser import kda_name
+from flowsql.kda.rcf import expand_random_cut_forest, typed_input
 from flowsql.kda.tumbling_items import expand_tumbling_items
 from flowsql.pipeline.model import Column, Pipeline
 from flowsql.records import ARRIVAL_TIME
@@ -73,6 +75,7 @@ def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: e
     query = insert.expression
     if not isinstance(query, exp.Select):
         raise work.fail(query, "a pump must insert SELECT STREAM ..., or SELECT STREAMs joined by UNION ALL")
+    query, forest = expand_random_cut_forest(work, query)
     query = expand_tumbling_items(work, query)
     tables = _stream_tables(work, query)
     windowed = [t for t in tables if _offset(t) in (join_windows or {})]
@@ -124,6 +127,9 @@ def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: e
         sliding = prepare_sliding(work, query, rowtime)
         system = rowtime
         how = sliding.describe() if sliding else "per row: runs on every micro-batch"
+    if stagger is not None or bucket is not None:
+        _first_last_as_aggregates(query, rowtime)
+    _refuse_shard_id(work, query)
     try:
         rewrite_functions(query)
     except FunctionError as exc:
@@ -135,10 +141,33 @@ def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: e
     if stagger is not None:
         operator_sql = stagger.finish(query, input_name, None if sink else system)
         how = stagger.describe() + "; duckdb sql per closed window: " + operator_sql
+    make_operator = sliding.make_operator if sliding else stagger.make_operator if stagger else None
+    if forest is not None:
+        typed = typed_input(_input_columns(work, input_name), rowtime)
+        operator_sql = forest.finish(work, query, input_name, typed)
+        how = forest.describe() + "; duckdb sql per batch: " + operator_sql
+        make_operator = forest.make_operator
     _fill(work, target_node, stream, sink, system, [input_table])
     return PumpDecl(target=sink or stream.name, is_view=sink is None, query=query, location=location, text=text,
-                    pump=pump, translation=how,
-                    make_operator=sliding.make_operator if sliding else stagger.make_operator if stagger else None)
+                    pump=pump, translation=how, make_operator=make_operator)
+
+
+def _first_last_as_aggregates(query: exp.Select, rowtime: str) -> None:
+    """FIRST_VALUE(x) / LAST_VALUE(x) with no OVER in a window's SELECT are KDA aggregates:
+    the value of the window's first / last row by ROWTIME."""
+    for node in list(query.find_all(exp.FirstValue, exp.LastValue)):
+        if isinstance(node.parent, exp.Window):
+            continue
+        function = "first" if isinstance(node, exp.FirstValue) else "last"
+        node.replace(sqlglot.parse_one(f"{function}({node.this.sql('duckdb')} ORDER BY \"{rowtime}\")", read="duckdb"))
+
+
+def _refuse_shard_id(work: _Pump, query: exp.Select) -> None:
+    for column in query.find_all(exp.Column):
+        if column.name.upper() == "SHARD_ID" and not column.this.quoted:
+            raise work.fail(column, "SHARD_ID is not supported by flowsql's KDA front end: the engine gets a "
+                            "source's rows without the shard each came from",
+                            "map the partition key into a column of the source, or leave SHARD_ID out")
 
 
 def _fill(work: _Pump, target_node: exp.Expression, stream: KdaStream, sink: str | None, system: str,

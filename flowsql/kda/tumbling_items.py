@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from flowsql.kda.translate import _Pump
 
 _FUNCTIONS = {"TOP_K_ITEMS_TUMBLING": 4, "COUNT_DISTINCT_ITEMS_TUMBLING": 3}
-_NOT_SUPPORTED = {"RANDOM_CUT_FOREST", "RANDOM_CUT_FOREST_WITH_EXPLANATION", "HOTSPOTS"}
+_NOT_SUPPORTED = {"HOTSPOTS": "the reference names HOTSPOTS' parameters and its JSON result but not how hotspots "
+                  "are found or their density computed, so no implementation could give KDA's hotspots"}
 
 
 def table_function(query: exp.Select) -> exp.Anonymous | None:
@@ -39,8 +40,8 @@ def expand_tumbling_items(work: _Pump, query: exp.Select) -> exp.Select:
     name = str(call.this).upper()
     if name in _NOT_SUPPORTED:
         raise work.fail(call.expressions[0] if call.expressions else query,
-                        f"{name} is not supported by flowsql's KDA front end",
-                        "see docs/kda-migration.md: anomaly detection functions are not implemented")
+                        f"{name} is not supported by flowsql's KDA front end: {_NOT_SUPPORTED[name]}",
+                        "see docs/kda-migration.md")
     if name not in _FUNCTIONS:
         raise work.fail(query, f"table function {name} is not supported by flowsql's KDA front end")
     args = call.expressions
@@ -58,13 +59,14 @@ def expand_tumbling_items(work: _Pump, query: exp.Select) -> exp.Select:
         raise work.fail(query, f"a pump over {name} selects * from it", f"write SELECT STREAM * FROM TABLE({usage})")
     inner_from = inner.args.get("from_") or inner.args.get("from")
     stream = inner_from.this if inner_from is not None else None
-    if not isinstance(stream, exp.Table) or inner.args.get("joins") or inner.args.get("group"):
+    if not isinstance(stream, exp.Table) or inner.args.get("group"):
         raise work.fail(inner, f"the CURSOR of {name} reads one stream", f"write {usage}")
     column = exp.column(args[1].this, quoted=True).sql("duckdb")
     seconds = int(args[-1].this)
     if seconds < 1:
         raise work.fail(args[-1], f"{name}'s window size must be at least one second")
-    stream_sql = stream.sql("duckdb")
+    # The cursor's FROM as written, joins (with reference tables) included.
+    stream_sql = " ".join([stream.sql("duckdb")] + [j.sql("duckdb") for j in inner.args.get("joins") or []])
     step = f"STEP(ROWTIME, INTERVAL '{seconds}' SECOND)"
     where = f" WHERE {inner.args['where'].this.sql('duckdb')}" if inner.args.get("where") else ""
     if name == "TOP_K_ITEMS_TUMBLING":

@@ -73,11 +73,11 @@ def test_explain_shows_the_sliding_operator_sql() -> None:
     assert "RANGE BETWEEN __kda_span_60000000 PRECEDING AND CURRENT ROW" in result.stdout
 
 
-def test_random_cut_forest_is_named_as_unsupported(tmp_path: Path) -> None:
+def test_hotspots_is_named_as_unsupported(tmp_path: Path) -> None:
     message = _check(tmp_path, """CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM"
-SELECT STREAM * FROM TABLE(RANDOM_CUT_FOREST(
-    CURSOR(SELECT STREAM * FROM "SOURCE_SQL_STREAM_001")));""")
-    assert "app.sql:8:5:" in message and "RANDOM_CUT_FOREST is not supported" in message
+SELECT STREAM * FROM TABLE(HOTSPOTS(
+    CURSOR(SELECT STREAM * FROM "SOURCE_SQL_STREAM_001"), 1000, 0.2, 17));""")
+    assert "app.sql:8:5:" in message and "HOTSPOTS is not supported" in message
 
 
 def test_bad_json_path_mapping_is_placed(tmp_path: Path) -> None:

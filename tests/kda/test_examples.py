@@ -3,6 +3,7 @@ their sample input; expected rows are worked out by hand from pipelines/kda/data
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -263,3 +264,32 @@ def test_multiple_outputs_each_to_its_sink(tmp_path: Path) -> None:
     delivered = [json.loads(line) for f in sorted((tmp_path / "lake").rglob("*.json")) for line in f.read_text().splitlines()]
     assert len(delivered) == 8
     assert delivered[0] == {"TICKER_SYMBOL": "AMZN", "SECTOR": "TECHNOLOGY", "CHANGE": 1.5, "PRICE": 100.0}
+
+
+def _sum_of_attributions(explanation: str) -> float:
+    return sum(float(column["ATTRIBUTION_SCORE"]) for column in json.loads(explanation).values())
+
+
+def test_anomaly_explanation_example_attributes_and_directs_each_column(tmp_path: Path) -> None:
+    rows = run_example("anomaly_explanation", tmp_path)
+    assert len(rows) == 500
+    unusual = [r for r in rows if r["BloodPressureLevel"] != "NORMAL"]
+    usual = [r["ANOMALY_SCORE"] for r in rows[100:] if r["BloodPressureLevel"] == "NORMAL"]
+    assert [r["BloodPressureLevel"] for r in unusual] == ["HIGH", "HIGH", "LOW"]
+    assert min(r["ANOMALY_SCORE"] for r in unusual) > 2 * max(usual)
+    for row in rows[70:]:
+        explanation = json.loads(row["ANOMALY_EXPLANATION"])
+        assert set(explanation) == {"Systolic", "Diastolic"}
+        # The reference: the attribution scores of a record's columns add up to its anomaly score.
+        assert abs(_sum_of_attributions(row["ANOMALY_EXPLANATION"]) - row["ANOMALY_SCORE"]) < 0.001
+    for row in unusual:
+        directions = {c: e["DIRECTION"] for c, e in json.loads(row["ANOMALY_EXPLANATION"]).items()}
+        assert set(directions.values()) == {row["BloodPressureLevel"]}
+
+
+def test_anomaly_detection_example_sorts_each_second_by_score(tmp_path: Path) -> None:
+    rows = run_example("anomaly_detection", tmp_path)
+    assert len(rows) == 500
+    spikes = [r for r in rows if r["rateType"] == "HIGH"]
+    normal = [r["ANOMALY_SCORE"] for r in rows[100:] if r["rateType"] == "NORMAL"]
+    assert len(spikes) == 3 and min(r["ANOMALY_SCORE"] for r in spikes) > 2 * max(normal)
