@@ -13,7 +13,8 @@ import krcf
 import numpy as np
 import pyarrow as pa
 
-from flowsql.engine.operators import Rejected, registered
+from flowsql.engine.isolation import run_isolated
+from flowsql.engine.operators import Rejected, RejectsOnEmit, registered
 from flowsql.engine.planner import INPUT_PLACEHOLDER, OperatorPlan
 from flowsql.kda.rcf import EXPLANATION, SCORE, SEQ, ForestSpec
 
@@ -47,11 +48,13 @@ def explanation(spec: ForestSpec, attribution: dict[str, list[float]]) -> str:
     return json.dumps(out, separators=(",", ":"))
 
 
-class ForestOperator:
+class ForestOperator(RejectsOnEmit):
     """Runs the cursor's SELECT on each batch, scores then learns each row, and runs the
-    pump's SELECT on the scored rows."""
+    pump's SELECT on the scored rows. Rows either query fails on go to the error output; the
+    forest learns each row once, after the cursor's query took it."""
 
     def __init__(self, plan: OperatorPlan, con: duckdb.DuckDBPyConnection, spec: ForestSpec) -> None:
+        super().__init__()
         self.plan = plan
         self.con = con
         self.spec = spec
@@ -72,11 +75,20 @@ class ForestOperator:
         if table.num_rows == 0:
             return None, []
         numbered = table.append_column(SEQ, pa.array(np.arange(table.num_rows, dtype=np.int64)))
-        with registered(self.con, self.input_relation, numbered):
-            rows = self.con.sql(self.cursor_sql).to_arrow_table()
-        rows = self._scored(rows)
+        cursor = run_isolated(self.plan, numbered, self._cursor)
+        scored = self._scored(cursor.result)
+        outer = run_isolated(self.plan, scored, self._outer)
+        rejected = [(code, reason, rows.drop_columns([SEQ]) if SEQ in rows.column_names else rows)
+                    for code, reason, rows in cursor.rejected + outer.rejected]
+        return outer.result, rejected
+
+    def _cursor(self, rows: pa.Table) -> pa.Table:
+        with registered(self.con, self.input_relation, rows):
+            return self.con.sql(self.cursor_sql).to_arrow_table()
+
+    def _outer(self, rows: pa.Table) -> pa.Table:
         with registered(self.con, self.scored_relation, rows):
-            return self.con.sql(self.outer_sql).to_arrow_table(), []
+            return self.con.sql(self.outer_sql).to_arrow_table()
 
     def _scored(self, rows: pa.Table) -> pa.Table:
         """The rows with the score (and explanation) of each, the forest learning as it goes;
