@@ -30,6 +30,7 @@ class FileReader:
         self._inflate = zlib.decompressobj(_GZIP)
         self._input = b""  # compressed bytes read from the file and not yet inflated
         self._in_member = False  # inside a gzip member whose end has not been read yet
+        self._members = 0  # gzip members read to their end
         try:
             self._skip(offset)
         except BaseException:
@@ -44,6 +45,12 @@ class FileReader:
         """Whether what was read so far ends where a whole file can end (a `.gz` cut inside a
         gzip stream has not: its writer is still writing, or it was truncated)."""
         return not self._in_member and not self._input
+
+    @property
+    def stream_ended(self) -> bool:
+        """For a `.gz`: a gzip stream was read to its end and nothing follows it yet (an empty
+        file has not: the writer may not have written its header yet)."""
+        return self._gzip and self._members > 0 and self.complete
 
     def grew(self) -> bool:
         """Whether the file holds bytes not yet read."""
@@ -84,6 +91,7 @@ class FileReader:
                               f"{exc}") from None
         if self._inflate.eof:
             self._in_member = False
+            self._members += 1
             self._input = self._inflate.unused_data
         else:
             self._input = self._inflate.unconsumed_tail

@@ -56,6 +56,7 @@ class _File:
     started: bool
     carry: bytes = b""  # read past `offset`, up to a line not yet complete
     asked_empty_at: float | None = None  # when it last answered empty (follow mode)
+    empty_since: float | None = None  # when it began answering empty, since its last data
 
 
 @dataclass
@@ -65,6 +66,7 @@ class FileSetOptions:
     poll_interval: float
     chunk_size: int
     max_open_files: int
+    idle_timeout: float  # a followed file quiet this long, with a newer file beside it, is finished
     event_column: str | None  # the WATERMARK column: files are read in its order
     finished: list[str] = field(default_factory=list)
     offsets: dict[str, int] = field(default_factory=dict)
@@ -192,16 +194,19 @@ class FileSet:
                     continue
                 state.carry = data[cut + 1 :]
                 return self._cut(name, state, data[: cut + 1], finished=False)
-            if not self._ended(name, reader):
+            if not self._ended(name, state, reader):
                 state.asked_empty_at = time.monotonic()
+                if state.empty_since is None:
+                    state.empty_since = state.asked_empty_at
                 self._quiet.append(name)
                 return None
             last, state.carry = state.carry, b""  # a last line with no newline is still a record
             return self._cut(name, state, last, finished=True)
 
-    def _ended(self, name: str, reader: FileReader) -> bool:
-        """At the end of what `name` holds now: is it finished? A followed file is, once a newer
-        file has appeared and it has not grown since (tail -F); never inside a gzip stream."""
+    def _ended(self, name: str, state: _File, reader: FileReader) -> bool:
+        """At the end of what `name` holds now: is it finished? A followed `.gz` is when its gzip
+        stream has ended (never inside it: its writer is still writing); a plain followed file
+        once a newer file has appeared and it has not grown for idle_timeout (tail -F)."""
         if not self.options.follow:
             if not reader.complete:
                 raise SourceError(f"source '{self.source}': {name} ends inside its gzip stream (truncated, or "
@@ -209,13 +214,18 @@ class FileSet:
             return True
         if not reader.complete or reader.grew():
             return False
-        return any(other > name for other in self._files)
+        if name.endswith(".gz"):
+            return reader.stream_ended
+        quiet_for = time.monotonic() - state.empty_since if state.empty_since is not None else 0.0
+        return quiet_for >= self.options.idle_timeout and any(other > name for other in self._files)
 
     def _cut(self, name: str, state: _File, data: bytes, finished: bool) -> Chunk:
         offset = state.offset
         state.offset += len(data)
         state.started = True
         state.asked_empty_at = None
+        if data:
+            state.empty_since = None
         if finished:
             del self._files[name]
             self._offsets.pop(name, None)

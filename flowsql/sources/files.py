@@ -79,9 +79,10 @@ class FileSource(Source):
 
     def read(self, stop: threading.Event) -> Iterator[SourceBatch]:
         clocks = self.clocks = self.partition_clocks()
+        options = self.options
         files = FileSet(self.name, FileSetOptions(
-            self.options.path, self.options.follow, self.options.poll_interval, self.options.chunk_size,
-            self.options.max_open_files, self.event_column, self.position["finished"], self.position["offsets"],
+            options.path, options.follow, options.poll_interval, options.chunk_size, options.max_open_files,
+            options.idle_timeout, self.event_column, self.position["finished"], self.position["offsets"],
         ), clocks)
         position = self.position
         arrival: int | None = None
