@@ -11,12 +11,14 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from tests.conftest import ROOT, run_cli
@@ -123,9 +125,10 @@ def wait_for(predicate, timeout: float = 120.0) -> None:  # type: ignore[no-unty
         time.sleep(0.05)
 
 
-def test_overlapping_files_lose_no_row_as_late(tmp_path: Path) -> None:
+@pytest.mark.parametrize("extra", ["", ", max_open_files = 1"])  # 1: every switch closes a file and reopens one
+def test_overlapping_files_lose_no_row_as_late(tmp_path: Path, extra: str) -> None:
     records = write_files(tmp_path / "in")
-    pipeline, out = pipeline_file(tmp_path, "once", tmp_path / "in")
+    pipeline, out = pipeline_file(tmp_path, "once", tmp_path / "in", extra=extra)
     result = run_cli("run", str(pipeline), "--no-checkpoint")
     assert result.code == 0, result.stderr
     assert ", 0 errors, 0 late" in result.stderr, result.stderr
@@ -276,3 +279,35 @@ def test_sigkill_with_interleaved_files_resumes_to_the_uninterrupted_output(tmp_
     assert output(crashed_out) == expected
     ids = raw_ids(crashed_out)
     assert len(ids) == len(set(ids)) == len(records)
+
+
+
+def test_files_that_overlap_in_time_are_read_side_by_side(tmp_path: Path) -> None:
+    """The next chunk comes from the file whose time is lowest: once every file has shown its
+    time, each chunk starts close to the source's progress (within the gap to the file's next
+    record), so no file runs ahead and window state stays small."""
+    from flowsql.pipeline import load_pipeline
+    from flowsql.runner import PipelineRun
+
+    write_files(tmp_path / "in")
+    pipeline, _ = pipeline_file(tmp_path, "order", tmp_path / "in", chunk="16 KB", extra=", decode_threads = 1")
+    source = PipelineRun(load_pipeline(str(pipeline))).sources["clicks"]
+    seen: set[str] = set()
+    before: dict[str, int] = {}
+    progress: int | None = None
+    switches, last, checked = 0, None, 0
+    for batch in source.read(threading.Event()):
+        offsets = batch.position["offsets"]
+        moved = [f for f in offsets if offsets[f] != before.get(f)]
+        file = moved[0] if moved else None
+        if file is not None and batch.table.num_rows:
+            first = int(pc.min(batch.table.column("ts").cast(pa.int64())).as_py())
+            if file in seen and progress is not None and len(seen) == len(FILES):
+                assert first - progress <= 30 * 1_000_000, (file, first - progress)
+                checked += 1
+            seen.add(file)
+            switches += file != last
+            last = file
+        before = dict(offsets)
+        progress = (batch.progress or {}).get("ts")
+    assert checked > 50 and switches > 20
