@@ -166,8 +166,8 @@ def write_poisoned(path: Path, rows: int) -> tuple[list[dict], list[bytes]]:
     """One large file in time order with four impossible times inside it."""
     rng = random.Random(3)
     good = [record(i, i * 3600 / rows, rng) for i in range(rows)]
-    bad = {rows // 5: "2099-01-01 00:00:00", 2 * rows // 5: "infinity", 3 * rows // 5: "10000-01-01 00:00:00",
-           4 * rows // 5: "0001-01-01 00:00:00"}
+    bad = {rows // 10: "2099-01-01 00:00:00", 2 * rows // 10: "infinity", 3 * rows // 10: "10000-01-01 00:00:00",
+           4 * rows // 10: "0001-01-01 00:00:00"}  # early enough that many checkpoints follow them
     lines, bad_lines = [], []
     for index, item in enumerate(good):
         if index in bad:
@@ -214,7 +214,7 @@ def test_impossible_times_go_to_the_error_output_and_a_restart_after_them_is_cle
     assert len(errors) == len(implausible) + len(late)
 
     # Killed once a checkpoint past every impossible record is committed, the restart is clean.
-    crashed, crashed_out = pipeline_file(tmp_path, "crashed", data, chunk="64 KB",
+    crashed, crashed_out = pipeline_file(tmp_path, "crashed", data, chunk="32 KB",
                                          settings="SET checkpoint_interval = '0 s';")
     last_bad = data.read_bytes().index(bad[-1])
     state = tmp_path / "state"
