@@ -47,6 +47,8 @@ def parse_duration(value: RawValue) -> float:
     if isinstance(value, bool):
         raise ValueError("a duration is a number with a unit, such as '60 s' or '5 minutes'")
     if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
         return float(value)
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", value)
     if not match:
@@ -62,6 +64,8 @@ def parse_size(value: RawValue) -> int:
     if isinstance(value, bool):
         raise ValueError("a size is a number with a unit, such as '64 MB'")
     if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError("a size cannot be negative")
         return int(value)
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", value)
     if not match:
@@ -103,14 +107,19 @@ def _parse_float(value: RawValue) -> float:
         raise ValueError("expected a number") from None
 
 
-def duration(default: float) -> Any:
-    """A dataclass field holding seconds, written as '60 s' or '5 minutes'."""
-    return dataclasses.field(default=default, metadata={"parse": parse_duration})
+def duration(default: float, positive: bool = False) -> Any:
+    """A dataclass field holding seconds, written as '60 s' or '5 minutes'; `positive`: 0 is refused."""
+    return dataclasses.field(default=default, metadata={"parse": parse_duration, "positive": positive})
 
 
-def size(default: int) -> Any:
-    """A dataclass field holding bytes, written as '64 MB'."""
-    return dataclasses.field(default=default, metadata={"parse": parse_size})
+def size(default: int, positive: bool = False) -> Any:
+    """A dataclass field holding bytes, written as '64 MB'; `positive`: 0 is refused."""
+    return dataclasses.field(default=default, metadata={"parse": parse_size, "positive": positive})
+
+
+def count(default: int) -> Any:
+    """A dataclass field holding a whole number of things that must be at least 1 (threads, files)."""
+    return dataclasses.field(default=default, metadata={"positive": True})
 
 
 def choice(default: str, *allowed: str) -> Any:
@@ -178,6 +187,15 @@ def expand_environment(value: RawValue) -> RawValue:
 
 
 def _convert(field: dataclasses.Field[Any], hint: Any, value: RawValue) -> Any:
+    converted = _converted(field, hint, value)
+    # A chunk of 0 bytes reads nothing and a poll every 0 s spins: such values are refused here
+    # rather than found out at run time.
+    if field.metadata.get("positive") and isinstance(converted, (int, float)) and converted <= 0:
+        raise ValueError("must be greater than 0")
+    return converted
+
+
+def _converted(field: dataclasses.Field[Any], hint: Any, value: RawValue) -> Any:
     parse = field.metadata.get("parse")
     if parse is not None:
         return parse(value)

@@ -1,48 +1,48 @@
 """Newline-delimited JSON from a file, a glob or a folder (plain or .gz), optionally followed.
 
-Files are read in name order in large chunks cut at the last newline, so the decoder sees only
-whole records. A position is (file, byte offset in its uncompressed stream), so a resume
-starts at the first record not yet taken.
+Each file is a partition of the source's event time: files are read side by side, lowest
+time first, in chunks cut at the last newline, and the source's progress is the least time
+over the files not finished (file_set.py, event_time.py). A position holds every file's byte
+offset in its uncompressed content, so a resume starts at the first record not yet taken.
 """
 
 from __future__ import annotations
 
-import glob
-import gzip
-import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from flowsql.decode import NdjsonDecoder
-from flowsql.errors import ConfigError, SourceError
-from flowsql.options import duration, size
-from flowsql.records import SourceBatch
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from flowsql.decode import NdjsonDecoder, with_arrival_time
+from flowsql.errors import ConfigError
+from flowsql.options import count, duration, size
+from flowsql.records import ARRIVAL_TIME, BadRecord, SourceBatch
 from flowsql.sources import register
 from flowsql.sources.ahead import map_in_order
 from flowsql.sources.base import Source, SourceOptions
-
-
-@dataclass(frozen=True)
-class _Chunk:
-    """Whole lines cut from a file, and the position after them (taken when cut, in order)."""
-
-    file: str
-    offset: int
-    data: bytes
-    position: dict[str, Any]
+from flowsql.sources.event_time import PartitionClocks, Times
+from flowsql.sources.file_set import FileSet, FileSetOptions, Step, list_files
 
 
 @dataclass(frozen=True)
 class FileSourceOptions(SourceOptions):
     path: str = ""
     follow: bool = False
-    poll_interval: float = duration(0.25)
-    chunk_size: int = size(8 << 20)
-    decode_threads: int = 2
+    poll_interval: float = duration(0.25, positive=True)
+    chunk_size: int = size(8 << 20, positive=True)
+    decode_threads: int = count(2)
+    max_open_files: int = count(64)
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    step: Step
+    table: pa.Table | None
+    errors: list[BadRecord]
+    latest: int | None  # the greatest plausible event time among the chunk's rows (microseconds)
 
 
 @register("file")
@@ -54,112 +54,75 @@ class FileSource(Source):
         super().__init__(decl, options)
         if not options.path:
             raise ConfigError(f"source '{decl.name}' (file) needs the option 'path'", decl.location)
-        self.decoder = NdjsonDecoder(decl.name, decl.columns)
+        self.decoder = NdjsonDecoder(decl.name, decl.columns, self.time_bounds())
         self.schema = self.decoder.schema
-        self.finished: set[str] = set()
-        self.resume_file: str | None = None
-        self.resume_offset = 0
+        watermark = decl.watermark.column.lower() if decl.watermark is not None else None
+        self.event_column = watermark if watermark != ARRIVAL_TIME else None
+        self.position: dict[str, Any] = {"offsets": {}, "finished": []}
+        self.clocks: PartitionClocks | None = None  # while reading: each file's time (status, tests)
+        self._empty = with_arrival_time(self.schema.empty_table(), pa.array([], pa.timestamp("us")))
 
     @property
     def bounded(self) -> bool:
         return not self.options.follow
 
     def seek(self, position: dict[str, Any]) -> None:
-        self.finished = set(position.get("finished", []))
-        self.resume_file = position.get("file")
-        self.resume_offset = int(position.get("offset", 0))
+        finished = [str(f) for f in position.get("finished", [])]
+        offsets = {str(f): int(o) for f, o in position.get("offsets", {}).items()}
+        if "file" in position and position["file"] not in finished:  # a position of files read one by one
+            offsets[str(position["file"])] = int(position.get("offset", 0))
+        self.position = {"offsets": offsets, "finished": finished}
 
     def files(self) -> list[str]:
-        """The files the path names now, in the order they are read."""
-        path = self.options.path
-        if any(ch in path for ch in "*?["):
-            found = glob.glob(path, recursive=True)
-        elif os.path.isdir(path):
-            found = [str(p) for p in Path(path).rglob("*") if p.is_file() and not p.name.startswith(".")]
-        else:
-            found = [path]
-        return sorted(f for f in found if os.path.isfile(f))
+        """The files the path names now, in name order."""
+        return list_files(self.options.path)
 
     def read(self, stop: threading.Event) -> Iterator[SourceBatch]:
-        chunks = self._chunks(stop)
-        yield from map_in_order(chunks, self._decode, self.options.decode_threads, f"decode-{self.name}")
+        clocks = self.clocks = self.partition_clocks()
+        options = self.options
+        files = FileSet(self.name, FileSetOptions(
+            options.path, options.follow, options.poll_interval, options.chunk_size, options.max_open_files,
+            options.idle_timeout, self.event_column, self.position["finished"], self.position["offsets"],
+        ), clocks)
+        position = self.position
+        arrival: int | None = None
+        shown: Times | None = None
+        # Decoding runs ahead on threads; the files' times are taken here, in the order read.
+        for decoded in map_in_order(files.steps(stop), self._decode, self.options.decode_threads, f"decode-{self.name}"):
+            step, chunk = decoded.step, decoded.step.chunk
+            for file in step.added:
+                clocks.add(file)
+            for file in step.quiet:
+                clocks.answered_empty(file)
+            if chunk is not None:
+                if decoded.latest is not None and self.event_column is not None:
+                    clocks.observe(chunk.file, {self.event_column: decoded.latest})
+                if chunk.finished:
+                    clocks.finish(chunk.file)
+                position = chunk.position
+                arrival = int(chunk.arrival.timestamp() * 1_000_000)
+            progress = clocks.progress()
+            if arrival is not None:
+                progress[ARRIVAL_TIME] = arrival  # stamped when cut, in order: it never goes back
+            if chunk is None and progress == shown:
+                continue
+            shown = progress
+            # An empty batch when only idleness moved the time: windows close without new rows.
+            table = decoded.table if decoded.table is not None else self._empty
+            yield SourceBatch(self.name, table, decoded.errors, position, len(chunk.data) if chunk else 0, progress)
 
-    def _chunks(self, stop: threading.Event) -> Iterator[_Chunk]:
-        files = self.files()
-        if not files and not self.options.follow:
-            raise SourceError(f"source '{self.name}': no file matches path '{self.options.path}'")
-        while not stop.is_set():
-            pending = [f for f in self.files() if f not in self.finished]
-            for file in pending:
-                start = self.resume_offset if file == self.resume_file else 0
-                yield from self._read_file(file, start, stop)
-                if stop.is_set():
-                    return
-            if not self.options.follow:
-                return
-            stop.wait(self.options.poll_interval)
+    def _decode(self, step: Step) -> _Decoded:
+        chunk = step.chunk
+        if chunk is None:
+            return _Decoded(step, None, [], None)
+        table, errors = self.decoder.decode(chunk.data.rstrip(b"\n"), chunk.file, chunk.offset, chunk.arrival)
+        return _Decoded(step, table, errors, self._latest(table))
 
-    def _read_file(self, file: str, start: int, stop: threading.Event) -> Iterator[_Chunk]:
-        offset = start
-        try:
-            stream = _open(file)
-        except OSError as exc:
-            raise SourceError(f"source '{self.name}': cannot open {file}: {exc.strerror}") from None
-        with stream:
-            if start:
-                _skip(stream, start)
-            carry = b""
-            while not stop.is_set():
-                block = stream.read(self.options.chunk_size)
-                if not block:
-                    if self.options.follow and not file.endswith(".gz") and not self._rotated(file, offset + len(carry)):
-                        if stop.wait(self.options.poll_interval):
-                            return
-                        continue
-                    if carry:  # a last line with no newline is still a record
-                        yield _Chunk(file, offset, carry, self._position(file, offset + len(carry), True))
-                        offset += len(carry)
-                    else:
-                        yield _Chunk(file, offset, b"", self._position(file, offset, True))
-                    self.finished.add(file)
-                    return
-                data = carry + block
-                cut = data.rfind(b"\n")
-                if cut < 0:
-                    carry = data
-                    continue
-                whole, carry = data[: cut + 1], data[cut + 1 :]
-                yield _Chunk(file, offset, whole, self._position(file, offset + len(whole), False))
-                offset += len(whole)
-
-    def _rotated(self, file: str, consumed: int) -> bool:
-        """A followed file is done when a newer file has appeared after it (tail -F style)."""
-        newer = [f for f in self.files() if f > file and f not in self.finished]
-        return bool(newer) and os.path.getsize(file) <= consumed
-
-    def _decode(self, chunk: _Chunk) -> SourceBatch:
-        arrival = datetime.now(timezone.utc)
-        table, errors = self.decoder.decode(chunk.data.rstrip(b"\n"), chunk.file, chunk.offset, arrival)
-        return SourceBatch(self.name, table, errors, chunk.position, len(chunk.data))
-
-    def _position(self, file: str, offset: int, finished: bool) -> dict[str, Any]:
-        done = sorted(self.finished | ({file} if finished else set()))
-        return {"file": file, "offset": offset, "finished": done}
-
-
-def _open(file: str) -> IO[bytes]:
-    if file.endswith(".gz"):
-        return gzip.open(file, "rb")
-    return open(file, "rb")
-
-
-def _skip(stream: IO[bytes], count: int) -> None:
-    if stream.seekable() and not isinstance(stream, gzip.GzipFile):
-        stream.seek(count)
-        return
-    while count > 0:
-        block = stream.read(min(count, 1 << 20))
-        if not block:
-            return
-        count -= len(block)
-
+    def _latest(self, table: pa.Table) -> int | None:
+        if self.event_column is None or table.num_rows == 0:
+            return None
+        name = next((c for c in table.column_names if c.lower() == self.event_column), None)
+        if name is None:
+            return None
+        latest = pc.max(pc.cast(table.column(name), pa.timestamp("us")))
+        return latest.cast(pa.int64()).as_py() if latest.is_valid else None
