@@ -9,6 +9,7 @@ record of such a chunk is lost. Values convert as DuckDB casts them: `"12"` into
 from __future__ import annotations
 
 import io
+import json
 import re
 import threading
 from datetime import datetime
@@ -133,8 +134,13 @@ class RecordDecoder(Protocol):
     source: str
     schema: pa.Schema
 
+    many_rows_per_record: bool  # a stream record (Kinesis) may hold several rows
+
     def record_end(self, data: bytes) -> int:
         """How many bytes at the start of `data` are whole records (where a chunk may be cut)."""
+
+    def one_record(self, data: bytes) -> bytes | str:
+        """A stream record's data as it goes into a chunk, or why it cannot be a record."""
 
     def decode(self, data: bytes, origin: str, base_offset: int,
                arrival: datetime) -> tuple[pa.Table, list[BadRecord]]:
@@ -161,8 +167,21 @@ class NdjsonDecoder:
             con.execute("SET TimeZone = 'UTC'")
         return con
 
+    many_rows_per_record = False
+
     def record_end(self, data: bytes) -> int:
         return data.rfind(b"\n") + 1
+
+    def one_record(self, data: bytes) -> bytes | str:
+        """The record as one NDJSON line."""
+        stripped = data.strip()
+        if stripped and b"\n" not in stripped and b"\r" not in stripped:
+            return stripped
+        try:  # pretty-printed JSON: re-serialised compactly (newlines inside strings are escaped then)
+            value = json.loads(stripped)
+        except ValueError:
+            return "a record must hold one JSON object"
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
     def decode(
         self, data: bytes, origin: str, base_offset: int, arrival: datetime

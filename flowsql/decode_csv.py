@@ -8,6 +8,7 @@ Columns are taken by position, or by the header row's names with `header = true`
 
 from __future__ import annotations
 
+import gzip
 import io
 import threading
 from dataclasses import dataclass
@@ -54,7 +55,16 @@ class CsvDecoder:
         self._lock = threading.Lock()
         self._local = threading.local()
 
+    many_rows_per_record = True  # KDA splits a stream record into rows at RecordRowDelimiter
+
     # -- cutting a stream into whole records -----------------------------------------------
+    def one_record(self, data: bytes) -> bytes | str:
+        """A stream record's rows, without the record delimiter that may end them."""
+        delimiter = self.form.record_delimiter.encode()
+        while data.endswith(delimiter):
+            data = data[: -len(delimiter)]
+        return data if data.strip() else "an empty record holds no row"
+
     def record_end(self, data: bytes) -> int:
         """How many bytes at the start of `data` are whole records: up to the last record
         delimiter that is not inside a quoted field."""
@@ -71,6 +81,13 @@ class CsvDecoder:
         if self.form.header and base_offset == 0:
             data, base_offset = self._take_header(data, origin, base_offset)
         names = self._field_names(origin)
+        try:
+            return self._decode_chunk(data, names, origin, base_offset, arrival)
+        except _Unmatched:
+            return self._decode_each(data, names, origin, base_offset, arrival)
+
+    def _decode_chunk(self, data: bytes, names: list[str], origin: str, base_offset: int,
+                      arrival: datetime) -> tuple[pa.Table, list[BadRecord]]:
         invalid: dict[int, str] = {}  # record number (from 1) -> why its fields do not fit
         fields = self._split(data, names, invalid)
         table, faults = self._typed(fields)
@@ -84,8 +101,7 @@ class CsvDecoder:
         # Only a chunk with bad records pays for finding each record's bytes.
         records = _records(data, self.form)
         if len(records) != fields.num_rows + len(invalid):
-            raise SourceError(f"source '{self.source}': cannot match the CSV records of {origin} at byte "
-                              f"{base_offset} to their fields")
+            raise _Unmatched("the records found do not match the rows read")
         bad = [self._bad(data, records[number - 1], "format-conversion-failed", reason, origin, base_offset, arrival)
                for number, reason in invalid.items()]
         taken = [r for index, r in enumerate(records) if index + 1 not in invalid]
@@ -94,6 +110,24 @@ class CsvDecoder:
         keep = np.ones(table.num_rows, dtype=bool)
         keep[list(faults)] = False
         return table.filter(pa.array(keep)), sorted(bad, key=lambda record: int(record.position.rsplit("@", 1)[1]))
+
+    def _decode_each(self, data: bytes, names: list[str], origin: str, base_offset: int,
+                     arrival: datetime) -> tuple[pa.Table, list[BadRecord]]:
+        """A chunk the reader cannot take whole (a quote left open, say): record by record, so
+        only the broken records go to the error output."""
+        tables: list[pa.Table] = []
+        bad: list[BadRecord] = []
+        for start, end in _records(data, self.form):
+            try:
+                table, errors = self._decode_chunk(data[start:end], names, origin, base_offset + start, arrival)
+            except _Unmatched as exc:
+                bad.append(self._bad(data, (start, end), "format-conversion-failed", f"malformed CSV record: {exc}",
+                                     origin, base_offset, arrival))
+                continue
+            tables.append(table)
+            bad.extend(errors)
+        table = pa.concat_tables(tables) if tables else with_arrival_time(self.schema.empty_table(), arrival)
+        return table, bad
 
     def _bad(self, data: bytes, record: tuple[int, int], code: str, reason: str, origin: str, base_offset: int,
              arrival: datetime) -> BadRecord:
@@ -129,7 +163,7 @@ class CsvDecoder:
     def _header_from_file(self, origin: str) -> list[str]:
         """A chunk after the first one: the header is the file's first record."""
         try:
-            with open(origin, "rb") as stream:
+            with (gzip.open(origin, "rb") if origin.endswith(".gz") else open(origin, "rb")) as stream:
                 first = stream.read(1 << 20)
         except OSError as exc:
             raise SourceError(f"source '{self.source}': header = true, but the header of {origin} "
@@ -156,7 +190,14 @@ class CsvDecoder:
         if not data.strip():
             return pa.table({name: pa.array([], pa.string()) for name in names})
         columns = [f"f{i}" for i in range(len(names))]
-        table = pcsv.read_csv(
+        try:
+            table = self._read_fields(data, columns, invalid)
+        except pa.ArrowInvalid as exc:
+            raise _Unmatched(str(exc).split("\n", 1)[0]) from None
+        return table.rename_columns(names)
+
+    def _read_fields(self, data: bytes, columns: list[str], invalid: dict[int, str]) -> pa.Table:
+        return pcsv.read_csv(
             io.BytesIO(data),
             read_options=pcsv.ReadOptions(column_names=columns, use_threads=False, block_size=max(1 << 20, len(data) + 1)),
             parse_options=self._parse_options(invalid),
@@ -164,7 +205,6 @@ class CsvDecoder:
                                                 null_values=[self.form.null_string], strings_can_be_null=True,
                                                 quoted_strings_can_be_null=False),
         )
-        return table.rename_columns(names)
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         con = getattr(self._local, "con", None)
@@ -202,6 +242,10 @@ class CsvDecoder:
                                                        f"{column.sql_type}")
         table = result.drop_columns(["__fault"])
         return (table if table.schema == self.schema else table.cast(self.schema)), faults
+
+
+class _Unmatched(Exception):
+    """pyarrow's reading of a chunk cannot be matched record by record to its bytes."""
 
 
 def _record_ends(data: bytes, form: CsvFormat) -> np.ndarray:

@@ -66,12 +66,14 @@ class Source(ABC):
     def read(self, stop: threading.Event) -> Iterator[SourceBatch]:
         """Yield decoded batches until the end of the stream or until `stop` is set."""
 
-    def record_decoder(self) -> RecordDecoder:
-        """The decoder of this source's record format."""
+    def record_decoder(self, judge_times: bool = True) -> RecordDecoder:
+        """The decoder of this source's record format; with `judge_times`, it sends records whose
+        event time cannot be true to the error output (judged against the chunk's arrival)."""
         options = self.options
+        bounds = self.time_bounds() if judge_times else None
         if options.format != "csv":
-            return NdjsonDecoder(self.decl.name, self.decl.columns, self.time_bounds())
-        return CsvDecoder(self.decl.name, self.decl.columns, csv_format(self.decl, options), self.time_bounds())
+            return NdjsonDecoder(self.decl.name, self.decl.columns, bounds)
+        return CsvDecoder(self.decl.name, self.decl.columns, csv_format(self.decl, options), bounds)
 
     def time_bounds(self) -> TimeBounds | None:
         """The event times this source's records can have (None without a WATERMARK)."""

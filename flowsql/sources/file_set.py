@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -68,6 +68,7 @@ class FileSetOptions:
     max_open_files: int
     idle_timeout: float  # a followed file quiet this long, with a newer file beside it, is finished
     event_column: str | None  # the WATERMARK column: files are read in its order
+    record_end: Callable[[bytes], int]  # where whole records end in a block (the format's rule)
     finished: list[str] = field(default_factory=list)
     offsets: dict[str, int] = field(default_factory=dict)
 
@@ -188,12 +189,12 @@ class FileSet:
                 raise SourceError(f"source '{self.source}': {name}: {exc}") from None
             if block:
                 data = state.carry + block
-                cut = data.rfind(b"\n")
-                if cut < 0:  # a line longer than a chunk: read on
+                cut = self.options.record_end(data)
+                if cut == 0:  # a record longer than a chunk: read on
                     state.carry = data
                     continue
-                state.carry = data[cut + 1 :]
-                return self._cut(name, state, data[: cut + 1], finished=False)
+                state.carry = data[cut:]
+                return self._cut(name, state, data[:cut], finished=False)
             if not self._ended(name, state, reader):
                 state.asked_empty_at = time.monotonic()
                 if state.empty_since is None:

@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flowsql.decode import NdjsonDecoder, with_arrival_time
+from flowsql.decode import with_arrival_time
 from flowsql.errors import ConfigError
 from flowsql.options import count, duration, size
 from flowsql.records import ARRIVAL_TIME, BadRecord, SourceBatch
@@ -54,7 +54,7 @@ class FileSource(Source):
         super().__init__(decl, options)
         if not options.path:
             raise ConfigError(f"source '{decl.name}' (file) needs the option 'path'", decl.location)
-        self.decoder = NdjsonDecoder(decl.name, decl.columns, self.time_bounds())
+        self.decoder = self.record_decoder()
         self.schema = self.decoder.schema
         watermark = decl.watermark.column.lower() if decl.watermark is not None else None
         self.event_column = watermark if watermark != ARRIVAL_TIME else None
@@ -82,7 +82,8 @@ class FileSource(Source):
         options = self.options
         files = FileSet(self.name, FileSetOptions(
             options.path, options.follow, options.poll_interval, options.chunk_size, options.max_open_files,
-            options.idle_timeout, self.event_column, self.position["finished"], self.position["offsets"],
+            options.idle_timeout, self.event_column, self.decoder.record_end, self.position["finished"],
+            self.position["offsets"],
         ), clocks)
         position = self.position
         arrival: int | None = None

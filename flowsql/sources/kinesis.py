@@ -18,7 +18,6 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from flowsql.decode import NdjsonDecoder
 from flowsql.errors import ConfigError, SourceError
 from flowsql.options import choice, duration, size
 from flowsql.pipeline.model import SourceDecl
@@ -74,7 +73,7 @@ class KinesisSource(Source):
         stream = options.stream
         self.stream_args = {"StreamARN": stream} if stream.startswith("arn:") else {"StreamName": stream}
         # Implausible event times are judged after each row has its own arrival time attached.
-        self.decoder = NdjsonDecoder(decl.name, decl.columns)
+        self.decoder = self.record_decoder(judge_times=False)  # judged by each record's own arrival
         self.bounds = self.time_bounds()
         self.schema = self.decoder.schema
         self.settings = ReadSettings(

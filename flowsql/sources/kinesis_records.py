@@ -7,7 +7,7 @@ the shard and sequence number.
 
 from __future__ import annotations
 
-import json
+import bisect
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pyarrow as pa
 
-from flowsql.decode import NdjsonDecoder
+from flowsql.decode import RecordDecoder
 from flowsql.records import ARRIVAL_TIME, BadRecord
 from flowsql.sources.event_time import TimeBounds
 from flowsql.sources.kpl import AggregateError, deaggregate, is_aggregated
@@ -64,7 +64,7 @@ def user_rows(source: str, shard: str, records: list[dict[str, Any]]) -> tuple[l
     return rows, bad
 
 
-def decode_rows(decoder: NdjsonDecoder, rows: list[UserRow], bounds: TimeBounds | None = None) -> DecodedRows:
+def decode_rows(decoder: RecordDecoder, rows: list[UserRow], bounds: TimeBounds | None = None) -> DecodedRows:
     """Decode user records as one NDJSON chunk; arrival_time is each record's own. With `bounds`,
     rows whose event time cannot be true (judged against their own arrival time) are errors."""
     table, bad, good = _decode_all(decoder, rows)
@@ -80,15 +80,14 @@ def decode_rows(decoder: NdjsonDecoder, rows: list[UserRow], bounds: TimeBounds 
     return DecodedRows(table.filter(pa.array(~mask)), bad, kept)
 
 
-def _decode_all(decoder: NdjsonDecoder, rows: list[UserRow]) -> tuple[pa.Table, list[BadRecord], list[UserRow]]:
+def _decode_all(decoder: RecordDecoder, rows: list[UserRow]) -> tuple[pa.Table, list[BadRecord], list[UserRow]]:
     lines: list[bytes] = []
     kept: list[UserRow] = []
     bad: list[BadRecord] = []
     for row in rows:
-        line = _one_line(row.data)
-        if line is None:
-            bad.append(BadRecord(decoder.source, "format-conversion-failed",
-                                 "a record must hold one JSON object", row.data, row.position, row.arrival))
+        line = decoder.one_record(row.data)
+        if isinstance(line, str):
+            bad.append(BadRecord(decoder.source, "format-conversion-failed", line, row.data, row.position, row.arrival))
             continue
         lines.append(line)
         kept.append(row)
@@ -99,10 +98,12 @@ def _decode_all(decoder: NdjsonDecoder, rows: list[UserRow]) -> tuple[pa.Table, 
         starts.append(starts[-1] + len(line) + 1)
     # Decoded with one placeholder arrival; each row's own is attached once the rows are known.
     table, errors = decoder.decode(b"\n".join(lines), "kinesis", 0, _EPOCH)
+    if decoder.many_rows_per_record and table.num_rows + len(errors) != len(kept):
+        # Some record held several rows (KDA's RecordRowDelimiter): decode record by record.
+        return _decode_each(decoder, kept, lines, kept, bad)
     failed: set[int] = set()
-    index_of = {start: index for index, start in enumerate(starts[:-1])}
     for error in errors:
-        index = index_of[int(error.position.rsplit("@", 1)[1])]
+        index = bisect.bisect_right(starts, int(error.position.rsplit("@", 1)[1])) - 1
         failed.add(index)
         row = kept[index]
         bad.append(BadRecord(error.source, error.error_code, error.message, row.data, row.position, row.arrival))
@@ -113,36 +114,24 @@ def _decode_all(decoder: NdjsonDecoder, rows: list[UserRow]) -> tuple[pa.Table, 
     return _with_arrivals(table.drop_columns([ARRIVAL_TIME]), good), bad, good
 
 
-def _decode_each(decoder: NdjsonDecoder, good: list[UserRow], lines: list[bytes], kept: list[UserRow],
+def _decode_each(decoder: RecordDecoder, good: list[UserRow], lines: list[bytes], kept: list[UserRow],
                  bad: list[BadRecord]) -> tuple[pa.Table, list[BadRecord], list[UserRow]]:
     line_of = {id(row): line for row, line in zip(kept, lines)}
     tables: list[pa.Table] = []
     taken: list[UserRow] = []
     for row in good:
-        table, _ = decoder.decode(line_of[id(row)], "kinesis", 0, _EPOCH)
-        if table.num_rows != 1:
+        table, errors = decoder.decode(line_of[id(row)], "kinesis", 0, _EPOCH)
+        if decoder.many_rows_per_record:
+            bad.extend(BadRecord(e.source, e.error_code, e.message, e.raw,
+                                 f"{row.position}@{e.position.rsplit('@', 1)[1]}", row.arrival) for e in errors)
+        elif table.num_rows != 1:
             bad.append(BadRecord(decoder.source, "format-conversion-failed",
                                  "a record must hold exactly one JSON object", row.data, row.position, row.arrival))
             continue
         tables.append(table.drop_columns([ARRIVAL_TIME]))
-        taken.append(row)
+        taken.extend([row] * table.num_rows)
     table = pa.concat_tables(tables) if tables else decoder.schema.empty_table()
     return _with_arrivals(table, taken), bad, taken
-
-
-def _one_line(data: bytes) -> bytes | None:
-    """The record as one NDJSON line; None when it cannot be one."""
-    stripped = data.strip()
-    if not stripped:
-        return None
-    if b"\n" not in stripped and b"\r" not in stripped:
-        return stripped
-    # Pretty-printed JSON: re-serialise compactly (newlines inside strings are escaped then).
-    try:
-        value = json.loads(stripped)
-    except ValueError:
-        return None
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def _with_arrivals(table: pa.Table, rows: list[UserRow]) -> pa.Table:

@@ -21,6 +21,15 @@ def test_tumbling_count_per_ticker_per_minute(tmp_path: Path) -> None:
     ])
 
 
+def test_a_csv_input_maps_columns_by_position(tmp_path: Path) -> None:
+    rows = run_example("csv_input", tmp_path)
+    assert unordered(rows) == unordered([
+        {"TICKER_SYMBOL": "AMZN", "TICKER_COUNT": 3}, {"TICKER_SYMBOL": "WMT", "TICKER_COUNT": 1},
+        {"TICKER_SYMBOL": "WMT", "TICKER_COUNT": 2}, {"TICKER_SYMBOL": "AMZN", "TICKER_COUNT": 1},
+        {"TICKER_SYMBOL": "XTC", "TICKER_COUNT": 1},
+    ])
+
+
 def test_tumbling_windows_close_in_order_across_batches(tmp_path: Path) -> None:
     rows = run_example("tumbling_count", tmp_path, chunk_size=150)
     assert [r["TICKER_SYMBOL"] for r in rows][-1] == "XTC"

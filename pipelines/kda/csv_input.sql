@@ -1,0 +1,25 @@
+-- KDA example "Tumbling Windows" on a CSV input: the application's input schema said
+-- RecordFormatType CSV, RecordRowDelimiter "\n", RecordColumnDelimiter "|", with columns mapped
+-- by position. That configuration becomes the source's format options; the code is unchanged.
+CREATE SOURCE "SOURCE_SQL_STREAM_001" (
+    arrival_time TIMESTAMP,
+    "ticker_symbol" VARCHAR,
+    "sector" VARCHAR,
+    "change" REAL,
+    "price" REAL
+) WITH (connector = 'file', path = 'pipelines/kda/data/stock_ticks.csv',
+        format = 'csv', record_delimiter = '\n', delimiter = '|');
+
+CREATE SINK "DESTINATION_SQL_STREAM" WITH (connector = 'stdout', format = 'json');
+
+-- KDA application code, unchanged:
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (
+    ticker_symbol VARCHAR(4),
+    ticker_count  INTEGER);
+
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS
+    INSERT INTO "DESTINATION_SQL_STREAM"
+        SELECT STREAM ticker_symbol, COUNT(*) AS ticker_count
+        FROM "SOURCE_SQL_STREAM_001"
+        GROUP BY ticker_symbol,
+                 STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '60' SECOND);
