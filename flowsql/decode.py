@@ -13,7 +13,7 @@ import json
 import re
 import threading
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import duckdb
 import numpy as np
@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from flowsql.pipeline.model import Column
 from flowsql.records import ARRIVAL_TIME, BadRecord
+from flowsql.row_origins import ChunkSpans, RowOrigins, line_spans
 
 if TYPE_CHECKING:  # the sources package imports this module
     from flowsql.sources.event_time import TimeBounds
@@ -128,6 +129,14 @@ def _reason(exc: duckdb.Error) -> str:
     return text.rstrip(". ")
 
 
+class Decoded(NamedTuple):
+    """A decoded chunk: its good rows, its bad records, and where each row came from."""
+
+    table: pa.Table
+    errors: list[BadRecord]
+    origins: RowOrigins | None
+
+
 class RecordDecoder(Protocol):
     """Turns chunks of whole records of one source into Arrow rows and bad records."""
 
@@ -145,6 +154,9 @@ class RecordDecoder(Protocol):
     def decode(self, data: bytes, origin: str, base_offset: int,
                arrival: datetime) -> tuple[pa.Table, list[BadRecord]]:
         """Rows of the good records of `data` (read from `origin` at `base_offset`), and the bad ones."""
+
+    def decode_with_origins(self, data: bytes, origin: str, base_offset: int, arrival: datetime) -> Decoded:
+        """As `decode`, and where each row came from."""
 
 
 class NdjsonDecoder:
@@ -187,15 +199,19 @@ class NdjsonDecoder:
         self, data: bytes, origin: str, base_offset: int, arrival: datetime
     ) -> tuple[pa.Table, list[BadRecord]]:
         """Decode `data` (whole lines) read from `origin` at byte `base_offset`."""
+        decoded = self.decode_with_origins(data, origin, base_offset, arrival)
+        return decoded.table, decoded.errors
+
+    def decode_with_origins(self, data: bytes, origin: str, base_offset: int, arrival: datetime) -> Decoded:
+        """As `decode`, and where each row's line is, for the error output."""
         if not data.strip():
-            return with_arrival_time(self.schema.empty_table(), arrival), []
-        lines: list[bytes] | None = None
+            return Decoded(with_arrival_time(self.schema.empty_table(), arrival), [], None)
         try:
             table = self._read(data)
             if self._may_hold_null_lines(table, data):
                 raise _Bisect()
             bad: list[BadRecord] = []
-            row_lines: list[int] | None = None  # worked out only if a row must be traced to its line
+            row_lines: list[int] | None = None  # every line that is not blank
         except (duckdb.Error, _Bisect):
             lines = data.split(b"\n")
             good: list[pa.Table] = []
@@ -204,21 +220,18 @@ class NdjsonDecoder:
             self._bisect(lines, _offsets(lines, base_offset), 0, len(lines), origin, arrival, good, bad, row_lines)
             table = pa.concat_tables(good) if good else self.schema.empty_table()
         table = with_arrival_time(table, arrival)
-        if self.bounds is None:
-            return table, bad
-        mask, reasons = self.bounds.implausible(table)
-        if not mask.any():
-            return table, bad
-        if lines is None:
-            lines = data.split(b"\n")
-        if row_lines is None:
-            row_lines = [i for i, line in enumerate(lines) if line.strip()]
-        offsets = _offsets(lines, base_offset)
-        for reason, row in zip(reasons, np.flatnonzero(mask)):
-            line = row_lines[row]
-            bad.append(BadRecord(self.source, "implausible-event-time", reason, lines[line],
-                                 f"{origin}@{offsets[line]}", arrival))
-        return table.filter(pa.array(~mask)), sorted(bad, key=_offset_of)
+        if self.bounds is not None:
+            mask, reasons = self.bounds.implausible(table)
+            if mask.any():
+                spans = line_spans(data, row_lines)
+                for reason, row in zip(reasons, np.flatnonzero(mask)):
+                    start, end = spans[row]
+                    bad.append(BadRecord(self.source, "implausible-event-time", reason, data[start:end],
+                                         f"{origin}@{base_offset + start}", arrival))
+                kept = [span for span, implausible in zip(spans, mask) if not implausible]
+                return Decoded(table.filter(pa.array(~mask)), sorted(bad, key=_offset_of),
+                               ChunkSpans(data, origin, base_offset, kept))
+        return Decoded(table, bad, ChunkSpans(data, origin, base_offset, lambda: line_spans(data, row_lines)))
 
     def _read(self, data: bytes, types: dict[str, str] | None = None, projection: str | None = None) -> pa.Table:
         relation = self._connection().read_json(

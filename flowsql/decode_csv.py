@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -20,10 +21,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
-from flowsql.decode import arrow_schema, with_arrival_time
+from flowsql.decode import Decoded, arrow_schema, with_arrival_time
 from flowsql.errors import SourceError
 from flowsql.pipeline.model import Column
 from flowsql.records import BadRecord
+from flowsql.row_origins import ChunkSpans, Spans
 
 if TYPE_CHECKING:  # the sources package imports this module
     from flowsql.sources.event_time import TimeBounds
@@ -75,6 +77,11 @@ class CsvDecoder:
     def decode(self, data: bytes, origin: str, base_offset: int,
                arrival: datetime) -> tuple[pa.Table, list[BadRecord]]:
         """Decode `data` (whole records) read from `origin` at byte `base_offset`."""
+        decoded = self.decode_with_origins(data, origin, base_offset, arrival)
+        return decoded.table, decoded.errors
+
+    def decode_with_origins(self, data: bytes, origin: str, base_offset: int, arrival: datetime) -> Decoded:
+        """As `decode`, and where each row's record is, for the error output."""
         delimiter = self.form.record_delimiter.encode()
         if delimiter != b"\n":
             data = data.replace(delimiter, b"\n")  # pyarrow splits records at newlines only
@@ -82,12 +89,13 @@ class CsvDecoder:
             data, base_offset = self._take_header(data, origin, base_offset)
         names = self._field_names(origin)
         try:
-            return self._decode_chunk(data, names, origin, base_offset, arrival)
+            table, bad, spans = self._decode_chunk(data, names, origin, base_offset, arrival)
         except _Unmatched:
-            return self._decode_each(data, names, origin, base_offset, arrival)
+            table, bad, spans = self._decode_each(data, names, origin, base_offset, arrival)
+        return Decoded(table, bad, ChunkSpans(data, origin, base_offset, spans))
 
     def _decode_chunk(self, data: bytes, names: list[str], origin: str, base_offset: int,
-                      arrival: datetime) -> tuple[pa.Table, list[BadRecord]]:
+                      arrival: datetime) -> tuple[pa.Table, list[BadRecord], Spans | Callable[[], Spans]]:
         invalid: dict[int, str] = {}  # record number (from 1) -> why its fields do not fit
         fields = self._split(data, names, invalid)
         table, faults = self._typed(fields)
@@ -97,7 +105,7 @@ class CsvDecoder:
             for row, reason in zip(np.flatnonzero(implausible).tolist(), reasons):
                 faults.setdefault(row, ("implausible-event-time", reason))
         if not invalid and not faults:
-            return table, []
+            return table, [], lambda: _records(data, self.form)
         # Only a chunk with bad records pays for finding each record's bytes.
         records = _records(data, self.form)
         if len(records) != fields.num_rows + len(invalid):
@@ -109,25 +117,29 @@ class CsvDecoder:
                 for row, (code, reason) in faults.items()]
         keep = np.ones(table.num_rows, dtype=bool)
         keep[list(faults)] = False
-        return table.filter(pa.array(keep)), sorted(bad, key=lambda record: int(record.position.rsplit("@", 1)[1]))
+        kept = [span for span, good in zip(taken, keep) if good]
+        return (table.filter(pa.array(keep)), sorted(bad, key=lambda record: int(record.position.rsplit("@", 1)[1])),
+                kept)
 
     def _decode_each(self, data: bytes, names: list[str], origin: str, base_offset: int,
-                     arrival: datetime) -> tuple[pa.Table, list[BadRecord]]:
+                     arrival: datetime) -> tuple[pa.Table, list[BadRecord], Spans]:
         """A chunk the reader cannot take whole (a quote left open, say): record by record, so
         only the broken records go to the error output."""
         tables: list[pa.Table] = []
         bad: list[BadRecord] = []
+        spans: Spans = []
         for start, end in _records(data, self.form):
             try:
-                table, errors = self._decode_chunk(data[start:end], names, origin, base_offset + start, arrival)
+                table, errors, _ = self._decode_chunk(data[start:end], names, origin, base_offset + start, arrival)
             except _Unmatched as exc:
                 bad.append(self._bad(data, (start, end), "format-conversion-failed", f"malformed CSV record: {exc}",
                                      origin, base_offset, arrival))
                 continue
             tables.append(table)
             bad.extend(errors)
+            spans.extend([(start, end)] * table.num_rows)  # one record, one row, unless the record was split
         table = pa.concat_tables(tables) if tables else with_arrival_time(self.schema.empty_table(), arrival)
-        return table, bad
+        return table, bad, spans
 
     def _bad(self, data: bytes, record: tuple[int, int], code: str, reason: str, origin: str, base_offset: int,
              arrival: datetime) -> BadRecord:

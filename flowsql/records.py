@@ -6,9 +6,12 @@ import base64
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from flowsql.row_origins import RowOrigins
 
 ARRIVAL_TIME = "arrival_time"
 """System column on every source: when the record arrived (Kinesis ApproximateArrivalTimestamp,
@@ -68,3 +71,5 @@ class SourceBatch:
     # partition (microseconds; the least over its active partitions, None while one has shown no
     # time). A column left out, or no progress at all: the batch's own latest time says it.
     progress: dict[str, int | None] | None = None
+    # Where each row came from (its record's bytes and position), for the error output.
+    origins: RowOrigins | None = None

@@ -30,6 +30,7 @@ from flowsql.logs import LateRecordLog, QueryFailureLog
 from flowsql.metrics import Metrics, bind_reporters
 from flowsql.pipeline.model import Pipeline
 from flowsql.records import ARRIVAL_TIME, BadRecord, SourceBatch, late_records
+from flowsql.row_origins import JoinedOrigins, find_rows
 from flowsql.settings import pipeline_settings
 from flowsql.sources import Source, create_source
 from flowsql.status.sample import sample_run
@@ -122,6 +123,7 @@ class PipelineRun:
         self._joinable = frozenset(n for n in self.sources if n not in pipeline.tables)
         self._observed_at = 0.0
         self._late_log = LateRecordLog(logging.getLogger("flowsql"))
+        self._pushing: SourceBatch | None = None
         self._query_failure_log = QueryFailureLog(logging.getLogger("flowsql"))
 
     def fingerprint(self) -> str:
@@ -158,8 +160,7 @@ class PipelineRun:
         source = self._root_source(op.input)
         if code == QUERY_FAILED:
             reason = self._query_failed(op, source, reason, rows)
-        records = late_records(source, rows, reason)
-        records = [BadRecord(r.source, code, r.message, r.raw, r.position) for r in records]
+        records = self._turned_away(source, code, reason, rows)
         sink = self.error_sink.get(source)
         if code == "late":
             self.summary.late += len(records)
@@ -167,6 +168,20 @@ class PipelineRun:
             self._late_log.dropped(source, op.target, len(records), reason, sink.name if sink else None)
         if sink is not None:
             sink.add_errors(records)
+
+    def _turned_away(self, source: str, code: str, reason: str, rows: pa.Table) -> list[BadRecord]:
+        """Error records of rows the engine turned away: the records as read (bytes and position)
+        when the rows are the batch being pushed, else their values as JSON."""
+        batch = self._pushing
+        if batch is not None and batch.source == source and batch.origins is not None:
+            found = find_rows(batch.table, rows)
+            try:
+                originals = batch.origins.records(found) if found is not None else None
+            except LookupError:  # part of a joined batch came without origins
+                originals = None
+            if originals is not None:
+                return [BadRecord(source, code, reason, raw, position) for raw, position in originals]
+        return [BadRecord(r.source, code, r.message, r.raw, r.position) for r in late_records(source, rows, reason)]
 
     def _query_failed(self, op: OperatorPlan, source: str, reason: str, rows: pa.Table) -> str:
         """Rows a query failed on count as the source's errors; with `on_query_error = 'fail'`
@@ -251,7 +266,12 @@ class PipelineRun:
             sink = self.error_sink.get(batch.source)
             if sink is not None:
                 sink.add_errors(batch.errors)
-        self.engine.push(batch.source, batch.table, batch.progress)
+        # Rows the engine turns away from this batch are found in it, to go out as they were read.
+        self._pushing = batch
+        try:
+            self.engine.push(batch.source, batch.table, batch.progress)
+        finally:
+            self._pushing = None
         if self.checkpoints is not None:
             self.checkpoints.note_position(batch.source, batch.position)
 
@@ -331,8 +351,9 @@ def _coalesced(first: tuple[str, str, Any], inbox: queue.Queue[tuple[str, str, A
 def _joined(earlier: SourceBatch, later: SourceBatch) -> SourceBatch:
     """Two batches of one source as one; the position is the later one's (positions are whole)."""
     table = pa.concat_tables([earlier.table, later.table]) if earlier.table.num_rows else later.table
+    origins = JoinedOrigins([(earlier.table.num_rows, earlier.origins), (later.table.num_rows, later.origins)])
     return SourceBatch(later.source, table, earlier.errors + later.errors, later.position,
-                       earlier.raw_bytes + later.raw_bytes, later.progress)
+                       earlier.raw_bytes + later.raw_bytes, later.progress, origins)
 
 
 def _put(inbox: queue.Queue[tuple[str, str, Any]], item: tuple[str, str, Any], stop: threading.Event) -> None:

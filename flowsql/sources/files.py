@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from flowsql.decode import with_arrival_time
 from flowsql.errors import ConfigError
 from flowsql.options import count, duration, size
+from flowsql.row_origins import RowOrigins
 from flowsql.records import ARRIVAL_TIME, BadRecord, SourceBatch
 from flowsql.sources import register
 from flowsql.sources.ahead import map_in_order
@@ -43,6 +44,7 @@ class _Decoded:
     table: pa.Table | None
     errors: list[BadRecord]
     latest: int | None  # the greatest plausible event time among the chunk's rows (microseconds)
+    origins: RowOrigins | None = None
 
 
 @register("file")
@@ -110,14 +112,16 @@ class FileSource(Source):
             shown = progress
             # An empty batch when only idleness moved the time: windows close without new rows.
             table = decoded.table if decoded.table is not None else self._empty
-            yield SourceBatch(self.name, table, decoded.errors, position, len(chunk.data) if chunk else 0, progress)
+            yield SourceBatch(self.name, table, decoded.errors, position, len(chunk.data) if chunk else 0, progress,
+                              decoded.origins)
 
     def _decode(self, step: Step) -> _Decoded:
         chunk = step.chunk
         if chunk is None:
             return _Decoded(step, None, [], None)
-        table, errors = self.decoder.decode(chunk.data.rstrip(b"\n"), chunk.file, chunk.offset, chunk.arrival)
-        return _Decoded(step, table, errors, self._latest(table))
+        table, errors, origins = self.decoder.decode_with_origins(chunk.data.rstrip(b"\n"), chunk.file, chunk.offset,
+                                                                  chunk.arrival)
+        return _Decoded(step, table, errors, self._latest(table), origins)
 
     def _latest(self, table: pa.Table) -> int | None:
         if self.event_column is None or table.num_rows == 0:

@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from flowsql.errors import ConfigError, SourceError
 from flowsql.options import choice, duration, size
 from flowsql.pipeline.model import SourceDecl
+from flowsql.row_origins import ListedRecords
 from flowsql.records import BadRecord, SourceBatch
 from flowsql.sources import register
 from flowsql.sources.base import Source, SourceOptions
@@ -192,7 +193,8 @@ class KinesisSource(Source):
         self.clocks.observe(latest_per_shard(table, decoded, self.clocks.clocks.columns), fetched)
         progress, _ = self.clocks.progress()
         raw_bytes = sum(len(r["Data"]) for fetch in fetches for r in fetch.records)
-        return SourceBatch(self.name, table, bad + errors, self._position(ended), raw_bytes, progress)
+        origins = ListedRecords(lambda: [(row.data, row.position) for row in decoded])
+        return SourceBatch(self.name, table, bad + errors, self._position(ended), raw_bytes, progress, origins)
 
     def _position(self, ended: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
         finished = self.finished | ended

@@ -56,6 +56,7 @@ class StdinSource(Source):
             yield self._batch(offset, carry)
 
     def _batch(self, offset: int, data: bytes) -> SourceBatch:
-        table, errors = self.decoder.decode(data.rstrip(b"\n"), "stdin", offset, datetime.now(timezone.utc))
-        return SourceBatch(self.name, table, errors, {"offset": offset + len(data)}, len(data))
+        table, errors, origins = self.decoder.decode_with_origins(data.rstrip(b"\n"), "stdin", offset,
+                                                                  datetime.now(timezone.utc))
+        return SourceBatch(self.name, table, errors, {"offset": offset + len(data)}, len(data), None, origins)
 
