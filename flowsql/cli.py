@@ -27,6 +27,7 @@ from flowsql.logs import configure_logging, redact
 from flowsql.pipeline import load_pipeline
 from flowsql.runner import PipelineRun, RunSummary
 from flowsql.settings import pipeline_settings
+from flowsql.validate import check_pipeline
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -153,7 +154,7 @@ def _run(args: argparse.Namespace) -> int:
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        pipeline = load_pipeline(args.file)
+        pipeline = check_pipeline(args.file).pipeline
         settings = pipeline_settings(pipeline)
         store = None
         if settings.checkpointing and not args.no_checkpoint:
@@ -321,7 +322,7 @@ def _produce(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    pipeline = load_pipeline(args.file)
+    pipeline = check_pipeline(args.file).pipeline
     run = PipelineRun(pipeline)
     print(f"{args.file}: ok ({len(run.sources)} sources, {len(run.plan.operators)} queries, {len(run.sinks)} sinks)")
     return 0
@@ -330,7 +331,7 @@ def _validate(args: argparse.Namespace) -> int:
 def _explain(args: argparse.Namespace) -> int:
     from flowsql.explain import explain_text
 
-    pipeline = load_pipeline(args.file)
+    pipeline = check_pipeline(args.file).pipeline
     print(explain_text(PipelineRun(pipeline)))
     return 0
 
