@@ -6,10 +6,15 @@ secret values (and URL credentials) from any text, such as an error body sent ba
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
+
+if TYPE_CHECKING:
+    from flowsql.pipeline.model import Pipeline
 
 REDACTED = "[REDACTED]"
 
@@ -143,3 +148,43 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     for secret in sorted((s for s in secrets if len(s) >= _SHORTEST_SECRET), key=len, reverse=True):
         text = text.replace(secret, REDACTED)
     return redact_urls(text)
+
+
+def scrub_data(value: Any, secrets: Iterable[str]) -> Any:
+    """A JSON-like value (dicts, lists, strings) with every string scrubbed (see scrub)."""
+    known = list(secrets)
+    if isinstance(value, str):
+        return scrub(value, known)
+    if isinstance(value, dict):
+        return {k: scrub_data(v, known) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub_data(v, known) for v in value]
+    return value
+
+
+def pipeline_secrets(pipeline: Pipeline) -> set[str]:
+    """Every secret a pipeline's options hold (sources, tables, sinks and SET lines)."""
+    declarations = [*pipeline.sources.values(), *pipeline.tables.values(), *pipeline.sinks.values()]
+    pairs = [(o.key, o.value) for d in declarations for o in d.options]
+    pairs += [(o.key, o.value) for o in pipeline.settings]
+    return secret_values(pairs)
+
+
+class ScrubbingFilter(logging.Filter):
+    """Scrubs each log record (message and structured fields) of the secrets it is given; the
+    set may grow after the filter is attached (secrets are known once the pipeline is read)."""
+
+    def __init__(self, secrets: set[str]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = scrub(record.getMessage(), self.secrets)
+        record.args = None
+        for key, value in list(vars(record).items()):
+            if key not in _RECORD_ATTRIBUTES and isinstance(value, (str, dict, list)):
+                setattr(record, key, scrub_data(value, self.secrets))
+        return True
+
+
+_RECORD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
