@@ -81,6 +81,8 @@ def redact_line(line: str, column: int = 0) -> tuple[str, int]:
 
     def hide(match: re.Match[str]) -> str:
         nonlocal shift
+        if not is_secret_key(match.group(1).strip(" =:'\"")):
+            return match.group(0)
         value = match.group(2)
         quote = value[0] if value[:1] in ("'", '"') else ""
         replacement = match.group(1) + quote + REDACTED + quote

@@ -55,12 +55,20 @@ def check_pipeline(path: str | Path) -> Checked:
         plan = plan_pipeline(pipeline, schemas, collect=True)
     except PipelineError as exc:
         errors.extend(_each(exc))
-    errors += _check_sinks(pipeline, plan)
+    errors += _check_sinks(pipeline, plan, complete=not errors)
     if not errors:
         errors += _dry_run(pipeline, plan)
     if errors:
-        raise PipelineErrors(errors)
+        raise PipelineErrors([_with_line(pipeline, e) for e in errors])
     return Checked(pipeline, plan)
+
+
+def _with_line(pipeline: Pipeline, error: PipelineError) -> PipelineError:
+    """The error with its line of the file quoted, when it names a place but not the text."""
+    where = error.location
+    if error.source_line is not None or where is None or where.path != str(pipeline.path):
+        return error
+    return PipelineError(error.message, where, pipeline.line(where.line), error.hint)
 
 
 def _each(error: PipelineError) -> list[PipelineError]:
@@ -160,8 +168,9 @@ def _check_files(decl: SourceDecl) -> None:
 
 
 # -- sinks -----------------------------------------------------------------------------------
-def _check_sinks(pipeline: Pipeline, plan: Plan) -> list[PipelineError]:
-    """Each sink built from its options for the columns its queries give, as the run builds it."""
+def _check_sinks(pipeline: Pipeline, plan: Plan, complete: bool) -> list[PipelineError]:
+    """Each sink built from its options for the columns its queries give, as the run builds it;
+    with every query `complete`ly planned, a sink no query writes is an error too."""
     from flowsql.delivery import create_sink
 
     errors: list[PipelineError] = []
@@ -181,15 +190,13 @@ def _check_sinks(pipeline: Pipeline, plan: Plan) -> list[PipelineError]:
     # A sink some INSERT names is not unused even when that INSERT failed (its error is shown).
     named = {d.target.lower() for d in pipeline.inserts} | pipeline.unparsed
     for name, decl in pipeline.sinks.items():
-        if name.lower() in pipeline.unparsed:
-            continue
         try:
             _check_connector(decl, _sink_connectors())
             if name in written:
                 create_sink(decl, pipeline.name, written[name].output_schema)
         except FlowsqlError as exc:
             errors += _each(exc) if isinstance(exc, PipelineError) else [_at(pipeline, decl, str(exc))]
-        if name not in written and name.lower() not in named:
+        if complete and name not in written and name.lower() not in named:
             errors.append(_at(pipeline, decl, f"sink '{decl.name}' is declared but no INSERT INTO writes to it"))
     return errors
 

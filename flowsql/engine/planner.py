@@ -118,7 +118,7 @@ def plan_pipeline(pipeline: Pipeline, source_schemas: dict[str, pa.Schema], coll
     failed = set(pipeline.unparsed) | {n.lower() for n in (*pipeline.sources, *pipeline.tables)
                                        if n.lower() not in streams}
     for decl in _in_file_order(pipeline):
-        if collect and reads_any(decl, failed):
+        if collect and (reads_any(decl, failed) or _writes_unparsed_sink(pipeline, decl)):
             failed.add(decl.target.lower())
             continue
         try:
@@ -155,6 +155,12 @@ def _as_errors(pipeline: Pipeline, decl: QueryDecl, error: Exception) -> list[Pi
         return [error]
     return [_error(pipeline, decl, "the query nests too deeply to plan",
                    hint="split deeply nested expressions into views or simpler expressions")]
+
+
+def _writes_unparsed_sink(pipeline: Pipeline, decl: QueryDecl) -> bool:
+    """An INSERT into a sink whose own statement failed (and was reported)."""
+    target = decl.target.lower()
+    return not decl.is_view and target in pipeline.unparsed and target not in {s.lower() for s in pipeline.sinks}
 
 
 def reads_any(decl: QueryDecl, names: set[str]) -> bool:

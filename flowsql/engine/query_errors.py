@@ -30,12 +30,12 @@ def duckdb_error(pipeline: Pipeline, decl: QueryDecl, error: Exception) -> Pipel
     hints = _duckdb_hints(lines[1:])
     suggestion = _function_suggestion(message)
     if suggestion:
-        hints.insert(0, suggestion)
+        hints = [suggestion + "".join(f" (DuckDB: {h})" for h in hints[:1])]
     token = None
     underlined = _underlined(lines)
     if underlined:
         token = find_token(pipeline, decl, underlined)
-    for name in re.findall(r'"([^"]+)"|name (\w+) does not exist', first):
+    for name in re.findall(r'"([^"]+)"|name (\w+) does not exist|types \'(\w+)\(', first):
         if token is None:
             token = find_token(pipeline, decl, next(n for n in name if n))
     location = token or decl.location

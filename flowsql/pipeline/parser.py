@@ -9,6 +9,7 @@ split off here before sqlglot sees the statement.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from pathlib import Path
 
@@ -28,6 +29,8 @@ from flowsql.pipeline.model import (
 from flowsql.pipeline.text import SourceText, Statement, split_statements
 
 _DIALECT = DuckDB()
+# sqlglot warns on stderr when it falls back to a bare command; the statement's error says more.
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 
 _LOADING: list[Path] = []  # the files being read, outermost first (a sink file may include another)

@@ -1,0 +1,6 @@
+CREATE SOURCE events (id BIGINT, name VARCHAR, amount DOUBLE, ts TIMESTAMP,
+    WATERMARK FOR ts AS ts - INTERVAL '2 seconds')
+WITH (connector = 'file', path = 'data/events.ndjson');
+CREATE SINK out WITH (connector = 'stdout');
+CREATE TABLE orders (id BIGINT, total DOUBLE) WITH (connector = 'file', path = 'data/events.ndjson', format = 'debezium-json');
+INSERT INTO out SELECT id FROM events;

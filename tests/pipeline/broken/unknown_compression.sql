@@ -1,0 +1,5 @@
+CREATE SOURCE events (id BIGINT, name VARCHAR, amount DOUBLE, ts TIMESTAMP,
+    WATERMARK FOR ts AS ts - INTERVAL '2 seconds')
+WITH (connector = 'file', path = 'data/events.ndjson');
+CREATE SINK out WITH (connector = 'file', path = 'out', format = 'json', compression = 'zip');
+INSERT INTO out SELECT id FROM events;
