@@ -5,3 +5,6 @@ CREATE SINK out WITH (connector = 'stdout');
 CREATE VIEW v AS SELECT id FROM events;
 CREATE VIEW v AS SELECT name FROM events;
 INSERT INTO out SELECT id FROM v;
+
+-- expect exit 2
+-- error: 6:13 the name 'v' is declared twice

@@ -4,3 +4,6 @@ WITH (connector = 'file', path = 'data/events.ndjson');
 CREATE SINK out WITH (connector = 'stdout');
 CREATE SINK 5 WITH (connector = 'stdout');
 INSERT INTO out SELECT id FROM events;
+
+-- expect exit 2
+-- error: 5:13 expected a sink name, found '5'

@@ -3,3 +3,7 @@ CREATE SOURCE events (id BIGINT, name VARCHAR, amount DOUBLE, ts TIMESTAMP,
 WITH (connector = 'file', path = 'data/events.ndjson');
 CREATE SINK out WITH (connector = 'stdout');
 INSERT INTO out SELECT 1 AS one;
+
+-- expect exit 2
+-- error: 5:1 the query reads no source or view
+-- hint: known streams: events

@@ -4,3 +4,6 @@ WITH (connector = 'file', path = 'data/events.ndjson');
 CREATE SINK out WITH (connector = 'stdout');
 CREATE SINK spare WITH (connector = 'stdout');
 INSERT INTO out SELECT id FROM events;
+
+-- expect exit 2
+-- error: 5:1 sink 'spare' is declared but no INSERT INTO writes to it

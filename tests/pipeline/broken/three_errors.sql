@@ -5,3 +5,11 @@ CREATE SINK out WITH (connector = 'stdout');
 INSERT INTO out SELECT nme FROM events;
 INSERT INTO out SELECT id FROM evnts;
 INSERT INTO ot SELECT id FROM events;
+
+-- expect exit 2
+-- error: 5:24 Referenced column "nme" not found in FROM clause!
+-- hint: did you mean "name", "amount"?
+-- error: 6:32 'evnts' is no source, table or view
+-- hint: did you mean 'events'?
+-- error: 7:1 INSERT INTO names no declared sink: 'ot'
+-- hint: did you mean 'out'?

@@ -4,3 +4,6 @@ WITH (connector = 'file', path = 'data/events.ndjson');
 CREATE SINK out WITH (connector = 'stdout');
 INSERT INTO out SELECT id FROM events;
 INSERT INTO out SELECT name FROM events;
+
+-- expect exit 2
+-- error: 6:1 two queries write to sink 'out' with different columns: (id int64)

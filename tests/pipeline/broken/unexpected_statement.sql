@@ -4,3 +4,7 @@ WITH (connector = 'file', path = 'data/events.ndjson');
 CREATE SINK out WITH (connector = 'stdout');
 DROP TABLE events;
 INSERT INTO out SELECT id FROM events;
+
+-- expect exit 2
+-- error: 5:1 unexpected statement starting with 'DROP'
+-- hint: a pipeline file holds SET, CREATE SOURCE, CREATE SINK,

@@ -3,3 +3,7 @@ CREATE SOURCE events (id BIGINT, name VARCHAR, amount DOUBLE, ts TIMESTAMP,
 WITH (connector = 'file', path = 'data/events.ndjson');
 CREATE SINK out WITH (connector = 'stdout');
 INSERT INTO out SELECT id FROM evnts;
+
+-- expect exit 2
+-- error: 5:32 'evnts' is no source, table or view
+-- hint: did you mean 'events'?

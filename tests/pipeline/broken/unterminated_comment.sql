@@ -4,3 +4,7 @@ WITH (connector = 'file', path = 'data/events.ndjson');
 CREATE SINK out WITH (connector = 'stdout');
 /* the report
 INSERT INTO out SELECT id FROM events;
+
+-- expect exit 2
+-- error: 5:1 unterminated comment: it opens here and never ends
+-- hint: close it with
