@@ -300,7 +300,13 @@ def _operations_json(run: PipelineRun) -> dict[str, object]:
 
 
 def _reset(store: CheckpointStore) -> None:
-    state = store.load()
+    try:
+        state = store.load()
+    except (OSError, ValueError, KeyError, TypeError, IndexError, pa.ArrowException) as exc:
+        print(f"flowsql: --reset discards an unreadable checkpoint ({type(exc).__name__}) in {store.describe()}",
+              file=sys.stderr)
+        store.reset()
+        return
     if state is None:
         print(f"flowsql: --reset: no checkpoint in {store.describe()}", file=sys.stderr)
     else:
