@@ -6,27 +6,35 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage, configuration or SQL error.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 import pyarrow as pa
 
 from flowsql import __version__
 from flowsql.checkpoint import CheckpointStore, open_store
 from flowsql.checkpoint.coordinator import describe_state
-from flowsql.errors import FlowsqlError
+from flowsql.errors import FlowsqlError, UsageError
 from flowsql.logs import configure_logging, redact
-from flowsql.pipeline import load_pipeline
+from flowsql.pipeline import Pipeline, load_pipeline
+from flowsql.secrets import ScrubbingFilter, pipeline_secrets, scrub, scrub_data
 from flowsql.runner import PipelineRun, RunSummary
 from flowsql.settings import pipeline_settings
+from flowsql.validate import check_pipeline
+
+
+_SECRETS: set[str] = set()  # the secrets of the pipeline being run, scrubbed from all output
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,22 +43,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
         return 2
+    debug = args.debug or os.environ.get("FLOWSQL_DEBUG", "") not in ("", "0")
     try:
         return int(args.handler(args))
     except FlowsqlError as exc:
+        if debug:
+            traceback.print_exc()
         _report_error(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         print("flowsql: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # anything unforeseen still ends with a message and exit code 1
-        if os.environ.get("FLOWSQL_DEBUG"):
-            raise
-        _report_error(f"failed: {type(exc).__name__}: {exc} (FLOWSQL_DEBUG=1 shows the traceback)")
+        if debug:
+            traceback.print_exc()
+        _report_error(runtime_message(exc) + ("" if debug else " (--debug shows the traceback)"))
         return 1
 
 
+def runtime_message(error: BaseException) -> str:
+    """What went wrong while running, in words: the first line of DuckDB's or the system's message."""
+    import duckdb
+
+    if isinstance(error, duckdb.Error):
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        return f"a query failed on the data while running: {first}"
+    if isinstance(error, OSError):
+        where = f" ({error.filename})" if error.filename else ""
+        return f"failed: {error.strerror or error}{where}"
+    if isinstance(error, RecursionError):
+        return "failed: an expression nests too deeply to run"
+    return f"failed: {type(error).__name__}: {error}"
+
+
 def _report_error(message: str) -> None:
+    message = scrub(message, _SECRETS)
     logger = logging.getLogger("flowsql")
     if logger.handlers:  # configured by the command: text or JSON lines, redacted
         logger.error(message, extra={"event": "error"})
@@ -58,10 +85,49 @@ def _report_error(message: str) -> None:
         print(f"flowsql: {redact(message)}", file=sys.stderr)
 
 
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse that names the closest option or command when one is misspelt."""
+
+    def error(self, message: str) -> NoReturn:
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if choice:
+            options = re.findall(r"'([^']*)'", choice.group(2))
+            close = difflib.get_close_matches(choice.group(1), options, n=1)
+            if close:
+                message += f" (did you mean {close[0]}?)"
+        match = re.search(r"unrecognized arguments: (\S+)", message)
+        if match and match.group(1).startswith("-"):
+            known = [o for action in self._every_action() for o in action.option_strings]
+            close = difflib.get_close_matches(match.group(1).split("=")[0], known, n=1)
+            if close:
+                message += f" (did you mean {close[0]}?)"
+        super().error(message)
+
+    def _every_action(self) -> list[argparse.Action]:
+        actions = list(self._actions)
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    actions += sub._actions
+        return actions
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"{port} is no port: use 1 to 65535")
+    return port
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="flowsql", description="Streaming SQL pipelines on DuckDB.")
+    parser = _ArgumentParser(prog="flowsql", description="Streaming SQL pipelines on DuckDB.")
     parser.add_argument("--version", action="version", version=f"flowsql {__version__}")
-    commands = parser.add_subparsers(dest="command")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of any failure (also FLOWSQL_DEBUG=1)")
+    commands = parser.add_subparsers(dest="command", parser_class=_ArgumentParser)
 
     run = commands.add_parser("run", help="run a pipeline file")
     run.add_argument("file", type=Path)
@@ -131,14 +197,16 @@ def _add_status_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--status-interval", type=float, default=10.0,
                      help="seconds between status log lines when stderr is not a terminal (0: none)")
     run.add_argument("--status-shards", action="store_true", help="show each shard in the status panel")
-    run.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port at /metrics")
+    run.add_argument("--metrics-port", type=_port, help="serve Prometheus metrics on this port at /metrics")
     run.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port (default 127.0.0.1)")
 
 
 def _run(args: argparse.Namespace) -> int:
     from flowsql.status.watch import Watchers
 
-    configure_logging(args.log_format, logging.WARNING if args.quiet else logging.INFO)
+    logger = configure_logging(args.log_format, logging.WARNING if args.quiet else logging.INFO)
+    for handler in logger.handlers:
+        handler.addFilter(ScrubbingFilter(_SECRETS))
     stop = threading.Event()
     signals = {"count": 0}
 
@@ -153,19 +221,24 @@ def _run(args: argparse.Namespace) -> int:
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        pipeline = load_pipeline(args.file)
+        pipeline = _checked(args.file)
         settings = pipeline_settings(pipeline)
         store = None
         if settings.checkpointing and not args.no_checkpoint:
-            store = open_store(settings.checkpoint or None, args.file, args.state_dir)
+            store = _open_store(settings.checkpoint or None, args)
             if args.reset:
                 _reset(store)
+            _check_checkpoint(store)
         run = PipelineRun(pipeline, store)
         watchers = None
         try:
             watchers = Watchers(run, args.quiet, args.status_interval, args.metrics_port, args.metrics_host,
                                 args.status_shards)
-            watchers.start()
+            try:
+                watchers.start()
+            except OSError as exc:
+                raise UsageError(f"cannot serve metrics on {args.metrics_host}:{args.metrics_port}: "
+                                 f"{exc.strerror or exc}; choose another --metrics-port") from None
             summary = run.run(stop, until_caught_up=args.until_caught_up)
         finally:
             if watchers is not None:
@@ -175,15 +248,46 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    report = {**summary.to_json(), **_operations_json(run)}
+    report = scrub_data({**summary.to_json(), **_operations_json(run)}, _SECRETS)
     if args.summary_json:
-        args.summary_json.write_text(json.dumps(report, indent=2) + "\n")
+        try:
+            args.summary_json.write_text(json.dumps(report, indent=2) + "\n")
+        except OSError as exc:
+            raise UsageError(f"cannot write --summary-json {args.summary_json}: {exc.strerror}") from None
     if not args.quiet:
         if args.log_format == "json":
             logging.getLogger("flowsql").info("summary", extra={"event": "summary", "summary": report})
         else:
-            print(_summary_text(summary, run), file=sys.stderr)
+            print(scrub(_summary_text(summary, run), _SECRETS), file=sys.stderr)
     return 0
+
+
+def _checked(path: Path) -> Pipeline:
+    """The pipeline after every check a run needs; its secrets are scrubbed from all output."""
+    pipeline = check_pipeline(path).pipeline
+    _SECRETS.update(pipeline_secrets(pipeline))
+    return pipeline
+
+
+def _open_store(spec: str | None, args: argparse.Namespace) -> CheckpointStore:
+    try:
+        store = open_store(spec, args.file, args.state_dir)
+        store.staging_dir().mkdir(parents=True, exist_ok=True)  # an unusable folder fails now, not at the first commit
+    except OSError as exc:
+        where = args.state_dir or exc.filename or spec
+        raise UsageError(f"cannot use the state directory {where}: {exc.strerror or exc}") from None
+    return store
+
+
+def _check_checkpoint(store: CheckpointStore) -> None:
+    """A checkpoint that cannot be read is the user's to resolve: say how, before anything runs."""
+    try:
+        store.load()
+    except FlowsqlError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, IndexError, pa.ArrowException) as exc:
+        raise UsageError(f"the checkpoint in {store.describe()} cannot be read ({type(exc).__name__}: {exc}); "
+                         "run with --reset to discard it and start over, or point --state-dir elsewhere") from None
 
 
 def _operations_json(run: PipelineRun) -> dict[str, object]:
@@ -196,7 +300,13 @@ def _operations_json(run: PipelineRun) -> dict[str, object]:
 
 
 def _reset(store: CheckpointStore) -> None:
-    state = store.load()
+    try:
+        state = store.load()
+    except (OSError, ValueError, KeyError, TypeError, IndexError, pa.ArrowException) as exc:
+        print(f"flowsql: --reset discards an unreadable checkpoint ({type(exc).__name__}) in {store.describe()}",
+              file=sys.stderr)
+        store.reset()
+        return
     if state is None:
         print(f"flowsql: --reset: no checkpoint in {store.describe()}", file=sys.stderr)
     else:
@@ -321,7 +431,7 @@ def _produce(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    pipeline = load_pipeline(args.file)
+    pipeline = _checked(args.file)
     run = PipelineRun(pipeline)
     print(f"{args.file}: ok ({len(run.sources)} sources, {len(run.plan.operators)} queries, {len(run.sinks)} sinks)")
     return 0
@@ -330,8 +440,8 @@ def _validate(args: argparse.Namespace) -> int:
 def _explain(args: argparse.Namespace) -> int:
     from flowsql.explain import explain_text
 
-    pipeline = load_pipeline(args.file)
-    print(explain_text(PipelineRun(pipeline)))
+    pipeline = _checked(args.file)
+    print(scrub(explain_text(PipelineRun(pipeline)), _SECRETS))
     return 0
 
 

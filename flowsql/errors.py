@@ -49,14 +49,52 @@ class PipelineError(UsageError):
         super().__init__(self.render())
 
     def render(self) -> str:
+        from flowsql.secrets import redact_line  # a quoted line may hold `access_key = '...'`
+
         head = f"{self.location}: {self.message}" if self.location else self.message
         parts = [head]
         if self.source_line is not None and self.location is not None:
-            parts.append(f"    {self.source_line.rstrip()}")
-            parts.append("    " + " " * (self.location.column - 1) + "^")
+            line, column = redact_line(self.source_line.rstrip().expandtabs(1), self.location.column)
+            line, column = _shortened(line, column)
+            parts.append(f"    {line}")
+            parts.append("    " + " " * (column - 1) + "^")
         if self.hint:
             parts.append(f"hint: {self.hint}")
         return "\n".join(parts)
+
+
+_WIDEST_LINE = 120
+
+
+def _shortened(line: str, column: int) -> tuple[str, int]:
+    """A long line cut to the part around `column`, so the caret stays on screen."""
+    if len(line) <= _WIDEST_LINE:
+        return line, column
+    start = max(0, min(column - 1 - _WIDEST_LINE // 2, len(line) - _WIDEST_LINE))
+    cut = line[start : start + _WIDEST_LINE]
+    head = "..." if start else ""
+    tail = "..." if start + _WIDEST_LINE < len(line) else ""
+    return head + cut + tail, column - start + len(head)
+
+
+class PipelineErrors(PipelineError):
+    """Every problem found in one pipeline file, in file order; shown together."""
+
+    def __init__(self, errors: list[PipelineError]) -> None:
+        self.errors = sorted(errors, key=_file_order)
+        super().__init__(self.errors[0].message, self.errors[0].location, self.errors[0].source_line,
+                         self.errors[0].hint)
+
+    def render(self) -> str:
+        errors = getattr(self, "errors", [])
+        if len(errors) <= 1:
+            return super().render()
+        return "\n".join(e.render() for e in errors) + f"\n{len(errors)} errors"
+
+
+def _file_order(error: PipelineError) -> tuple[int, int]:
+    where = error.location
+    return (where.line, where.column) if where is not None else (0, 0)
 
 
 class ConfigError(PipelineError):

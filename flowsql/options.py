@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flowsql.errors import ConfigError, Location
+from flowsql.secrets import redact_option, scrub
 
 RawValue = str | int | float | bool
 
@@ -147,8 +148,10 @@ def bind_options(cls: type[T], options: list[Option], what: str) -> T:
         try:
             values[key] = _convert(field, hints[key], expand_environment(option.value))
         except ValueError as exc:
+            shown = redact_option(key, option.value)  # a secret's value is never printed
+            detail = str(exc) if shown == option.value else scrub(str(exc), [str(option.value)])
             raise ConfigError(
-                f"bad value {option.value!r} for option '{key}' of {what}: {exc}",
+                f"bad value {shown!r} for option '{key}' of {what}: {detail}",
                 option.location,
                 option.source_line,
             ) from None
@@ -203,7 +206,8 @@ def _converted(field: dataclasses.Field[Any], hint: Any, value: RawValue) -> Any
     if choices is not None:
         text = str(value).lower()
         if text not in choices:
-            raise ValueError("allowed: " + ", ".join(choices))
+            close = difflib.get_close_matches(text, choices, n=1)
+            raise ValueError((f"did you mean '{close[0]}'? " if close else "") + "allowed: " + ", ".join(choices))
         return text
     base = _strip_optional(hint)
     if base is bool:

@@ -9,7 +9,7 @@ aggregate works and a window's result is DuckDB's own answer over that window's 
 
 from __future__ import annotations
 
-import re
+import difflib
 from dataclasses import dataclass, field
 
 import duckdb
@@ -19,9 +19,10 @@ from sqlglot.dialects.duckdb import DuckDB
 
 from flowsql.cdc.columns import report_schema, row_schema
 from flowsql.engine.preaggregate import PreAggregation, plan_preaggregation
+from flowsql.engine.query_errors import duckdb_error, find_token, node_location
 from flowsql.engine.windows import WindowSpec
-from flowsql.errors import Location, PipelineError
-from flowsql.pipeline.declarations import interval_seconds
+from flowsql.errors import Location, PipelineError, PipelineErrors
+from flowsql.pipeline.declarations import interval_hint, interval_seconds
 from flowsql.pipeline.model import Pipeline, QueryDecl, TableDecl
 from flowsql.records import ARRIVAL_TIME
 
@@ -87,10 +88,15 @@ class Plan:
     tables: dict[str, TableDecl] = field(default_factory=dict)  # CDC tables by lower-case name
 
 
-def plan_pipeline(pipeline: Pipeline, source_schemas: dict[str, pa.Schema]) -> Plan:
-    """Plan every view and insert in file order; raises PipelineError pointing at the query."""
+def plan_pipeline(pipeline: Pipeline, source_schemas: dict[str, pa.Schema], collect: bool = False) -> Plan:
+    """Plan every view and insert in file order; raises PipelineError pointing at the query.
+
+    With `collect`, every query is planned even when one before it fails, and the errors are
+    raised together (PipelineErrors); queries reading a stream that failed are not reported again."""
     streams: dict[str, StreamInfo] = {}
     for name, source in pipeline.sources.items():
+        if name not in source_schemas:  # its declaration failed and was reported
+            continue
         clocks = {ARRIVAL_TIME: "arrival"}
         delay = 0
         if source.watermark:
@@ -98,6 +104,8 @@ def plan_pipeline(pipeline: Pipeline, source_schemas: dict[str, pa.Schema]) -> P
             delay = int(round(source.watermark.delay_seconds * 1_000_000))
         streams[name.lower()] = StreamInfo(name, source_schemas[name], clocks, delay)
     for name, table in pipeline.tables.items():
+        if name not in source_schemas:
+            continue
         # A CDC table is also the stream of its change events (windows over change_time).
         clocks = {ARRIVAL_TIME: "arrival"}
         delay = 0
@@ -106,16 +114,66 @@ def plan_pipeline(pipeline: Pipeline, source_schemas: dict[str, pa.Schema]) -> P
             delay = round(table.watermark.delay_seconds * 1_000_000)
         streams[name.lower()] = StreamInfo(name, source_schemas[name], clocks, delay)
     operators: list[OperatorPlan] = []
+    errors: list[PipelineError] = []
+    failed = set(pipeline.unparsed) | {n.lower() for n in (*pipeline.sources, *pipeline.tables)
+                                       if n.lower() not in streams}
     for decl in _in_file_order(pipeline):
-        if not decl.is_view and decl.target.lower() not in {s.lower() for s in pipeline.sinks}:
-            raise _error(pipeline, decl, f"INSERT INTO names no declared sink: '{decl.target}'",
-                         hint="declare it with CREATE SINK " + decl.target + " WITH (...)")
-        plan_operator = getattr(decl, "plan_operator", None)  # a front end that plans its own operator
-        operator = plan_operator(pipeline, decl, streams) if plan_operator is not None else _plan_query(pipeline, decl, streams)
+        if collect and (reads_any(decl, failed) or _writes_unparsed_sink(pipeline, decl)):
+            failed.add(decl.target.lower())
+            continue
+        try:
+            operator = _plan_one(pipeline, decl, streams)
+        except (PipelineError, RecursionError) as exc:
+            if not collect:
+                raise
+            errors.extend(_as_errors(pipeline, decl, exc))
+            failed.add(decl.target.lower())
+            continue
         operators.append(operator)
-        if decl.is_view:
-            _add_view_stream(pipeline, decl, operator, streams)
+    if errors:
+        raise PipelineErrors(errors)
     return Plan(streams, operators, {n.lower(): t for n, t in pipeline.tables.items()})
+
+
+def _plan_one(pipeline: Pipeline, decl: QueryDecl, streams: dict[str, StreamInfo]) -> OperatorPlan:
+    if not decl.is_view and decl.target.lower() not in {s.lower() for s in pipeline.sinks}:
+        close = difflib.get_close_matches(decl.target, list(pipeline.sinks), n=1)
+        raise _error(pipeline, decl, f"INSERT INTO names no declared sink: '{decl.target}'",
+                     hint=f"did you mean '{close[0]}'?" if close else
+                     "declare it with CREATE SINK " + decl.target + " WITH (...)")
+    plan_operator = getattr(decl, "plan_operator", None)  # a front end that plans its own operator
+    operator = plan_operator(pipeline, decl, streams) if plan_operator is not None else _plan_query(pipeline, decl, streams)
+    if decl.is_view:
+        _add_view_stream(pipeline, decl, operator, streams)
+    return operator
+
+
+def _as_errors(pipeline: Pipeline, decl: QueryDecl, error: Exception) -> list[PipelineError]:
+    if isinstance(error, PipelineErrors):
+        return error.errors
+    if isinstance(error, PipelineError):
+        return [error]
+    return [_error(pipeline, decl, "the query nests too deeply to plan",
+                   hint="split deeply nested expressions into views or simpler expressions")]
+
+
+def _writes_unparsed_sink(pipeline: Pipeline, decl: QueryDecl) -> bool:
+    """An INSERT into a sink whose own statement failed (and was reported)."""
+    target = decl.target.lower()
+    return not decl.is_view and target in pipeline.unparsed and target not in {s.lower() for s in pipeline.sinks}
+
+
+def reads_any(decl: QueryDecl, names: set[str]) -> bool:
+    """Whether the query reads one of these streams (lower-case names), directly or in a window."""
+    query = getattr(decl, "query", None)
+    if not names or not isinstance(query, exp.Expression):
+        return False
+    for table in query.find_all(exp.Table):
+        call = window_call(table)
+        name = call.expressions[0].name if call is not None and call.expressions else table.name
+        if name.lower() in names:
+            return True
+    return any(n.lower() in names for n in getattr(decl, "inputs", ()) or ())
 
 
 def _add_view_stream(pipeline: Pipeline, decl: QueryDecl, operator: OperatorPlan,
@@ -157,8 +215,7 @@ def _plan_query(pipeline: Pipeline, decl: QueryDecl, streams: dict[str, StreamIn
     stream_refs = [t for t in query.find_all(exp.Table)
                    if window_call(t) is None and t.name.lower() in streams and not t.args.get("db")]
     if len(window_nodes) + len(stream_refs) == 0:
-        raise _error(pipeline, decl, "the query reads no source or view",
-                     hint="known streams: " + ", ".join(s.name for s in streams.values()))
+        raise _no_stream_error(pipeline, decl, query, streams)
     if len(window_nodes) + len(stream_refs) > 1:
         raise _error(pipeline, decl, "a query reads one stream; joins between streams are not supported",
                      node=(window_nodes + stream_refs)[1])
@@ -190,6 +247,27 @@ def _plan_query(pipeline: Pipeline, decl: QueryDecl, streams: dict[str, StreamIn
         operator.preaggregate = plan_preaggregation(query, INPUT_PLACEHOLDER, window, stream.schema,
                                                     operator.prefilter is not None, operator.output_schema)
     return operator
+
+
+def _no_stream_error(pipeline: Pipeline, decl: QueryDecl, query: exp.Query,
+                     streams: dict[str, StreamInfo]) -> PipelineError:
+    """A query reading nothing flowsql knows: name the table or function it does read, and the
+    closest stream or window function."""
+    known = ", ".join(s.name for s in streams.values())
+    for table in query.find_all(exp.Table):
+        if isinstance(table.this, exp.Anonymous):
+            name = str(table.this.this)
+            close = difflib.get_close_matches(name.upper(), list(WINDOW_FUNCTIONS), n=1, cutoff=0.5)
+            hint = f"did you mean {close[0]}?" if close else "window functions: TUMBLE, HOP, SESSION"
+            return _error(pipeline, decl, f"unknown window function (table function) '{name}'",
+                          node=table.this, hint=hint)
+        if table.name and not table.args.get("db"):
+            names = [s.name for s in streams.values()]
+            close = difflib.get_close_matches(table.name, names, n=1) or \
+                difflib.get_close_matches(table.name.lower(), [n.lower() for n in names], n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"known streams: {known}"
+            return _error(pipeline, decl, f"'{table.name}' is no source, table or view", node=table, hint=hint)
+    return _error(pipeline, decl, "the query reads no source or view", hint=f"known streams: {known}")
 
 
 def _check_report(pipeline: Pipeline, decl: QueryDecl, table: TableDecl | None, window: WindowSpec | None) -> None:
@@ -268,7 +346,9 @@ def _window_spec(pipeline: Pipeline, decl: QueryDecl, node: exp.Table, streams: 
         try:
             micros = int(round(interval_seconds(arg) * 1_000_000))
         except ValueError as exc:
-            raise _error(pipeline, decl, str(exc), node=call) from None
+            unit = arg.args.get("unit")
+            where = find_token(pipeline, decl, unit.name) if unit is not None else None
+            raise _error(pipeline, decl, str(exc), node=call, hint=interval_hint(arg), location=where) from None
         if micros <= 0:
             raise _error(pipeline, decl, f"{kind} intervals must be longer than zero", node=call)
         intervals.append(micros)
@@ -346,50 +426,7 @@ def _output_schema(pipeline: Pipeline, decl: QueryDecl, operator: OperatorPlan, 
         con.close()
 
 
-def duckdb_error(pipeline: Pipeline, decl: QueryDecl, error: Exception) -> PipelineError:
-    """A DuckDB error about a user's query, placed at the name it complains of when it names one."""
-    text = str(error)
-    first = text.splitlines()[0] if text else "DuckDB rejected the query"
-    message = re.sub(r"^[A-Za-z ]*Error: ", "", first)
-    hint = None
-    candidates = re.search(r'Candidate bindings: (.+)', text)
-    if candidates:
-        hint = f"did you mean {candidates.group(1).strip()}?"
-    names = re.findall(r'"([^"]+)"', first)
-    node = None
-    for name in names:
-        node = next((c for c in decl.query.find_all(exp.Column, exp.Identifier, exp.Anonymous, exp.Func)
-                     if _node_name(c).lower() == name.lower()), None)
-        if node is not None:
-            break
-    return _error(pipeline, decl, message, node=node, hint=hint)
-
-
-def _node_name(node: exp.Expression) -> str:
-    if isinstance(node, exp.Anonymous):
-        return str(node.this)
-    if isinstance(node, exp.Func):
-        return node.sql_name()
-    return node.name
-
-
 def _error(pipeline: Pipeline, decl: QueryDecl, message: str, node: exp.Expression | None = None,
-           hint: str | None = None) -> PipelineError:
-    location = _node_location(pipeline, node) or decl.location
+           hint: str | None = None, location: Location | None = None) -> PipelineError:
+    location = location or node_location(pipeline, node) or decl.location
     return PipelineError(message, location, pipeline.line(location.line), hint)
-
-
-def _node_location(pipeline: Pipeline, node: exp.Expression | None) -> Location | None:
-    while node is not None:
-        meta = node.meta if hasattr(node, "meta") else {}
-        if "line" in meta and "start" in meta:
-            start = int(meta["start"])
-            line = pipeline.text.count("\n", 0, start) + 1
-            column = start - pipeline.text.rfind("\n", 0, start)
-            return Location(str(pipeline.path), line, column)
-        identifier = node.find(exp.Identifier)
-        if identifier is not None and identifier is not node:
-            node = identifier
-            continue
-        return None
-    return None

@@ -3,6 +3,7 @@ statement's tokens by a small cursor, so every error points at the token it is a
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 
@@ -132,10 +133,13 @@ class Declaration:
         return SinkDecl(name, tuple(merged), self.location())
 
     def _included_sink_options(self, path: Path, token: Token) -> list[Option]:
-        from flowsql.pipeline.parser import load_pipeline  # a sink file is a tiny pipeline file
+        from flowsql.pipeline.parser import load_pipeline, loading  # a sink file is a tiny pipeline file
 
         if not path.is_file():
             raise self.file.error(f"sink definition file {str(path)!r} not found", token.start)
+        if loading(path):
+            raise self.file.error(f"sink definition file {str(path)!r} includes itself", token.start,
+                                  "CREATE SINK name FROM 'file' names a file that holds one CREATE SINK with options")
         included = load_pipeline(path)
         if len(included.sinks) != 1 or included.sources or included.inserts or included.views or included.tables:
             raise self.file.error(
@@ -221,7 +225,10 @@ class Declaration:
             and expression.this.name.lower() == column.lower()
             and isinstance(expression.expression, exp.Interval)
         ):
-            return interval_seconds(expression.expression)
+            try:
+                return interval_seconds(expression.expression)
+            except ValueError as exc:
+                raise self.file.error(str(exc), token.start, interval_hint(expression.expression)) from None
         raise self.file.error("the watermark must be the column minus an interval", token.start, hint)
 
     def until_top_level_comma(self) -> list[Token]:
@@ -306,7 +313,22 @@ def interval_seconds(interval: exp.Expression) -> float:
         # the next statement anyone runs on it.
         with duckdb.connect() as con:
             row = con.execute(f"SELECT epoch({sql})").fetchone()
-    except duckdb.Error as exc:
-        raise ValueError(f"cannot read interval {sql}: {exc}") from None
+    except duckdb.Error:
+        raise ValueError(f"cannot read the interval {sql}") from None
     assert row is not None
     return float(row[0])
+
+
+_INTERVAL_UNITS = ("MICROSECOND", "MILLISECOND", "SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "YEAR")
+
+
+def interval_hint(interval: exp.Expression) -> str:
+    """How to write the interval, with the closest unit when a unit is misspelt."""
+    words = re.findall(r"[A-Za-z]+", interval.sql(_DIALECT).upper().replace("INTERVAL", " "))
+    for word in words:
+        singular = word[:-1] if word.endswith("S") else word
+        if singular not in _INTERVAL_UNITS:
+            close = difflib.get_close_matches(singular, _INTERVAL_UNITS, n=1, cutoff=0.5)
+            if close:
+                return f"unknown unit {word}: did you mean {close[0]}? (write INTERVAL '1' {close[0]})"
+    return "write INTERVAL '1' MINUTE or INTERVAL '30 seconds'"

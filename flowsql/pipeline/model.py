@@ -102,6 +102,7 @@ class Pipeline:
     inserts: list[QueryDecl] = field(default_factory=list)
     settings: list[Option] = field(default_factory=list)  # SET key = value; (pipeline-wide)
     extensions: dict[str, object] = field(default_factory=dict)  # state of other SQL dialects (kda)
+    unparsed: set[str] = field(default_factory=set)  # lower-case names whose statements did not parse
 
     def line(self, number: int) -> str:
         lines = self.text.splitlines()

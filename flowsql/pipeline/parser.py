@@ -9,6 +9,7 @@ split off here before sqlglot sees the statement.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.errors import ParseError
 from sqlglot.tokens import Token, TokenType
 
-from flowsql.errors import Location, PipelineError
+from flowsql.errors import Location, PipelineError, PipelineErrors
 from flowsql.pipeline.declarations import Declaration, interval_seconds
 from flowsql.pipeline.model import (
     EmitPolicy,
@@ -28,27 +29,91 @@ from flowsql.pipeline.model import (
 from flowsql.pipeline.text import SourceText, Statement, split_statements
 
 _DIALECT = DuckDB()
+# sqlglot warns on stderr when it falls back to a bare command; the statement's error says more.
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
+
+_LOADING: list[Path] = []  # the files being read, outermost first (a sink file may include another)
 
 
 def load_pipeline(path: str | Path) -> Pipeline:
-    """Read and parse a pipeline file; raises PipelineError with the place of any problem."""
+    """Read and parse a pipeline file; raises PipelineErrors naming the place of every problem."""
+    pipeline, errors = read_pipeline(path)
+    if errors:
+        raise PipelineErrors(errors)
+    return pipeline
+
+
+def read_pipeline(path: str | Path) -> tuple[Pipeline, list[PipelineError]]:
+    """Read and parse a pipeline file: what parsed, and the errors of the statements that did not
+    (their names are in `pipeline.unparsed`). A file that cannot be read at all raises."""
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        data = file.read_bytes()
     except OSError as exc:
-        raise PipelineError(f"cannot read pipeline file {file}: {exc.strerror}") from None
-    pipeline = Pipeline(path=file, name=_pipeline_name(file), text=text)
-    for statement in split_statements(SourceText(str(file), text)):
-        _add_statement(pipeline, statement, file.parent)
-    return pipeline
+        raise PipelineError(f"cannot read pipeline file {file}: {exc.strerror}",
+                            hint="check the path and that the file is readable") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(file, data, exc) from None
+    _LOADING.append(file.resolve())
+    try:
+        return _parse(Pipeline(path=file, name=_pipeline_name(file), text=text), file.parent)
+    finally:
+        _LOADING.pop()
+
+
+def loading(path: Path) -> bool:
+    """Whether `path` is a file being read right now (a sink file that includes itself)."""
+    return path.resolve() in _LOADING
 
 
 def parse_text(text: str, path: str = "<pipeline>") -> Pipeline:
     """Parse pipeline text that is not in a file (tests, stdin)."""
-    pipeline = Pipeline(path=Path(path), name=_pipeline_name(Path(path)), text=text)
-    for statement in split_statements(SourceText(path, text)):
-        _add_statement(pipeline, statement, Path.cwd())
+    pipeline, errors = _parse(Pipeline(path=Path(path), name=_pipeline_name(Path(path)), text=text), Path.cwd())
+    if errors:
+        raise PipelineErrors(errors)
     return pipeline
+
+
+def _parse(pipeline: Pipeline, base_dir: Path) -> tuple[Pipeline, list[PipelineError]]:
+    """Every statement is read even when one before it is wrong, so all problems show at once."""
+    errors: list[PipelineError] = []
+    for statement in split_statements(SourceText(str(pipeline.path), pipeline.text)):
+        try:
+            _add_statement(pipeline, statement, base_dir)
+        except PipelineError as exc:
+            errors.extend(exc.errors if isinstance(exc, PipelineErrors) else [exc])
+            pipeline.unparsed.update(_declared_names(statement))
+        except RecursionError:
+            errors.append(statement.source.error(
+                "the statement nests too deeply to read", statement.start,
+                "split deeply nested expressions into views or simpler expressions"))
+            pipeline.unparsed.update(_declared_names(statement))
+    return pipeline, errors
+
+
+def _declared_names(statement: Statement) -> set[str]:
+    """The names a statement would have declared (lower case), so that queries reading them are
+    not reported again when the statement itself is wrong."""
+    words = [t.text for t in statement.tokens[:12]]
+    upper = [w.upper() for w in words]
+    names = set()
+    for index, word in enumerate(upper[:-1]):
+        if word in ("SOURCE", "SINK", "TABLE", "VIEW", "STREAM") and index <= 4 or word == "INTO":
+            names.add(words[index + 1].lower())
+    return names
+
+
+def _not_utf8(file: Path, data: bytes, exc: UnicodeDecodeError) -> PipelineError:
+    good = data[: exc.start].decode("utf-8")
+    line = good.count("\n") + 1
+    column = exc.start - (good.rfind("\n") + 1) + 1
+    return PipelineError(
+        f"the pipeline file is not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be read",
+        Location(str(file), line, column), data.decode("utf-8", "replace").splitlines()[line - 1],
+        "save the file as UTF-8 (for example: iconv -f latin1 -t utf-8)")
 
 
 def _pipeline_name(path: Path) -> str:

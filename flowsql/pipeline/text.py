@@ -55,8 +55,8 @@ class Statement:
 def split_statements(source: SourceText) -> list[Statement]:
     try:
         tokens = _DIALECT.tokenize(source.text)
-    except TokenError as exc:
-        raise PipelineError(f"{source.path}: cannot read the SQL: {exc}") from None
+    except TokenError:
+        raise _token_error(source) from None
     statements: list[Statement] = []
     current: list[Token] = []
     for token in tokens:
@@ -69,3 +69,38 @@ def split_statements(source: SourceText) -> list[Statement]:
     if current:
         statements.append(Statement(source, current))
     return statements
+
+
+_CLOSERS = {"'": ("'", "string", "'"), '"': ('"', "quoted name", '"'), "/*": ("*/", "comment", "*/"),
+            "$$": ("$$", "dollar-quoted string", "$$")}
+
+
+def _token_error(source: SourceText) -> PipelineError:
+    """Where the text stops being SQL: the opening of a string or comment that never ends."""
+    text, offset = source.text, 0
+    while offset < len(text):
+        if text.startswith("--", offset):
+            end = text.find("\n", offset)
+            offset = len(text) if end < 0 else end + 1
+            continue
+        opener = next((o for o in _CLOSERS if text.startswith(o, offset)), None)
+        if opener is None:
+            offset += 1
+            continue
+        closer, what, shown = _CLOSERS[opener]
+        end = _closing(text, offset + len(opener), closer)
+        if end < 0:
+            return source.error(f"unterminated {what}: it opens here and never ends",
+                                offset, f"close it with {shown}")
+        offset = end + len(closer)
+    return PipelineError(f"{source.path}: cannot read the SQL", Location(source.path, 1, 1), source.line(1))
+
+
+def _closing(text: str, start: int, closer: str) -> int:
+    """The offset of `closer` after `start`; a doubled quote inside a string is not its end."""
+    position = start
+    while True:
+        end = text.find(closer, position)
+        if end < 0 or closer not in ("'", '"') or not text.startswith(closer * 2, end):
+            return end
+        position = end + 2

@@ -150,12 +150,13 @@ def test_window_on_a_column_without_watermark_explains_the_fix(tmp_path: Path) -
     assert "has no watermark" in result.stderr and "hint:" in result.stderr
 
 
-def test_missing_input_file_is_a_runtime_failure(tmp_path: Path) -> None:
+def test_missing_input_file_is_refused_before_the_run(tmp_path: Path) -> None:
     pipeline = write_pipeline(tmp_path, "INSERT INTO out SELECT * FROM events;")
     (tmp_path / "events.ndjson").unlink()
-    result = run_cli("run", str(pipeline))
-    assert result.code == 1
-    assert "no file matches" in result.stderr
+    for command in ("validate", "run"):
+        result = run_cli(command, str(pipeline))
+        assert result.code == 2
+        assert f"p.sql:3:27: source 'events': path '{tmp_path / 'events.ndjson'}' matches no file" in result.stderr
 
 
 def test_no_arguments_is_a_usage_error() -> None:

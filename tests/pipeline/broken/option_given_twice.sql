@@ -1,0 +1,8 @@
+CREATE SOURCE events (id BIGINT, name VARCHAR, amount DOUBLE, ts TIMESTAMP,
+    WATERMARK FOR ts AS ts - INTERVAL '2 seconds')
+WITH (connector = 'file', path = 'data/events.ndjson');
+CREATE SINK out WITH (connector = 'stdout', connector = 'stdout');
+INSERT INTO out SELECT id FROM events;
+
+-- expect exit 2
+-- error: 4:45 option 'connector' is given twice

@@ -1,0 +1,8 @@
+CREATE SOURCE events (id BIGINT, name VARCHAR, amount DOUBLE, ts TIMESTAMP,
+    WATERMARK FOR ts AS ts - INTERVAL '2 seconds')
+WITH (connector = 'file', path = 'data/events.ndjson');
+CREATE SINK out WITH (connector = 'file', path = 'out', format = 'jsn');
+INSERT INTO out SELECT id FROM events;
+
+-- expect exit 2
+-- error: 4:57 bad value 'jsn' for option 'format' of sink 'out' (file): did you

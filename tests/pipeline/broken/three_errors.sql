@@ -1,0 +1,15 @@
+CREATE SOURCE events (id BIGINT, name VARCHAR, amount DOUBLE, ts TIMESTAMP,
+    WATERMARK FOR ts AS ts - INTERVAL '2 seconds')
+WITH (connector = 'file', path = 'data/events.ndjson');
+CREATE SINK out WITH (connector = 'stdout');
+INSERT INTO out SELECT nme FROM events;
+INSERT INTO out SELECT id FROM evnts;
+INSERT INTO ot SELECT id FROM events;
+
+-- expect exit 2
+-- error: 5:24 Referenced column "nme" not found in FROM clause!
+-- hint: did you mean "name", "amount"?
+-- error: 6:32 'evnts' is no source, table or view
+-- hint: did you mean 'events'?
+-- error: 7:1 INSERT INTO names no declared sink: 'ot'
+-- hint: did you mean 'out'?

@@ -1,0 +1,10 @@
+CREATE SOURCE events (id BIGINT, name VARCHAR, amount DOUBLE, ts TIMESTAMP,
+    WATERMARK FOR ts AS ts - INTERVAL '2 seconds')
+WITH (connector = 'file', path = 'data/events.ndjson');
+CREATE SINK out WITH (connector = 'stdout');
+DROP TABLE events;
+INSERT INTO out SELECT id FROM events;
+
+-- expect exit 2
+-- error: 5:1 unexpected statement starting with 'DROP'
+-- hint: a pipeline file holds SET, CREATE SOURCE, CREATE SINK,

@@ -1,0 +1,10 @@
+CREATE SOURCE events (id BIGINT, name VARCHAR, amount DOUBLE, ts TIMESTAMP,
+    WATERMARK FOR ts AS ts - INTERVAL '2 seconds')
+WITH (connector = 'file', path = 'data/events.ndjson');
+CREATE SINK out WITH (connector = 'stdout');
+CREATE VIEW v AS SELECT nme FROM events;
+INSERT INTO out SELECT * FROM v;
+
+-- expect exit 2
+-- error: 5:25 Referenced column "nme" not found in FROM clause!
+-- hint: did you mean "name", "amount"?
