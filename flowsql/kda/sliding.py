@@ -96,11 +96,6 @@ def prepare_sliding(work: _Pump, query: exp.Select, rowtime: str) -> SlidingSpec
         return None
     spec = SlidingSpec(rowtime, set(), [])
     for window in windows:
-        if window.find_ancestor(exp.Select) is not query:
-            # The operator numbers the rows of the pump's own input; a subquery's rows have no numbers.
-            raise work.fail(window, "a sliding window (OVER ...) inside a subquery is not supported",
-                            "compute it in a pump of its own that writes an in-application stream, "
-                            "and read that stream here")
         frame = window.args.get("spec")
         if frame is None:
             if window.args.get("partition_by") or window.args.get("order") or not isinstance(window.args.get("alias"), exp.Identifier):

@@ -43,7 +43,7 @@ class _Decoded:
     step: Step
     table: pa.Table | None
     errors: list[BadRecord]
-    latest: int | None  # the greatest plausible event time among the chunk's rows (microseconds)
+    latest: dict[str, int] | None  # per time column the data carries, the chunk's greatest (microseconds)
     origins: RowOrigins | None = None
 
 
@@ -60,6 +60,10 @@ class FileSource(Source):
         self.schema = self.decoder.schema
         watermark = decl.watermark.column.lower() if decl.watermark is not None else None
         self.event_column = watermark if watermark != ARRIVAL_TIME else None
+        # Records that carry their own arrival_time (a replay of recorded data) are timed by it,
+        # file by file, like the event column; otherwise arrival is when a chunk was cut.
+        self.arrival_in_data = any(c.name.lower() == ARRIVAL_TIME for c in decl.columns)
+        self.data_clocks = [c for c in (self.event_column, ARRIVAL_TIME if self.arrival_in_data else None) if c]
         self.position: dict[str, Any] = {"offsets": {}, "finished": []}
         self.clocks: PartitionClocks | None = None  # while reading: each file's time (status, tests)
         self._empty = with_arrival_time(self.schema.empty_table(), pa.array([], pa.timestamp("us")))
@@ -98,14 +102,14 @@ class FileSource(Source):
             for file in step.quiet:
                 clocks.answered_empty(file)
             if chunk is not None:
-                if decoded.latest is not None and self.event_column is not None:
-                    clocks.observe(chunk.file, {self.event_column: decoded.latest})
+                if decoded.latest:
+                    clocks.observe(chunk.file, decoded.latest)
                 if chunk.finished:
                     clocks.finish(chunk.file)
                 position = chunk.position
                 arrival = int(chunk.arrival.timestamp() * 1_000_000)
             progress = clocks.progress()
-            if arrival is not None:
+            if arrival is not None and not self.arrival_in_data:
                 progress[ARRIVAL_TIME] = arrival  # stamped when cut, in order: it never goes back
             if chunk is None and progress == shown:
                 continue
@@ -123,11 +127,15 @@ class FileSource(Source):
                                                                   chunk.arrival)
         return _Decoded(step, table, errors, self._latest(table), origins)
 
-    def _latest(self, table: pa.Table) -> int | None:
-        if self.event_column is None or table.num_rows == 0:
+    def _latest(self, table: pa.Table) -> dict[str, int] | None:
+        if not self.data_clocks or table.num_rows == 0:
             return None
-        name = next((c for c in table.column_names if c.lower() == self.event_column), None)
-        if name is None:
-            return None
-        latest = pc.max(pc.cast(table.column(name), pa.timestamp("us")))
-        return latest.cast(pa.int64()).as_py() if latest.is_valid else None
+        out = {}
+        for column in self.data_clocks:
+            name = next((c for c in table.column_names if c.lower() == column), None)
+            if name is None:
+                continue
+            latest = pc.max(pc.cast(table.column(name), pa.timestamp("us")))
+            if latest.is_valid:
+                out[column] = latest.cast(pa.int64()).as_py()
+        return out or None
