@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 from flowsql.engine.windows import assignment_sql
 from flowsql.runner import PipelineRun
+
+
+@runtime_checkable
+class ExplainsItself(Protocol):
+    """A sink with more to say than its destination and buffer (an Iceberg table's spec and commits)."""
+
+    def explain_lines(self) -> list[str]: ...
 
 
 def explain_text(run: PipelineRun) -> str:
@@ -71,6 +80,8 @@ def explain_text(run: PipelineRun) -> str:
         if prefix is not None:
             line += f", prefix {prefix.text!r}"
         out.append(line)
+        if isinstance(sink, ExplainsItself):
+            out += [f"    {text}" for text in sink.explain_lines()]
         warning = tiny_files_warning(options, prefix)
         if warning:
             out.append(f"    warning: {warning}")
