@@ -3,6 +3,8 @@ PyIceberg and DuckDB, commit marks, schema evolution, errors at validate, explai
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
 import duckdb
@@ -10,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from flowsql.cli import main
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 from tests.delivery.conftest import clicks_source
 from tests.delivery.iceberg_helpers import arrow_rows, flowsql_marks, load, scan
 from tests.pipeline.test_examples import generated_clicks
@@ -161,3 +163,46 @@ def test_explain_and_ddl_describe_the_table(tmp_path: Path) -> None:
     assert "PARTITIONED BY (hour(ts), page)" in ddl.stdout
     assert "'table_type' = 'ICEBERG'" in ddl.stdout
     assert "Athena cannot read a local warehouse" in ddl.stderr
+
+
+def test_bad_records_are_written_beside_the_table(tmp_path: Path) -> None:
+    data = tmp_path / "clicks.ndjson"
+    data.write_text('{"event_id": 1, "page": "/a"}\nnot json\n{"event_id": 2, "page": "/b"}\n'
+                    '{"event_id": "three", "page": "/c"}\n')
+    pipeline = write_pipeline(tmp_path, f"CREATE SOURCE clicks (event_id BIGINT, page VARCHAR) WITH "
+                              f"(connector = 'file', path = '{data}');\n" + sink_text()
+                              + "INSERT INTO raw SELECT event_id, page FROM clicks;\n")
+    result = run_cli("run", str(pipeline), cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert scan(tmp_path / "lake", "web.raw") == [(1, "/a"), (2, "/b")]
+    written = list((tmp_path / "lake" / "web" / "raw" / "flowsql-errors").glob("p-raw-*.json"))
+    assert len(written) == 1
+    records = [json.loads(line) for line in written[0].read_text().splitlines()]
+    assert sorted(base64.b64decode(r["rawData"]) for r in records) == [b'not json',
+                                                                      b'{"event_id": "three", "page": "/c"}']
+    assert "2 error records" in result.stderr
+
+
+def test_the_example_pipelines_run_as_they_are(tmp_path: Path) -> None:
+    result = run_cli("run", str(ROOT / "pipelines" / "clickstream_to_iceberg.sql"), "--state-dir", str(tmp_path),
+                     cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    clicks = generated_clicks(100_000, seed=11)
+    assert scan(tmp_path / "lake", "clickstream.raw_events", RAW_COLUMNS) == arrow_rows(clicks.select(RAW_COLUMNS))
+    con = duckdb.connect()
+    con.register("clicks", clicks)
+    expected = con.execute("SELECT time_bucket(INTERVAL 1 MINUTE, ts), page, count(*), count(DISTINCT user_id) "
+                           "FROM clicks GROUP BY ALL ORDER BY ALL").fetchall()
+    assert scan(tmp_path / "lake", "clickstream.page_minutes", ["window_start", "page", "views", "visitors"]) == expected
+
+    cdc = run_cli("run", str(ROOT / "pipelines" / "cdc_orders_to_iceberg.sql"), "--state-dir", str(tmp_path),
+                  cwd=tmp_path)
+    assert cdc.code == 0, cdc.stderr
+    # Two tables kept apart, one by row upserts and deletes, one by a grouped changelog, agree.
+    orders = load(tmp_path / "lake", "shop.orders").scan().to_arrow()
+    assert 0 < orders.num_rows < 20_000 and len(set(orders.column("order_id").to_pylist())) == orders.num_rows
+    con.register("orders", orders)
+    open_by_region = con.execute("SELECT region, count(*), sum(amount) FROM orders "
+                                 "WHERE status IN ('pending', 'paid') GROUP BY region ORDER BY ALL").fetchall()
+    assert scan(tmp_path / "lake", "shop.open_orders_by_region",
+                ["region", "open_orders", "open_amount"]) == open_by_region
