@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 
 from tests.conftest import run_cli
-from tests.delivery.iceberg_helpers import scan
+from tests.delivery.iceberg_helpers import flowsql_marks, load, scan
 
 PIPELINE = """
 CREATE TABLE orders (
@@ -63,3 +63,42 @@ def test_changelog_upserts_and_deletes_mirror_the_final_source_state(tmp_path: P
     by_region = sorted(con.execute("SELECT region, count(*), sum(amount) FROM final "
                                    "WHERE status IN ('pending', 'paid') GROUP BY region").fetchall())
     assert scan(tmp_path / "lake", "shop.open_by_region", ["region", "open_orders", "open_amount"]) == by_region
+
+
+def test_snapshot_reports_replace_the_table_and_plain_rows_upsert_by_key(tmp_path: Path) -> None:
+    feed = tmp_path / "orders.ndjson"
+    generated = run_cli("generate", "cdc-orders", "--count", "3000", "--seed", "6", "--quiet")
+    assert generated.code == 0, generated.stderr
+    feed.write_text(generated.stdout)
+    clicks = tmp_path / "clicks.ndjson"
+    # The same user three times over two chunks: the last row of each key is what the table keeps.
+    lines = [f'{{"user_id": "u{i % 40}", "page": "/p{i}", "seq": {i}}}' for i in range(400)]
+    clicks.write_text("\n".join(lines) + "\n")
+    pipeline = tmp_path / "keyed.sql"
+    pipeline.write_text(f"""
+CREATE TABLE orders (
+    order_id BIGINT, customer_id VARCHAR, region VARCHAR, status VARCHAR, amount DECIMAL(10, 2),
+    updated_at TIMESTAMP, PRIMARY KEY (order_id)
+) WITH (connector = 'file', path = '{feed}', format = 'debezium-json', chunk_size = '64 KB');
+CREATE SOURCE visits (user_id VARCHAR, page VARCHAR, seq BIGINT)
+WITH (connector = 'file', path = '{clicks}', chunk_size = '4 KB');
+
+CREATE SINK by_status WITH (connector = 'iceberg', table = 'shop.by_status', warehouse = 'lake/',
+    primary_key = 'status', buffer_interval = '0 s');
+CREATE SINK last_visit WITH (connector = 'iceberg', table = 'web.last_visit', warehouse = 'lake/',
+    primary_key = 'user_id', buffer_interval = '0 s');
+
+INSERT INTO by_status SELECT status, count(*) AS orders FROM orders GROUP BY status
+EMIT EVERY INTERVAL '10' SECOND;
+INSERT INTO last_visit SELECT user_id, page, seq FROM visits;
+""")
+    result = run_cli("run", str(pipeline), cwd=tmp_path)
+    assert result.code == 0, result.stderr
+
+    expected = sorted(duckdb.connect().execute(
+        f"SELECT status, count(*) FROM ({FINAL_STATE.format(feed=feed)}) GROUP BY status").fetchall())
+    assert scan(tmp_path / "lake", "shop.by_status", ["status", "orders"]) == expected
+    for identifier in ("shop.by_status", "web.last_visit"):  # several flushes, each on the last one's table
+        assert len(flowsql_marks(load(tmp_path / "lake", identifier))) >= 2, identifier
+    assert scan(tmp_path / "lake", "web.last_visit") == sorted(
+        (f"u{u}", f"/p{i}", i) for u in range(40) for i in [max(j for j in range(400) if j % 40 == u)])
