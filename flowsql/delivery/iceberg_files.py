@@ -62,7 +62,8 @@ def conform(rows: pa.Table, schema: Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=target)
 
 
-def _transform_values(column: pa.ChunkedArray, transform: Transform, kind: IcebergType) -> pa.Array:  # type: ignore[type-arg]
+def _transform_values(column: pa.ChunkedArray, transform: Transform,  # type: ignore[type-arg]
+                      kind: IcebergType) -> pa.Array:
     """A partition transform over a column, vectorised for the time transforms (PyIceberg's own
     vectorised transforms need an optional native package) and per distinct value otherwise."""
     if isinstance(transform, IdentityTransform):

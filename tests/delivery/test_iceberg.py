@@ -193,7 +193,8 @@ def test_the_example_pipelines_run_as_they_are(tmp_path: Path) -> None:
     con.register("clicks", clicks)
     expected = con.execute("SELECT time_bucket(INTERVAL 1 MINUTE, ts), page, count(*), count(DISTINCT user_id) "
                            "FROM clicks GROUP BY ALL ORDER BY ALL").fetchall()
-    assert scan(tmp_path / "lake", "clickstream.page_minutes", ["window_start", "page", "views", "visitors"]) == expected
+    minutes = scan(tmp_path / "lake", "clickstream.page_minutes", ["window_start", "page", "views", "visitors"])
+    assert minutes == expected
 
     cdc = run_cli("run", str(ROOT / "pipelines" / "cdc_orders_to_iceberg.sql"), "--state-dir", str(tmp_path),
                   cwd=tmp_path)
