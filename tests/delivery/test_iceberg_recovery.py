@@ -50,16 +50,16 @@ def prepare(tmp_path: Path, name: str, events: int, chunk: str) -> tuple[Path, P
     return pipeline, lake
 
 
-def commits_made(lake: Path) -> int:
-    """Metadata files of the raw table: one per commit (written just before the catalog swaps to it)."""
-    return len(list((lake / "web" / "raw" / "metadata").glob("*.metadata.json")))
+def commits_made(table: Path) -> int:
+    """Metadata files of a table: one per commit (written just before the catalog swaps to it)."""
+    return len(list((table / "metadata").glob("*.metadata.json")))
 
 
-def staged_flushes(state: Path) -> int:
-    return len(list((state / "crashed.flowsql-state" / "staging").glob("*/*.arrow")))
+def staged_flushes(state: Path) -> set[Path]:
+    return set(state.glob("*.flowsql-state/staging/*/*.arrow"))
 
 
-def run_with_kills(pipeline: Path, lake: Path, state: Path, kills: int, seed: int) -> int:
+def run_with_kills(pipeline: Path, table: Path, state: Path, kills: int, seed: int) -> int:
     """Start, SIGKILL when the chosen progress is reached, restart; until a run finishes."""
     rng = random.Random(seed)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -70,11 +70,11 @@ def run_with_kills(pipeline: Path, lake: Path, state: Path, kills: int, seed: in
         trigger: Callable[[], bool] | None = None
         if done < kills:
             if rng.random() < 0.5:
-                target = commits_made(lake) + rng.randint(1, 4)
-                trigger = lambda: commits_made(lake) >= target  # noqa: E731
+                target = commits_made(table) + rng.randint(1, 4)
+                trigger = lambda: commits_made(table) >= target  # noqa: E731
             else:
                 before = staged_flushes(state)
-                trigger = lambda: staged_flushes(state) > before  # noqa: E731
+                trigger = lambda: bool(staged_flushes(state) - before)  # noqa: E731
         deadline = time.monotonic() + 120
         while process.poll() is None and time.monotonic() < deadline:
             if trigger is not None and trigger():
@@ -95,7 +95,7 @@ def check(tmp_path: Path, events: int, kills: int, chunk: str) -> int:
     result = run_cli("run", str(reference), "--no-checkpoint")
     assert result.code == 0, result.stderr
     crashed, crashed_lake = prepare(tmp_path, "crashed", events, chunk)
-    survived = run_with_kills(crashed, crashed_lake, tmp_path / "state", kills, seed=events)
+    survived = run_with_kills(crashed, crashed_lake / "web" / "raw", tmp_path / "state", kills, seed=events)
 
     for identifier in ("web.raw", "web.minutes"):
         expected, got = scan(reference_lake, identifier), scan(crashed_lake, identifier)
@@ -115,3 +115,34 @@ def test_sigkill_at_commits_and_flushes_gives_the_uninterrupted_tables(tmp_path:
 @pytest.mark.slow
 def test_many_sigkills(tmp_path: Path) -> None:
     assert check(tmp_path, events=200_000, kills=20, chunk="128 KB") >= 18
+
+
+CDC_PIPELINE = """
+CREATE TABLE orders (
+    order_id BIGINT, customer_id VARCHAR, region VARCHAR, status VARCHAR, amount DECIMAL(10, 2),
+    updated_at TIMESTAMP, PRIMARY KEY (order_id)
+) WITH (connector = 'file', path = '{feed}', format = 'debezium-json', chunk_size = '32 KB');
+CREATE SINK mirror WITH (connector = 'iceberg', table = 'shop.orders', warehouse = '{lake}',
+    primary_key = 'order_id', partition_by = 'region', buffer_interval = '0 s');
+INSERT INTO mirror SELECT order_id, customer_id, region, status, amount, updated_at FROM orders EMIT CHANGES;
+"""
+
+
+def test_sigkill_while_applying_a_changelog_gives_the_final_source_state(tmp_path: Path) -> None:
+    from tests.delivery.test_iceberg_cdc import FINAL_STATE
+
+    feed = tmp_path / "orders.ndjson"
+    generated = run_cli("generate", "cdc-orders", "--count", "12000", "--seed", "12", "--quiet")
+    assert generated.code == 0, generated.stderr
+    feed.write_text(generated.stdout)
+    lake = tmp_path / "lake"
+    pipeline = tmp_path / "mirror.sql"
+    pipeline.write_text(CDC_PIPELINE.format(feed=feed, lake=lake))
+    survived = run_with_kills(pipeline, lake / "shop" / "orders", tmp_path / "state", kills=4, seed=12)
+    assert survived >= 3
+
+    expected = sorted(duckdb.connect().execute(FINAL_STATE.format(feed=feed)).fetchall())
+    columns = ["order_id", "customer_id", "region", "status", "amount", "updated_at"]
+    assert scan(lake, "shop.orders", columns) == expected
+    marks = flowsql_marks(load(lake, "shop.orders"))
+    assert len(marks) == len(set(marks)) and len({run for _, run, _, _ in marks}) == 1
