@@ -188,6 +188,16 @@ def _parser() -> argparse.ArgumentParser:
     ddl.add_argument("file", type=Path)
     ddl.add_argument("--sink", help="only this sink")
     ddl.set_defaults(handler=_ddl)
+
+    compact = commands.add_parser("compact", help="merge small files and expire old snapshots of the "
+                                                  "pipeline's Iceberg tables")
+    compact.add_argument("file", type=Path)
+    compact.add_argument("--sink", help="only this sink")
+    compact.add_argument("--target-file-size", default="128 MB", help="files under this size are merged")
+    compact.add_argument("--expire-older-than", default="5 days",
+                         help="expire snapshots older than this ('0 s': all but the newest; 'never': none)")
+    compact.add_argument("--retain-last", type=int, default=1, help="always keep this many newest snapshots")
+    compact.set_defaults(handler=_compact)
     return parser
 
 
@@ -468,6 +478,15 @@ def _ddl(args: argparse.Namespace) -> int:
     for note in notes:
         print(f"flowsql: {note}", file=sys.stderr)
     print("\n\n".join(statements))
+    return 0
+
+
+def _compact(args: argparse.Namespace) -> int:
+    from flowsql.delivery.iceberg_compact_command import compact_pipeline
+
+    for line in compact_pipeline(PipelineRun(load_pipeline(args.file)), args.sink, args.target_file_size,
+                                 args.expire_older_than, args.retain_last):
+        print(f"flowsql: {line}", file=sys.stderr)
     return 0
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 from flowsql.engine.windows import assignment_sql
 from flowsql.runner import PipelineRun
 from flowsql.sources.base import SourceOptions, csv_format_of
@@ -14,6 +16,13 @@ def _format(options: SourceOptions) -> str:
     by = "header names" if form.header else "position"
     return (f"csv (delimiter {form.delimiter!r}, records end with {form.record_delimiter!r}, quote {form.quote!r}, "
             f"escape {form.escape or 'doubled quote'!r}, null {form.null_string!r}, columns by {by})")
+
+
+@runtime_checkable
+class ExplainsItself(Protocol):
+    """A sink with more to say than its destination and buffer (an Iceberg table's spec and commits)."""
+
+    def explain_lines(self) -> list[str]: ...
 
 
 def explain_text(run: PipelineRun) -> str:
@@ -81,6 +90,8 @@ def explain_text(run: PipelineRun) -> str:
         if prefix is not None:
             line += f", prefix {prefix.text!r}"
         out.append(line)
+        if isinstance(sink, ExplainsItself):
+            out += [f"    {text}" for text in sink.explain_lines()]
         warning = tiny_files_warning(options, prefix)
         if warning:
             out.append(f"    warning: {warning}")

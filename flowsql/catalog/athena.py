@@ -155,6 +155,14 @@ def pipeline_ddl(run: PipelineRun, only: str | None = None) -> tuple[list[str], 
     statements, notes = [], []
     for name in names:
         decl = run.pipeline.sinks[name]
+        if _is_iceberg(run.sinks[name]):
+            from flowsql.catalog.iceberg_ddl import iceberg_ddl
+
+            statement, note = iceberg_ddl(run.sinks[name])  # type: ignore[arg-type]
+            notes.append(note)
+            if statement is not None:
+                statements.append(f"-- sink {name}\n" + statement)
+            continue
         table = object_sink_table(run.sinks[name], decl)
         if table is None:
             connector = decl.option("connector") or "?"
@@ -162,3 +170,9 @@ def pipeline_ddl(run: PipelineRun, only: str | None = None) -> tuple[list[str], 
             continue
         statements.append(f"-- sink {name}\n" + create_table_ddl(table))
     return statements, notes
+
+
+def _is_iceberg(sink: object) -> bool:
+    from flowsql.delivery.iceberg import IcebergSink
+
+    return isinstance(sink, IcebergSink)

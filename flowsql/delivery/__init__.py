@@ -88,6 +88,13 @@ def _http_sink(decl: SinkDecl, pipeline_name: str, schema: pa.Schema) -> Sink:
     return build_http_sink(decl, pipeline_name, schema)
 
 
+@register("iceberg")
+def _iceberg_sink(decl: SinkDecl, pipeline_name: str, schema: pa.Schema) -> Sink:
+    from flowsql.delivery.iceberg import iceberg_sink
+
+    return iceberg_sink(decl, pipeline_name, schema)
+
+
 @register("stdout")
 def _stdout_sink(decl: SinkDecl, pipeline_name: str, schema: pa.Schema) -> Sink:
     options = bind_options(StdoutSinkOptions, list(decl.options), f"sink '{decl.name}' (stdout)")

@@ -1,0 +1,5 @@
+-- flowsql compile --target flink fails:
+-- pipelines/cdc_orders_to_iceberg.sql:8:1: cannot compile for Flink: table 'orders' is a CDC table, which this compiler does not translate yet
+--     CREATE TABLE orders (
+--     ^
+-- hint: run the pipeline with flowsql run

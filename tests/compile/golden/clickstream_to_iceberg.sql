@@ -1,0 +1,4 @@
+-- flowsql compile --target flink fails:
+-- pipelines/clickstream_to_iceberg.sql:22:5: cannot compile for Flink: sink 'raw_events' uses connector 'iceberg', which has no Flink counterpart here (Flink sinks: file, s3, stdout)
+--         connector = 'iceberg',
+--         ^

@@ -1,0 +1,20 @@
+"""The Iceberg benchmark runs end to end on a tiny input (its numbers are not checked here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+
+def test_iceberg_benchmark_on_a_tiny_input(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "benchmarks.iceberg", "--events", "3000", "--runs", "1",
+                             "--data-dir", str(tmp_path), "--json", str(tmp_path / "r.json")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "pyarrow parquet" in result.stdout and "ratio" in result.stdout
+    figures = json.loads((tmp_path / "r.json").read_text())["iceberg"]
+    assert figures["flowsql_events_per_second"] > 0 and figures["baseline_events_per_second"] > 0
