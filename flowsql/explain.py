@@ -81,6 +81,9 @@ def explain_text(run: PipelineRun) -> str:
         if prefix is not None:
             line += f", prefix {prefix.text!r}"
         out.append(line)
+        transform = getattr(sink, "transform", None)
+        if transform is not None:
+            out.append(f"    transform: {transform.describe()}")
         warning = tiny_files_warning(options, prefix)
         if warning:
             out.append(f"    warning: {warning}")
