@@ -129,6 +129,13 @@ class ObjectSink(BufferedDelivery):
         self.staging = False  # with checkpoints on, objects wait staged until their commit
         self.staged: list[dict[str, str]] = []
 
+    @property
+    def object_schema(self) -> pa.Schema | None:
+        """The columns the data objects hold; None when a handler's records are written as they are."""
+        if self.transform is not None and self.transform.rows.raw:
+            return None
+        return pa.schema([f for f in self.buffer_schema if f.name not in self.hidden_columns])
+
     def _use_transform(self, decl: SinkDecl, options: SinkOptions, pipeline_name: str, schema: pa.Schema) -> None:
         from flowsql.delivery.transform_config import build_transform
 

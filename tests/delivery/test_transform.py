@@ -137,6 +137,9 @@ def test_output_columns_from_transform_schema_in_parquet(tmp_path: Path) -> None
                   status)] += times
     assert Counter((r["order_id"], r["customer"], r["amount_cents"], r["arrived_ms"], r["region"], r["status"])
                    for r in rows) == expected  # region and status come from the folders: not columns of the files
+    ddl = run_cli("ddl", "orders.sql", cwd=tmp_path)  # Athena's table: the declared columns, the handler's keys
+    assert ddl.code == 0 and "amount_cents int" in ddl.stdout and "region string" in ddl.stdout, ddl.stderr
+    assert "PARTITIONED BY (region string, status string)" in ddl.stdout
 
 
 def test_each_broken_answer_goes_to_the_error_output(tmp_path: Path) -> None:
