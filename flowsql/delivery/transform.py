@@ -154,7 +154,7 @@ class TransformStage:
                     answer = self.handler(self._event(invocation_id, batch), context)
                 answers = check_answer(answer, batch)
                 break
-            except Exception as exc:  # the handler's own code: any exception is an invocation failure
+            except Exception as exc:  # noqa: BLE001 - the handler is user code: any exception fails the invocation
                 reason = (f"the answer breaks the response contract: {exc}" if isinstance(exc, ContractError)
                           else f"the handler raised {type(exc).__name__}: {exc}")
                 if attempts > self.settings.retries:

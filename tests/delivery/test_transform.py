@@ -23,6 +23,7 @@ import duckdb
 import pytest
 
 from tests.conftest import ROOT, run_cli
+from tests.delivery.conftest import download
 
 HANDLERS = Path(__file__).parent / "handlers"
 REGIONS = {"DE": "europe", "FR": "europe", "US": "americas", "BR": "americas", "JP": "asia"}
@@ -228,6 +229,21 @@ def test_module_handler_found_beside_the_pipeline(tmp_path: Path) -> None:
     result = run_cli("run", "orders.sql", cwd=tmp_path)
     assert result.code == 0, result.stderr
     assert delivered_records(tmp_path / "lake") == expected_outcome(orders)[0]
+
+
+def test_s3_sink_runs_the_handler_and_keys_objects_by_its_partition_keys(tmp_path: Path, s3: Any, bucket: str,
+                                                                        moto_endpoint: str) -> None:
+    text = pipeline_text().replace("connector = 'file', path = 'lake'",
+                                   f"connector = 's3', bucket = '{bucket}', endpoint_url = '{moto_endpoint}'")
+    orders = prepare(tmp_path, 1_000, text)
+    result = run_cli("run", "orders.sql", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    keys = download(s3, bucket, tmp_path / "lake")
+    assert not [k for k in keys if k.startswith(".flowsql-staging/")]
+    delivered, failed, _ = expected_outcome(orders)
+    assert delivered_records(tmp_path / "lake") == delivered
+    errors = error_documents(tmp_path / "lake", "processing-failed")
+    assert {json.loads(base64.b64decode(e["rawData"]))["order_id"] for e in errors} == failed
 
 
 def start(folder: Path) -> subprocess.Popen[bytes]:

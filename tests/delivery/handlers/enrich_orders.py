@@ -22,7 +22,7 @@ def lambda_handler(event, context):
                 "order_id": order["order_id"],
                 "customer": order["customer"].upper(),
                 "region": REGIONS[order["country"]],
-                "amount_cents": int(round(order["amount"] * 100)),
+                "amount_cents": round(order["amount"] * 100),
                 "arrived_ms": record["approximateArrivalTimestamp"],
             }
         except (KeyError, ValueError) as error:
