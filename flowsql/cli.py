@@ -340,6 +340,8 @@ def _summary_text(summary: RunSummary, run: PipelineRun) -> str:
         retries = int(run.metrics.total("flowsql_sink_retries_total", sink=name))
         throttles = int(run.metrics.total("flowsql_sink_throttles_total", sink=name))
         trouble = f", {retries:,} retries, {throttles:,} throttles" if retries or throttles else ""
+        if stats.get("invocations"):
+            trouble += f", {stats['dropped']:,} dropped by the transformation handler"
         lines.append(f"  sink {name}: {stats['rows']:,} rows in {stats['objects']:,} objects "
                      f"({stats['bytes']:,} bytes) -> {where}; {stats['errors']:,} error records{trouble}")
     for name, source_stats in summary.sources.items():

@@ -92,6 +92,9 @@ def explain_text(run: PipelineRun) -> str:
         out.append(line)
         if isinstance(sink, ExplainsItself):
             out += [f"    {text}" for text in sink.explain_lines()]
+        transform = getattr(sink, "transform", None)
+        if transform is not None:
+            out.append(f"    transform: {transform.describe()}")
         warning = tiny_files_warning(options, prefix)
         if warning:
             out.append(f"    warning: {warning}")

@@ -43,6 +43,8 @@ FAMILIES = {f.name: f for f in [
     Family("flowsql_sink_objects_total", "counter", "Objects delivered by a sink."),
     Family("flowsql_sink_bytes_total", "counter", "Bytes delivered by a sink (after encoding)."),
     Family("flowsql_sink_error_records_total", "counter", "Error records written to a sink's error output."),
+    Family("flowsql_sink_transform_dropped_total", "counter", "Records a sink's transformation handler answered Dropped."),
+    Family("flowsql_sink_transform_invocations_total", "counter", "Calls of a sink's transformation handler."),
     Family("flowsql_sink_buffer_bytes", "gauge", "Bytes waiting in a sink's delivery buffer."),
     Family("flowsql_sink_buffer_rows", "gauge", "Rows waiting in a sink's delivery buffer."),
     Family("flowsql_sink_next_flush_seconds", "gauge", "Seconds until the sink's buffer interval runs out."),

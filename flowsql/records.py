@@ -28,9 +28,10 @@ class BadRecord:
     raw: bytes
     position: str
     arrival_time: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    attempts: int = 1  # tries behind the failure (a transformation handler's invocations)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        document = {
             "errorCode": self.error_code,
             "errorMessage": self.message,
             "source": self.source,
@@ -38,6 +39,9 @@ class BadRecord:
             "arrivalTimestamp": int(self.arrival_time.timestamp() * 1000),
             "rawData": base64.b64encode(self.raw).decode("ascii"),
         }
+        if self.attempts != 1:
+            document["attemptsMade"] = self.attempts
+        return document
 
 
 def bad_record_from_json(data: dict[str, Any]) -> BadRecord:
@@ -46,6 +50,7 @@ def bad_record_from_json(data: dict[str, Any]) -> BadRecord:
         source=data["source"], error_code=data["errorCode"], message=data["errorMessage"],
         raw=base64.b64decode(data["rawData"]), position=data["position"],
         arrival_time=datetime.fromtimestamp(data["arrivalTimestamp"] / 1000, timezone.utc),
+        attempts=int(data.get("attemptsMade", 1)),
     )
 
 

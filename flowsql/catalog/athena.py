@@ -141,7 +141,10 @@ def object_sink_table(sink: object, decl: SinkDecl) -> SinkTable | None:
     prefix = getattr(sink, "prefix", None)
     if options is None or prefix is None or not hasattr(options, "format"):
         return None
-    return sink_table(decl, prefix, sink.schema, options.format,  # type: ignore[attr-defined]
+    schema = getattr(sink, "object_schema", None)
+    if schema is None:  # a transformation handler's records written as they are: no known columns
+        return None
+    return sink_table(decl, prefix, schema, options.format,
                       getattr(options, "glue_database", ""), getattr(options, "glue_table", ""))
 
 

@@ -124,6 +124,8 @@ def location_base(connector: str, options: dict[str, str]) -> str | None:
 def _hive_key(name: str, part: Part) -> PartitionKey:
     if part.namespace == "partitionKeyFromQuery":
         return _injected_key(name, part.value)
+    if part.namespace == "partitionKeyFromLambda":  # a transformation handler's key: no column holds it
+        return _injected_key(name, None)
     pattern = part.value
     single = _SINGLE_FIELD_RANGES.get(pattern)
     if single is not None:

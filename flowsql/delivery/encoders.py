@@ -112,6 +112,24 @@ class JsonLinesEncoder:
         return gzip.compress(data, mtime=0) if self.compression == "gzip" else data
 
 
+class RawRecordsEncoder:
+    """A transformation handler's records as they are, each ended by a newline unless it already
+    ends in one (the records are kept apart, as Firehose's newline delimiter option does)."""
+
+    content_type = "application/octet-stream"
+
+    def __init__(self, compression: str = "none") -> None:
+        if compression not in JSON_CODECS:
+            raise ValueError(f"JSON compression is one of {', '.join(JSON_CODECS)}")
+        self.compression = compression
+        self.extension = ".json.gz" if compression == "gzip" else ".json"
+
+    def encode(self, table: pa.Table) -> bytes:
+        records = table.column("data").to_pylist()
+        data = b"".join(r if r.endswith(b"\n") else r + b"\n" for r in records)
+        return gzip.compress(data, mtime=0) if self.compression == "gzip" else data
+
+
 def encode_json_lines(con: duckdb.DuckDBPyConnection, table: pa.Table) -> bytes:
     if table.num_rows == 0:
         return b""

@@ -1,7 +1,8 @@
 """Firehose prefix expressions: parse and validate at load, render object keys at flush.
 
 `!{timestamp:<Java date pattern>}` (UTC), `!{firehose:random-string}`,
-`!{firehose:error-output-type}` (error prefix only) and `!{partitionKeyFromQuery:column}`.
+`!{firehose:error-output-type}` (error prefix only), `!{partitionKeyFromQuery:column}` and
+`!{partitionKeyFromLambda:key}` (a key a transformation handler returned; see transform.py).
 Values taken from the data are escaped as Hive escapes partition values, so no record can
 put a `/`, a `..` or a control character into a key or a path, and distinct values never share
 a folder.
@@ -48,6 +49,16 @@ class Prefix:
         return tuple(p.value for p in self.parts if p.namespace == "partitionKeyFromQuery")
 
     @property
+    def lambda_keys(self) -> tuple[str, ...]:
+        """Keys of `!{partitionKeyFromLambda:key}`: a transformation handler's partition keys."""
+        return tuple(p.value for p in self.parts if p.namespace == "partitionKeyFromLambda")
+
+    @property
+    def partition_columns(self) -> tuple[str, ...]:
+        """The columns a batch is split by: query columns, then the handler's keys' columns."""
+        return self.partition_keys + tuple(lambda_key_column(k) for k in self.lambda_keys)
+
+    @property
     def hive_keys(self) -> tuple[str, ...]:
         """Partition keys written as `key=!{partitionKeyFromQuery:key}` folders."""
         keys = []
@@ -80,6 +91,8 @@ class Prefix:
                 out.append(hashlib.sha256(seed.encode()).hexdigest()[:11])
             elif part.value == "error-output-type":
                 out.append(sanitise_value(error_type or "unknown"))
+            elif part.namespace == "partitionKeyFromLambda":
+                out.append(sanitise_value((partition or {}).get(lambda_key_column(part.value))))
             else:
                 out.append(sanitise_value((partition or {}).get(part.value)))
         return "".join(out)
@@ -122,7 +135,7 @@ def parse_prefix(text: str, *, error_prefix: bool = False) -> Prefix:
 def _check_shape(prefix: Prefix) -> None:
     """A key must not climb out of its bucket or folder: no leading '/', no '.' or '..' segment,
     no empty segment. Checked on a sample rendering so quoted text in date patterns counts too."""
-    sample = prefix.render(datetime(2000, 1, 1, tzinfo=timezone.utc), {k: "x" for k in prefix.partition_keys},
+    sample = prefix.render(datetime(2000, 1, 1, tzinfo=timezone.utc), {k: "x" for k in prefix.partition_columns},
                            error_type="x", seed="x")
     segments = sample.split("/")
     closing = segments[:-1] if sample.endswith("/") else segments
@@ -154,10 +167,22 @@ def _check_expression(namespace: str, value: str, error_prefix: bool) -> None:
             raise PrefixError(f"!{{partitionKeyFromQuery:{value}}} must name a column of the query")
         return
     if namespace == "partitionKeyFromLambda":
-        raise PrefixError("!{partitionKeyFromLambda:...} has no Lambda here: use partitionKeyFromQuery")
+        # Whether the sink has a handler to return the key is the sink's check (sink.py).
+        if error_prefix:
+            raise PrefixError("!{partitionKeyFromLambda:...} is not allowed in error_output_prefix")
+        if not value or any(ord(c) < 32 for c in value):
+            raise PrefixError(f"!{{partitionKeyFromLambda:{value}}} must name a key the handler returns")
+        return
     raise PrefixError(
-        f"unknown namespace {namespace!r} in !{{{namespace}:{value}}}: use timestamp, firehose or partitionKeyFromQuery"
+        f"unknown namespace {namespace!r} in !{{{namespace}:{value}}}: use timestamp, firehose, "
+        "partitionKeyFromQuery or partitionKeyFromLambda"
     )
+
+
+def lambda_key_column(key: str) -> str:
+    """The column that carries a handler's partition key through the delivery buffer. Named as
+    the expression itself, which no column of a query or a transform_schema is called."""
+    return f"!{{partitionKeyFromLambda:{key}}}"
 
 
 _JAVA_FIELDS = {"yyyy": "%Y", "yy": "%y", "MM": "%m", "dd": "%d", "HH": "%H", "mm": "%M", "ss": "%S",

@@ -6,16 +6,18 @@ The delivery mechanics live here once; a destination only says how to store one 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from flowsql.delivery.buffer import BufferedDelivery, DeliveryBuffer
 from flowsql.delivery.destinations import Destination
-from flowsql.delivery.encoders import JSON_CODECS, PARQUET_CODECS, Encoder, make_encoder
+from flowsql.delivery.encoders import JSON_CODECS, PARQUET_CODECS, Encoder, RawRecordsEncoder, make_encoder
 from flowsql.delivery.prefix import (
     DEFAULT_ERROR_PREFIX,
     DEFAULT_PREFIX,
@@ -26,10 +28,13 @@ from flowsql.delivery.prefix import (
     parse_prefix,
     sanitise_value,
 )
-from flowsql.errors import ConfigError
+from flowsql.errors import ConfigError, UsageError
 from flowsql.options import choice, duration, size
 from flowsql.pipeline.model import SinkDecl
 from flowsql.records import ARRIVAL_TIME, BadRecord
+
+if TYPE_CHECKING:
+    from flowsql.delivery.transform import TransformStage
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,13 @@ class SinkOptions:
     prefix_time: str = choice("row", "oldest")  # !{timestamp:...} from each row's time, or the object's oldest
     glue_database: str = ""  # with glue_table: register the table and its partitions in Glue
     glue_table: str = ""
+    # A Firehose transformation handler ('module:function' or 'file.py:function'), see transform.py.
+    transform: str = ""
+    transform_buffer_size: int = size(1000**2)  # Firehose's default Lambda buffering hints
+    transform_buffer_interval: float = duration(60.0)
+    transform_retries: int = 3  # Firehose's default NumberOfRetries
+    transform_timeout: float = duration(60.0)  # what the context's remaining time counts down from
+    transform_schema: str = ""  # columns the transformed records are read into
 
 
 # Called once per data object, after it became visible to readers of the lake: its key and
@@ -61,6 +73,8 @@ class SinkStats:
     bytes: int = 0
     errors: int = 0
     late: int = 0
+    dropped: int = 0  # records a transformation handler answered Dropped
+    invocations: int = 0  # calls of the transformation handler
 
 
 class ObjectSink(BufferedDelivery):
@@ -80,15 +94,30 @@ class ObjectSink(BufferedDelivery):
         self.prefix = _prefix(decl, "prefix", options.prefix or DEFAULT_PREFIX, error_prefix=False)
         self.error_prefix = _prefix(decl, "error_output_prefix", options.error_output_prefix or DEFAULT_ERROR_PREFIX,
                                     error_prefix=True)
-        missing = [k for k in self.prefix.partition_keys if k not in schema.names]
-        if missing:
-            raise _option_error(decl, "prefix", f"!{{partitionKeyFromQuery:{missing[0]}}} names no column of the "
-                                f"query's result ({', '.join(schema.names)})")
-        _check_lower_case_names(decl, schema)
         self.time_column = time_column_of(decl, options.time_column, schema)
+        # The rows in the delivery buffer: the query's, or what a transformation handler made of them.
+        self.buffer_schema = schema
+        self.hidden_columns: tuple[str, ...] = ()
+        self.transform: TransformStage | None = None
+        if options.transform:
+            self._use_transform(decl, options, pipeline_name, schema)
+        elif self.prefix.lambda_keys:
+            raise _option_error(decl, "prefix", f"!{{partitionKeyFromLambda:{self.prefix.lambda_keys[0]}}} needs a "
+                                "transformation handler to return the key: set transform, or use partitionKeyFromQuery")
+        raw = self.transform is not None and self.transform.rows.raw  # records as they are: no columns
+        columns = [] if raw else [f.name for f in self.buffer_schema if f.name not in self.hidden_columns]
+        missing = [k for k in self.prefix.partition_keys if k not in columns]
+        if missing:
+            whose = "the transformed records" if self.transform else "the query's result"
+            raise _option_error(decl, "prefix", f"!{{partitionKeyFromQuery:{missing[0]}}} names no column of "
+                                f"{whose} ({', '.join(columns) or 'none: use partitionKeyFromLambda'})")
+        _check_lower_case_names(decl, self.buffer_schema)
         self.buffer = DeliveryBuffer(options.buffer_size, options.buffer_interval)
         self.on_delivered: list[DeliveredHook] = []
         if options.glue_database or options.glue_table:
+            if self.transform is not None:
+                raise _option_error(decl, "glue_table", "a sink with a transformation handler cannot register a "
+                                    "Glue table yet; define the table from transform_schema")
             from flowsql.catalog.glue import attach_glue
 
             attach_glue(self, decl)
@@ -100,15 +129,74 @@ class ObjectSink(BufferedDelivery):
         self.staging = False  # with checkpoints on, objects wait staged until their commit
         self.staged: list[dict[str, str]] = []
 
+    @property
+    def object_schema(self) -> pa.Schema | None:
+        """The columns the data objects hold; None when a handler's records are written as they are."""
+        if self.transform is not None and self.transform.rows.raw:
+            return None
+        return pa.schema([f for f in self.buffer_schema if f.name not in self.hidden_columns])
+
+    def _use_transform(self, decl: SinkDecl, options: SinkOptions, pipeline_name: str, schema: pa.Schema) -> None:
+        from flowsql.delivery.transform_config import build_transform
+
+        self.transform = build_transform(decl, options, pipeline_name, schema, self.time_column, self.prefix.lambda_keys)
+        rows = self.transform.rows
+        self.buffer_schema = rows.schema
+        self.hidden_columns = rows.hidden
+        # Names and !{timestamp:...} take each record's approximateArrivalTimestamp, as Firehose does.
+        self.time_column = rows.hidden[0] if self.time_column else ""
+        if rows.raw:
+            self.encoder = RawRecordsEncoder(options.compression.lower() or "none")
+
+    def add(self, table: pa.Table, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        if self.transform is None:
+            self.buffer.add(table, now)
+        else:
+            self.transform.add(table, now)
+
+    def due(self, now: float | None = None) -> bool:
+        # The runner asks between micro-batches; the handler's own buffer is served from here.
+        now = time.monotonic() if now is None else now
+        if self.transform is not None and self.transform.due(now):
+            self._run_transform(now)
+        return super().due(now)
+
+    def _run_transform(self, now: float) -> None:
+        assert self.transform is not None
+        outcome = self.transform.run()
+        self.stats.dropped += outcome.dropped
+        self.stats.invocations += outcome.invocations
+        self.errors.extend(outcome.failed)
+        self.buffer.add(outcome.table, now)
+
+    def snapshot(self) -> tuple[dict[str, object], pa.Table | None]:
+        data, rows = super().snapshot()
+        if self.transform is not None:
+            data["transform"] = self.transform.snapshot()
+        return data, rows
+
+    def restore(self, data: dict[str, Any], rows: pa.Table | None) -> None:
+        if (self.transform is None) != ("transform" not in data):
+            raise UsageError(f"sink '{self.name}': the checkpoint was written "
+                             f"{'without' if self.transform else 'with'} a transformation handler; "
+                             "run with --reset to start over")
+        super().restore(data, rows)
+        if self.transform is not None:
+            self.transform.restore(data["transform"], time.monotonic())
+
     def flush(self, wall_time: datetime | None = None) -> list[str]:
-        """Write what is buffered: one object per partition folder, then the error records."""
+        """Write what is buffered: one object per partition folder, then the error records.
+        Records still waiting for the transformation handler go to it first."""
         wall = wall_time or datetime.now(timezone.utc)
+        if self.transform is not None and self.transform.pending:
+            self._run_transform(time.monotonic())
         table = self.buffer.take()
         written: list[str] = []
         if table is not None:
-            table = table.cast(self.schema) if table.schema != self.schema else table
+            table = table.cast(self.buffer_schema) if table.schema != self.buffer_schema else table
             first, self.rows_taken = self.rows_taken, self.rows_taken + table.num_rows
-            for partition, rows in _split(table, self.prefix.partition_keys):
+            for partition, rows in _split(table, self.prefix.partition_columns):
                 for when, piece in self._by_prefix_time(rows, wall):
                     written.append(self._write_rows(piece, partition, when, first))
         if self.errors:
@@ -136,8 +224,8 @@ class ObjectSink(BufferedDelivery):
     def _write_rows(self, rows: pa.Table, partition: dict[str, object], when: datetime, position: int) -> str:
         name = self._object_name(when if self.time_column else None, position, self.encoder.extension)
         key = self.prefix.render(when, partition, seed=name) + name
-        hive = [k for k in self.prefix.hive_keys if k in rows.column_names]
-        data = self.encoder.encode(rows.drop_columns(hive) if hive else rows)
+        hidden = [k for k in (*self.prefix.hive_keys, *self.hidden_columns) if k in rows.column_names]
+        data = self.encoder.encode(rows.drop_columns(hidden) if hidden else rows)
         where = self._store(key, data, self.encoder.content_type, partition)
         self.stats.rows += rows.num_rows
         self.stats.objects += 1

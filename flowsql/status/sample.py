@@ -59,6 +59,9 @@ def sample_run(run: PipelineRun) -> None:
         metrics.set("flowsql_sink_objects_total", stats.objects, sink=name)
         metrics.set("flowsql_sink_bytes_total", stats.bytes, sink=name)
         metrics.set("flowsql_sink_error_records_total", stats.errors, sink=name)
+        if getattr(sink, "transform", None) is not None:
+            metrics.set("flowsql_sink_transform_dropped_total", stats.dropped, sink=name)
+            metrics.set("flowsql_sink_transform_invocations_total", stats.invocations, sink=name)
         for counter in ("flowsql_sink_retries_total", "flowsql_sink_throttles_total", "flowsql_sink_failures_total"):
             if metrics.get(counter, sink=name) is None:
                 metrics.set(counter, 0, sink=name)

@@ -54,7 +54,7 @@ def test_error_output_type_renders_in_the_error_prefix() -> None:
     ("!{firehose:error-output-type}/", False, "allowed only in error_output_prefix"),
     ("e/!{partitionKeyFromQuery:x}/!{firehose:error-output-type}/", True, "not allowed in error_output_prefix"),
     ("errors/!{timestamp:yyyy}/", True, "must hold !{firehose:error-output-type}"),
-    ("!{partitionKeyFromLambda:x}/", False, "use partitionKeyFromQuery"),
+    ("e/!{partitionKeyFromLambda:x}/!{firehose:error-output-type}/", True, "not allowed in error_output_prefix"),
     ("!{shard:id}/", False, "unknown namespace 'shard'"),
     ("!{firehose:uuid}/", False, "unknown expression"),
     ("!{timestamp:yyyy/", False, "malformed expression"),
