@@ -20,6 +20,7 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
+from flowsql.engine.isolation import failing_loudly
 from flowsql.engine.operators import StatelessOperator, WindowOperator
 from flowsql.engine.planner import OperatorPlan, Plan, plan_pipeline
 from flowsql.engine.query_errors import duckdb_error, node_location, offset_location, statement_offset
@@ -233,7 +234,8 @@ def _dry_run(pipeline: Pipeline, plan: Plan) -> list[PipelineError]:
             if op.kind == "report":  # planned on the table's state schema already
                 continue
             try:
-                _run_once(op, plan, con)
+                with failing_loudly():
+                    _run_once(op, plan, con)
             except duckdb.Error as exc:
                 errors.append(duckdb_error(pipeline, op.decl, exc))
             except (pa.ArrowException, ValueError, TypeError, KeyError) as exc:

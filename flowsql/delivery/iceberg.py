@@ -93,6 +93,8 @@ class IcebergSink(BufferedDelivery):
         self.stats = SinkStats()
         self.delivered: list[str] = []
         self.sequence = 0  # flushes so far (names staged files)
+        self.rows_taken = 0  # rows and error records flushed so far (kept as every sink keeps them)
+        self.errors_taken = 0
         self.run_id = uuid.uuid4().hex[:12]  # a new lineage unless a checkpoint restores one
         self.checkpoint_epoch = 0  # the last committed checkpoint's epoch; its flushes go in the next one
         self.epoch_sequence = 0
@@ -191,6 +193,8 @@ class IcebergSink(BufferedDelivery):
             return []
         self.sequence += 1
         self.epoch_sequence += 1
+        self.rows_taken += rows.num_rows if rows is not None else 0
+        self.errors_taken += len(errors)
         mark = CommitMark(self.run_id, self.checkpoint_epoch + 1 if self.staging else 0, self.epoch_sequence)
         if not self.staging:
             data = encode_error_records(errors, datetime.now(timezone.utc)) if errors else b""
@@ -208,7 +212,7 @@ class IcebergSink(BufferedDelivery):
     # -- checkpoints -------------------------------------------------------------------------
     def snapshot(self) -> tuple[dict[str, object], pa.Table | None]:
         data, rows = super().snapshot()
-        data.update(run=self.run_id, epoch=self.checkpoint_epoch + 1, batches=self.batches)
+        data.update(run=self.run_id, epoch=self.checkpoint_epoch + 1, batches=self.batches, sequence=self.sequence)
         return data, rows
 
     def restore(self, data: dict[str, object], rows: pa.Table | None) -> None:
@@ -217,6 +221,7 @@ class IcebergSink(BufferedDelivery):
         self.checkpoint_epoch = int(data["epoch"])  # type: ignore[call-overload]
         self.epoch_sequence = 0
         self.batches = int(data.get("batches", 0))  # type: ignore[call-overload]
+        self.sequence = int(data.get("sequence", 0))  # type: ignore[call-overload]
 
     def promote_staged(self) -> None:
         """The checkpoint listing the staged flushes has committed: commit them, in order."""

@@ -6,7 +6,9 @@ runs on the rest and those rows go to the error output instead of ending the run
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -59,12 +61,29 @@ class Isolated(Generic[T]):
     rejected: list[Rejected] = field(default_factory=list)
 
 
+_ISOLATING = ContextVar("flowsql_isolating_rows", default=True)
+
+
+@contextmanager
+def failing_loudly() -> Iterator[None]:
+    """Within the block a failing query raises DuckDB's own error instead of setting rows
+    apart: `validate` puts one made-up row through each query, and a failure there is the
+    query's fault, not the data's."""
+    token = _ISOLATING.set(False)
+    try:
+        yield
+    finally:
+        _ISOLATING.reset(token)
+
+
 def run_isolated(plan: OperatorPlan, rows: pa.Table, run: Callable[[pa.Table], T]) -> Isolated[T]:
     """`run(rows)`; if it fails because of some rows, `run` over the others, and those rows
     rejected with DuckDB's message. A failure no row set apart explains raises QueryError."""
     try:
         return Isolated(run(rows), rows)
     except duckdb.Error as exc:
+        if not _ISOLATING.get():
+            raise
         failure: duckdb.Error = exc
     remaining = np.arange(rows.num_rows, dtype=np.int64)
     reasons: dict[int, str] = {}
