@@ -120,10 +120,10 @@ CREATE SINK out WITH (connector = 'file', path = '{tmp_path}/lake');
 INSERT INTO out SELECT n FROM clicks;
 """)
     result = run_cli("run", str(pipeline))
-    assert result.code == 1
-    assert "no file matches path" in result.stderr and "aws_secret_access_key=[REDACTED]" in result.stderr
+    assert result.code == 2  # a path that matches nothing is the pipeline's error, found before reading
+    assert "matches no file" in result.stderr and "aws_secret_access_key=[REDACTED]" in result.stderr
     assert SECRET not in result.stderr
     as_json = run_cli("run", str(pipeline), "--log-format", "json")
     entry = json.loads(as_json.stderr.splitlines()[-1])
-    assert as_json.code == 1 and entry["level"] == "error" and entry["event"] == "error"
+    assert as_json.code == 2 and entry["level"] == "error" and entry["event"] == "error"
     assert "aws_secret_access_key=[REDACTED]" in entry["message"] and SECRET not in as_json.stderr
