@@ -135,7 +135,7 @@ class DeliveryReporter:
             self.metrics.inc("flowsql_sink_throttles_total", sink=self.sink)
         advice = (" (throttled: raise buffer_size to send fewer, larger objects, or ask for a higher request "
                   "limit)") if throttled else ""
-        log.warning("sink '%s': %s; backing off %.1f s, %.0f s of retry_duration left%s", self.sink, reason,
+        log.warning("sink '%s': %s; retrying in %.1f s (%.0f s of retry_duration left)%s", self.sink, reason,
                     wait_seconds, seconds_left, advice,
                     extra={"event": "sink_throttle" if throttled else "sink_retry", "sink": self.sink,
                            "wait_seconds": round(wait_seconds, 3), "seconds_left": round(seconds_left, 3)})
