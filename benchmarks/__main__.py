@@ -24,6 +24,7 @@ import duckdb
 import pyarrow.dataset as ds
 import pyarrow.json as pajson
 
+from benchmarks.figures import Figure, not_measured, percentile, rate, ratio
 from flowsql.pipeline import parse_text
 from flowsql.runner import PipelineRun
 from flowsql.sources.generator import BLOCK, clickstream_block
@@ -116,12 +117,13 @@ def median_time(runs: int, work: Callable[[Path], float], scratch: Path) -> floa
     return statistics.median(times)
 
 
-def report(name: str, events: int, ours: float, baseline: float, baseline_name: str) -> dict[str, float]:
-    ours_rate, base_rate = events / ours, events / baseline
-    print(f"{name:<10} flowsql {ours_rate:>12,.0f} events/s   {baseline_name} {base_rate:>12,.0f} events/s   "
-          f"ratio {ours_rate / base_rate:.2f}")
-    return {"flowsql_events_per_second": ours_rate, "baseline_events_per_second": base_rate,
-            "ratio": ours_rate / base_rate}
+def report(name: str, events: int, ours: float, baseline: float, baseline_name: str) -> dict[str, object]:
+    ours_rate, base_rate = rate(events, ours), rate(events, baseline)
+    versus = ratio(ours_rate, base_rate)
+    print(f"{name:<10} flowsql {ours_rate.show('{:>12,.0f} events/s')}   {baseline_name} "
+          f"{base_rate.show('{:>12,.0f} events/s')}   ratio {versus.show('{:.2f}')}")
+    return {"flowsql_events_per_second": ours_rate.to_json(), "baseline_events_per_second": base_rate.to_json(),
+            "ratio": versus.to_json()}
 
 
 def peak_rss(events: int) -> float:
@@ -142,7 +144,7 @@ def peak_rss(events: int) -> float:
         return int(result.stdout.strip().splitlines()[-1]) / 1024
 
 
-def latency(rate: int, seconds: int) -> tuple[float, float, int]:
+def latency(rate: int, seconds: int) -> tuple[Figure, Figure, int]:
     """p50/p99 seconds from a window's watermark passing its end to its object being in the lake,
     at a steady `rate` of events/s paced to the wall clock, with a zero buffer interval."""
     delay = 1.0
@@ -169,7 +171,7 @@ def latency(rate: int, seconds: int) -> tuple[float, float, int]:
     samples.sort()
     # The last windows close at the end of input, not by the watermark: leave them out.
     samples = samples[: max(1, len(samples) - 2)]
-    return statistics.median(samples), samples[int(0.99 * (len(samples) - 1))], len(samples)
+    return percentile(samples, 0.5, "latency"), percentile(samples, 0.99, "latency"), len(samples)
 
 
 def main() -> None:
@@ -204,14 +206,16 @@ def main() -> None:
             results["raw"] = report("raw", args.events, ours, base, "pyarrow    ")
     if "latency" in scenarios:
         p50, p99, windows = latency(args.latency_rate, args.latency_seconds)
-        print(f"latency    {args.latency_rate:,} events/s, buffer interval 0: p50 {p50 * 1000:,.0f} ms, "
-              f"p99 {p99 * 1000:,.0f} ms over {windows} windows")
-        results["latency"] = {"rate": args.latency_rate, "p50_seconds": p50, "p99_seconds": p99}
+        p50_ms, p99_ms = (Figure(f.value * 1000, f.reason) if f.measured else f for f in (p50, p99))
+        print(f"latency    {args.latency_rate:,} events/s, buffer interval 0: p50 {p50_ms.show('{:,.0f} ms')}, "
+              f"p99 {p99_ms.show('{:,.0f} ms')} over {windows} windows")
+        results["latency"] = {"rate": args.latency_rate, "p50_seconds": p50.to_json(), "p99_seconds": p99.to_json()}
     if "memory" in scenarios:
         small, large = peak_rss(args.events), peak_rss(args.events * 10)
+        growth = ratio(Figure(large), Figure(small) if small > 0 else not_measured("no peak RSS was read"))
         print(f"memory     peak RSS {small:,.0f} MiB at {args.events:,} events, {large:,.0f} MiB at "
-              f"{args.events * 10:,} events: ratio {large / small:.2f}")
-        results["memory"] = {"small_mib": small, "large_mib": large, "ratio": large / small}
+              f"{args.events * 10:,} events: ratio {growth.show('{:.2f}')}")
+        results["memory"] = {"small_mib": small, "large_mib": large, "ratio": growth.to_json()}
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

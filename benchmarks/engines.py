@@ -21,6 +21,7 @@ from pathlib import Path
 
 from benchmarks.__main__ import SCENARIOS, flowsql_run, make_input
 from benchmarks.__main__ import pipeline_text as benchmark_pipeline
+from benchmarks.figures import rate
 
 ROOT = Path(__file__).resolve().parent.parent
 DRIVER = ROOT / "tests" / "compile" / "flink_driver.py"
@@ -78,7 +79,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)
         ours = run_flowsql(data, scratch)
-        print(f"flowsql            {args.events / ours:>12,.0f} events/s  ({ours:.1f} s)")
+        print(f"flowsql            {rate(args.events, ours).show('{:>12,.0f} events/s')}  ({ours:.1f} s)")
         python = pyflink_python(args.pyflink_python)
         if python is None:
             print("pyflink            not installed (pip install apache-flink into a venv; --pyflink-python)")
@@ -88,8 +89,10 @@ def main() -> None:
             tiny.write_text("".join(itertools.islice(lines, 10)))
         startup = run_flink(python, tiny, scratch, "flink-startup", args.parallelism)
         total = run_flink(python, data, scratch, "flink", args.parallelism)
-        print(f"pyflink (p={args.parallelism})     {args.events / total:>12,.0f} events/s  ({total:.1f} s; "
-              f"{args.events / max(total - startup, 1e-9):,.0f} events/s without its {startup:.1f} s start-up)")
+        # The start-up run is timed apart, so on a small input the difference can be about zero or below.
+        after_startup = rate(args.events, total - startup)
+        print(f"pyflink (p={args.parallelism})     {rate(args.events, total).show('{:>12,.0f} events/s')}  "
+              f"({total:.1f} s; {after_startup.show('{:,.0f} events/s')} without its {startup:.1f} s start-up)")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 import boto3
 
+from benchmarks.figures import Figure, not_measured, rate, ratio
 from flowsql.pipeline import load_pipeline
 from flowsql.produce import produce
 from flowsql.sources import create_source
@@ -85,13 +86,16 @@ def main() -> int:
                 count = run()
                 elapsed = time.perf_counter() - started
                 assert count == args.records, (name, count)
-                best[name] = max(best.get(name, 0.0), count / elapsed)
-    baseline = best["bare boto3 GetRecords loop"]
-    ours = best["flowsql kinesis source"]
+                measured = rate(count, elapsed, "records")
+                if measured.value is not None:
+                    best[name] = max(best.get(name, 0.0), measured.value)
+    figures = {name: Figure(best[name]) if name in best else not_measured("no round ran long enough to time")
+               for name in ("bare boto3 GetRecords loop", "flowsql kinesis source")}
+    baseline, ours = figures["bare boto3 GetRecords loop"], figures["flowsql kinesis source"]
     print(f"records: {args.records:,} in {args.shards} shards on kinesalite (best of {args.rounds})")
-    print(f"bare boto3 GetRecords loop: {baseline:,.0f} records/s")
-    print(f"flowsql kinesis source:     {ours:,.0f} records/s (decoded to Arrow, arrival time per row)")
-    print(f"ratio flowsql/bare: {ours / baseline:.2f}")
+    print(f"bare boto3 GetRecords loop: {baseline.show('{:,.0f} records/s')}")
+    print(f"flowsql kinesis source:     {ours.show('{:,.0f} records/s')} (decoded to Arrow, arrival time per row)")
+    print(f"ratio flowsql/bare: {ratio(ours, baseline).show('{:.2f}')}")
     return 0
 
 

@@ -224,9 +224,10 @@ def _run(args: argparse.Namespace) -> int:
         signals["count"] += 1
         if signals["count"] > 1:
             # The next start recovers from the last checkpoint, so leaving now loses nothing.
-            print("flowsql: second signal, exiting now", file=sys.stderr)
+            logger.warning("second signal, exiting now", extra={"event": "exit_now"})
             os._exit(1)
-        print("flowsql: stopping: finishing the micro-batch, flushing sinks, checkpointing", file=sys.stderr)
+        logger.warning("stopping: finishing the micro-batch, flushing sinks, checkpointing",
+                       extra={"event": "stopping", "signal": signal.Signals(signum).name})
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -264,6 +265,10 @@ def _run(args: argparse.Namespace) -> int:
             args.summary_json.write_text(json.dumps(report, indent=2) + "\n")
         except OSError as exc:
             raise UsageError(f"cannot write --summary-json {args.summary_json}: {exc.strerror}") from None
+    if summary.resumed_epoch is not None and run.checkpoints is not None:
+        logger.info("resumed from checkpoint epoch %d in %s (--reset starts over)", summary.resumed_epoch,
+                    run.checkpoints.store.describe(),
+                    extra={"event": "resumed", "epoch": summary.resumed_epoch})
     if not args.quiet:
         if args.log_format == "json":
             logging.getLogger("flowsql").info("summary", extra={"event": "summary", "summary": report})
@@ -310,27 +315,26 @@ def _operations_json(run: PipelineRun) -> dict[str, object]:
 
 
 def _reset(store: CheckpointStore) -> None:
+    log = logging.getLogger("flowsql")
+    fields = {"event": "reset", "store": store.describe()}
     try:
         state = store.load()
     except (OSError, ValueError, KeyError, TypeError, IndexError, pa.ArrowException) as exc:
-        print(f"flowsql: --reset discards an unreadable checkpoint ({type(exc).__name__}) in {store.describe()}",
-              file=sys.stderr)
+        log.warning("--reset discards an unreadable checkpoint (%s) in %s", type(exc).__name__, store.describe(),
+                    extra=fields)
         store.reset()
         return
     if state is None:
-        print(f"flowsql: --reset: no checkpoint in {store.describe()}", file=sys.stderr)
+        log.warning("--reset: no checkpoint in %s", store.describe(), extra=fields)
     else:
-        print(f"flowsql: --reset discards {describe_state(state)} ({store.describe()})", file=sys.stderr)
+        log.warning("--reset discards %s (%s)", describe_state(state), store.describe(),
+                    extra={**fields, "epoch": state.epoch})
     store.reset()
 
 
 def _summary_text(summary: RunSummary, run: PipelineRun) -> str:
     rate = summary.events / summary.elapsed if summary.elapsed else 0.0
-    lines = []
-    if summary.resumed_epoch is not None and run.checkpoints is not None:
-        lines.append(f"flowsql: resumed from checkpoint epoch {summary.resumed_epoch} in "
-                     f"{run.checkpoints.store.describe()} (--reset starts over)")
-    lines += [
+    lines = [
         f"flowsql: {summary.pipeline}: {summary.events:,} events in {summary.elapsed:.2f} s "
         f"({rate:,.0f} events/s), {summary.errors:,} errors, {summary.late:,} late"
     ]

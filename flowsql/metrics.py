@@ -1,14 +1,17 @@
 """A small registry of named counters and gauges with labels, safe to read from other threads,
-rendered in the Prometheus text format. The runner owns one; connectors report into it through
-`DeliveryReporter` (sinks, destinations) and `SourceReporter` (sources)."""
+rendered in the Prometheus text format. The runner owns one; connectors that implement
+`ReportsMetrics` report into it through a `DeliveryReporter` (sinks, destinations) or a
+`SourceReporter` (sources)."""
 
 from __future__ import annotations
 
 import logging
 import math
 import threading
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 LabelSet = tuple[tuple[str, str], ...]
 
@@ -117,66 +120,85 @@ class Metrics:
 
 
 class DeliveryReporter:
-    """What a sink or destination calls when a delivery does not go through at once.
-
-    A destination that retries defines `bind_metrics(self, reporter: DeliveryReporter)`; the
-    runner calls it before the run. Each call counts the event and logs what to do about it.
-    """
+    """What a sink or destination calls when a delivery does not go through at once: each call
+    counts the event on the run's Metrics and logs what to do about it."""
 
     def __init__(self, metrics: Metrics, sink: str) -> None:
         self.metrics = metrics
         self.sink = sink
 
-    def retry(self, reason: str, wait_seconds: float, attempts_left: int) -> None:
+    def retry(self, reason: str, wait_seconds: float, seconds_left: float, throttled: bool = False) -> None:
+        """An attempt failed and will be repeated after `wait_seconds`; `throttled` when the
+        destination refused it for throughput (counted as a throttle too)."""
         self.metrics.inc("flowsql_sink_retries_total", sink=self.sink)
-        log.warning("sink '%s': %s; backing off %.1f s, %d attempts left", self.sink, reason, wait_seconds,
-                    attempts_left, extra={"event": "sink_retry", "sink": self.sink, "wait_seconds": wait_seconds,
-                                          "attempts_left": attempts_left})
-
-    def throttle(self, reason: str) -> None:
-        self.metrics.inc("flowsql_sink_throttles_total", sink=self.sink)
-        log.warning("sink '%s' throttled by the destination: %s; raise buffer_size to send fewer, larger "
-                    "objects, or ask for a higher request limit", self.sink, reason,
-                    extra={"event": "sink_throttle", "sink": self.sink})
+        if throttled:
+            self.metrics.inc("flowsql_sink_throttles_total", sink=self.sink)
+        advice = (" (throttled: raise buffer_size to send fewer, larger objects, or ask for a higher request "
+                  "limit)") if throttled else ""
+        log.warning("sink '%s': %s; retrying in %.1f s (%.0f s of retry_duration left)%s", self.sink, reason,
+                    wait_seconds, seconds_left, advice,
+                    extra={"event": "sink_throttle" if throttled else "sink_retry", "sink": self.sink,
+                           "wait_seconds": round(wait_seconds, 3), "seconds_left": round(seconds_left, 3)})
 
     def failure(self, reason: str) -> None:
+        """A delivery gave up: its records went to the error output, or the run stops."""
         self.metrics.inc("flowsql_sink_failures_total", sink=self.sink)
-        log.error("sink '%s': delivery failed after every attempt: %s; check that the destination is "
-                  "reachable and that the credentials may write to it", self.sink, reason,
+        log.error("sink '%s': delivery failed: %s; check that the destination is reachable and that the "
+                  "credentials may write to it", self.sink, reason,
                   extra={"event": "sink_failure", "sink": self.sink})
 
 
 class SourceReporter:
-    """What a source calls when its service throttles it.
+    """What a source calls as it reads: records taken per shard, and reads the service refused
+    for throughput. Throttles are logged at once, then summed at most once per `interval`."""
 
-    A source defines `bind_metrics(self, reporter: SourceReporter)` to receive one."""
-
-    def __init__(self, metrics: Metrics, source: str) -> None:
+    def __init__(self, metrics: Metrics, source: str, interval: float = 10.0) -> None:
         self.metrics = metrics
         self.source = source
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._unlogged = 0
+        self._logged_at: float | None = None
+
+    def events(self, shard: str, count: int) -> None:
+        """`count` records read from `shard` (0 makes the series exist once a shard is read)."""
+        self.metrics.inc("flowsql_shard_events_in_total", count, source=self.source, shard=shard)
 
     def throttle(self, shard: str, wait_seconds: float) -> None:
         self.metrics.inc("flowsql_source_throttles_total", source=self.source, shard=shard)
-        log.warning("source '%s' shard %s throttled (read limit exceeded); retrying in %.1f s. Too many "
-                    "readers share this shard: use enhanced fan-out or add shards", self.source, shard,
-                    wait_seconds, extra={"event": "source_throttle", "source": self.source, "shard": shard,
-                                         "wait_seconds": wait_seconds})
+        now = time.monotonic()
+        with self._lock:  # every shard reader reports from its own thread
+            self._unlogged += 1
+            if self._logged_at is not None and now - self._logged_at < self.interval:
+                return
+            count, self._unlogged, self._logged_at = self._unlogged, 0, now
+        log.warning("source '%s' shard %s throttled (read limit exceeded, %d times since the last report); "
+                    "retrying in %.1f s. Too many readers share this shard: use enhanced fan-out or add shards",
+                    self.source, shard, count, wait_seconds,
+                    extra={"event": "source_throttle", "source": self.source, "shard": shard,
+                           "throttles": count, "wait_seconds": round(wait_seconds, 3)})
 
 
-def bind_reporters(metrics: Metrics, sources: dict[str, Any], sinks: dict[str, Any]) -> None:
-    """Hand each source, sink and sink destination that asks for one its reporter."""
+ReporterT_contra = TypeVar("ReporterT_contra", contravariant=True)
+
+
+@runtime_checkable
+class ReportsMetrics(Protocol[ReporterT_contra]):
+    """A source (ReportsMetrics[SourceReporter]), sink or destination (ReportsMetrics[DeliveryReporter])
+    that counts what happens to it on the run's Metrics. The runner binds one before the run."""
+
+    def bind_metrics(self, reporter: ReporterT_contra) -> None: ...
+
+
+def bind_reporters(metrics: Metrics, sources: Mapping[str, object], sinks: Mapping[str, object]) -> None:
+    """Hand each source and sink that reports metrics its reporter (a sink hands it on to its
+    destination)."""
     for name, source in sources.items():
-        _bind(source, SourceReporter(metrics, name))
+        if isinstance(source, ReportsMetrics):
+            source.bind_metrics(SourceReporter(metrics, name))
     for name, sink in sinks.items():
-        reporter = DeliveryReporter(metrics, name)
-        _bind(sink, reporter)
-        _bind(getattr(sink, "destination", None), reporter)
-
-
-def _bind(target: Any, reporter: Any) -> None:
-    bind = getattr(target, "bind_metrics", None)
-    if callable(bind):
-        bind(reporter)
+        if isinstance(sink, ReportsMetrics):
+            sink.bind_metrics(DeliveryReporter(metrics, name))
 
 
 def _labels(labels: dict[str, str]) -> LabelSet:

@@ -21,6 +21,7 @@ from flowsql.cdc.source import create_change_source
 from flowsql.checkpoint import CheckpointStore, pipeline_fingerprint
 from flowsql.checkpoint.coordinator import CheckpointCoordinator
 from flowsql.delivery import Sink, create_sink
+from flowsql.delivery.retry import while_waiting
 from flowsql.engine import Engine, plan_pipeline
 from flowsql.engine.isolation import QUERY_FAILED, QueryError, query_place
 from flowsql.engine.operators import Rejected
@@ -199,6 +200,12 @@ class PipelineRun:
 
     # -- running -----------------------------------------------------------------------------
     def run(self, stop: threading.Event | None = None, until_caught_up: bool = False) -> RunSummary:
+        # A flush blocked in a destination's retries keeps sampling the run's state, so the
+        # status and /metrics stay live through an outage (delivery/retry.py).
+        with while_waiting(self._observe):
+            return self._run(stop, until_caught_up)
+
+    def _run(self, stop: threading.Event | None, until_caught_up: bool) -> RunSummary:
         stop = stop or threading.Event()
         if self.checkpoints is not None:
             state = self.checkpoints.recover()
@@ -212,6 +219,7 @@ class PipelineRun:
             for name, source in self.sources.items()
         ]
         started = self.started = time.monotonic()
+        self._observe(force=True)  # the first figures exist before anything can block
         for reader in readers:
             reader.start()
         remaining = set(self.sources)

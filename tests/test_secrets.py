@@ -69,3 +69,38 @@ def test_a_config_error_on_a_secret_line_hides_the_secret(tmp_path: Path) -> Non
     result = run_cli("validate", str(path))
     assert result.code == 2 and "S3cr3tValue!!" not in result.stderr
     assert "p.sql:2:" in result.stderr and REDACTED in result.stderr
+
+
+def test_an_endpoint_echoing_the_key_never_puts_it_in_logs_or_the_error_output(tmp_path: Path) -> None:
+    """The endpoint answers 429 and 500 with the access key in its error body: the retry lines,
+    the failure line, the summary and the error output's errorMessage all carry [REDACTED]."""
+    from tests.servers.fault_proxy import Fault, FaultProxy
+
+    echo = json.dumps({"errorMessage": f"access key {ACCESS_KEY} is not allowed here"}).encode()
+    data = tmp_path / "events.ndjson"
+    data.write_text("".join(f'{{"id": {i}}}\n' for i in range(3)))
+    with FirehoseReceiver(ReceiverState(access_key=ACCESS_KEY)) as receiver, FaultProxy(receiver.url) as proxy:
+        outputs = []
+        for log_format in ("text", "json"):
+            proxy.clear()
+            proxy.add(Fault(status=429, body=echo, times=2))
+            proxy.add(Fault(status=500, body=echo, times=None))
+            backup = tmp_path / f"backup-{log_format}"
+            path = tmp_path / f"{log_format}.sql"
+            path.write_text(f"""CREATE SOURCE events (id BIGINT) WITH (connector = 'file', path = '{data}');
+CREATE SINK out WITH (connector = 'http', url = '{proxy.url}/ingest', access_key_env = 'FLOWSQL_TEST_KEY',
+    buffer_interval = '0 s', retry_duration = '500 ms', retry_base_delay = '10 ms', retry_max_delay = '50 ms',
+    backup_path = '{backup}');
+INSERT INTO out SELECT id FROM events;
+""")
+            summary = tmp_path / f"summary-{log_format}.json"
+            result = run_cli("run", str(path), "--no-checkpoint", "--log-format", log_format,
+                             "--summary-json", str(summary), env={"FLOWSQL_TEST_KEY": ACCESS_KEY})
+            assert result.code == 0, result.stderr
+            assert "HTTP 429" in result.stderr and "HTTP 500" in result.stderr and REDACTED in result.stderr
+            failed = [json.loads(line) for f in backup.rglob("*.json") for line in f.read_text().splitlines()]
+            assert len(failed) == 3 and all(f"access key {REDACTED}" in r["errorMessage"] for r in failed)
+            outputs += [result.stderr, result.stdout, summary.read_text()]
+            outputs += [f.read_text() for f in backup.rglob("*") if f.is_file()]
+    for text in outputs:
+        assert ACCESS_KEY not in text

@@ -8,10 +8,13 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from flowsql.errors import DeliveryError
+from flowsql.metrics import DeliveryReporter
 
 
 # A staged object's name: 24 hex digits of its key's hash and the key's extension. Object names
@@ -64,6 +67,21 @@ class LocalDestination:
     def __init__(self, root: str, staging: Path | None = None) -> None:
         self.root = Path(root)
         self.staging = staging  # set by the checkpoint coordinator
+        self.reporter: DeliveryReporter | None = None
+
+    def bind_metrics(self, reporter: DeliveryReporter) -> None:
+        self.reporter = reporter
+
+    @contextmanager
+    def _counting_failure(self, key: str) -> Iterator[None]:
+        """A write the file system refuses (full, read-only, no permission) is a failed delivery:
+        nothing retries it, and the run stops with the error."""
+        try:
+            yield
+        except OSError as exc:
+            if self.reporter is not None:
+                self.reporter.failure(f"cannot write {key} under {self.root}: {exc.strerror or exc}")
+            raise
 
     def use_staging(self, folder: Path, pipeline: str) -> None:
         self.staging = folder
@@ -72,7 +90,8 @@ class LocalDestination:
         if self.staging is None:
             raise DeliveryError("staging needs a checkpoint state folder")
         path = self.staging / staged_name(key)
-        _write_atomically(path, data)
+        with self._counting_failure(key):
+            _write_atomically(path, data)
         return str(path)
 
     def promote(self, staged: str, key: str) -> str:
@@ -81,15 +100,16 @@ class LocalDestination:
             if target.exists():
                 return str(target)
             raise DeliveryError(f"staged object {staged} for {key} is gone and was never promoted")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.replace(staged, target)
-        except OSError as exc:
-            if exc.errno != errno.EXDEV:
-                raise
-            # The state folder is on another file system: copy whole, then rename in place.
-            _write_atomically(target, Path(staged).read_bytes())
-            os.unlink(staged)
+        with self._counting_failure(key):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(staged, target)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                # The state folder is on another file system: copy whole, then rename in place.
+                _write_atomically(target, Path(staged).read_bytes())
+                os.unlink(staged)
         return str(target)
 
     def discard_staged(self, keep: set[str]) -> int:
@@ -114,7 +134,8 @@ class LocalDestination:
 
     def write(self, key: str, data: bytes, content_type: str) -> str:
         target = self._target(key)
-        _write_atomically(target, data)
+        with self._counting_failure(key):
+            _write_atomically(target, data)
         return str(target)
 
 

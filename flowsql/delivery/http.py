@@ -39,8 +39,10 @@ from flowsql.delivery.retry import (
 )
 from flowsql.delivery.sink import SinkStats, encode_error_records, oldest_time
 from flowsql.errors import DeliveryError
+from flowsql.metrics import DeliveryReporter, ReportsMetrics
 from flowsql.options import choice, duration, size
 from flowsql.records import BadRecord
+from flowsql.secrets import scrub, secret_values
 
 PROTOCOL_VERSION = "1.0"
 MAX_ACCESS_KEY_BYTES = 4096
@@ -89,6 +91,10 @@ class Endpoint:
 
 class PayloadTooLarge(Exception):
     """The endpoint answered 413: the request must be split, not repeated."""
+
+
+class Throttled(TransientError):
+    """The endpoint answered 429: worth another attempt, and counted as a throttle."""
 
 
 def request_id(pipeline: str, sink: str, position: int, records: list[bytes]) -> str:
@@ -146,6 +152,9 @@ class HttpEndpointSink(BufferedDelivery):
         self.time_column = time_column
         self.source_arn = options.source_arn or f"flowsql:pipeline/{pipeline_name}/sink/{name}"
         self.policy = RetryPolicy.from_options(options)
+        self.reporter: DeliveryReporter | None = None
+        # An endpoint's error body can echo what it was sent (the access key): it is scrubbed of these.
+        self.secrets = secret_values([*dataclasses.asdict(options).items(), ("access_key", access_key)])
         self.http = urllib3.PoolManager(
             num_pools=2, maxsize=2, retries=False, cert_reqs="CERT_REQUIRED", ca_certs=options.ca_bundle or None,
             timeout=urllib3.Timeout(connect=options.connect_timeout, read=options.read_timeout),
@@ -162,6 +171,11 @@ class HttpEndpointSink(BufferedDelivery):
 
     def __repr__(self) -> str:
         return f"HttpEndpointSink({self.name!r}, url={self.url!r})"
+
+    def bind_metrics(self, reporter: DeliveryReporter) -> None:
+        self.reporter = reporter
+        if isinstance(self.backup, ReportsMetrics):
+            self.backup.bind_metrics(reporter)
 
     def flush(self, wall_time: datetime | None = None) -> list[str]:
         wall = wall_time or datetime.now(timezone.utc)
@@ -200,7 +214,9 @@ class HttpEndpointSink(BufferedDelivery):
         rid = request_id(self.pipeline_name, self.name, position, records)
         what = f"POST {self.url} (request {rid})"
         try:
-            sent = call_with_retry(lambda: self._post(records, rid), self.policy, what, is_transient_http_error)
+            sent = call_with_retry(lambda: self._post(records, rid), self.policy, what, is_transient_http_error,
+                                   reporter=self.reporter, is_throttle=lambda exc: isinstance(exc, Throttled),
+                                   secrets=self.secrets)
         except PayloadTooLarge:
             if len(records) == 1:
                 return [self._fail(records, rid, "the endpoint answered 413 to a single record", when)]
@@ -214,8 +230,9 @@ class HttpEndpointSink(BufferedDelivery):
             if not isinstance(exc, (urllib3.exceptions.HTTPError, OSError)):
                 raise
             # A refused certificate or a bad URL: keep the batch, then stop the run loudly.
-            self._fail(records, rid, describe_error(exc), when)
-            raise DeliveryError(f"{what} failed and will not succeed by retrying: {describe_error(exc)}; "
+            reason = scrub(describe_error(exc), self.secrets)
+            self._fail(records, rid, reason, when)
+            raise DeliveryError(f"{what} failed and will not succeed by retrying: {reason}; "
                                 f"the batch went to the error output") from exc
         self.stats.rows += len(records)
         self.stats.objects += 1
@@ -246,6 +263,8 @@ class HttpEndpointSink(BufferedDelivery):
         response = self.http.request("POST", self.url, body=body, headers=headers, redirect=False)
         if response.status == 413:
             raise PayloadTooLarge()
+        if response.status == 429:
+            raise Throttled(f"HTTP 429: {_answer_text(response.data)}")
         if response.status != 200:
             raise TransientError(f"HTTP {response.status}: {_answer_text(response.data)}")
         try:
@@ -258,9 +277,13 @@ class HttpEndpointSink(BufferedDelivery):
 
     # -- the error output --------------------------------------------------------------------
     def _fail(self, records: list[bytes], rid: str, reason: str, when: datetime, attempts: int = 1) -> str:
+        reason = scrub(reason, self.secrets)  # it goes into the error output's errorMessage
         bad = [BadRecord(self.name, "http-endpoint-failed", reason, r, position=f"request {rid}", arrival_time=when)
                for r in records]
-        log.error("sink '%s': %d records to the error output after: %s", self.name, len(records), reason)
+        if self.reporter is not None:
+            self.reporter.failure(f"{len(records)} records to the error output after: {reason}")
+        else:
+            log.error("sink '%s': %d records to the error output after: %s", self.name, len(records), reason)
         return self._write_backup(bad, "http-endpoint-failed", rid, when, attempts)
 
     def _write_backup(self, records: list[BadRecord], error_type: str, tag: str, when: datetime,

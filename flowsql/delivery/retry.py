@@ -2,23 +2,30 @@
 sink's `retry_duration`, and the short connect/read timeouts each attempt runs under.
 
 While a destination is down the flush that called it blocks here; the runner's bounded queue
-then stops the readers, so an outage slows the source instead of growing memory.
+then stops the readers, so an outage slows the source instead of growing memory. The pauses call
+back whoever waits on this thread (`while_waiting`), so the run's status stays live meanwhile.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
 from flowsql.errors import DeliveryError
+from flowsql.metrics import DeliveryReporter
 from flowsql.options import duration
+from flowsql.secrets import scrub
 
 log = logging.getLogger("flowsql.delivery")
 T = TypeVar("T")
+_WAKE_EVERY = 0.25  # seconds between calls of the waiting callback during one pause
+_waiting = threading.local()
 
 
 @dataclass(frozen=True)
@@ -68,12 +75,18 @@ def call_with_retry(
     is_transient: Callable[[BaseException], bool],
     *,
     clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
     draw: Callable[[], float] = random.random,
+    reporter: DeliveryReporter | None = None,
+    is_throttle: Callable[[BaseException], bool] = lambda exc: False,
+    secrets: Iterable[str] = (),
 ) -> T:
     """Run `action` until it succeeds, a non-transient error escapes, or the retry budget
-    is spent (then RetriesExhausted). `what` names the operation in logs; never a secret."""
+    is spent (then RetriesExhausted). `what` names the operation in logs; never a secret.
+    Each retry is counted on `reporter` (and logged by it); error text from the remote is
+    scrubbed of `secrets` before it is logged or put in an exception."""
     deadline = clock() + policy.retry_duration
+    known = list(secrets)
     attempt = 0
     while True:
         attempt += 1
@@ -82,17 +95,47 @@ def call_with_retry(
         except Exception as exc:
             if not is_transient(exc):
                 raise
+            reason = scrub(describe_error(exc), known)
             left = deadline - clock()
             if left <= 0:
                 raise RetriesExhausted(
                     f"{what}: still failing after {attempt} attempts over the retry_duration of "
-                    f"{policy.retry_duration:g} s; last error: {describe_error(exc)}",
+                    f"{policy.retry_duration:g} s; last error: {reason}",
                     attempt, exc,
                 ) from exc
             # The last pause is cut short so one more attempt lands right at the deadline.
             pause = min(policy.backoff(attempt, draw), left)
-            log.warning("%s: attempt %d failed (%s); retrying in %.2f s", what, attempt, describe_error(exc), pause)
-            sleep(pause)
+            if reporter is None:
+                log.warning("%s: attempt %d failed (%s); retrying in %.2f s", what, attempt, reason, pause)
+            else:
+                reporter.retry(f"{what}: attempt {attempt} failed ({reason})", pause, left, is_throttle(exc))
+            (sleep or pause_while_waiting)(pause)
+
+
+@contextmanager
+def while_waiting(callback: Callable[[], None]) -> Iterator[None]:
+    """Call `callback` every fraction of a second while a retry on this thread pauses (the
+    runner samples its status this way while a destination is down)."""
+    previous = getattr(_waiting, "callback", None)
+    _waiting.callback = callback
+    try:
+        yield
+    finally:
+        _waiting.callback = previous
+
+
+def pause_while_waiting(seconds: float) -> None:
+    """Sleep `seconds`, calling this thread's waiting callback (if any) at least every
+    _WAKE_EVERY seconds."""
+    callback: Callable[[], None] | None = getattr(_waiting, "callback", None)
+    end = time.monotonic() + seconds
+    while True:
+        if callback is not None:
+            callback()
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(left, _WAKE_EVERY) if callback is not None else left)
 
 
 def describe_error(exc: BaseException) -> str:

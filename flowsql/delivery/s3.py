@@ -8,6 +8,9 @@ here logs each retry and rides out outages longer than a few attempts.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +31,9 @@ from flowsql.delivery.prefix import STAGING_ROOT, sanitise_value
 from flowsql.delivery.retry import RetryOptions, RetryPolicy, call_with_retry, describe_error, log
 from flowsql.delivery.sink import SinkOptions
 from flowsql.errors import DeliveryError
+from flowsql.metrics import DeliveryReporter
 from flowsql.options import choice, size
+from flowsql.secrets import scrub, secret_values
 
 _MIB = 1024**2
 # S3 refuses parts under 5 MiB except the last, and allows at most 10,000 parts.
@@ -37,6 +42,8 @@ _TRANSIENT_CODES = {
     "SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed",
     "InternalError", "ServiceUnavailable", "RequestLimitExceeded", "TooManyRequestsException",
 }
+# Of those, the answers that refuse for throughput (counted as throttles).
+_THROTTLE_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"}
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,13 @@ def is_transient_s3_error(exc: BaseException) -> bool:
     return isinstance(exc, (ConnectionError, HTTPClientError, IncompleteReadError, ResponseStreamingError))
 
 
+def is_s3_throttle(exc: BaseException) -> bool:
+    if not isinstance(exc, ClientError):
+        return False
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    return exc.response.get("Error", {}).get("Code") in _THROTTLE_CODES or status == 429
+
+
 def make_s3_client(options: S3Options) -> Any:
     return aws.client("s3", options.region, options.endpoint_url, connect_timeout=options.connect_timeout,
                       read_timeout=options.read_timeout, max_attempts=1)
@@ -91,6 +105,9 @@ class S3Destination:
         self.bucket = options.bucket
         self.client = client or make_s3_client(options)
         self.policy = RetryPolicy.from_options(options)
+        self.reporter: DeliveryReporter | None = None
+        # S3's error messages can echo what they were sent: they are scrubbed of these.
+        self.secrets = secret_values(dataclasses.asdict(options).items())
         self.staging_prefix: str | None = None
         self.encryption: dict[str, str] = {}
         if options.server_side_encryption == "aes256":
@@ -103,9 +120,23 @@ class S3Destination:
     def describe(self) -> str:
         return f"s3://{self.bucket}/"
 
+    def bind_metrics(self, reporter: DeliveryReporter) -> None:
+        self.reporter = reporter
+
     def write(self, key: str, data: bytes, content_type: str) -> str:
-        self._put(key, data, content_type)
+        with self._counting_failure():
+            self._put(key, data, content_type)
         return f"s3://{self.bucket}/{key}"
+
+    @contextmanager
+    def _counting_failure(self) -> Iterator[None]:
+        """A delivery that failed (retries spent, or refused for good) counts as a failure."""
+        try:
+            yield
+        except DeliveryError as exc:
+            if self.reporter is not None:
+                self.reporter.failure(str(exc))
+            raise
 
     # -- staging for checkpoints (see flowsql/checkpoint) -------------------------------------
     def use_staging(self, folder: Path, pipeline: str) -> None:
@@ -115,24 +146,26 @@ class S3Destination:
         if self.staging_prefix is None:
             raise DeliveryError("staging needs use_staging() first")
         staged = self.staging_prefix + staged_name(key)
-        self._put(staged, data, content_type)
+        with self._counting_failure():
+            self._put(staged, data, content_type)
         return staged
 
     def promote(self, staged: str, key: str) -> str:
         """Copy the staged object to its key, then delete it; a second call finds the staged
         object gone and the key present, and does nothing."""
         what = f"promote s3://{self.bucket}/{staged} to {key}"
-        try:
-            call_with_retry(lambda: self.client.copy_object(
-                Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": staged}, **self.encryption
-            ), self.policy, what, is_transient_s3_error)
-        except (ClientError, BotoCoreError) as exc:
-            if not _is_missing(exc):
-                raise DeliveryError(f"{what} failed: {describe_error(exc)}") from exc
-            if not self._exists(key):
-                raise DeliveryError(f"{what} failed: the staged object is gone and {key} was never written "
-                                    f"({describe_error(exc)})") from exc
-            return f"s3://{self.bucket}/{key}"
+        with self._counting_failure():
+            try:
+                self._call(lambda: self.client.copy_object(
+                    Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": staged}, **self.encryption
+                ), what)
+            except (ClientError, BotoCoreError) as exc:
+                if not _is_missing(exc):
+                    raise DeliveryError(f"{what} failed: {self._describe(exc)}") from exc
+                if not self._exists(key):
+                    raise DeliveryError(f"{what} failed: the staged object is gone and {key} was never written "
+                                        f"({self._describe(exc)})") from exc
+                return f"s3://{self.bucket}/{key}"
         self._retry(lambda: self.client.delete_object(Bucket=self.bucket, Key=staged), f"DELETE {staged}")
         return f"s3://{self.bucket}/{key}"
 
@@ -179,9 +212,16 @@ class S3Destination:
 
     def _retry(self, action: Any, what: str) -> Any:
         try:
-            return call_with_retry(action, self.policy, what, is_transient_s3_error)
+            return self._call(action, what)
         except (ClientError, BotoCoreError) as exc:
-            raise DeliveryError(f"{what} failed: {describe_error(exc)}") from exc
+            raise DeliveryError(f"{what} failed: {self._describe(exc)}") from exc
+
+    def _call(self, action: Any, what: str) -> Any:
+        return call_with_retry(action, self.policy, what, is_transient_s3_error, reporter=self.reporter,
+                               is_throttle=is_s3_throttle, secrets=self.secrets)
+
+    def _describe(self, exc: BaseException) -> str:
+        return scrub(describe_error(exc), self.secrets)
 
     def _multipart(self, key: str, data: bytes, content_type: str) -> None:
         what = f"multipart upload s3://{self.bucket}/{key}"
@@ -210,4 +250,4 @@ class S3Destination:
         try:
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
         except (ClientError, BotoCoreError) as exc:
-            log.warning("could not abort multipart upload of s3://%s/%s: %s", self.bucket, key, describe_error(exc))
+            log.warning("could not abort multipart upload of s3://%s/%s: %s", self.bucket, key, self._describe(exc))

@@ -29,6 +29,7 @@ from flowsql.delivery.prefix import (
     sanitise_value,
 )
 from flowsql.errors import ConfigError, UsageError
+from flowsql.metrics import DeliveryReporter, ReportsMetrics
 from flowsql.options import choice, duration, size
 from flowsql.pipeline.model import SinkDecl
 from flowsql.records import ARRIVAL_TIME, BadRecord
@@ -128,6 +129,11 @@ class ObjectSink(BufferedDelivery):
         self.delivered: list[str] = []
         self.staging = False  # with checkpoints on, objects wait staged until their commit
         self.staged: list[dict[str, str]] = []
+
+    def bind_metrics(self, reporter: DeliveryReporter) -> None:
+        """Retries, throttles and failures happen in the destination: it counts them."""
+        if isinstance(self.destination, ReportsMetrics):
+            self.destination.bind_metrics(reporter)
 
     @property
     def object_schema(self) -> pa.Schema | None:

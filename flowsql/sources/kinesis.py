@@ -19,6 +19,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from flowsql.errors import ConfigError, SourceError
+from flowsql.metrics import Metrics, SourceReporter
 from flowsql.options import choice, duration, size
 from flowsql.pipeline.model import SourceDecl
 from flowsql.row_origins import ListedRecords
@@ -90,6 +91,11 @@ class KinesisSource(Source):
         self._caught_up = False
         self.clocks = ShardClocks(self.partition_clocks())
         self._progress: Times = {}
+        self.reporter = SourceReporter(Metrics(), self.name)  # the run binds its own
+
+    def bind_metrics(self, reporter: SourceReporter) -> None:
+        """Records per shard and throttled reads are counted on the run's Metrics."""
+        self.reporter = reporter
 
     @property
     def bounded(self) -> bool:
@@ -182,6 +188,7 @@ class KinesisSource(Source):
         for fetch in fetches:
             self._taken(fetch.shard_id)
             fetch_rows, fetch_bad = user_rows(self.name, fetch.shard_id, fetch.records)
+            self.reporter.events(fetch.shard_id, len(fetch_rows) + len(fetch_bad))
             rows.extend(fetch_rows)
             bad.extend(fetch_bad)
             if fetch.records:
@@ -255,6 +262,8 @@ class KinesisSource(Source):
             self.clocks.start(shard_id, shard)
             reader = ShardReader(self._client, self.stream_args, shard_id, self._start_for(shard),
                                  outbox, stop, self.settings, self.clocks)
+            reader.reporter = self.reporter
+            self.reporter.events(shard_id, 0)  # the shard's series exists from its first read
             ending = shard.get("SequenceNumberRange", {}).get("EndingSequenceNumber")
             reader.ending_sequence = str(ending) if ending is not None else None
             self.readers[shard_id] = reader

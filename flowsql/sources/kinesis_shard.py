@@ -15,7 +15,12 @@ from typing import Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from flowsql.errors import SourceError
+from flowsql.metrics import SourceReporter
 from flowsql.sources.kinesis_client import Backoff, error_code, is_retryable
+
+# Answers that refuse a read for throughput (counted as throttles).
+THROTTLE_CODES = frozenset({"ProvisionedThroughputExceededException", "LimitExceededException",
+                            "ThrottlingException", "KMSThrottlingException"})
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,7 @@ class ShardReader(threading.Thread):
         self.failing_since: float | None = None
         # Set by the source from the shard listing once the shard is closed.
         self.ending_sequence: str | None = None
+        self.reporter: SourceReporter | None = None  # set by the source: throttles are counted
 
     def run(self) -> None:
         try:
@@ -187,7 +193,10 @@ class ShardReader(threading.Thread):
                 f"kinesis shard {self.shard_id}: still failing after {self.settings.retry_timeout:.0f} s "
                 f"of retries: {error_code(exc)}: {exc}"
             ) from exc
-        self.backoff.wait(self.stop)
+        seconds = self.backoff.next_wait()
+        if self.reporter is not None and error_code(exc) in THROTTLE_CODES:
+            self.reporter.throttle(self.shard_id, seconds)
+        self.stop.wait(seconds)
 
     def _put(self, item: ShardFetch | BaseException) -> None:
         if isinstance(item, ShardFetch):

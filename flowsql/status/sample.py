@@ -13,6 +13,7 @@ from flowsql.engine.windows import FOREVER_US
 
 if TYPE_CHECKING:
     from flowsql.runner import PipelineRun
+    from flowsql.sources.base import Source
 
 _SHARD_SERIES = ("flowsql_shard_watermark_seconds", "flowsql_shard_idle", "flowsql_shard_paused")
 
@@ -77,21 +78,16 @@ def sample_run(run: PipelineRun) -> None:
             metrics.set("flowsql_sink_next_flush_seconds", due, sink=name)
 
 
-def _sample_source(run: PipelineRun, name: str, source: Any) -> None:
-    """Optional source capabilities: `lag()` -> {shard: milliseconds behind the newest record},
-    `shard_events()` -> {shard: records read}. Sources without them report neither."""
+def _sample_source(run: PipelineRun, name: str, source: Source) -> None:
+    """A source's lag per shard (`Source.lag`, milliseconds behind the newest record) and, for
+    sources whose time moves per shard, each shard's watermark. Counts per shard are not sampled:
+    the source reports them as it reads (metrics.SourceReporter)."""
     metrics = run.metrics
-    lag = getattr(source, "lag", None)
-    if callable(lag):
-        shards = lag()
-        for shard, millis in shards.items():
-            metrics.set("flowsql_source_lag_seconds", millis / 1000.0, source=name, shard=str(shard))
-        if shards:  # a source that tracks no lag (files, stdin) shows none, not zero
-            metrics.set("flowsql_source_max_lag_seconds", max(shards.values()) / 1000.0, source=name)
-    counts = getattr(source, "shard_events", None)
-    if callable(counts):
-        for shard, events in counts().items():
-            metrics.set("flowsql_shard_events_in_total", events, source=name, shard=str(shard))
+    shards = source.lag()
+    for shard, millis in shards.items():
+        metrics.set("flowsql_source_lag_seconds", millis / 1000.0, source=name, shard=str(shard))
+    if shards:  # a source that tracks no lag (files, stdin) shows none, not zero
+        metrics.set("flowsql_source_max_lag_seconds", max(shards.values()) / 1000.0, source=name)
     if isinstance(source, ShardTimes):
         _sample_shard_times(run, name, source.shard_times())
 

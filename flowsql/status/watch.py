@@ -9,6 +9,7 @@ import sys
 from flowsql.runner import PipelineRun
 from flowsql.status.http import MetricsServer
 from flowsql.status.monitor import Monitor
+from flowsql.status.sample import sample_run
 
 log = logging.getLogger("flowsql")
 
@@ -29,6 +30,7 @@ class Watchers:
         self.server = MetricsServer(run.metrics, metrics_port, metrics_host) if metrics_port is not None else None
 
     def start(self) -> None:
+        sample_run(self.run)  # a scrape that comes before the run's first sample still finds figures
         if self.server is not None:
             self.server.start()
             log.info("metrics at %s", self.server.url, extra={"event": "metrics_endpoint", "url": self.server.url})

@@ -83,30 +83,34 @@ def test_delivery_reporter_counts_and_says_what_to_do(json_log) -> None:  # type
     _, lines = json_log
     metrics = Metrics()
     reporter = DeliveryReporter(metrics, "lake")
-    reporter.retry("HTTP 503 SlowDown from the bucket", wait_seconds=1.5, attempts_left=3)
-    reporter.retry("HTTP 503 SlowDown from the bucket", wait_seconds=3.0, attempts_left=2)
-    reporter.throttle("HTTP 503 SlowDown")
+    reporter.retry("PUT s3://b/k: attempt 1 failed (HTTP 500)", wait_seconds=1.5, seconds_left=290.0)
+    reporter.retry("PUT s3://b/k: attempt 2 failed (SlowDown)", wait_seconds=3.0, seconds_left=287.0, throttled=True)
     reporter.failure("connection refused")
     entries = lines()
-    assert entries[0]["message"] == ("sink 'lake': HTTP 503 SlowDown from the bucket; backing off 1.5 s, "
-                                     "3 attempts left")
-    assert (entries[1]["wait_seconds"], entries[1]["attempts_left"]) == (3.0, 2)
-    assert entries[2]["event"] == "sink_throttle" and "buffer_size" in entries[2]["message"]
-    assert entries[3]["level"] == "error" and "destination is reachable" in entries[3]["message"]
+    assert entries[0]["message"] == ("sink 'lake': PUT s3://b/k: attempt 1 failed (HTTP 500); retrying in 1.5 s "
+                                     "(290 s of retry_duration left)")
+    assert entries[0]["event"] == "sink_retry" and (entries[0]["wait_seconds"], entries[0]["seconds_left"]) == (1.5, 290)
+    assert entries[1]["event"] == "sink_throttle" and "buffer_size" in entries[1]["message"]
+    assert entries[2]["level"] == "error" and "destination is reachable" in entries[2]["message"]
     assert metrics.get("flowsql_sink_retries_total", sink="lake") == 2
     assert metrics.get("flowsql_sink_throttles_total", sink="lake") == 1
     assert metrics.get("flowsql_sink_failures_total", sink="lake") == 1
 
 
-def test_source_reporter_names_the_shard(json_log) -> None:  # type: ignore[no-untyped-def]
+def test_source_reporter_names_the_shard_and_sums_repeated_throttles(json_log) -> None:  # type: ignore[no-untyped-def]
     _, lines = json_log
     metrics = Metrics()
-    reporter = SourceReporter(metrics, "clicks")
-    reporter.throttle("shardId-000000000001", wait_seconds=0.5)
+    reporter = SourceReporter(metrics, "clicks", interval=3600)
+    for _ in range(3):
+        reporter.throttle("shardId-000000000001", wait_seconds=0.5)
+    reporter.events("shardId-000000000001", 40)
+    reporter.events("shardId-000000000001", 2)
     entries = lines()
+    assert len(entries) == 1  # the next report waits for the interval
     assert "shard shardId-000000000001 throttled" in entries[0]["message"]
     assert "enhanced fan-out or add shards" in entries[0]["message"]
-    assert metrics.get("flowsql_source_throttles_total", source="clicks", shard="shardId-000000000001") == 1
+    assert metrics.get("flowsql_source_throttles_total", source="clicks", shard="shardId-000000000001") == 3
+    assert metrics.get("flowsql_shard_events_in_total", source="clicks", shard="shardId-000000000001") == 42
     assert logging.getLogger("flowsql").propagate is False
 
 

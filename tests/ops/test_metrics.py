@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 
-from flowsql.metrics import Metrics, bind_reporters, DeliveryReporter, SourceReporter
+from flowsql.metrics import Metrics, ReportsMetrics
 from flowsql.status.view import build_view, status_line
 from tests.ops.helpers import parse_exposition, value
 
@@ -50,22 +50,28 @@ def test_view_rates_come_from_the_difference_of_two_snapshots() -> None:
     assert "sink lake: 20 rows/s, 50 rows, 0 objects, 0 B, buffered 2.0 KB (flush in 4.2 s)" in line
 
 
-def test_bind_reporters_reaches_sources_sinks_and_destinations() -> None:
-    class Takes:
-        def __init__(self) -> None:
-            self.reporter = None
+def test_a_run_binds_reporters_to_its_sources_sinks_and_destinations(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from flowsql.pipeline import parse_text
+    from flowsql.runner import PipelineRun
 
-        def bind_metrics(self, reporter) -> None:  # type: ignore[no-untyped-def]
-            self.reporter = reporter
-
-    class Sink:
-        def __init__(self) -> None:
-            self.destination = Takes()
-
-    source, sink = Takes(), Sink()
-    bind_reporters(Metrics(), {"clicks": source}, {"lake": sink, "plain": object()})
-    assert isinstance(source.reporter, SourceReporter) and source.reporter.source == "clicks"
-    assert isinstance(sink.destination.reporter, DeliveryReporter) and sink.destination.reporter.sink == "lake"
+    run = PipelineRun(parse_text(f"""
+CREATE SOURCE orders (id BIGINT) WITH (connector = 'kinesis', stream = 'orders', region = 'us-east-1');
+CREATE SOURCE clicks (id BIGINT) WITH (connector = 'stdin');
+CREATE SINK lake WITH (connector = 'file', path = '{tmp_path / "lake"}');
+CREATE SINK hook WITH (connector = 'http', url = 'http://127.0.0.1:9/x', backup_path = '{tmp_path / "failed"}');
+CREATE SINK screen WITH (connector = 'stdout');
+INSERT INTO lake SELECT id FROM orders;
+INSERT INTO hook SELECT id FROM orders;
+INSERT INTO screen SELECT id FROM clicks;
+""", "bind.sql"))
+    orders, clicks = run.sources["orders"], run.sources["clicks"]
+    assert isinstance(orders, ReportsMetrics) and not isinstance(clicks, ReportsMetrics)
+    assert orders.reporter.metrics is run.metrics and orders.reporter.source == "orders"  # type: ignore[attr-defined]
+    lake, hook = run.sinks["lake"], run.sinks["hook"]
+    assert lake.destination.reporter.sink == "lake"  # type: ignore[attr-defined]
+    assert hook.reporter.sink == "hook" and hook.backup.reporter.sink == "hook"  # type: ignore[attr-defined]
+    assert hook.reporter.metrics is run.metrics  # type: ignore[attr-defined]
+    assert not isinstance(run.sinks["screen"], ReportsMetrics)
 
 
 def test_panel_lists_shards_on_demand() -> None:

@@ -1,7 +1,7 @@
-"""Sources that report lag (Kinesis' MillisBehindLatest) and per-shard counts show up as gauges
-on the endpoint, per shard and as the source's maximum, and follow the source as it catches up.
-The Kinesis connector's own lag is tested on its branch; here a source of the test's own
-implements the same optional methods."""
+"""Sources that report lag (Kinesis' MillisBehindLatest) and per-shard counts show up on the
+endpoint, per shard and as the source's maximum, and follow the source as it catches up. The
+Kinesis connector's own figures are tested in tests/ops/test_live_metrics.py; here a source of
+the test's own implements the same interface (`lag`, and `bind_metrics` for counts)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from flowsql.metrics import Metrics, SourceReporter
 from flowsql.pipeline import load_pipeline
 from flowsql.records import ARRIVAL_TIME, SourceBatch
 from flowsql.runner import PipelineRun
@@ -38,7 +39,10 @@ class LaggingSource(Source):
     def __init__(self, decl, options) -> None:  # type: ignore[no-untyped-def]
         super().__init__(decl, options)
         self.schema = pa.schema([("n", pa.int64())])
-        self.counts = {"shard-0": 0, "shard-1": 0}
+        self.reporter = SourceReporter(Metrics(), self.name)
+
+    def bind_metrics(self, reporter: SourceReporter) -> None:
+        self.reporter = reporter
 
     @property
     def bounded(self) -> bool:
@@ -47,17 +51,16 @@ class LaggingSource(Source):
     def lag(self) -> dict[str, int]:
         return dict(self.behind)
 
-    def shard_events(self) -> dict[str, int]:
-        return dict(self.counts)
-
     def read(self, stop: threading.Event) -> Iterator[SourceBatch]:
+        for shard in self.behind:
+            self.reporter.events(shard, 0)
         for shard, rows, millis in self.steps:
             while not self.release.acquire(timeout=0.05):
                 if stop.is_set():
                     return
             table = pa.table({"n": pa.array(range(rows), pa.int64()),
                               ARRIVAL_TIME: pa.array([0] * rows, pa.timestamp("us"))})
-            self.counts[shard] += rows
+            self.reporter.events(shard, rows)
             type(self).behind[shard] = millis
             yield SourceBatch(self.name, table, [], {shard: rows}, rows * 8)
         stop.wait()
