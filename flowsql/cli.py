@@ -25,6 +25,7 @@ import pyarrow as pa
 from flowsql import __version__
 from flowsql.checkpoint import CheckpointStore, open_store
 from flowsql.checkpoint.coordinator import describe_state
+from flowsql.delivery.sink import ObjectSink
 from flowsql.errors import FlowsqlError, UsageError
 from flowsql.logs import configure_logging, redact
 from flowsql.pipeline import Pipeline, load_pipeline
@@ -241,6 +242,8 @@ def _run(args: argparse.Namespace) -> int:
                 _reset(store)
             _check_checkpoint(store)
         run = PipelineRun(pipeline, store)
+        if args.reset:
+            _remove_earlier_output(run)
         watchers = None
         try:
             watchers = Watchers(run, args.quiet, args.status_interval, args.metrics_port, args.metrics_host,
@@ -312,6 +315,18 @@ def _operations_json(run: PipelineRun) -> dict[str, object]:
     view = build_view(run.metrics.snapshot(), None, 0.0).to_json()
     return {"watermarks": view["watermarks"], "delivery": view["sinks"], "source_status": view["sources"],
             "checkpoint": view["checkpoint"], "metrics": run.metrics.to_json()}
+
+
+def _remove_earlier_output(run: PipelineRun) -> None:
+    """A reset run starts over: what its object sinks wrote before is replaced, not added to."""
+    log = logging.getLogger("flowsql")
+    for name, sink in run.sinks.items():
+        if isinstance(sink, ObjectSink):
+            removed = sink.remove_earlier_output()
+            if removed:
+                log.warning("--reset: removed %d objects sink '%s' wrote before (%s)", removed, name,
+                            sink.destination.describe(), extra={"event": "reset_output", "sink": name,
+                                                                "removed": removed})
 
 
 def _reset(store: CheckpointStore) -> None:

@@ -4,6 +4,7 @@ again replaces it, so a replay after a crash overwrites instead of duplicating."
 from __future__ import annotations
 
 import errno
+import glob
 import hashlib
 import os
 import re
@@ -56,6 +57,9 @@ class Destination(Protocol):
     def discard_staged(self, keep: set[str]) -> int:
         """Delete staged objects not in `keep` (left by a run that crashed before its commit)."""
         ...
+
+    def remove_named(self, under: str, name_start: str) -> int:
+        """Delete the objects under the key prefix `under` whose names start with `name_start`."""
 
     def describe(self) -> str: ...
 
@@ -118,6 +122,17 @@ class LocalDestination:
         removed = 0
         for path in self.staging.iterdir():
             if str(path) not in keep and path.is_file() and is_staged_name(path.name):
+                path.unlink()
+                removed += 1
+        return removed
+
+    def remove_named(self, under: str, name_start: str) -> int:
+        folder = self._target(under) if under else self.root
+        if not folder.is_dir():
+            return 0
+        removed = 0
+        for path in folder.rglob(f"{glob.escape(name_start)}*"):
+            if path.is_file() and (self.staging is None or self.staging not in path.parents):
                 path.unlink()
                 removed += 1
         return removed

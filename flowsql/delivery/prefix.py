@@ -45,6 +45,17 @@ class Prefix:
     parts: tuple[Part, ...]
 
     @property
+    def fixed_start(self) -> str:
+        """The folders every rendered key starts with (the literal text before any expression,
+        up to its last '/')."""
+        literal = ""
+        for part in self.parts:
+            if part.namespace:
+                break
+            literal += part.literal
+        return literal[: literal.rfind("/") + 1]
+
+    @property
     def partition_keys(self) -> tuple[str, ...]:
         return tuple(p.value for p in self.parts if p.namespace == "partitionKeyFromQuery")
 

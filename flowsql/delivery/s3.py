@@ -181,6 +181,15 @@ class S3Destination:
                 removed += 1
         return removed
 
+    def remove_named(self, under: str, name_start: str) -> int:
+        removed = 0
+        for key in self._list(under):
+            staged = self.staging_prefix is not None and key.startswith(self.staging_prefix)
+            if not staged and key.rsplit("/", 1)[-1].startswith(name_start):
+                self._retry(lambda: self.client.delete_object(Bucket=self.bucket, Key=key), f"DELETE {key}")
+                removed += 1
+        return removed
+
     def _list(self, prefix: str) -> list[str]:
         keys: list[str] = []
         token: dict[str, str] = {}

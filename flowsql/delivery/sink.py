@@ -220,6 +220,16 @@ class ObjectSink(BufferedDelivery):
             return [(oldest, rows)]
         return split_by_time(rows, self.time_column, timestamps, oldest)
 
+    def remove_earlier_output(self) -> int:
+        """`run --reset` starts over: the objects this pipeline's sink wrote before (its names start
+        with pipeline-sink-) are deleted, so the new run's objects replace them rather than sit
+        beside them when its flushes fall at other rows."""
+        name_start = f"{sanitise_value(self.pipeline_name)}-{self.name}-"
+        removed = 0
+        for under in dict.fromkeys((self.prefix.fixed_start, self.error_prefix.fixed_start)):
+            removed += self.destination.remove_named(under, name_start)
+        return removed
+
     def _object_name(self, when: datetime | None, position: int, extension: str) -> str:
         # Pipeline, sink, the rows' time and the position of the flush's first row in the sink's
         # output: nothing random and no clock, so a replay of the same rows writes the same name.

@@ -139,3 +139,50 @@ INSERT INTO lake SELECT id, a, b, c FROM rows;
     files = list(root.rglob("backfill-lake-*.json"))
     ids = sorted(json.loads(line)["id"] for f in files for line in f.read_text().splitlines())
     assert ids == list(range(1_000))
+
+
+@pytest.mark.parametrize("where", ["file", "s3"])
+def test_a_reset_rerun_with_other_flush_points_leaves_no_earlier_object(tmp_path: Path, where: str,
+                                                                        request: Any) -> None:
+    """The first run flushes by size at one set of rows (and an object of a stopped run sits in an
+    hour the rerun never writes); the rerun, with another buffer size, flushes elsewhere: after
+    `--reset` the lake holds each row once, the earlier objects all replaced."""
+    data = tmp_path / "rows.ndjson"
+    write_rows(data, 4_000, lambda i: PAGES[i % 3], seconds_apart=2.0)
+    env: dict[str, str] = {}
+    sink = "connector = 'file', path = 'lake'"
+    if where == "s3":
+        s3, bucket, endpoint = (request.getfixturevalue(n) for n in ("s3", "bucket", "moto_endpoint"))
+        sink, env = f"connector = 's3', bucket = '{bucket}'", {"AWS_ENDPOINT_URL": endpoint}
+    body = """
+CREATE SINK lake WITH ({sink}, format = 'parquet',
+    prefix = 'lake/page=!{{partitionKeyFromQuery:page}}/hour=!{{timestamp:HH}}/', buffer_size = '{size}');
+INSERT INTO lake SELECT id, page, ts FROM rows;
+"""
+    pipeline = tmp_path / "p.sql"
+    pipeline.write_text(source(data) + body.format(sink=sink, size="20 KB"))
+    assert run_cli("run", str(pipeline), cwd=tmp_path, env=env).code == 0
+    stray_key = "lake/page=home/hour=23/p-lake-2024-03-01-23-00-00-000000999999.parquet"
+    other_key = "lake/page=home/someone-else.parquet"
+    root = tmp_path / "lake" if where == "file" else tmp_path / "got"
+    if where == "s3":
+        download(s3, bucket, root)
+    sample = next(root.rglob("*.parquet")).read_bytes()
+    if where == "file":
+        for key in (stray_key, other_key):
+            (root / key).parent.mkdir(parents=True, exist_ok=True)
+            (root / key).write_bytes(sample)
+    else:
+        for key in (stray_key, other_key):
+            s3.put_object(Bucket=bucket, Key=key, Body=sample)
+    pipeline.write_text(source(data) + body.format(sink=sink, size="64 KB"))
+    rerun = run_cli("run", str(pipeline), "--reset", cwd=tmp_path, env=env)
+    assert rerun.code == 0, rerun.stderr
+    assert "--reset: removed" in rerun.stderr
+    if where == "s3":
+        root = tmp_path / "got-after"
+        download(s3, bucket, root)
+    files = parquet_ids(root)
+    ids = sorted(i for name, found in files.items() if "someone-else" not in name for i in found)
+    assert ids == list(range(4_000))
+    assert other_key in files and stray_key not in files  # objects of other names are left alone
