@@ -107,23 +107,30 @@ class LateRecordLog:
     def __init__(self, logger: logging.Logger, interval: float = 10.0) -> None:
         self.logger = logger
         self.interval = interval
-        self.pending = 0
+        # (source, query target, error sink) -> records not logged yet, and the latest reason
+        self.pending: dict[tuple[str, str, str | None], tuple[int, str]] = {}
         self.last_logged: float | None = None
 
     def dropped(self, source: str, target: str, count: int, window_note: str, error_sink: str | None) -> None:
-        self.pending += count
+        key = (source, target, error_sink)
+        self.pending[key] = (self.pending.get(key, (0, ""))[0] + count, window_note)
         now = time.monotonic()
-        if self.last_logged is not None and now - self.last_logged < self.interval:
-            return
-        where = f"sink '{error_sink}'s error output" if error_sink else "nowhere (no sink reads this source)"
-        self.logger.warning(
-            "source '%s': dropped %d late records for '%s' (%s); they went to %s. To keep such records, "
-            "raise the source's allowed_lateness or the WATERMARK delay",
-            source, self.pending, target, window_note, where,
-            extra={"event": "late_records", "source": source, "records": self.pending, "query_target": target},
-        )
-        self.pending = 0
-        self.last_logged = now
+        if self.last_logged is None or now - self.last_logged >= self.interval:
+            self.flush()
+            self.last_logged = now
+
+    def flush(self) -> None:
+        """Log every count not logged yet (at the end of a run too): the lines add up to the
+        summary's late count."""
+        for (source, target, error_sink), (count, window_note) in self.pending.items():
+            where = f"sink '{error_sink}'s error output" if error_sink else "nowhere (no sink reads this source)"
+            self.logger.warning(
+                "source '%s': dropped %d late records for '%s' (%s); they went to %s. To keep such records, "
+                "raise the source's allowed_lateness or the WATERMARK delay",
+                source, count, target, window_note, where,
+                extra={"event": "late_records", "source": source, "records": count, "query_target": target},
+            )
+        self.pending = {}
 
 
 class QueryFailureLog:

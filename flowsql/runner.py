@@ -252,6 +252,7 @@ class PipelineRun:
             self.summary.sources[name].lag_millis = source.lag()
         self.summary.open_window_rows = self.engine.buffered_rows()
         self.flush_all()
+        self._late_log.flush()
         if self.checkpoints is not None:
             self.checkpoints.finish()
         self.summary.elapsed = time.monotonic() - started

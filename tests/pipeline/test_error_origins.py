@@ -47,3 +47,31 @@ FROM TUMBLE(s, ts, INTERVAL '1' MINUTE) GROUP BY ALL;
     for code, line in (("late", late), ("query-failed", oops)):
         assert base64.b64decode(errors[code]["rawData"]).decode() == line
         assert errors[code]["position"] == f"{path}@{data.index(line)}"
+
+
+def test_the_late_log_lines_add_up_to_the_summary(tmp_path: Path) -> None:
+    """Two window queries over one source: each late record is counted once per query that
+    turned it away, in the log lines (per query) and in the summary alike."""
+    lines = [f'{{"id": {i}, "ts": "2024-01-01 00:{i:02d}:00"}}' for i in range(20)]
+    for at in (5, 9, 14):  # each behind the watermark when it comes
+        lines.insert(at, '{"id": 99, "ts": "2024-01-01 00:00:10"}')
+    path = tmp_path / "in.json"
+    path.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    pipeline = tmp_path / "p.sql"
+    pipeline.write_text(f"""
+CREATE SOURCE s (id BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+WITH (connector = 'file', path = '{path}', chunk_size = '16 B');
+CREATE SINK a WITH (connector = 'file', path = '{out}/a', format = 'json', buffer_interval = '0 s');
+CREATE SINK b WITH (connector = 'file', path = '{out}/b', format = 'json', buffer_interval = '0 s');
+INSERT INTO a SELECT window_start, count(*) AS n FROM TUMBLE(s, ts, INTERVAL '1' MINUTE) GROUP BY ALL;
+INSERT INTO b SELECT window_start, max(id) AS top FROM TUMBLE(s, ts, INTERVAL '2' MINUTE) GROUP BY ALL;
+""")
+    result = run_cli("run", str(pipeline), "--no-checkpoint", "--summary-json", str(tmp_path / "s.json"))
+    assert result.code == 0, result.stderr
+    import re
+    logged = [(int(n), target) for n, target in re.findall(r"dropped (\d+) late records for '(\w+)'", result.stderr)]
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["late"] == sum(n for n, _ in logged) == 6
+    assert {target for _, target in logged} == {"a", "b"}
+    assert len(errors_in(out / "a")) == 6  # a source's error output is its first sink's
