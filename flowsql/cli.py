@@ -27,7 +27,7 @@ from flowsql.checkpoint import CheckpointStore, open_store
 from flowsql.checkpoint.coordinator import describe_state
 from flowsql.delivery.sink import ObjectSink
 from flowsql.errors import FlowsqlError, UsageError
-from flowsql.logs import configure_logging, redact
+from flowsql.logs import configure_logging
 from flowsql.pipeline import Pipeline, load_pipeline
 from flowsql.secrets import ScrubbingFilter, pipeline_secrets, scrub, scrub_data
 from flowsql.runner import PipelineRun, RunSummary
@@ -45,6 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     debug = args.debug or os.environ.get("FLOWSQL_DEBUG", "") not in ("", "0")
+    # Each command starts from its own log format (text unless it says otherwise), whatever an
+    # earlier command in the same process chose.
+    configure_logging(getattr(args, "log_format", "text"))
     try:
         return int(args.handler(args))
     except FlowsqlError as exc:
@@ -79,11 +82,7 @@ def runtime_message(error: BaseException) -> str:
 
 def _report_error(message: str) -> None:
     message = scrub(message, _SECRETS)
-    logger = logging.getLogger("flowsql")
-    if logger.handlers:  # configured by the command: text or JSON lines, redacted
-        logger.error(message, extra={"event": "error"})
-    else:
-        print(f"flowsql: {redact(message)}", file=sys.stderr)
+    logging.getLogger("flowsql").error(message, extra={"event": "error"})  # text or JSON lines, redacted
 
 
 class _ArgumentParser(argparse.ArgumentParser):
