@@ -123,6 +123,8 @@ class Flink(Dialect):
 
     # Flink divides integers as integers and fails on a zero divisor; DuckDB does neither, so
     # sqlglot casts to DOUBLE and guards the divisor when it reads DuckDB's `/`.
+    # ORDER BY in an OVER window is on a time attribute, never NULL: no NULLS FIRST/LAST.
+    NULL_ORDERING = "nulls_are_last"
     TYPED_DIVISION = True
     SAFE_DIVISION = False
     TIME_MAPPING = Hive.TIME_MAPPING  # DATE_FORMAT takes Java date patterns, as Hive's does
@@ -164,6 +166,7 @@ class Flink(Dialect):
             exp.RegexpLike: lambda self, e: self.func("REGEXP", e.this, e.expression),
             # DuckDB's avg is a DOUBLE for any number; Flink's AVG of integers is an integer.
             exp.Avg: _avg_sql,
+            exp.StrPosition: lambda self, e: f"POSITION({self.sql(e, 'substr')} IN {self.sql(e, 'this')})",
             exp.Stddev: lambda self, e: self.func("STDDEV_SAMP", e.this),
             exp.StddevSamp: lambda self, e: self.func("STDDEV_SAMP", e.this),
             exp.StddevPop: lambda self, e: self.func("STDDEV_POP", e.this),
