@@ -11,6 +11,7 @@ from sqlglot import exp
 from flowsql.compile.flink_dialect import TRUNCATE_UNITS, Descriptor, Flink, TableArgument, TableFunction
 from flowsql.compile.unsupported import UnsupportedError, unsupported
 from flowsql.engine.planner import WINDOW_COLUMNS, Plan, window_call
+from flowsql.options import parse_duration
 from flowsql.pipeline.model import Pipeline, QueryDecl
 
 DIALECT = Flink()
@@ -58,14 +59,15 @@ def translate_query(pipeline: Pipeline, decl: QueryDecl, plan: Plan, time_attrib
     _match_column_case(query, _input_columns(plan, decl))
     _rewrite_over(pipeline, decl, query, _input_attributes(plan, decl, time_attributes))
     _check_supported(pipeline, decl, query, plan)
-    windowed = False
+    kinds = []
     for table in list(query.find_all(exp.Table)):
         call = window_call(table)
         if call is not None:
-            _rewrite_window(pipeline, decl, table, call, query, time_attributes)
-            windowed = True
+            kinds.append(_rewrite_window(pipeline, decl, table, call, query, time_attributes))
     for select in list(query.find_all(exp.Select)):
-        _expand_group_by(select, windowed)
+        _expand_group_by(select, bool(kinds))
+    if "SESSION" in kinds:
+        _shift_session_end(query)
     notes = _drop_order_by(decl, query)
     if extra_columns:
         query = _with_columns(query, extra_columns)
@@ -84,8 +86,8 @@ def _refuse_kda_operators(pipeline: Pipeline, decl: QueryDecl) -> None:
                       "use a TUMBLE or SESSION window per key, or keep this pipeline on flowsql run"),
         ForestSpec: ("RANDOM_CUT_FOREST has no Flink SQL form (Flink has no anomaly-score function)",
                      "keep this pipeline on flowsql run, or score anomalies in a Flink ML or UDF job"),
-        JoinSpec: ("a KDA stream-to-stream join (windows on both sides, emitted as the later row arrives) is not "
-                   "translated to Flink's interval joins here",
+        JoinSpec: (("a KDA stream-to-stream join (windows on both sides, emitted as the later row arrives) is not "
+                    "translated to Flink's interval joins here"),
                    "keep this pipeline on flowsql run, or write a Flink interval join by hand"),
     }
     for kind, (reason, hint) in reasons.items():
@@ -207,8 +209,9 @@ def _drop_order_by(decl: QueryDecl, query: exp.Query) -> list[str]:
     if order is None:
         return []
     query.set("order", None)
-    return [f"query into `{decl.target}`: ORDER BY {order.sql(DIALECT)[9:]} is left out; Flink emits each "
-            "window's rows as it closes, windows in time order, rows within one in no set order"]
+    note = (f"query into `{decl.target}`: ORDER BY {order.sql(DIALECT)[9:]} is left out; Flink emits each "
+            "window's rows as it closes, windows in time order, rows within one in no set order")
+    return [note]
 
 
 def _check_supported(pipeline: Pipeline, decl: QueryDecl, query: exp.Query, plan: Plan) -> None:
@@ -250,7 +253,7 @@ def _timestamp_columns(plan: Plan, decl: QueryDecl) -> set[str]:
 
 
 def _rewrite_window(pipeline: Pipeline, decl: QueryDecl, table: exp.Table, call: exp.Anonymous,
-                    query: exp.Query, time_attributes: dict[str, set[str]]) -> None:
+                    query: exp.Query, time_attributes: dict[str, set[str]]) -> str:
     kind = _WINDOW_ALIASES.get(str(call.this).upper(), str(call.this).upper())
     stream, column, *intervals = call.expressions
     attributes = time_attributes.get(stream.name.lower(), set())
@@ -261,6 +264,7 @@ def _rewrite_window(pipeline: Pipeline, decl: QueryDecl, table: exp.Table, call:
     partition: list[exp.Expression] = []
     if kind == "SESSION":
         partition = _session_keys(pipeline, decl, query)
+        intervals = [_session_gap(pipeline, decl, intervals[0])]
     if kind == "HOP":
         intervals = [intervals[0], intervals[1]]  # flowsql and Flink both take slide, then size
     argument = TableArgument(this=exp.to_identifier(stream.name), partition=partition)
@@ -268,6 +272,35 @@ def _rewrite_window(pipeline: Pipeline, decl: QueryDecl, table: exp.Table, call:
                                                 *intervals])
     alias = table.args.get("alias")
     table.replace(exp.Table(this=TableFunction(this=tvf), alias=alias))
+    return kind
+
+
+def _session_gap(pipeline: Pipeline, decl: QueryDecl, gap: exp.Expression) -> exp.Expression:
+    """flowsql starts a new session when rows lie a whole gap apart; Flink merges sessions that
+    touch. A gap 1 ms shorter (times are milliseconds) splits where flowsql does."""
+    unit = gap.args.get("unit") if isinstance(gap, exp.Interval) else None
+    try:
+        seconds = parse_duration(f"{gap.this.name} {unit.name}") if unit is not None else None
+    except ValueError:
+        seconds = None
+    if seconds is None or seconds < 0.002:
+        raise unsupported(pipeline, decl, gap, "a SESSION gap must be an interval literal of at least 2 ms here")
+    # Flink's parser takes no MILLISECOND interval unit: a fraction of a SECOND says it.
+    return exp.Interval(this=exp.Literal.string(f"{(round(seconds * 1000) - 1) / 1000:.3f}"), unit=exp.var("SECOND"))
+
+
+def _shift_session_end(query: exp.Query) -> None:
+    """With the shorter gap, Flink's window_end is 1 ms before flowsql's: the SELECT list adds it back."""
+    select = query if isinstance(query, exp.Select) else query.find(exp.Select)
+    if select is None:
+        return
+    for column in [c for e in select.expressions for c in e.find_all(exp.Column)]:
+        if column.name.lower() == "window_end":
+            shifted = exp.Add(this=column.copy(), expression=exp.Interval(this=exp.Literal.string("0.001"),
+                                                                          unit=exp.var("SECOND")))
+            if column.parent is select:
+                shifted = exp.alias_(shifted, "window_end")
+            column.replace(shifted)
 
 
 def _session_keys(pipeline: Pipeline, decl: QueryDecl, query: exp.Query) -> list[exp.Expression]:
@@ -326,7 +359,7 @@ def _expand_group_by(select: exp.Select, windowed: bool) -> None:
 
 
 def _has_window_tvf(select: exp.Select) -> bool:
-    source = select.args.get("from")
+    source = select.args.get("from_") or select.args.get("from")
     return source is not None and isinstance(source.this, exp.Table) and isinstance(source.this.this, TableFunction)
 
 

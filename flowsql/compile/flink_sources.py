@@ -153,7 +153,8 @@ def source_table(decl: SourceDecl, schema: pa.Schema, windows_on_arrival: bool) 
             f"counterpart here (Flink sources: {', '.join(sorted(_CONNECTORS))})",
             option.location if option else decl.location, option.source_line if option else None)
     found = writer(decl)
-    layout = _RecordLayout(decl, schema)
+    # datagen makes typed values itself; records read from files or streams carry timestamps as text
+    layout = _RecordLayout(decl, schema, parse_timestamps=connector != "generator")
     notes = list(found.notes)
     if not layout.needs_view:
         lines = [f"{quote_name(f.name)} {_column_type(decl, f)}" for f in schema if f.name != ARRIVAL_TIME]
@@ -218,13 +219,14 @@ class _RecordLayout:
     """How a source's declared columns lie in its records: top-level fields, nested fields
     (MAPPING '$.a.b'), and timestamps that Flink must read as text and parse."""
 
-    def __init__(self, decl: SourceDecl, schema: pa.Schema) -> None:
+    def __init__(self, decl: SourceDecl, schema: pa.Schema, parse_timestamps: bool) -> None:
         self.decl = decl
         self.fields = {f.name: f for f in schema}
         self.columns = list(decl.columns)
         self.arrival_in_data = any(c.name.lower() == ARRIVAL_TIME for c in self.columns)
         # declared column (lower case) -> the computed column holding its parsed time
-        self.parsed = {c.name.lower(): f"{c.name}__time" for c in self.columns if self._is_timestamp(c.name)}
+        self.parsed = {c.name.lower(): f"{c.name}__time" for c in self.columns
+                       if parse_timestamps and self._is_timestamp(c.name)}
         self.needs_view = bool(self.parsed) or any(c.mapping for c in self.columns)
 
     def _is_timestamp(self, name: str) -> bool:
@@ -232,7 +234,7 @@ class _RecordLayout:
         return found is not None and pa.types.is_timestamp(found.type) and found.type.tz is None
 
     def _type(self, name: str) -> str:
-        if self._is_timestamp(name):
+        if name.lower() in self.parsed:
             return "STRING"
         return _column_type(self.decl, self.fields[name])
 

@@ -8,11 +8,13 @@ SOURCE = """CREATE SOURCE clicks (
     event_id BIGINT, user_id VARCHAR, page VARCHAR, event_type VARCHAR, country VARCHAR,
     price DOUBLE, ts TIMESTAMP,
     WATERMARK FOR ts AS ts - INTERVAL '5 seconds'
-) WITH (connector = 'generator', seed = 5);
+) WITH (connector = 'generator', seed = {seed});
 
 CREATE VIEW sales AS
 SELECT user_id, page, event_type, price, ts FROM clicks WHERE event_type IN ('add_to_cart', 'purchase');
 """
+
+GENERATED_SEED = 5
 
 WINDOWS = {
     "tumble": "TUMBLE({input}, ts, INTERVAL '5 seconds')",
@@ -37,7 +39,7 @@ def generated_pipelines() -> dict[str, str]:
     """Pipeline name → text; one pipeline per window kind, one sink per combination."""
     pipelines = {}
     for kind, window in WINDOWS.items():
-        statements = [SOURCE]
+        statements = [SOURCE.format(seed=GENERATED_SEED)]
         for index, (form, keys, group) in enumerate(GROUP_FORMS):
             for input_name in ("clicks", "sales"):
                 filtered = (index + (input_name == "sales")) % 2 == 1

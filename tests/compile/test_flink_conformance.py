@@ -25,7 +25,7 @@ from tests.compile.conformance import (
     table,
     write_generated_events,
 )
-from tests.compile.generated_windows import generated_pipelines
+from tests.compile.generated_windows import GENERATED_SEED, generated_pipelines
 from tests.compile.test_flink_run import DRIVER, pyflink_python
 from tests.conftest import ROOT, run_cli
 
@@ -49,7 +49,9 @@ def cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Case]:
     events = {}
     for seed in sorted({s for text in texts.values() for s in generator_seeds(text)}):
         events[seed] = work / f"events-{seed}.ndjson"
-        write_generated_events(events[seed], seed)
+        # The generated family's SESSION gaps would split differently at microseconds, which
+        # Flink's TIMESTAMP(3) time attributes cut off (a documented difference).
+        write_generated_events(events[seed], seed, milliseconds=seed == GENERATED_SEED)
     found: dict[str, Case] = {}
     jobs: dict[str, Path] = {}
     for name in NAMES:
