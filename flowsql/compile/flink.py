@@ -24,6 +24,9 @@ from flowsql.pipeline.model import Pipeline, SourceDecl
 from flowsql.records import ARRIVAL_TIME
 
 SCRIPT_NAME = "job.sql"
+# Flink refuses a checkpoint interval under 10 ms; a buffer_interval of 0 s flushes at once on
+# flowsql, and on Flink files are finished at checkpoints, so the job checkpoints this often.
+MIN_CHECKPOINT_INTERVAL = 1.0
 README_NAME = "README.md"
 
 
@@ -64,6 +67,7 @@ def compile_flink(pipeline: Pipeline) -> FlinkJob:
             sinks[operator.target.lower()] = sink_table(decl, operator.output_schema)
     attributes = _time_attributes(pipeline, plan)
     views, inserts = [], []
+    query_notes: list[str] = []
     view_queries: dict[str, list[str]] = {}  # a view several queries fill is their UNION ALL
     producers = {op.target.lower(): [o for o in plan.operators if o.decl.is_view and o.target.lower() == op.target.lower()]
                  for op in plan.operators if op.decl.is_view}
@@ -71,6 +75,7 @@ def compile_flink(pipeline: Pipeline) -> FlinkJob:
         decl = operator.decl
         if decl.is_view:
             query = translate_query(pipeline, decl, plan, attributes)
+            query_notes += query.notes
             view_queries.setdefault(decl.target.lower(), []).append(query.sql)
             if operator is producers[decl.target.lower()][-1]:
                 _check_read_after_filled(pipeline, plan, producers[decl.target.lower()], index)
@@ -79,10 +84,16 @@ def compile_flink(pipeline: Pipeline) -> FlinkJob:
         else:
             sink = sinks[decl.target.lower()]
             query = translate_query(pipeline, decl, plan, attributes, sink.extra_columns)
+            query_notes += query.notes
             inserts.append(f"INSERT INTO {quote_name(sink.name)}\n{query.sql}")
     tables: list[FlinkTable] = [*sources, *sinks.values()]
     jars = _unique_jars(tables)
-    notes = [note for table in tables for note in table.notes]
+    notes = [note for table in tables for note in table.notes] + query_notes
+    intervals = [s.buffer_interval for s in sinks.values() if s.files]
+    if intervals and min(intervals) < MIN_CHECKPOINT_INTERVAL:
+        notes.append(f"buffer_interval = '{flink_duration(min(intervals))}' would be a checkpoint interval Flink "
+                     f"refuses or cannot keep; the job checkpoints every {flink_duration(MIN_CHECKPOINT_INTERVAL)}, "
+                     "so files are finished up to that long after their rows")
     script = _script(pipeline, tables, views, inserts, list(sinks.values()))
     return FlinkJob(pipeline, script, jars, notes)
 
@@ -166,7 +177,8 @@ def _script(pipeline: Pipeline, tables: list[FlinkTable], views: list[str], inse
     if intervals:
         lines.append("-- Parquet files are finished at checkpoints: checkpoint as often as the shortest "
                      "buffer_interval.")
-        lines.append(f"SET 'execution.checkpointing.interval' = '{flink_duration(min(intervals))}';")
+        interval = max(min(intervals), MIN_CHECKPOINT_INTERVAL)
+        lines.append(f"SET 'execution.checkpointing.interval' = '{flink_duration(interval)}';")
     lines.append("")
     for statement in [*(t.ddl for t in tables), *views]:
         lines += [statement + ";", ""]

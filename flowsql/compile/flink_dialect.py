@@ -91,6 +91,16 @@ def _unix_to_time_sql(self: generator.Generator, expression: exp.UnixToTime) -> 
     return self.func("TO_TIMESTAMP_LTZ", expression.this, precision)
 
 
+def _trim_sql(self: generator.Generator, expression: exp.Trim) -> str:
+    """Flink spells trimming of given characters only as TRIM([BOTH|LEADING|TRAILING] chars FROM text)."""
+    characters = expression.args.get("expression")
+    position = str(expression.args.get("position") or "BOTH").upper()
+    if characters is None and position == "BOTH":
+        return self.func("TRIM", expression.this)
+    chars = self.sql(characters) if characters is not None else "' '"
+    return f"TRIM({position} {chars} FROM {self.sql(expression, 'this')})"
+
+
 # Flink has no unsigned or 128-bit integers; a DECIMAL holds every value exactly.
 _WIDE_INTEGERS = {exp.DataType.Type.INT128: 38, exp.DataType.Type.UINT128: 38, exp.DataType.Type.UBIGINT: 20}
 
@@ -123,6 +133,8 @@ class Flink(Dialect):
 
     # Flink divides integers as integers and fails on a zero divisor; DuckDB does neither, so
     # sqlglot casts to DOUBLE and guards the divisor when it reads DuckDB's `/`.
+    # ORDER BY in an OVER window is on a time attribute, never NULL: no NULLS FIRST/LAST.
+    NULL_ORDERING = "nulls_are_last"
     TYPED_DIVISION = True
     SAFE_DIVISION = False
     TIME_MAPPING = Hive.TIME_MAPPING  # DATE_FORMAT takes Java date patterns, as Hive's does
@@ -164,6 +176,9 @@ class Flink(Dialect):
             exp.RegexpLike: lambda self, e: self.func("REGEXP", e.this, e.expression),
             # DuckDB's avg is a DOUBLE for any number; Flink's AVG of integers is an integer.
             exp.Avg: _avg_sql,
+            exp.Trim: _trim_sql,
+            exp.Length: lambda self, e: self.func("CHAR_LENGTH", e.this),
+            exp.StrPosition: lambda self, e: f"POSITION({self.sql(e, 'substr')} IN {self.sql(e, 'this')})",
             exp.Stddev: lambda self, e: self.func("STDDEV_SAMP", e.this),
             exp.StddevSamp: lambda self, e: self.func("STDDEV_SAMP", e.this),
             exp.StddevPop: lambda self, e: self.func("STDDEV_POP", e.this),

@@ -59,6 +59,15 @@ def sink_table(decl: SinkDecl, schema: pa.Schema) -> SinkTable:
             [("connector", "print")])
         return SinkTable(decl.name, ddl, notes=[f"sink `{decl.name}`: stdout becomes Flink's `print` connector "
                                                 "(rows go to the TaskManagers' logs)"])
+    if connector == "http":
+        option = next((o for o in decl.options if o.key.lower() == "connector"), None)
+        raise ConfigError(
+            f"cannot compile for Flink: sink '{decl.name}' posts to an HTTP endpoint in Firehose's HTTP delivery "
+            "format (a request id, a timestamp and base64 records per request, acknowledged by the endpoint); "
+            "Flink SQL has no such sink and this compiler ships none",
+            option.location if option else decl.location, option.source_line if option else None,
+            hint="compile a copy whose sink is connector = 's3' (or 'file') with format = 'json' and post its "
+                 "files from there, or keep this query on flowsql run (see docs/scaling.md)")
     if connector not in ("file", "s3"):
         option = next((o for o in decl.options if o.key.lower() == "connector"), None)
         raise ConfigError(
@@ -92,7 +101,8 @@ def _filesystem_table(decl: SinkDecl, schema: pa.Schema, connector: str) -> Sink
     options += [
         ("sink.rolling-policy.file-size", f"{int(size)}b"),
         ("sink.rolling-policy.rollover-interval", flink_duration(interval)),
-        ("sink.rolling-policy.check-interval", flink_duration(min(interval, 60.0))),
+        # Flink needs a check interval above zero: a 0 s buffer_interval is checked every second.
+        ("sink.rolling-policy.check-interval", flink_duration(min(max(interval, 1.0), 60.0))),
     ]
     if partitions:
         # A _SUCCESS file marks a finished partition, so readers know when a folder is whole.

@@ -22,7 +22,7 @@ from flowsql.compile.flink_common import (
 from flowsql.compile.flink_queries import DIALECT
 from flowsql.errors import ConfigError
 from flowsql.options import bind_options, parse_duration
-from flowsql.pipeline.model import SourceDecl
+from flowsql.pipeline.model import Column, SourceDecl
 from flowsql.records import ARRIVAL_TIME
 from flowsql.sources.base import SourceOptions, csv_format
 
@@ -115,6 +115,10 @@ def _file(decl: SourceDecl) -> SourceConnector:
     if follow:
         interval = parse_duration(decl.option("poll_interval") or "1 s")
         options.append(("source.monitor-interval", flink_duration(max(interval, 1.0))))
+    if any(c.name.lower() == ARRIVAL_TIME for c in decl.columns):
+        # Recorded data: flowsql times the records by their own arrival_time, so a replay gives
+        # the same windows; Flink reads that column and makes it the event time.
+        return SourceConnector(options, "", True, [], [])
     notes = [f"source `{decl.name}`: files are read by Flink's filesystem connector; arrival_time is "
              "processing time (PROCTIME()), as flowsql's arrival time is the time a file was read"]
     return SourceConnector(options, _PROCESSING_TIME, False, [], notes)
@@ -136,7 +140,10 @@ def _generator(decl: SourceDecl) -> SourceConnector:
 
 
 def source_table(decl: SourceDecl, schema: pa.Schema, windows_on_arrival: bool) -> FlinkTable:
-    """The CREATE TABLE of one source; `windows_on_arrival` when a query windows on arrival_time."""
+    """The CREATE TABLE of one source; `windows_on_arrival` when a query windows on arrival_time.
+
+    A source with timestamp or mapped (nested JSON) columns becomes a table of the records as
+    they are, `<name>__raw`, and a view `<name>` of the columns the pipeline declares."""
     connector = (decl.option("connector") or "").lower()
     writer = _CONNECTORS.get(connector)
     if writer is None:
@@ -146,20 +153,128 @@ def source_table(decl: SourceDecl, schema: pa.Schema, windows_on_arrival: bool) 
             f"counterpart here (Flink sources: {', '.join(sorted(_CONNECTORS))})",
             option.location if option else decl.location, option.source_line if option else None)
     found = writer(decl)
-    lines = [f"{quote_name(f.name)} {_column_type(decl, f)}" for f in schema if f.name != ARRIVAL_TIME]
-    lines.append(found.arrival_column)
+    # datagen makes typed values itself; records read from files or streams carry timestamps as text
+    layout = _RecordLayout(decl, schema, parse_timestamps=connector != "generator")
     notes = list(found.notes)
+    if not layout.needs_view:
+        lines = [f"{quote_name(f.name)} {_column_type(decl, f)}" for f in schema if f.name != ARRIVAL_TIME]
+        lines.append(found.arrival_column)
+        lines += _watermark(decl, found, windows_on_arrival, {})
+        if windows_on_arrival and not found.arrival_is_event_time:
+            notes.append(_PROCESSING_TIME_WINDOWS.format(name=decl.name))
+        ddl = _create_table(decl.name, lines, found.options)
+        return FlinkTable(decl.name, ddl, found.jars, notes)
+    raw = f"{decl.name}__raw"
+    lines = layout.physical_columns()
+    if not layout.arrival_in_data:
+        lines.append(found.arrival_column)
+    lines += [f"{quote_name(name)} AS {expression}" for name, expression in layout.parsed_columns()]
+    lines += _watermark(decl, found, windows_on_arrival, layout.parsed)
+    if windows_on_arrival and not found.arrival_is_event_time and not layout.arrival_in_data:
+        notes.append(_PROCESSING_TIME_WINDOWS.format(name=decl.name))
+    view = (f"CREATE TEMPORARY VIEW {quote_name(decl.name)} AS\nSELECT\n  "
+            + ",\n  ".join(layout.view_columns(raw)) + f"\nFROM {quote_name(raw)}")
+    ddl = _create_table(raw, lines, found.options) + ";\n\n" + view
+    return FlinkTable(decl.name, ddl, found.jars, notes)
+
+
+_PROCESSING_TIME_WINDOWS = ("source `{name}`: windows on arrival_time run on Flink's processing time, so they need "
+                            "streaming mode and their results depend on when the job runs")
+
+
+def _create_table(name: str, lines: list[str], options: list[tuple[str, str]]) -> str:
+    return (f"CREATE TABLE {quote_name(name)} (\n" + ",\n".join("  " + line for line in lines) + "\n) "
+            + with_clause(options))
+
+
+def _watermark(decl: SourceDecl, found: SourceConnector, windows_on_arrival: bool,
+               parsed: dict[str, str]) -> list[str]:
+    """The WATERMARK line: the declared one, else arrival_time when the records carry it (flowsql
+    times them by it, with no delay) or when a window needs the connector's arrival time."""
     if decl.watermark is not None:
-        column = quote_name(decl.watermark.column)
-        lines.append(f"WATERMARK FOR {column} AS {column} - {flink_interval(decl.watermark.delay_seconds)}")
-    elif windows_on_arrival and found.arrival_is_event_time:
+        column = quote_name(parsed.get(decl.watermark.column.lower(), decl.watermark.column))
+        return [f"WATERMARK FOR {column} AS {column} - {flink_interval(decl.watermark.delay_seconds)}"]
+    if ARRIVAL_TIME in parsed:
+        column = quote_name(parsed[ARRIVAL_TIME])
+        return [f"WATERMARK FOR {column} AS {column}"]
+    if windows_on_arrival and found.arrival_is_event_time:
         name = quote_name(ARRIVAL_TIME)
-        lines.append(f"WATERMARK FOR {name} AS {name}")
-    if windows_on_arrival and not found.arrival_is_event_time:
-        notes.append(f"source `{decl.name}`: windows on arrival_time run on Flink's processing time, so they "
-                     "need streaming mode and their results depend on when the job runs")
-    ddl = f"CREATE TABLE {quote_name(decl.name)} (\n" + ",\n".join("  " + line for line in lines) + "\n)"
-    return FlinkTable(decl.name, ddl + " " + with_clause(found.options), found.jars, notes)
+        return [f"WATERMARK FOR {name} AS {name}"]
+    return []
+
+
+def parsed_timestamp(text: str) -> str:
+    """Flink SQL reading a timestamp string as flowsql does: a space or `T` between date and
+    time, any fraction, and an optional UTC offset (`Z`, `+02:00`, `-0530`) applied to give UTC.
+    Flink's JSON and CSV formats read one spelling only, so timestamps are read as text."""
+    offset = r"[+-]\d{2}:?\d{2}$"
+    sign = f"CASE WHEN REGEXP_EXTRACT({text}, '([+-])\\d{{2}}:?\\d{{2}}$', 1) = '-' THEN -1 ELSE 1 END"
+    hours = f"CAST(REGEXP_EXTRACT({text}, '[+-](\\d{{2}}):?\\d{{2}}$', 1) AS INT)"
+    minutes = f"CAST(REGEXP_EXTRACT({text}, '[+-]\\d{{2}}:?(\\d{{2}})$', 1) AS INT)"
+    local = f"CAST(REGEXP_REPLACE(REGEXP_REPLACE({text}, '(Z|{offset})', ''), 'T', ' ') AS TIMESTAMP(3))"
+    return f"TIMESTAMPADD(MINUTE, -COALESCE(({sign}) * ({hours} * 60 + {minutes}), 0), {local})"
+
+
+class _RecordLayout:
+    """How a source's declared columns lie in its records: top-level fields, nested fields
+    (MAPPING '$.a.b'), and timestamps that Flink must read as text and parse."""
+
+    def __init__(self, decl: SourceDecl, schema: pa.Schema, parse_timestamps: bool) -> None:
+        self.decl = decl
+        self.fields = {f.name: f for f in schema}
+        self.columns = list(decl.columns)
+        self.arrival_in_data = any(c.name.lower() == ARRIVAL_TIME for c in self.columns)
+        # declared column (lower case) -> the computed column holding its parsed time
+        self.parsed = {c.name.lower(): f"{c.name}__time" for c in self.columns
+                       if parse_timestamps and self._is_timestamp(c.name)}
+        self.needs_view = bool(self.parsed) or any(c.mapping for c in self.columns)
+
+    def _is_timestamp(self, name: str) -> bool:
+        found = self.fields.get(name)
+        return found is not None and pa.types.is_timestamp(found.type) and found.type.tz is None
+
+    def _type(self, name: str) -> str:
+        if name.lower() in self.parsed:
+            return "STRING"
+        return _column_type(self.decl, self.fields[name])
+
+    def _path(self, column: Column) -> list[str]:
+        return column.mapping[2:].split(".") if column.mapping else [column.name]
+
+    def physical_columns(self) -> list[str]:
+        tree: dict[str, object] = {}
+        for column in self.columns:
+            *parents, leaf = self._path(column)
+            node = tree
+            for parent in parents:
+                node = node.setdefault(parent, {})  # type: ignore[assignment]
+            node[leaf] = self._type(column.name)
+        return [f"{quote_name(name)} {_row_type(value)}" for name, value in tree.items()]
+
+    def _access(self, raw: str | None, column: Column) -> str:
+        """The column's field in the records (a table column's computed columns name it bare)."""
+        return ".".join([*([quote_name(raw)] if raw else []), *(quote_name(p) for p in self._path(column))])
+
+    def parsed_columns(self) -> list[tuple[str, str]]:
+        return [(self.parsed[c.name.lower()], parsed_timestamp(self._access(None, c)))
+                for c in self.columns if c.name.lower() in self.parsed]
+
+    def view_columns(self, raw: str) -> list[str]:
+        items = []
+        for column in self.columns:
+            source = self.parsed.get(column.name.lower())
+            value = quote_name(source) if source else self._access(raw, column)
+            items.append(f"{value} AS {quote_name(column.name)}")
+        if not self.arrival_in_data:
+            items.append(quote_name(ARRIVAL_TIME))
+        return items
+
+
+def _row_type(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    fields = ", ".join(f"{quote_name(k)} {_row_type(v)}" for k, v in value.items())  # type: ignore[attr-defined]
+    return f"ROW<{fields}>"
 
 
 def _column_type(decl: SourceDecl, field: pa.Field) -> str:

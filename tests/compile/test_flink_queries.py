@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from flowsql.compile import UnsupportedError, compile_flink
-from flowsql.pipeline import parse_text
+from flowsql.pipeline import load_pipeline, parse_text
 from tests.conftest import run_cli
 
 SOURCE = """CREATE SOURCE clicks (
@@ -45,7 +45,7 @@ def test_session_partitions_by_the_group_keys() -> None:
     sql = insert_of(compiled("SELECT window_start, window_end, user_id, page, count(*) AS n "
                              "FROM SESSION(clicks, ts, INTERVAL '30 seconds') GROUP BY ALL"))
     assert ("TABLE(SESSION(TABLE `clicks` PARTITION BY (`user_id`, `page`), DESCRIPTOR(`ts`), "
-            "INTERVAL '30' SECOND))") in sql
+            "INTERVAL '29.999' SECOND))") in sql  # 1 ms short: Flink merges sessions that touch
 
 
 def test_session_key_that_is_an_expression_is_reported_at_its_place() -> None:
@@ -144,3 +144,69 @@ def test_cli_writes_the_job_and_its_readme(tmp_path: Path) -> None:
     assert "INSERT INTO `out`\nSELECT\n  `page`\nFROM `clicks`;" in script
     readme = (tmp_path / "job" / "README.md").read_text()
     assert "Differences from `flowsql run`" in readme
+
+
+def test_group_by_all_selecting_only_window_start_groups_by_both_bounds() -> None:
+    sql = insert_of(compiled("SELECT window_start, count(*) AS n FROM TUMBLE(clicks, ts, INTERVAL '1 minute') "
+                             "GROUP BY ALL ORDER BY window_start"))
+    assert "GROUP BY `window_start`, `window_end`" in sql
+    assert "ORDER BY" not in sql
+
+
+def test_order_by_is_left_out_with_a_note() -> None:
+    job = compile_flink(parse_text(SOURCE + "INSERT INTO out\nSELECT page FROM clicks ORDER BY page;\n"))
+    assert "ORDER BY" not in insert_of(job.script)
+    assert any("ORDER BY page is left out" in note for note in job.notes)
+
+
+@pytest.mark.parametrize(("duckdb", "flink"), [
+    ("POSITION('a' IN page)", "POSITION('a' IN `page`)"),
+    ("length(page)", "CHAR_LENGTH(`page`)"),
+    ("trim(page, 'x')", "TRIM(BOTH 'x' FROM `page`)"),
+])
+def test_functions_flink_spells_otherwise(duckdb: str, flink: str) -> None:
+    assert f"SELECT {flink} AS `x` FROM `clicks`" in insert_of(compiled(f"SELECT {duckdb} AS x FROM clicks"))
+
+
+def test_similar_to_is_kept() -> None:
+    assert "`page` SIMILAR TO '%cart%'" in insert_of(compiled("SELECT page FROM clicks WHERE page SIMILAR TO '%cart%'"))
+
+
+def test_zero_buffer_interval_checkpoints_every_second_and_says_so() -> None:
+    sink = "CREATE SINK fast WITH (connector = 'file', path = 'lake/f', format = 'json', buffer_interval = '0 s');\n"
+    job = compile_flink(parse_text(SOURCE + sink + "INSERT INTO fast SELECT page FROM clicks;\n"))
+    assert "SET 'execution.checkpointing.interval' = '1 s';" in job.script
+    assert any("checkpoints every 1 s" in note for note in job.notes)
+
+
+def test_http_sink_is_refused_at_its_connector_with_the_way_out(tmp_path: Path) -> None:
+    pipeline = tmp_path / "p.sql"
+    pipeline.write_text(SOURCE.replace("CREATE SINK out", "CREATE SINK unused") +
+                        "CREATE SINK out WITH (\n    connector = 'http', url = 'http://127.0.0.1:1/x');\n"
+                        "INSERT INTO out SELECT page FROM clicks;\n")
+    result = run_cli("compile", "--target", "flink", str(pipeline))
+    assert result.code == 2
+    assert f"{pipeline}:7:5: cannot compile for Flink: sink 'out' posts to an HTTP endpoint" in result.stderr
+    assert "connector = 's3'" in result.stderr
+
+
+def test_kda_stagger_window_is_refused_at_its_pump_with_the_reason() -> None:
+    with pytest.raises(UnsupportedError) as caught:
+        compile_flink(load_pipeline(Path("pipelines/kda/stagger_window.sql")))
+    assert "STAGGER window" in str(caught.value) and "TUMBLE or SESSION" in str(caught.value)
+    assert caught.value.location.line == 19  # CREATE OR REPLACE PUMP, not a comment line
+
+
+def test_kda_sliding_window_becomes_a_flink_over_aggregation() -> None:
+    script = compile_flink(load_pipeline(Path("pipelines/kda/sliding_average.sql"))).script
+    sql = insert_of(script)
+    assert ("OVER (PARTITION BY `ticker_symbol` ORDER BY `arrival_time` RANGE BETWEEN INTERVAL '1' MINUTE "
+            "PRECEDING AND CURRENT ROW)") in sql
+    assert "WINDOW `W1`" not in sql  # the named window is written inline
+
+
+def test_error_from_a_translated_pump_points_at_the_statement_not_a_comment() -> None:
+    with pytest.raises(UnsupportedError) as caught:
+        compile_flink(load_pipeline(Path("pipelines/kda/top_k_items.sql")))
+    assert caught.value.location.line > 3
+    assert "and()" not in str(caught.value) and "epoch_us" not in str(caught.value)

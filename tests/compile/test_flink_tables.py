@@ -27,14 +27,17 @@ def test_kinesis_source_options_watermark_and_arrival_metadata() -> None:
     source = (f"CREATE SOURCE clicks {COLUMNS} WITH (connector = 'kinesis', stream = 'clickstream', "
               "region = 'eu-west-1', starting_position = 'trim_horizon');\n")
     job = compile_flink(parse_text(source + JSON_SINK + INSERT))
-    ddl = table(job.script, "clicks")
+    ddl = table(job.script, "clicks__raw")
     assert "'connector' = 'kinesis'" in ddl
     assert "'stream' = 'clickstream'" in ddl
     assert "'aws.region' = 'eu-west-1'" in ddl
     assert "'scan.stream.initpos' = 'TRIM_HORIZON'" in ddl
     assert "'format' = 'json'" in ddl
-    assert "`ts` TIMESTAMP(3)" in ddl and "`user_id` STRING" in ddl
-    assert "WATERMARK FOR `ts` AS `ts` - INTERVAL '5' SECOND" in ddl
+    # Timestamps are read as text and parsed as flowsql reads them (space or T, UTC offsets).
+    assert "`ts` STRING" in ddl and "`user_id` STRING" in ddl
+    assert "`ts__time` AS TIMESTAMPADD(MINUTE" in ddl
+    assert "WATERMARK FOR `ts__time` AS `ts__time` - INTERVAL '5' SECOND" in ddl
+    assert "`ts__time` AS `ts`" in job.script[job.script.index("CREATE TEMPORARY VIEW `clicks`"):]
     assert "`arrival_time` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL" in ddl
     assert "org.apache.flink:flink-sql-connector-kinesis:4.3.0-1.19" in [j.coordinates for j in job.jars]
 
@@ -50,7 +53,7 @@ def test_arrival_time_windows_on_kinesis_watermark_the_arrival_metadata() -> Non
 
 def test_file_source_is_flinks_filesystem_json_with_processing_time_arrival() -> None:
     job = compile_flink(parse_text(FILE_SOURCE + JSON_SINK + INSERT))
-    ddl = table(job.script, "clicks")
+    ddl = table(job.script, "clicks__raw")
     assert "'connector' = 'filesystem'" in ddl and "'path' = 'in.ndjson'" in ddl
     assert "'json.timestamp-format.standard' = 'ISO-8601'" in ddl
     assert "`arrival_time` AS PROCTIME()" in ddl
@@ -149,7 +152,7 @@ def test_cli_lists_the_jars_and_writes_them_in_the_readme(tmp_path: Path) -> Non
 def test_csv_source_options_become_flinks_csv_format() -> None:
     source = (f"CREATE SOURCE clicks {COLUMNS} WITH (connector = 'file', path = 'in.tsv', format = 'csv', "
               "delimiter = '\\t', null_string = 'NULL', escape = '\\\\');\n")
-    ddl = table(compile_flink(parse_text(source + JSON_SINK + INSERT)).script, "clicks")
+    ddl = table(compile_flink(parse_text(source + JSON_SINK + INSERT)).script, "clicks__raw")
     assert "'format' = 'csv'" in ddl and "'csv.field-delimiter' = '\\t'" in ddl
     assert "'csv.null-literal' = 'NULL'" in ddl and "'csv.escape-character' = '\\'" in ddl
     assert "'json" not in ddl

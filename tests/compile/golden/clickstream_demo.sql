@@ -121,9 +121,8 @@ SELECT
     `event_type` = 'purchase'), 2) AS `revenue`
 FROM TABLE(TUMBLE(TABLE `clicks`, DESCRIPTOR(`ts`), INTERVAL '1' MINUTE))
 GROUP BY
-  `window_start`
-ORDER BY
-  `window_start` NULLS LAST;
+  `window_start`,
+  `window_end`;
 
 INSERT INTO `sales_raw`
 SELECT

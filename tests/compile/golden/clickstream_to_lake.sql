@@ -1,4 +1,5 @@
 -- flowsql compile --target flink fails:
--- pipelines/../sinks/http_endpoint.sql:8:5: cannot compile for Flink: sink 'minute_metrics' uses connector 'http', which has no Flink counterpart here (Flink sinks: file, s3, stdout)
+-- pipelines/../sinks/http_endpoint.sql:8:5: cannot compile for Flink: sink 'minute_metrics' posts to an HTTP endpoint in Firehose's HTTP delivery format (a request id, a timestamp and base64 records per request, acknowledged by the endpoint); Flink SQL has no such sink and this compiler ships none
 --         connector = 'http',
 --         ^
+-- hint: compile a copy whose sink is connector = 's3' (or 'file') with format = 'json' and post its files from there, or keep this query on flowsql run (see docs/scaling.md)
