@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from flowsql.engine.planner import FrontEndQuery
 from flowsql.engine.windows import assignment_sql
 from flowsql.runner import PipelineRun
 from flowsql.sources.base import SourceOptions, csv_format_of
@@ -48,9 +49,9 @@ def explain_text(run: PipelineRun) -> str:
     for op in run.plan.operators:
         target = f"view {op.target}" if op.decl.is_view else f"sink {op.target}"
         out.append(f"  {op.decl.location}: {', '.join(op.all_inputs)} -> {target}")
-        pump = getattr(op.decl, "pump", "")
-        if pump:
-            out.append(f"    kda pump \"{pump}\": {getattr(op.decl, 'translation', '')}")
+        note = op.decl.note() if isinstance(op.decl, FrontEndQuery) else ""
+        if note:
+            out.append(f"    {note}")
         sql: list[tuple[str, str]] = []
         if op.kind == "report" and op.decl.emit is not None:
             emit = op.decl.emit
