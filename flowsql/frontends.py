@@ -39,6 +39,11 @@ class FrontEnd(Protocol):
         """Read the statement into the pipeline (views, inserts, its own state in `extensions`)."""
         ...
 
+    def prepare(self, pipeline: Pipeline) -> None:
+        """Load what its statements need at run time (KDA's reference data); validate and
+        explain never call it."""
+        ...
+
 
 class TableFeed(Protocol):
     """One table's current state, kept from its change stream, and the reports (EMIT) over it."""

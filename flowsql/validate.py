@@ -93,17 +93,15 @@ def _stream_schema(pipeline: Pipeline, decl: SourceDecl | TableDecl) -> pa.Schem
 
 
 def _source_connectors() -> list[str]:
-    # The registry fills as connector modules import; these names are its keys.
-    from flowsql.sources import _CONNECTORS, _load_connectors
+    from flowsql.sources import connector_names
 
-    _load_connectors()
-    return sorted(_CONNECTORS)
+    return connector_names()
 
 
 def _sink_connectors() -> list[str]:
-    from flowsql.delivery import _CONNECTORS
+    from flowsql.delivery import connector_names
 
-    return sorted(_CONNECTORS)
+    return connector_names()
 
 
 def _check_connector(decl: SourceDecl | TableDecl | SinkDecl, known: list[str]) -> None:

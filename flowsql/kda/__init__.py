@@ -8,7 +8,9 @@ from pathlib import Path
 from sqlglot.tokens import Token
 
 from flowsql.frontends import register_front_end
+from flowsql.kda.model import KdaApplication
 from flowsql.kda.parser import add_kda_statement, is_kda_statement
+from flowsql.kda.reference import load_references
 from flowsql.pipeline.model import Pipeline
 
 
@@ -22,6 +24,11 @@ class KdaFrontEnd:
 
     def add_statement(self, pipeline: Pipeline, tokens: list[Token], base_dir: Path) -> None:
         add_kda_statement(pipeline, tokens, base_dir)
+
+    def prepare(self, pipeline: Pipeline) -> None:
+        app = pipeline.extensions.get("kda")
+        if isinstance(app, KdaApplication):
+            load_references(list(app.references.values()))
 
 
 register_front_end(KdaFrontEnd())

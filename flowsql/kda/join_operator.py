@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from flowsql.engine.isolation import run_isolated
-from flowsql.engine.operators import Rejected, OperatorBase, times_us
+from flowsql.engine.operators import OperatorBase, Rejected, times_us
 from flowsql.engine.planner import OperatorPlan
 from flowsql.kda.stream_join import HELPERS, ID, KEEP, LEFT, LEFT_ID, MATCHED, ORDER, RIGHT, RIGHT_ID, TIME, US
 

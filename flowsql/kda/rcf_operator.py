@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from flowsql.engine.isolation import run_isolated
-from flowsql.engine.operators import Rejected, OperatorBase, registered
+from flowsql.engine.operators import OperatorBase, Rejected, registered
 from flowsql.engine.planner import INPUT_PLACEHOLDER, OperatorPlan
 from flowsql.kda.rcf import EXPLANATION, SCORE, SEQ, ForestSpec
 

@@ -18,7 +18,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from flowsql.engine.isolation import run_isolated
-from flowsql.engine.operators import Rejected, OperatorBase, registered
+from flowsql.engine.operators import OperatorBase, Rejected, registered
 from flowsql.engine.planner import INPUT_PLACEHOLDER, OperatorPlan
 from flowsql.kda.functions import interval_us
 

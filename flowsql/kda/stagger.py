@@ -16,7 +16,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from flowsql.engine.isolation import run_isolated
-from flowsql.engine.operators import Rejected, OperatorBase, registered, times_us
+from flowsql.engine.operators import OperatorBase, Rejected, registered, times_us
 from flowsql.engine.planner import INPUT_PLACEHOLDER, OperatorPlan
 from flowsql.kda.functions import interval_us
 from flowsql.kda.parser import STAGGER_MARK
