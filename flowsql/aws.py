@@ -22,10 +22,11 @@ RETRY_MODES = ("standard", "adaptive")
 
 def client(service: str, region: str = "", endpoint_url: str = "", *,
            connect_timeout: float = DEFAULT_CONNECT_TIMEOUT, read_timeout: float = DEFAULT_READ_TIMEOUT,
-           max_attempts: int = DEFAULT_ATTEMPTS, retry_mode: str = "standard") -> Any:
+           max_attempts: int = DEFAULT_ATTEMPTS, retry_mode: str = "standard", pool_size: int | None = None) -> Any:
     """A boto3 client for `service`; empty `region` or `endpoint_url` leave boto3's own settings.
     `max_attempts` counts the first attempt: 1 turns botocore's retries off, for callers that
-    run their own time-bounded loop around each call (delivery/retry.py)."""
+    run their own time-bounded loop around each call (delivery/retry.py, the Kinesis reader and
+    producer). `pool_size` is how many connections it keeps (botocore's default: 10)."""
     if retry_mode not in RETRY_MODES:
         raise ValueError(f"retry_mode is one of {', '.join(RETRY_MODES)} (got {retry_mode!r})")
     if max_attempts < 1:
@@ -34,7 +35,13 @@ def client(service: str, region: str = "", endpoint_url: str = "", *,
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         retries={"mode": retry_mode, "total_max_attempts": max_attempts},
+        **({"max_pool_connections": pool_size} if pool_size else {}),
     )
     # A session per client: boto3's default session is not safe to share between threads.
     return boto3.session.Session().client(
         service, region_name=region or None, endpoint_url=endpoint_url or None, config=config)
+
+
+def configured_region() -> str:
+    """The region boto3's chain gives (environment, config files), or '' when none is set."""
+    return boto3.session.Session().region_name or ""

@@ -29,11 +29,10 @@ from flowsql.delivery.sink import ObjectSink
 from flowsql.errors import FlowsqlError, UsageError
 from flowsql.logs import configure_logging
 from flowsql.pipeline import Pipeline, load_pipeline
-from flowsql.secrets import ScrubbingFilter, pipeline_secrets, scrub, scrub_data
 from flowsql.runner import PipelineRun, RunSummary
+from flowsql.secrets import ScrubbingFilter, pipeline_secrets, scrub, scrub_data
 from flowsql.settings import pipeline_settings
 from flowsql.validate import check_pipeline
-
 
 _SECRETS: set[str] = set()  # the secrets of the pipeline being run, scrubbed from all output
 
@@ -354,7 +353,7 @@ def _summary_text(summary: RunSummary, run: PipelineRun) -> str:
     ]
     for name, stats in summary.sinks.items():
         sink = run.sinks[name]
-        where = getattr(getattr(sink, "destination", None), "describe", lambda: "stdout")()
+        where = sink.describe()
         retries = int(run.metrics.total("flowsql_sink_retries_total", sink=name))
         throttles = int(run.metrics.total("flowsql_sink_throttles_total", sink=name))
         trouble = f", {retries:,} retries, {throttles:,} throttles" if retries or throttles else ""

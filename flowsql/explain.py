@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
-
+from flowsql.delivery.buffer import Buffering
+from flowsql.delivery.prefix import Prefix
+from flowsql.delivery.sink import ObjectSink
+from flowsql.engine.planner import FrontEndQuery
 from flowsql.engine.windows import assignment_sql
 from flowsql.runner import PipelineRun
 from flowsql.sources.base import SourceOptions, csv_format_of
@@ -16,13 +18,6 @@ def _format(options: SourceOptions) -> str:
     by = "header names" if form.header else "position"
     return (f"csv (delimiter {form.delimiter!r}, records end with {form.record_delimiter!r}, quote {form.quote!r}, "
             f"escape {form.escape or 'doubled quote'!r}, null {form.null_string!r}, columns by {by})")
-
-
-@runtime_checkable
-class ExplainsItself(Protocol):
-    """A sink with more to say than its destination and buffer (an Iceberg table's spec and commits)."""
-
-    def explain_lines(self) -> list[str]: ...
 
 
 def explain_text(run: PipelineRun) -> str:
@@ -48,9 +43,9 @@ def explain_text(run: PipelineRun) -> str:
     for op in run.plan.operators:
         target = f"view {op.target}" if op.decl.is_view else f"sink {op.target}"
         out.append(f"  {op.decl.location}: {', '.join(op.all_inputs)} -> {target}")
-        pump = getattr(op.decl, "pump", "")
-        if pump:
-            out.append(f"    kda pump \"{pump}\": {getattr(op.decl, 'translation', '')}")
+        note = op.decl.note() if isinstance(op.decl, FrontEndQuery) else ""
+        if note:
+            out.append(f"    {note}")
         sql: list[tuple[str, str]] = []
         if op.kind == "report" and op.decl.emit is not None:
             emit = op.decl.emit
@@ -81,21 +76,13 @@ def explain_text(run: PipelineRun) -> str:
         out += [f"    {label}: {text}" for label, text in sql]
     out += ["", "sinks:"]
     for name, sink in run.sinks.items():
-        options = getattr(sink, "options", None)
-        destination = getattr(getattr(sink, "destination", None), "describe", lambda: "stdout")()
-        line = f"  {name}: -> {destination}"
-        if options is not None and hasattr(options, "buffer_interval"):
-            line += f", buffer {options.buffer_size:,} bytes or {options.buffer_interval:g} s"
-        prefix = getattr(sink, "prefix", None)
+        line = f"  {name}: -> {sink.describe()}, {sink.buffering.describe()}"
+        prefix = sink.prefix if isinstance(sink, ObjectSink) else None
         if prefix is not None:
             line += f", prefix {prefix.text!r}"
         out.append(line)
-        if isinstance(sink, ExplainsItself):
-            out += [f"    {text}" for text in sink.explain_lines()]
-        transform = getattr(sink, "transform", None)
-        if transform is not None:
-            out.append(f"    transform: {transform.describe()}")
-        warning = tiny_files_warning(options, prefix)
+        out += [f"    {text}" for text in sink.explain_lines()]
+        warning = tiny_files_warning(sink.buffering, prefix) if prefix is not None else None
         if warning:
             out.append(f"    warning: {warning}")
     return "\n".join(out)
@@ -105,12 +92,10 @@ TINY_INTERVAL = 60.0
 TINY_SIZE = 1000**2
 
 
-def tiny_files_warning(options: object, prefix: object) -> str | None:
+def tiny_files_warning(buffering: Buffering, prefix: Prefix) -> str | None:
     """Many small objects make Athena slow and S3 costly: say so when the buffer invites them."""
-    if options is None or not hasattr(options, "buffer_interval") or prefix is None:
-        return None
-    interval, size = options.buffer_interval, options.buffer_size  # type: ignore[attr-defined]
-    partitioned = bool(getattr(prefix, "partition_keys", ()))
+    interval, size = buffering.interval, buffering.size
+    partitioned = bool(prefix.partition_keys)
     reasons = []
     if interval < TINY_INTERVAL and partitioned:
         reasons.append(f"buffer_interval {interval:g} s with a partitioned prefix writes one object per "

@@ -108,12 +108,12 @@ def _parse_float(value: RawValue) -> float:
         raise ValueError("expected a number") from None
 
 
-def duration(default: float, positive: bool = False) -> Any:
+def duration(default: float | None, positive: bool = False) -> Any:
     """A dataclass field holding seconds, written as '60 s' or '5 minutes'; `positive`: 0 is refused."""
     return dataclasses.field(default=default, metadata={"parse": parse_duration, "positive": positive})
 
 
-def size(default: int, positive: bool = False) -> Any:
+def size(default: int | None, positive: bool = False) -> Any:
     """A dataclass field holding bytes, written as '64 MB'; `positive`: 0 is refused."""
     return dataclasses.field(default=default, metadata={"parse": parse_size, "positive": positive})
 

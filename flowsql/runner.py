@@ -27,6 +27,7 @@ from flowsql.engine.isolation import QUERY_FAILED, QueryError, query_place
 from flowsql.engine.operators import Rejected
 from flowsql.engine.planner import OperatorPlan, Plan
 from flowsql.errors import FlowsqlError, PipelineError, SourceError
+from flowsql.frontends import front_ends
 from flowsql.logs import LateRecordLog, QueryFailureLog
 from flowsql.metrics import Metrics, bind_reporters
 from flowsql.pipeline.model import Pipeline
@@ -135,7 +136,7 @@ class PipelineRun:
             "queries": [[op.input, op.target, op.template, repr(op.window), repr(op.preaggregate),
                          *([repr(op.decl.emit)] if op.decl.emit else [])]
                         for op in self.plan.operators],
-            "sinks": {n: str(getattr(s, "schema", "")) for n, s in self.sinks.items()},
+            "sinks": {n: str(s.schema) for n, s in self.sinks.items()},
         })
 
     # -- wiring ------------------------------------------------------------------------------
@@ -207,6 +208,8 @@ class PipelineRun:
 
     def _run(self, stop: threading.Event | None, until_caught_up: bool) -> RunSummary:
         stop = stop or threading.Event()
+        for front_end in front_ends():  # what they load at run time only (reference data)
+            front_end.prepare(self.pipeline)
         if self.checkpoints is not None:
             state = self.checkpoints.recover()
             if state is not None:

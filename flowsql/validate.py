@@ -21,7 +21,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from flowsql.engine.isolation import failing_loudly
-from flowsql.engine.operators import StatelessOperator, WindowOperator
+from flowsql.engine.operators import build_operator
 from flowsql.engine.planner import OperatorPlan, Plan, plan_pipeline
 from flowsql.engine.query_errors import duckdb_error, node_location, offset_location, statement_offset
 from flowsql.engine.windows import FOREVER_US
@@ -94,17 +94,15 @@ def _stream_schema(pipeline: Pipeline, decl: SourceDecl | TableDecl) -> pa.Schem
 
 
 def _source_connectors() -> list[str]:
-    # The registry fills as connector modules import; these names are its keys.
-    from flowsql.sources import _CONNECTORS, _load_connectors
+    from flowsql.sources import connector_names
 
-    _load_connectors()
-    return sorted(_CONNECTORS)
+    return connector_names()
 
 
 def _sink_connectors() -> list[str]:
-    from flowsql.delivery import _CONNECTORS
+    from flowsql.delivery import connector_names
 
-    return sorted(_CONNECTORS)
+    return connector_names()
 
 
 def _check_connector(decl: SourceDecl | TableDecl | SinkDecl, known: list[str]) -> None:
@@ -248,13 +246,7 @@ def _dry_run(pipeline: Pipeline, plan: Plan) -> list[PipelineError]:
 
 def _run_once(op: OperatorPlan, plan: Plan, con: duckdb.DuckDBPyConnection) -> None:
     """Build the operator as the engine does and put one row through it, closing its windows."""
-    make_operator = getattr(op.decl, "make_operator", None)  # a front end's own operator
-    if make_operator is not None:
-        operator = make_operator(op, con, 0)
-    elif op.window is None:
-        operator = StatelessOperator(op, con)
-    else:
-        operator = WindowOperator(op, con, 0)
+    operator = build_operator(op, con)
     samples = [_sample_row(plan.streams[name.lower()].schema) for name in op.all_inputs]
     if op.inputs:
         for position, sample in enumerate(samples):

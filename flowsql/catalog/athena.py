@@ -15,6 +15,7 @@ from flowsql.options import expand_environment
 from flowsql.pipeline.model import SinkDecl
 
 if TYPE_CHECKING:
+    from flowsql.delivery import Sink
     from flowsql.runner import PipelineRun
 
 JSON_SERDE = "org.openx.data.jsonserde.JsonSerDe"
@@ -135,21 +136,23 @@ def _string(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def object_sink_table(sink: object, decl: SinkDecl) -> SinkTable | None:
+def object_sink_table(sink: Sink, decl: SinkDecl) -> SinkTable | None:
     """The table of a built sink (an ObjectSink of any connector), or None if it has none."""
-    options = getattr(sink, "options", None)
-    prefix = getattr(sink, "prefix", None)
-    if options is None or prefix is None or not hasattr(options, "format"):
+    from flowsql.delivery.sink import ObjectSink
+
+    if not isinstance(sink, ObjectSink):
         return None
-    schema = getattr(sink, "object_schema", None)
+    schema = sink.object_schema
     if schema is None:  # a transformation handler's records written as they are: no known columns
         return None
-    return sink_table(decl, prefix, schema, options.format,
-                      getattr(options, "glue_database", ""), getattr(options, "glue_table", ""))
+    options = sink.options
+    return sink_table(decl, sink.prefix, schema, options.format, options.glue_database, options.glue_table)
 
 
 def pipeline_ddl(run: PipelineRun, only: str | None = None) -> tuple[list[str], list[str]]:
     """DDL statements for the pipeline's file and s3 sinks, and notes on the sinks skipped."""
+    from flowsql.delivery.iceberg import IcebergSink
+
     names = list(run.sinks)
     if only is not None:
         names = [n for n in names if n.lower() == only.lower()]
@@ -158,15 +161,16 @@ def pipeline_ddl(run: PipelineRun, only: str | None = None) -> tuple[list[str], 
     statements, notes = [], []
     for name in names:
         decl = run.pipeline.sinks[name]
-        if _is_iceberg(run.sinks[name]):
+        sink = run.sinks[name]
+        if isinstance(sink, IcebergSink):
             from flowsql.catalog.iceberg_ddl import iceberg_ddl
 
-            statement, note = iceberg_ddl(run.sinks[name])  # type: ignore[arg-type]
+            statement, note = iceberg_ddl(sink)
             notes.append(note)
             if statement is not None:
                 statements.append(f"-- sink {name}\n" + statement)
             continue
-        table = object_sink_table(run.sinks[name], decl)
+        table = object_sink_table(sink, decl)
         if table is None:
             connector = decl.option("connector") or "?"
             notes.append(f"sink '{name}' ({connector}) writes no files Athena can read: skipped")
@@ -174,8 +178,3 @@ def pipeline_ddl(run: PipelineRun, only: str | None = None) -> tuple[list[str], 
         statements.append(f"-- sink {name}\n" + create_table_ddl(table))
     return statements, notes
 
-
-def _is_iceberg(sink: object) -> bool:
-    from flowsql.delivery.iceberg import IcebergSink
-
-    return isinstance(sink, IcebergSink)

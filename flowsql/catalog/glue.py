@@ -111,7 +111,7 @@ class GlueRegistrar:
 
 
 def attach_glue(sink: ObjectSink, decl: SinkDecl) -> GlueRegistrar:
-    """Check the options at load time and hook the registrar onto the sink's deliveries."""
+    """Check the options at load time; the registrar is the sink's catalog hook."""
     options = sink.options
     if not (options.glue_database and options.glue_table):
         missing = "glue_table" if options.glue_database else "glue_database"
@@ -121,6 +121,4 @@ def attach_glue(sink: ObjectSink, decl: SinkDecl) -> GlueRegistrar:
     if table is None:
         raise ConfigError(f"sink '{decl.name}': Glue registration needs a file or s3 sink with its location",
                           decl.location)
-    registrar = GlueRegistrar(table)
-    sink.on_delivered.append(registrar.on_delivered)
-    return registrar
+    return GlueRegistrar(table)

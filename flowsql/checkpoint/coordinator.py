@@ -6,6 +6,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from flowsql.checkpoint.participants import CheckpointedSink, TransactionalSink
 from flowsql.checkpoint.state import CheckpointState
 from flowsql.checkpoint.store import CheckpointStore
 from flowsql.errors import UsageError
@@ -29,11 +30,13 @@ class CheckpointCoordinator:
         self.failing_since: int | None = None  # failures count when the current run of failures began
         self.failure_logged_at: float | None = None
         for name, sink in self._transactional_sinks().items():
-            sink.destination.use_staging(store.staging_dir() / name, run.pipeline.name)  # type: ignore[attr-defined]
-            sink.staging = True  # type: ignore[attr-defined]
+            sink.begin_staging(store.staging_dir() / name, run.pipeline.name)
 
-    def _transactional_sinks(self) -> dict[str, Any]:
-        return {n: s for n, s in self.run.sinks.items() if hasattr(s, "snapshot")}
+    def _checkpointed_sinks(self) -> dict[str, CheckpointedSink]:
+        return {n: s for n, s in self.run.sinks.items() if isinstance(s, CheckpointedSink)}
+
+    def _transactional_sinks(self) -> dict[str, TransactionalSink]:
+        return {n: s for n, s in self.run.sinks.items() if isinstance(s, TransactionalSink)}
 
     def recover(self) -> CheckpointState | None:
         """Load the last checkpoint: finish its promotions, drop orphans, restore every part."""
@@ -41,7 +44,7 @@ class CheckpointCoordinator:
         sinks = self._transactional_sinks()
         if state is None:
             for sink in sinks.values():
-                sink.destination.discard_staged(set())
+                sink.discard_staged()
             return None
         fingerprint = self.run.fingerprint()
         if state.fingerprint != fingerprint:
@@ -53,14 +56,15 @@ class CheckpointCoordinator:
         for item in state.promotions:
             sinks[item["sink"]].promote(item)
         for sink in sinks.values():
-            sink.destination.discard_staged(set())
+            sink.discard_staged()
         for name, position in state.positions.items():
             self.run.sources[name].seek(position)
         self.positions = dict(state.positions)
         self.run.engine.restore(state.engine, state.tables)
+        checkpointed = self._checkpointed_sinks()
         for name, data in state.sinks.items():
             rows_name = data.get("rows")
-            sinks[name].restore(data, state.tables.get(rows_name) if rows_name else None)
+            checkpointed[name].restore(data, state.tables.get(rows_name) if rows_name else None)
         self.epoch = state.epoch
         return state
 
@@ -78,21 +82,20 @@ class CheckpointCoordinator:
         self.commit()
         for sink in self._transactional_sinks().values():
             if not sink.staged:
-                sink.destination.discard_staged(set())
+                sink.discard_staged()
 
     def commit(self) -> None:
         """Write the checkpoint (the commit point), then make its staged objects visible."""
         sinks = self._transactional_sinks()
         engine_state, tables = self.run.engine.snapshot()
         sink_states: dict[str, dict[str, Any]] = {}
-        promotions: list[dict[str, str]] = []
-        for name, sink in sinks.items():
-            data, rows = sink.snapshot()
+        for name, checkpointed in self._checkpointed_sinks().items():
+            data, rows = checkpointed.snapshot()
             if rows is not None:
                 tables[f"sink-{name}"] = rows
                 data["rows"] = f"sink-{name}"
             sink_states[name] = data
-            promotions += [{"sink": name, **item} for item in sink.staged]
+        promotions = [{"sink": name, **item} for name, sink in sinks.items() for item in sink.staged]
         state = CheckpointState(
             epoch=self.epoch + 1, fingerprint=self.run.fingerprint(), positions=self.positions,
             engine=engine_state, sinks=sink_states, promotions=promotions, tables=tables,

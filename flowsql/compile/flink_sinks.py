@@ -12,7 +12,6 @@ bare pattern such as the default `!{timestamp:yyyy/MM/dd/HH}/` gives Hive-style 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -28,13 +27,13 @@ from flowsql.compile.flink_common import (
     quote_name,
     with_clause,
 )
+from flowsql.delivery.buffer import OBJECT_BUFFERING, Buffering, BufferOptions
 from flowsql.delivery.prefix import DEFAULT_PREFIX, PrefixError, parse_prefix
 from flowsql.errors import ConfigError
-from flowsql.options import RawValue, parse_duration, parse_size
+from flowsql.options import bind_options
 from flowsql.pipeline.model import SinkDecl
 
-DEFAULT_BUFFER_SIZE = 64 * 1000**2
-DEFAULT_BUFFER_INTERVAL = 60.0
+DEFAULT_BUFFER_INTERVAL = OBJECT_BUFFERING.interval
 _PIECE_NAMES = {"yyyy": "year", "MM": "month", "dd": "day", "HH": "hour", "mm": "minute", "yyyy-MM-dd": "dt"}
 _PARQUET_CODECS = {"snappy": "SNAPPY", "gzip": "GZIP", "zstd": "ZSTD", "lz4": "LZ4", "none": "UNCOMPRESSED",
                    "uncompressed": "UNCOMPRESSED", "brotli": "BROTLI"}
@@ -96,8 +95,8 @@ def _filesystem_table(decl: SinkDecl, schema: pa.Schema, connector: str) -> Sink
         if compression:
             notes.append(f"sink `{decl.name}`: Flink's JSON file writer has no compression; the files are "
                          f"written without {compression}")
-    size = _option(decl, "buffer_size", parse_size, DEFAULT_BUFFER_SIZE)
-    interval = _option(decl, "buffer_interval", parse_duration, DEFAULT_BUFFER_INTERVAL)
+    buffering = _buffering(decl)  # the object sinks' own options and defaults
+    size, interval = buffering.size, buffering.interval
     options += [
         ("sink.rolling-policy.file-size", f"{int(size)}b"),
         ("sink.rolling-policy.rollover-interval", flink_duration(interval)),
@@ -203,12 +202,6 @@ def _free_name(name: str, schema: pa.Schema, extra: list[tuple[str, exp.Expressi
     return candidate
 
 
-def _option(decl: SinkDecl, key: str, parse: Callable[[RawValue], float], default: float) -> float:
-    raw = decl.option(key)
-    if raw is None:
-        return default
-    option = next(o for o in decl.options if o.key.lower() == key)
-    try:
-        return float(parse(option.value))
-    except ValueError as exc:
-        raise ConfigError(f"sink '{decl.name}': {key}: {exc}", option.location, option.source_line) from None
+def _buffering(decl: SinkDecl) -> Buffering:
+    options = [o for o in decl.options if o.key.lower() in ("buffer_size", "buffer_interval")]
+    return bind_options(BufferOptions, options, f"sink '{decl.name}'").buffering

@@ -9,8 +9,9 @@ from typing import Protocol
 
 import pyarrow as pa
 
-from flowsql.delivery.destinations import LocalDestination
-from flowsql.delivery.sink import ObjectSink, SinkOptions, SinkStats
+from flowsql.delivery.buffer import Buffering
+from flowsql.delivery.destinations import Destination, LocalDestination
+from flowsql.delivery.sink import ObjectSink, SinkOptions, SinkStats, _option_error
 from flowsql.delivery.stdout import StdoutSink, StdoutSinkOptions
 from flowsql.errors import ConfigError
 from flowsql.options import bind_options
@@ -19,14 +20,28 @@ from flowsql.records import BadRecord
 
 
 class Sink(Protocol):
+    """What the runner asks of every sink: rows and error records in, flushes when due. A sink
+    that checkpoints or stages its output also is a CheckpointedSink / TransactionalSink
+    (flowsql/checkpoint/participants.py)."""
+
     name: str
+    schema: pa.Schema  # the query's result it takes
     stats: SinkStats
     delivered: list[str]
+    buffering: Buffering
 
     def add(self, table: pa.Table, now: float | None = None) -> None: ...
     def add_errors(self, records: list[BadRecord]) -> None: ...
     def due(self, now: float | None = None) -> bool: ...
     def flush(self) -> list[str]: ...
+
+    def describe(self) -> str:
+        """Where it delivers, for the run summary and explain."""
+        ...
+
+    def explain_lines(self) -> list[str]:
+        """What explain says about it beyond its destination and buffer."""
+        ...
 
 
 SinkFactory = Callable[[SinkDecl, str, pa.Schema], Sink]
@@ -54,6 +69,11 @@ def create_sink(decl: SinkDecl, pipeline_name: str, schema: pa.Schema) -> Sink:
     return _CONNECTORS[connector](decl, pipeline_name, schema)
 
 
+def connector_names() -> list[str]:
+    """The connectors a sink may name."""
+    return sorted(_CONNECTORS)
+
+
 @dataclass(frozen=True)
 class FileSinkOptions(SinkOptions):
     path: str = ""
@@ -64,7 +84,7 @@ def _file_sink(decl: SinkDecl, pipeline_name: str, schema: pa.Schema) -> Sink:
     options = bind_options(FileSinkOptions, list(decl.options), f"sink '{decl.name}' (file)")
     if not options.path:
         raise ConfigError(f"sink '{decl.name}' (file) needs the option 'path'", decl.location)
-    return ObjectSink(decl, options, LocalDestination(options.path), pipeline_name, schema)
+    return _object_sink(decl, options, LocalDestination(options.path), pipeline_name, schema)
 
 
 @register("s3")
@@ -78,7 +98,21 @@ def _s3_sink(decl: SinkDecl, pipeline_name: str, schema: pa.Schema) -> Sink:
         destination = S3Destination(options)
     except ValueError as exc:
         raise ConfigError(f"sink '{decl.name}' (s3): {exc}", decl.location) from None
-    return ObjectSink(decl, options, destination, pipeline_name, schema)
+    return _object_sink(decl, options, destination, pipeline_name, schema)
+
+
+def _object_sink(decl: SinkDecl, options: SinkOptions, destination: Destination, pipeline_name: str,
+                 schema: pa.Schema) -> ObjectSink:
+    """An object sink, with the catalog its options name attached (Glue)."""
+    sink = ObjectSink(decl, options, destination, pipeline_name, schema)
+    if options.glue_database or options.glue_table:
+        if sink.transform is not None:
+            raise _option_error(decl, "glue_table", "a sink with a transformation handler cannot register a "
+                               "Glue table yet; define the table from transform_schema")
+        from flowsql.catalog.glue import attach_glue
+
+        sink.add_catalog(attach_glue(sink, decl))
+    return sink
 
 
 @register("http")
@@ -101,4 +135,4 @@ def _stdout_sink(decl: SinkDecl, pipeline_name: str, schema: pa.Schema) -> Sink:
     return StdoutSink(decl, options, schema)
 
 
-__all__ = ["Sink", "create_sink", "register"]
+__all__ = ["Sink", "connector_names", "create_sink", "register"]

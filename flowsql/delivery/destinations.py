@@ -17,7 +17,6 @@ from typing import Protocol
 from flowsql.errors import DeliveryError
 from flowsql.metrics import DeliveryReporter
 
-
 # A staged object's name: 24 hex digits of its key's hash and the key's extension. Object names
 # always hold a '-' (pipeline-sink-...), so nothing a prefix writes can look staged.
 _STAGED_NAME = re.compile(r"[0-9a-f]{24}(\.[A-Za-z0-9]+)?")

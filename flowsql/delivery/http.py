@@ -19,12 +19,13 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import ClassVar
 
 import duckdb
 import pyarrow as pa
 import urllib3
 
-from flowsql.delivery.buffer import BufferedDelivery, DeliveryBuffer
+from flowsql.delivery.buffer import BufferedDelivery, Buffering, BufferOptions, DeliveryBuffer
 from flowsql.delivery.destinations import Destination
 from flowsql.delivery.encoders import encode_json_lines
 from flowsql.delivery.prefix import Prefix, sanitise_value
@@ -40,7 +41,7 @@ from flowsql.delivery.retry import (
 from flowsql.delivery.sink import SinkStats, encode_error_records, oldest_time
 from flowsql.errors import DeliveryError
 from flowsql.metrics import DeliveryReporter, ReportsMetrics
-from flowsql.options import choice, duration, size
+from flowsql.options import choice, size
 from flowsql.records import BadRecord
 from flowsql.secrets import scrub, secret_values
 
@@ -52,7 +53,9 @@ _RECORD_OVERHEAD = len('{"data":""},')
 
 
 @dataclass(frozen=True)
-class HttpSinkOptions(RetryOptions):
+class HttpSinkOptions(RetryOptions, BufferOptions):
+    DEFAULT_BUFFERING: ClassVar[Buffering] = Buffering(5 * 1000**2, 60.0)  # Firehose's HTTP endpoint defaults
+
     connector: str = ""
     url: str = ""
     access_key: str = dataclasses.field(default="", repr=False)
@@ -62,8 +65,6 @@ class HttpSinkOptions(RetryOptions):
     source_arn: str = ""
     ca_bundle: str = ""
     request_size_limit: int = size(4 * 1000**2)
-    buffer_size: int = size(5 * 1000**2)
-    buffer_interval: float = duration(60.0)
     error_output_prefix: str = ""
     backup_path: str = ""
     backup_bucket: str = ""
@@ -74,19 +75,13 @@ class HttpSinkOptions(RetryOptions):
 @dataclass(frozen=True)
 class Endpoint:
     """Where the sink delivers, as the run summary names it. A POST cannot be staged and
-    promoted later, so with checkpoints there is nothing to stage or discard: the endpoint's
+    promoted later, so the sink is checkpointed but not transactional: the endpoint's
     guarantee is at-least-once with request ids a replay repeats (docs/delivery.md)."""
 
     url: str
 
     def describe(self) -> str:
         return self.url
-
-    def use_staging(self, folder: object, pipeline: str) -> None:
-        return None
-
-    def discard_staged(self, keep: set[str]) -> int:
-        return 0
 
 
 class PayloadTooLarge(Exception):
@@ -159,14 +154,13 @@ class HttpEndpointSink(BufferedDelivery):
             num_pools=2, maxsize=2, retries=False, cert_reqs="CERT_REQUIRED", ca_certs=options.ca_bundle or None,
             timeout=urllib3.Timeout(connect=options.connect_timeout, read=options.read_timeout),
         )
-        self.buffer = DeliveryBuffer(options.buffer_size, options.buffer_interval)
+        self.buffering = options.buffering
+        self.buffer = DeliveryBuffer(self.buffering.size, self.buffering.interval)
         self.errors: list[BadRecord] = []
         self.rows_taken = 0
         self.errors_taken = 0
         self.stats = SinkStats()
         self.delivered: list[str] = []
-        self.staging = False
-        self.staged: list[dict[str, str]] = []  # always empty: see Endpoint
         self._con = duckdb.connect()
 
     def __repr__(self) -> str:
@@ -176,6 +170,12 @@ class HttpEndpointSink(BufferedDelivery):
         self.reporter = reporter
         if isinstance(self.backup, ReportsMetrics):
             self.backup.bind_metrics(reporter)
+
+    def describe(self) -> str:
+        return self.url
+
+    def explain_lines(self) -> list[str]:
+        return []
 
     def flush(self, wall_time: datetime | None = None) -> list[str]:
         wall = wall_time or datetime.now(timezone.utc)
@@ -205,9 +205,6 @@ class HttpEndpointSink(BufferedDelivery):
 
     # Checkpoints: the buffer and the positions survive a restart (BufferedDelivery.snapshot),
     # so a replayed batch of the same records carries the request ids it had before.
-
-    def promote_staged(self) -> None:
-        return None
 
     # -- one request -------------------------------------------------------------------------
     def _deliver(self, records: list[bytes], position: int, when: datetime) -> list[str]:

@@ -16,6 +16,8 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, ClassVar
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
@@ -32,14 +34,15 @@ from flowsql.catalog.iceberg_table import (
     schema_change,
     spec_terms,
 )
+from flowsql.checkpoint.participants import TransactionalSink
 from flowsql.checkpoint.state import table_to_bytes
-from flowsql.delivery.buffer import BufferedDelivery, DeliveryBuffer
+from flowsql.delivery.buffer import BufferedDelivery, Buffering, BufferOptions, DeliveryBuffer
 from flowsql.delivery.iceberg_changes import BATCH_COLUMN, WriteMode, resolve, write_mode
 from flowsql.delivery.iceberg_files import apply_change
 from flowsql.delivery.iceberg_staging import CommitMark, IcebergStaging, StagedFlush
 from flowsql.delivery.sink import SinkStats, encode_error_records
 from flowsql.errors import ConfigError, DeliveryError
-from flowsql.options import choice, duration, size
+from flowsql.options import choice
 from flowsql.pipeline.model import SinkDecl
 from flowsql.records import BadRecord
 
@@ -49,7 +52,10 @@ MARK_PREFIX = "flowsql.last-commit."
 
 
 @dataclass(frozen=True)
-class IcebergSinkOptions:
+class IcebergSinkOptions(BufferOptions):
+    # Each flush is a catalog commit and a data file per partition: fewer, larger ones.
+    DEFAULT_BUFFERING: ClassVar[Buffering] = Buffering(128 * 1000**2, 60.0)
+
     connector: str = ""
     table: str = ""  # namespace.table
     warehouse: str = ""  # a folder or URL; the embedded catalog lives in it as catalog.db
@@ -58,11 +64,9 @@ class IcebergSinkOptions:
     uri: str = ""  # the REST catalog's URI
     partition_by: str = ""  # Iceberg transforms: 'day(window_start), page'
     primary_key: str = ""  # with it, rows replace (and op = 'delete' removes) the rows of their key
-    buffer_size: int = size(128 * 1000**2)
-    buffer_interval: float = duration(60.0)
 
 
-class IcebergSink(BufferedDelivery):
+class IcebergSink(BufferedDelivery, TransactionalSink):
     """Delivers query results into one Iceberg table (see the module docstring)."""
 
     def __init__(self, decl: SinkDecl, options: IcebergSinkOptions, pipeline_name: str, schema: pa.Schema) -> None:
@@ -88,13 +92,14 @@ class IcebergSink(BufferedDelivery):
         except ValueError as exc:
             raise option_error(decl, "partition_by", str(exc)) from None
         self.destination = IcebergStaging(self.catalog_choice, options.table)
-        self.buffer = DeliveryBuffer(options.buffer_size, options.buffer_interval)
+        self.buffering = options.buffering
+        self.buffer = DeliveryBuffer(self.buffering.size, self.buffering.interval)
         self.errors: list[BadRecord] = []
+        self.rows_taken = 0  # BufferedDelivery's checkpointed counters (flushes here are named by sequence)
+        self.errors_taken = 0
         self.stats = SinkStats()
         self.delivered: list[str] = []
         self.sequence = 0  # flushes so far (names staged files)
-        self.rows_taken = 0  # rows and error records flushed so far (kept as every sink keeps them)
-        self.errors_taken = 0
         self.run_id = uuid.uuid4().hex[:12]  # a new lineage unless a checkpoint restores one
         self.checkpoint_epoch = 0  # the last committed checkpoint's epoch; its flushes go in the next one
         self.epoch_sequence = 0
@@ -210,18 +215,25 @@ class IcebergSink(BufferedDelivery):
         return [mark.text()]
 
     # -- checkpoints -------------------------------------------------------------------------
-    def snapshot(self) -> tuple[dict[str, object], pa.Table | None]:
+    def snapshot(self) -> tuple[dict[str, Any], pa.Table | None]:
         data, rows = super().snapshot()
         data.update(run=self.run_id, epoch=self.checkpoint_epoch + 1, batches=self.batches, sequence=self.sequence)
         return data, rows
 
-    def restore(self, data: dict[str, object], rows: pa.Table | None) -> None:
+    def restore(self, data: dict[str, Any], rows: pa.Table | None) -> None:
         super().restore(data, rows)
         self.run_id = str(data["run"])
-        self.checkpoint_epoch = int(data["epoch"])  # type: ignore[call-overload]
+        self.checkpoint_epoch = int(data["epoch"])
         self.epoch_sequence = 0
         self.batches = int(data.get("batches", 0))  # type: ignore[call-overload]
         self.sequence = int(data.get("sequence", 0))  # type: ignore[call-overload]
+
+    def begin_staging(self, folder: Path, pipeline: str) -> None:
+        self.destination.use_staging(folder, pipeline)
+        self.staging = True
+
+    def discard_staged(self) -> None:
+        self.destination.discard_staged(set())
 
     def promote_staged(self) -> None:
         """The checkpoint listing the staged flushes has committed: commit them, in order."""
@@ -297,6 +309,9 @@ class IcebergSink(BufferedDelivery):
             out.write(data)
         self.stats.errors += data.count(b"\n")
 
+    def describe(self) -> str:
+        return self.destination.describe()
+
     def explain_lines(self) -> list[str]:
         """What `flowsql explain` says about this sink."""
         spec = self.existing_partition if self.existing_partition is not None else self.partition
@@ -305,8 +320,8 @@ class IcebergSink(BufferedDelivery):
             f"iceberg table {self.options.table}, catalog: {self.catalog_choice.describe()}",
             f"partition spec: {describe_terms(spec)}{origin}",
             f"writes: {self.mode.describe()}",
-            f"commits: one Iceberg commit per flush (buffer {self.options.buffer_size:,} bytes or "
-            f"{self.options.buffer_interval:g} s); with checkpoints, after the checkpoint that lists the flush; "
+            f"commits: one Iceberg commit per flush ({self.buffering.describe()}); with checkpoints, after the "
+            "checkpoint that lists the flush; "
             "its snapshot summary carries flowsql.pipeline, flowsql.run, flowsql.epoch and flowsql.sequence",
         ]
 

@@ -10,12 +10,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flowsql.delivery.buffer import BufferedDelivery, DeliveryBuffer
+from flowsql.checkpoint.participants import TransactionalSink
+from flowsql.delivery.buffer import BufferedDelivery, BufferOptions, DeliveryBuffer
 from flowsql.delivery.destinations import Destination
 from flowsql.delivery.encoders import JSON_CODECS, PARQUET_CODECS, Encoder, RawRecordsEncoder, make_encoder
 from flowsql.delivery.prefix import (
@@ -39,7 +41,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class SinkOptions:
+class SinkOptions(BufferOptions):
     """Options every object sink takes (file, s3)."""
 
     connector: str = ""
@@ -47,8 +49,6 @@ class SinkOptions:
     compression: str = ""
     prefix: str = ""
     error_output_prefix: str = ""
-    buffer_size: int = size(64 * 1000**2)
-    buffer_interval: float = duration(60.0)
     time_column: str = ""  # the rows' time for names and !{timestamp:...}; see time_column_of
     prefix_time: str = choice("row", "oldest")  # !{timestamp:...} from each row's time, or the object's oldest
     glue_database: str = ""  # with glue_table: register the table and its partitions in Glue
@@ -67,6 +67,15 @@ class SinkOptions:
 DeliveredHook = Callable[[str, dict[str, object]], None]
 
 
+class CatalogHook(Protocol):
+    """Keeps a catalog's table (Glue) in step with what an object sink delivers; the sink
+    factory attaches it (delivery/__init__.py), so sinks never import a catalog."""
+
+    def on_delivered(self, key: str, partition: dict[str, object]) -> None:
+        """A data object became visible; `partition` holds its partitionKeyFromQuery values."""
+        ...
+
+
 @dataclass
 class SinkStats:
     rows: int = 0
@@ -78,7 +87,7 @@ class SinkStats:
     invocations: int = 0  # calls of the transformation handler
 
 
-class ObjectSink(BufferedDelivery):
+class ObjectSink(BufferedDelivery, TransactionalSink):
     """Delivers query results as objects named from the sink's prefix."""
 
     def __init__(self, decl: SinkDecl, options: SinkOptions, destination: Destination,
@@ -113,15 +122,9 @@ class ObjectSink(BufferedDelivery):
             raise _option_error(decl, "prefix", f"!{{partitionKeyFromQuery:{missing[0]}}} names no column of "
                                 f"{whose} ({', '.join(columns) or 'none: use partitionKeyFromLambda'})")
         _check_lower_case_names(decl, self.buffer_schema)
-        self.buffer = DeliveryBuffer(options.buffer_size, options.buffer_interval)
+        self.buffering = options.buffering
+        self.buffer = DeliveryBuffer(self.buffering.size, self.buffering.interval)
         self.on_delivered: list[DeliveredHook] = []
-        if options.glue_database or options.glue_table:
-            if self.transform is not None:
-                raise _option_error(decl, "glue_table", "a sink with a transformation handler cannot register a "
-                                    "Glue table yet; define the table from transform_schema")
-            from flowsql.catalog.glue import attach_glue
-
-            attach_glue(self, decl)
         self.errors: list[BadRecord] = []
         self.rows_taken = 0
         self.errors_taken = 0
@@ -141,6 +144,12 @@ class ObjectSink(BufferedDelivery):
         if self.transform is not None and self.transform.rows.raw:
             return None
         return pa.schema([f for f in self.buffer_schema if f.name not in self.hidden_columns])
+
+    def describe(self) -> str:
+        return self.destination.describe()
+
+    def explain_lines(self) -> list[str]:
+        return [f"transform: {self.transform.describe()}"] if self.transform is not None else []
 
     def _use_transform(self, decl: SinkDecl, options: SinkOptions, pipeline_name: str, schema: pa.Schema) -> None:
         from flowsql.delivery.transform_config import build_transform
@@ -176,7 +185,7 @@ class ObjectSink(BufferedDelivery):
         self.errors.extend(outcome.failed)
         self.buffer.add(outcome.table, now)
 
-    def snapshot(self) -> tuple[dict[str, object], pa.Table | None]:
+    def snapshot(self) -> tuple[dict[str, Any], pa.Table | None]:
         data, rows = super().snapshot()
         if self.transform is not None:
             data["transform"] = self.transform.snapshot()
@@ -279,6 +288,16 @@ class ObjectSink(BufferedDelivery):
             item["partition"] = json.dumps(partition, default=str, sort_keys=True)
         self.staged.append(item)
         return key
+
+    def begin_staging(self, folder: Path, pipeline: str) -> None:
+        self.destination.use_staging(folder, pipeline)
+        self.staging = True
+
+    def discard_staged(self) -> None:
+        self.destination.discard_staged(set())
+
+    def add_catalog(self, hook: CatalogHook) -> None:
+        self.on_delivered.append(hook.on_delivered)
 
     def promote_staged(self) -> None:
         """After the checkpoint that lists them has committed: make staged objects visible."""

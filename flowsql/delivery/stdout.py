@@ -6,15 +6,15 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TextIO
+from typing import ClassVar, TextIO
 
 import duckdb
 import pyarrow as pa
 
-from flowsql.delivery.buffer import DeliveryBuffer
+from flowsql.delivery.buffer import Buffering, BufferOptions, DeliveryBuffer
 from flowsql.delivery.encoders import encode_json_lines
 from flowsql.delivery.sink import SinkStats
-from flowsql.options import choice, duration, size
+from flowsql.options import choice
 from flowsql.pipeline.model import SinkDecl
 from flowsql.records import BadRecord
 
@@ -22,11 +22,12 @@ _MAX_TABLE_ROWS = 50
 
 
 @dataclass(frozen=True)
-class StdoutSinkOptions:
+class StdoutSinkOptions(BufferOptions):
+    # A terminal shows each micro-batch's rows as they come.
+    DEFAULT_BUFFERING: ClassVar[Buffering] = Buffering(1000**2, 0.0)
+
     connector: str = ""
     format: str = choice("auto", "table", "json")
-    buffer_size: int = size(1000**2)
-    buffer_interval: float = duration(0.0)
 
 
 class StdoutSink:
@@ -36,12 +37,19 @@ class StdoutSink:
         self.options = options
         self.schema = schema
         self.stream = stream or sys.stdout
-        self.buffer = DeliveryBuffer(options.buffer_size, options.buffer_interval)
+        self.buffering = options.buffering
+        self.buffer = DeliveryBuffer(self.buffering.size, self.buffering.interval)
         self.stats = SinkStats()
         self.errors: list[BadRecord] = []
         self.delivered: list[str] = []
         self._con = duckdb.connect()
         self._widths: list[int] | None = None  # the header is printed once; later rows align to it
+
+    def describe(self) -> str:
+        return "stdout"
+
+    def explain_lines(self) -> list[str]:
+        return []
 
     def _table_text(self, table: pa.Table) -> str:
         names = table.column_names

@@ -4,14 +4,16 @@ and moves each stream's watermark, so windows close in order and exactly once.""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flowsql.engine.operators import Operator, Rejected, StatelessOperator, WindowOperator
+from flowsql.engine.operators import Operator, Rejected, build_operator
 from flowsql.engine.planner import OperatorPlan, Plan, StreamInfo, plan_pipeline
 from flowsql.engine.windows import FOREVER_US, WindowSpec
+from flowsql.frontends import TableFeed, table_kind
 
 OutputHandler = Callable[[str, pa.Table], None]
 RejectHandler = Callable[[OperatorPlan, Rejected], None]
@@ -33,24 +35,15 @@ class Engine:
         self.operators: list[tuple[OperatorPlan, Operator]] = []
         self.subscribers: dict[str, list[int]] = {}
         self.producers: dict[str, list[int]] = {}  # a view's queries (a front end may merge several)
-        # CDC tables: each keeps its state and runs the reports (EMIT) over it. Imported here
-        # because flowsql.cdc builds on this package's planner and operators.
-        from flowsql.cdc.report import TableFeed
-
-        self.tables = {name: TableFeed.create(decl, plan.streams[name], self.con) for name, decl in plan.tables.items()}
+        # Tables (CDC): each keeps its state and runs the reports (EMIT) over it.
+        self.tables: dict[str, TableFeed] = {
+            name: table_kind().open(decl, plan.streams[name], self.con) for name, decl in plan.tables.items()}
         for op_plan in plan.operators:
             if op_plan.kind == "report":
                 self.tables[op_plan.input.lower()].add_report(op_plan)
                 continue
             index = len(self.operators)
-            operator: Operator
-            make_operator = getattr(op_plan.decl, "make_operator", None)  # a front end's own operator
-            if make_operator is not None:
-                operator = make_operator(op_plan, self.con, lateness.get(op_plan.input.lower(), 0))
-            elif op_plan.window is None:
-                operator = StatelessOperator(op_plan, self.con)
-            else:
-                operator = WindowOperator(op_plan, self.con, lateness.get(op_plan.input.lower(), 0))
+            operator = build_operator(op_plan, self.con, lateness.get(op_plan.input.lower(), 0))
             self.operators.append((op_plan, operator))
             for name in dict.fromkeys(n.lower() for n in op_plan.all_inputs):
                 self.subscribers.setdefault(name, []).append(index)
@@ -102,27 +95,20 @@ class Engine:
         return self.clocks.get(stream.lower(), {}).get(column.lower())
 
     def buffered_rows(self) -> int:
-        return sum(op.buffered_rows for _, op in self.operators if isinstance(op, WindowOperator))
+        """Rows the window queries keep for their open windows."""
+        return sum(op.buffered_rows for plan, op in self.operators if plan.window is not None and plan.factory is None)
 
     # -- checkpoints ---------------------------------------------------------------------------
     def snapshot(self) -> tuple[dict[str, object], dict[str, pa.Table]]:
-        """The engine's state as JSON-able data plus named row sets (the open windows' rows)."""
+        """The engine's state as JSON-able data plus named row sets (the rows operators keep)."""
         operators: list[dict[str, object]] = []
         tables: dict[str, pa.Table] = {}
         for index, (op_plan, operator) in enumerate(self.operators):
-            entry: dict[str, object] = {"target": op_plan.target}
-            if isinstance(operator, WindowOperator):
-                entry["closed_until"] = operator.closed_until
-                entry["next_close"] = operator.next_close
-                rows = operator.state()
-                if rows is not None:
-                    tables[f"engine-{index}"] = rows
-                    entry["rows"] = f"engine-{index}"
-            elif hasattr(operator, "checkpoint"):  # a front end's own operator keeps its own state
-                entry["custom"], rows = operator.checkpoint()
-                if rows is not None:
-                    tables[f"engine-{index}"] = rows
-                    entry["rows"] = f"engine-{index}"
+            data, rows = operator.snapshot()
+            entry: dict[str, object] = {"target": op_plan.target, "state": data}
+            if rows is not None:
+                tables[f"engine-{index}"] = rows
+                entry["rows"] = f"engine-{index}"
             operators.append(entry)
         cdc: dict[str, object] = {}
         for name, feed in self.tables.items():
@@ -130,20 +116,16 @@ class Engine:
             tables.update(feed_tables)
         return {"clocks": self.clocks, "operators": operators, "cdc": cdc}, tables
 
-    def restore(self, data: dict[str, object], tables: dict[str, pa.Table]) -> None:
+    def restore(self, data: dict[str, Any], tables: dict[str, pa.Table]) -> None:
         """Take back a snapshot made by an engine of the same plan."""
-        self.clocks = {k: dict(v) for k, v in data["clocks"].items()}  # type: ignore[attr-defined]
-        for (_, operator), entry in zip(self.operators, data["operators"]):  # type: ignore[call-overload]
-            if isinstance(operator, WindowOperator):
-                operator.closed_until = entry.get("closed_until")
-                operator.next_close = entry.get("next_close")
-                rows = tables.get(entry["rows"]) if entry.get("rows") else None
-                operator.buffer = [rows] if rows is not None and rows.num_rows else []
-                operator.buffered_rows = rows.num_rows if rows is not None else 0
-            elif hasattr(operator, "resume"):
-                rows = tables.get(entry["rows"]) if entry.get("rows") else None
-                operator.resume(entry.get("custom") or {}, rows)
-        for name, entry in data.get("cdc", {}).items():  # type: ignore[attr-defined]
+        self.clocks = {k: dict(v) for k, v in data["clocks"].items()}
+        for (_, operator), entry in zip(self.operators, data["operators"], strict=False):
+            rows = tables.get(entry["rows"]) if entry.get("rows") else None
+            # Checkpoints of earlier versions kept a window's state in the entry itself and a front
+            # end's operator's under "custom".
+            state = entry["state"] if "state" in entry else entry.get("custom") or entry
+            operator.restore(state, rows)
+        for name, entry in data.get("cdc", {}).items():
             self.tables[name].restore(entry, tables, f"cdc-{name}")
 
     # -- routing -----------------------------------------------------------------------------
@@ -177,9 +159,7 @@ class Engine:
     def _advance(self, key: str) -> None:
         for index in self.subscribers.get(key, []):
             op_plan, operator = self.operators[index]
-            window = op_plan.window
-            # A front end's own operator may also wait for a clock (`time_column`).
-            clock = window.time_column if window is not None else getattr(operator, "time_column", None)
+            clock = operator.time_column
             if clock is not None and op_plan.inputs:
                 marks = [self.clocks[n.lower()].get(clock.lower()) for n in op_plan.inputs]
                 result = operator.advance_inputs(marks)

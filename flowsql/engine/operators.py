@@ -10,9 +10,11 @@ on are set apart (see isolation.py) and rejected; the query runs on the rest.
 from __future__ import annotations
 
 import itertools
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from typing import Any, Protocol
 
 import duckdb
 import numpy as np
@@ -27,17 +29,102 @@ _names = itertools.count()
 _NULL_TIME = np.iinfo(np.int64).min
 
 
+OperatorState = dict[str, Any]  # JSON-able; the rows an operator keeps travel beside it as a table
 
-class RejectsOnEmit:
-    """Rows an operator's query failed on while it emitted (the engine's advance returns only
-    results), held until the engine takes them for the error output."""
+
+class Operator(Protocol):
+    """What the engine asks of every operator, built in or a front end's: rows in, results out
+    as the clocks move, and its state for checkpoints. `time_column` is the clock `advance`
+    waits on (None: the operator never waits for one)."""
+
+    @property
+    def time_column(self) -> str | None: ...
+    @property
+    def buffered_rows(self) -> int: ...
+    @property
+    def closed_until_us(self) -> int | None: ...
+
+    def push(self, table: pa.Table) -> tuple[pa.Table | None, list[Rejected]]:
+        """Take a micro-batch: (rows to emit now, rows the query failed on)."""
+        ...
+
+    def push_input(self, position: int, table: pa.Table) -> tuple[pa.Table | None, list[Rejected]]:
+        """Take a micro-batch of one input of an operator of several (OperatorPlan.inputs)."""
+        ...
+
+    def advance(self, watermark_us: int) -> pa.Table | None:
+        """The clock moved: what closed."""
+        ...
+
+    def advance_inputs(self, clocks: list[int | None]) -> pa.Table | None:
+        """The clocks of each input (an operator of several inputs) moved: what closed."""
+        ...
+
+    def take_rejected(self) -> list[Rejected]:
+        """Rows the query failed on while the operator emitted, since the last call."""
+        ...
+
+    def snapshot(self) -> tuple[OperatorState, pa.Table | None]:
+        """The operator's state for a checkpoint: data and the rows it keeps."""
+        ...
+
+    def restore(self, data: OperatorState, rows: pa.Table | None) -> None:
+        """Take back what `snapshot` gave, in a new operator of the same plan."""
+        ...
+
+
+class OperatorFactory(Protocol):
+    """Builds a front end's own operator for a planned query (a KDA sliding window, a join)."""
+
+    def make_operator(self, plan: OperatorPlan, con: duckdb.DuckDBPyConnection, lateness_us: int = 0) -> Operator:
+        ...
+
+
+class OperatorBase(ABC):
+    """What operators share: a single input, no clock, and rows the query failed on while it
+    emitted (the engine's advance returns only results), held until the engine takes them for
+    the error output. Each operator says how its state is saved and restored."""
+
+    time_column: str | None = None
 
     def __init__(self) -> None:
         self.pending_rejects: list[Rejected] = []
 
+    @property
+    def closed_until_us(self) -> int | None:
+        return None
+
     def take_rejected(self) -> list[Rejected]:
         taken, self.pending_rejects = self.pending_rejects, []
         return taken
+
+    @abstractmethod
+    def push(self, table: pa.Table) -> tuple[pa.Table | None, list[Rejected]]: ...
+
+    def push_input(self, position: int, table: pa.Table) -> tuple[pa.Table | None, list[Rejected]]:
+        return self.push(table)
+
+    def advance(self, watermark_us: int) -> pa.Table | None:
+        return None
+
+    def advance_inputs(self, clocks: list[int | None]) -> pa.Table | None:
+        known = [c for c in clocks if c is not None]
+        return self.advance(min(known)) if known and len(known) == len(clocks) else None
+
+    @abstractmethod
+    def snapshot(self) -> tuple[OperatorState, pa.Table | None]: ...
+
+    @abstractmethod
+    def restore(self, data: OperatorState, rows: pa.Table | None) -> None: ...
+
+
+def build_operator(plan: OperatorPlan, con: duckdb.DuckDBPyConnection, lateness_us: int = 0) -> Operator:
+    """The operator of a planned query: its front end's own, or a window or stateless one."""
+    if plan.factory is not None:
+        return plan.factory.make_operator(plan, con, lateness_us)
+    if plan.window is None:
+        return StatelessOperator(plan, con)
+    return WindowOperator(plan, con, lateness_us)
 
 
 def _iso(us: int) -> str:
@@ -63,8 +150,10 @@ def times_us(table: pa.Table, column: str) -> np.ndarray:
     return values.fill_null(_NULL_TIME).to_numpy(zero_copy_only=False)
 
 
-class StatelessOperator(RejectsOnEmit):
+class StatelessOperator(OperatorBase):
     """Runs its query on every micro-batch as it comes."""
+
+    buffered_rows = 0
 
     def __init__(self, plan: OperatorPlan, con: duckdb.DuckDBPyConnection) -> None:
         super().__init__()
@@ -84,18 +173,14 @@ class StatelessOperator(RejectsOnEmit):
         with registered(self.con, self.relation, table):
             return self.con.sql(self.sql).to_arrow_table()
 
-    def advance(self, watermark_us: int) -> pa.Table | None:
-        return None
+    def snapshot(self) -> tuple[OperatorState, pa.Table | None]:
+        return {}, None
 
-    @property
-    def closed_until_us(self) -> int | None:
-        return None
-
-    def state(self) -> pa.Table | None:
+    def restore(self, data: OperatorState, rows: pa.Table | None) -> None:
         return None
 
 
-class WindowOperator(RejectsOnEmit):
+class WindowOperator(OperatorBase):
     """Buffers rows of open windows and emits each window once, when the watermark passes it."""
 
     def __init__(self, plan: OperatorPlan, con: duckdb.DuckDBPyConnection, lateness_us: int = 0) -> None:
@@ -103,6 +188,7 @@ class WindowOperator(RejectsOnEmit):
         super().__init__()
         self.plan = plan
         self.spec: WindowSpec = plan.window
+        self.time_column = plan.window.time_column
         self.con = con
         self.lateness_us = lateness_us
         self.relation = f"__flowsql_in_{next(_names)}"
@@ -214,10 +300,12 @@ class WindowOperator(RejectsOnEmit):
         next_aligned_end = ((until - spec.size_us) // spec.slide_us + 1) * spec.slide_us + spec.size_us
         return kept, max(int(spec.first_end(times[keep]).min()), next_aligned_end)
 
-    def state(self) -> pa.Table | None:
-        if not self.buffer:
-            return None
-        return pa.concat_tables(self.buffer)
+    def snapshot(self) -> tuple[OperatorState, pa.Table | None]:
+        rows = pa.concat_tables(self.buffer) if self.buffer else None
+        return {"closed_until": self.closed_until, "next_close": self.next_close}, rows
 
-
-Operator = StatelessOperator | WindowOperator
+    def restore(self, data: OperatorState, rows: pa.Table | None) -> None:
+        self.closed_until = data.get("closed_until")
+        self.next_close = data.get("next_close")
+        self.buffer = [rows] if rows is not None and rows.num_rows else []
+        self.buffered_rows = rows.num_rows if rows is not None else 0

@@ -11,20 +11,24 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 import duckdb
 import pyarrow as pa
 from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 
-from flowsql.cdc.columns import report_schema, row_schema
 from flowsql.engine.preaggregate import PreAggregation, plan_preaggregation
 from flowsql.engine.query_errors import duckdb_error, find_token, node_location
 from flowsql.engine.windows import WindowSpec
 from flowsql.errors import Location, PipelineError, PipelineErrors
+from flowsql.frontends import table_kind
 from flowsql.pipeline.declarations import interval_hint, interval_seconds
 from flowsql.pipeline.model import Pipeline, QueryDecl, TableDecl
 from flowsql.records import ARRIVAL_TIME
+
+if TYPE_CHECKING:
+    from flowsql.engine.operators import OperatorFactory
 
 _DIALECT = DuckDB()
 WINDOW_FUNCTIONS = {"TUMBLE": 3, "HOP": 4, "SESSION": 3}
@@ -57,6 +61,7 @@ class OperatorPlan:
     preaggregate: PreAggregation | None = None  # partials kept instead of raw rows, when they decompose
     output_schema: pa.Schema = field(default_factory=lambda: pa.schema([]))
     inputs: tuple[str, ...] = ()  # every stream a front end's own operator reads (a join's two)
+    factory: OperatorFactory | None = None  # a front end's own operator; None: a window or stateless one
 
     @property
     def all_inputs(self) -> tuple[str, ...]:
@@ -69,7 +74,7 @@ class OperatorPlan:
     @property
     def kind(self) -> str:
         """'stateless', 'window', or 'report' (a query with EMIT over a CDC table's current state)."""
-        if getattr(self.decl, "emit", None) is not None:  # front ends may bring their own decl types
+        if self.decl.emit is not None:
             return "report"
         return "stateless" if self.window is None else "window"
 
@@ -79,6 +84,26 @@ class OperatorPlan:
     @staticmethod
     def sql_of(template: str, relation: str) -> str:
         return template.replace(INPUT_PLACEHOLDER, relation)
+
+
+class QueryPlanner(Protocol):
+    """Plans a front end's query that the standard planner cannot (a stream join's two inputs)."""
+
+    def plan_operator(self, pipeline: Pipeline, decl: QueryDecl, streams: dict[str, StreamInfo]) -> OperatorPlan:
+        ...
+
+
+@dataclass(frozen=True)
+class FrontEndQuery(QueryDecl):
+    """A query a front end translated: it may run on an operator of its own (`factory`) and be
+    planned by its own planner."""
+
+    factory: OperatorFactory | None = None
+    planner: QueryPlanner | None = None
+
+    def note(self) -> str:
+        """How the query was translated, in words (explain prints it)."""
+        return ""
 
 
 @dataclass
@@ -141,8 +166,13 @@ def _plan_one(pipeline: Pipeline, decl: QueryDecl, streams: dict[str, StreamInfo
         raise _error(pipeline, decl, f"INSERT INTO names no declared sink: '{decl.target}'",
                      hint=f"did you mean '{close[0]}'?" if close else
                      "declare it with CREATE SINK " + decl.target + " WITH (...)")
-    plan_operator = getattr(decl, "plan_operator", None)  # a front end that plans its own operator
-    operator = plan_operator(pipeline, decl, streams) if plan_operator is not None else _plan_query(pipeline, decl, streams)
+    front_end = decl if isinstance(decl, FrontEndQuery) else None
+    if front_end is not None and front_end.planner is not None:
+        operator = front_end.planner.plan_operator(pipeline, decl, streams)
+    else:
+        operator = _plan_query(pipeline, decl, streams)
+    if front_end is not None:
+        operator.factory = front_end.factory
     if decl.is_view:
         _add_view_stream(pipeline, decl, operator, streams)
     return operator
@@ -165,15 +195,14 @@ def _writes_unparsed_sink(pipeline: Pipeline, decl: QueryDecl) -> bool:
 
 def reads_any(decl: QueryDecl, names: set[str]) -> bool:
     """Whether the query reads one of these streams (lower-case names), directly or in a window."""
-    query = getattr(decl, "query", None)
-    if not names or not isinstance(query, exp.Expression):
+    if not names:
         return False
-    for table in query.find_all(exp.Table):
+    for table in decl.query.find_all(exp.Table):
         call = window_call(table)
         name = call.expressions[0].name if call is not None and call.expressions else table.name
         if name.lower() in names:
             return True
-    return any(n.lower() in names for n in getattr(decl, "inputs", ()) or ())
+    return False
 
 
 def _add_view_stream(pipeline: Pipeline, decl: QueryDecl, operator: OperatorPlan,
@@ -234,10 +263,12 @@ def _plan_query(pipeline: Pipeline, decl: QueryDecl, streams: dict[str, StreamIn
     stream = streams[input_name.lower()]
     operator = OperatorPlan(decl, stream.name, template, window)
     table = next((t for n, t in pipeline.tables.items() if n.lower() == input_name.lower()), None)
-    if getattr(decl, "emit", None) is not None or (table is not None and window is None):
+    if decl.emit is not None or (table is not None and window is None):
         _check_report(pipeline, decl, table, window)
-        state_schema = row_schema(stream.schema)
-        operator.output_schema = report_schema(_output_schema(pipeline, decl, operator, state_schema), decl.emit)
+        kind = table_kind()
+        state_schema = kind.state_schema(stream.schema)
+        assert decl.emit is not None  # _check_report refuses a report without EMIT
+        operator.output_schema = kind.report_schema(_output_schema(pipeline, decl, operator, state_schema), decl.emit)
         return operator
     if window is not None:
         _check_window_grouping(pipeline, decl, query)

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from flowsql.engine.isolation import run_isolated
-from flowsql.engine.operators import Rejected, RejectsOnEmit, times_us
+from flowsql.engine.operators import OperatorBase, Rejected, times_us
 from flowsql.engine.planner import OperatorPlan
 from flowsql.kda.stream_join import HELPERS, ID, KEEP, LEFT, LEFT_ID, MATCHED, ORDER, RIGHT, RIGHT_ID, TIME, US
 
@@ -43,7 +43,7 @@ def _with_tags(table: pa.Table, ids: np.ndarray, us: np.ndarray, out_us: np.ndar
             .append_column(MATCHED, pa.array(matched, pa.bool_())))
 
 
-class StreamJoinOperator(RejectsOnEmit):
+class StreamJoinOperator(OperatorBase):
     """Two inputs: `push_input(side, rows)` pairs new rows with the other side's kept rows;
     `advance_inputs(clocks)`, which the engine calls once a batch's rows are all pushed, emits
     the batch's pairs in ROWTIME order and lets rows go (an outer join's unmatched ones too)."""
@@ -147,10 +147,7 @@ class StreamJoinOperator(RejectsOnEmit):
             for relation in self.relations:
                 self.con.unregister(relation)
 
-    def state(self) -> Any:
-        return self.checkpoint()[1]
-
-    def checkpoint(self) -> tuple[dict[str, Any], pa.Table | None]:
+    def snapshot(self) -> tuple[dict[str, Any], pa.Table | None]:
         """Both sides' kept rows in one table: each side's columns prefixed, a side marker."""
         parts = []
         for side, prefix in enumerate(_PREFIXES):
@@ -161,7 +158,7 @@ class StreamJoinOperator(RejectsOnEmit):
         table = pa.concat_tables(parts, promote_options="default") if parts else None
         return {"next_id": self.next_id}, table
 
-    def resume(self, data: dict[str, Any], rows: pa.Table | None) -> None:
+    def restore(self, data: dict[str, Any], rows: pa.Table | None) -> None:
         self.next_id = int(data.get("next_id", 0))
         for side, prefix in enumerate(_PREFIXES):
             empty = tagged_empty(self.spec.input_schemas[side])

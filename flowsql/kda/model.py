@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from flowsql.engine.planner import FrontEndQuery
 from flowsql.errors import Location
-from flowsql.pipeline.model import Column, Pipeline, QueryDecl
+from flowsql.pipeline.model import Column, Pipeline
 from flowsql.records import ARRIVAL_TIME
 
 WINDOW_END = "window_end"
@@ -25,14 +25,15 @@ class KdaStream:
 
 
 @dataclass(frozen=True)
-class PumpDecl(QueryDecl):
-    """A pump translated into a flowsql query; `make_operator` builds a KDA-only operator
-    (sliding, stagger, join) and `translation` says in words how the pump was translated."""
+class PumpDecl(FrontEndQuery):
+    """A pump translated into a flowsql query; `factory` builds a KDA-only operator (sliding,
+    stagger, join, random cut forest) and `translation` says in words how the pump was translated."""
 
     pump: str = ""
     translation: str = ""
-    make_operator: Callable[..., Any] | None = None
-    plan_operator: Callable[..., Any] | None = None  # plans a stream join (two inputs) for the engine
+
+    def note(self) -> str:
+        return f'kda pump "{self.pump}": {self.translation}'
 
 
 @dataclass

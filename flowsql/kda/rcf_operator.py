@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from flowsql.engine.isolation import run_isolated
-from flowsql.engine.operators import Rejected, RejectsOnEmit, registered
+from flowsql.engine.operators import OperatorBase, Rejected, registered
 from flowsql.engine.planner import INPUT_PLACEHOLDER, OperatorPlan
 from flowsql.kda.rcf import EXPLANATION, SCORE, SEQ, ForestSpec
 
@@ -48,7 +48,7 @@ def explanation(spec: ForestSpec, attribution: dict[str, list[float]]) -> str:
     return json.dumps(out, separators=(",", ":"))
 
 
-class ForestOperator(RejectsOnEmit):
+class ForestOperator(OperatorBase):
     """Runs the cursor's SELECT on each batch, scores then learns each row, and runs the
     pump's SELECT on the scored rows. Rows either query fails on go to the error output; the
     forest learns each row once, after the cursor's query took it."""
@@ -111,16 +111,10 @@ class ForestOperator(RejectsOnEmit):
             rows = rows.set_column(rows.schema.get_field_index(EXPLANATION), EXPLANATION, pa.array(explained, pa.string()))
         return rows
 
-    def advance(self, watermark_us: int) -> pa.Table | None:
-        return None
-
-    def state(self) -> Any:
-        return None
-
-    def checkpoint(self) -> tuple[dict[str, Any], pa.Table | None]:
+    def snapshot(self) -> tuple[dict[str, Any], pa.Table | None]:
         return {"entries_seen": self.forest.entries_seen()}, pa.table(
             {FOREST_COLUMN: pa.array([self.forest.to_msgpack()], pa.large_binary())})
 
-    def resume(self, data: dict[str, Any], rows: pa.Table | None) -> None:
+    def restore(self, data: dict[str, Any], rows: pa.Table | None) -> None:
         if rows is not None and rows.num_rows:
             self.forest = krcf.RandomCutForest.from_msgpack(rows.column(FOREST_COLUMN)[0].as_py())

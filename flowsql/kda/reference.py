@@ -1,6 +1,9 @@
 """KDA reference data: `CREATE REFERENCE TABLE "name" (cols) WITH (path = ..., format = ...)`
-binds a CSV or JSON-lines object (a local file, or s3://bucket/key read once with boto3 at
-start-up, as KDA loads reference data) to a table that pumps join with streams."""
+binds a CSV or JSON-lines object (a local file, or s3://bucket/key read once when the run
+starts, as KDA loads reference data) to a table that pumps join with streams.
+
+An S3 object is not read while the file is parsed, so `validate` and `explain` call no AWS
+service: until `load_references` fetches it, its local file holds no rows."""
 
 from __future__ import annotations
 
@@ -74,7 +77,7 @@ def declare_reference(pipeline: Pipeline, tokens: list[Token], base_dir: Path) -
     if not bound.path:
         raise ConfigError(f"reference table '{name}' needs the option 'path'", location)
     if bound.path.startswith("s3://"):
-        local = _download(name, bound)
+        local = _placeholder(columns, bound)
     else:
         path = Path(bound.path)
         if not path.is_absolute() and not path.exists():
@@ -85,18 +88,34 @@ def declare_reference(pipeline: Pipeline, tokens: list[Token], base_dir: Path) -
     return ReferenceTable(name, tuple(columns), local, bound, location)
 
 
-def _download(name: str, options: ReferenceOptions) -> str:
+def _placeholder(columns: list[Column], options: ReferenceOptions) -> str:
+    """The local file an S3 object will be fetched into, holding no rows until then. DuckDB's CSV
+    reader cannot read an empty file, so a CSV one holds the header line, or (without a header)
+    one row of nulls, which only planning and validation ever read."""
+    handle, local = tempfile.mkstemp(prefix="flowsql-reference-", suffix=f".{options.format}")
+    os.close(handle)
+    atexit.register(lambda: os.path.exists(local) and os.unlink(local))
+    if options.format == "csv":
+        names = [c.name for c in columns] if options.header else [""] * len(columns)
+        Path(local).write_text(options.delimiter.join(names) + "\n")
+    return local
+
+
+def load_references(tables: list[ReferenceTable]) -> None:
+    """Fetch the S3 objects of reference tables into their local files (at the start of a run)."""
+    for table in tables:
+        if table.options.path.startswith("s3://"):
+            _download(table.name, table.options, table.local_path)
+
+
+def _download(name: str, options: ReferenceOptions, local: str) -> None:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from flowsql import aws
 
     bucket, _, key = options.path[len("s3://"):].partition("/")
     client = aws.client("s3", endpoint_url=options.endpoint_url)
-    handle, local = tempfile.mkstemp(prefix="flowsql-reference-", suffix=f".{options.format}")
-    os.close(handle)
-    atexit.register(lambda: os.path.exists(local) and os.unlink(local))
     try:
         client.download_file(bucket, key, local)
     except (BotoCoreError, ClientError) as exc:
         raise ConfigError(f"reference table '{name}': cannot read {options.path}: {exc}") from None
-    return local

@@ -18,7 +18,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from flowsql.engine.isolation import run_isolated
-from flowsql.engine.operators import Rejected, RejectsOnEmit, registered
+from flowsql.engine.operators import OperatorBase, Rejected, registered
 from flowsql.engine.planner import INPUT_PLACEHOLDER, OperatorPlan
 from flowsql.kda.functions import interval_us
 
@@ -145,7 +145,7 @@ def window_end_of(frame: exp.Expression) -> str | None:
     return None if end is None else str(end).upper()
 
 
-class SlidingOperator(RejectsOnEmit):
+class SlidingOperator(OperatorBase):
     """Keeps the rows the windows can reach; emits one row per new input row."""
 
     def __init__(self, plan: OperatorPlan, con: duckdb.DuckDBPyConnection, spec: SlidingSpec) -> None:
@@ -200,15 +200,9 @@ class SlidingOperator(RejectsOnEmit):
             return self.con.sql(f"SELECT * EXCLUDE ({SEQ}) FROM ({self.sql}) WHERE {SEQ} >= {first} "
                                 f"ORDER BY {SEQ}").to_arrow_table()
 
-    def advance(self, watermark_us: int) -> pa.Table | None:
-        return None
-
-    def state(self) -> Any:
-        return self.kept
-
-    def checkpoint(self) -> tuple[dict[str, Any], pa.Table | None]:
+    def snapshot(self) -> tuple[dict[str, Any], pa.Table | None]:
         return {"next_seq": self.next_seq}, self.kept
 
-    def resume(self, data: dict[str, Any], rows: pa.Table | None) -> None:
+    def restore(self, data: dict[str, Any], rows: pa.Table | None) -> None:
         self.next_seq = int(data.get("next_seq", 0))
         self.kept = rows if rows is not None and rows.num_rows else None

@@ -16,7 +16,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from flowsql.engine.isolation import run_isolated
-from flowsql.engine.operators import Rejected, RejectsOnEmit, registered, times_us
+from flowsql.engine.operators import OperatorBase, Rejected, registered, times_us
 from flowsql.engine.planner import INPUT_PLACEHOLDER, OperatorPlan
 from flowsql.kda.functions import interval_us
 from flowsql.kda.parser import STAGGER_MARK
@@ -84,7 +84,7 @@ def prepare_stagger(work: _Pump, query: exp.Select, rowtime: str) -> StaggerSpec
     return StaggerSpec(rowtime, size, keys)
 
 
-class StaggerOperator(RejectsOnEmit):
+class StaggerOperator(OperatorBase):
     """Keeps the rows of open stagger windows and each key's open window close."""
 
     def __init__(self, plan: OperatorPlan, con: duckdb.DuckDBPyConnection, spec: StaggerSpec) -> None:
@@ -146,13 +146,10 @@ class StaggerOperator(RejectsOnEmit):
         self.pending_rejects += [(code, reason, bad.drop_columns([CLOSE])) for code, reason, bad in emitted.rejected]
         return emitted.result
 
-    def state(self) -> Any:
-        return pa.concat_tables(self.buffer) if self.buffer else None
+    def snapshot(self) -> tuple[dict[str, Any], pa.Table | None]:
+        return {}, pa.concat_tables(self.buffer) if self.buffer else None
 
-    def checkpoint(self) -> tuple[dict[str, Any], pa.Table | None]:
-        return {}, self.state()
-
-    def resume(self, data: dict[str, Any], rows: pa.Table | None) -> None:
+    def restore(self, data: dict[str, Any], rows: pa.Table | None) -> None:
         """Every open window has a row kept, so the kept rows tell each key's open close."""
         self.buffer = [rows] if rows is not None and rows.num_rows else []
         self.open = {}

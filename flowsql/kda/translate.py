@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
 import sqlglot
@@ -19,6 +20,9 @@ from flowsql.kda.rcf import expand_random_cut_forest, typed_input
 from flowsql.kda.tumbling_items import expand_tumbling_items
 from flowsql.pipeline.model import Column, Pipeline
 from flowsql.records import ARRIVAL_TIME
+
+if TYPE_CHECKING:
+    from flowsql.engine.operators import OperatorFactory
 
 _SYSTEM_COLUMNS = {ARRIVAL_TIME, "window_start", WINDOW_END}
 
@@ -85,8 +89,7 @@ def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: e
         join = translate_join(work, query, tables, join_windows or {}, stream, listed, sink)
         _fill(work, target_node, stream, sink, join.rowtime, tables)
         return PumpDecl(target=sink or stream.name, is_view=sink is None, query=query, location=location, text=text,
-                        pump=pump, translation=join.describe(), make_operator=join.make_operator,
-                        plan_operator=join.plan_operator)
+                        pump=pump, translation=join.describe(), factory=join, planner=join)
     if windowed:
         raise work.fail(windowed[0], "a window on a stream in FROM belongs to a stream-to-stream join",
                         "join two streams, or aggregate over a window with OVER in the SELECT list")
@@ -141,15 +144,15 @@ def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: e
     if stagger is not None:
         operator_sql = stagger.finish(query, input_name, None if sink else system)
         how = stagger.describe() + "; duckdb sql per closed window: " + operator_sql
-    make_operator = sliding.make_operator if sliding else stagger.make_operator if stagger else None
+    factory: OperatorFactory | None = sliding or stagger
     if forest is not None:
         typed = typed_input(_input_columns(work, input_name), rowtime)
         operator_sql = forest.finish(work, query, input_name, typed)
         how = forest.describe() + "; duckdb sql per batch: " + operator_sql
-        make_operator = forest.make_operator
+        factory = forest
     _fill(work, target_node, stream, sink, system, [input_table])
     return PumpDecl(target=sink or stream.name, is_view=sink is None, query=query, location=location, text=text,
-                    pump=pump, translation=how, make_operator=make_operator)
+                    pump=pump, translation=how, factory=factory)
 
 
 def _first_last_as_aggregates(query: exp.Select, rowtime: str) -> None:

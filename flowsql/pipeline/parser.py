@@ -20,6 +20,7 @@ from sqlglot.errors import ParseError
 from sqlglot.tokens import Token, TokenType
 
 from flowsql.errors import Location, PipelineError, PipelineErrors
+from flowsql.frontends import front_end_for
 from flowsql.pipeline.declarations import Declaration, interval_seconds
 from flowsql.pipeline.model import (
     EmitPolicy,
@@ -121,8 +122,6 @@ def _pipeline_name(path: Path) -> str:
 
 
 def _add_statement(pipeline: Pipeline, statement: Statement, base_dir: Path) -> None:
-    from flowsql.kda import add_kda_statement, is_kda_statement  # the KDA dialect's statements
-
     tokens = statement.tokens
     head = [t.text.upper() for t in tokens[:3]]
     if head[:2] == ["CREATE", "SOURCE"]:
@@ -137,8 +136,8 @@ def _add_statement(pipeline: Pipeline, statement: Statement, base_dir: Path) -> 
         table = Declaration(statement).table()
         _check_new_name(pipeline, table.name, statement, tokens[2])
         pipeline.tables[table.name] = table
-    elif is_kda_statement(tokens):
-        add_kda_statement(pipeline, tokens, base_dir)
+    elif (front_end := front_end_for(tokens)) is not None:  # another dialect's statement (KDA's)
+        front_end.add_statement(pipeline, tokens, base_dir)
     elif head[:2] == ["CREATE", "VIEW"] or head[:3] == ["CREATE", "OR", "REPLACE"] and _is_view(tokens):
         view = _parse_query_statement(statement)
         _check_new_name(pipeline, view.target, statement, tokens[2])

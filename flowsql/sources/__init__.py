@@ -37,9 +37,15 @@ def create_source(decl: SourceDecl) -> Source:
     return cls(decl, options)
 
 
+def connector_names() -> list[str]:
+    """The connectors a source may name."""
+    _load_connectors()
+    return sorted(_CONNECTORS)
+
+
 def _load_connectors() -> None:
     # Imported here so that each connector registers itself without import cycles.
     from flowsql.sources import files, generator, kinesis, stdin  # noqa: F401
 
 
-__all__ = ["Source", "SourceOptions", "create_source", "register"]
+__all__ = ["Source", "SourceOptions", "connector_names", "create_source", "register"]

@@ -10,11 +10,11 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from flowsql.options import choice, duration
-from flowsql.pipeline.model import SourceDecl
 from flowsql.decode import NdjsonDecoder, RecordDecoder
 from flowsql.decode_csv import CsvDecoder, CsvFormat
 from flowsql.errors import ConfigError
+from flowsql.options import choice, duration
+from flowsql.pipeline.model import SourceDecl
 from flowsql.records import ARRIVAL_TIME, SourceBatch
 from flowsql.sources.event_time import PartitionClocks, TimeBounds
 

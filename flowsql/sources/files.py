@@ -19,8 +19,8 @@ import pyarrow.compute as pc
 from flowsql.decode import with_arrival_time
 from flowsql.errors import ConfigError
 from flowsql.options import count, duration, size
-from flowsql.row_origins import RowOrigins
 from flowsql.records import ARRIVAL_TIME, BadRecord, SourceBatch
+from flowsql.row_origins import RowOrigins
 from flowsql.sources import register
 from flowsql.sources.ahead import map_in_order
 from flowsql.sources.base import Source, SourceOptions

@@ -22,8 +22,8 @@ from flowsql.errors import ConfigError, SourceError
 from flowsql.metrics import Metrics, SourceReporter
 from flowsql.options import choice, duration, size
 from flowsql.pipeline.model import SourceDecl
-from flowsql.row_origins import ListedRecords
 from flowsql.records import BadRecord, SourceBatch
+from flowsql.row_origins import ListedRecords
 from flowsql.sources import register
 from flowsql.sources.base import Source, SourceOptions
 from flowsql.sources.event_time import Times

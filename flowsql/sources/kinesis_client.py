@@ -10,8 +10,6 @@ import random
 import threading
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
@@ -19,6 +17,8 @@ from botocore.exceptions import (
     EndpointConnectionError,
     ReadTimeoutError,
 )
+
+from flowsql import aws
 
 # Kinesis answers these when a shard or the account is over its limits, or is briefly unwell.
 RETRYABLE_CODES = frozenset({
@@ -36,20 +36,10 @@ NETWORK_ERRORS = (ConnectTimeoutError, ReadTimeoutError, EndpointConnectionError
 
 def kinesis_client(region: str = "", endpoint_url: str = "", pool_size: int = 32,
                    read_timeout: float = 15.0) -> Any:
-    """A Kinesis client with short timeouts (SDK defaults wait a minute on a dead connection)."""
-    config = Config(
-        connect_timeout=5,
-        read_timeout=read_timeout,
-        retries={"total_max_attempts": 1},
-        max_pool_connections=pool_size,
-    )
-    session = boto3.session.Session()
-    return session.client(
-        "kinesis",
-        region_name=region or session.region_name or "us-east-1",
-        endpoint_url=endpoint_url or None,
-        config=config,
-    )
+    """A Kinesis client with short timeouts (SDK defaults wait a minute on a dead connection),
+    one connection per shard reader, and botocore's retries off (see the module docstring)."""
+    return aws.client("kinesis", region or aws.configured_region() or "us-east-1", endpoint_url,
+                      connect_timeout=5.0, read_timeout=read_timeout, max_attempts=1, pool_size=pool_size)
 
 
 def error_code(exc: BaseException) -> str:
