@@ -10,7 +10,7 @@ from sqlglot import exp
 
 from flowsql.compile.flink_dialect import TRUNCATE_UNITS, Descriptor, Flink, TableArgument, TableFunction
 from flowsql.compile.unsupported import UnsupportedError, unsupported
-from flowsql.engine.planner import WINDOW_COLUMNS, Plan, window_call
+from flowsql.engine.planner import WINDOW_COLUMNS, FrontEndQuery, Plan, window_call
 from flowsql.options import parse_duration
 from flowsql.pipeline.model import Pipeline, QueryDecl
 
@@ -80,7 +80,7 @@ def _refuse_kda_operators(pipeline: Pipeline, decl: QueryDecl) -> None:
     from flowsql.kda.stagger import StaggerSpec
     from flowsql.kda.stream_join import JoinSpec
 
-    spec = getattr(getattr(decl, "make_operator", None), "__self__", None)
+    spec = decl.factory if isinstance(decl, FrontEndQuery) else None
     reasons = {
         StaggerSpec: ("a STAGGER window (opened per key at its first row) has no Flink SQL form",
                       "use a TUMBLE or SESSION window per key, or keep this pipeline on flowsql run"),
