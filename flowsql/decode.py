@@ -41,6 +41,16 @@ def arrow_schema(columns: tuple[Column, ...]) -> pa.Schema:
         return con.sql(f"SELECT {select}").to_arrow_table().schema
 
 
+def thread_connection(local: threading.local) -> duckdb.DuckDBPyConnection:
+    """This thread's DuckDB connection for decoding (decode threads each need their own), in UTC
+    so timestamps with offsets read as instants."""
+    con: duckdb.DuckDBPyConnection | None = getattr(local, "con", None)
+    if con is None:
+        con = local.con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
 def with_arrival_time(table: pa.Table, arrival: datetime | pa.Array) -> pa.Table:
     """Add the arrival_time system column (one time for the chunk, or one per row)."""
     if ARRIVAL_TIME in table.column_names:
@@ -173,11 +183,7 @@ class NdjsonDecoder:
         self._local = threading.local()
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
-        con = getattr(self._local, "con", None)
-        if con is None:
-            con = self._local.con = duckdb.connect()
-            con.execute("SET TimeZone = 'UTC'")
-        return con
+        return thread_connection(self._local)
 
     many_rows_per_record = False
 

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
-from flowsql.decode import Decoded, arrow_schema, with_arrival_time
+from flowsql.decode import Decoded, arrow_schema, thread_connection, with_arrival_time
 from flowsql.errors import SourceError
 from flowsql.pipeline.model import Column
 from flowsql.records import BadRecord
@@ -219,11 +219,7 @@ class CsvDecoder:
         )
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
-        con = getattr(self._local, "con", None)
-        if con is None:
-            con = self._local.con = duckdb.connect()
-            con.execute("SET TimeZone = 'UTC'")
-        return con
+        return thread_connection(self._local)
 
     def _typed(self, fields: pa.Table) -> tuple[pa.Table, dict[int, tuple[str, str]]]:
         """The declared columns cast from their text, and the rows holding a field that does not
