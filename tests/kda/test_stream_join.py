@@ -164,11 +164,12 @@ def test_explain_shows_the_join_translation() -> None:
     assert "joins 2 inputs" in result.stdout
 
 
-def test_flink_compile_refuses_a_stream_join_at_its_place(tmp_path: Path) -> None:
+def test_flink_compile_refuses_a_stream_join_at_its_pump(tmp_path: Path) -> None:
     result = run_cli("compile", "--target", "flink", "-o", str(tmp_path / "job"),
                      str(ROOT / "pipelines" / "kda" / "stream_join.sql"))
     assert result.code == 2
-    assert "stream_join.sql:36:10:" in result.stderr and "a join has no translation to Flink SQL" in result.stderr
+    assert "stream_join.sql:33:1:" in result.stderr  # the CREATE PUMP of the join
+    assert "a KDA stream-to-stream join" in result.stderr and "hint: keep this pipeline on flowsql run" in result.stderr
 
 
 def _join_then_count(tmp_path: Path, name: str, chunk_size: int) -> str:
