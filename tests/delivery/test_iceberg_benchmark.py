@@ -17,4 +17,7 @@ def test_iceberg_benchmark_on_a_tiny_input(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "pyarrow parquet" in result.stdout and "ratio" in result.stdout
     figures = json.loads((tmp_path / "r.json").read_text())["iceberg"]
-    assert figures["flowsql_events_per_second"] > 0 and figures["baseline_events_per_second"] > 0
+    for key in ("flowsql_events_per_second", "baseline_events_per_second"):
+        # On 3,000 events a run can be too short to time: the figure then says why instead.
+        value = figures[key]
+        assert (value > 0) if isinstance(value, (int, float)) else bool(value)
