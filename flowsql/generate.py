@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import BinaryIO
 
 import duckdb
@@ -87,7 +87,7 @@ def generate(options: GenerateOptions) -> Iterator[pa.Table]:
         spacing = options.rate
         batch = max(1, min(options.batch_size, int(options.rate / 10) or 1))  # ten writes a second
     else:
-        start = datetime.fromisoformat(options.start_time).replace(tzinfo=timezone.utc)
+        start = datetime.fromisoformat(options.start_time).replace(tzinfo=UTC)
         start_us = int(start.timestamp() * 1_000_000)
         spacing = 1000.0  # event time one millisecond apart, as the generator source's default
         batch = options.batch_size

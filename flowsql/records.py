@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -27,7 +27,7 @@ class BadRecord:
     message: str
     raw: bytes
     position: str
-    arrival_time: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    arrival_time: datetime = field(default_factory=lambda: datetime.now(UTC))
     attempts: int = 1  # tries behind the failure (a transformation handler's invocations)
 
     def to_json(self) -> dict[str, Any]:
@@ -49,7 +49,7 @@ def bad_record_from_json(data: dict[str, Any]) -> BadRecord:
     return BadRecord(
         source=data["source"], error_code=data["errorCode"], message=data["errorMessage"],
         raw=base64.b64decode(data["rawData"]), position=data["position"],
-        arrival_time=datetime.fromtimestamp(data["arrivalTimestamp"] / 1000, timezone.utc),
+        arrival_time=datetime.fromtimestamp(data["arrivalTimestamp"] / 1000, UTC),
         attempts=int(data.get("attemptsMade", 1)),
     )
 

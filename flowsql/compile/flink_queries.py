@@ -220,7 +220,7 @@ def _check_supported(pipeline: Pipeline, decl: QueryDecl, query: exp.Query, plan
         if isinstance(node, exp.Anonymous):
             if _window_call_parent(node):
                 continue
-            raise unsupported(pipeline, decl, node, f"the function {str(node.this)}() has no Flink SQL equivalent")
+            raise unsupported(pipeline, decl, node, f"the function {node.this!s}() has no Flink SQL equivalent")
         for kind, what in _NO_FLINK_FORM.items():
             if isinstance(node, kind):
                 raise unsupported(pipeline, decl, node, f"{what} has no translation to Flink SQL here")

@@ -18,7 +18,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import ClassVar
 
 import duckdb
@@ -178,7 +178,7 @@ class HttpEndpointSink(BufferedDelivery):
         return []
 
     def flush(self, wall_time: datetime | None = None) -> list[str]:
-        wall = wall_time or datetime.now(timezone.utc)
+        wall = wall_time or datetime.now(UTC)
         table = self.buffer.take()
         if table is None and not self.errors:
             return []
@@ -286,10 +286,10 @@ class HttpEndpointSink(BufferedDelivery):
     def _write_backup(self, records: list[BadRecord], error_type: str, tag: str, when: datetime,
                       attempts: int = 1) -> str:
         when = min(r.arrival_time for r in records)
-        stamp = when.astimezone(timezone.utc).strftime("%Y-%m-%d-%H-%M-%S")
+        stamp = when.astimezone(UTC).strftime("%Y-%m-%d-%H-%M-%S")
         name = f"{sanitise_value(self.pipeline_name)}-{self.name}-{stamp}-{sanitise_value(tag)}.json"
         key = self.error_prefix.render(when, error_type=error_type, seed=name) + name
-        ended = datetime.now(timezone.utc)
+        ended = datetime.now(UTC)
         where = self.backup.write(key, encode_error_records(records, ended, attempts), "application/x-ndjson")
         self.stats.errors += len(records)
         return where

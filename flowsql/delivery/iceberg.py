@@ -15,7 +15,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -202,7 +202,7 @@ class IcebergSink(BufferedDelivery, TransactionalSink):
         self.errors_taken += len(errors)
         mark = CommitMark(self.run_id, self.checkpoint_epoch + 1 if self.staging else 0, self.epoch_sequence)
         if not self.staging:
-            data = encode_error_records(errors, datetime.now(timezone.utc)) if errors else b""
+            data = encode_error_records(errors, datetime.now(UTC)) if errors else b""
             self.commit(mark, StagedFlush(rows=rows, error_data=data))
             return [mark.text()]
         item = {"key": mark.text(), "staged": "", "errors": ""}
@@ -210,7 +210,7 @@ class IcebergSink(BufferedDelivery, TransactionalSink):
             item["staged"] = self.destination.stage(f"{self.sequence:09d}-rows.arrow", table_to_bytes(rows))
         if errors:
             item["errors"] = self.destination.stage(f"{self.sequence:09d}-errors.json",
-                                                    encode_error_records(errors, datetime.now(timezone.utc)))
+                                                    encode_error_records(errors, datetime.now(UTC)))
         self.staged.append(item)
         return [mark.text()]
 

@@ -9,7 +9,7 @@ retention are expired, and the files only they referenced are deleted.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 from pyiceberg.expressions import AlwaysTrue
@@ -81,7 +81,7 @@ def referenced_files(table: Table, snapshot_ids: set[int], live_only: bool) -> s
 def expire_snapshots(table: Table, older_than: timedelta, retain_last: int) -> tuple[int, int]:
     """Expire snapshots older than `older_than` beyond the newest `retain_last`; delete the files
     only they referenced. Returns (snapshots expired, files deleted)."""
-    cutoff = int((datetime.now(timezone.utc) - older_than).timestamp() * 1000)
+    cutoff = int((datetime.now(UTC) - older_than).timestamp() * 1000)
     snapshots = sorted(table.metadata.snapshots, key=lambda s: s.timestamp_ms)
     keep = {s.snapshot_id for s in snapshots[-max(1, retain_last):]}
     current = table.current_snapshot()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 _EXPRESSION = re.compile(r"!\{([^}:]*):([^}]*)\}")
@@ -89,7 +89,7 @@ class Prefix:
     def render(self, when: datetime, partition: dict[str, object] | None = None,
                error_type: str | None = None, seed: str = "") -> str:
         if when.tzinfo is not None:
-            when = when.astimezone(timezone.utc)
+            when = when.astimezone(UTC)
         out = []
         for part in self.parts:
             if not part.namespace:
@@ -146,7 +146,7 @@ def parse_prefix(text: str, *, error_prefix: bool = False) -> Prefix:
 def _check_shape(prefix: Prefix) -> None:
     """A key must not climb out of its bucket or folder: no leading '/', no '.' or '..' segment,
     no empty segment. Checked on a sample rendering so quoted text in date patterns counts too."""
-    sample = prefix.render(datetime(2000, 1, 1, tzinfo=timezone.utc), {k: "x" for k in prefix.partition_columns},
+    sample = prefix.render(datetime(2000, 1, 1, tzinfo=UTC), {k: "x" for k in prefix.partition_columns},
                            error_type="x", seed="x")
     segments = sample.split("/")
     closing = segments[:-1] if sample.endswith("/") else segments

@@ -9,7 +9,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -203,7 +203,7 @@ class ObjectSink(BufferedDelivery, TransactionalSink):
     def flush(self, wall_time: datetime | None = None) -> list[str]:
         """Write what is buffered: one object per partition folder, then the error records.
         Records still waiting for the transformation handler go to it first."""
-        wall = wall_time or datetime.now(timezone.utc)
+        wall = wall_time or datetime.now(UTC)
         if self.transform is not None and self.transform.pending:
             self._run_transform(time.monotonic())
         table = self.buffer.take()
@@ -242,7 +242,7 @@ class ObjectSink(BufferedDelivery, TransactionalSink):
     def _object_name(self, when: datetime | None, position: int, extension: str) -> str:
         # Pipeline, sink, the rows' time and the position of the flush's first row in the sink's
         # output: nothing random and no clock, so a replay of the same rows writes the same name.
-        stamp = when.astimezone(timezone.utc).strftime("%Y-%m-%d-%H-%M-%S-") if when is not None else ""
+        stamp = when.astimezone(UTC).strftime("%Y-%m-%d-%H-%M-%S-") if when is not None else ""
         pipeline = sanitise_value(self.pipeline_name)
         return f"{pipeline}-{self.name}-{stamp}{position:012d}{extension}"
 
@@ -328,7 +328,7 @@ def split_by_time(rows: pa.Table, column: str, patterns: tuple[str, ...],
     floored = pc.floor_temporal(times, unit=unit) if unit else times
     folders: dict[str, list[object]] = {}
     for value in pc.unique(floored).to_pylist():
-        when = fallback if value is None else value.replace(tzinfo=timezone.utc)
+        when = fallback if value is None else value.replace(tzinfo=UTC)
         folders.setdefault("/".join(format_java_date(p, when) for p in patterns), []).append(value)
     if len(folders) == 1:
         return [(fallback, rows)]
@@ -349,7 +349,7 @@ def oldest_time(rows: pa.Table, column: str, wall: datetime) -> datetime:
     oldest = pc.min(rows.column(column)).as_py()
     if oldest is None:
         return wall
-    return oldest if oldest.tzinfo else oldest.replace(tzinfo=timezone.utc)
+    return oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
 
 
 def encode_error_records(records: list[BadRecord], wall: datetime, attempts: int = 1) -> bytes:

@@ -17,7 +17,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
@@ -270,4 +270,4 @@ def _short(value: Any) -> str:
 
 
 def _when(millis: int) -> datetime:
-    return datetime.fromtimestamp(millis / 1000, timezone.utc)
+    return datetime.fromtimestamp(millis / 1000, UTC)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pyarrow as pa
 
@@ -97,7 +97,7 @@ class TransformedRows:
         for index, line in enumerate(lines):
             offsets[at] = index
             at += len(line) + 1
-        table, failed = self.decoder.decode(b"\n".join(lines), "transformed", 0, datetime.now(timezone.utc))
+        table, failed = self.decoder.decode(b"\n".join(lines), "transformed", 0, datetime.now(UTC))
         rejected = set()
         for failure in failed:
             index = offsets[int(failure.position.rsplit("@", 1)[1])]
@@ -117,7 +117,7 @@ class TransformedRows:
         return table
 
     def _bad(self, record: OkRecord, code: str, message: str) -> BadRecord:
-        arrival = datetime.fromtimestamp(record.source.arrival_ms / 1000, timezone.utc)
+        arrival = datetime.fromtimestamp(record.source.arrival_ms / 1000, UTC)
         return BadRecord(self.sink, code, message, record.data, f"recordId {record.source.record_id}", arrival)
 
 

@@ -164,9 +164,7 @@ def capture_groups(pattern: str) -> int:
             in_class = char != "]"
         elif char == "[":
             in_class = True
-        elif char == "(" and not pattern.startswith("(?", index):
-            count += 1
-        elif pattern.startswith("(?<", index) and not pattern.startswith(("(?<=", "(?<!"), index):
+        elif char == "(" and not pattern.startswith("(?", index) or pattern.startswith("(?<", index) and not pattern.startswith(("(?<=", "(?<!"), index):
             count += 1
         index += 1
     return count

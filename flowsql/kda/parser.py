@@ -100,7 +100,7 @@ def _add_stream(pipeline: Pipeline, tokens: list[Token]) -> None:
 
 def _duckdb_type(sql_type: str) -> str:
     # KDA's REAL is a 4-byte float like DuckDB's; VARCHAR(n)/CHAR(n) lengths only bound input.
-    return re.sub(r"^(VARCHAR|CHAR|TEXT)\s*\(\s*\d+\s*\)$", "VARCHAR", sql_type, flags=re.I)
+    return re.sub(r"^(VARCHAR|CHAR|TEXT)\s*\(\s*\d+\s*\)$", "VARCHAR", sql_type, flags=re.IGNORECASE)
 
 
 def _add_pump(pipeline: Pipeline, tokens: list[Token]) -> None:

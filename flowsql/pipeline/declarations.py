@@ -326,7 +326,7 @@ def interval_hint(interval: exp.Expression) -> str:
     """How to write the interval, with the closest unit when a unit is misspelt."""
     words = re.findall(r"[A-Za-z]+", interval.sql(_DIALECT).upper().replace("INTERVAL", " "))
     for word in words:
-        singular = word[:-1] if word.endswith("S") else word
+        singular = word.removesuffix("S")
         if singular not in _INTERVAL_UNITS:
             close = difflib.get_close_matches(singular, _INTERVAL_UNITS, n=1, cutoff=0.5)
             if close:

@@ -12,7 +12,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar, Union
+from typing import TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -29,10 +29,10 @@ def map_in_order(items: Iterator[Item], work: Callable[[Item], Result], threads:
         for item in items:
             yield work(item)
         return
-    waiting: queue.Queue[Union[Future[Result], BaseException, object]] = queue.Queue(maxsize=threads)
+    waiting: queue.Queue[Future[Result] | BaseException | object] = queue.Queue(maxsize=threads)
     closing = threading.Event()
 
-    def put(entry: Union[Future[Result], BaseException, object]) -> bool:
+    def put(entry: Future[Result] | BaseException | object) -> bool:
         while not closing.is_set():
             try:
                 waiting.put(entry, timeout=_POLL)

@@ -17,7 +17,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -238,7 +238,7 @@ class FileSet:
         elif state.offset:
             self._offsets[name] = state.offset
         position = {"offsets": dict(self._offsets), "finished": list(self._finished)}
-        return Chunk(name, offset, data, position, datetime.now(timezone.utc), finished)
+        return Chunk(name, offset, data, position, datetime.now(UTC), finished)
 
     def _reader(self, name: str, state: _File) -> FileReader:
         reader = self._readers.get(name)

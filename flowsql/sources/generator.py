@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -122,7 +122,7 @@ class GeneratorSource(Source):
             start = datetime.fromisoformat(options.start_time)
         except ValueError:
             raise ConfigError(f"source '{decl.name}': start_time must be an ISO timestamp", decl.location) from None
-        self.start_us = int(start.replace(tzinfo=timezone.utc).timestamp() * 1_000_000)
+        self.start_us = int(start.replace(tzinfo=UTC).timestamp() * 1_000_000)
         self.next_event = 0
         self._output_schema = self.schema
         if ARRIVAL_TIME not in self.schema.names:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -20,7 +20,7 @@ from flowsql.records import ARRIVAL_TIME, BadRecord
 from flowsql.sources.event_time import TimeBounds
 from flowsql.sources.kpl import AggregateError, deaggregate, is_aggregated
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -146,5 +146,5 @@ def _micros(delta: timedelta) -> int:
 
 def _aware(value: Any) -> datetime:
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    return datetime.now(timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.now(UTC)

@@ -7,7 +7,7 @@ import select
 import sys
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flowsql.records import SourceBatch
 from flowsql.sources import register
@@ -57,6 +57,6 @@ class StdinSource(Source):
 
     def _batch(self, offset: int, data: bytes) -> SourceBatch:
         table, errors, origins = self.decoder.decode_with_origins(data.rstrip(b"\n"), "stdin", offset,
-                                                                  datetime.now(timezone.utc))
+                                                                  datetime.now(UTC))
         return SourceBatch(self.name, table, errors, {"offset": offset + len(data)}, len(data), None, origins)
 

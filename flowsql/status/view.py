@@ -4,7 +4,7 @@ the newer one, per-second rates from the difference."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flowsql.metrics import LabelSet
@@ -139,7 +139,7 @@ def _shard_states(current: Snapshot, source: SourceView) -> None:
 
 
 def _utc(seconds_since: float) -> str:
-    return datetime.fromtimestamp(seconds_since, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(seconds_since, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def shard_state(source: SourceView, shard: str) -> str:
