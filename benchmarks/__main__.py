@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -56,7 +56,7 @@ def make_input(folder: Path, events: int) -> Path:
     path = folder / f"clicks-{events}.ndjson"
     if path.exists():
         return path
-    start_us = int(datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp() * 1_000_000)
+    start_us = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp() * 1_000_000)
     con = duckdb.connect()
     tmp = path.with_suffix(".tmp")
     with tmp.open("wb") as out:
@@ -166,7 +166,7 @@ def latency(rate: int, seconds: int) -> tuple[Figure, Figure, int]:
                 continue
             landed = path.stat().st_mtime
             for line in path.read_text().splitlines():
-                window_end = datetime.fromisoformat(json.loads(line)["window_end"]).replace(tzinfo=timezone.utc)
+                window_end = datetime.fromisoformat(json.loads(line)["window_end"]).replace(tzinfo=UTC)
                 samples.append(landed - (window_end.timestamp() + delay))
     samples.sort()
     # The last windows close at the end of input, not by the watermark: leave them out.

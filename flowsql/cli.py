@@ -134,7 +134,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--summary-json", type=Path, help="write the run summary as JSON to this file")
     run.add_argument("--state-dir", type=Path,
                      help="where checkpoints live (default: beside the pipeline file, named after it)")
-    run.add_argument("--reset", action="store_true", help="discard the checkpoint (says what it discards) and start over")
+    run.add_argument("--reset", action="store_true",
+                     help="discard the checkpoint (says what it discards) and start over")
     run.add_argument("--no-checkpoint", action="store_true", help="run without checkpoints (nothing is resumed)")
     _add_status_options(run)
     run.add_argument("--until-caught-up", action="store_true",
@@ -411,8 +412,7 @@ def _generate_to_kinesis(args: argparse.Namespace, tables: Iterable[pa.Table], n
     def records() -> Iterator[bytes]:
         count = 0
         for table in tables:
-            for line in encode_json_lines(con, table).splitlines():
-                yield line
+            yield from encode_json_lines(con, table).splitlines()
             count += table.num_rows
             note(count)
 

@@ -95,7 +95,7 @@ def read_types(columns: tuple[Column, ...], schema: pa.Schema) -> dict[str, str]
     for mapped columns the nested structs that lead to them. Timestamps read with their UTC
     offset (TIMESTAMPTZ in a UTC session) and are cast back to the declared type after."""
     tree: dict[str, object] = {}
-    for column, field in zip(columns, schema):
+    for column, field in zip(columns, schema, strict=True):
         path = _json_path(column)
         node = tree
         for key in path[:-1]:
@@ -230,11 +230,11 @@ class NdjsonDecoder:
             mask, reasons = self.bounds.implausible(table)
             if mask.any():
                 spans = line_spans(data, row_lines)
-                for reason, row in zip(reasons, np.flatnonzero(mask)):
+                for reason, row in zip(reasons, np.flatnonzero(mask), strict=True):
                     start, end = spans[row]
                     bad.append(BadRecord(self.source, "implausible-event-time", reason, data[start:end],
                                          f"{origin}@{base_offset + start}", arrival))
-                kept = [span for span, implausible in zip(spans, mask) if not implausible]
+                kept = [span for span, implausible in zip(spans, mask, strict=True) if not implausible]
                 return Decoded(table.filter(pa.array(~mask)), sorted(bad, key=_offset_of),
                                ChunkSpans(data, origin, base_offset, kept))
         return Decoded(table, bad, ChunkSpans(data, origin, base_offset, lambda: line_spans(data, row_lines)))

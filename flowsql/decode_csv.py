@@ -102,7 +102,7 @@ class CsvDecoder:
         table = with_arrival_time(table, arrival)
         if self.bounds is not None and table.num_rows:
             implausible, reasons = self.bounds.implausible(table)
-            for row, reason in zip(np.flatnonzero(implausible).tolist(), reasons):
+            for row, reason in zip(np.flatnonzero(implausible).tolist(), reasons, strict=True):
                 faults.setdefault(row, ("implausible-event-time", reason))
         if not invalid and not faults:
             return table, [], lambda: _records(data, self.form)
@@ -117,7 +117,7 @@ class CsvDecoder:
                 for row, (code, reason) in faults.items()]
         keep = np.ones(table.num_rows, dtype=bool)
         keep[list(faults)] = False
-        kept = [span for span, good in zip(taken, keep) if good]
+        kept = [span for span, good in zip(taken, keep, strict=True) if good]
         return (table.filter(pa.array(keep)), sorted(bad, key=lambda record: int(record.position.rsplit("@", 1)[1])),
                 kept)
 
@@ -149,7 +149,8 @@ class CsvDecoder:
     def _take_header(self, data: bytes, origin: str, base_offset: int) -> tuple[bytes, int]:
         ends = _record_ends(data, self.form)
         cut = int(ends[0]) if len(ends) else len(data)
-        header = pcsv.read_csv(io.BytesIO(data[:cut] + b"\n"), read_options=pcsv.ReadOptions(autogenerate_column_names=True),
+        header = pcsv.read_csv(io.BytesIO(data[:cut] + b"\n"),
+                               read_options=pcsv.ReadOptions(autogenerate_column_names=True),
                                parse_options=self._parse_options(None),
                                convert_options=pcsv.ConvertOptions(strings_can_be_null=False))
         names = [str(header.column(i)[0].as_py()).strip() for i in range(header.num_columns)] if header.num_rows \
@@ -211,7 +212,8 @@ class CsvDecoder:
     def _read_fields(self, data: bytes, columns: list[str], invalid: dict[int, str]) -> pa.Table:
         return pcsv.read_csv(
             io.BytesIO(data),
-            read_options=pcsv.ReadOptions(column_names=columns, use_threads=False, block_size=max(1 << 20, len(data) + 1)),
+            read_options=pcsv.ReadOptions(column_names=columns, use_threads=False,
+                                          block_size=max(1 << 20, len(data) + 1)),
             parse_options=self._parse_options(invalid),
             convert_options=pcsv.ConvertOptions(column_types={c: pa.string() for c in columns},
                                                 null_values=[self.form.null_string], strings_can_be_null=True,
@@ -228,7 +230,7 @@ class CsvDecoder:
             return self.schema.empty_table(), {}
         by_name = {name.lower(): name for name in fields.column_names}
         casts, checks = [], []
-        for index, (column, field) in enumerate(zip(self.columns, self.schema)):
+        for index, (column, field) in enumerate(zip(self.columns, self.schema, strict=True)):
             text = _quote(by_name[column.name.lower()])
             target = "TIMESTAMPTZ" if pa.types.is_timestamp(field.type) and field.type.tz is None else column.sql_type
             value = f"TRY_CAST({text} AS {target})"

@@ -67,7 +67,8 @@ def explain_text(run: PipelineRun) -> str:
                 out.append("    state: the raw rows of the open windows")
                 sql.append(("duckdb sql", op.sql(f"({assignment_sql(op.window, '<input>', None, None)})")))
         elif op.inputs:
-            out.append(f"    joins {len(op.inputs)} inputs: each keeps its rows while the other can still pair with them")
+            out.append(f"    joins {len(op.inputs)} inputs: "
+                       "each keeps its rows while the other can still pair with them")
             sql.append(("duckdb sql", op.sql("<input>")))
         else:
             out.append("    stateless: runs on every micro-batch")

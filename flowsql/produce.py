@@ -134,7 +134,7 @@ def _put_batch(client: Any, target: dict[str, str], batch: list[Entry], report: 
             last_errors = {e.number: f"{error_code(exc)}" for e in pending}
             continue
         failed: list[Entry] = []
-        for entry, result in zip(pending, answer["Records"]):
+        for entry, result in zip(pending, answer["Records"], strict=True):
             if result.get("ErrorCode"):
                 failed.append(entry)
                 last_errors[entry.number] = f"{result['ErrorCode']}: {result.get('ErrorMessage', '')}".strip()

@@ -5,6 +5,7 @@ so a second run (or a replay after a crash) creates nothing twice."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from flowsql.catalog.athena import JSON_SERDE, SinkTable, sink_table
@@ -61,10 +62,8 @@ class GlueRegistrar:
     def ensure_table(self) -> None:
         """Create the database and table if missing; update the table if its columns changed."""
         glue, wanted = self.client, self.table_input()
-        try:
+        with contextlib.suppress(glue.exceptions.AlreadyExistsException):
             glue.create_database(DatabaseInput={"Name": self.table.database})
-        except glue.exceptions.AlreadyExistsException:
-            pass
         try:
             current = glue.get_table(DatabaseName=self.table.database, Name=self.table.table)["Table"]
         except glue.exceptions.EntityNotFoundException:

@@ -32,4 +32,4 @@ def group_columns(query: exp.Query, names: list[str]) -> list[str]:
     expressions = select.expressions
     if len(expressions) != len(names) or any(isinstance(e, exp.Star) for e in expressions):
         return names
-    return [n for n, e in zip(names, expressions) if e.find(exp.AggFunc) is None]
+    return [n for n, e in zip(names, expressions, strict=True) if e.find(exp.AggFunc) is None]

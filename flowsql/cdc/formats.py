@@ -144,7 +144,10 @@ class DynamodbJson:
     @staticmethod
     def _typed(attribute: str, sql_type: str) -> str:
         """An AttributeValue as the column's type (numbers arrive as strings, as DynamoDB sends them)."""
-        text = f"COALESCE({_field(attribute, 'S')}, {_field(attribute, 'N')}, CAST({_field(attribute, 'BOOL')} AS VARCHAR))"
+        text = (
+            f"COALESCE({_field(attribute, 'S')}, {_field(attribute, 'N')}, "
+            f"CAST({_field(attribute, 'BOOL')} AS VARCHAR))"
+        )
         upper = sql_type.upper()
         if upper.startswith("TIMESTAMP"):
             epoch = f"TRY_CAST({_field(attribute, 'N')} AS DOUBLE)"
@@ -164,7 +167,10 @@ class DynamodbJson:
                 attribute = _field(_field(record, image), column.name)
                 typed = self._typed(attribute, column.sql_type)
                 parts.append(f"{typed} AS {prefix}{index}")
-                given = f"COALESCE({_field(attribute, 'S')}, {_field(attribute, 'N')}, CAST({_field(attribute, 'BOOL')} AS VARCHAR))"
+                given = (
+                    f"COALESCE({_field(attribute, 'S')}, {_field(attribute, 'N')}, "
+                    f"CAST({_field(attribute, 'BOOL')} AS VARCHAR))"
+                )
                 problems.append(
                     f"WHEN {given} IS NOT NULL AND {typed} IS NULL THEN "
                     f"'attribute {column.name} of {image}: ' || {given} || ' is no {column.sql_type}'"
@@ -237,12 +243,13 @@ def _changes_sql(shape: TableShape, selected: str) -> str:
         + " ".join(
             f"WHEN __op <> 'd' AND {n} IS NULL THEN 'the new row has no key column {shape.columns[i].name}' "
             f"WHEN __op = 'd' AND {o} IS NULL THEN 'the deleted row has no key column {shape.columns[i].name}' "
-            for i, n, o in zip(keys, new_key, old_key)
+            for i, n, o in zip(keys, new_key, old_key, strict=True)
         )
         + "END"
     )
     checked = f"SELECT *, {problem} AS __problem FROM ({selected})"
-    key_changed = "(" + " OR ".join(f"({o} IS NOT NULL AND {o} IS DISTINCT FROM {n})" for o, n in zip(old_key, new_key)) + ")"
+    changed = [f"({o} IS NOT NULL AND {o} IS DISTINCT FROM {n})" for o, n in zip(old_key, new_key, strict=True)]
+    key_changed = "(" + " OR ".join(changed) + ")"
     time = f"COALESCE(make_timestamp(__time_us), {ARRIVAL_TIME})"
 
     def row(image: str, key_exprs: list[str]) -> str:
@@ -298,7 +305,7 @@ class ChangeDecoder:
         errors = []
         if rejected.num_rows:
             rows = records.take(rejected.column(ROW))
-            for record, reason in zip(rows.to_pylist(), rejected.column("__problem").to_pylist()):
+            for record, reason in zip(rows.to_pylist(), rejected.column("__problem").to_pylist(), strict=True):
                 record.pop(ARRIVAL_TIME, None)
                 raw = json.dumps(record, default=str, separators=(",", ":")).encode()
                 errors.append(BadRecord(self.source, "change-not-applicable", str(reason), raw, ""))

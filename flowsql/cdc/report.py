@@ -227,7 +227,7 @@ class TableFeed:
         self.state.restore(tables[f"{prefix}-state"])
         for index, report in enumerate(self.changelogs):
             report.restore(tables[f"{prefix}-changelog-{index}"])
-        for report, entry in zip(self.snapshots, data["snapshots"]):
+        for report, entry in zip(self.snapshots, data["snapshots"], strict=True):
             report.next_due, report.last_snapshot_us = entry["next_due"], entry["last_snapshot_us"]
         self.clock_us, self.latest_time_us = data["clock_us"], data["latest_time_us"]
 

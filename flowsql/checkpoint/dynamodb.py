@@ -60,7 +60,8 @@ class DynamoDBCheckpointStore:
             TableName=self.table_name, BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[{"AttributeName": "pipeline", "AttributeType": "S"},
                                   {"AttributeName": "entry", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pipeline", "KeyType": "HASH"}, {"AttributeName": "entry", "KeyType": "RANGE"}],
+            KeySchema=[{"AttributeName": "pipeline", "KeyType": "HASH"},
+                       {"AttributeName": "entry", "KeyType": "RANGE"}],
         )
         self.client.get_waiter("table_exists").wait(TableName=self.table_name)
 
@@ -72,7 +73,9 @@ class DynamoDBCheckpointStore:
                 self.client.update_item(
                     TableName=self.table_name, Key=self._key(_HEAD),
                     UpdateExpression="SET lease_owner = :me, lease_expires = :until",
-                    ConditionExpression="attribute_not_exists(lease_owner) OR lease_owner = :me OR lease_expires < :now",
+                    ConditionExpression=(
+                        "attribute_not_exists(lease_owner) OR lease_owner = :me OR lease_expires < :now"
+                    ),
                     ExpressionAttributeValues={":me": {"S": self.owner}, ":until": {"N": str(now + self.lease_seconds)},
                                                ":now": {"N": str(now)}},
                 )

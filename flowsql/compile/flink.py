@@ -69,7 +69,8 @@ def compile_flink(pipeline: Pipeline) -> FlinkJob:
     views, inserts = [], []
     query_notes: list[str] = []
     view_queries: dict[str, list[str]] = {}  # a view several queries fill is their UNION ALL
-    producers = {op.target.lower(): [o for o in plan.operators if o.decl.is_view and o.target.lower() == op.target.lower()]
+    producers = {op.target.lower(): [o for o in plan.operators
+                                     if o.decl.is_view and o.target.lower() == op.target.lower()]
                  for op in plan.operators if op.decl.is_view}
     for index, operator in enumerate(plan.operators):
         decl = operator.decl

@@ -39,7 +39,7 @@ class ParquetEncoder:
         lowered = lower_case_schema(table.schema)
         if lowered != table.schema:
             table = pa.Table.from_arrays(
-                [_lower_column(c, f.type) for c, f in zip(table.columns, lowered)], schema=lowered)
+                [_lower_column(c, f.type) for c, f in zip(table.columns, lowered, strict=True)], schema=lowered)
         pq.write_table(
             table, sink, compression=self.compression, coerce_timestamps="us",
             allow_truncated_timestamps=True, row_group_size=1 << 20,

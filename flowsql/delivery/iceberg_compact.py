@@ -53,13 +53,15 @@ def rewrite_small_files(table: Table, target_size: int) -> int:
     reader = ArrowScan(table.metadata, table.io, table.schema(), AlwaysTrue())
     rows = [conform(reader.to_table(tasks), table.schema()) for tasks in groups]
     added = write_data_files(table, pa.concat_tables(rows))
-    with table.transaction() as transaction:
-        with transaction.update_snapshot(snapshot_properties={"flowsql.compaction": "true"}).overwrite() as commit:
-            for tasks in groups:
-                for task in tasks:
-                    commit.delete_data_file(task.file)
-            for data_file in added:
-                commit.append_data_file(data_file)
+    with (
+        table.transaction() as transaction,
+        transaction.update_snapshot(snapshot_properties={"flowsql.compaction": "true"}).overwrite() as commit,
+    ):
+        for tasks in groups:
+            for task in tasks:
+                commit.delete_data_file(task.file)
+        for data_file in added:
+            commit.append_data_file(data_file)
     return len(groups)
 
 

@@ -104,14 +104,14 @@ def partition_groups(rows: pa.Table, spec: PartitionSpec, schema: Schema) -> lis
         return [(None, rows)]
     names = [f"__p{i}" for i in range(len(spec.fields))]
     parts = {}
-    for name, part in zip(names, spec.fields):
+    for name, part in zip(names, spec.fields, strict=True):
         source = schema.find_field(part.source_id)
         parts[name] = _transform_values(rows.column(source.name), part.transform, source.field_type)
     keyed = pa.table({**parts, "__row": pa.array(range(rows.num_rows), pa.int64())})
     grouped = keyed.group_by(names, use_threads=False).aggregate([("__row", "list")]).to_pylist()
     groups = []
     for group in grouped:
-        values = [PartitionFieldValue(part, group[name]) for name, part in zip(names, spec.fields)]
+        values = [PartitionFieldValue(part, group[name]) for name, part in zip(names, spec.fields, strict=True)]
         groups.append((PartitionKey(field_values=values, partition_spec=spec, schema=schema),
                        rows.take(pa.array(group["__row_list"], pa.int64()))))
     return groups

@@ -14,6 +14,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import pairwise
 from urllib.parse import quote
 
 _EXPRESSION = re.compile(r"!\{([^}:]*):([^}]*)\}")
@@ -73,7 +74,7 @@ class Prefix:
     def hive_keys(self) -> tuple[str, ...]:
         """Partition keys written as `key=!{partitionKeyFromQuery:key}` folders."""
         keys = []
-        for before, part in zip(self.parts, self.parts[1:]):
+        for before, part in pairwise(self.parts):
             if part.namespace == "partitionKeyFromQuery" and before.literal.endswith(f"{part.value}="):
                 keys.append(part.value)
         return tuple(keys)

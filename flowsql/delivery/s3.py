@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -177,7 +178,7 @@ class S3Destination:
         removed = 0
         for key in self._list(self.staging_prefix):
             if key not in keep and is_staged_name(key.removeprefix(self.staging_prefix)):
-                self._retry(lambda: self.client.delete_object(Bucket=self.bucket, Key=key), f"DELETE {key}")
+                self._retry(partial(self.client.delete_object, Bucket=self.bucket, Key=key), f"DELETE {key}")
                 removed += 1
         return removed
 
@@ -186,7 +187,7 @@ class S3Destination:
         for key in self._list(under):
             staged = self.staging_prefix is not None and key.startswith(self.staging_prefix)
             if not staged and key.rsplit("/", 1)[-1].startswith(name_start):
-                self._retry(lambda: self.client.delete_object(Bucket=self.bucket, Key=key), f"DELETE {key}")
+                self._retry(partial(self.client.delete_object, Bucket=self.bucket, Key=key), f"DELETE {key}")
                 removed += 1
         return removed
 
@@ -194,7 +195,7 @@ class S3Destination:
         keys: list[str] = []
         token: dict[str, str] = {}
         while True:
-            page = self._retry(lambda: self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, **token),
+            page = self._retry(partial(self.client.list_objects_v2, Bucket=self.bucket, Prefix=prefix, **token),
                                f"LIST s3://{self.bucket}/{prefix}")
             keys.extend(item["Key"] for item in page.get("Contents", []))
             if not page.get("IsTruncated"):
@@ -243,9 +244,9 @@ class S3Destination:
             parts = []
             for number, start in enumerate(range(0, len(data), part_size), start=1):
                 chunk = data[start : start + part_size]
-                answer = self._retry(lambda: self.client.upload_part(
-                    Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=chunk
-                ), f"{what} part {number}")
+                upload = partial(self.client.upload_part, Bucket=self.bucket, Key=key, UploadId=upload_id,
+                                 PartNumber=number, Body=chunk)
+                answer = self._retry(upload, f"{what} part {number}")
                 parts.append({"PartNumber": number, "ETag": answer["ETag"]})
             self._retry(lambda: self.client.complete_multipart_upload(
                 Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}

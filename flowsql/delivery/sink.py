@@ -154,7 +154,8 @@ class ObjectSink(BufferedDelivery, TransactionalSink):
     def _use_transform(self, decl: SinkDecl, options: SinkOptions, pipeline_name: str, schema: pa.Schema) -> None:
         from flowsql.delivery.transform_config import build_transform
 
-        self.transform = build_transform(decl, options, pipeline_name, schema, self.time_column, self.prefix.lambda_keys)
+        self.transform = build_transform(decl, options, pipeline_name, schema, self.time_column,
+                                         self.prefix.lambda_keys)
         rows = self.transform.rows
         self.buffer_schema = rows.schema
         self.hidden_columns = rows.hidden

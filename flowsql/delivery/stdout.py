@@ -57,9 +57,10 @@ class StdoutSink:
         out = []
         if self._widths is None:
             self._widths = [max([len(n), 12, *(len(r[i]) for r in rows)]) for i, n in enumerate(names)]
-            out.append("  ".join(n.ljust(w) for n, w in zip(names, self._widths)))
+            out.append("  ".join(n.ljust(w) for n, w in zip(names, self._widths, strict=True)))
             out.append("  ".join("-" * w for w in self._widths))
-        out += ["  ".join(c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(r, self._widths)) for r in rows]
+        out += ["  ".join(c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(r, self._widths, strict=True))
+                for r in rows]
         if table.num_rows > _MAX_TABLE_ROWS:
             out.append(f"... {table.num_rows - _MAX_TABLE_ROWS} more rows")
         return "\n".join(out)

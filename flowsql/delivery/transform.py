@@ -89,7 +89,7 @@ class TransformStage:
             return
         lines = encode_json_lines(self._con, table).split(b"\n")[: table.num_rows]
         arrivals = self._arrival_millis(table)
-        for line, arrival in zip(lines, arrivals):
+        for line, arrival in zip(lines, arrivals, strict=True):
             self.pending.append(PendingRecord(f"{self.records_in:020d}", line, arrival))
             self.records_in += 1
             self.bytes += len(line)

@@ -257,7 +257,8 @@ def _plan_query(pipeline: Pipeline, decl: QueryDecl, streams: dict[str, StreamIn
         node = stream_refs[0]
         input_name = node.name
         alias = node.alias or node.name
-    replacement = exp.Table(this=exp.to_identifier(INPUT_PLACEHOLDER), alias=exp.TableAlias(this=exp.to_identifier(alias)))
+    replacement = exp.Table(this=exp.to_identifier(INPUT_PLACEHOLDER),
+                            alias=exp.TableAlias(this=exp.to_identifier(alias)))
     node.replace(replacement)
     template = query.sql(_DIALECT)
     stream = streams[input_name.lower()]
@@ -351,8 +352,10 @@ def _window_spec(pipeline: Pipeline, decl: QueryDecl, node: exp.Table, streams: 
         "HOP": "HOP(stream, time_column, INTERVAL '10 seconds' (slide), INTERVAL '1 minute' (size))",
         "SESSION": "SESSION(stream, time_column, INTERVAL '30 seconds' (gap))",
     }[kind]
-    if len(args) != WINDOW_FUNCTIONS[kind] or not isinstance(args[0], exp.Column) or not isinstance(args[1], exp.Column):
-        raise _error(pipeline, decl, f"{kind} takes {WINDOW_FUNCTIONS[kind]} arguments", node=call, hint=f"write {usage}")
+    if (len(args) != WINDOW_FUNCTIONS[kind] or not isinstance(args[0], exp.Column)
+            or not isinstance(args[1], exp.Column)):
+        raise _error(pipeline, decl, f"{kind} takes {WINDOW_FUNCTIONS[kind]} arguments", node=call,
+                     hint=f"write {usage}")
     stream_name, time_column = args[0].name, args[1].name
     stream = streams.get(stream_name.lower())
     if stream is not None:

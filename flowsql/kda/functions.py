@@ -33,7 +33,8 @@ def floor_unit(node: exp.Expression) -> str | None:
     """`FLOOR(ts TO MINUTE)` (read as FLOOR(ts, MINUTE)): the unit, else None."""
     if isinstance(node, (exp.Floor, exp.Ceil)):
         unit = node.args.get("decimals")
-        if isinstance(unit, exp.Column) and not unit.table and unit.name.upper() in (TIME_UNITS.keys() | _CALENDAR_UNITS):
+        units = TIME_UNITS.keys() | _CALENDAR_UNITS
+        if isinstance(unit, exp.Column) and not unit.table and unit.name.upper() in units:
             return unit.name.upper()
     return None
 
@@ -104,7 +105,8 @@ def _floor_or_ceil(node: exp.Expression, unit: str) -> exp.Expression:
     truncated = _call("date_trunc", exp.Literal.string(unit.lower()), value.copy())
     if isinstance(node, exp.Floor):
         return truncated
-    later = exp.Add(this=truncated.copy(), expression=exp.Interval(this=exp.Literal.string("1"), unit=exp.Var(this=unit)))
+    one = exp.Interval(this=exp.Literal.string("1"), unit=exp.Var(this=unit))
+    later = exp.Add(this=truncated.copy(), expression=one)
     return exp.Case(ifs=[exp.If(this=exp.EQ(this=truncated.copy(), expression=value.copy()), true=truncated)],
                     default=later)
 
@@ -143,7 +145,8 @@ def _char_to_timestamp(node: exp.Anonymous, args: list[exp.Expression]) -> exp.E
 def _timestamp_to_char(node: exp.Anonymous, args: list[exp.Expression]) -> exp.Expression:
     if len(args) != 2:
         raise FunctionError("TIMESTAMP_TO_CHAR takes (pattern, timestamp)", node)
-    return _call("strftime", exp.Cast(this=args[1], to=exp.DataType.build("TIMESTAMP")), _pattern(node, args[0], parsing=False))
+    timestamp = exp.Cast(this=args[1], to=exp.DataType.build("TIMESTAMP"))
+    return _call("strftime", timestamp, _pattern(node, args[0], parsing=False))
 
 
 def _unix_timestamp(node: exp.Anonymous, args: list[exp.Expression]) -> exp.Expression:
@@ -164,7 +167,8 @@ def capture_groups(pattern: str) -> int:
             in_class = char != "]"
         elif char == "[":
             in_class = True
-        elif char == "(" and not pattern.startswith("(?", index) or pattern.startswith("(?<", index) and not pattern.startswith(("(?<=", "(?<!"), index):
+        elif (char == "(" and not pattern.startswith("(?", index)
+              or pattern.startswith("(?<", index) and not pattern.startswith(("(?<=", "(?<!"), index)):
             count += 1
         index += 1
     return count
@@ -221,7 +225,8 @@ def w3c_pattern(log_format: str) -> str:
             out.append('([^"]*)')
         elif spec.endswith("t"):
             # %t is the bracketed time, brackets kept; written as [%t], the time inside them.
-            inside = log_format[match.start() - 1 : match.start()] == "[" and log_format[match.end() : match.end() + 1] == "]"
+            inside = (log_format[match.start() - 1 : match.start()] == "["
+                      and log_format[match.end() : match.end() + 1] == "]")
             out.append(r"([^\]]*)" if inside else r"(\[[^\]]*\])")
         else:
             out.append("(.*)" if only_field else r"(\S+)")

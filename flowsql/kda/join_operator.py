@@ -139,7 +139,7 @@ class StreamJoinOperator(OperatorBase):
         return self._run(self.unmatched_sql[side], sides)
 
     def _run(self, sql: str, sides: list[pa.Table]) -> pa.Table:
-        for relation, rows in zip(self.relations, sides):
+        for relation, rows in zip(self.relations, sides, strict=True):
             self.con.register(relation, rows)
         try:
             return self.con.sql(sql).to_arrow_table()

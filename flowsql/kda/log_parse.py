@@ -85,7 +85,8 @@ def parse_columns(spec: str, node: exp.Expression, fixed: bool) -> list[LogColum
         time_format = None
         if fmt is not None:
             if not sql_type.upper().startswith(_TIME_TYPES):
-                raise FunctionError(f"{name}: a format string belongs to a DATE, TIME or TIMESTAMP column ({ident})", node)
+                raise FunctionError(
+                    f"{name}: a format string belongs to a DATE, TIME or TIMESTAMP column ({ident})", node)
             try:
                 time_format = java_to_strftime(fmt[1:-1].replace("''", "'"), parsing=True)
             except UnsupportedPattern as exc:
@@ -114,9 +115,10 @@ def _typed(value: str, column: LogColumn) -> str:
 
 def _row(columns: list[LogColumn], values: list[str]) -> str:
     """A struct of the columns; NULL as a whole when a NOT NULL column has no value."""
-    fields = ", ".join(f"{exp.to_identifier(c.name, quoted=True).sql('duckdb')} := {v}" for c, v in zip(columns, values))
+    fields = ", ".join(f"{exp.to_identifier(c.name, quoted=True).sql('duckdb')} := {v}"
+                       for c, v in zip(columns, values, strict=True))
     row = f"struct_pack({fields})"
-    required = [f"({v}) IS NULL" for c, v in zip(columns, values) if c.not_null]
+    required = [f"({v}) IS NULL" for c, v in zip(columns, values, strict=True) if c.not_null]
     return f"CASE WHEN {' OR '.join(required)} THEN NULL ELSE {row} END" if required else row
 
 
@@ -181,7 +183,7 @@ def variable_column_log_parse(node: exp.Anonymous, args: list[exp.Expression]) -
         raise FunctionError("VARIABLE_COLUMN_LOG_PARSE's delimiter, escape and quote characters must differ", node)
     if not escape and not quote:
         values = [f"string_split({_INPUT}, {_literal(delimiter)})[{i}]" for i in range(1, len(columns) + 1)]
-        return _build(_row(columns, [_typed(v, c) for v, c in zip(values, columns)]), args[0])
+        return _build(_row(columns, [_typed(v, c) for v, c in zip(values, columns, strict=True)]), args[0])
     field, unquote, group_count = _field_pattern(escape, quote)
     end = re.escape(delimiter)
     with_end = f"({_INPUT} || {_literal(delimiter)})"
@@ -193,7 +195,7 @@ def variable_column_log_parse(node: exp.Anonymous, args: list[exp.Expression]) -
     groups = _literal("".join(f"\\{g}" for g in range(1, group_count + 1)))
     values = [f"regexp_replace({fields}[{i}], {_literal('(?s)' + unquote)}, {groups}, 'g')"
               for i in range(1, len(columns) + 1)]
-    return _build(_row(columns, [_typed(v, c) for v, c in zip(values, columns)]), args[0])
+    return _build(_row(columns, [_typed(v, c) for v, c in zip(values, columns, strict=True)]), args[0])
 
 
 def fixed_column_log_parse(node: exp.Anonymous, args: list[exp.Expression]) -> exp.Expression:

@@ -107,7 +107,8 @@ def _add_pump(pipeline: Pipeline, tokens: list[Token]) -> None:
     from flowsql.kda.translate import translate_pump
 
     if len(tokens) < 8 or tokens[5].text.upper() != "AS" or tokens[6].text.upper() != "INSERT":
-        raise error(pipeline, tokens[0].start, "expected CREATE OR REPLACE PUMP \"NAME\" AS INSERT INTO \"STREAM\" SELECT STREAM ...")
+        raise error(pipeline, tokens[0].start,
+                    "expected CREATE OR REPLACE PUMP \"NAME\" AS INSERT INTO \"STREAM\" SELECT STREAM ...")
     pump = kda_name(tokens[4])
     app = application(pipeline)
     if pump.lower() in app.pumps:
@@ -226,7 +227,7 @@ def _rewrite_kda_syntax(pipeline: Pipeline, tokens: list[Token], chars: list[str
     depth_of_call: list[tuple[str, int]] = []  # (function, paren depth) of open STEP/FLOOR/CEIL
     depth = 0
     previous: Token | None = None
-    for index, token in enumerate(tokens):
+    for token in tokens:
         word = token.text.upper() if token.token_type != TokenType.STRING else ""
         if word == "STREAM" and previous is not None and previous.text.upper() == "SELECT":
             chars[token.start : token.end + 1] = " " * (token.end + 1 - token.start)
@@ -272,7 +273,8 @@ def _rewrite_stagger(pipeline: Pipeline, tokens: list[Token], chars: list[str]) 
             continue
         head = [w for w in " ".join(words[index : index + 6]).split(" ")][:6]
         if head != ["WINDOWED", "BY", "STAGGER", "(", "PARTITION", "BY"]:
-            raise error(pipeline, tokens[index].start, "expected WINDOWED BY STAGGER (PARTITION BY ... RANGE INTERVAL ...)")
+            raise error(pipeline, tokens[index].start,
+                        "expected WINDOWED BY STAGGER (PARTITION BY ... RANGE INTERVAL ...)")
         depth, range_at = 1, None
         for later in range(index + 4, len(tokens)):
             if tokens[later].token_type == TokenType.L_PAREN:
@@ -284,7 +286,8 @@ def _rewrite_stagger(pipeline: Pipeline, tokens: list[Token], chars: list[str]) 
             elif depth == 1 and words[later] == "RANGE":
                 range_at = later
         if range_at is None:
-            raise error(pipeline, tokens[index].start, "a stagger window needs RANGE INTERVAL '...' after its PARTITION BY")
+            raise error(pipeline, tokens[index].start,
+                        "a stagger window needs RANGE INTERVAL '...' after its PARTITION BY")
         # Same-length replacements keep every later offset: the clause reads as a GROUP BY
         # whose last item marks the stagger range.
         replacements = {index: "GROUP", index + 2: "", index + 3: "", range_at: f",{STAGGER_MARK}("}

@@ -150,7 +150,7 @@ def expand_random_cut_forest(work: _Pump, query: exp.Select) -> tuple[exp.Select
     added = [SCORE] + ([EXPLANATION] if spec.explain else [])
     inner.select(exp.column("ROWTIME"), copy=False)
     inner.select(*(exp.alias_(exp.Cast(this=exp.Null(), to=exp.DataType.build(t)), n, quoted=True)
-                   for n, t in zip(added, ("DOUBLE", "VARCHAR"))), copy=False)
+                   for n, t in zip(added, ("DOUBLE", "VARCHAR"), strict=False)), copy=False)
     outer_alias = (query.args.get("from_") or query.args["from"]).this.alias or stream.alias or stream.name
     subquery = exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(outer_alias, quoted=True)))
     query.set("from_", exp.From(this=subquery))
@@ -171,7 +171,7 @@ def _parameters(work: _Pump, name: str, args: list[exp.Expression], usage: str) 
     if len(args) > most:
         raise work.fail(args[most], f"{name} takes at most {most} parameters after the CURSOR", f"write {usage}")
     values = [p.default for p in PARAMETERS]
-    for index, (arg, parameter) in enumerate(zip(args, PARAMETERS)):
+    for index, (arg, parameter) in enumerate(zip(args, PARAMETERS, strict=False)):
         if not (isinstance(arg, exp.Literal) and arg.is_int):
             raise work.fail(arg, f"{name}'s {parameter.name} must be an integer literal", f"write {usage}")
         value = int(arg.this)

@@ -62,7 +62,8 @@ class ForestOperator(OperatorBase):
         self.input_relation = f"__flowsql_kda_rcf_in_{next(_names)}"
         self.scored_relation = f"__flowsql_kda_rcf_scored_{next(_names)}"
         self.cursor_sql = spec.cursor_template.replace(INPUT_PLACEHOLDER, self.input_relation)
-        self.outer_sql = (f"SELECT * EXCLUDE ({SEQ}) FROM ({spec.outer_template.replace(INPUT_PLACEHOLDER, self.scored_relation)}) "
+        outer = spec.outer_template.replace(INPUT_PLACEHOLDER, self.scored_relation)
+        self.outer_sql = (f"SELECT * EXCLUDE ({SEQ}) FROM ({outer}) "
                           f"ORDER BY {SEQ}")
 
     buffered_rows = 0
@@ -108,7 +109,8 @@ class ForestOperator(OperatorBase):
             self.forest.update(point)
         rows = rows.set_column(rows.schema.get_field_index(SCORE), SCORE, pa.array(scores, pa.float64()))
         if self.spec.explain:
-            rows = rows.set_column(rows.schema.get_field_index(EXPLANATION), EXPLANATION, pa.array(explained, pa.string()))
+            rows = rows.set_column(rows.schema.get_field_index(EXPLANATION), EXPLANATION,
+                                   pa.array(explained, pa.string()))
         return rows
 
     def snapshot(self) -> tuple[dict[str, Any], pa.Table | None]:

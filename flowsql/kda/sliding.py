@@ -70,7 +70,9 @@ class SlidingSpec:
         self.operator_template = final.sql("duckdb")
         return self.operator_template
 
-    def make_operator(self, plan: OperatorPlan, con: duckdb.DuckDBPyConnection, lateness_us: int = 0) -> SlidingOperator:
+    def make_operator(
+        self, plan: OperatorPlan, con: duckdb.DuckDBPyConnection, lateness_us: int = 0
+    ) -> SlidingOperator:
         return SlidingOperator(plan, con, self)
 
 
@@ -98,7 +100,8 @@ def prepare_sliding(work: _Pump, query: exp.Select, rowtime: str) -> SlidingSpec
     for window in windows:
         frame = window.args.get("spec")
         if frame is None:
-            if window.args.get("partition_by") or window.args.get("order") or not isinstance(window.args.get("alias"), exp.Identifier):
+            named = isinstance(window.args.get("alias"), exp.Identifier)
+            if window.args.get("partition_by") or window.args.get("order") or not named:
                 raise work.fail(window, "a sliding window needs RANGE INTERVAL '...' PRECEDING or ROWS n PRECEDING")
             continue  # `agg OVER W`: the frame is in the WINDOW clause
         order = window.args.get("order")

@@ -51,13 +51,15 @@ class StaggerSpec:
         final.select(exp.alias_(exp.column(CLOSE), CLOSE), copy=False)
         for table in final.find_all(exp.Table):
             if table.name.lower() == input_name.lower():
-                table.replace(exp.Table(this=exp.to_identifier(INPUT_PLACEHOLDER),
-                                        alias=exp.TableAlias(this=exp.to_identifier(table.alias or table.name, quoted=True))))
+                alias = exp.TableAlias(this=exp.to_identifier(table.alias or table.name, quoted=True))
+                table.replace(exp.Table(this=exp.to_identifier(INPUT_PLACEHOLDER), alias=alias))
                 break
         self.operator_template = final.sql("duckdb")
         return self.operator_template
 
-    def make_operator(self, plan: OperatorPlan, con: duckdb.DuckDBPyConnection, lateness_us: int = 0) -> StaggerOperator:
+    def make_operator(
+        self, plan: OperatorPlan, con: duckdb.DuckDBPyConnection, lateness_us: int = 0
+    ) -> StaggerOperator:
         return StaggerOperator(plan, con, self)
 
 
@@ -65,7 +67,8 @@ def prepare_stagger(work: _Pump, query: exp.Select, rowtime: str) -> StaggerSpec
     """Take the stagger mark out of the GROUP BY; bare columns of a key expression in the
     SELECT list stand for the key (KDA prints `EVENT_TIME` as `FLOOR(EVENT_TIME TO MINUTE)`)."""
     group = query.args.get("group")
-    marks = [g for g in (group.expressions if group else []) if isinstance(g, exp.Anonymous) and str(g.this).upper() == STAGGER_MARK]
+    marks = [g for g in (group.expressions if group else [])
+             if isinstance(g, exp.Anonymous) and str(g.this).upper() == STAGGER_MARK]
     if not marks:
         return None
     mark = marks[0]
@@ -115,7 +118,7 @@ class StaggerOperator(OperatorBase):
         table, key_rows = keyed.good, keyed.result
         times = times_us(table, self.spec.rowtime)
         closes = np.empty(len(times), dtype=np.int64)
-        for index, (key, time) in enumerate(zip(key_rows, times)):
+        for index, (key, time) in enumerate(zip(key_rows, times, strict=True)):
             close = self.open.get(key)
             if close is None or time >= close:
                 close = int(time) + self.spec.range_us
@@ -156,5 +159,5 @@ class StaggerOperator(OperatorBase):
         if not self.buffer:
             return
         keys = self._keys(self.buffer[0])
-        for key, close in zip(keys, times_us(self.buffer[0], CLOSE)):
+        for key, close in zip(keys, times_us(self.buffer[0], CLOSE), strict=True):
             self.open[key] = max(self.open.get(key, 0), int(close))

@@ -77,7 +77,9 @@ class JoinSpec:
         plan.output_schema = pa.schema([f for f in schema if f.name not in HELPERS])
         return plan
 
-    def make_operator(self, plan: OperatorPlan, con: duckdb.DuckDBPyConnection, lateness_us: int = 0) -> StreamJoinOperator:
+    def make_operator(
+        self, plan: OperatorPlan, con: duckdb.DuckDBPyConnection, lateness_us: int = 0
+    ) -> StreamJoinOperator:
         from flowsql.kda.join_operator import StreamJoinOperator
 
         return StreamJoinOperator(plan, con, self)
@@ -92,7 +94,8 @@ def translate_join(work: _Pump, query: exp.Select, tables: list[exp.Table], wind
     joins = query.args.get("joins") or []
     source = query.args.get("from_") or query.args.get("from")
     if source is None or source.this is not left or len(joins) != 1 or joins[0].this is not right:
-        raise work.fail(right, "a stream-to-stream join is FROM \"A\" OVER (...) AS a JOIN \"B\" OVER (...) AS b ON ...")
+        raise work.fail(right,
+                        "a stream-to-stream join is FROM \"A\" OVER (...) AS a JOIN \"B\" OVER (...) AS b ON ...")
     join = joins[0]
     kind = _join_kind(work, join)
     on = join.args.get("on")
@@ -117,7 +120,8 @@ def translate_join(work: _Pump, query: exp.Select, tables: list[exp.Table], wind
     for table in tables:
         rowtime = work.app.rowtime_of(work.pipeline, table.name)
         if rowtime is None:
-            raise work.fail(table, f"the stream '{table.name}' is read before any pump fills it (or is bound to a sink)")
+            raise work.fail(table,
+                            f"the stream '{table.name}' is read before any pump fills it (or is bound to a sink)")
         rowtimes.append(rowtime)
     if rowtimes[0] != rowtimes[1]:
         raise work.fail(right, "the two joined streams carry their ROWTIMEs differently (one is a window's end)",

@@ -256,7 +256,8 @@ def _input_columns(work: _Pump, name: str) -> list[Column]:
 def _expand_stars(work: _Pump, query: exp.Select, columns: list[Column]) -> None:
     expanded: list[exp.Expression] = []
     for item in query.expressions:
-        star = item if isinstance(item, exp.Star) else item.this if isinstance(item, exp.Column) and isinstance(item.this, exp.Star) else None
+        starred = isinstance(item, exp.Column) and isinstance(item.this, exp.Star)
+        star = item if isinstance(item, exp.Star) else item.this if starred else None
         if star is None:
             expanded.append(item)
             continue
@@ -283,7 +284,8 @@ def _window_bucket(work: _Pump, query: exp.Select, input_name: str, rowtime: str
     """The grouping bucket that drives emission: on ROWTIME first, else on the source's
     watermarked event-time column."""
     group = query.args.get("group")
-    aggregates = any(agg.find_ancestor(exp.Window) is None for e in query.expressions for agg in e.find_all(exp.AggFunc))
+    aggregates = any(agg.find_ancestor(exp.Window) is None
+                     for e in query.expressions for agg in e.find_all(exp.AggFunc))
     if group is None:
         if aggregates:
             raise work.fail(query, "an aggregate over a stream needs GROUP BY ..., STEP(ROWTIME BY INTERVAL ...) "
@@ -334,7 +336,7 @@ def _project(work: _Pump, query: exp.Select, stream: KdaStream, listed: list[str
             raise work.fail(query, f"stream '{stream.name}' has no column '{unknown[0]}'")
         if len(listed) != len(outputs):
             raise work.fail(query, f"the INSERT names {len(listed)} columns but the SELECT gives {len(outputs)}")
-        by_name = {n.lower(): e for n, e in zip(listed, outputs)}
+        by_name = {n.lower(): e for n, e in zip(listed, outputs, strict=True)}
         ordered = [by_name.get(c.name.lower(), exp.Null()) for c in stream.columns]
     else:
         if len(outputs) != len(stream.columns):
@@ -342,7 +344,7 @@ def _project(work: _Pump, query: exp.Select, stream: KdaStream, listed: list[str
                                    f"{len(stream.columns)}: " + ", ".join(c.name for c in stream.columns))
         ordered = outputs
     projected: list[exp.Expression] = []
-    for column, expression in zip(stream.columns, ordered):
+    for column, expression in zip(stream.columns, ordered, strict=True):
         value = expression.unalias() if isinstance(expression, exp.Alias) else expression
         cast = exp.Cast(this=value, to=exp.DataType.build(column.sql_type, dialect="duckdb"))
         projected.append(exp.alias_(cast, column.name, quoted=True))

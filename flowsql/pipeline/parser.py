@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+from itertools import pairwise
 from pathlib import Path
 
 import sqlglot
@@ -151,7 +152,8 @@ def _add_statement(pipeline: Pipeline, statement: Statement, base_dir: Path) -> 
         raise statement.source.error(
             f"unexpected statement starting with {tokens[0].text!r}",
             statement.start,
-            "a pipeline file holds SET, CREATE SOURCE, CREATE SINK, CREATE TABLE, CREATE VIEW and INSERT INTO statements",
+            "a pipeline file holds SET, CREATE SOURCE, CREATE SINK, CREATE TABLE, CREATE VIEW "
+            "and INSERT INTO statements",
         )
 
 
@@ -244,7 +246,7 @@ SESSION_CALL = "SESSWIN"  # same length as SESSION, so columns in error messages
 
 def _rename_session_calls(text: str, tokens: list[Token]) -> str:
     """sqlglot reads SESSION as a keyword; the window function SESSION(...) gets a stand-in name."""
-    for token, following in zip(tokens, tokens[1:]):
+    for token, following in pairwise(tokens):
         if token.text.upper() == "SESSION" and following.token_type == TokenType.L_PAREN:
             text = text[: token.start] + SESSION_CALL + text[token.end + 1 :]
     return text

@@ -25,7 +25,8 @@ class FileReader:
 
     def __init__(self, path: str, offset: int = 0) -> None:
         self.path = path
-        self._raw: IO[bytes] = open(path, "rb")
+        # Held open across reads while the file grows; close() releases it.
+        self._raw: IO[bytes] = open(path, "rb")  # noqa: SIM115
         self._gzip = path.endswith(".gz")
         self._inflate = zlib.decompressobj(_GZIP)
         self._input = b""  # compressed bytes read from the file and not yet inflated

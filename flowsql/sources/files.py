@@ -95,7 +95,9 @@ class FileSource(Source):
         arrival: int | None = None
         shown: Times | None = None
         # Decoding runs ahead on threads; the files' times are taken here, in the order read.
-        for decoded in map_in_order(files.steps(stop), self._decode, self.options.decode_threads, f"decode-{self.name}"):
+        decoded_steps = map_in_order(files.steps(stop), self._decode, self.options.decode_threads,
+                                     f"decode-{self.name}")
+        for decoded in decoded_steps:
             step, chunk = decoded.step, decoded.step.chunk
             for file in step.added:
                 clocks.add(file)

@@ -73,10 +73,10 @@ def decode_rows(decoder: RecordDecoder, rows: list[UserRow], bounds: TimeBounds 
     mask, reasons = bounds.implausible(table)
     if not mask.any():
         return DecodedRows(table, bad, good)
-    for reason, index in zip(reasons, np.flatnonzero(mask)):
+    for reason, index in zip(reasons, np.flatnonzero(mask), strict=True):
         row = good[index]
         bad.append(BadRecord(decoder.source, "implausible-event-time", reason, row.data, row.position, row.arrival))
-    kept = [row for row, implausible in zip(good, mask) if not implausible]
+    kept = [row for row, implausible in zip(good, mask, strict=True) if not implausible]
     return DecodedRows(table.filter(pa.array(~mask)), bad, kept)
 
 
@@ -116,7 +116,7 @@ def _decode_all(decoder: RecordDecoder, rows: list[UserRow]) -> tuple[pa.Table, 
 
 def _decode_each(decoder: RecordDecoder, good: list[UserRow], lines: list[bytes], kept: list[UserRow],
                  bad: list[BadRecord]) -> tuple[pa.Table, list[BadRecord], list[UserRow]]:
-    line_of = {id(row): line for row, line in zip(kept, lines)}
+    line_of = {id(row): line for row, line in zip(kept, lines, strict=True)}
     tables: list[pa.Table] = []
     taken: list[UserRow] = []
     for row in good:

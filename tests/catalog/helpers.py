@@ -61,7 +61,7 @@ def template_regex(properties: dict[str, str]) -> tuple[str, list[str]]:
     keys = re.findall(r"\$\{([^}]+)\}", template)
     pieces = re.split(r"\$\{[^}]+\}", template)
     regex = re.escape(pieces[0])
-    for key, piece in zip(keys, pieces[1:]):
+    for piece in pieces[1:]:
         regex += "(.+?)" + re.escape(piece)
     return regex, keys
 

@@ -70,7 +70,7 @@ def test_projection_finds_every_object_in_the_bucket(pipeline: Path, tmp_path: P
             folder = f"s3://{bucket}/" + key.rsplit("/", 1)[0] + "/"
             match = re.fullmatch(regex, folder)
             assert match, f"{table}: {folder} does not match {properties['storage.location.template']}"
-            for name, value in zip(keys, match.groups()):
+            for name, value in zip(keys, match.groups(), strict=True):
                 check_projected(name, value, properties)
 
 
@@ -95,7 +95,7 @@ def test_projection_finds_every_written_object(pipeline: Path, tmp_path: Path) -
             folder = "file://" + str(path.parent) + "/"
             match = re.fullmatch(regex, folder)
             assert match, f"{table}: {folder} does not match {properties['storage.location.template']}"
-            for key, value in zip(keys, match.groups()):
+            for key, value in zip(keys, match.groups(), strict=True):
                 check_projected(key, value, properties)
 
 

@@ -147,7 +147,8 @@ def test_emit_on_a_windowed_query_is_refused(tmp_path: Path) -> None:
 
 
 def test_table_without_primary_key_or_format(tmp_path: Path) -> None:
-    error = _pipeline_error(tmp_path, "CREATE TABLE t (id BIGINT) WITH (connector = 'stdin', format = 'changes-json');\n")
+    error = _pipeline_error(tmp_path,
+                            "CREATE TABLE t (id BIGINT) WITH (connector = 'stdin', format = 'changes-json');\n")
     assert "bad.sql:1:1: table 't' needs a PRIMARY KEY" in error
     error = _pipeline_error(tmp_path, TABLE.replace("'changes-json'", "'avro'")
                             + "INSERT INTO out SELECT * FROM orders EMIT CHANGES;\n")

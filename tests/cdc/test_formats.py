@@ -17,7 +17,8 @@ from tests.cdc import fixtures
 
 CUSTOMERS = TableShape(
     "customers",
-    (Column("id", "BIGINT"), Column("first_name", "VARCHAR"), Column("last_name", "VARCHAR"), Column("email", "VARCHAR")),
+    (Column("id", "BIGINT"), Column("first_name", "VARCHAR"), Column("last_name", "VARCHAR"),
+     Column("email", "VARCHAR")),
     ("id",),
 )
 

@@ -128,7 +128,7 @@ def test_replay_converges_and_snapshots_match_batch_sql(seed: int, count: int, w
     for time in times:
         # A snapshot at T holds the records that arrived before the clock (arrival_time) reached
         # T; the final one, at the end of the feed, holds them all.
-        arrived = [r for r, at in zip(records, arrivals) if at < time] if time != times[-1] else records
+        arrived = [r for r, at in zip(records, arrivals, strict=True) if at < time] if time != times[-1] else records
         got = sorted((r["status"], r["region"], r["orders"], r["revenue"]) for r in snapshots
                      if r["snapshot_time"] == time)
         assert got == batch_report(as_table(replay_state(arrived))), f"snapshot at {time}"

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 
 import duckdb
@@ -38,7 +39,8 @@ CREATE SINK sessions WITH (connector = 'file', path = '{out}/sessions', format =
 INSERT INTO raw SELECT event_id, user_id, page, event_type, price, ts FROM clicks WHERE price >= 0;
 
 INSERT INTO minutes
-SELECT window_start, window_end, page, count(*) AS views, count(DISTINCT user_id) AS visitors, round(sum(price), 4) AS revenue
+SELECT window_start, window_end, page, count(*) AS views, count(DISTINCT user_id) AS visitors,
+       round(sum(price), 4) AS revenue
 FROM HOP(clicks, ts, INTERVAL '20 seconds', INTERVAL '1 minute') GROUP BY ALL;
 
 INSERT INTO sessions
@@ -71,7 +73,8 @@ def prepare(tmp_path: Path, name: str, events: int, chunk: str, data: Path | Non
 def output_rows(out: Path) -> dict[str, list[tuple]]:
     con = duckdb.connect()
     rows = {
-        "raw": con.sql(f"SELECT * FROM read_parquet('{out}/raw/**/*.parquet', hive_partitioning = true) ORDER BY ALL").fetchall(),
+        "raw": con.sql(f"SELECT * FROM read_parquet('{out}/raw/**/*.parquet', hive_partitioning = true) "
+                       "ORDER BY ALL").fetchall(),
         "minutes": con.sql(f"SELECT * FROM read_json('{out}/minutes/**/*.json.gz') ORDER BY ALL").fetchall(),
         "sessions": con.sql(f"SELECT * FROM read_parquet('{out}/sessions/**/*.parquet') ORDER BY ALL").fetchall(),
     }
@@ -100,7 +103,7 @@ def line_parts(content: bytes, parts: int, rng: random.Random) -> list[bytes]:
     ends = (np.flatnonzero(np.frombuffer(content, np.uint8) == ord("\n")) + 1).tolist()
     cuts = sorted(rng.sample(ends[:-1], parts - 1)) if parts > 1 else []
     bounds = [0, *cuts, len(content)]
-    return [content[a:b] for a, b in zip(bounds, bounds[1:])]
+    return [content[a:b] for a, b in pairwise(bounds)]
 
 
 def run_with_kills(pipeline: Path, data: Path, content: bytes, out: Path, state: Path, kills: int, seed: int) -> int:
@@ -121,7 +124,7 @@ def run_with_kills(pipeline: Path, data: Path, content: bytes, out: Path, state:
             feed.write(part)
         target = before + rng.randint(1, 3)
         try:
-            wait_for(lambda: object_count(out) >= target, f"{target - before} new objects", process)
+            wait_for(lambda target=target: object_count(out) >= target, f"{target - before} new objects", process)
         finally:
             process.send_signal(signal.SIGKILL)
             process.wait()

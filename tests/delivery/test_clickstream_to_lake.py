@@ -41,7 +41,7 @@ def test_clickstream_to_lake(tmp_path: Path, s3: Any, bucket: str, s3_proxy: Fau
     expected = con.sql("""SELECT event_type, '2024-01-01', count(*), count(*), sum(price)
         FROM clicks GROUP BY ALL ORDER BY ALL""").fetchall()
     assert [r[:4] for r in written] == [r[:4] for r in expected]
-    assert all(abs(a[4] - b[4]) < 1e-6 for a, b in zip(written, expected))
+    assert all(abs(a[4] - b[4]) < 1e-6 for a, b in zip(written, expected, strict=True))
 
     got = sorted((r["window_start"], r["event_type"], r["events"], r["users"], r["revenue"])
                  for r in receiver.rows())  # type: ignore[misc]

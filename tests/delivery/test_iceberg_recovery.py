@@ -71,10 +71,10 @@ def run_with_kills(pipeline: Path, table: Path, state: Path, kills: int, seed: i
         if done < kills:
             if rng.random() < 0.5:
                 target = commits_made(table) + rng.randint(1, 4)
-                trigger = lambda: commits_made(table) >= target  # noqa: E731
+                trigger = lambda target=target: commits_made(table) >= target  # noqa: E731
             else:
                 before = staged_flushes(state)
-                trigger = lambda: bool(staged_flushes(state) - before)  # noqa: E731
+                trigger = lambda before=before: bool(staged_flushes(state) - before)  # noqa: E731
         deadline = time.monotonic() + 120
         while process.poll() is None and time.monotonic() < deadline:
             if trigger is not None and trigger():

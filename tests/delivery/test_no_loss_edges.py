@@ -35,7 +35,8 @@ WITH (connector = 'file', path = '{data}', chunk_size = '32 KB');
 
 def parquet_ids(root: Path) -> dict[str, list[int]]:
     """Ids per object file, keyed by the file's path relative to `root`."""
-    return {str(f.relative_to(root)): pq.read_table(f).column("id").to_pylist() for f in sorted(root.rglob("*.parquet"))}
+    return {str(f.relative_to(root)): pq.read_table(f).column("id").to_pylist()
+            for f in sorted(root.rglob("*.parquet"))}
 
 
 def test_null_empty_and_hostile_partition_keys_each_keep_their_rows(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 import pytest
 from hypothesis import given
@@ -17,7 +17,7 @@ from flowsql.delivery.prefix import (
     sanitise_value,
 )
 
-WHEN = datetime(2024, 3, 7, 9, 5, 2, 123000, tzinfo=timezone.utc)
+WHEN = datetime(2024, 3, 7, 9, 5, 2, 123000, tzinfo=UTC)
 
 
 def test_timestamp_expressions_follow_java_patterns_in_utc() -> None:

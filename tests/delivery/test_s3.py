@@ -22,7 +22,8 @@ from tests.delivery.conftest import clicks_source, download
 from tests.pipeline.test_examples import generated_clicks
 from tests.servers.fault_proxy import Fault, FaultProxy
 
-SLOW_DOWN = b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>"
+SLOW_DOWN = (b"<?xml version='1.0' encoding='UTF-8'?>"
+             b"<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>")
 COLUMNS = ["event_id", "user_id", "page", "event_type", "country", "price", "ts"]
 
 
@@ -42,7 +43,8 @@ def read_three_ways(root: Path) -> dict[str, pd.DataFrame]:
     frames = {
         "pyarrow": ds.dataset(str(root), format="parquet", partitioning="hive").to_table().to_pandas(),
         "fastparquet": fastparquet.ParquetFile(files, root=str(root)).to_pandas(),
-        "duckdb": duckdb.connect().sql(f"SELECT * FROM read_parquet('{root}/**/*.parquet', hive_partitioning = true)").df(),
+        "duckdb": duckdb.connect().sql(
+            f"SELECT * FROM read_parquet('{root}/**/*.parquet', hive_partitioning = true)").df(),
     }
     out = {}
     for reader, frame in frames.items():
@@ -172,7 +174,8 @@ INSERT INTO raw SELECT * FROM clicks;
     assert item["Size"] > 10 * 1024**2 and head["ETag"].strip('"').endswith(f"-{parts}")
     assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"].endswith("alias/lake")
     body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode()
-    assert sorted(json.loads(line)["event_id"] for line in body.splitlines()) == list(expected_frame(60_000)["event_id"])
+    ids = sorted(json.loads(line)["event_id"] for line in body.splitlines())
+    assert ids == list(expected_frame(60_000)["event_id"])
     assert not s3.list_multipart_uploads(Bucket=bucket).get("Uploads")
 
 

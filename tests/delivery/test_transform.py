@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,7 @@ def expected_outcome(orders: list[dict[str, Any]]) -> tuple[Counter[tuple[str, s
             failed.add(order["order_id"])
         else:
             region = REGIONS[order["country"]]
-            arrived = datetime.fromisoformat(order["ts"]).replace(tzinfo=timezone.utc)
+            arrived = datetime.fromisoformat(order["ts"]).replace(tzinfo=UTC)
             record = {"order_id": order["order_id"], "customer": order["customer"].upper(), "region": region,
                       "amount_cents": int(Decimal(str(order["amount"])) * 100),
                       "arrived_ms": int(arrived.timestamp()) * 1000}

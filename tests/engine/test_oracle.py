@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 import duckdb
 import pyarrow as pa
@@ -17,7 +18,8 @@ from flowsql.pipeline import parse_text
 BASE = datetime(2024, 3, 1, 12, 0, 0)
 DELAY_S = 4
 AGGREGATES = """count(*) AS n, count(DISTINCT user_id) AS users, sum(amount) AS total, min(amount) AS low,
-       max(amount) AS high, median(amount) AS mid, arg_max(user_id, amount * 100 + CAST(substr(user_id, 2) AS BIGINT)) AS top_user,
+       max(amount) AS high, median(amount) AS mid,
+       arg_max(user_id, amount * 100 + CAST(substr(user_id, 2) AS BIGINT)) AS top_user,
        list_sort(list(amount)) AS amounts, count(*) FILTER (WHERE amount > 50) AS big"""
 
 SOURCE = f"""
@@ -62,7 +64,7 @@ def run_streaming(query: str, rows: list[dict], cuts: list[int]) -> list[tuple]:
     rejected: list = []
     engine = Engine(plan, lambda sink, table: outputs.append(table), lambda op, r: rejected.append(r))
     bounds = [0, *cuts, len(rows)]
-    for start, end in zip(bounds, bounds[1:]):
+    for start, end in pairwise(bounds):
         batch = [dict(r, arrival_time=BASE) for r in rows[start:end]]
         engine.push("events", pa.Table.from_pylist(batch, schema))
     engine.finish()

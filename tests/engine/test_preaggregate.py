@@ -56,12 +56,15 @@ def test_decomposable_queries_are_preaggregated_by_pane() -> None:
     "SELECT window_start, page, median(amount) AS m FROM {window} GROUP BY ALL",
     "SELECT window_start, page, count(*) AS n, count(DISTINCT user_id) AS u FROM {window} GROUP BY ALL",
     "SELECT window_start, page, count(DISTINCT user_id) FILTER (WHERE amount > 5) AS big FROM {window} GROUP BY ALL",
-    "SELECT window_start, page, count(*) FILTER (WHERE ts < window_end - INTERVAL 1 SECOND) AS n FROM {window} GROUP BY ALL",
+    "SELECT window_start, page, count(*) FILTER (WHERE ts < window_end - INTERVAL 1 SECOND) AS n "
+    "FROM {window} GROUP BY ALL",
     "SELECT window_start, page, list(amount ORDER BY ts) AS a FROM {window} GROUP BY ALL",
     "SELECT window_start, page, histogram(user_id) AS h FROM {window} GROUP BY ALL",
     "SELECT window_start, page, sum(amount) AS s FROM {window} WHERE ts < window_end - INTERVAL 1 SECOND GROUP BY ALL",
-    "SELECT window_start, page, sum(amount) - lag(sum(amount)) OVER (ORDER BY page) AS d FROM {window} GROUP BY window_start, page",
-    "SELECT window_start, window_end, page, count(*) AS n FROM {window} GROUP BY ALL".replace("{window}", WINDOWS["session"]),
+    "SELECT window_start, page, sum(amount) - lag(sum(amount)) OVER (ORDER BY page) AS d "
+    "FROM {window} GROUP BY window_start, page",
+    "SELECT window_start, window_end, page, count(*) AS n FROM {window} GROUP BY ALL".replace(
+        "{window}", WINDOWS["session"]),
 ])
 def test_other_queries_keep_raw_rows(query: str) -> None:
     assert plan_of(query.replace("{window}", WINDOWS["tumble"])).preaggregate is None
@@ -80,7 +83,8 @@ def test_preaggregated_tumble_matches_batch(stream: tuple[list[dict], list[int]]
 @given(streams())
 def test_preaggregated_hop_matches_batch(stream: tuple[list[dict], list[int]]) -> None:
     rows, cuts = stream
-    assert run_streaming(QUERY.format(window=WINDOWS["hop"]), rows, cuts) == run_batch(batch_query(hop_rows(5, 15)), rows)
+    assert (run_streaming(QUERY.format(window=WINDOWS["hop"]), rows, cuts)
+            == run_batch(batch_query(hop_rows(5, 15)), rows))
     assert run_streaming(QUERY.format(window=WINDOWS["hop_uneven"]), rows, cuts) == \
         run_batch(batch_query(hop_rows(4, 10)), rows)
 

@@ -4,6 +4,7 @@ and rejected with DuckDB's reason; the rest give exactly DuckDB's batch answer w
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 import duckdb
 import pyarrow as pa
@@ -47,7 +48,7 @@ def run_stream(query: str, rows: list[dict], cuts: list[int] | None = None) -> t
 
     engine = Engine(plan, lambda sink, table: outputs.append(table), on_reject)
     bounds = [0, *(cuts or []), len(rows)]
-    for start, end in zip(bounds, bounds[1:]):
+    for start, end in pairwise(bounds):
         engine.push("events", pa.Table.from_pylist(rows[start:end], SCHEMA))
     engine.finish()
     return sorted(tuple(map(repr, r.values())) for t in outputs for r in t.to_pylist()), sorted(rejected)
@@ -82,7 +83,8 @@ CASES = {
     "window, row filter": (f"SELECT window_start, count(*) AS n FROM {TUMBLE} WHERE 100 // x > 20 GROUP BY ALL",
                            {3: DIVISION_ERROR, 13: DIVISION_ERROR}),
     "window, error()": (f"SELECT window_start, median(CASE WHEN x = 0 THEN error('x is ' || x) ELSE x END) AS mid "
-                        f"FROM {TUMBLE} GROUP BY ALL", {3: "Invalid Input Error: x is 0", 13: "Invalid Input Error: x is 0"}),
+                        f"FROM {TUMBLE} GROUP BY ALL",
+                        {3: "Invalid Input Error: x is 0", 13: "Invalid Input Error: x is 0"}),
 }
 
 

@@ -4,7 +4,7 @@ half way gives the same rows as one run over all the input."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pyarrow as pa
 import pytest
@@ -21,7 +21,7 @@ def _batches(name: str) -> tuple[PipelineRun, list[pa.Table]]:
     run = PipelineRun(load_pipeline(EXAMPLES / f"{name}.sql"))
     source = next(iter(run.sources.values()))
     data = ROOT / source.options.path  # type: ignore[attr-defined]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     batches = [source.decoder.decode(line, str(data), 0, now)[0]  # type: ignore[attr-defined]
                for line in data.read_bytes().splitlines()]
     return run, batches

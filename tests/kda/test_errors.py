@@ -99,15 +99,16 @@ SELECT STREAM ticker_symbol FROM "DESTINATION_SQL_STREAM";""")
 
 def test_current_row_timestamp_is_the_processing_time(tmp_path: Path) -> None:
     import json
-    from datetime import datetime, timedelta, timezone
+    from datetime import UTC, datetime, timedelta
 
     pipeline = tmp_path / "app.sql"
-    pipeline.write_text(BINDINGS.replace("(ticker_symbol VARCHAR(4), n INTEGER)", "(ticker_symbol VARCHAR(4), t TIMESTAMP)") + """
+    bindings = BINDINGS.replace("(ticker_symbol VARCHAR(4), n INTEGER)", "(ticker_symbol VARCHAR(4), t TIMESTAMP)")
+    pipeline.write_text(bindings + """
 CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM"
 SELECT STREAM ticker_symbol, CURRENT_ROW_TIMESTAMP FROM "SOURCE_SQL_STREAM_001";""")
-    before = datetime.now(timezone.utc).replace(tzinfo=None)
+    before = datetime.now(UTC).replace(tzinfo=None)
     result = run_cli("run", "--quiet", "--no-checkpoint", str(pipeline))
-    after = datetime.now(timezone.utc).replace(tzinfo=None)
+    after = datetime.now(UTC).replace(tzinfo=None)
     assert result.code == 0, result.stderr
     times = [datetime.fromisoformat(json.loads(line)["T"]) for line in result.stdout.splitlines()]
     assert len(times) == 8

@@ -135,7 +135,7 @@ def test_string_functions(tmp_path: Path) -> None:
 
 
 def test_datetime_functions(tmp_path: Path) -> None:
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
 
     rows = run_example("datetime_functions", tmp_path)
     first = rows[0]
@@ -144,7 +144,7 @@ def test_datetime_functions(tmp_path: Path) -> None:
     assert first["DELAY_MS"] == 2750  # ROWTIME 10:00:01 minus 09:59:58.250
     assert first["SENT_MINUTE"] == "2024-05-01 09:59:00"
     assert first["NEXT_MINUTE"] == "2024-05-01 10:00:00"
-    sent = datetime(2024, 5, 1, 9, 59, 58, 250000, tzinfo=timezone.utc)
+    sent = datetime(2024, 5, 1, 9, 59, 58, 250000, tzinfo=UTC)
     assert first["SENT_EPOCH_MS"] == int(sent.timestamp() * 1000)
     assert [r["BYTES_BUCKET"] for r in rows] == [20, 0, 40]
     assert [r["DELAY_MS"] for r in rows] == [2750, 1000, 100]
@@ -187,7 +187,8 @@ def _weather_expected() -> list[dict[str, object]]:
     out = []
     for index, row in enumerate(readings):
         now = datetime.fromisoformat(row["arrival_time"])
-        seen = [r for r in readings[: index + 1] if datetime.fromisoformat(r["arrival_time"]) >= now - timedelta(days=1)]
+        seen = [r for r in readings[: index + 1]
+                if datetime.fromisoformat(r["arrival_time"]) >= now - timedelta(days=1)]
         city = [r["temp"] for r in seen if r["city"] == row["city"]]
         out.append({"READING_TIME": row["arrival_time"], "CITY": row["city"],
                     "WMIN_TEMP": min(r["temp"] for r in seen), "WMAX_TEMP": max(r["temp"] for r in seen),
@@ -270,7 +271,8 @@ def test_multiple_outputs_each_to_its_sink(tmp_path: Path) -> None:
         {"TICKER_SYMBOL": "AMZN", "TRIGGER_COUNT": 3}, {"TICKER_SYMBOL": "WMT", "TRIGGER_COUNT": 1},
         {"TICKER_SYMBOL": "XTC", "TRIGGER_COUNT": 1},
     ])
-    delivered = [json.loads(line) for f in sorted((tmp_path / "lake").rglob("*.json")) for line in f.read_text().splitlines()]
+    delivered = [json.loads(line) for f in sorted((tmp_path / "lake").rglob("*.json"))
+                 for line in f.read_text().splitlines()]
     assert len(delivered) == 8
     assert delivered[0] == {"TICKER_SYMBOL": "AMZN", "SECTOR": "TECHNOLOGY", "CHANGE": 1.5, "PRICE": 100.0}
 

@@ -13,7 +13,8 @@ from tests.conftest import run_cli
 
 SOURCE = """CREATE SOURCE "SOURCE_SQL_STREAM_001" (arrival_time TIMESTAMP, "kind" VARCHAR, "ticker" VARCHAR,
     "qty" VARCHAR, "order_id" VARCHAR) WITH (connector = 'file', path = '{data}', chunk_size = '1 KB');
-CREATE SINK "DESTINATION_SQL_STREAM" WITH (connector = 'file', path = '{out}', format = 'json', buffer_interval = '0 s');
+CREATE SINK "DESTINATION_SQL_STREAM"
+    WITH (connector = 'file', path = '{out}', format = 'json', buffer_interval = '0 s');
 """
 PUMPS = {
     "sliding": """CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (ticker VARCHAR(4), total INTEGER);

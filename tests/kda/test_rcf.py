@@ -105,7 +105,8 @@ def test_shingles_and_parameters(tmp_path: Path) -> None:
      "shingleSize must be between 1 and 30, not 31", "31"),
     ("RANDOM_CUT_FOREST(CURSOR(SELECT STREAM \"sensor\" FROM \"SOURCE_SQL_STREAM_001\"))",
      "gives no numeric column", '"sensor"'),
-    ("RANDOM_CUT_FOREST_WITH_EXPLANATION(CURSOR(SELECT STREAM * FROM \"SOURCE_SQL_STREAM_001\"), 100, 256, 100000, 1, 1)",
+    ("RANDOM_CUT_FOREST_WITH_EXPLANATION(CURSOR(SELECT STREAM * FROM \"SOURCE_SQL_STREAM_001\"), "
+     "100, 256, 100000, 1, 1)",
      "withDirectionality must be true or false", "1)"),
     ("HOTSPOTS(CURSOR(SELECT STREAM * FROM \"SOURCE_SQL_STREAM_001\"), 1000, 0.2, 17)",
      "HOTSPOTS is not supported by flowsql's KDA front end: the reference names", "CURSOR"),

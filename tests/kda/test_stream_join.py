@@ -21,7 +21,8 @@ from tests.kda.test_errors import BINDINGS
 DATA = EXAMPLES / "data" / "orders_trades.json"
 
 
-def _pair(at: str, order: str, ticker: str, order_price: float, trade: str | None, trade_price: float | None) -> dict[str, Any]:
+def _pair(at: str, order: str, ticker: str, order_price: float, trade: str | None,
+          trade_price: float | None) -> dict[str, Any]:
     return {"pair_time": f"2024-05-01 {at}", "order_id": order, "ticker": ticker, "order_price": order_price,
             "trade_id": trade, "trade_price": trade_price}
 
@@ -53,7 +54,7 @@ def _duckdb_inner() -> list[dict[str, Any]]:
     with duckdb.connect() as con:
         cursor = con.execute(sql)
         names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 @pytest.mark.parametrize("chunk_size", [None, 60, 250])
@@ -178,7 +179,8 @@ def _join_then_count(tmp_path: Path, name: str, chunk_size: int) -> str:
     text = text.replace("path = 'pipelines/kda/data/orders_trades.json'",
                         f"path = 'pipelines/kda/data/orders_trades.json', chunk_size = {chunk_size}")
     text = text.replace('CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (', 'CREATE OR REPLACE STREAM "PAIRS" (')
-    text = text.replace('INSERT INTO "DESTINATION_SQL_STREAM"\n    SELECT STREAM ROWTIME', 'INSERT INTO "PAIRS"\n    SELECT STREAM ROWTIME')
+    text = text.replace('INSERT INTO "DESTINATION_SQL_STREAM"\n    SELECT STREAM ROWTIME',
+                        'INSERT INTO "PAIRS"\n    SELECT STREAM ROWTIME')
     text += """
 CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" ("ticker" VARCHAR(4), "pairs" INTEGER, "last_pair" TIMESTAMP);
 CREATE OR REPLACE PUMP "COUNT_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
@@ -214,7 +216,8 @@ def test_full_outer_self_join_of_the_input(tmp_path: Path) -> None:
     its ticker at a higher price; unmatched a rows come out 30 s on, unmatched b rows at once."""
     pipeline = tmp_path / "app.sql"
     pipeline.write_text(BINDINGS.split("CREATE OR REPLACE STREAM")[0] + """
-CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (t TIMESTAMP, a_time TIMESTAMP, b_time TIMESTAMP, a_price REAL, b_price REAL);
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (
+    t TIMESTAMP, a_time TIMESTAMP, b_time TIMESTAMP, a_price REAL, b_price REAL);
 CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM"
 SELECT STREAM ROWTIME, a.ROWTIME, b.ROWTIME, a.price, b.price
 FROM "SOURCE_SQL_STREAM_001" OVER (RANGE INTERVAL '30' SECOND PRECEDING) AS a

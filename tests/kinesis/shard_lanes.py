@@ -11,7 +11,7 @@ import json
 import random
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,7 @@ def stored_records(client: Any, stream: str) -> pa.Table:
             answer = client.get_records(ShardIterator=iterator, Limit=10_000)
             for record in answer["Records"]:
                 data = json.loads(record["Data"])
-                arrival = record["ApproximateArrivalTimestamp"].astimezone(timezone.utc).replace(tzinfo=None)
+                arrival = record["ApproximateArrivalTimestamp"].astimezone(UTC).replace(tzinfo=None)
                 rows.append({"id": data["id"], "key": data["key"], "ts": datetime.fromisoformat(data["ts"]),
                              "arrival_time": arrival})
             if not answer["Records"] and not answer.get("MillisBehindLatest"):

@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -138,9 +138,9 @@ def _metric(port: int, name: str, **labels: str) -> float:
         return 0.0
     total = 0.0
     for line in body.splitlines():
-        if line.startswith(name + "{") or line.startswith(name + " "):
-            if all(f'{k}="{v}"' in line for k, v in labels.items()):
-                total += float(line.rsplit(" ", 1)[1])
+        named = line.startswith(name + "{") or line.startswith(name + " ")
+        if named and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
     return total
 
 
@@ -165,7 +165,7 @@ class LiveWriter(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.wait(0.05):
-            now = datetime.now(timezone.utc).replace(tzinfo=None)
+            now = datetime.now(UTC).replace(tzinfo=None)
             shard = self.next_id % 3
             record = {"id": self.next_id, "key": f"k{self.next_id % 5}", "ts": now.isoformat(sep=" ")}
             self.client.put_record(StreamName=self.stream, Data=json.dumps(record).encode(), PartitionKey="p",
@@ -178,7 +178,7 @@ def test_an_idle_shard_stops_holding_windows_back_within_idle_timeout(kinesalite
     stream = kinesalite.create_stream(4)
     client = kinesalite.client()
     lanes = lanes_of(client, stream)
-    quiet_ts = datetime.now(timezone.utc).replace(tzinfo=None)
+    quiet_ts = datetime.now(UTC).replace(tzinfo=None)
     for i in range(3):  # shard 3 has a few records, then nothing
         record = {"id": i, "key": "k0", "ts": (quiet_ts + timedelta(milliseconds=i)).isoformat(sep=" ")}
         client.put_record(StreamName=stream, Data=json.dumps(record).encode(), PartitionKey="p",
@@ -209,7 +209,7 @@ FROM TUMBLE(events, ts, INTERVAL '1 second') GROUP BY ALL;
         assert closed_after < 2 + 6, f"the first window closed {closed_after:.1f} s after shard 3 was read"
         assert _metric(port, "flowsql_shard_idle", shard="shardId-000000000000") == 0
         assert _metric(port, "flowsql_shard_watermark_seconds", shard="shardId-000000000003", column="ts") == \
-            pytest.approx((quiet_ts + timedelta(milliseconds=2)).replace(tzinfo=timezone.utc).timestamp())
+            pytest.approx((quiet_ts + timedelta(milliseconds=2)).replace(tzinfo=UTC).timestamp())
         # Shard 3 rejoins with a record behind the watermark: it is late, as the docs say.
         stale = {"id": 999, "key": "k0", "ts": quiet_ts.isoformat(sep=" ")}
         client.put_record(StreamName=stream, Data=json.dumps(stale).encode(), PartitionKey="p",
@@ -240,7 +240,7 @@ def test_implausible_event_times_over_kinesis_go_to_the_error_output(kinesalite:
                                                                      cli) -> None:
     stream = kinesalite.create_stream(1)
     client = kinesalite.client()
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     datas = [json.dumps({"id": 1, "key": "a", "ts": now.isoformat(sep=" ")}).encode(),
              b'{"id": 2, "key": "a", "ts": "2099-01-01 00:00:00"}',
              b'{"id": 3, "key": "a", "ts": "infinity"}',

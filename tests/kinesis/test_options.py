@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -30,7 +30,7 @@ def test_at_timestamp_starts_at_the_first_record_from_that_time(kinesalite: Kine
     stream = kinesalite.create_stream(2)
     _put(kinesalite, stream, range(20))
     time.sleep(0.05)
-    start = datetime.now(timezone.utc).isoformat()
+    start = datetime.now(UTC).isoformat()
     time.sleep(0.05)
     _put(kinesalite, stream, range(20, 35))
     source = _source(tmp_path, kinesalite, stream,
@@ -90,5 +90,6 @@ def test_stream_given_by_arn(moto_kinesis: KinesisServer, tmp_path) -> None:
     arn = moto_kinesis.client().describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"]
     source = _source(tmp_path, moto_kinesis, arn, "")
     source.stop_when_caught_up = True
-    assert sorted(i for b in source.read(threading.Event()) for i in b.table.column("id").to_pylist()) == list(range(25))
+    ids = sorted(i for b in source.read(threading.Event()) for i in b.table.column("id").to_pylist())
+    assert ids == list(range(25))
     assert produce(arn, [b'{"id": 25}'], endpoint_url=moto_kinesis.url).ok

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timezone
+from datetime import UTC
 
 import pytest
 
@@ -27,7 +27,7 @@ def _arrivals(server: KinesisServer, stream: str) -> dict[int, int]:
         while iterator:
             answer = client.get_records(ShardIterator=iterator)
             for record in answer["Records"]:
-                stamp = record["ApproximateArrivalTimestamp"].astimezone(timezone.utc)
+                stamp = record["ApproximateArrivalTimestamp"].astimezone(UTC)
                 out[json.loads(record["Data"])["id"]] = int(stamp.timestamp() * 1000) * 1000
             if not answer["Records"]:
                 break
@@ -50,7 +50,7 @@ def test_run_until_caught_up_reads_every_record_with_its_arrival_time(kinesis: K
     from datetime import datetime
 
     for row in rows:
-        seen = datetime.fromisoformat(str(row["arrival_time"]).replace("Z", "")).replace(tzinfo=timezone.utc)
+        seen = datetime.fromisoformat(str(row["arrival_time"]).replace("Z", "")).replace(tzinfo=UTC)
         assert int(seen.timestamp() * 1_000_000) == arrivals[row["id"]]
     summary = json.loads((tmp_path / "s.json").read_text())
     lag = summary["sources"]["events"]["lag_millis"]

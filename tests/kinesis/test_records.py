@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from flowsql.decode import NdjsonDecoder
 from flowsql.pipeline.model import Column
 from flowsql.sources.kinesis_records import decode_rows, user_rows
 
 COLUMNS = (Column("id", "BIGINT"), Column("note", "VARCHAR"))
-T0 = datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=timezone.utc)
+T0 = datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=UTC)
 
 
 def _record(seq: int, data: bytes) -> dict:

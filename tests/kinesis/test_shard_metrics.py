@@ -21,7 +21,8 @@ def test_kinesis_source_reports_per_shard_events_lag_watermarks_and_throttles(
     with FaultProxy(kinesalite_endpoint) as proxy:
         body = json.dumps({"__type": "ProvisionedThroughputExceededException", "message": "injected"}).encode()
         throttled = proxy.add(Fault(target_is("GetRecords"), status=400, body=body, times=3, headers={
-            "Content-Type": "application/x-amz-json-1.1", "x-amzn-ErrorType": "ProvisionedThroughputExceededException"}))
+            "Content-Type": "application/x-amz-json-1.1",
+            "x-amzn-ErrorType": "ProvisionedThroughputExceededException"}))
         path = tmp_path / "kinesis.sql"
         path.write_text(f"""
 CREATE SOURCE orders (id BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1 second')

@@ -30,7 +30,7 @@ def _lines(first: int, count: int, bad_every: int) -> tuple[bytes, int, int]:
     out, bad, big = [], 0, 0
     for n in range(first, first + count):
         if n % bad_every == 0:
-            out.append('{"user_id": "u%d", "price": ' % n)
+            out.append(f'{{"user_id": "u{n}", "price": ')
             bad += 1
             continue
         price = float(n % 25)
@@ -62,7 +62,7 @@ def test_metrics_endpoint_counts_what_was_sent(tmp_path: Path) -> None:
                 out.write(payload)
             sent, bad, big = sent + count, bad + more_bad, big + more_big
 
-            def caught_up() -> bool:
+            def caught_up(sent: int = sent, big: int = big) -> bool:
                 samples = scrape(port)[1]
                 return (value(samples, "flowsql_events_in_total", source="clicks") == sent
                         and value(samples, "flowsql_sink_rows_total", sink="big") == big)

@@ -17,7 +17,8 @@ GROUP BY region, status EMIT EVERY INTERVAL '1' HOUR;
 
 
 def final_snapshot(out: Path) -> list[tuple]:
-    rows = [json.loads(line) for f in out.rglob("*.json") if "errors" not in f.parts for line in f.read_text().splitlines()]
+    rows = [json.loads(line) for f in out.rglob("*.json") if "errors" not in f.parts
+            for line in f.read_text().splitlines()]
     last = max(r["snapshot_time"] for r in rows)
     return sorted((r["region"], r["status"], r["orders"], r["amount"]) for r in rows if r["snapshot_time"] == last)
 

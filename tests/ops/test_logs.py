@@ -89,7 +89,8 @@ def test_delivery_reporter_counts_and_says_what_to_do(json_log) -> None:  # type
     entries = lines()
     assert entries[0]["message"] == ("sink 'lake': PUT s3://b/k: attempt 1 failed (HTTP 500); retrying in 1.5 s "
                                      "(290 s of retry_duration left)")
-    assert entries[0]["event"] == "sink_retry" and (entries[0]["wait_seconds"], entries[0]["seconds_left"]) == (1.5, 290)
+    assert entries[0]["event"] == "sink_retry"
+    assert (entries[0]["wait_seconds"], entries[0]["seconds_left"]) == (1.5, 290)
     assert entries[1]["event"] == "sink_throttle" and "buffer_size" in entries[1]["message"]
     assert entries[2]["level"] == "error" and "destination is reachable" in entries[2]["message"]
     assert metrics.get("flowsql_sink_retries_total", sink="lake") == 2

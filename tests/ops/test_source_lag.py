@@ -92,7 +92,7 @@ def test_lag_gauges_follow_the_source_down_to_zero(tmp_path: Path) -> None:
                     (0.0, 0.0, 0.0, 17.0, 5.0, 22.0)]
         for figures in expected:
             LaggingSource.release.release()
-            wait_for(lambda: gauges() == figures, what=f"gauges {figures}")
+            wait_for(lambda figures=figures: gauges() == figures, what=f"gauges {figures}")
     finally:
         stop.set()
         runner.join(10)

@@ -47,7 +47,7 @@ def test_broken_pipeline_is_refused_at_its_place(path: Path, monkeypatch: pytest
     reported = re.findall(rf"^(?:flowsql: )?{re.escape(path.name)}:(\d+:\d+): (.*)$", stderr, re.M)
     assert len(reported) == len(errors), stderr
     blocks = re.split(rf"(?m)^(?:flowsql: )?(?={re.escape(path.name)}:\d+:\d+: )", stderr)[1:]
-    for (place, message, hints), block in zip(errors, blocks):
+    for (place, message, hints), block in zip(errors, blocks, strict=True):
         assert block.startswith(f"{path.name}:{place}: {message}"), stderr
         caret_line = [line for line in block.splitlines() if line.strip() == "^"]
         assert caret_line, f"no caret under the quoted line:\n{stderr}"

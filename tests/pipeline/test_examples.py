@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -14,13 +14,14 @@ from tests.conftest import ROOT, run_cli
 
 
 def generated_clicks(count: int, seed: int, rate: float = 1000.0) -> pa.Table:
-    start_us = int(datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp() * 1_000_000)
+    start_us = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp() * 1_000_000)
     blocks = [clickstream_block(seed, b, start_us, rate, 10_000, 2_000_000) for b in range(count // 65_536 + 1)]
     return pa.concat_tables(blocks).slice(0, count)
 
 
 def test_clickstream_demo(tmp_path: Path) -> None:
-    result = run_cli("run", str(ROOT / "pipelines" / "clickstream_demo.sql"), "--state-dir", str(tmp_path), cwd=tmp_path)
+    result = run_cli("run", str(ROOT / "pipelines" / "clickstream_demo.sql"), "--state-dir", str(tmp_path),
+                     cwd=tmp_path)
     assert result.code == 0, result.stderr
     assert "200,000 events" in result.stderr and "0 errors" in result.stderr
 
@@ -35,7 +36,7 @@ def test_clickstream_demo(tmp_path: Path) -> None:
         SELECT window_start, page, views, visitors, revenue
         FROM read_parquet('{lake}/page_minutes/**/*.parquet', hive_partitioning = true) ORDER BY ALL""").fetchall()
     assert [r[:4] for r in written] == [r[:4] for r in expected]
-    assert all(abs((a[4] or 0) - (b[4] or 0)) < 1e-6 for a, b in zip(written, expected))
+    assert all(abs((a[4] or 0) - (b[4] or 0)) < 1e-6 for a, b in zip(written, expected, strict=True))
 
     # Hive folders by event type; the partition column lives in the folder name only.
     folders = sorted(p.name for p in (lake / "sales").iterdir())
@@ -49,7 +50,8 @@ def test_clickstream_demo(tmp_path: Path) -> None:
 
     # The console sink printed one JSON line per minute (stdout is not a terminal here).
     totals = [json.loads(line) for line in result.stdout.splitlines()]
-    per_minute = con.sql("SELECT time_bucket(INTERVAL 1 MINUTE, ts)::VARCHAR, count(*) FROM clicks GROUP BY 1 ORDER BY 1").fetchall()
+    per_minute = con.sql("SELECT time_bucket(INTERVAL 1 MINUTE, ts)::VARCHAR, count(*) "
+                         "FROM clicks GROUP BY 1 ORDER BY 1").fetchall()
     assert [(t["window_start"], t["events"]) for t in totals] == per_minute
 
 

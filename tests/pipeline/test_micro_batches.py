@@ -9,7 +9,6 @@ import pyarrow as pa
 from flowsql import runner
 from flowsql.records import SourceBatch
 
-
 JOINABLE = frozenset({"a", "b"})
 
 

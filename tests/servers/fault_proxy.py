@@ -152,7 +152,7 @@ class FaultProxy:
         request = json.loads(body)
         entries = request["Records"]
         failing = [bool(fault.fail_entries(i, entry)) for i, entry in enumerate(entries)]  # type: ignore[misc]
-        kept = [entry for entry, fails in zip(entries, failing) if not fails]
+        kept = [entry for entry, fails in zip(entries, failing, strict=True) if not fails]
         results: list[dict[str, object]] = []
         upstream_failed = 0
         status, reason, response_headers = 200, "OK", [("Content-Type", "application/x-amz-json-1.1")]

@@ -9,7 +9,7 @@ import csv
 import io
 import json
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -20,7 +20,7 @@ from flowsql.pipeline.model import Column
 from tests.conftest import run_cli
 
 COLUMNS = (Column("user_id", "VARCHAR"), Column("amount", "BIGINT"), Column("ts", "TIMESTAMP"))
-ARRIVAL = datetime(2026, 1, 1, tzinfo=timezone.utc)
+ARRIVAL = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def decode(data: bytes, form: CsvFormat, origin: str = "in.csv", base: int = 0):  # type: ignore[no-untyped-def]

@@ -37,7 +37,8 @@ def test_each_bad_record_has_its_reason_and_position_and_the_good_ones_stay() ->
 
 def test_timestamps_with_a_utc_offset_are_converted_to_utc() -> None:
     rows, bad = decode((Column("ts", "TIMESTAMP"),),
-                       '{"ts": "2024-01-01T00:30:00+02:00"}\n{"ts": "2024-01-01 00:30:00"}\n{"ts": "2024-01-01T00:30:00Z"}')
+                       '{"ts": "2024-01-01T00:30:00+02:00"}\n{"ts": "2024-01-01 00:30:00"}\n'
+                       '{"ts": "2024-01-01T00:30:00Z"}')
     assert bad == []
     assert [r["ts"] for r in rows] == [datetime(2023, 12, 31, 22, 30), datetime(2024, 1, 1, 0, 30),
                                        datetime(2024, 1, 1, 0, 30)]
@@ -54,6 +55,7 @@ def test_nested_paths_and_missing_parents() -> None:
 
 
 def test_values_convert_as_duckdb_casts_them() -> None:
-    rows, bad = decode((Column("n", "BIGINT"), Column("s", "VARCHAR")), '{"n": "12", "s": 5}\n{"n": true, "s": {"k": 1}}')
+    rows, bad = decode((Column("n", "BIGINT"), Column("s", "VARCHAR")),
+                       '{"n": "12", "s": 5}\n{"n": true, "s": {"k": 1}}')
     assert bad == []
     assert rows == [{"n": 12, "s": "5"}, {"n": 1, "s": '{"k":1}'}]

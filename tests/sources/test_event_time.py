@@ -4,7 +4,7 @@ event times are found with their reasons."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pyarrow as pa
 from hypothesis import given, settings
@@ -123,14 +123,14 @@ def test_progress_never_passes_a_partition_still_to_read(partitions: list[list[i
     for index in range(len(streams)):
         clocks.add(str(index))
     cursors = [0] * len(streams)
-    while any(c < len(s) for c, s in zip(cursors, streams)):
+    while any(c < len(s) for c, s in zip(cursors, streams, strict=True)):
         index = rnd.choice([i for i, s in enumerate(streams) if cursors[i] < len(s)])
         clocks.observe(str(index), {"ts": streams[index][cursors[index]]})
         cursors[index] += 1
         if cursors[index] == len(streams[index]):
             clocks.finish(str(index))
         progress = clocks.progress().get("ts")
-        pending = [s[c] for c, s in zip(cursors, streams) if c < len(s)]
+        pending = [s[c] for c, s in zip(cursors, streams, strict=True) if c < len(s)]
         if progress is not None and pending:
             assert progress <= min(pending)
 
@@ -151,7 +151,7 @@ def test_implausible_event_times_go_to_the_error_output_with_their_bytes_and_off
         b'{"id":6,"ts":"-infinity"}',
     ]
     data = b"\n".join(lines)
-    arrival = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    arrival = datetime(2026, 6, 1, tzinfo=UTC)
     table, bad = _decoder().decode(data, "in.ndjson", 1000, arrival)
     assert table.column("id").to_pylist() == [1, 5]
     assert [b.raw for b in bad] == [lines[1], lines[3], lines[4], lines[6]]
@@ -165,7 +165,7 @@ def test_implausible_event_times_go_to_the_error_output_with_their_bytes_and_off
 def test_implausible_times_among_malformed_lines_keep_their_own_lines() -> None:
     lines = [b'{"id":1,"ts":"2026-01-01 00:00:00"}', b'{not json', b'{"id":2,"ts":"2099-01-01 00:00:00"}',
              b'{"id":3,"ts":"2026-01-01 00:00:02"}']
-    table, bad = _decoder().decode(b"\n".join(lines), "f", 0, datetime(2026, 6, 1, tzinfo=timezone.utc))
+    table, bad = _decoder().decode(b"\n".join(lines), "f", 0, datetime(2026, 6, 1, tzinfo=UTC))
     assert table.column("id").to_pylist() == [1, 3]
     assert [(b.raw, b.error_code) for b in bad] == [(lines[1], "format-conversion-failed"),
                                                    (lines[2], "implausible-event-time")]

@@ -100,7 +100,8 @@ def output(out: Path) -> dict[str, list[tuple]]:
         if not files:
             result[name] = []
             continue
-        columns = "window_start, window_end, user_id, n, total" if name == "minutes" else "window_start, window_end, n, total"
+        columns = ("window_start, window_end, user_id, n, total" if name == "minutes"
+                   else "window_start, window_end, n, total")
         listing = ", ".join(f"'{f}'" for f in files)
         result[name] = con.execute(f"SELECT {columns} FROM read_json([{listing}], columns = "
                                    f"{{window_start: 'TIMESTAMP', window_end: 'TIMESTAMP', user_id: 'VARCHAR', "
@@ -114,8 +115,9 @@ def raw_ids(out: Path) -> list[int]:
 
 
 def error_records(out: Path) -> list[dict]:
-    return [json.loads(line) for f in out.rglob("*") if f.is_file() and "errors" in f.parts
-            for line in (gzip.decompress(f.read_bytes()) if f.suffix == ".gz" else f.read_bytes()).decode().splitlines()]
+    files = [f for f in out.rglob("*") if f.is_file() and "errors" in f.parts]
+    contents = [gzip.decompress(f.read_bytes()) if f.suffix == ".gz" else f.read_bytes() for f in files]
+    return [json.loads(line) for content in contents for line in content.decode().splitlines()]
 
 
 def wait_for(predicate, timeout: float = 120.0) -> None:  # type: ignore[no-untyped-def]
@@ -267,7 +269,7 @@ def test_sigkill_with_interleaved_files_resumes_to_the_uninterrupted_output(tmp_
         process = subprocess.Popen([sys.executable, "-m", "flowsql", "run", str(crashed), "--state-dir", str(state)],
                                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if kills < 4:  # killed by progress: a few checkpoints into each run
-            wait_for(lambda: epoch_of(state) >= start + 3 or process.poll() is not None)
+            wait_for(lambda start=start, process=process: epoch_of(state) >= start + 3 or process.poll() is not None)
             if process.poll() is None:
                 process.send_signal(signal.SIGKILL)
                 process.wait()
