@@ -259,8 +259,8 @@ def _run(args: argparse.Namespace) -> int:
             if store is not None:
                 store.close()
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for sig, previous_handler in previous.items():
+            signal.signal(sig, previous_handler)
     report = scrub_data({**summary.to_json(), **_operations_json(run)}, _SECRETS)
     if args.summary_json:
         try:

@@ -74,7 +74,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, separators=(",", ":"))
 
 
-class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+class _CurrentStderr(logging.StreamHandler):
     """Writes to whatever sys.stderr is at the time, so a live panel that wraps stderr can
     print log lines above itself."""
 

@@ -104,7 +104,7 @@ class PipelineRun:
             decl = next(d for n, d in pipeline.sinks.items() if n.lower() == op.target.lower())
             if decl.name not in self.sinks:
                 self.sinks[decl.name] = create_sink(decl, pipeline.name, op.output_schema)
-            elif self.sinks[decl.name].schema != op.output_schema:  # type: ignore[attr-defined]
+            elif self.sinks[decl.name].schema != op.output_schema:
                 raise PipelineError(f"two queries write to sink '{decl.name}' with different columns",
                                     op.decl.location, pipeline.line(op.decl.location.line))
         unused = [n for n in pipeline.sinks if n not in self.sinks]

@@ -46,7 +46,8 @@ def check_pipeline(path: str | Path) -> Checked:
     """Parse and check the pipeline file; raises PipelineErrors with every problem found."""
     pipeline, errors = read_pipeline(path)
     schemas: dict[str, pa.Schema] = {}
-    for name, decl in [*pipeline.sources.items(), *pipeline.tables.items()]:
+    streams: list[tuple[str, SourceDecl | TableDecl]] = [*pipeline.sources.items(), *pipeline.tables.items()]
+    for name, decl in streams:
         try:
             schemas[name] = _stream_schema(pipeline, decl)
         except PipelineError as exc:

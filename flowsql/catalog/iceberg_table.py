@@ -37,7 +37,7 @@ class PartitionTerm:
     """One partition field: a source column, a transform and the field's name."""
 
     column: str
-    transform: Transform  # type: ignore[type-arg]
+    transform: Transform
     name: str
 
     def describe(self) -> str:
@@ -95,7 +95,7 @@ def _term(name: str | None, width: str | None, column: str, kind: IcebergType, t
     if name in _TIME_TRANSFORMS:
         if width is not None:
             raise ValueError(f"{name}() takes one column: {text!r}")
-        transform: Transform = _TIME_TRANSFORMS[name]()  # type: ignore[type-arg]
+        transform: Transform = _TIME_TRANSFORMS[name]()
     elif name in ("bucket", "truncate"):
         if width is None:
             raise ValueError(f"{name}() takes a width and a column, as {name}(16, {column}): {text!r}")
@@ -126,7 +126,7 @@ def iceberg_schema(schema: pa.Schema) -> Schema:
         converted = visit_pyarrow(schema, _ConvertToIcebergWithoutIDs())
     except Exception as exc:  # PyIceberg's UnsupportedPyArrowTypeException and TypeError alike
         raise ValueError(f"{exc}; CAST the column to a type Iceberg has (timestamps in microseconds)") from None
-    return assign_fresh_schema_ids(converted)  # type: ignore[arg-type]
+    return assign_fresh_schema_ids(converted)
 
 
 @dataclass

@@ -227,8 +227,9 @@ class TableFeed:
         self.state.restore(tables[f"{prefix}-state"])
         for index, report in enumerate(self.changelogs):
             report.restore(tables[f"{prefix}-changelog-{index}"])
-        for report, entry in zip(self.snapshots, data["snapshots"], strict=True):
-            report.next_due, report.last_snapshot_us = entry["next_due"], entry["last_snapshot_us"]
+        for snapshot_report, entry in zip(self.snapshots, data["snapshots"], strict=True):
+            snapshot_report.next_due = entry["next_due"]
+            snapshot_report.last_snapshot_us = entry["last_snapshot_us"]
         self.clock_us, self.latest_time_us = data["clock_us"], data["latest_time_us"]
 
     def _due(self, clock_us: int) -> list[Output]:

@@ -97,7 +97,7 @@ class DynamoDBCheckpointStore:
     def _key(self, item: str) -> dict[str, dict[str, str]]:
         return {"pipeline": {"S": self.pipeline}, "entry": {"S": item}}
 
-    def _head(self) -> dict | None:  # type: ignore[type-arg]
+    def _head(self) -> dict | None:
         response = self.client.get_item(TableName=self.table_name, Key=self._key(_HEAD), ConsistentRead=True)
         return response.get("Item")
 

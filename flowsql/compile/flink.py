@@ -63,8 +63,8 @@ def compile_flink(pipeline: Pipeline) -> FlinkJob:
     sinks: dict[str, SinkTable] = {}
     for operator in plan.operators:
         if not operator.decl.is_view and operator.target.lower() not in sinks:
-            decl = next(s for n, s in pipeline.sinks.items() if n.lower() == operator.target.lower())
-            sinks[operator.target.lower()] = sink_table(decl, operator.output_schema)
+            sink_decl = next(s for n, s in pipeline.sinks.items() if n.lower() == operator.target.lower())
+            sinks[operator.target.lower()] = sink_table(sink_decl, operator.output_schema)
     attributes = _time_attributes(pipeline, plan)
     views, inserts = [], []
     query_notes: list[str] = []

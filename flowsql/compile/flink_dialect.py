@@ -6,8 +6,6 @@ only what Flink spells differently: backquoted names, its type names, its time f
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlglot import exp, generator, tokens
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.dialects.hive import Hive
@@ -159,7 +157,7 @@ class Flink(Dialect):
             exp.DataType.Type.USMALLINT: "INT",
             exp.DataType.Type.UINT: "BIGINT",
         }
-        TRANSFORMS: dict[type[exp.Expression], Any] = {
+        TRANSFORMS = {
             **generator.Generator.TRANSFORMS,
             TableArgument: _table_argument_sql,
             Descriptor: lambda self, e: f"DESCRIPTOR({self.sql(e, 'this')})",

@@ -18,7 +18,7 @@ DIALECT = Flink()
 _WINDOW_ALIASES = {"SESSWIN": "SESSION"}  # the parser's stand-in name for SESSION(...)
 
 # Functions whose Flink spelling the dialect writes (or that both engines share by name).
-SUPPORTED_FUNCTIONS: tuple[type[exp.Func], ...] = (
+SUPPORTED_FUNCTIONS: tuple[type[exp.Expr], ...] = (
     exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max, exp.Coalesce, exp.Cast, exp.TryCast, exp.If, exp.Nullif,
     exp.Upper, exp.Lower, exp.Length, exp.Substring, exp.Concat, exp.Abs, exp.Round, exp.Floor, exp.Ceil,
     exp.Sqrt, exp.Ln, exp.Exp, exp.Pow, exp.Trim, exp.Greatest, exp.Least, exp.Replace,
@@ -27,7 +27,7 @@ SUPPORTED_FUNCTIONS: tuple[type[exp.Func], ...] = (
     exp.Variance, exp.VariancePop, exp.Case, exp.Pad, exp.StrPosition, exp.SimilarTo,
 )
 # Operators sqlglot models as functions (AND, OR, NOT, comparisons): both engines spell them alike.
-_OPERATORS: tuple[type[exp.Expression], ...] = (exp.Connector, exp.Binary, exp.Unary, exp.Predicate)
+_OPERATORS: tuple[type[exp.Expr], ...] = (exp.Connector, exp.Binary, exp.Unary, exp.Predicate)
 # Constructs that parse as DuckDB but have no faithful Flink form.
 _NO_FLINK_FORM: dict[type[exp.Expression], str] = {
     exp.Lambda: "a lambda",
@@ -261,7 +261,7 @@ def _rewrite_window(pipeline: Pipeline, decl: QueryDecl, table: exp.Table, call:
         raise unsupported(pipeline, decl, column, f"'{column.name}' of '{stream.name}' is no Flink time attribute",
                           hint="Flink windows on a source's WATERMARK column or on arrival_time; windows over "
                                "a windowed view's window_end are not translated")
-    partition: list[exp.Expression] = []
+    partition: list[exp.Expr] = []
     if kind == "SESSION":
         partition = _session_keys(pipeline, decl, query)
         intervals = [_session_gap(pipeline, decl, intervals[0])]
@@ -296,19 +296,19 @@ def _shift_session_end(query: exp.Query) -> None:
         return
     for column in [c for e in select.expressions for c in e.find_all(exp.Column)]:
         if column.name.lower() == "window_end":
-            shifted = exp.Add(this=column.copy(), expression=exp.Interval(this=exp.Literal.string("0.001"),
+            shifted: exp.Expr = exp.Add(this=column.copy(), expression=exp.Interval(this=exp.Literal.string("0.001"),
                                                                           unit=exp.var("SECOND")))
             if column.parent is select:
                 shifted = exp.alias_(shifted, "window_end")
             column.replace(shifted)
 
 
-def _session_keys(pipeline: Pipeline, decl: QueryDecl, query: exp.Query) -> list[exp.Expression]:
+def _session_keys(pipeline: Pipeline, decl: QueryDecl, query: exp.Query) -> list[exp.Expr]:
     """flowsql keeps one session per group key; Flink says so with PARTITION BY, which takes columns."""
     select = query if isinstance(query, exp.Select) else query.find(exp.Select)
     if select is None:
         return []
-    keys = []
+    keys: list[exp.Expr] = []
     for key in _group_expressions(select):
         if any(c.name.lower() in WINDOW_COLUMNS for c in key.find_all(exp.Column)):
             continue
@@ -319,11 +319,11 @@ def _session_keys(pipeline: Pipeline, decl: QueryDecl, query: exp.Query) -> list
     return keys
 
 
-def _group_expressions(select: exp.Select) -> list[exp.Expression]:
+def _group_expressions(select: exp.Select) -> list[exp.Expr]:
     group = select.args.get("group")
     if group is None:
         return []
-    keys: list[exp.Expression] = []
+    keys: list[exp.Expr] = []
     if group.args.get("all"):
         keys += [e.unalias().copy() for e in select.expressions if not _has_aggregate(e)]
     outputs = {e.alias.lower(): e.unalias() for e in select.expressions if isinstance(e, exp.Alias)}

@@ -15,7 +15,7 @@ class UnsupportedError(PipelineError):
     """A construct with no equivalent on the compile target; exit code 2 like any SQL error."""
 
 
-def unsupported(pipeline: Pipeline, decl: QueryDecl | None, node: exp.Expression | None, message: str,
+def unsupported(pipeline: Pipeline, decl: QueryDecl | None, node: exp.Expr | None, message: str,
                 hint: str | None = None) -> UnsupportedError:
     """The error for `node` of `decl`: at the node when the file spells it there, else at the
     statement, saying that the construct comes from how flowsql translated the statement."""
@@ -29,7 +29,7 @@ def unsupported(pipeline: Pipeline, decl: QueryDecl | None, node: exp.Expression
                                     "flowsql run")
 
 
-def node_location(pipeline: Pipeline, node: exp.Expression | None, decl: QueryDecl | None = None) -> Location | None:
+def node_location(pipeline: Pipeline, node: exp.Expr | None, decl: QueryDecl | None = None) -> Location | None:
     """Where sqlglot saw `node` (or the first name inside it) in the pipeline file; None when
     the node was made by a translation (a KDA pump's), whose offsets are not the file's."""
     candidates = [node] if node is not None else []
@@ -53,7 +53,7 @@ def _statement_start(pipeline: Pipeline, decl: QueryDecl | None) -> int:
     return sum(len(line) + 1 for line in lines[:decl.location.line - 1])
 
 
-def _spelled_at(text: str, node: exp.Expression, meta: dict[str, object]) -> bool:
+def _spelled_at(text: str, node: exp.Expr, meta: dict[str, object]) -> bool:
     """The file holds the node's name at its offsets (quotes aside)."""
     if isinstance(node, exp.Identifier) and "end" in meta:
         spelled = text[int(meta["start"]):int(meta["end"]) + 1]  # type: ignore[call-overload]

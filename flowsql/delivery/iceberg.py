@@ -164,7 +164,7 @@ class IcebergSink(BufferedDelivery, TransactionalSink):
                 for name, kind in change.add:
                     update.add_column(name, kind)
                 for name, kind in change.widen:
-                    update.update_column(name, field_type=kind)  # type: ignore[arg-type]
+                    update.update_column(name, field_type=kind)
             log.info("sink '%s': table %s evolved: %s", self.name, self.options.table, change.describe(),
                      extra={"event": "iceberg_schema_evolved", "sink": self.name})
             table = catalog.load_table(self.identifier)
@@ -225,8 +225,8 @@ class IcebergSink(BufferedDelivery, TransactionalSink):
         self.run_id = str(data["run"])
         self.checkpoint_epoch = int(data["epoch"])
         self.epoch_sequence = 0
-        self.batches = int(data.get("batches", 0))  # type: ignore[call-overload]
-        self.sequence = int(data.get("sequence", 0))  # type: ignore[call-overload]
+        self.batches = int(data.get("batches", 0))
+        self.sequence = int(data.get("sequence", 0))
 
     def begin_staging(self, folder: Path, pipeline: str) -> None:
         self.destination.use_staging(folder, pipeline)

@@ -93,6 +93,7 @@ def resolve(mode: WriteMode, rows: pa.Table | None) -> TableChange:
     final = con.execute(
         f"SELECT * EXCLUDE ({drop}) FROM (SELECT *, row_number() OVER (PARTITION BY {keys} ORDER BY {order}) "
         f"AS __rank FROM flushed) WHERE __rank = 1").to_arrow_table()
+    assert final is not None  # a SELECT always has a result
     remove = final.select(list(mode.key))
     if mode.kind == "changelog":
         con.register("resolved", final)

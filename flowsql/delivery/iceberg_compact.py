@@ -40,7 +40,8 @@ def small_file_groups(table: Table, target_size: int) -> list[list[FileScanTask]
     for task in table.scan().plan_files():
         if task.delete_files or task.file.file_size_in_bytes >= target_size:
             continue
-        key = (task.file.spec_id, *task.file.partition)
+        partition = task.file.partition  # a Record: indexed, with no __iter__ for mypy to see
+        key = (task.file.spec_id, *(partition[i] for i in range(len(partition))))
         groups.setdefault(key, []).append(task)
     return [tasks for tasks in groups.values() if len(tasks) > 1]
 
@@ -102,11 +103,11 @@ def expire_snapshots(table: Table, older_than: timedelta, retain_last: int) -> t
 
 def compact(table: Table, name: str, target_size: int, older_than: timedelta | None,
             retain_last: int) -> CompactionReport:
-    report = CompactionReport(name, files_before=len(table.scan().plan_files()))
+    report = CompactionReport(name, files_before=len(list(table.scan().plan_files())))
     report.partitions_rewritten = rewrite_small_files(table, target_size)
     table.refresh()
     if older_than is not None:
         report.snapshots_expired, report.files_deleted = expire_snapshots(table, older_than, retain_last)
         table.refresh()
-    report.files_after = len(table.scan().plan_files())
+    report.files_after = len(list(table.scan().plan_files()))
     return report

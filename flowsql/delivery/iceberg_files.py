@@ -62,7 +62,7 @@ def conform(rows: pa.Table, schema: Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=target)
 
 
-def _transform_values(column: pa.ChunkedArray, transform: Transform,  # type: ignore[type-arg]
+def _transform_values(column: pa.ChunkedArray, transform: Transform,
                       kind: IcebergType) -> pa.Array:
     """A partition transform over a column, vectorised for the time transforms (PyIceberg's own
     vectorised transforms need an optional native package) and per distinct value otherwise."""
@@ -83,7 +83,7 @@ def _transform_values(column: pa.ChunkedArray, transform: Transform,  # type: ig
     scalar = transform.transform(kind)
     distinct = pc.unique(column)
     mapped = pa.array([None if v is None else scalar(_internal(v, kind)) for v in distinct.to_pylist()])
-    return mapped.take(pc.index_in(column, distinct)).combine_chunks()  # type: ignore[no-any-return]
+    return mapped.take(pc.index_in(column, distinct)).combine_chunks()
 
 
 def _floor_div(column: pa.ChunkedArray, unit: int) -> pa.Array:
@@ -109,7 +109,7 @@ def partition_groups(rows: pa.Table, spec: PartitionSpec, schema: Schema) -> lis
         parts[name] = _transform_values(rows.column(source.name), part.transform, source.field_type)
     keyed = pa.table({**parts, "__row": pa.array(range(rows.num_rows), pa.int64())})
     grouped = keyed.group_by(names, use_threads=False).aggregate([("__row", "list")]).to_pylist()
-    groups = []
+    groups: list[tuple[PartitionKey | None, pa.Table]] = []
     for group in grouped:
         values = [PartitionFieldValue(part, group[name]) for name, part in zip(names, spec.fields, strict=True)]
         groups.append((PartitionKey(field_values=values, partition_spec=spec, schema=schema),
@@ -125,7 +125,7 @@ def write_data_files(table: Table, rows: pa.Table) -> list[DataFile]:
     target = int(metadata.properties.get(TableProperties.WRITE_TARGET_FILE_SIZE_BYTES,
                                          TableProperties.WRITE_TARGET_FILE_SIZE_BYTES_DEFAULT))
     write_uuid = uuid.uuid4()
-    tasks = []
+    tasks: list[WriteTask] = []
     for key, part in partition_groups(rows, metadata.spec(), metadata.schema()):
         for batches in bin_pack_arrow_table(part, target):
             tasks.append(WriteTask(write_uuid=write_uuid, task_id=len(tasks), schema=metadata.schema(),
@@ -139,7 +139,7 @@ def files_holding(table: Table, keys: pa.Table) -> list[tuple[DataFile, pa.Table
         return []
     first = keys.column_names[0]
     values = {v for v in keys.column(first).to_pylist() if v is not None}
-    scan = table.scan(row_filter=In(first, values)) if values else table.scan()
+    scan = table.scan(row_filter=In(term=first, values=values)) if values else table.scan()
     reader = ArrowScan(table.metadata, table.io, table.schema(), AlwaysTrue())
     holding = []
     for task in scan.plan_files():

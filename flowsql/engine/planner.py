@@ -365,6 +365,7 @@ def _window_spec(pipeline: Pipeline, decl: QueryDecl, node: exp.Table, streams: 
                      hint="known streams: " + ", ".join(s.name for s in streams.values()))
     clock = stream.clocks.get(time_column.lower())
     if clock is None:
+        hint: str | None
         if time_column.lower() in {n.lower() for n in stream.schema.names}:
             hint = (f"declare WATERMARK FOR {time_column} AS {time_column} - INTERVAL '5 seconds' on the source, "
                     f"or window on {ARRIVAL_TIME}")

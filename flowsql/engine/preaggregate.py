@@ -46,7 +46,7 @@ class PreAggregation:
         return replace(spec, time_column=PANE_COLUMN)
 
 
-def plan_preaggregation(query: exp.Expression, placeholder: str, spec: WindowSpec, input_schema: pa.Schema,
+def plan_preaggregation(query: exp.Expr, placeholder: str, spec: WindowSpec, input_schema: pa.Schema,
                         has_row_filter: bool, output_schema: pa.Schema) -> PreAggregation | None:
     """The pre-aggregation of a planned window query (its input already replaced by
     `placeholder`), or None when its aggregates do not all decompose."""
@@ -64,7 +64,7 @@ def plan_preaggregation(query: exp.Expression, placeholder: str, spec: WindowSpe
         return None
     if any(str(f.this).lower() in _duckdb_aggregates() for f in query.find_all(exp.Anonymous)):
         return None  # an aggregate only DuckDB knows: its partials are unknown
-    reads = [a.parent if _filter_of(a) is not None else a for a in aggregates]
+    reads = [_with_filter(a) for a in aggregates]
     if any(c.name.lower() in _WINDOW_COLUMNS for node in reads for c in node.find_all(exp.Column)):
         return None
     final = query.copy()
@@ -77,7 +77,7 @@ def plan_preaggregation(query: exp.Expression, placeholder: str, spec: WindowSpe
             continue
         row_filter = _filter_of(aggregate)
         merge = _fold(aggregate, row_filter, f"__p{index}", partials)
-        (aggregate.parent if row_filter is not None else aggregate).replace(merge)
+        _with_filter(aggregate).replace(merge)
     for column in final.find_all(exp.Column):
         name = column.name.lower()
         if name in input_names and name not in _WINDOW_COLUMNS and not column.find_ancestor(exp.AggFunc):
@@ -135,6 +135,12 @@ def _mergeable(aggregate: exp.AggFunc) -> bool:
 def _filter_of(aggregate: exp.AggFunc) -> exp.Expression | None:
     parent = aggregate.parent
     return parent.expression if isinstance(parent, exp.Filter) and parent.this is aggregate else None
+
+
+def _with_filter(aggregate: exp.AggFunc) -> exp.Expr:
+    """The aggregate with its FILTER (WHERE ...) clause, when it has one."""
+    parent = aggregate.parent
+    return parent if isinstance(parent, exp.Filter) and parent.this is aggregate else aggregate
 
 
 def _is_distinct(aggregate: exp.AggFunc) -> bool:

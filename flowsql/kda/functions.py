@@ -17,7 +17,7 @@ TIME_UNITS = {"MILLISECOND": 1_000, "SECOND": 1_000_000, "MINUTE": 60_000_000, "
 _CALENDAR_UNITS = {"WEEK", "MONTH", "QUARTER", "YEAR"}
 
 
-def rewrite_functions(query: exp.Expression) -> exp.Expression:
+def rewrite_functions(query: exp.Expr) -> exp.Expr:
     """Every KDA-only call in `query` replaced by its DuckDB equivalent, innermost first so
     that a call's arguments are already DuckDB SQL when the call is rewritten."""
     for node in reversed(list(query.walk())):
@@ -29,7 +29,7 @@ def rewrite_functions(query: exp.Expression) -> exp.Expression:
     return query
 
 
-def floor_unit(node: exp.Expression) -> str | None:
+def floor_unit(node: exp.Expr) -> str | None:
     """`FLOOR(ts TO MINUTE)` (read as FLOOR(ts, MINUTE)): the unit, else None."""
     if isinstance(node, (exp.Floor, exp.Ceil)):
         unit = node.args.get("decimals")
@@ -39,7 +39,7 @@ def floor_unit(node: exp.Expression) -> str | None:
     return None
 
 
-def _rewrite_node(node: exp.Expression) -> exp.Expression:
+def _rewrite_node(node: exp.Expr) -> exp.Expr:
     unit = floor_unit(node)
     if unit is not None:
         return _floor_or_ceil(node, unit)
@@ -56,7 +56,7 @@ def _rewrite_node(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def _sql(text: str) -> exp.Expression:
+def _sql(text: str) -> exp.Expr:
     return parse_one(text, read="duckdb")
 
 
@@ -64,7 +64,7 @@ def _call(name: str, *args: exp.Expression) -> exp.Expression:
     return exp.Anonymous(this=name, expressions=list(args))
 
 
-def interval_us(node: exp.Expression) -> int | None:
+def interval_us(node: exp.Expr) -> int | None:
     if not isinstance(node, exp.Interval):
         return None
     unit = node.args.get("unit")
@@ -100,7 +100,7 @@ def _step(node: exp.Anonymous, args: list[exp.Expression]) -> exp.Expression:
         exp.Div(this=args[0], expression=args[1])])), expression=args[1].copy())
 
 
-def _floor_or_ceil(node: exp.Expression, unit: str) -> exp.Expression:
+def _floor_or_ceil(node: exp.Expr, unit: str) -> exp.Expr:
     value = node.this
     truncated = _call("date_trunc", exp.Literal.string(unit.lower()), value.copy())
     if isinstance(node, exp.Floor):

@@ -10,6 +10,7 @@ other side's rows go.
 from __future__ import annotations
 
 import itertools
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -79,7 +80,7 @@ class StreamJoinOperator(OperatorBase):
     def push_input(self, side: int, table: pa.Table) -> tuple[pa.Table | None, list[Rejected]]:
         if table.num_rows == 0:
             return None, []
-        us = times_us(table, self.time_column)
+        us = times_us(table, self.spec.rowtime)
         ids = np.arange(self.next_id, self.next_id + table.num_rows, dtype=np.int64)
         self.next_id += table.num_rows
         new = _with_tags(table.select(self.spec.input_schemas[side].names), ids, us, us,
@@ -125,7 +126,7 @@ class StreamJoinOperator(OperatorBase):
                     at = finished.column(US).to_numpy() + reach
                     finished = finished.set_column(finished.schema.get_field_index(TIME), TIME,
                                                    pa.array(at, pa.int64()).cast(pa.timestamp("us")))
-                    alone = run_isolated(self.plan, finished, lambda rows, s=side: self._unmatched(s, rows))
+                    alone = run_isolated(self.plan, finished, partial(self._unmatched, side))
                     self.pending_rejects += _untagged(alone.rejected)
                     outputs.append(alone.result)
         outputs = [o for o in outputs if o.num_rows]

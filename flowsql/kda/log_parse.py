@@ -36,7 +36,9 @@ class LogColumn:
 
 def split_descriptions(spec: str) -> list[str]:
     """The comma-separated column descriptions, commas inside parentheses or quotes kept."""
-    parts, depth, quote, current = [], 0, "", []
+    parts: list[str] = []
+    current: list[str] = []
+    depth, quote = 0, ""
     for char in spec:
         if quote:
             quote = "" if char == quote else quote

@@ -300,7 +300,7 @@ def _rewrite_stagger(pipeline: Pipeline, tokens: list[Token], chars: list[str]) 
             chars[token.start : token.end + 1] = list(text.ljust(width))
 
 
-def _parse(pipeline: Pipeline, text: str) -> exp.Expression:
+def _parse(pipeline: Pipeline, text: str) -> exp.Expr:
     try:
         parsed = sqlglot.parse_one(text, read="duckdb")
     except ParseError as exc:

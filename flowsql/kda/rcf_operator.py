@@ -12,6 +12,7 @@ import duckdb
 import krcf
 import numpy as np
 import pyarrow as pa
+from krcf.types import DiVector
 
 from flowsql.engine.isolation import run_isolated
 from flowsql.engine.operators import OperatorBase, Rejected, registered
@@ -27,12 +28,14 @@ def new_forest(spec: ForestSpec) -> krcf.RandomCutForest:
     sampler's decay rate lambda; shingles are kept by the forest itself."""
     return krcf.RandomCutForest({
         "dimensions": len(spec.dimensions), "shingle_size": spec.shingle_size, "num_trees": spec.trees,
-        "sample_size": spec.sample_size, "random_seed": spec.seed, "lambda": 1.0 / spec.time_decay,
+        "sample_size": spec.sample_size, "random_seed": spec.seed,
+        # krcf reads "lambda", but its options TypedDict cannot declare a key that is a keyword.
+        "lambda": 1.0 / spec.time_decay,  # type: ignore[typeddict-unknown-key]
         "internal_shingling": True,
     })
 
 
-def explanation(spec: ForestSpec, attribution: dict[str, list[float]]) -> str:
+def explanation(spec: ForestSpec, attribution: DiVector) -> str:
     """ANOMALY_EXPLANATION: per numeric column its share of the score (high + low over the
     shingle's positions), and with directionality which way it is anomalous and how strongly."""
     dims = len(spec.dimensions)

@@ -94,7 +94,7 @@ def _placeholder(columns: list[Column], options: ReferenceOptions) -> str:
     one row of nulls, which only planning and validation ever read."""
     handle, local = tempfile.mkstemp(prefix="flowsql-reference-", suffix=f".{options.format}")
     os.close(handle)
-    atexit.register(lambda: os.path.exists(local) and os.unlink(local))
+    atexit.register(Path(local).unlink, missing_ok=True)
     if options.format == "csv":
         names = [c.name for c in columns] if options.header else [""] * len(columns)
         Path(local).write_text(options.delimiter.join(names) + "\n")

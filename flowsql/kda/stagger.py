@@ -69,7 +69,7 @@ def prepare_stagger(work: _Pump, query: exp.Select, rowtime: str) -> StaggerSpec
     group = query.args.get("group")
     marks = [g for g in (group.expressions if group else [])
              if isinstance(g, exp.Anonymous) and str(g.this).upper() == STAGGER_MARK]
-    if not marks:
+    if not marks or group is None:
         return None
     mark = marks[0]
     size = interval_us(mark.expressions[0]) if len(mark.expressions) == 1 else None

@@ -175,7 +175,7 @@ class _Sides:
     def sides(self, node: exp.Expression) -> set[int | None]:
         return {self.side_of(c) for c in node.find_all(exp.Column)}
 
-    def is_key_equality(self, node: exp.Expression) -> bool:
+    def is_key_equality(self, node: exp.Expr) -> bool:
         if not isinstance(node, exp.EQ):
             return False
         return {frozenset(self.sides(node.this)), frozenset(self.sides(node.expression))} == {

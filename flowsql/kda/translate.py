@@ -343,14 +343,14 @@ def _project(work: _Pump, query: exp.Select, stream: KdaStream, listed: list[str
             raise work.fail(query, f"the SELECT gives {len(outputs)} columns but stream '{stream.name}' has "
                                    f"{len(stream.columns)}: " + ", ".join(c.name for c in stream.columns))
         ordered = outputs
-    projected: list[exp.Expression] = []
+    projected: list[exp.Expr] = []
     for column, expression in zip(stream.columns, ordered, strict=True):
         value = expression.unalias() if isinstance(expression, exp.Alias) else expression
         cast = exp.Cast(this=value, to=exp.DataType.build(column.sql_type, dialect="duckdb"))
         projected.append(exp.alias_(cast, column.name, quoted=True))
     if system is not None:
-        value: exp.Expression = exp.column(system)
+        system_value: exp.Expr = exp.column(system)
         if aggregated:  # stands in for the window close, which only the operator knows
-            value = exp.Max(this=value)
-        projected.append(exp.alias_(value, system))
+            system_value = exp.Max(this=system_value)
+        projected.append(exp.alias_(system_value, system))
     query.set("expressions", projected)

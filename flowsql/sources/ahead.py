@@ -12,7 +12,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import TypeVar, cast
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -60,7 +60,8 @@ def map_in_order(items: Iterator[Item], work: Callable[[Item], Result], threads:
                     return
                 if isinstance(entry, BaseException):
                     raise entry
-                yield entry.result()  # type: ignore[union-attr]
+                # What is left once the end mark and errors are handled is a submitted Future.
+                yield cast("Future[Result]", entry).result()
         finally:
             # The feeder sees `closing` at its next put; it is not waited for, since it may be
             # waiting on its source (a followed file) until the run's own stop reaches it.

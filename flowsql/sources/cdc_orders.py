@@ -56,7 +56,7 @@ def slot_change(slot: np.ndarray) -> np.ndarray:
     return np.where(slot < _FIRST_FULL_SLOT, early, slot - _SKIPPED)
 
 
-def _mix(seed: int, *parts: np.ndarray) -> np.ndarray:
+def _mix(seed: int, *parts: np.ndarray | int) -> np.ndarray:
     """A splitmix64 hash of (seed, parts): uniform uint64, the same on every call."""
     value = np.full(np.shape(parts[0]), (seed * 0x9E3779B97F4A7C15) % (1 << 64), dtype=np.uint64)
     with np.errstate(over="ignore"):
@@ -68,7 +68,7 @@ def _mix(seed: int, *parts: np.ndarray) -> np.ndarray:
     return value
 
 
-def _uniform(seed: int, *parts: np.ndarray) -> np.ndarray:
+def _uniform(seed: int, *parts: np.ndarray | int) -> np.ndarray:
     return (_mix(seed, *parts) >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 

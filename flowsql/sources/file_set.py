@@ -161,7 +161,8 @@ class FileSet:
         partitions = self.clocks.snapshot()
 
         def time_of(name: str) -> tuple[bool, int, str]:
-            latest = partitions.get(name, {}).get("latest", {}).get(column)  # type: ignore[union-attr]
+            times = partitions.get(name, {}).get("latest", {})
+            latest = times.get(column) if isinstance(times, dict) else None
             return (latest is not None, latest or 0, name)  # a file whose time is unknown holds time: first
 
         for name in sorted(ready, key=time_of):

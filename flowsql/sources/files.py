@@ -24,7 +24,7 @@ from flowsql.row_origins import RowOrigins
 from flowsql.sources import register
 from flowsql.sources.ahead import map_in_order
 from flowsql.sources.base import Source, SourceOptions
-from flowsql.sources.event_time import PartitionClocks, Times
+from flowsql.sources.event_time import PartitionClocks
 from flowsql.sources.file_set import FileSet, FileSetOptions, Step, list_files
 
 
@@ -93,7 +93,7 @@ class FileSource(Source):
         ), clocks)
         position = self.position
         arrival: int | None = None
-        shown: Times | None = None
+        shown: dict[str, int | None] | None = None
         # Decoding runs ahead on threads; the files' times are taken here, in the order read.
         decoded_steps = map_in_order(files.steps(stop), self._decode, self.options.decode_threads,
                                      f"decode-{self.name}")

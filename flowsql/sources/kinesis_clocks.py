@@ -52,7 +52,7 @@ class ShardClocks:
         self._held: dict[str, int] = {}  # a shard read to its end -> the listing count when it ended
         self._ended: dict[str, Times] = {}  # a released shard -> where its time ended
         self._listings = 0
-        self._progress: Times = {}
+        self._progress: dict[str, int | None] = {}
 
     # -- the source's loop -------------------------------------------------------------------
     def start(self, shard_id: str, shard: Shard) -> None:
@@ -97,7 +97,7 @@ class ShardClocks:
     def answered_empty(self, shard_id: str) -> None:
         self.clocks.answered_empty(shard_id)
 
-    def progress(self) -> tuple[Times, bool]:
+    def progress(self) -> tuple[dict[str, int | None], bool]:
         """The source's progress, and whether it moved since last asked (readers are woken then)."""
         progress = self.clocks.progress()
         moved = progress != self._progress

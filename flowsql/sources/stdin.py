@@ -20,7 +20,7 @@ _READ_SIZE = 4 << 20
 class StdinSource(Source):
     options_class = SourceOptions
 
-    def __init__(self, decl, options: SourceOptions) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, decl, options: SourceOptions) -> None:
         super().__init__(decl, options)
         self.decoder = self.record_decoder()
         self.schema = self.decoder.schema

@@ -24,6 +24,8 @@ class MetricsServer:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
+        if isinstance(host, bytes):  # only for AF_UNIX servers, which this is not
+            host = host.decode()
         return f"http://{host}:{port}/metrics"
 
     def start(self) -> MetricsServer:

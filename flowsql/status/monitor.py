@@ -67,7 +67,7 @@ class Monitor:
         self._previous = (current, now)
         return build_view(current, previous, seconds)
 
-    def _render(self, view: StatusView):  # type: ignore[no-untyped-def]
+    def _render(self, view: StatusView):
         from flowsql.status.panel import render_panel
 
         return render_panel(self.pipeline, view, self.shards)

@@ -41,7 +41,8 @@ def render_panel(pipeline: str, view: StatusView, shards: bool = False) -> Rende
         sinks.add_row(k.name, f"{k.rows_per_second:,.0f}", f"{k.rows:,}", f"{k.objects:,}", human_bytes(k.bytes),
                       f"{human_bytes(k.buffer_bytes)} / {k.buffer_rows:,} rows", human_seconds(k.next_flush_seconds),
                       f"{k.retries:,}", f"{k.throttles:,}", f"{k.error_records + k.failures:,}")
-    parts = [title, sources, watermarks] + ([shard_table] if shard_table is not None else []) + [sinks]
+    parts: list[RenderableType] = [title, sources, watermarks]
+    parts += ([shard_table] if shard_table is not None else []) + [sinks]
     return Group(*parts)
 
 

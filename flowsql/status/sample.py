@@ -32,10 +32,10 @@ def sample_run(run: PipelineRun) -> None:
     started = getattr(run, "started", None)
     if started is not None:
         metrics.set("flowsql_uptime_seconds", time.monotonic() - started)
-    for name, stats in run.summary.sources.items():
-        metrics.set("flowsql_events_in_total", stats.events, source=name)
-        metrics.set("flowsql_bytes_in_total", stats.bytes, source=name)
-        metrics.set("flowsql_errors_total", stats.errors, source=name)
+    for name, source_stats in run.summary.sources.items():
+        metrics.set("flowsql_events_in_total", source_stats.events, source=name)
+        metrics.set("flowsql_bytes_in_total", source_stats.bytes, source=name)
+        metrics.set("flowsql_errors_total", source_stats.errors, source=name)
         if metrics.get("flowsql_late_records_total", source=name) is None:
             metrics.set("flowsql_late_records_total", 0, source=name)
     for name, source in run.sources.items():
