@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+from flowsql.pipeline.model import SourceDecl
 from flowsql.records import SourceBatch
 from flowsql.sources import register
 from flowsql.sources.base import Source, SourceOptions
@@ -20,7 +21,7 @@ _READ_SIZE = 4 << 20
 class StdinSource(Source):
     options_class = SourceOptions
 
-    def __init__(self, decl, options: SourceOptions) -> None:
+    def __init__(self, decl: SourceDecl, options: SourceOptions) -> None:
         super().__init__(decl, options)
         self.decoder = self.record_decoder()
         self.schema = self.decoder.schema

@@ -13,6 +13,7 @@ from flowsql.metrics import Metrics
 from flowsql.status.view import Snapshot, StatusView, build_view, status_line
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
     from rich.live import Live
 
 log = logging.getLogger("flowsql")
@@ -67,7 +68,7 @@ class Monitor:
         self._previous = (current, now)
         return build_view(current, previous, seconds)
 
-    def _render(self, view: StatusView):
+    def _render(self, view: StatusView) -> RenderableType:
         from flowsql.status.panel import render_panel
 
         return render_panel(self.pipeline, view, self.shards)
