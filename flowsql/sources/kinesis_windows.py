@@ -6,9 +6,11 @@ batchItemFailures rules. The final states become the source's rows."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -277,7 +279,10 @@ class TumblingWindows:
         context = LambdaContext(settings.function_name, settings.region, ACCOUNT,
                                 stable_uuid(shard, start, first, len(batch), final), settings.timeout_seconds)
         try:
-            answer = self.handler(event, context)
+            # A handler's print() goes to the log (stderr), as on Lambda to CloudWatch Logs: never
+            # into what a stdout sink writes.
+            with contextlib.redirect_stdout(sys.stderr):
+                answer = self.handler(event, context)
         except Exception as exc:  # noqa: BLE001 - the handler is user code: any exception fails the call
             return _Outcome(None, None, f"{type(exc).__name__}: {exc}")
         return self._judge(answer, batch)

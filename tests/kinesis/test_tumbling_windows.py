@@ -125,6 +125,7 @@ def test_a_window_handler_sums_per_shard_and_window_and_failed_records_go_to_the
     wait_past_last_window()
     result = run_cli("run", "p.sql", "--until-caught-up", cwd=tmp_path)
     assert result.code == 0, result.stderr
+    assert result.stdout == "" and "{'total': " in result.stderr  # the handler's print() went to the log
 
     expected = expected_windows(stream_records(kinesalite, stream), bad)
     assert len({start for _, start in expected}) == 3  # three windows, on both shards
