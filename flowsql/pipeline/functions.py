@@ -17,9 +17,9 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from flowsql.delivery.handler import HandlerError, load_handler
 from flowsql.pipeline.model import FunctionDecl
 from flowsql.pipeline.text import SourceText
+from flowsql.user_code import HandlerError, load_handler
 
 _ANNOTATION_TYPES: dict[object, str] = {
     int: "BIGINT", float: "DOUBLE", str: "VARCHAR", bool: "BOOLEAN", bytes: "BLOB",

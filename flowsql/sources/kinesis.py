@@ -236,6 +236,7 @@ class KinesisSource(Source):
             results += windows.take(fetch.shard_id, fetch.records)
             if fetch.end:
                 results += windows.end_shard(fetch.shard_id)
+                windows.forget(fetch.shard_id)  # read through: nothing of it is resumed
                 ended.add(fetch.shard_id)
         return self._window_rows(results, ended)
 

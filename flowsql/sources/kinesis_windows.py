@@ -133,6 +133,9 @@ class TumblingWindows:
         self.shards = {shard: ShardWindow(entry.get("start_ms"), dict(entry.get("state") or {}), [], None,
                                           entry.get("consumed")) for shard, entry in data.items()}
 
+    def forget(self, shard: str) -> None:
+        self.shards.pop(shard, None)
+
     def consumed(self, shard: str) -> str | None:
         window = self.shards.get(shard)
         return window.consumed if window is not None else None
