@@ -37,8 +37,12 @@ def explain_text(run: PipelineRun) -> str:
             out.append(f"    watermark: {decl.watermark.column} - {decl.watermark.delay_seconds:g} s")
         else:
             out.append("    no watermark: windows use arrival_time")
+        out += [f"    {line}" for line in source.explain_lines()]
         if source.options.allowed_lateness:
             out.append(f"    allowed lateness: {source.options.allowed_lateness:g} s")
+    if pipeline.functions:
+        out += ["", "functions:"]
+        out += [f"  {function.decl.location}: {function.signature()}" for function in pipeline.functions.values()]
     out += ["", "queries:"]
     for op in run.plan.operators:
         target = f"view {op.target}" if op.decl.is_view else f"sink {op.target}"

@@ -27,6 +27,7 @@ from flowsql.engine.query_errors import duckdb_error, node_location, offset_loca
 from flowsql.engine.windows import FOREVER_US
 from flowsql.errors import FlowsqlError, Location, PipelineError, PipelineErrors
 from flowsql.options import Option, expand_environment
+from flowsql.pipeline.functions import register_functions
 from flowsql.pipeline.model import Pipeline, SinkDecl, SourceDecl, TableDecl
 from flowsql.pipeline.parser import read_pipeline
 from flowsql.records import ARRIVAL_TIME
@@ -227,7 +228,7 @@ def _columns(schema: pa.Schema) -> str:
 # -- one row through every operator ----------------------------------------------------------
 def _dry_run(pipeline: Pipeline, plan: Plan) -> list[PipelineError]:
     errors: list[PipelineError] = []
-    con = duckdb.connect()
+    con = register_functions(duckdb.connect(), plan.functions)
     try:
         for op in plan.operators:
             if op.kind == "report":  # planned on the table's state schema already

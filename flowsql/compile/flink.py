@@ -16,7 +16,7 @@ from flowsql.compile.flink_common import FLINK_VERSION, FlinkTable, Jar, flink_d
 from flowsql.compile.flink_queries import translate_query
 from flowsql.compile.flink_sinks import SinkTable, sink_table
 from flowsql.compile.flink_sources import source_table
-from flowsql.compile.unsupported import unsupported
+from flowsql.compile.unsupported import UnsupportedError, unsupported
 from flowsql.decode import arrow_schema
 from flowsql.engine.planner import OperatorPlan, Plan, plan_pipeline
 from flowsql.errors import ConfigError
@@ -54,6 +54,14 @@ def compile_flink(pipeline: Pipeline) -> FlinkJob:
         raise ConfigError(f"cannot compile for Flink: table '{table.name}' is a CDC table, which this "
                           "compiler does not translate yet", table.location, pipeline.line(table.location.line),
                           hint="run the pipeline with flowsql run")
+    for function in pipeline.functions.values():
+        where = function.decl.location
+        raise UnsupportedError(
+            f"cannot compile for Flink: function '{function.name}' is Python ({function.decl.target}) that "
+            "flowsql calls in its own process; this compiler does not write PyFlink functions",
+            where, pipeline.line(where.line),
+            hint="keep this pipeline on flowsql run, or wrap the function as a PyFlink UDF and declare it "
+                 "on Flink with CREATE TEMPORARY FUNCTION ... LANGUAGE PYTHON")
     plan = plan_pipeline(pipeline, {name: _source_schema(s) for name, s in pipeline.sources.items()})
     roots = _root_sources(plan)
     on_arrival = {roots[op.input.lower()] for op in plan.operators

@@ -132,7 +132,12 @@ def _iceberg_sink(decl: SinkDecl, pipeline_name: str, schema: pa.Schema) -> Sink
 @register("stdout")
 def _stdout_sink(decl: SinkDecl, pipeline_name: str, schema: pa.Schema) -> Sink:
     options = bind_options(StdoutSinkOptions, list(decl.options), f"sink '{decl.name}' (stdout)")
-    return StdoutSink(decl, options, schema)
+    sink = StdoutSink(decl, options, schema)
+    if options.transform:
+        from flowsql.delivery.transform_config import build_transform
+
+        sink.use_transform(build_transform(decl, options, pipeline_name, schema, "", (), records_as_they_are=True))
+    return sink
 
 
 __all__ = ["Sink", "connector_names", "create_sink", "register"]

@@ -19,7 +19,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import duckdb
 import pyarrow as pa
@@ -39,11 +39,16 @@ from flowsql.delivery.retry import (
     log,
 )
 from flowsql.delivery.sink import SinkStats, encode_error_records, oldest_time
+from flowsql.delivery.transform_options import TransformOptions
+from flowsql.delivery.transforming import TransformingDelivery
 from flowsql.errors import DeliveryError
 from flowsql.metrics import DeliveryReporter, ReportsMetrics
 from flowsql.options import choice, size
 from flowsql.records import BadRecord
 from flowsql.secrets import scrub, secret_values
+
+if TYPE_CHECKING:
+    from flowsql.delivery.transform import TransformStage
 
 PROTOCOL_VERSION = "1.0"
 MAX_ACCESS_KEY_BYTES = 4096
@@ -53,7 +58,7 @@ _RECORD_OVERHEAD = len('{"data":""},')
 
 
 @dataclass(frozen=True)
-class HttpSinkOptions(RetryOptions, BufferOptions):
+class HttpSinkOptions(TransformOptions, RetryOptions, BufferOptions):
     DEFAULT_BUFFERING: ClassVar[Buffering] = Buffering(5 * 1000**2, 60.0)  # Firehose's HTTP endpoint defaults
 
     connector: str = ""
@@ -128,7 +133,7 @@ def is_transient_http_error(exc: BaseException) -> bool:
     return isinstance(exc, (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError))
 
 
-class HttpEndpointSink(BufferedDelivery):
+class HttpEndpointSink(TransformingDelivery, BufferedDelivery):
     """Delivers query results to an HTTP endpoint as Firehose does."""
 
     def __init__(self, name: str, pipeline_name: str, options: HttpSinkOptions, schema: pa.Schema,
@@ -175,18 +180,37 @@ class HttpEndpointSink(BufferedDelivery):
         return self.url
 
     def explain_lines(self) -> list[str]:
-        return []
+        return self.transform_lines()
+
+    def use_transform(self, stage: TransformStage) -> None:
+        super().use_transform(stage)
+        # Failed batches are named by each record's approximateArrivalTimestamp, as Firehose does.
+        self.time_column = stage.rows.hidden[0]
+
+    def due(self, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        self.transform_if_due(now)
+        return super().due(now)
+
+    def snapshot(self) -> tuple[dict[str, Any], pa.Table | None]:
+        data, rows = super().snapshot()
+        self.snapshot_transform(data)
+        return data, rows
+
+    def restore(self, data: dict[str, Any], rows: pa.Table | None) -> None:
+        self.restore_transform(data)
+        super().restore(data, rows)
 
     def flush(self, wall_time: datetime | None = None) -> list[str]:
         wall = wall_time or datetime.now(UTC)
+        self.transform_pending()
         table = self.buffer.take()
         if table is None and not self.errors:
             return []
         done: list[str] = []
         if table is not None:
             position, self.rows_taken = self.rows_taken, self.rows_taken + table.num_rows
-            records = encode_json_lines(self._con, table).decode().splitlines()
-            encoded = [line.encode() for line in records]
+            encoded = self.output_records(table, self._json_lines)
             # Failed batches are named by the rows' own time, so a replay overwrites its backup.
             when = oldest_time(table, self.time_column, wall)
             for group in split_records(encoded, self.options.request_size_limit):
@@ -202,6 +226,9 @@ class HttpEndpointSink(BufferedDelivery):
                 done.append(self._write_backup(group_errors, error_type, f"{position:012d}-{error_type}", wall))
         self.delivered.extend(done)
         return done
+
+    def _json_lines(self, table: pa.Table) -> list[bytes]:
+        return [line.encode() for line in encode_json_lines(self._con, table).decode().splitlines()]
 
     # Checkpoints: the buffer and the positions survive a restart (BufferedDelivery.snapshot),
     # so a replayed batch of the same records carries the request ids it had before.

@@ -35,8 +35,16 @@ def build_http_sink(decl: SinkDecl, pipeline_name: str, schema: pa.Schema) -> Ht
         error_prefix = parse_prefix(options.error_output_prefix or DEFAULT_ERROR_PREFIX, error_prefix=True)
     except PrefixError as exc:
         raise _option_error(decl, "error_output_prefix", str(exc)) from None
-    return HttpEndpointSink(decl.name, pipeline_name, options, schema, access_key, attributes,
-                            _backup(decl, options), error_prefix, time_column_of(decl, options.time_column, schema))
+    time_column = time_column_of(decl, options.time_column, schema)
+    sink = HttpEndpointSink(decl.name, pipeline_name, options, schema, access_key, attributes,
+                            _backup(decl, options), error_prefix, time_column)
+    if options.transform:
+        from flowsql.delivery.transform_config import build_transform
+
+        # An endpoint gets the handler's records as they are, as Firehose sends them on.
+        sink.use_transform(build_transform(decl, options, pipeline_name, schema, time_column, (),
+                                           records_as_they_are=True))
+    return sink
 
 
 def _backup(decl: SinkDecl, options: HttpSinkOptions) -> Destination:

@@ -30,9 +30,11 @@ from flowsql.delivery.prefix import (
     parse_prefix,
     sanitise_value,
 )
-from flowsql.errors import ConfigError, UsageError
+from flowsql.delivery.transform_options import TransformOptions
+from flowsql.delivery.transforming import TransformingDelivery
+from flowsql.errors import ConfigError
 from flowsql.metrics import DeliveryReporter, ReportsMetrics
-from flowsql.options import choice, duration, size
+from flowsql.options import choice
 from flowsql.pipeline.model import SinkDecl
 from flowsql.records import ARRIVAL_TIME, BadRecord
 
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class SinkOptions(BufferOptions):
+class SinkOptions(TransformOptions, BufferOptions):
     """Options every object sink takes (file, s3)."""
 
     connector: str = ""
@@ -53,13 +55,6 @@ class SinkOptions(BufferOptions):
     prefix_time: str = choice("row", "oldest")  # !{timestamp:...} from each row's time, or the object's oldest
     glue_database: str = ""  # with glue_table: register the table and its partitions in Glue
     glue_table: str = ""
-    # A Firehose transformation handler ('module:function' or 'file.py:function'), see transform.py.
-    transform: str = ""
-    transform_buffer_size: int = size(1000**2)  # Firehose's default Lambda buffering hints
-    transform_buffer_interval: float = duration(60.0)
-    transform_retries: int = 3  # Firehose's default NumberOfRetries
-    transform_timeout: float = duration(60.0)  # what the context's remaining time counts down from
-    transform_schema: str = ""  # columns the transformed records are read into
 
 
 # Called once per data object, after it became visible to readers of the lake: its key and
@@ -87,7 +82,7 @@ class SinkStats:
     invocations: int = 0  # calls of the transformation handler
 
 
-class ObjectSink(BufferedDelivery, TransactionalSink):
+class ObjectSink(TransformingDelivery, BufferedDelivery, TransactionalSink):
     """Delivers query results as objects named from the sink's prefix."""
 
     def __init__(self, decl: SinkDecl, options: SinkOptions, destination: Destination,
@@ -149,13 +144,13 @@ class ObjectSink(BufferedDelivery, TransactionalSink):
         return self.destination.describe()
 
     def explain_lines(self) -> list[str]:
-        return [f"transform: {self.transform.describe()}"] if self.transform is not None else []
+        return self.transform_lines()
 
     def _use_transform(self, decl: SinkDecl, options: SinkOptions, pipeline_name: str, schema: pa.Schema) -> None:
         from flowsql.delivery.transform_config import build_transform
 
         self.transform = build_transform(decl, options, pipeline_name, schema, self.time_column,
-                                         self.prefix.lambda_keys)
+                                         self.prefix.lambda_keys, records_as_they_are=options.format == "json")
         rows = self.transform.rows
         self.buffer_schema = rows.schema
         self.hidden_columns = rows.hidden
@@ -164,49 +159,25 @@ class ObjectSink(BufferedDelivery, TransactionalSink):
         if rows.raw:
             self.encoder = RawRecordsEncoder(options.compression.lower() or "none")
 
-    def add(self, table: pa.Table, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        if self.transform is None:
-            self.buffer.add(table, now)
-        else:
-            self.transform.add(table, now)
-
     def due(self, now: float | None = None) -> bool:
-        # The runner asks between micro-batches; the handler's own buffer is served from here.
         now = time.monotonic() if now is None else now
-        if self.transform is not None and self.transform.due(now):
-            self._run_transform(now)
+        self.transform_if_due(now)
         return super().due(now)
-
-    def _run_transform(self, now: float) -> None:
-        assert self.transform is not None
-        outcome = self.transform.run()
-        self.stats.dropped += outcome.dropped
-        self.stats.invocations += outcome.invocations
-        self.errors.extend(outcome.failed)
-        self.buffer.add(outcome.table, now)
 
     def snapshot(self) -> tuple[dict[str, Any], pa.Table | None]:
         data, rows = super().snapshot()
-        if self.transform is not None:
-            data["transform"] = self.transform.snapshot()
+        self.snapshot_transform(data)
         return data, rows
 
     def restore(self, data: dict[str, Any], rows: pa.Table | None) -> None:
-        if (self.transform is None) != ("transform" not in data):
-            raise UsageError(f"sink '{self.name}': the checkpoint was written "
-                             f"{'without' if self.transform else 'with'} a transformation handler; "
-                             "run with --reset to start over")
+        self.restore_transform(data)
         super().restore(data, rows)
-        if self.transform is not None:
-            self.transform.restore(data["transform"], time.monotonic())
 
     def flush(self, wall_time: datetime | None = None) -> list[str]:
         """Write what is buffered: one object per partition folder, then the error records.
         Records still waiting for the transformation handler go to it first."""
         wall = wall_time or datetime.now(UTC)
-        if self.transform is not None and self.transform.pending:
-            self._run_transform(time.monotonic())
+        self.transform_pending()
         table = self.buffer.take()
         written: list[str] = []
         if table is not None:

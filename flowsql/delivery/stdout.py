@@ -14,6 +14,8 @@ import pyarrow as pa
 from flowsql.delivery.buffer import Buffering, BufferOptions, DeliveryBuffer
 from flowsql.delivery.encoders import encode_json_lines
 from flowsql.delivery.sink import SinkStats
+from flowsql.delivery.transform_options import TransformOptions
+from flowsql.delivery.transforming import TransformingDelivery
 from flowsql.options import choice
 from flowsql.pipeline.model import SinkDecl
 from flowsql.records import BadRecord
@@ -22,7 +24,7 @@ _MAX_TABLE_ROWS = 50
 
 
 @dataclass(frozen=True)
-class StdoutSinkOptions(BufferOptions):
+class StdoutSinkOptions(TransformOptions, BufferOptions):
     # A terminal shows each micro-batch's rows as they come.
     DEFAULT_BUFFERING: ClassVar[Buffering] = Buffering(1000**2, 0.0)
 
@@ -30,7 +32,7 @@ class StdoutSinkOptions(BufferOptions):
     format: str = choice("auto", "table", "json")
 
 
-class StdoutSink:
+class StdoutSink(TransformingDelivery):
     def __init__(self, decl: SinkDecl, options: StdoutSinkOptions, schema: pa.Schema,
                  stream: TextIO | None = None) -> None:
         self.name = decl.name
@@ -49,7 +51,7 @@ class StdoutSink:
         return "stdout"
 
     def explain_lines(self) -> list[str]:
-        return []
+        return self.transform_lines()
 
     def _table_text(self, table: pa.Table) -> str:
         names = table.column_names
@@ -65,9 +67,6 @@ class StdoutSink:
             out.append(f"... {table.num_rows - _MAX_TABLE_ROWS} more rows")
         return "\n".join(out)
 
-    def add(self, table: pa.Table, now: float | None = None) -> None:
-        self.buffer.add(table, time.monotonic() if now is None else now)
-
     def add_errors(self, records: list[BadRecord]) -> None:
         # Bad records must not mix with the results on stdout: they go to stderr, whole.
         for record in records:
@@ -75,14 +74,21 @@ class StdoutSink:
         self.stats.errors += len(records)
 
     def due(self, now: float | None = None) -> bool:
-        return self.buffer.due(time.monotonic() if now is None else now)
+        now = time.monotonic() if now is None else now
+        self.transform_if_due(now)
+        return self.buffer.due(now)
 
     def flush(self, wall_time: datetime | None = None) -> list[str]:
+        self.transform_pending()
         table = self.buffer.take()
         if table is None:
             return []
         as_table = self.options.format == "table" or (self.options.format == "auto" and self.stream.isatty())
-        if as_table:
+        if self.transform is not None:
+            # The handler's records, one per line (a record's own trailing newline is not doubled).
+            lines = self.output_records(table, lambda rows: encode_json_lines(self._con, rows).splitlines())
+            self.stream.write("".join(line.decode("utf-8", "replace").rstrip("\n") + "\n" for line in lines))
+        elif as_table:
             self.stream.write(self._table_text(table) + "\n")
         else:
             self.stream.write(encode_json_lines(self._con, table).decode())

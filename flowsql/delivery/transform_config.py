@@ -9,14 +9,17 @@ import duckdb
 import pyarrow as pa
 
 from flowsql.delivery.handler import HandlerError, load_handler
-from flowsql.delivery.sink import SinkOptions, _option_error
+from flowsql.delivery.sink import _option_error
 from flowsql.delivery.transform import MAX_BUFFER_SIZE, TransformSettings, TransformStage
+from flowsql.delivery.transform_options import TransformOptions
 from flowsql.delivery.transform_rows import TransformedRows
 from flowsql.pipeline.model import Column, SinkDecl
 
 
-def build_transform(decl: SinkDecl, options: SinkOptions, pipeline_name: str, schema: pa.Schema,
-                    time_column: str, lambda_keys: tuple[str, ...]) -> TransformStage:
+def build_transform(decl: SinkDecl, options: TransformOptions, pipeline_name: str, schema: pa.Schema,
+                    time_column: str, lambda_keys: tuple[str, ...], records_as_they_are: bool) -> TransformStage:
+    """`records_as_they_are`: without transform_schema, Ok records are delivered as the handler's
+    bytes (JSON objects and HTTP endpoints), else read into the query's columns (Parquet)."""
     option = next((o for o in decl.options if o.key.lower() == "transform"), None)
     written_in = option.location.path if option is not None and option.location is not None else decl.location.path
     try:
@@ -34,20 +37,21 @@ def build_transform(decl: SinkDecl, options: SinkOptions, pipeline_name: str, sc
         sink=decl.name, pipeline=pipeline_name, spec=options.transform, where=where,
         size_limit=options.transform_buffer_size, interval=options.transform_buffer_interval,
         retries=options.transform_retries, timeout=options.transform_timeout, time_column=time_column)
-    return TransformStage(handler, settings, TransformedRows(decl.name, output_columns(decl, options, schema),
-                                                             lambda_keys))
+    columns = output_columns(decl, options, schema, records_as_they_are)
+    return TransformStage(handler, settings, TransformedRows(decl.name, columns, lambda_keys))
 
 
-def output_columns(decl: SinkDecl, options: SinkOptions, schema: pa.Schema) -> tuple[Column, ...] | None:
-    """The columns transformed records are read into: `transform_schema` when given; else the
-    query's columns for Parquet, and none (records kept as they are) for JSON."""
+def output_columns(decl: SinkDecl, options: TransformOptions, schema: pa.Schema,
+                   records_as_they_are: bool) -> tuple[Column, ...] | None:
+    """The columns transformed records are read into: `transform_schema` when given; else none
+    (records kept as they are) or the query's columns."""
     if options.transform_schema:
         try:
             return _declared(options.transform_schema)
         except duckdb.Error as exc:
             raise _option_error(decl, "transform_schema", f"must be a column list such as 'id BIGINT, name VARCHAR' "
                                 f"({str(exc).splitlines()[0]})") from None
-    if options.format == "json":
+    if records_as_they_are:
         return None
     with duckdb.connect() as con:
         con.register("query_rows", schema.empty_table())

@@ -14,6 +14,7 @@ from flowsql.engine.operators import Operator, Rejected, build_operator
 from flowsql.engine.planner import OperatorPlan, Plan, StreamInfo, plan_pipeline
 from flowsql.engine.windows import FOREVER_US, WindowSpec
 from flowsql.frontends import TableFeed, table_kind
+from flowsql.pipeline.functions import register_functions
 
 OutputHandler = Callable[[str, pa.Table], None]
 RejectHandler = Callable[[OperatorPlan, Rejected], None]
@@ -28,7 +29,7 @@ class Engine:
         self.plan = plan
         self.on_output = on_output
         self.on_reject = on_reject
-        self.con = duckdb.connect()
+        self.con = register_functions(duckdb.connect(), plan.functions)
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         lateness = {k.lower(): v for k, v in (lateness_us or {}).items()}

@@ -30,6 +30,9 @@ Rejected = tuple[str, str, pa.Table]
 # by zero, error(). Anything else (out of memory, an internal error) is not the data's fault.
 _ROW_ERRORS = (duckdb.DataError, duckdb.InvalidInputException)
 _INTERNAL_NAME = re.compile(r'"?\b__(?:flowsql|kda)_[A-Za-z0-9_]*"?')
+# DuckDB's words around an exception a CREATE FUNCTION function raised (its message names the function).
+_FUNCTION_RAISED = re.compile(r"^Invalid Input Error: Python exception occurred while executing the UDF: "
+                              r"FunctionRaised: ")
 
 
 class QueryError(FlowsqlError):
@@ -44,7 +47,7 @@ def is_row_error(error: BaseException) -> bool:
 def clean_message(error: BaseException) -> str:
     """DuckDB's message without the SQL flowsql generated around the user's query: no quoted
     statement, no internal relation names."""
-    text = str(error).split("\n\nLINE ", 1)[0].strip()
+    text = _FUNCTION_RAISED.sub("", str(error).split("\n\nLINE ", 1)[0].strip())
     return _INTERNAL_NAME.sub("the input", text)
 
 

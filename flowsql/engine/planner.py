@@ -24,6 +24,7 @@ from flowsql.engine.windows import WindowSpec
 from flowsql.errors import Location, PipelineError, PipelineErrors
 from flowsql.frontends import table_kind
 from flowsql.pipeline.declarations import interval_hint, interval_seconds
+from flowsql.pipeline.functions import UserFunction, register_functions
 from flowsql.pipeline.model import Pipeline, QueryDecl, TableDecl
 from flowsql.records import ARRIVAL_TIME
 
@@ -111,6 +112,7 @@ class Plan:
     streams: dict[str, StreamInfo]
     operators: list[OperatorPlan]
     tables: dict[str, TableDecl] = field(default_factory=dict)  # CDC tables by lower-case name
+    functions: tuple[UserFunction, ...] = ()  # CREATE FUNCTION: registered on every connection that runs queries
 
 
 def plan_pipeline(pipeline: Pipeline, source_schemas: dict[str, pa.Schema], collect: bool = False) -> Plan:
@@ -143,7 +145,7 @@ def plan_pipeline(pipeline: Pipeline, source_schemas: dict[str, pa.Schema], coll
     failed = set(pipeline.unparsed) | {n.lower() for n in (*pipeline.sources, *pipeline.tables)
                                        if n.lower() not in streams}
     for decl in _in_file_order(pipeline):
-        if collect and (reads_any(decl, failed) or _writes_unparsed_sink(pipeline, decl)):
+        if collect and (reads_any(decl, failed) or calls_any(decl, failed) or _writes_unparsed_sink(pipeline, decl)):
             failed.add(decl.target.lower())
             continue
         try:
@@ -157,7 +159,8 @@ def plan_pipeline(pipeline: Pipeline, source_schemas: dict[str, pa.Schema], coll
         operators.append(operator)
     if errors:
         raise PipelineErrors(errors)
-    return Plan(streams, operators, {n.lower(): t for n, t in pipeline.tables.items()})
+    return Plan(streams, operators, {n.lower(): t for n, t in pipeline.tables.items()},
+                tuple(pipeline.functions.values()))
 
 
 def _plan_one(pipeline: Pipeline, decl: QueryDecl, streams: dict[str, StreamInfo]) -> OperatorPlan:
@@ -191,6 +194,11 @@ def _writes_unparsed_sink(pipeline: Pipeline, decl: QueryDecl) -> bool:
     """An INSERT into a sink whose own statement failed (and was reported)."""
     target = decl.target.lower()
     return not decl.is_view and target in pipeline.unparsed and target not in {s.lower() for s in pipeline.sinks}
+
+
+def calls_any(decl: QueryDecl, names: set[str]) -> bool:
+    """Whether the query calls a function whose CREATE FUNCTION failed (and was reported)."""
+    return bool(names) and any(call.name.lower() in names for call in decl.query.find_all(exp.Anonymous))
 
 
 def reads_any(decl: QueryDecl, names: set[str]) -> bool:
@@ -277,7 +285,8 @@ def _plan_query(pipeline: Pipeline, decl: QueryDecl, streams: dict[str, StreamIn
     operator.output_schema = _output_schema(pipeline, decl, operator, stream.schema)
     if window is not None:
         operator.preaggregate = plan_preaggregation(query, INPUT_PLACEHOLDER, window, stream.schema,
-                                                    operator.prefilter is not None, operator.output_schema)
+                                                    operator.prefilter is not None, operator.output_schema,
+                                                    tuple(pipeline.functions.values()))
     return operator
 
 
@@ -448,7 +457,7 @@ def _output_schema(pipeline: Pipeline, decl: QueryDecl, operator: OperatorPlan, 
     """Run the query on no rows: DuckDB checks names and types and tells the result's schema."""
     from flowsql.engine.windows import assignment_sql
 
-    con = duckdb.connect()
+    con = register_functions(duckdb.connect(), pipeline.functions.values())
     try:
         con.register("__flowsql_empty", input_schema.empty_table())
         relation = "__flowsql_empty"

@@ -25,6 +25,7 @@ from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 
 from flowsql.engine.windows import WindowSpec, assignment_sql
+from flowsql.pipeline.functions import UserFunction, register_functions
 
 _DIALECT = DuckDB()
 PANE_COLUMN = "__pane"
@@ -47,7 +48,8 @@ class PreAggregation:
 
 
 def plan_preaggregation(query: exp.Expr, placeholder: str, spec: WindowSpec, input_schema: pa.Schema,
-                        has_row_filter: bool, output_schema: pa.Schema) -> PreAggregation | None:
+                        has_row_filter: bool, output_schema: pa.Schema,
+                        functions: tuple[UserFunction, ...] = ()) -> PreAggregation | None:
     """The pre-aggregation of a planned window query (its input already replaced by
     `placeholder`), or None when its aggregates do not all decompose."""
     if spec.kind not in ("tumble", "hop") or not isinstance(query, exp.Select):
@@ -93,7 +95,7 @@ def plan_preaggregation(query: exp.Expr, placeholder: str, spec: WindowSpec, inp
         f'{", ".join(partials)} FROM {placeholder} AS "{_escape(alias)}" GROUP BY ALL'
     )
     plan = PreAggregation(pane_us, partial_template, final.sql(_DIALECT))
-    return plan if _same_output(plan, spec, input_schema, placeholder, output_schema) else None
+    return plan if _same_output(plan, spec, input_schema, placeholder, output_schema, functions) else None
 
 
 @functools.cache
@@ -184,10 +186,10 @@ def _escape(name: str) -> str:
 
 
 def _same_output(plan: PreAggregation, spec: WindowSpec, input_schema: pa.Schema, placeholder: str,
-                 output_schema: pa.Schema) -> bool:
+                 output_schema: pa.Schema, functions: tuple[UserFunction, ...]) -> bool:
     """The rewritten query must give the very columns and types of the query as written; when
     DuckDB types a merge differently (decimal averages, say), raw rows are kept instead."""
-    con = duckdb.connect()
+    con = register_functions(duckdb.connect(), functions)
     try:
         con.register("__flowsql_empty", input_schema.empty_table())
         partials = con.sql(plan.partial_template.replace(placeholder, "__flowsql_empty")).to_arrow_table()

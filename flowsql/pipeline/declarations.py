@@ -16,7 +16,7 @@ from sqlglot.tokens import Token, TokenType
 
 from flowsql.errors import Location
 from flowsql.options import Option, RawValue
-from flowsql.pipeline.model import Column, SinkDecl, SourceDecl, TableDecl, Watermark
+from flowsql.pipeline.model import Column, FunctionDecl, SinkDecl, SourceDecl, TableDecl, Watermark
 from flowsql.pipeline.text import Statement
 
 _DIALECT = DuckDB()
@@ -146,6 +146,66 @@ class Declaration:
                 f"{path} must hold exactly one CREATE SINK statement", token.start
             )
         return list(next(iter(included.sinks.values())).options)
+
+    def function(self) -> FunctionDecl:
+        """CREATE FUNCTION name[(type, ...)] [RETURNS type] AS 'module:function' [WITH (...)]."""
+        name_token = self.peek()
+        name = self.name("a function name")
+        assert name_token is not None
+        parameters: tuple[str, ...] | None = None
+        if self.at("("):
+            parameters = self._parameter_types()
+        returns = None
+        if self.at("RETURNS"):
+            self.take()
+            returns = self._type(self._until("AS"), "the return type")
+        self.take("AS")
+        target = self.take()
+        if target.token_type != TokenType.STRING:
+            raise self.file.error("expected the function as a quoted 'module:function'", target.start)
+        options = self.options()
+        self.end()
+        vectorized: bool | None = None
+        for option in options:
+            if option.key.lower() != "vectorized" or not isinstance(option.value, bool):
+                raise self.file.error(f"unknown function option '{option.key}' = {option.value!r}",
+                                      self.file.text.find(option.key, target.end),
+                                      "the one option is vectorized = true|false")
+            vectorized = option.value
+        return FunctionDecl(name, parameters, returns, target.text, vectorized, self.location(),
+                            name_token.start, target.start)
+
+    def _parameter_types(self) -> tuple[str, ...]:
+        self.take("(")
+        found: list[str] = []
+        if self.at(")"):
+            self.take()
+            return ()
+        while True:
+            found.append(self._type(self.until_top_level_comma(), "an argument type"))
+            token = self.take()
+            if token.token_type == TokenType.R_PAREN:
+                return tuple(found)
+            if token.token_type != TokenType.COMMA:
+                raise self.file.error(f"expected ',' or ')', found {token.text!r}", token.start)
+
+    def _until(self, word: str) -> list[Token]:
+        taken: list[Token] = []
+        while (token := self.peek()) is not None and token.text.upper() != word:
+            taken.append(token)
+            self.position += 1
+        return taken
+
+    def _type(self, tokens: list[Token], what: str) -> str:
+        if not tokens:
+            where = self.peek()
+            raise self.file.error(f"expected {what}", where.start if where else self.statement.end - 1)
+        text = self.file.text[tokens[0].start : tokens[-1].end + 1]
+        try:
+            return str(duckdb.sqltype(text))
+        except duckdb.Error:
+            raise self.file.error(f"unknown type {text!r} for {what}", tokens[0].start,
+                                  "use a DuckDB type such as VARCHAR, BIGINT, DOUBLE, BOOLEAN, TIMESTAMP") from None
 
     def columns(self) -> tuple[list[Column], Watermark | None]:
         self.take("(")

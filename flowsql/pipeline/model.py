@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
 from flowsql.errors import Location
 from flowsql.options import Option
+
+if TYPE_CHECKING:
+    from flowsql.pipeline.functions import UserFunction
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,21 @@ class TableDecl(_WithOptions):
 
 
 @dataclass(frozen=True)
+class FunctionDecl:
+    """`CREATE FUNCTION name[(types)] [RETURNS type] AS 'module:function' [WITH (vectorized = ...)]`:
+    a Python scalar function; types left out come from the function's annotations."""
+
+    name: str
+    parameters: tuple[str, ...] | None
+    returns: str | None
+    target: str
+    vectorized: bool | None  # None: vectorized when the arguments are annotated as Arrow arrays
+    location: Location
+    name_offset: int  # where the name and the target are written (errors point there)
+    target_offset: int
+
+
+@dataclass(frozen=True)
 class EmitPolicy:
     """`EMIT EVERY INTERVAL ...` (a full snapshot each interval) or `EMIT CHANGES` (a changelog)."""
 
@@ -101,6 +120,7 @@ class Pipeline:
     tables: dict[str, TableDecl] = field(default_factory=dict)
     inserts: list[QueryDecl] = field(default_factory=list)
     settings: list[Option] = field(default_factory=list)  # SET key = value; (pipeline-wide)
+    functions: dict[str, UserFunction] = field(default_factory=dict)  # CREATE FUNCTION, by lower-case name
     extensions: dict[str, object] = field(default_factory=dict)  # state of other SQL dialects (kda)
     unparsed: set[str] = field(default_factory=set)  # lower-case names whose statements did not parse
 

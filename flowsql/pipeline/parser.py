@@ -23,8 +23,10 @@ from sqlglot.tokens import Token, TokenType
 from flowsql.errors import Location, PipelineError, PipelineErrors
 from flowsql.frontends import front_end_for
 from flowsql.pipeline.declarations import Declaration, interval_seconds
+from flowsql.pipeline.functions import resolve_function
 from flowsql.pipeline.model import (
     EmitPolicy,
+    FunctionDecl,
     Pipeline,
     QueryDecl,
 )
@@ -103,7 +105,7 @@ def _declared_names(statement: Statement) -> set[str]:
     upper = [w.upper() for w in words]
     names = set()
     for index, word in enumerate(upper[:-1]):
-        if word in ("SOURCE", "SINK", "TABLE", "VIEW", "STREAM") and index <= 4 or word == "INTO":
+        if word in ("SOURCE", "SINK", "TABLE", "VIEW", "STREAM", "FUNCTION") and index <= 4 or word == "INTO":
             names.add(words[index + 1].lower())
     return names
 
@@ -133,6 +135,8 @@ def _add_statement(pipeline: Pipeline, statement: Statement, base_dir: Path) -> 
         sink = Declaration(statement).sink(base_dir)
         _check_new_name(pipeline, sink.name, statement, tokens[2])
         pipeline.sinks[sink.name] = sink
+    elif head[:2] == ["CREATE", "FUNCTION"]:
+        _add_function(pipeline, Declaration(statement).function(), statement, base_dir)
     elif head[:2] == ["CREATE", "TABLE"]:
         table = Declaration(statement).table()
         _check_new_name(pipeline, table.name, statement, tokens[2])
@@ -152,9 +156,15 @@ def _add_statement(pipeline: Pipeline, statement: Statement, base_dir: Path) -> 
         raise statement.source.error(
             f"unexpected statement starting with {tokens[0].text!r}",
             statement.start,
-            "a pipeline file holds SET, CREATE SOURCE, CREATE SINK, CREATE TABLE, CREATE VIEW "
-            "and INSERT INTO statements",
+            "a pipeline file holds SET, CREATE SOURCE, CREATE SINK, CREATE TABLE, CREATE FUNCTION, "
+            "CREATE VIEW and INSERT INTO statements",
         )
+
+
+def _add_function(pipeline: Pipeline, decl: FunctionDecl, statement: Statement, base_dir: Path) -> None:
+    if decl.name.lower() in pipeline.functions:
+        raise statement.source.error(f"the function '{decl.name}' is declared twice", decl.name_offset)
+    pipeline.functions[decl.name.lower()] = resolve_function(decl, statement.source, base_dir)
 
 
 def _is_view(tokens: list[Token]) -> bool:

@@ -62,6 +62,10 @@ class Source(ABC):
         """True when arrival time follows the wall clock, so it moves on while nothing arrives."""
         return not self.bounded
 
+    def explain_lines(self) -> list[str]:
+        """What `flowsql explain` says of this source beyond its columns (a handler it calls)."""
+        return []
+
     @abstractmethod
     def read(self, stop: threading.Event) -> Iterator[SourceBatch]:
         """Yield decoded batches until the end of the stream or until `stop` is set."""

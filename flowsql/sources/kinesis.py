@@ -31,6 +31,7 @@ from flowsql.sources.kinesis_client import Backoff, error_code, is_retryable, ki
 from flowsql.sources.kinesis_clocks import ShardClocks, latest_per_shard, parents_of
 from flowsql.sources.kinesis_records import UserRow, decode_rows, user_rows
 from flowsql.sources.kinesis_shard import ReadSettings, ShardFetch, ShardReader
+from flowsql.sources.kinesis_windows import TumblingWindows, WindowResults, tumbling_windows
 
 _FETCHES_PER_BATCH = 32  # GetRecords answers already waiting are decoded together
 _LISTING_WHEN_IDLE = 0.1  # seconds at least; ListShards allows 100 calls per second per stream
@@ -50,6 +51,14 @@ class KinesisOptions(SourceOptions):
     read_throughput: int = size(2 * 1024 * 1024)
     retry_timeout: float = duration(300.0)
     request_timeout: float = duration(15.0)  # one call's wait for an answer before it is retried
+    # A Lambda tumbling-window handler and its event source mapping's settings (kinesis_windows.py).
+    handler: str = ""
+    tumbling_window: float = duration(0.0)
+    batch_size: int = 100
+    batching_window: float = duration(0.0)
+    report_batch_item_failures: bool = False
+    bisect_batch_on_function_error: bool = False
+    maximum_retry_attempts: int = -1
 
 
 @register("kinesis")
@@ -83,6 +92,7 @@ class KinesisSource(Source):
             records_per_call=options.records_per_call, read_throughput=options.read_throughput,
             retry_timeout=options.retry_timeout,
         )
+        self.windows = tumbling_windows(decl, options)
         self.sequences: dict[str, str] = {}  # shard -> last sequence number taken
         self.finished: set[str] = set()
         self.readers: dict[str, ShardReader] = {}
@@ -114,6 +124,13 @@ class KinesisSource(Source):
     def seek(self, position: dict[str, Any]) -> None:
         self.sequences = {str(k): str(v) for k, v in dict(position.get("shards", {})).items()}
         self.finished = {str(s) for s in position.get("finished", [])}
+        if self.windows is not None:
+            self.windows.restore(dict(position.get("windows", {})))
+
+    def explain_lines(self) -> list[str]:
+        if self.windows is None:
+            return []
+        return self.windows.describe(self.options.handler)
 
     def lag(self) -> dict[str, int]:
         """MillisBehindLatest of each shard being read (the iterator age users watch)."""
@@ -161,7 +178,10 @@ class KinesisSource(Source):
                     moved = self._idle_progress()
                     if moved is not None:
                         yield moved
-                idle = item is None and outbox.empty() and self._all_idle()
+                    closed = self._due_windows()
+                    if closed is not None:
+                        yield closed
+                idle = item is None and outbox.empty() and self._all_idle() and not self._windows_waiting()
                 # Before calling the stream caught up, look again for closed and new shards; while
                 # a shard is idle, look often, so that its children (if it was split) soon hold time.
                 due = max(_LISTING_WHEN_IDLE, self.options.idle_interval) if idle or self._any_idle() else \
@@ -181,6 +201,8 @@ class KinesisSource(Source):
                 reader.join(timeout=2.0)
 
     def _batch(self, fetches: list[ShardFetch]) -> SourceBatch:
+        if self.windows is not None:
+            return self._window_batch(fetches, self.windows)
         rows: list[UserRow] = []
         bad: list[BadRecord] = []
         ended: set[str] = set()
@@ -203,12 +225,63 @@ class KinesisSource(Source):
         origins = ListedRecords(lambda: [(row.data, row.position) for row in decoded])
         return SourceBatch(self.name, table, bad + errors, self._position(ended), raw_bytes, progress, origins)
 
+    def _window_batch(self, fetches: list[ShardFetch], windows: TumblingWindows) -> SourceBatch:
+        """The handler's view of the records: calls per shard and window; the rows are the states
+        of the windows that closed, and the position moves only past records the handler took."""
+        results = WindowResults()
+        ended: set[str] = set()
+        for fetch in fetches:
+            self._taken(fetch.shard_id)
+            self.reporter.events(fetch.shard_id, len(fetch.records))
+            results += windows.take(fetch.shard_id, fetch.records)
+            if fetch.end:
+                results += windows.end_shard(fetch.shard_id)
+                windows.forget(fetch.shard_id)  # read through: nothing of it is resumed
+                ended.add(fetch.shard_id)
+        return self._window_rows(results, ended)
+
+    def _window_rows(self, results: WindowResults, ended: set[str] | frozenset[str] = frozenset()) -> SourceBatch:
+        assert self.windows is not None
+        for shard in self.windows.shards:
+            consumed = self.windows.consumed(shard)
+            if consumed is not None:
+                self.sequences[shard] = consumed
+        rows = [closed.row() for closed in results.closed]
+        table, errors, decoded = decode_rows(self.decoder, rows)
+        origins = ListedRecords(lambda: [(row.data, row.position) for row in decoded])
+        return SourceBatch(self.name, table, results.failed + errors, self._position(ended), 0, None, origins)
+
+    def _due_windows(self) -> SourceBatch | None:
+        """Windows whose end has passed on shards with nothing more to read, and batches whose
+        batching window ran out."""
+        if self.windows is None:
+            return None
+        # A shard that answered empty this long after a window's end holds no more of its records.
+        grace_ms = int((2 * self.options.idle_interval + self.options.get_records_interval) * 1000)
+        results = self.windows.due(int(time.time() * 1000), self._shard_idle, grace_ms)
+        if not results.closed and not results.failed:
+            return None
+        return self._window_rows(results)
+
+    def _windows_waiting(self) -> bool:
+        return self.windows is not None and self.windows.waiting(int(time.time() * 1000))
+
+    def _shard_idle(self, shard_id: str) -> bool:
+        reader = self.readers.get(shard_id)
+        if reader is None:
+            return shard_id not in self.shards or shard_id in self.finished
+        with reader.status.lock:
+            return reader.status.done or (reader.status.idle and not reader.status.queued)
+
     def _position(self, ended: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
         finished = self.finished | ended
-        return {
+        position: dict[str, Any] = {
             "shards": {s: q for s, q in sorted(self.sequences.items()) if s not in finished},
             "finished": sorted(finished),
         }
+        if self.windows is not None:
+            position["windows"] = self.windows.snapshot()
+        return position
 
     def _note_empty_answers(self) -> None:
         """A shard whose last answer was empty, with none of its records still waiting to be

@@ -1,0 +1,5 @@
+-- flowsql compile --target flink fails:
+-- pipelines/python_functions.sql:8:1: cannot compile for Flink: function 'page_section' is Python (functions/clicks.py:page_section) that flowsql calls in its own process; this compiler does not write PyFlink functions
+--     CREATE FUNCTION page_section AS 'functions/clicks.py:page_section';
+--     ^
+-- hint: keep this pipeline on flowsql run, or wrap the function as a PyFlink UDF and declare it on Flink with CREATE TEMPORARY FUNCTION ... LANGUAGE PYTHON
