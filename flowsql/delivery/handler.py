@@ -36,8 +36,8 @@ def load_handler(spec: str, base: Path) -> tuple[Handler, str]:
         where = str(path)
     else:
         module = _import(module_part, base)
-        where = getattr(module, "__file__", None) or module_part
-    handler = getattr(module, function, None)
+        where = getattr(module, "__file__", None) or module_part  # built-in modules have no file
+    handler = getattr(module, function, None)  # the user's module, loaded by name: probing it is the point
     if handler is None:
         raise HandlerError(f"{where} defines no function {function!r}")
     if not callable(handler):

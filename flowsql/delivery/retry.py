@@ -116,7 +116,7 @@ def call_with_retry(
 def while_waiting(callback: Callable[[], None]) -> Iterator[None]:
     """Call `callback` every fraction of a second while a retry on this thread pauses (the
     runner samples its status this way while a destination is down)."""
-    previous = getattr(_waiting, "callback", None)
+    previous = getattr(_waiting, "callback", None)  # a threading.local: unset on a thread that never set it
     _waiting.callback = callback
     try:
         yield

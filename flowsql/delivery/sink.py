@@ -200,6 +200,9 @@ class ObjectSink(BufferedDelivery, TransactionalSink):
         if self.transform is not None:
             self.transform.restore(data["transform"], time.monotonic())
 
+    def has_transform(self) -> bool:
+        return self.transform is not None
+
     def flush(self, wall_time: datetime | None = None) -> list[str]:
         """Write what is buffered: one object per partition folder, then the error records.
         Records still waiting for the transformation handler go to it first."""

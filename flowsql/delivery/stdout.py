@@ -51,6 +51,9 @@ class StdoutSink:
     def explain_lines(self) -> list[str]:
         return []
 
+    def has_transform(self) -> bool:
+        return False
+
     def _table_text(self, table: pa.Table) -> str:
         names = table.column_names
         rows = [[_cell(v) for v in row.values()] for row in table.slice(0, _MAX_TABLE_ROWS).to_pylist()]
