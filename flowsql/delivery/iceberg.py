@@ -40,7 +40,8 @@ from flowsql.delivery.buffer import BufferedDelivery, Buffering, BufferOptions, 
 from flowsql.delivery.iceberg_changes import BATCH_COLUMN, WriteMode, resolve, write_mode
 from flowsql.delivery.iceberg_files import apply_change
 from flowsql.delivery.iceberg_staging import CommitMark, IcebergStaging, StagedFlush
-from flowsql.delivery.sink import SinkStats, encode_error_records
+from flowsql.delivery.error_output import encode_error_records
+from flowsql.delivery.sink import SinkStats
 from flowsql.errors import ConfigError, DeliveryError
 from flowsql.options import choice
 from flowsql.pipeline.model import SinkDecl
