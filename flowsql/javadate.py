@@ -26,15 +26,36 @@ class Field:
 
 # Letter runs are matched whole: "MMM" is the month's short name, "MM" its number.
 FIELDS = {
-    "yyyy": Field("%Y", r"\d{4}"), "yy": Field("%y", r"\d{2}"), "y": Field("%Y"),
-    "MMMM": Field("%B"), "MMM": Field("%b", r"[A-Za-z]{3}"), "MM": Field("%m", r"\d{2}"), "M": Field("%-m"),
-    "dd": Field("%d", r"\d{2}"), "d": Field("%-d"),
-    "HH": Field("%H", r"\d{2}"), "H": Field("%-H"), "hh": Field("%I"), "h": Field("%-I"),
-    "mm": Field("%M", r"\d{2}"), "m": Field("%-M"), "ss": Field("%S", r"\d{2}"), "s": Field("%-S"),
-    "SSS": Field("%g", r"\d{3}"), "SSSSSS": Field("%f"),
-    "a": Field("%p"), "EEEE": Field("%A"), "EEE": Field("%a", r"[A-Za-z]{3}"), "E": Field("%a"),
-    "Z": Field("%z"), "XXX": Field("%z"), "X": Field("%z"), "zzz": Field("%Z"), "z": Field("%Z"),
-    "D": Field("%j"), "DDD": Field("%j", r"\d{3}"),
+    "yyyy": Field("%Y", r"\d{4}"),
+    "yy": Field("%y", r"\d{2}"),
+    "y": Field("%Y"),
+    "MMMM": Field("%B"),
+    "MMM": Field("%b", r"[A-Za-z]{3}"),
+    "MM": Field("%m", r"\d{2}"),
+    "M": Field("%-m"),
+    "dd": Field("%d", r"\d{2}"),
+    "d": Field("%-d"),
+    "HH": Field("%H", r"\d{2}"),
+    "H": Field("%-H"),
+    "hh": Field("%I"),
+    "h": Field("%-I"),
+    "mm": Field("%M", r"\d{2}"),
+    "m": Field("%-M"),
+    "ss": Field("%S", r"\d{2}"),
+    "s": Field("%-S"),
+    "SSS": Field("%g", r"\d{3}"),
+    "SSSSSS": Field("%f"),
+    "a": Field("%p"),
+    "EEEE": Field("%A"),
+    "EEE": Field("%a", r"[A-Za-z]{3}"),
+    "E": Field("%a"),
+    "Z": Field("%z"),
+    "XXX": Field("%z"),
+    "X": Field("%z"),
+    "zzz": Field("%Z"),
+    "z": Field("%Z"),
+    "D": Field("%j"),
+    "DDD": Field("%j", r"\d{3}"),
 }
 
 # The fields a prefix's !{timestamp:...} may use (Firehose's subset), all zero-padded or fixed
@@ -123,5 +144,7 @@ def format_date(pattern: str, when: datetime, allowed: frozenset[str] = PREFIX_F
 
 def pattern_regex(pattern: str) -> str:
     """A regex for the text `pattern` renders to (fields of no fixed form match up to a '/')."""
-    return "".join(FIELDS[p.text].regex if p.is_field and p.text in FIELDS else
-                   r"[^/]+" if p.is_field else re.escape(p.text) for p in pieces(pattern))
+    return "".join(
+        FIELDS[p.text].regex if p.is_field and p.text in FIELDS else r"[^/]+" if p.is_field else re.escape(p.text)
+        for p in pieces(pattern)
+    )

@@ -15,8 +15,9 @@ T = TypeVar("T")
 _POLL_INTERVAL = 0.01
 
 
-def wait_until(condition: Callable[[], T], deadline_s: float, what: str,
-               process: subprocess.Popen[bytes] | None = None) -> T:
+def wait_until(
+    condition: Callable[[], T], deadline_s: float, what: str, process: subprocess.Popen[bytes] | None = None
+) -> T:
     """Call `condition` until it returns something true, and return that. After `deadline_s`
     seconds raise AssertionError naming `what`; with `process`, fail at once if it exits first
     (whatever it waited for will not come)."""

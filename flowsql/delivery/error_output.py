@@ -35,11 +35,14 @@ class ErrorOutput:
         """One object per error type, in type order. `position` is where the records start in
         the sink's error output: with the type in the tag, a replay of the same records writes the
         same names, and two types never share one under a literal prefix."""
-        return [self.object(group, error_type, f"{position:012d}-{error_type}", ended)
-                for error_type, group in by_error_type(records)]
+        return [
+            self.object(group, error_type, f"{position:012d}-{error_type}", ended)
+            for error_type, group in by_error_type(records)
+        ]
 
-    def object(self, records: list[BadRecord], error_type: str, tag: str, ended: datetime,
-               attempts: int = 1) -> ErrorObject:
+    def object(
+        self, records: list[BadRecord], error_type: str, tag: str, ended: datetime, attempts: int = 1
+    ) -> ErrorObject:
         """The object of `records` (all of `error_type`), named by their oldest arrival time and `tag`."""
         when = min(r.arrival_time for r in records)
         stamp = when.astimezone(UTC).strftime("%Y-%m-%d-%H-%M-%S")
