@@ -4,6 +4,12 @@ sink's `retry_duration`, and the short connect/read timeouts each attempt runs u
 While a destination is down the flush that called it blocks here; the runner's bounded queue
 then stops the readers, so an outage slows the source instead of growing memory. The pauses call
 back whoever waits on this thread (`while_waiting`), so the run's status stays live meanwhile.
+
+Why ours and not botocore's retry modes (which every other AWS call uses, via flowsql/aws.py):
+botocore bounds retries by a number of attempts, where a sink's `retry_duration` is a time budget
+(Firehose's rule); it cannot serve the HTTP endpoint sink, which is not an AWS API; and its pauses
+neither call back the status display nor count retries and throttles per sink. The S3 client this
+drives is built with one attempt, so the two never retry the same call.
 """
 
 from __future__ import annotations
