@@ -54,14 +54,14 @@ def sample_run(run: PipelineRun) -> None:
         metrics.set("flowsql_checkpoint_age_seconds", time.monotonic() - checkpoints.last_commit)
     monotonic = time.monotonic()
     for name, sink in run.sinks.items():
-        stats = sink.stats
-        metrics.set("flowsql_sink_rows_total", stats.rows, sink=name)
-        metrics.set("flowsql_sink_objects_total", stats.objects, sink=name)
-        metrics.set("flowsql_sink_bytes_total", stats.bytes, sink=name)
-        metrics.set("flowsql_sink_error_records_total", stats.errors, sink=name)
+        sink_stats = sink.stats
+        metrics.set("flowsql_sink_rows_total", sink_stats.rows, sink=name)
+        metrics.set("flowsql_sink_objects_total", sink_stats.objects, sink=name)
+        metrics.set("flowsql_sink_bytes_total", sink_stats.bytes, sink=name)
+        metrics.set("flowsql_sink_error_records_total", sink_stats.errors, sink=name)
         if sink.has_transform():
-            metrics.set("flowsql_sink_transform_dropped_total", stats.dropped, sink=name)
-            metrics.set("flowsql_sink_transform_invocations_total", stats.invocations, sink=name)
+            metrics.set("flowsql_sink_transform_dropped_total", sink_stats.dropped, sink=name)
+            metrics.set("flowsql_sink_transform_invocations_total", sink_stats.invocations, sink=name)
         for counter in ("flowsql_sink_retries_total", "flowsql_sink_throttles_total", "flowsql_sink_failures_total"):
             if metrics.get(counter, sink=name) is None:
                 metrics.set(counter, 0, sink=name)
