@@ -263,7 +263,7 @@ def committed_sink_state(state: Path) -> dict[str, Any] | None:
             epoch = folder.parent / folder.read_text().strip()
             return json.loads((epoch / "state.json").read_text())["sinks"]["lake"]
         except (StopIteration, FileNotFoundError):
-            time.sleep(0.001)
+            time.sleep(0.001)  # a retry of the read that raced a commit, not a wait for progress
     return None
 
 
