@@ -40,6 +40,8 @@ _SECRETS: set[str] = set()  # the secrets of the pipeline being run, scrubbed fr
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    # argparse sets `command` only when a subcommand was given, and `log_format` only on the
+    # subcommands that take it: these probe argparse's namespace, not a class of ours.
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
         return 2

@@ -44,6 +44,7 @@ def arrow_schema(columns: tuple[Column, ...]) -> pa.Schema:
 def thread_connection(local: threading.local) -> duckdb.DuckDBPyConnection:
     """This thread's DuckDB connection for decoding (decode threads each need their own), in UTC
     so timestamps with offsets read as instants."""
+    # A threading.local has the attribute only on threads that set it.
     con: duckdb.DuckDBPyConnection | None = getattr(local, "con", None)
     if con is None:
         con = local.con = duckdb.connect()

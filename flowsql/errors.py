@@ -86,10 +86,9 @@ class PipelineErrors(PipelineError):
                          self.errors[0].hint)
 
     def render(self) -> str:
-        errors = getattr(self, "errors", [])
-        if len(errors) <= 1:
+        if len(self.errors) <= 1:
             return super().render()
-        return "\n".join(e.render() for e in errors) + f"\n{len(errors)} errors"
+        return "\n".join(e.render() for e in self.errors) + f"\n{len(self.errors)} errors"
 
 
 def _file_order(error: PipelineError) -> tuple[int, int]:

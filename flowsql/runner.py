@@ -297,7 +297,7 @@ class PipelineRun:
         now = time.monotonic()
         waits = [_IDLE_TICK]
         for sink in self.sinks.values():
-            left = sink.buffer.seconds_to_due(now)  # type: ignore[attr-defined]
+            left = sink.buffer.seconds_to_due(now)
             if left is not None:
                 waits.append(left)
         return max(0.01, min(waits))

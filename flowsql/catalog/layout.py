@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from flowsql.delivery.prefix import Part, Prefix
+from flowsql.javadate import field_names, pattern_regex
 
 # Prefix times can be event time (window_start, a time_column), so the range reaches back
 # five years; widen it in the DDL for older data.
@@ -22,9 +23,6 @@ DATE_RANGE = "NOW-5YEARS,NOW"
 _UNITS = [("ss", "SECONDS"), ("mm", "MINUTES"), ("HH", "HOURS"), ("dd", "DAYS"), ("DDD", "DAYS"),
           ("EEE", "DAYS"), ("MMM", "MONTHS"), ("MM", "MONTHS"), ("yyyy", "YEARS"), ("yy", "YEARS")]
 _SINGLE_FIELD_RANGES = {"MM": (1, 12), "dd": (1, 31), "HH": (0, 23), "mm": (0, 59), "ss": (0, 59)}
-_FIELD_REGEX = {"yyyy": r"\d{4}", "yy": r"\d{2}", "MM": r"\d{2}", "dd": r"\d{2}", "HH": r"\d{2}",
-                "mm": r"\d{2}", "ss": r"\d{2}", "SSS": r"\d{3}", "DDD": r"\d{3}", "EEE": r"[A-Za-z]{3}",
-                "MMM": r"[A-Za-z]{3}"}
 
 
 @dataclass(frozen=True)
@@ -134,7 +132,7 @@ def _hive_key(name: str, part: Part) -> PartitionKey:
     if "y" in pattern:
         return _date_key(name, pattern)
     # A time-of-day without a year has no date to project: its values are given in queries.
-    return PartitionKey(name, "string", {"type": "injected"}, _pattern_regex(pattern))
+    return PartitionKey(name, "string", {"type": "injected"}, pattern_regex(pattern))
 
 
 def _injected_key(name: str, column: str | None) -> PartitionKey:
@@ -142,9 +140,10 @@ def _injected_key(name: str, column: str | None) -> PartitionKey:
 
 
 def _date_key(name: str, pattern: str) -> PartitionKey:
-    unit = next(u for token, u in _UNITS if token in _unquoted(pattern))
+    fields = set(field_names(pattern))
+    unit = next(u for token, u in _UNITS if token in fields)
     return PartitionKey(name, "string", {"type": "date", "format": pattern, "range": DATE_RANGE,
-                                         "interval": "1", "interval.unit": unit}, _pattern_regex(pattern))
+                                         "interval": "1", "interval.unit": unit}, pattern_regex(pattern))
 
 
 def _merge_timestamps(parts: list[Part], i: int) -> tuple[str, int]:
@@ -159,28 +158,6 @@ def _merge_timestamps(parts: list[Part], i: int) -> tuple[str, int]:
 
 def _quote_literal(text: str) -> str:
     return "".join(f"'{c}'" if c.isalpha() else c for c in text)
-
-
-def _unquoted(pattern: str) -> str:
-    return re.sub(r"'[^']*'", "", pattern)
-
-
-def _pattern_regex(pattern: str) -> str:
-    out, i = [], 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "'":
-            end = pattern.find("'", i + 1)
-            out.append(re.escape(pattern[i + 1 : end] or "'"))
-            i = end + 1
-        elif ch.isalpha():
-            run = len(pattern[i:]) - len(pattern[i:].lstrip(ch))
-            out.append(_FIELD_REGEX.get(pattern[i : i + run], r"[^/]+"))
-            i += run
-        else:
-            out.append(re.escape(ch))
-            i += 1
-    return "".join(out)
 
 
 def _free_name(name: str, taken: set[str]) -> str:

@@ -9,7 +9,7 @@ from typing import Protocol
 
 import pyarrow as pa
 
-from flowsql.delivery.buffer import Buffering
+from flowsql.delivery.buffer import Buffering, DeliveryBuffer
 from flowsql.delivery.destinations import Destination, LocalDestination
 from flowsql.delivery.sink import ObjectSink, SinkOptions, SinkStats, _option_error
 from flowsql.delivery.stdout import StdoutSink, StdoutSinkOptions
@@ -29,6 +29,7 @@ class Sink(Protocol):
     stats: SinkStats
     delivered: list[str]
     buffering: Buffering
+    buffer: DeliveryBuffer  # rows waiting for the next flush (the status display reads its size)
 
     def add(self, table: pa.Table, now: float | None = None) -> None: ...
     def add_errors(self, records: list[BadRecord]) -> None: ...
@@ -41,6 +42,10 @@ class Sink(Protocol):
 
     def explain_lines(self) -> list[str]:
         """What explain says about it beyond its destination and buffer."""
+        ...
+
+    def has_transform(self) -> bool:
+        """Whether a transformation handler runs on its rows (its counters are then reported)."""
         ...
 
 

@@ -105,6 +105,9 @@ class BufferedDelivery(CheckpointedSink):
     errors_taken: int
     stats: Any
 
+    def has_transform(self) -> bool:
+        return False  # only object sinks run a transformation handler
+
     def add(self, table: pa.Table, now: float | None = None) -> None:
         self.buffer.add(table, time.monotonic() if now is None else now)
 

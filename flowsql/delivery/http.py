@@ -28,7 +28,9 @@ import urllib3
 from flowsql.delivery.buffer import BufferedDelivery, Buffering, BufferOptions, DeliveryBuffer
 from flowsql.delivery.destinations import Destination
 from flowsql.delivery.encoders import encode_json_lines
-from flowsql.delivery.prefix import Prefix, sanitise_value
+from flowsql.delivery.error_output import CONTENT_TYPE as ERROR_CONTENT_TYPE
+from flowsql.delivery.error_output import ErrorObject, ErrorOutput
+from flowsql.delivery.prefix import Prefix
 from flowsql.delivery.retry import (
     RetriesExhausted,
     RetryOptions,
@@ -38,7 +40,7 @@ from flowsql.delivery.retry import (
     describe_error,
     log,
 )
-from flowsql.delivery.sink import SinkStats, encode_error_records, oldest_time
+from flowsql.delivery.sink import SinkStats, oldest_time
 from flowsql.delivery.transform_options import TransformOptions
 from flowsql.delivery.transforming import TransformingDelivery
 from flowsql.errors import DeliveryError
@@ -149,6 +151,7 @@ class HttpEndpointSink(TransformingDelivery, BufferedDelivery):
         self.common_attributes = common_attributes
         self.backup = backup
         self.error_prefix = error_prefix
+        self.error_output = ErrorOutput(error_prefix, pipeline_name, name)
         self.time_column = time_column
         self.source_arn = options.source_arn or f"flowsql:pipeline/{pipeline_name}/sink/{name}"
         self.policy = RetryPolicy.from_options(options)
@@ -219,11 +222,8 @@ class HttpEndpointSink(TransformingDelivery, BufferedDelivery):
         if self.errors:
             errors, self.errors = self.errors, []
             position, self.errors_taken = self.errors_taken, self.errors_taken + len(errors)
-            by_type: dict[str, list[BadRecord]] = {}
-            for record in errors:
-                by_type.setdefault(record.error_code, []).append(record)
-            for error_type, group_errors in sorted(by_type.items()):
-                done.append(self._write_backup(group_errors, error_type, f"{position:012d}-{error_type}", wall))
+            done.extend(self._write_backup(item) for item in self.error_output.objects(errors, position,
+                                                                                       datetime.now(UTC)))
         self.delivered.extend(done)
         return done
 
@@ -308,17 +308,12 @@ class HttpEndpointSink(TransformingDelivery, BufferedDelivery):
             self.reporter.failure(f"{len(records)} records to the error output after: {reason}")
         else:
             log.error("sink '%s': %d records to the error output after: %s", self.name, len(records), reason)
-        return self._write_backup(bad, "http-endpoint-failed", rid, when, attempts)
+        return self._write_backup(self.error_output.object(bad, "http-endpoint-failed", rid, datetime.now(UTC),
+                                                           attempts))
 
-    def _write_backup(self, records: list[BadRecord], error_type: str, tag: str, when: datetime,
-                      attempts: int = 1) -> str:
-        when = min(r.arrival_time for r in records)
-        stamp = when.astimezone(UTC).strftime("%Y-%m-%d-%H-%M-%S")
-        name = f"{sanitise_value(self.pipeline_name)}-{self.name}-{stamp}-{sanitise_value(tag)}.json"
-        key = self.error_prefix.render(when, error_type=error_type, seed=name) + name
-        ended = datetime.now(UTC)
-        where = self.backup.write(key, encode_error_records(records, ended, attempts), "application/x-ndjson")
-        self.stats.errors += len(records)
+    def _write_backup(self, item: ErrorObject) -> str:
+        where = self.backup.write(item.key, item.data, ERROR_CONTENT_TYPE)
+        self.stats.errors += item.records
         return where
 
 

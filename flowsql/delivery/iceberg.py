@@ -37,10 +37,11 @@ from flowsql.catalog.iceberg_table import (
 from flowsql.checkpoint.participants import TransactionalSink
 from flowsql.checkpoint.state import table_to_bytes
 from flowsql.delivery.buffer import BufferedDelivery, Buffering, BufferOptions, DeliveryBuffer
+from flowsql.delivery.error_output import encode_error_records
 from flowsql.delivery.iceberg_changes import BATCH_COLUMN, WriteMode, resolve, write_mode
 from flowsql.delivery.iceberg_files import apply_change
 from flowsql.delivery.iceberg_staging import CommitMark, IcebergStaging, StagedFlush
-from flowsql.delivery.sink import SinkStats, encode_error_records
+from flowsql.delivery.sink import SinkStats
 from flowsql.errors import ConfigError, DeliveryError
 from flowsql.options import choice
 from flowsql.pipeline.model import SinkDecl

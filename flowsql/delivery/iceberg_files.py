@@ -87,6 +87,7 @@ def _transform_values(column: pa.ChunkedArray, transform: Transform,
 
 
 def _floor_div(column: pa.ChunkedArray, unit: int) -> pa.Array:
+    # Only pyarrow's timestamp types carry `tz`; a date column has none.
     micros = column.cast(pa.timestamp("us", getattr(column.type, "tz", None))).cast(pa.int64())
     # Floor, not truncation: an hour before 1970 is -1, as Iceberg's transform has it.
     return pc.floor(pc.divide(micros.cast(pa.float64()), float(unit))).cast(pa.int32()).combine_chunks()

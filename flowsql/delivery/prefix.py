@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from urllib.parse import quote
 
+from flowsql.javadate import PREFIX_FIELDS, UnclosedQuote, UnsupportedPattern, field_names, format_date
+
 _EXPRESSION = re.compile(r"!\{([^}:]*):([^}]*)\}")
 HIVE_DEFAULT_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # NULL, as Hive writes it
 EMPTY_PARTITION = "__EMPTY_STRING__"  # '' (Hive folds it into NULL; here it keeps a folder of its own)
@@ -197,10 +199,6 @@ def lambda_key_column(key: str) -> str:
     return f"!{{partitionKeyFromLambda:{key}}}"
 
 
-_JAVA_FIELDS = {"yyyy": "%Y", "yy": "%y", "MM": "%m", "dd": "%d", "HH": "%H", "mm": "%M", "ss": "%S",
-                "SSS": "%f", "DDD": "%j", "EEE": "%a", "MMM": "%b"}
-
-
 # The date fields by the unit they change with, finest first (pyarrow's floor_temporal units).
 _FIELD_UNITS = (("SSS", "millisecond"), ("ss", "second"), ("mm", "minute"), ("HH", "hour"),
                 ("dd", "day"), ("DDD", "day"), ("EEE", "day"), ("MM", "month"), ("MMM", "month"),
@@ -210,52 +208,18 @@ _FIELD_UNITS = (("SSS", "millisecond"), ("ss", "second"), ("mm", "minute"), ("HH
 def finest_unit(patterns: tuple[str, ...]) -> str | None:
     """The finest time unit the date patterns show: times that floor to the same instant of it
     render alike. None when the patterns show no date field."""
-    tokens = {token for pattern in patterns for token in _date_tokens(pattern)}
+    tokens = {token for pattern in patterns for token in field_names(pattern)}
     return next((unit for field, unit in _FIELD_UNITS if field in tokens), None)
-
-
-def _date_tokens(pattern: str) -> list[str]:
-    tokens: list[str] = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "'":
-            end = pattern.find("'", i + 1)
-            i = len(pattern) if end < 0 else end + 1
-        elif ch.isalpha():
-            run = len(pattern[i:]) - len(pattern[i:].lstrip(ch))
-            tokens.append(pattern[i : i + run])
-            i += run
-        else:
-            i += 1
-    return tokens
 
 
 def format_java_date(pattern: str, when: datetime) -> str:
     """Format `when` with a Java DateTimeFormatter pattern (the subset prefixes use)."""
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "'":
-            end = pattern.find("'", i + 1)
-            if end < 0:
-                raise PrefixError(f"unclosed quote in date pattern {pattern!r}")
-            out.append(pattern[i + 1 : end] or "'")
-            i = end + 1
-            continue
-        if ch.isalpha():
-            run = len(pattern[i:]) - len(pattern[i:].lstrip(ch))
-            token = pattern[i : i + run]
-            if token not in _JAVA_FIELDS:
-                raise PrefixError(f"unsupported date field {token!r} in {pattern!r}: use yyyy, MM, dd, HH, mm, ss")
-            text = when.strftime(_JAVA_FIELDS[token])
-            out.append(text[:3] if token == "SSS" else text)
-            i += run
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
+    try:
+        return format_date(pattern, when, PREFIX_FIELDS)
+    except UnclosedQuote as exc:
+        raise PrefixError(str(exc)) from None
+    except UnsupportedPattern as exc:
+        raise PrefixError(f"{exc}: use yyyy, MM, dd, HH, mm, ss") from None
 
 
 def sanitise_value(value: object) -> str:

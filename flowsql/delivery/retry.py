@@ -4,6 +4,12 @@ sink's `retry_duration`, and the short connect/read timeouts each attempt runs u
 While a destination is down the flush that called it blocks here; the runner's bounded queue
 then stops the readers, so an outage slows the source instead of growing memory. The pauses call
 back whoever waits on this thread (`while_waiting`), so the run's status stays live meanwhile.
+
+Why ours and not botocore's retry modes (which every other AWS call uses, via flowsql/aws.py):
+botocore bounds retries by a number of attempts, where a sink's `retry_duration` is a time budget
+(Firehose's rule); it cannot serve the HTTP endpoint sink, which is not an AWS API; and its pauses
+neither call back the status display nor count retries and throttles per sink. The S3 client this
+drives is built with one attempt, so the two never retry the same call.
 """
 
 from __future__ import annotations
@@ -116,7 +122,7 @@ def call_with_retry(
 def while_waiting(callback: Callable[[], None]) -> Iterator[None]:
     """Call `callback` every fraction of a second while a retry on this thread pauses (the
     runner samples its status this way while a destination is down)."""
-    previous = getattr(_waiting, "callback", None)
+    previous = getattr(_waiting, "callback", None)  # a threading.local: unset on a thread that never set it
     _waiting.callback = callback
     try:
         yield

@@ -20,6 +20,8 @@ from flowsql.checkpoint.participants import TransactionalSink
 from flowsql.delivery.buffer import BufferedDelivery, BufferOptions, DeliveryBuffer
 from flowsql.delivery.destinations import Destination
 from flowsql.delivery.encoders import JSON_CODECS, PARQUET_CODECS, Encoder, RawRecordsEncoder, make_encoder
+from flowsql.delivery.error_output import CONTENT_TYPE as ERROR_CONTENT_TYPE
+from flowsql.delivery.error_output import ErrorOutput
 from flowsql.delivery.prefix import (
     DEFAULT_ERROR_PREFIX,
     DEFAULT_PREFIX,
@@ -99,6 +101,7 @@ class ObjectSink(TransformingDelivery, BufferedDelivery, TransactionalSink):
         self.prefix = _prefix(decl, "prefix", options.prefix or DEFAULT_PREFIX, error_prefix=False)
         self.error_prefix = _prefix(decl, "error_output_prefix", options.error_output_prefix or DEFAULT_ERROR_PREFIX,
                                     error_prefix=True)
+        self.error_output = ErrorOutput(self.error_prefix, pipeline_name, decl.name)
         self.time_column = time_column_of(decl, options.time_column, schema)
         # The rows in the delivery buffer: the query's, or what a transformation handler made of them.
         self.buffer_schema = schema
@@ -230,20 +233,12 @@ class ObjectSink(TransformingDelivery, BufferedDelivery, TransactionalSink):
         return where
 
     def _write_errors(self, wall: datetime) -> list[str]:
-        by_type: dict[str, list[BadRecord]] = {}
-        for record in self.errors:
-            by_type.setdefault(record.error_code, []).append(record)
-        first, self.errors_taken = self.errors_taken, self.errors_taken + len(self.errors)
-        self.errors = []
+        errors, self.errors = self.errors, []
+        first, self.errors_taken = self.errors_taken, self.errors_taken + len(errors)
         written = []
-        for error_type, records in sorted(by_type.items()):
-            when = min(r.arrival_time for r in records)
-            # The error type is in the name too, so types never collide under a literal prefix.
-            name = self._object_name(when, first, f"-{sanitise_value(error_type)}.json")
-            key = self.error_prefix.render(when, error_type=error_type, seed=name) + name
-            data = encode_error_records(records, wall)
-            written.append(self._store(key, data, "application/x-ndjson"))
-            self.stats.errors += len(records)
+        for item in self.error_output.objects(errors, first, wall):
+            written.append(self._store(item.key, item.data, ERROR_CONTENT_TYPE))
+            self.stats.errors += item.records
         return written
 
     def _store(self, key: str, data: bytes, content_type: str,
@@ -322,17 +317,6 @@ def oldest_time(rows: pa.Table, column: str, wall: datetime) -> datetime:
     if oldest is None:
         return wall
     return oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
-
-
-def encode_error_records(records: list[BadRecord], wall: datetime, attempts: int = 1) -> bytes:
-    """Error output as Firehose writes it: one JSON document a line with the raw data in base64,
-    the error code and message, the attempts made and when the last one ended."""
-    ended = int(wall.timestamp() * 1000)
-    lines = []
-    for record in records:
-        document = {"attemptsMade": attempts, **record.to_json(), "attemptEndingTimestamp": ended}
-        lines.append(json.dumps(document, separators=(",", ":")) + "\n")
-    return "".join(lines).encode()
 
 
 def time_column_of(decl: SinkDecl, chosen: str, schema: pa.Schema) -> str:

@@ -29,6 +29,9 @@ class TransformingDelivery:
     transform: TransformStage | None = None
     add_errors: Callable[[list[BadRecord]], None]  # the sink's own: where failed records go
 
+    def has_transform(self) -> bool:
+        return self.transform is not None
+
     def add(self, table: pa.Table, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
         if self.transform is None:

@@ -142,7 +142,7 @@ def offset_location(pipeline: Pipeline, offset: int) -> Location:
 def node_location(pipeline: Pipeline, node: exp.Expression | None) -> Location | None:
     """Where sqlglot read `node` (or its first identifier) in the file."""
     while node is not None:
-        meta = node.meta if hasattr(node, "meta") else {}
+        meta = node.meta
         if "line" in meta and "start" in meta:
             return offset_location(pipeline, int(meta["start"]))
         identifier = node.find(exp.Identifier)

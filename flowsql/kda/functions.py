@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 from sqlglot import exp, parse_one
 
+from flowsql.javadate import UnsupportedPattern, java_to_strftime
 from flowsql.kda.call_error import FunctionError
-from flowsql.kda.javadate import UnsupportedPattern, java_to_strftime
 from flowsql.kda.log_parse import fixed_column_log_parse, sys_log_parse, variable_column_log_parse
 
 TIME_UNITS = {"MILLISECOND": 1_000, "SECOND": 1_000_000, "MINUTE": 60_000_000, "HOUR": 3_600_000_000,

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from sqlglot import exp, parse_one
 from sqlglot.errors import ParseError
 
+from flowsql.javadate import UnsupportedPattern, java_to_strftime
 from flowsql.kda.call_error import FunctionError
-from flowsql.kda.javadate import UnsupportedPattern, java_to_strftime
 
 _INPUT = "__log_input"
 _TEXT_TYPES = ("VARCHAR", "CHAR", "TEXT", "STRING")

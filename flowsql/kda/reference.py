@@ -1,6 +1,7 @@
 """KDA reference data: `CREATE REFERENCE TABLE "name" (cols) WITH (path = ..., format = ...)`
-binds a CSV or JSON-lines object (a local file, or s3://bucket/key read once when the run
-starts, as KDA loads reference data) to a table that pumps join with streams.
+binds a CSV or JSON-lines object (a local path, a file:// URL, or s3://bucket/key read once when
+the run starts, as KDA loads reference data) to a table that pumps join with streams; the
+location is opened through flowsql/opener.py.
 
 An S3 object is not read while the file is parsed, so `validate` and `explain` call no AWS
 service: until `load_references` fetches it, its local file holds no rows."""
@@ -16,7 +17,8 @@ from pathlib import Path
 from sqlglot import exp
 from sqlglot.tokens import Token
 
-from flowsql.errors import ConfigError, Location
+from flowsql.errors import ConfigError, Location, SourceError
+from flowsql.opener import UnsupportedScheme, fetch, opener_for
 from flowsql.options import bind_options, choice
 from flowsql.pipeline.model import Column, Pipeline
 
@@ -76,10 +78,14 @@ def declare_reference(pipeline: Pipeline, tokens: list[Token], base_dir: Path) -
     bound = bind_options(ReferenceOptions, options, f"reference table '{name}'")
     if not bound.path:
         raise ConfigError(f"reference table '{name}' needs the option 'path'", location)
-    if bound.path.startswith("s3://"):
+    try:
+        here = opener_for(bound.path, bound.endpoint_url).local_path(bound.path)
+    except UnsupportedScheme as exc:
+        raise ConfigError(f"reference table '{name}': {exc}", location) from None
+    if here is None:
         local = _placeholder(columns, bound)
     else:
-        path = Path(bound.path)
+        path = here
         if not path.is_absolute() and not path.exists():
             path = base_dir / path  # relative to the working directory, else to the pipeline file
         local = str(path.resolve())
@@ -102,20 +108,12 @@ def _placeholder(columns: list[Column], options: ReferenceOptions) -> str:
 
 
 def load_references(tables: list[ReferenceTable]) -> None:
-    """Fetch the S3 objects of reference tables into their local files (at the start of a run)."""
+    """Fetch the remote inputs (S3) of reference tables into their local files (at the start of a run)."""
     for table in tables:
-        if table.options.path.startswith("s3://"):
-            _download(table.name, table.options, table.local_path)
-
-
-def _download(name: str, options: ReferenceOptions, local: str) -> None:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from flowsql import aws
-
-    bucket, _, key = options.path[len("s3://"):].partition("/")
-    client = aws.client("s3", endpoint_url=options.endpoint_url)
-    try:
-        client.download_file(bucket, key, local)
-    except (BotoCoreError, ClientError) as exc:
-        raise ConfigError(f"reference table '{name}': cannot read {options.path}: {exc}") from None
+        options = table.options
+        if opener_for(options.path, options.endpoint_url).local_path(options.path) is not None:
+            continue  # read where it is
+        try:
+            fetch(options.path, Path(table.local_path), options.endpoint_url)
+        except SourceError as exc:
+            raise ConfigError(f"reference table '{table.name}': {exc}") from None

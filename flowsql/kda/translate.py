@@ -45,7 +45,7 @@ def node_error(pipeline: Pipeline, node: exp.Expression | None, message: str, fa
     if node is not None:
         candidates += list(node.find_all(exp.Identifier))
     for candidate in candidates:
-        meta = getattr(candidate, "meta", {}) or {}
+        meta = candidate.meta
         if "start" in meta:
             start = int(meta["start"])
             line = pipeline.text.count("\n", 0, start) + 1

@@ -134,6 +134,7 @@ class GeneratorSource(Source):
                          ("duplicate_rate", 0 <= options.duplicate_rate <= 1),
                          ("delete_rate", 0 <= options.delete_rate <= 1)):
             if not ok:
+                # The option is read back by its name, to quote the bad value.
                 raise ConfigError(f"source '{decl.name}': bad value {getattr(options, name)!r} for option '{name}'",
                                   decl.location, hint="reorder_window and customers are at least 1; rates lie in 0..1")
 

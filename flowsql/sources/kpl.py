@@ -2,6 +2,14 @@
 
 Format: magic bytes F3 89 9A C2, a protobuf `AggregatedRecord`, then the MD5 of the protobuf
 bytes. Only the few fields needed are decoded, by a small protobuf wire-format reader.
+
+Why not aws-kinesis-agg's deaggregator: it passes an aggregate that fails its MD5 check on as
+one plain record, where a corrupt aggregate here goes to the error output; and it would add it
+and protobuf to the run-time dependencies (it is a test dependency, the producer of the test
+aggregates). It is faster: on 500 aggregates of 100 JSON records (2-core machine), this reader
+took about 120,000 user records/s, the library's deaggregator 200,000-250,000 and its generated
+protobuf parser alone about 600,000-750,000 (about 8 us a record here against 1.5 us). If a
+profile of the Kinesis reader shows it, parse with that generated message behind the MD5 check.
 """
 
 from __future__ import annotations

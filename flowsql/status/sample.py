@@ -29,9 +29,8 @@ class ShardTimes(Protocol):
 def sample_run(run: PipelineRun) -> None:
     metrics = run.metrics
     now = time.time()
-    started = getattr(run, "started", None)
-    if started is not None:
-        metrics.set("flowsql_uptime_seconds", time.monotonic() - started)
+    if run.started is not None:
+        metrics.set("flowsql_uptime_seconds", time.monotonic() - run.started)
     for name, source_stats in run.summary.sources.items():
         metrics.set("flowsql_events_in_total", source_stats.events, source=name)
         metrics.set("flowsql_bytes_in_total", source_stats.bytes, source=name)
@@ -47,7 +46,7 @@ def sample_run(run: PipelineRun) -> None:
             metrics.set("flowsql_watermark_seconds", value / 1e6, stream=stream, column=column)
             metrics.set("flowsql_watermark_lag_seconds", max(0.0, now - value / 1e6), stream=stream, column=column)
     metrics.set("flowsql_open_window_rows", run.engine.buffered_rows())
-    checkpoints = getattr(run, "checkpoints", None)
+    checkpoints = run.checkpoints
     if checkpoints is not None:
         metrics.set("flowsql_checkpoints_total", checkpoints.commits)
         metrics.set("flowsql_checkpoint_failures_total", checkpoints.failures)
@@ -55,20 +54,18 @@ def sample_run(run: PipelineRun) -> None:
         metrics.set("flowsql_checkpoint_age_seconds", time.monotonic() - checkpoints.last_commit)
     monotonic = time.monotonic()
     for name, sink in run.sinks.items():
-        stats = sink.stats
-        metrics.set("flowsql_sink_rows_total", stats.rows, sink=name)
-        metrics.set("flowsql_sink_objects_total", stats.objects, sink=name)
-        metrics.set("flowsql_sink_bytes_total", stats.bytes, sink=name)
-        metrics.set("flowsql_sink_error_records_total", stats.errors, sink=name)
-        if getattr(sink, "transform", None) is not None:
-            metrics.set("flowsql_sink_transform_dropped_total", stats.dropped, sink=name)
-            metrics.set("flowsql_sink_transform_invocations_total", stats.invocations, sink=name)
+        sink_stats = sink.stats
+        metrics.set("flowsql_sink_rows_total", sink_stats.rows, sink=name)
+        metrics.set("flowsql_sink_objects_total", sink_stats.objects, sink=name)
+        metrics.set("flowsql_sink_bytes_total", sink_stats.bytes, sink=name)
+        metrics.set("flowsql_sink_error_records_total", sink_stats.errors, sink=name)
+        if sink.has_transform():
+            metrics.set("flowsql_sink_transform_dropped_total", sink_stats.dropped, sink=name)
+            metrics.set("flowsql_sink_transform_invocations_total", sink_stats.invocations, sink=name)
         for counter in ("flowsql_sink_retries_total", "flowsql_sink_throttles_total", "flowsql_sink_failures_total"):
             if metrics.get(counter, sink=name) is None:
                 metrics.set(counter, 0, sink=name)
-        buffer: Any = getattr(sink, "buffer", None)
-        if buffer is None:
-            continue
+        buffer = sink.buffer
         metrics.set("flowsql_sink_buffer_bytes", buffer.bytes, sink=name)
         metrics.set("flowsql_sink_buffer_rows", buffer.rows, sink=name)
         due = buffer.seconds_to_due(monotonic)

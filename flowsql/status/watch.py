@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 
+from flowsql.delivery.stdout import StdoutSink
 from flowsql.runner import PipelineRun
 from flowsql.status.http import MetricsServer
 from flowsql.status.monitor import Monitor
@@ -20,7 +21,7 @@ class Watchers:
                  terminal: bool | None = None) -> None:
         terminal = sys.stderr.isatty() if terminal is None else terminal
         self.run = run
-        self._moved: list[object] = []
+        self._moved: list[StdoutSink] = []
         self._terminal = sys.stdout
         self.monitor: Monitor | None = None
         if not quiet and terminal:
@@ -38,15 +39,15 @@ class Watchers:
             terminal = sys.stdout
             self.monitor.start()
             # Sinks that print to the terminal (stdout) took sys.stdout before the panel replaced it.
-            self._moved = [s for s in self.run.sinks.values() if getattr(s, "stream", None) is terminal]
+            self._moved = [s for s in self.run.sinks.values() if isinstance(s, StdoutSink) and s.stream is terminal]
             for sink in self._moved:
-                sink.stream = sys.stdout  # type: ignore[attr-defined]
+                sink.stream = sys.stdout
             self._terminal = terminal
 
     def stop(self) -> None:
         if self.monitor is not None:
             self.monitor.stop()
             for sink in self._moved:
-                sink.stream = self._terminal  # type: ignore[attr-defined]
+                sink.stream = self._terminal
         if self.server is not None:
             self.server.stop()

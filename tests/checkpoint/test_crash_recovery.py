@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import pytest
 
 from tests.conftest import ROOT, run_cli
 from tests.pipeline.test_examples import generated_clicks
+from tests.waiting import wait_until
 
 PIPELINE = """
 SET checkpoint_interval = '0.5 s';
@@ -81,19 +81,6 @@ def output_rows(out: Path) -> dict[str, list[tuple]]:
     return rows
 
 
-def wait_for(condition: Callable[[], bool], what: str, process: subprocess.Popen[bytes],
-             deadline: float = DEADLINE) -> None:
-    """Poll `condition` until it holds; fail with `what` if the deadline passes or the run exits."""
-    limit = time.monotonic() + deadline
-    while not condition():
-        if process.poll() is not None:
-            stderr = process.stderr.read().decode() if process.stderr else ""
-            raise AssertionError(f"the run exited with {process.returncode} before {what}: {stderr}")
-        if time.monotonic() > limit:
-            raise AssertionError(f"no {what} within {deadline:.0f} s")
-        time.sleep(0.02)
-
-
 def object_count(out: Path) -> int:
     return sum(1 for f in out.rglob("*") if f.is_file()) if out.exists() else 0
 
@@ -124,7 +111,8 @@ def run_with_kills(pipeline: Path, data: Path, content: bytes, out: Path, state:
             feed.write(part)
         target = before + rng.randint(1, 3)
         try:
-            wait_for(lambda target=target: object_count(out) >= target, f"{target - before} new objects", process)
+            wait_until(lambda target=target: object_count(out) >= target, DEADLINE, f"{target - before} new objects",
+                       process)
         finally:
             process.send_signal(signal.SIGKILL)
             process.wait()
@@ -178,7 +166,7 @@ def test_sigterm_stops_cleanly_and_resumes(tmp_path: Path) -> None:
     process = subprocess.Popen([sys.executable, "-m", "flowsql", "run", str(pipeline), "--state-dir", str(state)],
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     # Running, with a first checkpoint behind it; a followed file keeps it running until the signal.
-    wait_for(lambda: (state / "stopped.flowsql-state" / "CURRENT").exists(), "first checkpoint", process, 60)
+    wait_until(lambda: (state / "stopped.flowsql-state" / "CURRENT").exists(), 60, "first checkpoint", process)
     started = time.monotonic()
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0

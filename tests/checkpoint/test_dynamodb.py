@@ -8,12 +8,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import boto3
 
 from tests.conftest import ROOT, run_cli
+from tests.waiting import wait_until
 
 PIPELINE = """SET checkpoint = 'dynamodb://flowsql-checkpoints';
 CREATE SOURCE events (id BIGINT, user_id VARCHAR) WITH (connector = 'file', path = '{data}', follow = {follow});
@@ -46,9 +46,7 @@ def test_lease_race_and_takeover(tmp_path: Path, moto_endpoint: str) -> None:
                                env={**os.environ, "PYTHONPATH": str(ROOT), **env},
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60
-        while len(ids_written(out)) < 1000 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: len(ids_written(out)) >= 1000, 60, "the first 1000 records written")
         assert len(ids_written(out)) == 1000
 
         loser = run_cli("run", str(bounded), env=env)
@@ -57,7 +55,8 @@ def test_lease_race_and_takeover(tmp_path: Path, moto_endpoint: str) -> None:
 
         with data.open("a") as more:
             more.write("".join(json.dumps({"id": i, "user_id": "late"}) + "\n" for i in range(1000, 1200)))
-        time.sleep(1.0)
+        wait_until(lambda: len(ids_written(out)) >= 1200, 60, "the appended records written by the lease holder",
+                   process)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
     finally:

@@ -16,13 +16,11 @@ from flowsql.pipeline.parser import load_pipeline
 from flowsql.runner import PipelineRun, RunSummary
 from tests.delivery.conftest import clicks_source, download
 from tests.servers.fault_proxy import Fault, FaultProxy
+from tests.waiting import wait_until
 
 
 def wait_for(condition: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+    wait_until(condition, timeout, "the condition")
 
 
 @pytest.mark.slow
@@ -51,7 +49,9 @@ INSERT INTO raw SELECT event_id FROM clicks;
     worker = threading.Thread(target=lambda: results.append(run.run()), daemon=True)
     worker.start()
     wait_for(lambda: outage.fired >= 3)
-    time.sleep(1.0)  # time for the reader to fill the queue
+    # Showing that the reader stays where it is needs a stretch of time in which it does not
+    # move; these pauses are that stretch, not waits for something to happen.
+    time.sleep(1.0)
     stalled_at = produced[0]
     time.sleep(1.0)
     # The reader is blocked on the full queue: a few batches ahead of the engine, no more.

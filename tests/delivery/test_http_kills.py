@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ import pytest
 from tests.conftest import ROOT
 from tests.servers.fault_proxy import Fault, FaultProxy
 from tests.servers.firehose_receiver import FirehoseReceiver
+from tests.waiting import wait_until
 
 ROWS = 30_000
 REQUESTS_PER_LIFE = 12
@@ -31,14 +31,9 @@ def start(pipeline: Path, cwd: Path) -> subprocess.Popen[bytes]:
 
 def wait_for_requests(receiver: FirehoseReceiver, process: subprocess.Popen[bytes], count: int) -> bool:
     """True once `count` requests arrived while `process` runs; False if it ended first."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if receiver.state.requests >= count:
-            return True
-        if process.poll() is not None:
-            return False
-        time.sleep(0.01)
-    raise AssertionError(f"no progress: {receiver.state.requests} requests after 120 s")
+    wait_until(lambda: receiver.state.requests >= count or process.poll() is not None, 120,
+               f"{count} requests at the receiver")
+    return receiver.state.requests >= count
 
 
 @pytest.mark.slow

@@ -9,7 +9,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 from tests.conftest import ROOT, run_cli
 from tests.delivery.iceberg_helpers import flowsql_marks, load, scan
 from tests.pipeline.test_examples import generated_clicks
+from tests.waiting import wait_until
 
 PIPELINE = """
 CREATE SOURCE clicks (event_id BIGINT, user_id VARCHAR, page VARCHAR, event_type VARCHAR, price DOUBLE,
@@ -75,13 +75,14 @@ def run_with_kills(pipeline: Path, table: Path, state: Path, kills: int, seed: i
             else:
                 before = staged_flushes(state)
                 trigger = lambda before=before: bool(staged_flushes(state) - before)  # noqa: E731
-        deadline = time.monotonic() + 120
-        while process.poll() is None and time.monotonic() < deadline:
-            if trigger is not None and trigger():
-                process.send_signal(signal.SIGKILL)
-                process.wait()
-                break
-            time.sleep(0.005)
+
+        def ended_or_due(process: subprocess.Popen = process, trigger: Callable[[], bool] | None = trigger) -> bool:
+            return process.poll() is not None or (trigger is not None and trigger())
+
+        wait_until(ended_or_due, 120, "the run to end or reach its kill point")
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
         if process.returncode == -signal.SIGKILL:
             done += 1
             continue

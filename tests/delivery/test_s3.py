@@ -6,7 +6,6 @@ import base64
 import gzip
 import json
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from tests.conftest import run_cli
 from tests.delivery.conftest import clicks_source, download
 from tests.pipeline.test_examples import generated_clicks
 from tests.servers.fault_proxy import Fault, FaultProxy
+from tests.waiting import wait_until
 
 SLOW_DOWN = (b"<?xml version='1.0' encoding='UTF-8'?>"
              b"<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>")
@@ -82,7 +82,7 @@ INSERT INTO raw SELECT * FROM clicks;
     assert "SlowDown" in result.stderr  # each retry is logged with its reason
     # The delayed PUT still lands after its retry was promoted: a straggler no checkpoint names.
     # The next start clears staging of such objects, and the lake is what it was.
-    time.sleep(2.0)
+    wait_until(lambda: s3_proxy.in_flight == 0, 30, "the delayed PUT to reach the server")
     again = run_cli("run", str(pipeline), cwd=tmp_path)
     assert again.code == 0, again.stderr
     assert "resumed from checkpoint" in again.stderr

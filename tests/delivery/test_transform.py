@@ -24,6 +24,7 @@ import pytest
 
 from tests.conftest import ROOT, run_cli
 from tests.delivery.conftest import download
+from tests.waiting import wait_until
 
 HANDLERS = Path(__file__).parent / "handlers"
 REGIONS = {"DE": "europe", "FR": "europe", "US": "americas", "BR": "americas", "JP": "asia"}
@@ -262,23 +263,21 @@ def committed_sink_state(state: Path) -> dict[str, Any] | None:
             epoch = folder.parent / folder.read_text().strip()
             return json.loads((epoch / "state.json").read_text())["sinks"]["lake"]
         except (StopIteration, FileNotFoundError):
-            time.sleep(0.001)
+            time.sleep(0.001)  # a retry of the read that raced a commit, not a wait for progress
     return None
 
 
 def wait_for_checkpoint(state: Path, process: subprocess.Popen[bytes], records_in: int) -> bool:
     """True once a committed checkpoint holds rows still waiting for the handler and transformed
     rows waiting for delivery, after `records_in` rows reached the sink; False if the run ended."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+    def holds_waiting_records() -> bool:
         sink = committed_sink_state(state)
-        if (sink is not None and sink["transform"]["records_in"] >= records_in and sink["transform"]["pending"]
-                and sink.get("rows")):
-            return True
-        if process.poll() is not None:
-            return False
-        time.sleep(0.002)
-    raise AssertionError("no checkpoint with waiting records after 120 s")
+        return bool(sink is not None and sink["transform"]["records_in"] >= records_in and sink["transform"]["pending"]
+                    and sink.get("rows"))
+
+    wait_until(lambda: process.poll() is not None or holds_waiting_records(), 120,
+               "a checkpoint with records waiting for the handler")
+    return holds_waiting_records()
 
 
 def comparable_errors(lake: Path) -> Counter[tuple[str, str, str]]:

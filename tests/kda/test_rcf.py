@@ -11,13 +11,13 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT, run_cli
+from tests.waiting import wait_until
 
 SPIKES = {400, 555, 730, 910}
 
@@ -144,18 +144,18 @@ def _run_killed_at_checkpoints(pipeline: Path, state: Path, kills: int) -> int:
         start = _epoch(state)
         process = subprocess.Popen([sys.executable, "-m", "flowsql", "run", str(pipeline), "--state-dir", str(state),
                                     "--quiet"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 120
-        while done < kills and process.poll() is None and time.monotonic() < deadline:
-            if _epoch(state) >= start + 2:
+        if done < kills:
+            wait_until(lambda process=process, start=start: process.poll() is not None or _epoch(state) >= start + 2,
+                       120,
+                       "two more checkpoints or the run's end")
+            if process.poll() is None:
                 process.send_signal(signal.SIGKILL)
                 process.wait()
                 done += 1
-                break
-            time.sleep(0.005)
-        else:
-            process.wait(timeout=300)
-            assert process.returncode == 0, process.stderr.read().decode() if process.stderr else ""
-            return done
+                continue
+        process.wait(timeout=300)
+        assert process.returncode == 0, process.stderr.read().decode() if process.stderr else ""
+        return done
     raise AssertionError("the run never finished")
 
 

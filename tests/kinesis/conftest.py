@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ import boto3
 import pytest
 
 from tests.servers.kinesalite import kinesalite_server
+from tests.waiting import wait_until
 
 
 @pytest.fixture(scope="session")
@@ -37,13 +37,8 @@ class KinesisServer:
 
 
 def wait_active(client: Any, stream: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = client.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamStatus"]
-        if status == "ACTIVE":
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"stream {stream} not ACTIVE after {timeout} s")
+    wait_until(lambda: client.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamStatus"]
+               == "ACTIVE", timeout, f"stream {stream} to be ACTIVE")
 
 
 @pytest.fixture(params=["moto", "kinesalite"])

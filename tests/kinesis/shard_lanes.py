@@ -66,7 +66,7 @@ class LaneWriter:
                 self.next_id += 1
             answer = self.client.put_records(StreamName=self.stream, Records=entries)
             assert answer.get("FailedRecordCount", 0) == 0, answer
-            time.sleep(pace)
+            time.sleep(pace)  # the writer's rate is part of the scenario (a live stream), not a wait
 
 
 def stored_records(client: Any, stream: str) -> pa.Table:

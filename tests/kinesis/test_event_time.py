@@ -23,6 +23,7 @@ from tests.conftest import ROOT
 from tests.kinesis.conftest import KinesisServer, wait_active
 from tests.kinesis.shard_lanes import LaneWriter, batch_answer, emitted, lanes_of, sink_and_query, stored_records
 from tests.servers.ports import free_port
+from tests.waiting import wait_until
 
 WEIGHTS = [0.70, 0.22, 0.06, 0.02]  # four shards of very unequal size
 EVENT_SIZES = {"size": "10 seconds", "slide": "5 seconds", "gap": "2 seconds"}
@@ -145,13 +146,7 @@ def _metric(port: int, name: str, **labels: str) -> float:
 
 
 def _wait(predicate, timeout: float, process: subprocess.Popen | None = None) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if process is not None and process.poll() is not None:
-            raise AssertionError(f"flowsql run ended early: {process.stderr.read() if process.stderr else ''}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(0.1)
+    wait_until(predicate, timeout, "the condition", process)
 
 
 class LiveWriter(threading.Thread):

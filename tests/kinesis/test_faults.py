@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import threading
-import time
 
 import pytest
 
@@ -16,6 +15,7 @@ from flowsql.sources import create_source
 from tests.conftest import run_cli
 from tests.kinesis.conftest import KinesisServer, on_both_moto_slow, read_json_rows, write_pipeline
 from tests.servers.fault_proxy import Fault, FaultProxy, target_is
+from tests.waiting import wait_until
 
 JSON = {"Content-Type": "application/x-amz-json-1.1"}
 
@@ -166,14 +166,11 @@ def test_a_throttled_shard_does_not_hold_up_the_others(moto_kinesis: KinesisServ
         reader = threading.Thread(target=lambda: got.extend(
             i for b in source.read(stop) for i in b.table.column("id").to_pylist()), daemon=True)
         reader.start()
-        deadline = time.monotonic() + 20
-        while len(got) < 30 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: len(got) >= 30, 20, "shard 1's 30 records")
         # While shard 0 is refused every time, shard 1 has been read through.
         assert sorted(got) == [i for i in range(60) if owner[i] == "shardId-000000000001"]
         proxy.clear()
-        while len(got) < 60 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: len(got) >= 60, 20, "all 60 records once shard 0 is let through")
         stop.set()
         reader.join(5)
     assert sorted(got) == list(range(60))

@@ -15,6 +15,7 @@ from flowsql.produce import produce
 from flowsql.sources import create_source
 from tests.conftest import run_cli
 from tests.kinesis.conftest import KinesisServer, write_pipeline
+from tests.waiting import wait_until
 
 
 def _put(server: KinesisServer, stream: str, ids: range) -> None:
@@ -29,6 +30,8 @@ def _source(tmp_path, server: KinesisServer, stream: str, extra: str):  # type: 
 def test_at_timestamp_starts_at_the_first_record_from_that_time(kinesalite: KinesisServer, tmp_path) -> None:
     stream = kinesalite.create_stream(2)
     _put(kinesalite, stream, range(20))
+    # Not a wait for anything: the pauses put the starting time strictly between the two puts'
+    # arrival timestamps (kept in milliseconds), which is what the test is about.
     time.sleep(0.05)
     start = datetime.now(UTC).isoformat()
     time.sleep(0.05)
@@ -53,13 +56,9 @@ def test_latest_reads_only_what_arrives_after_the_start(kinesalite: KinesisServe
 
     thread = threading.Thread(target=read, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not source.caught_up and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert source.caught_up
+    wait_until(lambda: source.caught_up, 10, "the source to catch up with the stream's end")
     _put(kinesalite, stream, range(20, 30))
-    while len(got) < 10 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: len(got) >= 10, 10, "the 10 records put after the start")
     stop.set()
     thread.join(5)
     assert sorted(got) == list(range(20, 30))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import pytest
 
@@ -13,6 +12,7 @@ from flowsql.produce import produce
 from flowsql.records import SourceBatch
 from flowsql.sources import create_source
 from tests.kinesis.conftest import KinesisServer, wait_active, write_pipeline
+from tests.waiting import wait_until
 
 KEYS = 16
 
@@ -40,6 +40,8 @@ class Reader:
         extra = ", records_per_call = 10, shard_refresh_interval = '200 ms'"
         decl = load_pipeline(write_pipeline(tmp_path, stream, server.url, extra)).sources["events"]
         self.source = create_source(decl)
+        self.client = server.client()
+        self.stream = stream
         self.batches: list[SourceBatch] = []
         self.stop = threading.Event()
         self.error: BaseException | None = None
@@ -56,11 +58,22 @@ class Reader:
     def rows(self) -> list[dict]:
         return [row for batch in self.batches for row in batch.table.to_pylist()]
 
-    def wait_for(self, count: int, timeout: float = 30.0) -> list[dict]:
-        deadline = time.monotonic() + timeout
-        while len(self.rows()) < count and time.monotonic() < deadline and self.error is None:
-            time.sleep(0.05)
-        time.sleep(0.3)  # anything read twice would show up now
+    def row_count(self) -> int:
+        return sum(batch.table.num_rows for batch in list(self.batches))
+
+    def read_through(self) -> bool:
+        """Every closed shard read to its end (its end is in the position of a batch) and the
+        source caught up: each shard it reads is at its latest record and nothing it fetched is
+        still waiting. A record read twice would have come in a batch before this holds."""
+        if not self.source.caught_up or not self.batches:
+            return False
+        listed = self.client.list_shards(StreamName=self.stream)["Shards"]
+        closed = {s["ShardId"] for s in listed if "EndingSequenceNumber" in s["SequenceNumberRange"]}
+        return closed <= set(self.batches[-1].position["finished"]) and self.source.caught_up
+
+    def wait_for(self, count: int, timeout: float = 60.0) -> list[dict]:
+        wait_until(lambda: self.error is not None or (self.row_count() >= count and self.read_through()), timeout,
+                   f"{count} records read, every closed shard read to its end and the source caught up")
         self.stop.set()
         self.thread.join(5)
         assert self.error is None, self.error
@@ -84,8 +97,7 @@ def test_split_and_merge_mid_stream_on_kinesalite(kinesalite: KinesisServer, tmp
     writer = Writer(kinesalite, stream)
     writer.put(400)
     reader = Reader(tmp_path, kinesalite, stream)
-    while len(reader.rows()) < 50:
-        time.sleep(0.02)
+    wait_until(lambda: reader.row_count() >= 50, 30, "the first 50 records read")
     client.split_shard(StreamName=stream, ShardToSplit="shardId-000000000000", NewStartingHashKey=str(2**126))
     wait_active(client, stream)
     writer.put(300)
@@ -108,8 +120,7 @@ def test_update_shard_count_mid_stream_on_moto(moto_kinesis: KinesisServer, tmp_
     writer = Writer(moto_kinesis, stream)
     writer.put(600)
     reader = Reader(tmp_path, moto_kinesis, stream)
-    while len(reader.rows()) < 50:
-        time.sleep(0.02)
+    wait_until(lambda: reader.row_count() >= 50, 30, "the first 50 records read")
     client.update_shard_count(StreamName=stream, TargetShardCount=4, ScalingType="UNIFORM_SCALING")
     wait_active(client, stream)
     rows = reader.wait_for(600)

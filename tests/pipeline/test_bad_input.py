@@ -9,10 +9,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tests.conftest import ROOT, run_cli
+from tests.waiting import wait_until
 
 SOURCE = """CREATE SOURCE events (user_id VARCHAR, amount DOUBLE, ts TIMESTAMP,
     WATERMARK FOR ts AS ts - INTERVAL '2 seconds')
@@ -102,10 +102,7 @@ def test_late_records_are_counted_and_kept_with_their_data(tmp_path: Path) -> No
 
 
 def wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
+    wait_until(predicate, timeout, "the run's output")
 
 
 def test_unknown_column_names_the_place_and_suggests(tmp_path: Path) -> None:

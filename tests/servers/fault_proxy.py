@@ -48,6 +48,7 @@ class FaultProxy:
         self.faults: list[Fault] = []
         self.requests = 0
         self.forwarded = 0
+        self.in_flight = 0  # requests taken and not yet answered (a delayed one counts until it is)
         self.lock = threading.Lock()
         proxy = self
 
@@ -93,11 +94,16 @@ class FaultProxy:
                 self.wfile.write(data)
 
             def _handle_quietly(self) -> None:
+                with proxy.lock:
+                    proxy.in_flight += 1
                 # A client that timed out has gone: writing its late answer must not be an error.
                 try:
                     self._handle()
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True
+                finally:
+                    with proxy.lock:
+                        proxy.in_flight -= 1
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle_quietly
 

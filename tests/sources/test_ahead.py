@@ -66,6 +66,8 @@ def test_a_slow_consumer_bounds_the_work_in_flight() -> None:
 
     results = map_in_order(items(), lambda v: v, 2, "t")
     next(results)
+    # Showing that the producer does not run ahead needs a stretch of time in which it could:
+    # this pause is that stretch, not a wait for something to happen.
     time.sleep(0.3)
     assert len(taken) <= 5  # one handed on, two waiting, one being put, one being read
     results.close()

@@ -7,10 +7,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tests.conftest import ROOT, run_cli
+from tests.waiting import wait_until
 
 
 def rows_in(out: Path) -> list[dict]:
@@ -19,10 +19,7 @@ def rows_in(out: Path) -> list[dict]:
 
 
 def wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
+    wait_until(predicate, timeout, "the run's output")
 
 
 def test_follow_reads_appended_lines_and_new_files(tmp_path: Path) -> None:

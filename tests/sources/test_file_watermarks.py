@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import pyarrow.compute as pc
 import pytest
 
 from tests.conftest import ROOT, run_cli
+from tests.waiting import wait_until
 
 BASE = datetime(2025, 3, 1, 10, 0, 0)
 DELAY_S = 2
@@ -121,10 +121,7 @@ def error_records(out: Path) -> list[dict]:
 
 
 def wait_for(predicate, timeout: float = 120.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+    wait_until(predicate, timeout, "the run's output")
 
 
 @pytest.mark.parametrize("extra", ["", ", max_open_files = 1"])  # 1: every switch closes a file and reopens one
