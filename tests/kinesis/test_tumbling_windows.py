@@ -21,6 +21,7 @@ import pytest
 
 from tests.conftest import ROOT, run_cli
 from tests.kinesis.conftest import KinesisServer
+from tests.waiting import wait_until
 
 HANDLERS = Path(__file__).parent / "handlers"
 WINDOW_MS = 4000
@@ -155,14 +156,11 @@ def committed_windows(state: Path) -> dict[str, Any] | None:
 
 def wait_for_open_window(state: Path, process: subprocess.Popen[bytes]) -> None:
     """Until a committed checkpoint holds closed windows' rows and an open window's state."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    def open_window_committed() -> bool:
         committed = committed_windows(state)
-        if committed and committed["rows"] and any(w["state"] for w in committed["windows"].values()):
-            return
-        assert process.poll() is None, "the run ended before the checkpoint came"
-        time.sleep(0.005)
-    raise AssertionError("no checkpoint with an open window after 60 s")
+        return bool(committed and committed["rows"] and any(w["state"] for w in committed["windows"].values()))
+
+    wait_until(open_window_committed, 60, "a checkpoint with closed windows' rows and an open window", process)
 
 
 @pytest.mark.slow
