@@ -105,8 +105,8 @@ def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: e
     input_name = input_table.name
     rowtime = app.rowtime_of(pipeline, input_name)
     if rowtime is None and any(n.lower() == input_name.lower() for n in pipeline.sinks):
-        raise work.fail(input_table, f"the stream '{input_name}' is bound to a sink, so no pump can read it",
-                        "let both pumps read an in-application stream that is not bound to a sink")
+        raise work.fail(input_table, f"the stream '{input_name}' is bound to a sink and read before any pump fills it",
+                        "declare a pump that fills it earlier in the file")
     if rowtime is None:
         raise work.fail(input_table, f"the stream '{input_name}' is read before any pump fills it",
                         "declare the pump that fills it earlier in the file")
