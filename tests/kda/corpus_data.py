@@ -16,6 +16,7 @@ START = datetime(2024, 5, 1, 10, 0, 0)
 TICKERS = {"AMZN": "TECHNOLOGY", "MSFT": "TECHNOLOGY", "WMT": "RETAIL", "XOM": "ENERGY", "NFLX": "MEDIA"}
 COMPANIES = {"AMZN": "Amazon", "MSFT": "Microsoft", "WMT": "Walmart", "XOM": "ExxonMobil"}  # NFLX has none
 PAGES = ["/home", "/search", "/product/1", "/product/2", "/cart", "/checkout"]
+REGIONS = {"EU": "Europe", "US": "United States", "APAC": "Asia Pacific"}
 NAMESPACES = ["prod", "staging", "kube-system"]
 
 
@@ -101,7 +102,7 @@ DATASETS = {"ticks": ticks, "sensors": sensors, "clicks": clicks, "orders": orde
 
 def write_all(folder: Path) -> duckdb.DuckDBPyConnection:
     """Write every dataset under `folder` and return a DuckDB connection holding each as a table
-    (JSON objects as structs, arrival_time a TIMESTAMP) and `companies` (the reference table)."""
+    (JSON objects as structs, arrival_time a TIMESTAMP) and the reference tables `companies` and `regions`."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     for name, make in DATASETS.items():
@@ -114,6 +115,9 @@ def write_all(folder: Path) -> duckdb.DuckDBPyConnection:
         writer.writerow(["Ticker", "Company"])
         writer.writerows(COMPANIES.items())
     con.execute(f"CREATE TABLE companies AS SELECT * FROM read_csv('{folder / 'companies.csv'}')")
+    regions = folder / "regions.json"
+    regions.write_text("".join(json.dumps({"code": code, "name": name}) + "\n" for code, name in REGIONS.items()))
+    con.execute(f"CREATE TABLE regions AS SELECT * FROM read_json('{regions}')")
     with (folder / "ticks.psv").open("w") as out:  # the ticks again as '|'-separated lines, no header
         for row in con.execute("SELECT arrival_time, ticker_symbol, sector, price FROM ticks").fetchall():
             out.write("|".join(str(v) for v in row) + "\n")
