@@ -13,6 +13,7 @@ import sqlglot
 from sqlglot import exp
 
 from flowsql.errors import Location, PipelineError
+from flowsql.kda.division import integer_division
 from flowsql.kda.functions import TIME_UNITS, FunctionError, floor_unit, interval_us, rewrite_functions
 from flowsql.kda.model import WINDOW_END, KdaApplication, KdaStream, PumpDecl
 from flowsql.kda.parser import kda_name
@@ -133,11 +134,14 @@ def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: e
     if stagger is not None or bucket is not None:
         _first_last_as_aggregates(query, rowtime)
     _refuse_shard_id(work, query)
+    integer_division(query, _input_columns(work, input_name))
     try:
         rewrite_functions(query)
     except FunctionError as exc:
         raise work.fail(exc.node, str(exc)) from None
     _check_functions(work, query)
+    if stagger is None and bucket is None:
+        _carry_time_through_subqueries(query, input_table, rowtime)
     _project(work, query, stream, listed, None if sink else system, aggregated=stagger is not None)
     if sliding is not None:
         how += "; duckdb sql per batch: " + sliding.finish(query, input_name)
@@ -163,6 +167,18 @@ def _first_last_as_aggregates(query: exp.Select, rowtime: str) -> None:
             continue
         function = "first" if isinstance(node, exp.FirstValue) else "last"
         node.replace(sqlglot.parse_one(f"{function}({node.this.sql('duckdb')} ORDER BY \"{rowtime}\")", read="duckdb"))
+
+
+def _carry_time_through_subqueries(query: exp.Select, table: exp.Table, rowtime: str) -> None:
+    """A per-row pump whose stream is read in a FROM subquery: each SELECT between the stream
+    and the pump's own passes the row's time on, for a ROWTIME above it and for the target's."""
+    inner = table.find_ancestor(exp.Select)
+    while inner is not None and inner is not query:
+        names = {name.lower() for name in inner.named_selects}
+        if rowtime.lower() not in names and not inner.args.get("group") and not any(
+                isinstance(e, exp.Star) for e in inner.expressions):
+            inner.select(exp.column(rowtime), copy=False)
+        inner = inner.parent.find_ancestor(exp.Select) if inner.parent is not None else None
 
 
 def _refuse_shard_id(work: _Pump, query: exp.Select) -> None:
