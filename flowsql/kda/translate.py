@@ -133,7 +133,7 @@ def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: e
         how = sliding.describe() if sliding else "per row: runs on every micro-batch"
     if stagger is not None or bucket is not None:
         _first_last_as_aggregates(query, rowtime)
-    _refuse_shard_id(work, query)
+    _refuse_shard_id(work, query, _input_columns(work, input_name))
     integer_division(query, _input_columns(work, input_name))
     try:
         rewrite_functions(query)
@@ -181,12 +181,15 @@ def _carry_time_through_subqueries(query: exp.Select, table: exp.Table, rowtime:
         inner = inner.parent.find_ancestor(exp.Select) if inner.parent is not None else None
 
 
-def _refuse_shard_id(work: _Pump, query: exp.Select) -> None:
+def _refuse_shard_id(work: _Pump, query: exp.Select, columns: list[Column]) -> None:
+    """SHARD_ID is a column of the input only when the Kinesis source fills one (`shard_column`)."""
+    if any(c.name.upper() == "SHARD_ID" for c in columns):
+        return
     for column in query.find_all(exp.Column):
         if column.name.upper() == "SHARD_ID" and not column.this.quoted:
-            raise work.fail(column, "SHARD_ID is not supported by flowsql's KDA front end: the engine gets a "
-                            "source's rows without the shard each came from",
-                            "map the partition key into a column of the source, or leave SHARD_ID out")
+            raise work.fail(column, "SHARD_ID is not a column of this pump's input: only a Kinesis source gives "
+                            "each row's shard, in a column it is asked to fill",
+                            "declare \"SHARD_ID\" VARCHAR on the Kinesis source with shard_column = 'SHARD_ID'")
 
 
 def _fill(work: _Pump, target_node: exp.Expression, stream: KdaStream, sink: str | None, system: str,
