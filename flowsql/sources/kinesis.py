@@ -31,8 +31,8 @@ from flowsql.sources.event_time import Times
 from flowsql.sources.kinesis_client import Backoff, error_code, is_retryable, kinesis_client
 from flowsql.sources.kinesis_clocks import ShardClocks, latest_per_shard, parents_of
 from flowsql.sources.kinesis_records import UserRow, decode_rows, user_rows
-from flowsql.sources.kinesis_shard_column import shard_column
 from flowsql.sources.kinesis_shard import ReadSettings, ShardFetch, ShardReader
+from flowsql.sources.kinesis_shard_column import shard_column
 
 _FETCHES_PER_BATCH = 32  # GetRecords answers already waiting are decoded together
 _LISTING_WHEN_IDLE = 0.1  # seconds at least; ListShards allows 100 calls per second per stream
