@@ -85,52 +85,19 @@ class JoinSpec:
 
 def translate_join(work: _Pump, query: exp.Select, tables: list[exp.Table], windows: dict[int, int | None],
                    stream: KdaStream, listed: list[str] | None, sink: str | None) -> JoinSpec:
+    """A join pump as the join operator's SQL, by a pass per concern."""
     from flowsql.kda.functions import FunctionError, rewrite_functions
-    from flowsql.kda.translate import _check_functions, _offset, _project
+    from flowsql.kda.translate import _check_functions, _project
 
-    left, right = tables
-    joins = query.args.get("joins") or []
-    source = query.args.get("from_") or query.args.get("from")
-    if source is None or source.this is not left or len(joins) != 1 or joins[0].this is not right:
-        raise work.fail(right, "a stream-to-stream join is FROM \"A\" OVER (...) AS a JOIN \"B\" OVER (...) AS b ON ...")
-    join = joins[0]
-    kind = _join_kind(work, join)
-    on = join.args.get("on")
-    if on is None or join.args.get("using"):
-        raise work.fail(right, "a stream-to-stream join needs ON with an equality between the two streams",
-                        "write ON a.\"key\" = b.\"key\"")
+    kind, on = _join_clause(work, query, tables)
+    side_windows = _side_windows(work, tables, windows)
+    _refuse_grouping(work, query)
     names = [t.name for t in tables]
     aliases = [t.alias or t.name for t in tables]
-    side_windows = (windows.get(_offset(left) or -1), windows.get(_offset(right) or -1))
-    if side_windows == (None, None):
-        raise work.fail(right, "a stream-to-stream join needs a window on at least one stream",
-                        "write FROM \"A\" OVER (RANGE INTERVAL '1' MINUTE PRECEDING) AS a JOIN \"B\" AS b ON ...")
-    for node in (query.args.get("group"), *(w for w in query.find_all(exp.Window))):
-        if node is not None:
-            raise work.fail(node, "a stream-to-stream join pump neither groups nor slides",
-                            "join into an in-application stream, and aggregate it in a further pump")
-    if any(a.find_ancestor(exp.Window) is None for e in query.expressions for a in e.find_all(exp.AggFunc)):
-        raise work.fail(query, "a stream-to-stream join pump does not aggregate",
-                        "join into an in-application stream, and aggregate it in a further pump")
     columns = [_columns(work, n) for n in names]
-    rowtimes = []
-    for table in tables:
-        rowtime = work.app.rowtime_of(work.pipeline, table.name)
-        if rowtime is None:
-            raise work.fail(table, f"the stream '{table.name}' is read before any pump fills it (or is bound to a sink)")
-        rowtimes.append(rowtime)
-    if rowtimes[0] != rowtimes[1]:
-        raise work.fail(right, "the two joined streams carry their ROWTIMEs differently (one is a window's end)",
-                        "join streams filled row by row, or two windowed streams")
-    rowtime = rowtimes[0]
-    sides = _Sides(aliases, columns)
-    if not any(sides.is_key_equality(c) for c in (on.flatten() if isinstance(on, exp.And) else [on])):
-        raise work.fail(on, "a stream-to-stream join needs an equality between a column of each stream in its ON",
-                        "write ON a.\"key\" = b.\"key\"")
-    for column in list(query.find_all(exp.Column)):
-        if column.name.upper() == "ROWTIME":
-            column.replace(exp.column(rowtime, table=column.table, quoted=True) if column.table
-                           else exp.column(_ROWTIME_MARK))
+    rowtime = _common_rowtime(work, tables)
+    _check_key_equality(work, on, _Sides(aliases, columns))
+    _mark_rowtimes(query, rowtime)
     _expand_stars(query, aliases, columns)
     try:
         rewrite_functions(query)
@@ -144,6 +111,73 @@ def translate_join(work: _Pump, query: exp.Select, tables: list[exp.Table], wind
                     (kind in ("LEFT", "FULL"), kind in ("RIGHT", "FULL")), rowtime, kind)
     _build_sql(spec, query, on)
     return spec
+
+
+def _join_clause(work: _Pump, query: exp.Select, tables: list[exp.Table]) -> tuple[str, exp.Expression]:
+    """`FROM "A" ... JOIN "B" ... ON ...`: the join's kind and its ON condition."""
+    left, right = tables
+    joins = query.args.get("joins") or []
+    source = query.args.get("from_") or query.args.get("from")
+    if source is None or source.this is not left or len(joins) != 1 or joins[0].this is not right:
+        raise work.fail(right, "a stream-to-stream join is FROM \"A\" OVER (...) AS a JOIN \"B\" OVER (...) AS b ON ...")
+    join = joins[0]
+    kind = _join_kind(work, join)
+    on = join.args.get("on")
+    if on is None or join.args.get("using"):
+        raise work.fail(right, "a stream-to-stream join needs ON with an equality between the two streams",
+                        "write ON a.\"key\" = b.\"key\"")
+    return kind, on
+
+
+def _side_windows(work: _Pump, tables: list[exp.Table], windows: dict[int, int | None]) -> tuple[int | None, int | None]:
+    """Each side's window in microseconds (None: its current row only); one side at least has one."""
+    from flowsql.kda.translate import _offset
+
+    left, right = tables
+    side_windows = (windows.get(_offset(left) or -1), windows.get(_offset(right) or -1))
+    if side_windows == (None, None):
+        raise work.fail(right, "a stream-to-stream join needs a window on at least one stream",
+                        "write FROM \"A\" OVER (RANGE INTERVAL '1' MINUTE PRECEDING) AS a JOIN \"B\" AS b ON ...")
+    return side_windows
+
+
+def _refuse_grouping(work: _Pump, query: exp.Select) -> None:
+    """A join pump pairs rows; grouping, sliding and aggregating belong to a further pump."""
+    for node in (query.args.get("group"), *(w for w in query.find_all(exp.Window))):
+        if node is not None:
+            raise work.fail(node, "a stream-to-stream join pump neither groups nor slides",
+                            "join into an in-application stream, and aggregate it in a further pump")
+    if any(a.find_ancestor(exp.Window) is None for e in query.expressions for a in e.find_all(exp.AggFunc)):
+        raise work.fail(query, "a stream-to-stream join pump does not aggregate",
+                        "join into an in-application stream, and aggregate it in a further pump")
+
+
+def _common_rowtime(work: _Pump, tables: list[exp.Table]) -> str:
+    """The column both sides carry their ROWTIME in (both per row, or both a window's end)."""
+    rowtimes = []
+    for table in tables:
+        rowtime = work.app.rowtime_of(work.pipeline, table.name)
+        if rowtime is None:
+            raise work.fail(table, f"the stream '{table.name}' is read before any pump fills it (or is bound to a sink)")
+        rowtimes.append(rowtime)
+    if rowtimes[0] != rowtimes[1]:
+        raise work.fail(tables[1], "the two joined streams carry their ROWTIMEs differently (one is a window's end)",
+                        "join streams filled row by row, or two windowed streams")
+    return rowtimes[0]
+
+
+def _check_key_equality(work: _Pump, on: exp.Expression, sides: _Sides) -> None:
+    if not any(sides.is_key_equality(c) for c in (on.flatten() if isinstance(on, exp.And) else [on])):
+        raise work.fail(on, "a stream-to-stream join needs an equality between a column of each stream in its ON",
+                        "write ON a.\"key\" = b.\"key\"")
+
+
+def _mark_rowtimes(query: exp.Select, rowtime: str) -> None:
+    """`a.ROWTIME` is that side's row time; a bare ROWTIME is the pair's, marked for later."""
+    for column in list(query.find_all(exp.Column)):
+        if column.name.upper() == "ROWTIME":
+            column.replace(exp.column(rowtime, table=column.table, quoted=True) if column.table
+                           else exp.column(_ROWTIME_MARK))
 
 
 def _join_kind(work: _Pump, join: exp.Join) -> str:
