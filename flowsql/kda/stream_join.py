@@ -86,6 +86,7 @@ class JoinSpec:
 def translate_join(work: _Pump, query: exp.Select, tables: list[exp.Table], windows: dict[int, int | None],
                    stream: KdaStream, listed: list[str] | None, sink: str | None) -> JoinSpec:
     """A join pump as the join operator's SQL, by a pass per concern."""
+    from flowsql.kda.division import integer_division
     from flowsql.kda.functions import FunctionError, rewrite_functions
     from flowsql.kda.translate import _check_functions, _project
 
@@ -99,6 +100,8 @@ def translate_join(work: _Pump, query: exp.Select, tables: list[exp.Table], wind
     _check_key_equality(work, on, _Sides(aliases, columns))
     _mark_rowtimes(query, rowtime)
     _expand_stars(query, aliases, columns)
+    both = columns[0] + columns[1]
+    integer_division(query, [c for c in both if all(o.sql_type == c.sql_type for o in both if o.name.lower() == c.name.lower())])
     try:
         rewrite_functions(query)
     except FunctionError as exc:
