@@ -8,8 +8,10 @@ import json
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from tests.conftest import ROOT, run_cli
+from tests.kda.helpers import run_example, unordered
 
 TICKS = ROOT / "pipelines" / "kda" / "data" / "stock_ticks.json"
 SOURCE = f"""CREATE SOURCE "SOURCE_SQL_STREAM_001" (arrival_time TIMESTAMP, "ticker_symbol" VARCHAR,
@@ -109,3 +111,19 @@ CREATE OR REPLACE PUMP "P2" AS INSERT INTO "DESTINATION_SQL_STREAM"
     result = run_cli("validate", str(pipeline))
     assert result.code == 2
     assert "loop.sql:8:38:" in result.stderr and "in a loop" in result.stderr
+
+
+@pytest.mark.parametrize("chunk_size", [None, 130])
+def test_output_read_by_pumps_example(tmp_path: Path, chunk_size: int | None) -> None:
+    rows = run_example("output_read_by_pumps", tmp_path, chunk_size)
+    outputs = [r for r in rows if "PRICE" in r and "TICKER_SYMBOL" in r]
+    summaries = [r for r in rows if "SUMMARY_TICKER" in r]
+    assert len(outputs) + len(summaries) == len(rows)
+    # AMZN ticks: 10:00:05 100, 10:00:40 102, 10:00:59 101, 10:01:45 101.5.
+    assert outputs == [{"TICKER_SYMBOL": "AMZN", "PRICE": p} for p in (100.0, 102.0, 101.0, 101.5)]
+    assert unordered(summaries) == unordered([
+        {"SUMMARY_TICKER": "AMZN", "TICK_COUNT": 3, "TOTAL": 303.0},
+        {"SUMMARY_TICKER": "AMZN", "TICK_COUNT": 1, "TOTAL": 101.5},
+        {"SUMMARY_TICKER": "HIGH", "TICK_COUNT": 1, "TOTAL": 102.0},
+        {"SUMMARY_TICKER": "HIGH", "TICK_COUNT": 1, "TOTAL": 101.5},
+    ])
