@@ -116,6 +116,7 @@ def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: e
     columns = _input_columns(work, input_name)
     _rename_system_columns(query, rowtime, any(s.lower() == input_name.lower() for s in pipeline.sources))
     _expand_stars(work, query, columns)
+    _unwrap_monotonic(query)
     shape = _window_shape(work, query, input_table, rowtime)
     _rewrite_expressions(work, query, shape, input_table, rowtime, columns)
     _project(work, query, target.stream, target.listed, None if target.sink else shape.system,
@@ -221,6 +222,13 @@ def _finish_operator(work: _Pump, query: exp.Select, shape: _Shape, input_name: 
         operator_sql = shape.stagger.finish(query, input_name, system)
         return shape.stagger.describe() + "; duckdb sql per closed window: " + operator_sql, shape.stagger
     return shape.how, None
+
+
+def _unwrap_monotonic(query: exp.Select) -> None:
+    """MONOTONIC(x) only tells KDA that x never decreases (so a GROUP BY on it can close): it is x."""
+    for node in list(query.find_all(exp.Anonymous)):
+        if str(node.this).upper() == "MONOTONIC" and len(node.expressions) == 1:
+            node.replace(node.expressions[0])
 
 
 def _first_last_as_aggregates(query: exp.Select, rowtime: str) -> None:
