@@ -36,6 +36,12 @@ def _is_integer(node: exp.Expression, integers: set[str]) -> bool:
         return _is_integer(node.this, integers) and _is_integer(node.expression, integers)
     if isinstance(node, exp.Sum | exp.Min | exp.Max):
         return _is_integer(node.this, integers)
+    if isinstance(node, exp.Case):
+        branches = [branch.args.get("true") for branch in node.args.get("ifs") or []]
+        default = node.args.get("default")  # no ELSE: NULL, which takes the branches' type
+        return bool(branches) and all(_is_integer(b, integers) for b in branches + ([default] if default else []))
+    if isinstance(node, exp.Coalesce):
+        return all(_is_integer(e, integers) for e in [node.this, *node.expressions])
     if isinstance(node, exp.Anonymous):
         return str(node.this).upper() in _INTEGER_CALLS
     return False

@@ -34,6 +34,15 @@ def test_integer_division_only_where_both_sides_are_integers() -> None:
                                    "TSDIFF(t, u) // 1000, 7 / 2.0 FROM s")
 
 
+def test_integer_division_of_integer_cases_and_coalesces() -> None:
+    query = _select("SELECT SUM(CASE WHEN k = 'x' THEN 1 ELSE 0 END) / COUNT(*), "
+                    "CASE WHEN k = 'x' THEN 1 END / 2, COALESCE(a, 0) / 2, CASE WHEN k = 'x' THEN 1.5 ELSE 0 END / 2 FROM s")
+    integer_division(query, [Column("a", "BIGINT")])
+    assert query.sql("duckdb") == ("SELECT SUM(CASE WHEN k = 'x' THEN 1 ELSE 0 END) // COUNT(*), "
+                                   "CASE WHEN k = 'x' THEN 1 END // 2, COALESCE(a, 0) // 2, "
+                                   "CASE WHEN k = 'x' THEN 1.5 ELSE 0 END / 2 FROM s")
+
+
 def test_rowtime_is_carried_through_each_subquery_but_not_into_a_grouped_or_starred_one() -> None:
     query = _select("SELECT v FROM (SELECT v FROM (SELECT x AS v FROM s) AS a) AS b")
     _carry_time_through_subqueries(query, next(query.find_all(exp.Table)), "arrival_time")
