@@ -91,20 +91,32 @@ def _is_naive_timestamp(field: pa.Field) -> bool:
     return pa.types.is_timestamp(field.type) and field.type.tz is None
 
 
+def json_read_keys(columns: tuple[Column, ...]) -> set[str]:
+    """Top-level keys read as JSON text rather than as structs: those under which one column maps
+    an object and another a value inside it (`$.k` and `$.k.name`), as KDA allows, or two
+    columns map the same value."""
+    paths = [tuple(_json_path(column)) for column in columns]
+    return {outer[0] for i, outer in enumerate(paths) for j, inner in enumerate(paths)
+            if i != j and len(inner) >= len(outer) and inner[:len(outer)] == outer}
+
+
 def read_types(columns: tuple[Column, ...], schema: pa.Schema) -> dict[str, str]:
     """What to read from each JSON object, as DuckDB types: top-level columns as declared, and
-    for mapped columns the nested structs that lead to them. Timestamps read with their UTC
-    offset (TIMESTAMPTZ in a UTC session) and are cast back to the declared type after."""
-    tree: dict[str, object] = {}
+    for mapped columns the nested structs that lead to them (or JSON, for a key whose object is
+    itself a column). Timestamps read with their UTC offset (TIMESTAMPTZ in a UTC session) and
+    are cast back to the declared type after."""
+    as_json = json_read_keys(columns)
+    tree: dict[str, object] = {key: "JSON" for key in as_json}
     for column, field in zip(columns, schema, strict=True):
         path = _json_path(column)
+        if path[0] in as_json:
+            continue
         node = tree
         for key in path[:-1]:
             child = node.setdefault(key, {})
-            if not isinstance(child, dict):
-                raise ValueError(f"JSON path {column.mapping} goes through a column declared as a value")
+            assert isinstance(child, dict)  # a key with a value on the way is read as JSON
             node = child
-        node[path[-1]] = "TIMESTAMPTZ" if _is_naive_timestamp(field) else column.sql_type
+        node[path[-1]] = _read_type(column, field)
 
     def sql_type(node: object) -> str:
         if isinstance(node, dict):
@@ -114,14 +126,24 @@ def read_types(columns: tuple[Column, ...], schema: pa.Schema) -> dict[str, str]
     return {key: sql_type(value) for key, value in tree.items()}
 
 
-def _projection(columns: tuple[Column, ...]) -> str:
-    """The declared columns out of what was read: nested paths pulled out of their structs."""
+def _read_type(column: Column, field: pa.Field) -> str:
+    return "TIMESTAMPTZ" if _is_naive_timestamp(field) else column.sql_type
+
+
+def _projection(columns: tuple[Column, ...], schema: pa.Schema) -> str:
+    """The declared columns out of what was read: nested paths pulled out of their structs, or
+    out of the JSON text of a key read as JSON (an object mapped to VARCHAR is its JSON text)."""
+    as_json = json_read_keys(columns)
     items = []
-    for column in columns:
+    for column, field in zip(columns, schema, strict=True):
         path = _json_path(column)
-        expr = _quote(path[0])
-        for key in path[1:]:
-            expr = f"struct_extract({expr}, '{key.replace(chr(39), chr(39) * 2)}')"  # a null parent gives null
+        if path[0] in as_json:
+            inner = "".join(f'."{key}"' for key in path[1:]).replace("'", "''")
+            expr = f"CAST(json_extract_string({_quote(path[0])}, '${inner}') AS {_read_type(column, field)})"
+        else:
+            expr = _quote(path[0])
+            for key in path[1:]:
+                expr = f"struct_extract({expr}, '{key.replace(chr(39), chr(39) * 2)}')"  # a null parent gives null
         items.append(f"{expr} AS {_quote(column.name)}")
     return ", ".join(items)
 
@@ -180,7 +202,7 @@ class NdjsonDecoder:
         self.columns = columns
         self._types = read_types(columns, self.schema)
         mapped = any(column.mapping for column in columns)
-        self._projection = _projection(columns) if mapped else None
+        self._projection = _projection(columns, self.schema) if mapped else None
         self._local = threading.local()
 
     def _connection(self) -> duckdb.DuckDBPyConnection:

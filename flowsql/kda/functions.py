@@ -48,6 +48,8 @@ def _rewrite_node(node: exp.Expr) -> exp.Expr:
         return _sql("CAST(timezone('UTC', now()) AS TIMESTAMP)")
     if isinstance(node, exp.SimilarTo):
         return _similar_to(node)
+    if isinstance(node, exp.UnixToTime) and node.args.get("scale") is None and node.args.get("format") is None:
+        return _call("epoch_ms", node.this)  # KDA's TO_TIMESTAMP takes milliseconds, DuckDB's seconds
     if isinstance(node, exp.Anonymous):
         name = str(node.this).upper()
         handler = _CALLS.get(name)
@@ -245,7 +247,30 @@ def _w3c_log_parse(node: exp.Anonymous, args: list[exp.Expression]) -> exp.Expre
     return _log_parse(lazy=False)(node, [args[0], exp.Literal.string(pattern)])
 
 
+def _regex_replace(node: exp.Anonymous, args: list[exp.Expression]) -> exp.Expression:
+    """REGEX_REPLACE(s, regex, replacement, start, occurrence): from 1-based `start`, every match
+    (occurrence 0) or the first (1) replaced; Java's `$n` group references become DuckDB's `\\n`."""
+    if len(args) != 5:
+        raise FunctionError("REGEX_REPLACE takes (string, regex, replacement, start position, occurrence)", node)
+    value, pattern, replacement, start, occurrence = args
+    if not isinstance(occurrence, exp.Literal) or occurrence.this not in ("0", "1"):
+        raise FunctionError("REGEX_REPLACE is supported for occurrence 0 (every match) or 1 (the first)", node)
+    if isinstance(replacement, exp.Literal) and replacement.is_string:
+        text = re.sub(r"(?<!\\)\$(\d)", r"\\\1", replacement.this).replace("\\$", "$")
+        replacement = exp.Literal.string(text)
+    if not isinstance(start, exp.Literal) or not start.this.isdigit() or int(start.this) < 1:
+        raise FunctionError("REGEX_REPLACE needs a start position that is a whole number from 1", node)
+    flags = [exp.Literal.string("g")] if occurrence.this == "0" else []
+    at = int(start.this)
+    if at == 1:
+        return _call("regexp_replace", value, pattern, replacement, *flags)
+    head = _call("substring", value.copy(), exp.Literal.number(1), exp.Literal.number(at - 1))
+    tail = _call("regexp_replace", _call("substring", value, exp.Literal.number(at)), pattern, replacement, *flags)
+    return exp.DPipe(this=head, expression=tail)
+
+
 _CALLS: dict[str, Callable[[exp.Anonymous, list[exp.Expression]], exp.Expression]] = {
+    "REGEX_REPLACE": _regex_replace,
     "STEP": _step,
     "TSDIFF": _tsdiff,
     "CHAR_TO_TIMESTAMP": _char_to_timestamp,

@@ -45,6 +45,7 @@ class KdaApplication:
     filled: set[str] = field(default_factory=set)
     references: dict[str, Any] = field(default_factory=dict)
     upstream: dict[str, set[str]] = field(default_factory=dict)  # stream -> the streams its rows come from
+    sink_pumps: dict[str, list[Any]] = field(default_factory=dict)  # sink-bound stream -> its pumps, untranslated
 
     def rowtime_of(self, pipeline: Pipeline, name: str) -> str | None:
         """The column holding ROWTIME in stream `name`, None when no pump fills it yet."""

@@ -16,7 +16,8 @@ from sqlglot.errors import ParseError
 from sqlglot.tokens import Token, TokenType
 
 from flowsql.errors import Location, PipelineError
-from flowsql.kda.model import KdaStream, application
+from flowsql.kda.model import KdaApplication, KdaStream, application
+from flowsql.kda.sink_reads import SinkPump, record_sink_pump, redirect_reads
 from flowsql.pipeline.model import Column, Pipeline
 
 
@@ -104,8 +105,6 @@ def _duckdb_type(sql_type: str) -> str:
 
 
 def _add_pump(pipeline: Pipeline, tokens: list[Token]) -> None:
-    from flowsql.kda.translate import translate_pump
-
     if len(tokens) < 8 or tokens[5].text.upper() != "AS" or tokens[6].text.upper() != "INSERT":
         raise error(pipeline, tokens[0].start,
                     "expected CREATE OR REPLACE PUMP \"NAME\" AS INSERT INTO \"STREAM\" SELECT STREAM ...")
@@ -121,20 +120,43 @@ def _add_pump(pipeline: Pipeline, tokens: list[Token]) -> None:
         raise error(pipeline, tokens[6].start, "a pump must be INSERT INTO \"STREAM\" SELECT STREAM ...")
     location = location_at(pipeline, tokens[0].start)
     statement_text = pipeline.text[tokens[0].start : tokens[-1].end + 1]
-    branches = union_branches(pipeline, tokens, insert)
+
+    def emit(one: SinkPump) -> None:
+        _translate(pipeline, app, one)
+
+    redirect_reads(pipeline, app, insert, emit)
+    whole = SinkPump(pump, insert, location, statement_text, join_windows, tokens)
+    untranslated = insert.copy()
+    if _translate(pipeline, app, whole):
+        record_sink_pump(app, _target_name(untranslated), replace(whole, insert=untranslated), emit)
+    app.pumps[pump.lower()] = location
+
+
+def _target_name(insert: exp.Insert) -> str:
+    target = insert.this.this if isinstance(insert.this, exp.Schema) else insert.this
+    return kda_name(target.this) if isinstance(target, exp.Table) and isinstance(target.this, exp.Identifier) else ""
+
+
+def _translate(pipeline: Pipeline, app: KdaApplication, pump: SinkPump) -> bool:
+    """Translate a pump (each UNION ALL branch a query of its own); True when it feeds a sink."""
+    from flowsql.kda.translate import translate_pump
+
+    branches = union_branches(pipeline, pump.tokens, pump.insert)
+    to_sink = False
     for number, branch in enumerate(branches, 1):
-        one = insert.copy()
+        one = pump.insert.copy()
         one.set("expression", branch)
-        decl = translate_pump(pipeline, app, pump, one, location, statement_text, join_windows)
+        decl = translate_pump(pipeline, app, pump.name, one, pump.location, pump.text, pump.join_windows)
         if len(branches) > 1:
             decl = replace(decl, translation=f"UNION ALL branch {number} of {len(branches)}: {decl.translation}")
         if not decl.is_view:
             pipeline.inserts.append(decl)
+            to_sink = True
         elif decl.target not in pipeline.views:
             pipeline.views[decl.target] = decl
         else:  # a further pump (or UNION ALL branch) into the same in-application stream
-            pipeline.views[f"{decl.target} <- {pump} {number}"] = decl
-    app.pumps[pump.lower()] = location
+            pipeline.views[f"{decl.target} <- {pump.name} {number}"] = decl
+    return to_sink
 
 
 def union_branches(pipeline: Pipeline, tokens: list[Token], insert: exp.Insert) -> list[exp.Expression]:

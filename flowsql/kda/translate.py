@@ -13,6 +13,7 @@ import sqlglot
 from sqlglot import exp
 
 from flowsql.errors import Location, PipelineError
+from flowsql.kda.division import integer_division
 from flowsql.kda.functions import TIME_UNITS, FunctionError, floor_unit, interval_us, rewrite_functions
 from flowsql.kda.model import WINDOW_END, KdaApplication, KdaStream, PumpDecl
 from flowsql.kda.parser import kda_name
@@ -23,6 +24,8 @@ from flowsql.records import ARRIVAL_TIME
 
 if TYPE_CHECKING:
     from flowsql.engine.operators import OperatorFactory
+    from flowsql.kda.sliding import SlidingSpec
+    from flowsql.kda.stagger import StaggerSpec
 
 _SYSTEM_COLUMNS = {ARRIVAL_TIME, "window_start", WINDOW_END}
 
@@ -64,95 +67,168 @@ class _Pump:
         return node_error(self.pipeline, node, message, self.location, hint)
 
 
+@dataclass(frozen=True)
+class _Target:
+    """The stream a pump inserts into: its node in the query, its declaration, the sink it is
+    bound to (None for an in-application stream) and the INSERT's column list, if any."""
+
+    node: exp.Expression
+    stream: KdaStream
+    sink: str | None
+    listed: list[str] | None
+
+
+@dataclass
+class _Shape:
+    """How a single-input pump runs: the column that carries its output ROWTIME, the words
+    `explain` shows, and the KDA window operator it needs (at most one)."""
+
+    system: str
+    how: str
+    stagger: StaggerSpec | None = None
+    bucket: _Bucket | None = None
+    sliding: SlidingSpec | None = None
+
+
 def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: exp.Insert,
                    location: Location, text: str, join_windows: dict[int, int | None] | None = None) -> PumpDecl:
+    """One pump (one UNION ALL branch) as a flowsql query, by a pass per concern."""
     work = _Pump(pipeline, app, pump, location)
-    target_node, listed = insert.this, None
-    if isinstance(target_node, exp.Schema):
-        listed = [kda_name(c.this if isinstance(c, exp.Column) else c) for c in target_node.expressions]
-        target_node = target_node.this
-    target = kda_name(target_node.this) if isinstance(target_node, exp.Table) else ""
-    stream = app.streams.get(target.lower())
-    if stream is None:
-        raise work.fail(target_node, f"the pump inserts into '{target}', which no CREATE OR REPLACE STREAM declares")
-    sink = next((n for n in pipeline.sinks if n.lower() == target.lower()), None)
+    target = _resolve_target(work, insert)
     query = insert.expression
     if not isinstance(query, exp.Select):
         raise work.fail(query, "a pump must insert SELECT STREAM ..., or SELECT STREAMs joined by UNION ALL")
     query, forest = expand_random_cut_forest(work, query)
     query = expand_tumbling_items(work, query)
     tables = _stream_tables(work, query)
-    windowed = [t for t in tables if _offset(t) in (join_windows or {})]
     if len(tables) == 2:
         from flowsql.kda.stream_join import translate_join
 
-        join = translate_join(work, query, tables, join_windows or {}, stream, listed, sink)
-        _fill(work, target_node, stream, sink, join.rowtime, tables)
-        return PumpDecl(target=sink or stream.name, is_view=sink is None, query=query, location=location, text=text,
-                        pump=pump, translation=join.describe(), factory=join, planner=join)
+        join = translate_join(work, query, tables, join_windows or {}, target.stream, target.listed, target.sink)
+        _fill(work, target.node, target.stream, target.sink, join.rowtime, tables)
+        return PumpDecl(target=target.sink or target.stream.name, is_view=target.sink is None, query=query,
+                        location=location, text=text, pump=pump, translation=join.describe(), factory=join,
+                        planner=join)
+    input_table = _single_input(work, query, tables, join_windows or {})
+    _bind_references(app, query, input_table)
+    input_name = input_table.name
+    rowtime = _input_rowtime(work, input_name, input_table)
+    columns = _input_columns(work, input_name)
+    _rename_system_columns(query, rowtime, any(s.lower() == input_name.lower() for s in pipeline.sources))
+    _expand_stars(work, query, columns)
+    _unwrap_monotonic(query)
+    shape = _window_shape(work, query, input_table, rowtime)
+    _rewrite_expressions(work, query, shape, input_table, rowtime, columns)
+    _project(work, query, target.stream, target.listed, None if target.sink else shape.system,
+             aggregated=shape.stagger is not None)
+    how, factory = _finish_operator(work, query, shape, input_name, None if target.sink else shape.system)
+    if forest is not None:
+        operator_sql = forest.finish(work, query, input_name, typed_input(columns, rowtime))
+        how, factory = forest.describe() + "; duckdb sql per batch: " + operator_sql, forest
+    _fill(work, target.node, target.stream, target.sink, shape.system, [input_table])
+    return PumpDecl(target=target.sink or target.stream.name, is_view=target.sink is None, query=query,
+                    location=location, text=text, pump=pump, translation=how, factory=factory)
+
+
+def _resolve_target(work: _Pump, insert: exp.Insert) -> _Target:
+    """`INSERT INTO "S" [(cols)]`: the declared stream, and the sink of its name if there is one."""
+    node, listed = insert.this, None
+    if isinstance(node, exp.Schema):
+        listed = [kda_name(c.this if isinstance(c, exp.Column) else c) for c in node.expressions]
+        node = node.this
+    name = kda_name(node.this) if isinstance(node, exp.Table) else ""
+    stream = work.app.streams.get(name.lower())
+    if stream is None:
+        raise work.fail(node, f"the pump inserts into '{name}', which no CREATE OR REPLACE STREAM declares")
+    sink = next((n for n in work.pipeline.sinks if n.lower() == name.lower()), None)
+    return _Target(node, stream, sink, listed)
+
+
+def _single_input(work: _Pump, query: exp.Select, tables: list[exp.Table],
+                  join_windows: dict[int, int | None]) -> exp.Table:
+    """The one stream a pump that joins no other stream reads; refuses what only joins may do
+    and what no pump may (setting ROWTIME)."""
+    windowed = [t for t in tables if _offset(t) in join_windows]
     if windowed:
         raise work.fail(windowed[0], "a window on a stream in FROM belongs to a stream-to-stream join",
                         "join two streams, or aggregate over a window with OVER in the SELECT list")
-    input_table = tables[0]
     for item in query.expressions:
         if isinstance(item, exp.Alias) and item.alias.upper() == "ROWTIME":
             raise work.fail(item.args.get("alias"), "setting ROWTIME with `AS ROWTIME` is not supported by flowsql's "
                             "KDA front end", "window on the event-time column with a WATERMARK on the source instead")
+    return tables[0]
+
+
+def _bind_references(app: KdaApplication, query: exp.Select, input_table: exp.Table) -> None:
+    """Each reference table read by the pump becomes the relation that reads its file."""
     for table in list(query.find_all(exp.Table)):
         reference = app.references.get(table.name.lower())
         if reference is not None and table is not input_table:
             table.replace(reference.relation(table.alias or table.name))
-    input_name = input_table.name
-    rowtime = app.rowtime_of(pipeline, input_name)
-    if rowtime is None and any(n.lower() == input_name.lower() for n in pipeline.sinks):
-        raise work.fail(input_table, f"the stream '{input_name}' is bound to a sink, so no pump can read it",
-                        "let both pumps read an in-application stream that is not bound to a sink")
+
+
+def _input_rowtime(work: _Pump, input_name: str, input_table: exp.Table) -> str:
+    """The column that holds the input's ROWTIME; a stream no pump has filled yet has none."""
+    rowtime = work.app.rowtime_of(work.pipeline, input_name)
+    if rowtime is None and any(n.lower() == input_name.lower() for n in work.pipeline.sinks):
+        raise work.fail(input_table, f"the stream '{input_name}' is bound to a sink and read before any pump fills it",
+                        "declare a pump that fills it earlier in the file")
     if rowtime is None:
         raise work.fail(input_table, f"the stream '{input_name}' is read before any pump fills it",
                         "declare the pump that fills it earlier in the file")
-    is_source = any(s.lower() == input_name.lower() for s in pipeline.sources)
-    _rename_system_columns(query, rowtime, is_source)
-    _expand_stars(work, query, _input_columns(work, input_name))
+    return rowtime
+
+
+def _window_shape(work: _Pump, query: exp.Select, input_table: exp.Table, rowtime: str) -> _Shape:
+    """Stagger, tumbling (the query turned to TUMBLE), sliding, or per row, in that order."""
     from flowsql.kda.sliding import prepare_sliding
     from flowsql.kda.stagger import prepare_stagger
 
     stagger = prepare_stagger(work, query, rowtime)
-    bucket = _window_bucket(work, query, input_name, rowtime) if stagger is None else None
-    sliding = None
     if stagger is not None:
-        system = rowtime
-        how = stagger.describe()
-    elif bucket is not None:
+        return _Shape(rowtime, stagger.describe(), stagger=stagger)
+    bucket = _window_bucket(work, query, input_table.name, rowtime)
+    if bucket is not None:
         _to_tumble(query, input_table, bucket, rowtime)
-        system = WINDOW_END
         how = f"tumbling window: STEP/FLOOR of {bucket.column} by {bucket.size_us / 1e6:g} s -> TUMBLE"
-    else:
-        sliding = prepare_sliding(work, query, rowtime)
-        system = rowtime
-        how = sliding.describe() if sliding else "per row: runs on every micro-batch"
-    if stagger is not None or bucket is not None:
+        return _Shape(WINDOW_END, how, bucket=bucket)
+    sliding = prepare_sliding(work, query, rowtime)
+    return _Shape(rowtime, sliding.describe() if sliding else "per row: runs on every micro-batch", sliding=sliding)
+
+
+def _rewrite_expressions(work: _Pump, query: exp.Select, shape: _Shape, input_table: exp.Table, rowtime: str,
+                         columns: list[Column]) -> None:
+    """The expression rules: KDA's aggregates, columns, division and functions in DuckDB's terms."""
+    windowed = shape.stagger is not None or shape.bucket is not None
+    if windowed:
         _first_last_as_aggregates(query, rowtime)
-    _refuse_shard_id(work, query)
+    _refuse_shard_id(work, query, columns)
+    integer_division(query, columns)
     try:
         rewrite_functions(query)
     except FunctionError as exc:
         raise work.fail(exc.node, str(exc)) from None
     _check_functions(work, query)
-    _project(work, query, stream, listed, None if sink else system, aggregated=stagger is not None)
-    if sliding is not None:
-        how += "; duckdb sql per batch: " + sliding.finish(query, input_name)
-    if stagger is not None:
-        operator_sql = stagger.finish(query, input_name, None if sink else system)
-        how = stagger.describe() + "; duckdb sql per closed window: " + operator_sql
-    factory: OperatorFactory | None = sliding or stagger
-    if forest is not None:
-        typed = typed_input(_input_columns(work, input_name), rowtime)
-        operator_sql = forest.finish(work, query, input_name, typed)
-        how = forest.describe() + "; duckdb sql per batch: " + operator_sql
-        factory = forest
-    _fill(work, target_node, stream, sink, system, [input_table])
-    return PumpDecl(target=sink or stream.name, is_view=sink is None, query=query, location=location, text=text,
-                    pump=pump, translation=how, factory=factory)
+    if not windowed:
+        _carry_time_through_subqueries(query, input_table, rowtime)
+
+
+def _finish_operator(work: _Pump, query: exp.Select, shape: _Shape, input_name: str,
+                     system: str | None) -> tuple[str, OperatorFactory | None]:
+    """The SQL a sliding or stagger operator runs, and the words `explain` shows for it."""
+    if shape.sliding is not None:
+        return shape.how + "; duckdb sql per batch: " + shape.sliding.finish(query, input_name), shape.sliding
+    if shape.stagger is not None:
+        operator_sql = shape.stagger.finish(query, input_name, system)
+        return shape.stagger.describe() + "; duckdb sql per closed window: " + operator_sql, shape.stagger
+    return shape.how, None
+
+
+def _unwrap_monotonic(query: exp.Select) -> None:
+    """MONOTONIC(x) only tells KDA that x never decreases (so a GROUP BY on it can close): it is x."""
+    for node in list(query.find_all(exp.Anonymous)):
+        if str(node.this).upper() == "MONOTONIC" and len(node.expressions) == 1:
+            node.replace(node.expressions[0])
 
 
 def _first_last_as_aggregates(query: exp.Select, rowtime: str) -> None:
@@ -165,12 +241,27 @@ def _first_last_as_aggregates(query: exp.Select, rowtime: str) -> None:
         node.replace(sqlglot.parse_one(f"{function}({node.this.sql('duckdb')} ORDER BY \"{rowtime}\")", read="duckdb"))
 
 
-def _refuse_shard_id(work: _Pump, query: exp.Select) -> None:
+def _carry_time_through_subqueries(query: exp.Select, table: exp.Table, rowtime: str) -> None:
+    """A per-row pump whose stream is read in a FROM subquery: each SELECT between the stream
+    and the pump's own passes the row's time on, for a ROWTIME above it and for the target's."""
+    inner = table.find_ancestor(exp.Select)
+    while inner is not None and inner is not query:
+        names = {name.lower() for name in inner.named_selects}
+        if rowtime.lower() not in names and not inner.args.get("group") and not any(
+                isinstance(e, exp.Star) for e in inner.expressions):
+            inner.select(exp.column(rowtime), copy=False)
+        inner = inner.parent.find_ancestor(exp.Select) if inner.parent is not None else None
+
+
+def _refuse_shard_id(work: _Pump, query: exp.Select, columns: list[Column]) -> None:
+    """SHARD_ID is a column of the input only when the Kinesis source fills one (`shard_column`)."""
+    if any(c.name.upper() == "SHARD_ID" for c in columns):
+        return
     for column in query.find_all(exp.Column):
         if column.name.upper() == "SHARD_ID" and not column.this.quoted:
-            raise work.fail(column, "SHARD_ID is not supported by flowsql's KDA front end: the engine gets a "
-                            "source's rows without the shard each came from",
-                            "map the partition key into a column of the source, or leave SHARD_ID out")
+            raise work.fail(column, "SHARD_ID is not a column of this pump's input: only a Kinesis source gives "
+                            "each row's shard, in a column it is asked to fill",
+                            "declare \"SHARD_ID\" VARCHAR on the Kinesis source with shard_column = 'SHARD_ID'")
 
 
 def _fill(work: _Pump, target_node: exp.Expression, stream: KdaStream, sink: str | None, system: str,

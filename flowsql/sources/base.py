@@ -14,7 +14,7 @@ from flowsql.decode import NdjsonDecoder, RecordDecoder
 from flowsql.decode_csv import CsvDecoder, CsvFormat
 from flowsql.errors import ConfigError
 from flowsql.options import choice, duration
-from flowsql.pipeline.model import SourceDecl
+from flowsql.pipeline.model import Column, SourceDecl
 from flowsql.records import ARRIVAL_TIME, SourceBatch
 from flowsql.sources.event_time import PartitionClocks, TimeBounds
 
@@ -70,14 +70,16 @@ class Source(ABC):
     def read(self, stop: threading.Event) -> Iterator[SourceBatch]:
         """Yield decoded batches until the end of the stream or until `stop` is set."""
 
-    def record_decoder(self, judge_times: bool = True) -> RecordDecoder:
+    def record_decoder(self, judge_times: bool = True, columns: tuple[Column, ...] | None = None) -> RecordDecoder:
         """The decoder of this source's record format; with `judge_times`, it sends records whose
-        event time cannot be true to the error output (judged against the chunk's arrival)."""
+        event time cannot be true to the error output (judged against the chunk's arrival).
+        `columns` are the ones read from records, when the source fills some itself."""
         options = self.options
         bounds = self.time_bounds() if judge_times else None
+        read = self.decl.columns if columns is None else columns
         if options.format != "csv":
-            return NdjsonDecoder(self.decl.name, self.decl.columns, bounds)
-        return CsvDecoder(self.decl.name, self.decl.columns, csv_format(self.decl, options), bounds)
+            return NdjsonDecoder(self.decl.name, read, bounds)
+        return CsvDecoder(self.decl.name, read, csv_format(self.decl, options), bounds)
 
     def time_bounds(self) -> TimeBounds | None:
         """The event times this source's records can have (None without a WATERMARK)."""

@@ -18,6 +18,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from flowsql.decode import arrow_schema
 from flowsql.errors import ConfigError, SourceError
 from flowsql.metrics import Metrics, SourceReporter
 from flowsql.options import choice, duration, size
@@ -31,6 +32,7 @@ from flowsql.sources.kinesis_client import Backoff, error_code, is_retryable, ki
 from flowsql.sources.kinesis_clocks import ShardClocks, latest_per_shard, parents_of
 from flowsql.sources.kinesis_records import UserRow, decode_rows, user_rows
 from flowsql.sources.kinesis_shard import ReadSettings, ShardFetch, ShardReader
+from flowsql.sources.kinesis_shard_column import shard_column
 from flowsql.sources.kinesis_windows import TumblingWindows, WindowResults, tumbling_windows
 
 _FETCHES_PER_BATCH = 32  # GetRecords answers already waiting are decoded together
@@ -59,6 +61,7 @@ class KinesisOptions(SourceOptions):
     report_batch_item_failures: bool = False
     bisect_batch_on_function_error: bool = False
     maximum_retry_attempts: int = -1
+    shard_column: str = ""  # a declared VARCHAR column the source fills with each row's shard id
 
 
 @register("kinesis")
@@ -84,9 +87,10 @@ class KinesisSource(Source):
         stream = options.stream
         self.stream_args = {"StreamARN": stream} if stream.startswith("arn:") else {"StreamName": stream}
         # Implausible event times are judged after each row has its own arrival time attached.
-        self.decoder = self.record_decoder(judge_times=False)  # judged by each record's own arrival
+        self.shard_column, read = shard_column(decl, options.shard_column)
+        self.decoder = self.record_decoder(judge_times=False, columns=read)  # judged by each record's own arrival
         self.bounds = self.time_bounds()
-        self.schema = self.decoder.schema
+        self.schema = arrow_schema(decl.columns)
         self.settings = ReadSettings(
             call_interval=options.get_records_interval, idle_interval=options.idle_interval,
             records_per_call=options.records_per_call, read_throughput=options.read_throughput,
@@ -219,6 +223,8 @@ class KinesisSource(Source):
             if fetch.end:
                 ended.add(fetch.shard_id)
         table, errors, decoded = decode_rows(self.decoder, rows, self.bounds)
+        if self.shard_column is not None:
+            table = self.shard_column.add(table, [row.shard for row in decoded])
         self.clocks.observe(latest_per_shard(table, decoded, self.clocks.clocks.columns), fetched)
         progress, _ = self.clocks.progress()
         raw_bytes = sum(len(r["Data"]) for fetch in fetches for r in fetch.records)
@@ -300,6 +306,8 @@ class KinesisSource(Source):
         if not moved:
             return None
         empty = decode_rows(self.decoder, []).table
+        if self.shard_column is not None:
+            empty = self.shard_column.add(empty, [])
         return SourceBatch(self.name, empty, [], self._position(), 0, progress)
 
     def _any_idle(self) -> bool:

@@ -162,4 +162,5 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM"
 """)
     result = run_cli("validate", str(pipeline))
     assert result.code == 2
-    assert "app.sql:6:36: SHARD_ID is not supported" in result.stderr, result.stderr
+    assert "app.sql:6:36: SHARD_ID is not a column of this pump's input" in result.stderr, result.stderr
+    assert "shard_column = 'SHARD_ID'" in result.stderr

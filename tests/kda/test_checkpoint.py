@@ -32,7 +32,7 @@ def _engine(run: PipelineRun, out: list[dict[str, object]]) -> Engine:
 
 
 @pytest.mark.parametrize("name", ["sliding_average", "sliding_rows", "stagger_window", "weather_sliding_min_max",
-                                  "stream_join", "stream_join_outer", "multiple_pumps",
+                                  "stream_join", "stream_join_outer", "multiple_pumps", "output_read_by_pumps",
                                   "anomaly_detection", "anomaly_explanation"])
 def test_restored_engine_continues_where_the_snapshot_was(name: str) -> None:
     run, batches = _batches(name)

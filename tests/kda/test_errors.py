@@ -88,13 +88,11 @@ def test_bad_json_path_mapping_is_placed(tmp_path: Path) -> None:
     assert "app.sql:2:75:" in result.stderr and "MAPPING takes a quoted JSON path" in result.stderr
 
 
-def test_reading_a_stream_bound_to_a_sink_is_refused(tmp_path: Path) -> None:
-    message = _check(tmp_path, """CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM"
-SELECT STREAM ticker_symbol, 1 FROM "SOURCE_SQL_STREAM_001";
-CREATE OR REPLACE STREAM "AGAIN" (ticker_symbol VARCHAR(4));
+def test_reading_an_output_stream_before_any_pump_fills_it_is_refused(tmp_path: Path) -> None:
+    message = _check(tmp_path, """CREATE OR REPLACE STREAM "AGAIN" (ticker_symbol VARCHAR(4));
 CREATE OR REPLACE PUMP "P2" AS INSERT INTO "AGAIN"
 SELECT STREAM ticker_symbol FROM "DESTINATION_SQL_STREAM";""")
-    assert "app.sql:10:" in message and "bound to a sink, so no pump can read it" in message
+    assert "app.sql:8:34:" in message and "bound to a sink and read before any pump fills it" in message
 
 
 def test_current_row_timestamp_is_the_processing_time(tmp_path: Path) -> None:

@@ -1,0 +1,13 @@
+-- Anomaly score per reading with RANDOM_CUT_FOREST over the numeric columns of a cursor.
+CREATE SOURCE "SOURCE_SQL_STREAM_001" (
+    arrival_time TIMESTAMP, "device_id" VARCHAR, "temperature" DOUBLE, "humidity" INTEGER, "status" VARCHAR
+) WITH (connector = 'file', path = '$DATA/sensors.json');
+
+CREATE OR REPLACE STREAM "TEMP_STREAM" ("temperature" DOUBLE, "humidity" INTEGER, "ANOMALY_SCORE" DOUBLE);
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" ("temperature" DOUBLE, "humidity" INTEGER, "ANOMALY_SCORE" DOUBLE);
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "TEMP_STREAM"
+    SELECT STREAM "temperature", "humidity", ANOMALY_SCORE
+    FROM TABLE(RANDOM_CUT_FOREST(
+        CURSOR(SELECT STREAM "temperature", "humidity" FROM "SOURCE_SQL_STREAM_001"), 50, 64, 1000, 1));
+CREATE OR REPLACE PUMP "OUTPUT_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+    SELECT STREAM * FROM "TEMP_STREAM";

@@ -1,0 +1,12 @@
+-- RANDOM_CUT_FOREST_WITH_EXPLANATION: a score and a JSON explanation per reading.
+CREATE SOURCE "SOURCE_SQL_STREAM_001" (
+    arrival_time TIMESTAMP, "device_id" VARCHAR, "temperature" DOUBLE, "humidity" INTEGER, "status" VARCHAR
+) WITH (connector = 'file', path = '$DATA/sensors.json');
+
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (
+    "temperature" DOUBLE, "humidity" DOUBLE, "ANOMALY_SCORE" DOUBLE, "ANOMALY_EXPLANATION" VARCHAR(512));
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+    SELECT STREAM "temperature", "humidity", "ANOMALY_SCORE", "ANOMALY_EXPLANATION"
+    FROM TABLE(RANDOM_CUT_FOREST_WITH_EXPLANATION(
+        CURSOR(SELECT STREAM "temperature", CAST("humidity" AS DOUBLE) AS "humidity" FROM "SOURCE_SQL_STREAM_001"),
+        30, 64, 1000, 1, true));

@@ -1,0 +1,11 @@
+-- The most traded tickers of each minute, TOP_K_ITEMS_TUMBLING over a cursor.
+CREATE SOURCE "SOURCE_SQL_STREAM_001" (
+    arrival_time TIMESTAMP, "ticker_symbol" VARCHAR, "sector" VARCHAR, "change" DOUBLE, "price" DOUBLE
+) WITH (connector = 'file', path = '$DATA/ticks.json');
+
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" ("TICKER" VARCHAR(4), "MOST_FREQUENT_VALUES" BIGINT);
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+    SELECT STREAM *
+    FROM TABLE (TOP_K_ITEMS_TUMBLING(
+        CURSOR(SELECT STREAM * FROM "SOURCE_SQL_STREAM_001"),
+        'ticker_symbol', 2, 60));

@@ -1,0 +1,9 @@
+-- The record's arrival time selected as APPROXIMATE_ARRIVAL_TIME next to ROWTIME.
+CREATE SOURCE "SOURCE_SQL_STREAM_001" (
+    arrival_time TIMESTAMP, "ticker_symbol" VARCHAR, "price" DOUBLE
+) WITH (connector = 'file', path = '$DATA/ticks.json');
+
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (ticker_symbol VARCHAR(4), arrived TIMESTAMP, row_time TIMESTAMP);
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+    SELECT STREAM ticker_symbol, APPROXIMATE_ARRIVAL_TIME, ROWTIME
+    FROM "SOURCE_SQL_STREAM_001" WHERE price < 100;
