@@ -12,6 +12,8 @@ from sqlglot import exp, generator, tokens
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.dialects.hive import Hive
 
+from flowsql.compile.flink_strptime import FlinkCall
+
 # Flink SQL's interval units are singular (Calcite); DuckDB writes '5 seconds'.
 _UNITS = {
     "MICROSECOND": "MICROSECOND", "MILLISECOND": "MILLISECOND", "SECOND": "SECOND", "MINUTE": "MINUTE",
@@ -164,6 +166,7 @@ class Flink(Dialect):
             TableArgument: _table_argument_sql,
             Descriptor: lambda self, e: f"DESCRIPTOR({self.sql(e, 'this')})",
             TableFunction: lambda self, e: f"TABLE({self.sql(e, 'this')})",
+            FlinkCall: lambda self, e: self.func(str(e.this), *e.expressions),
             exp.Interval: _interval_sql,
             exp.TimestampTrunc: _floor_to_sql,
             exp.DateTrunc: _floor_to_sql,

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from flowsql.compile.flink_dialect import TRUNCATE_UNITS, Descriptor, Flink, TableArgument, TableFunction
+from flowsql.compile.flink_strptime import FlinkCall, to_timestamp
+from flowsql.compile.flink_structs import FIELD_MARK, flatten_structs
+from flowsql.compile.flink_top_n import TOP_N_MARK, rewrite_top_n
 from flowsql.compile.unsupported import UnsupportedError, unsupported
 from flowsql.engine.planner import WINDOW_COLUMNS, FrontEndQuery, Plan, window_call
 from flowsql.options import parse_duration
@@ -55,8 +58,10 @@ def translate_query(pipeline: Pipeline, decl: QueryDecl, plan: Plan, time_attrib
     columns Flink can window on; `extra_columns` are appended to the SELECT list (partitions)."""
     query = decl.query.copy()
     _refuse_kda_operators(pipeline, decl)
+    flatten_structs(query)
     _rewrite_functions(pipeline, decl, query)
     _match_column_case(query, _input_columns(plan, decl))
+    query = rewrite_top_n(pipeline, decl, query)
     _rewrite_over(pipeline, decl, query, _input_attributes(plan, decl, time_attributes))
     _check_supported(pipeline, decl, query, plan)
     kinds = []
@@ -115,7 +120,7 @@ def _rewrite_over(pipeline: Pipeline, decl: QueryDecl, query: exp.Query, attribu
                                else [e.copy() for e in spec.args.get(part) or []])
                 window.set("alias", None)
         select.set("windows", None)
-        windows = list(select.find_all(exp.Window))
+        windows = [w for w in select.find_all(exp.Window) if not w.meta.get(TOP_N_MARK)]
         for window in windows:
             _check_over(pipeline, decl, window, attributes)
         shapes = {_over_shape(w) for w in windows}
@@ -178,6 +183,27 @@ def _rewrite_functions(pipeline: Pipeline, decl: QueryDecl, query: exp.Query) ->
             # SIMILAR TO and KDA's regex matches: Flink's REGEXP finds, so anchor the whole text.
             pattern = exp.Literal.string(f"^(?:{node.expressions[1].this})$")
             node.replace(exp.RegexpLike(this=node.expressions[0], expression=pattern))
+        elif name in ("strptime", "try_strptime") and len(node.expressions) == 2 \
+                and isinstance(node.expressions[1], exp.Literal) and node.expressions[1].is_string:
+            parsed = to_timestamp(node.expressions[0], node.expressions[1].this)
+            if parsed is not None:
+                node.replace(parsed)
+    for parse in list(query.find_all(exp.StrToTime)):
+        form = parse.args.get("format")
+        parsed = to_timestamp(parse.this, form.this) if isinstance(form, exp.Literal) and form.is_string else None
+        if parsed is not None:
+            parse.replace(parsed)
+    for match in list(query.find_all(exp.RegexpFullMatch)):
+        if isinstance(match.expression, exp.Literal) and match.expression.is_string:
+            pattern = exp.Literal.string(f"^(?:{match.expression.this})$")
+            match.replace(exp.RegexpLike(this=match.this, expression=pattern))
+    for item in list(query.find_all(exp.Bracket)):
+        # str_split(text, sep)[i] (KDA's VARIABLE_COLUMN_LOG_PARSE): SPLIT_INDEX counts from 0, as
+        # sqlglot's tree does; both give NULL past the last part.
+        index = item.expressions[0] if len(item.expressions) == 1 else None
+        if isinstance(item.this, exp.Split) and isinstance(item.this.expression, exp.Literal) \
+                and isinstance(index, exp.Literal) and index.is_int and not item.args.get("offset"):
+            item.replace(FlinkCall(this="SPLIT_INDEX", expressions=[item.this.this, item.this.expression, index]))
     for step in list(query.find_all(exp.UnixToTime)):
         scale = step.args.get("scale")
         floored = _step_of_timestamp(step.this) if scale is not None and str(scale.this) == "6" else None
@@ -217,6 +243,11 @@ def _drop_order_by(decl: QueryDecl, query: exp.Query) -> list[str]:
 def _check_supported(pipeline: Pipeline, decl: QueryDecl, query: exp.Query, plan: Plan) -> None:
     timestamp_columns = _timestamp_columns(plan, decl)
     for node in query.walk():
+        if isinstance(node, exp.RowNumber) and isinstance(node.parent, exp.Window) \
+                and node.parent.meta.get(TOP_N_MARK):
+            continue
+        if isinstance(node, exp.RegexpExtract) and node.meta.get(FIELD_MARK):
+            continue  # a struct field's group: within a full match, so both engines find the same text
         if isinstance(node, exp.Anonymous):
             if _window_call_parent(node):
                 continue

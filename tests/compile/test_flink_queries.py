@@ -207,6 +207,47 @@ def test_kda_sliding_window_becomes_a_flink_over_aggregation() -> None:
 
 def test_error_from_a_translated_pump_points_at_the_statement_not_a_comment() -> None:
     with pytest.raises(UnsupportedError) as caught:
-        compile_flink(load_pipeline(Path("pipelines/kda/top_k_items.sql")))
+        compile_flink(load_pipeline(Path("pipelines/kda/weather_sliding_min_max.sql")))
     assert caught.value.location.line > 3
     assert "and()" not in str(caught.value) and "epoch_us" not in str(caught.value)
+
+
+def test_top_k_per_window_becomes_a_flink_window_top_n() -> None:
+    sql = insert_of(compiled("SELECT window_start, page, count(*) AS n FROM TUMBLE(clicks, ts, INTERVAL '1 minute') "
+                             "GROUP BY window_start, window_end, page QUALIFY row_number() OVER (PARTITION BY window_start "
+                             "ORDER BY count(*) DESC, page) <= 3"))
+    assert sql.startswith("INSERT INTO `out` SELECT `window_start`, `page`, `n` FROM (SELECT *, ROW_NUMBER() OVER "
+                          "(PARTITION BY `window_start`, `window_end` ORDER BY `k__0` DESC, `page`) AS `row__number`")
+    assert "COUNT(*) AS `k__0`, `window_end` FROM TABLE(TUMBLE(" in sql
+    assert sql.endswith("WHERE `row__number` <= 3;")
+
+
+def test_qualify_other_than_top_k_per_window_is_refused_with_the_form_flink_has() -> None:
+    with pytest.raises(UnsupportedError) as caught:
+        compiled("SELECT page, price FROM clicks QUALIFY row_number() OVER (PARTITION BY page ORDER BY price) = 1")
+    assert "top-K per window" in str(caught.value)
+    assert caught.value.location.line == 7
+
+
+def test_struct_fields_read_outside_become_columns_of_the_subquery() -> None:
+    sql = insert_of(compiled("SELECT t.r.a AS first, t.f.c AS second FROM (SELECT {'a': upper(page), 'b': 1} AS r, "
+                             "CASE WHEN regexp_full_match(page, 'x(.)') THEN regexp_extract(page, 'x(.)', ['c']) "
+                             "END AS f FROM clicks) AS t"))
+    assert sql.startswith("INSERT INTO `out` SELECT `t`.`r__a` AS `first`, `t`.`f__c` AS `second` FROM (SELECT "
+                          "UPPER(`page`) AS `r__a`, CASE WHEN REGEXP(`page`, '^(?:x(.))$') THEN "
+                          "COALESCE(REGEXP_EXTRACT(`page`, 'x(.)', 1), '') END AS `f__c` FROM `clicks`) AS `t`")
+
+
+def test_strptime_becomes_to_timestamp_checked_by_formatting_back() -> None:
+    sql = insert_of(compiled("SELECT try_strptime(page, '%Y%m%d') AS day, "
+                             "strptime(page, '%d/%b/%Y:%H:%M:%S') AS moment FROM clicks"))
+    assert "TO_TIMESTAMP(`page`, 'yyyyMMdd')" in sql
+    # Flink reads 30 February as 28 February: only a value that formats back to its text counts.
+    assert "WHEN DATE_FORMAT(COALESCE(TO_TIMESTAMP(`page`, 'yyyyMMdd'), TO_TIMESTAMP(`page`, 'yyyyMd')), " \
+           "'yyyyMMdd') = `page`" in sql
+    assert "TO_TIMESTAMP(`page`, 'dd/MMM/yyyy:HH:mm:ss'), TO_TIMESTAMP(`page`, 'd/MMM/yyyy:HH:mm:ss')" in sql
+
+
+def test_a_part_of_a_split_becomes_split_index() -> None:
+    sql = insert_of(compiled("SELECT str_split(page, ',')[2] AS second FROM clicks"))
+    assert "SPLIT_INDEX(`page`, ',', 1) AS `second`" in sql
