@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from flowsql.compile.flink_dialect import TRUNCATE_UNITS, Descriptor, Flink, TableArgument, TableFunction
+from flowsql.compile.flink_interval_join import JOIN_MARK, interval_join_reason, rewrite_interval_join
 from flowsql.compile.flink_strptime import FlinkCall, to_timestamp
 from flowsql.compile.flink_structs import FIELD_MARK, flatten_structs
 from flowsql.compile.flink_top_n import TOP_N_MARK, rewrite_top_n
@@ -57,7 +58,7 @@ def translate_query(pipeline: Pipeline, decl: QueryDecl, plan: Plan, time_attrib
     """The query of `decl` in Flink SQL; `time_attributes` maps a stream (lower case) to the
     columns Flink can window on; `extra_columns` are appended to the SELECT list (partitions)."""
     query = decl.query.copy()
-    _refuse_kda_operators(pipeline, decl)
+    _kda_operators(pipeline, decl, query)
     flatten_structs(query)
     _rewrite_functions(pipeline, decl, query)
     _match_column_case(query, _input_columns(plan, decl))
@@ -79,8 +80,9 @@ def translate_query(pipeline: Pipeline, decl: QueryDecl, plan: Plan, time_attrib
     return TranslatedQuery(decl, query.sql(DIALECT, identify=True, pretty=True), tuple(notes))
 
 
-def _refuse_kda_operators(pipeline: Pipeline, decl: QueryDecl) -> None:
-    """KDA pumps that flowsql runs with an operator of its own and Flink SQL has no form for."""
+def _kda_operators(pipeline: Pipeline, decl: QueryDecl, query: exp.Query) -> None:
+    """KDA pumps that flowsql runs with an operator of its own: refused where Flink SQL has no
+    form for them, else rewritten (a stream join as an interval join)."""
     from flowsql.kda.rcf import ForestSpec
     from flowsql.kda.stagger import StaggerSpec
     from flowsql.kda.stream_join import JoinSpec
@@ -91,13 +93,16 @@ def _refuse_kda_operators(pipeline: Pipeline, decl: QueryDecl) -> None:
                       "use a TUMBLE or SESSION window per key, or keep this pipeline on flowsql run"),
         ForestSpec: ("RANDOM_CUT_FOREST has no Flink SQL form (Flink has no anomaly-score function)",
                      "keep this pipeline on flowsql run, or score anomalies in a Flink ML or UDF job"),
-        JoinSpec: (("a KDA stream-to-stream join (windows on both sides, emitted as the later row arrives) is not "
-                    "translated to Flink's interval joins here"),
-                   "keep this pipeline on flowsql run, or write a Flink interval join by hand"),
     }
     for kind, (reason, hint) in reasons.items():
         if isinstance(spec, kind):
             raise unsupported(pipeline, decl, None, reason, hint=hint)
+    if isinstance(spec, JoinSpec):
+        reason = interval_join_reason(spec)
+        if reason is not None:
+            raise unsupported(pipeline, decl, None, reason,
+                              hint="keep this pipeline on flowsql run, or write a Flink interval join by hand")
+        rewrite_interval_join(query, spec)
 
 
 def _input_attributes(plan: Plan, decl: QueryDecl, time_attributes: dict[str, set[str]]) -> set[str]:
@@ -245,6 +250,8 @@ def _check_supported(pipeline: Pipeline, decl: QueryDecl, query: exp.Query, plan
     for node in query.walk():
         if isinstance(node, exp.RowNumber) and isinstance(node.parent, exp.Window) \
                 and node.parent.meta.get(TOP_N_MARK):
+            continue
+        if isinstance(node, exp.Join) and node.meta.get(JOIN_MARK):
             continue
         if isinstance(node, exp.RegexpExtract) and node.meta.get(FIELD_MARK):
             continue  # a struct field's group: within a full match, so both engines find the same text

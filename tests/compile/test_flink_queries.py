@@ -251,3 +251,13 @@ def test_strptime_becomes_to_timestamp_checked_by_formatting_back() -> None:
 def test_a_part_of_a_split_becomes_split_index() -> None:
     sql = insert_of(compiled("SELECT str_split(page, ',')[2] AS second FROM clicks"))
     assert "SPLIT_INDEX(`page`, ',', 1) AS `second`" in sql
+
+
+def test_kda_stream_join_becomes_a_flink_interval_join() -> None:
+    sql = insert_of(compile_flink(load_pipeline(Path("pipelines/kda/stream_join_outer.sql"))).script)
+    assert "FROM `ORDERS` AS `o` LEFT OUTER JOIN `TRADES` AS `t` ON (`o`.`order_id` = `t`.`order_id`) AND " \
+           "`o`.`arrival_time` BETWEEN `t`.`arrival_time` - INTERVAL '1' MINUTE AND `t`.`arrival_time` + " \
+           "INTERVAL '0' SECOND" in sql
+    # The pair's ROWTIME is the later one; an unmatched order's is the end of its window.
+    assert "COALESCE(GREATEST(`o`.`arrival_time`, `t`.`arrival_time`), `o`.`arrival_time` + INTERVAL '1' MINUTE, " \
+           "`t`.`arrival_time` + INTERVAL '0' SECOND)" in sql
