@@ -10,7 +10,7 @@ from sqlglot import exp
 
 from flowsql.compile.flink_dialect import TRUNCATE_UNITS, Descriptor, Flink, TableArgument, TableFunction
 from flowsql.compile.flink_interval_join import JOIN_MARK, interval_join_reason, rewrite_interval_join
-from flowsql.compile.flink_strptime import FlinkCall, to_timestamp
+from flowsql.compile.flink_named_calls import rewrite_named_calls
 from flowsql.compile.flink_structs import FIELD_MARK, flatten_structs
 from flowsql.compile.flink_top_n import TOP_N_MARK, rewrite_top_n
 from flowsql.compile.unsupported import UnsupportedError, unsupported
@@ -28,7 +28,7 @@ SUPPORTED_FUNCTIONS: tuple[type[exp.Func], ...] = (
     exp.Sqrt, exp.Ln, exp.Exp, exp.Pow, exp.Trim, exp.Greatest, exp.Least, exp.Replace,
     exp.TimestampTrunc, exp.DateTrunc, exp.TimeToStr, exp.StrToTime, exp.UnixToTime, exp.ArrayAgg,
     exp.RegexpLike, exp.CurrentTimestamp, exp.CurrentDate, exp.Stddev, exp.StddevPop, exp.StddevSamp,
-    exp.Variance, exp.VariancePop, exp.Case, exp.Pad, exp.StrPosition, exp.SimilarTo,
+    exp.Variance, exp.VariancePop, exp.Case, exp.Pad, exp.StrPosition, exp.SimilarTo, exp.Extract,
 )
 # Operators sqlglot models as functions (AND, OR, NOT, comparisons): both engines spell them alike.
 _OPERATORS: tuple[type[exp.Expression], ...] = (exp.Connector, exp.Binary, exp.Unary, exp.Predicate)
@@ -181,6 +181,7 @@ def _match_column_case(query: exp.Query, columns: dict[str, str]) -> None:
 
 def _rewrite_functions(pipeline: Pipeline, decl: QueryDecl, query: exp.Query) -> None:
     """DuckDB functions that Flink spells as other constructs."""
+    rewrite_named_calls(query)
     for node in list(query.find_all(exp.Anonymous)):
         name = str(node.this).lower()
         if name == "regexp_full_match" and len(node.expressions) == 2 \
@@ -188,27 +189,10 @@ def _rewrite_functions(pipeline: Pipeline, decl: QueryDecl, query: exp.Query) ->
             # SIMILAR TO and KDA's regex matches: Flink's REGEXP finds, so anchor the whole text.
             pattern = exp.Literal.string(f"^(?:{node.expressions[1].this})$")
             node.replace(exp.RegexpLike(this=node.expressions[0], expression=pattern))
-        elif name in ("strptime", "try_strptime") and len(node.expressions) == 2 \
-                and isinstance(node.expressions[1], exp.Literal) and node.expressions[1].is_string:
-            parsed = to_timestamp(node.expressions[0], node.expressions[1].this)
-            if parsed is not None:
-                node.replace(parsed)
-    for parse in list(query.find_all(exp.StrToTime)):
-        form = parse.args.get("format")
-        parsed = to_timestamp(parse.this, form.this) if isinstance(form, exp.Literal) and form.is_string else None
-        if parsed is not None:
-            parse.replace(parsed)
     for match in list(query.find_all(exp.RegexpFullMatch)):
         if isinstance(match.expression, exp.Literal) and match.expression.is_string:
             pattern = exp.Literal.string(f"^(?:{match.expression.this})$")
             match.replace(exp.RegexpLike(this=match.this, expression=pattern))
-    for item in list(query.find_all(exp.Bracket)):
-        # str_split(text, sep)[i] (KDA's VARIABLE_COLUMN_LOG_PARSE): SPLIT_INDEX counts from 0, as
-        # sqlglot's tree does; both give NULL past the last part.
-        index = item.expressions[0] if len(item.expressions) == 1 else None
-        if isinstance(item.this, exp.Split) and isinstance(item.this.expression, exp.Literal) \
-                and isinstance(index, exp.Literal) and index.is_int and not item.args.get("offset"):
-            item.replace(FlinkCall(this="SPLIT_INDEX", expressions=[item.this.this, item.this.expression, index]))
     for step in list(query.find_all(exp.UnixToTime)):
         scale = step.args.get("scale")
         floored = _step_of_timestamp(step.this) if scale is not None and str(scale.this) == "6" else None

@@ -261,3 +261,14 @@ def test_kda_stream_join_becomes_a_flink_interval_join() -> None:
     # The pair's ROWTIME is the later one; an unmatched order's is the end of its window.
     assert "COALESCE(GREATEST(`o`.`arrival_time`, `t`.`arrival_time`), `o`.`arrival_time` + INTERVAL '1' MINUTE, " \
            "`t`.`arrival_time` + INTERVAL '0' SECOND)" in sql
+
+
+def test_kda_date_functions_become_flink_date_functions() -> None:
+    sql = insert_of(compile_flink(load_pipeline(Path("pipelines/kda/datetime_functions.sql"))).script)
+    assert "DATE_FORMAT(CAST(CASE WHEN DATE_FORMAT(COALESCE(TO_TIMESTAMP(`sent_at`, 'yyyy-MM-dd HH:mm:ss.SSS')" in sql
+    assert "'dd/MM/yyyy hh:mm:ss a')" in sql  # TIMESTAMP_TO_CHAR's pattern, back in Java's letters
+    # UNIX_TIMESTAMP and TSDIFF: milliseconds since 1970, from whole minutes so an INT holds them.
+    assert ("CAST(TIMESTAMPDIFF(MINUTE, CAST('1970-01-01 00:00:00' AS TIMESTAMP(3)), FLOOR(`arrival_time` TO "
+            "MINUTE)) AS BIGINT) * 60000 + EXTRACT(SECOND FROM `arrival_time`) * 1000 + EXTRACT(MILLISECOND FROM "
+            "`arrival_time`)") in sql
+    assert "FLOOR(CAST(`bytes` AS DOUBLE) / 10)) * 10 AS INT) AS `BYTES_BUCKET`" in sql
