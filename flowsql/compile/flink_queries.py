@@ -11,6 +11,7 @@ from sqlglot import exp
 from flowsql.compile.flink_dialect import TRUNCATE_UNITS, Descriptor, Flink, TableArgument, TableFunction
 from flowsql.compile.flink_interval_join import JOIN_MARK, interval_join_reason, rewrite_interval_join
 from flowsql.compile.flink_named_calls import rewrite_named_calls
+from flowsql.compile.flink_reference import inline_reference_joins
 from flowsql.compile.flink_structs import FIELD_MARK, flatten_structs
 from flowsql.compile.flink_top_n import TOP_N_MARK, rewrite_top_n
 from flowsql.compile.unsupported import UnsupportedError, unsupported
@@ -59,6 +60,7 @@ def translate_query(pipeline: Pipeline, decl: QueryDecl, plan: Plan, time_attrib
     columns Flink can window on; `extra_columns` are appended to the SELECT list (partitions)."""
     query = decl.query.copy()
     _kda_operators(pipeline, decl, query)
+    reference_notes = inline_reference_joins(pipeline, decl, query)
     flatten_structs(query)
     _rewrite_functions(pipeline, decl, query)
     _match_column_case(query, _input_columns(plan, decl))
@@ -74,7 +76,7 @@ def translate_query(pipeline: Pipeline, decl: QueryDecl, plan: Plan, time_attrib
         _expand_group_by(select, bool(kinds))
     if "SESSION" in kinds:
         _shift_session_end(query)
-    notes = _drop_order_by(decl, query)
+    notes = reference_notes + _drop_order_by(decl, query)
     if extra_columns:
         query = _with_columns(query, extra_columns)
     return TranslatedQuery(decl, query.sql(DIALECT, identify=True, pretty=True), tuple(notes))

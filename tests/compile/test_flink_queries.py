@@ -272,3 +272,12 @@ def test_kda_date_functions_become_flink_date_functions() -> None:
             "MINUTE)) AS BIGINT) * 60000 + EXTRACT(SECOND FROM `arrival_time`) * 1000 + EXTRACT(MILLISECOND FROM "
             "`arrival_time`)") in sql
     assert "FLOOR(CAST(`bytes` AS DOUBLE) / 10)) * 10 AS INT) AS `BYTES_BUCKET`" in sql
+
+
+def test_kda_reference_join_writes_the_table_into_the_job_as_a_case_on_the_key() -> None:
+    job = compile_flink(load_pipeline(Path("pipelines/kda/reference_join.sql")))
+    sql = insert_of(job.script)
+    assert ("CAST(CASE `SOURCE_SQL_STREAM_001`.`ticker_symbol` WHEN 'AMZN' THEN 'Amazon' WHEN 'WMT' THEN 'Walmart' "
+            "WHEN 'MSFT' THEN 'Microsoft' END AS STRING) AS `Company`") in sql
+    assert "JOIN" not in sql
+    assert any("read when the job is compiled (3 rows)" in note for note in job.notes)
