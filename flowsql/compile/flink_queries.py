@@ -8,7 +8,15 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from flowsql.compile.flink_dialect import TRUNCATE_UNITS, Descriptor, Flink, TableArgument, TableFunction
+from flowsql.compile.flink_dialect import (
+    TRUNCATE_UNITS,
+    Descriptor,
+    Flink,
+    TableArgument,
+    TableFunction,
+    listed_value,
+    sorted_list_key,
+)
 from flowsql.compile.flink_interval_join import JOIN_MARK, interval_join_reason, rewrite_interval_join
 from flowsql.compile.flink_named_calls import rewrite_named_calls
 from flowsql.compile.flink_reference import inline_reference_joins
@@ -29,14 +37,13 @@ SUPPORTED_FUNCTIONS: tuple[type[exp.Func], ...] = (
     exp.Sqrt, exp.Ln, exp.Exp, exp.Pow, exp.Trim, exp.Greatest, exp.Least, exp.Replace,
     exp.TimestampTrunc, exp.DateTrunc, exp.TimeToStr, exp.StrToTime, exp.UnixToTime, exp.ArrayAgg,
     exp.RegexpLike, exp.CurrentTimestamp, exp.CurrentDate, exp.Stddev, exp.StddevPop, exp.StddevSamp,
-    exp.Variance, exp.VariancePop, exp.Case, exp.Pad, exp.StrPosition, exp.SimilarTo, exp.Extract,
+    exp.Variance, exp.VariancePop, exp.Case, exp.Pad, exp.StrPosition, exp.SimilarTo, exp.Extract, exp.Struct,
 )
 # Operators sqlglot models as functions (AND, OR, NOT, comparisons): both engines spell them alike.
 _OPERATORS: tuple[type[exp.Expression], ...] = (exp.Connector, exp.Binary, exp.Unary, exp.Predicate)
 # Constructs that parse as DuckDB but have no faithful Flink form.
 _NO_FLINK_FORM: dict[type[exp.Expression], str] = {
     exp.Lambda: "a lambda",
-    exp.Struct: "a struct literal",
     exp.Bracket: "a list index or struct field access with [...]",
     exp.Qualify: "QUALIFY",
     exp.Join: "a join",
@@ -77,6 +84,9 @@ def translate_query(pipeline: Pipeline, decl: QueryDecl, plan: Plan, time_attrib
     if "SESSION" in kinds:
         _shift_session_end(query)
     notes = reference_notes + _drop_order_by(decl, query)
+    if any(isinstance(a.this, exp.Order) for a in query.find_all(exp.ArrayAgg)):
+        notes.append(f"query into `{decl.target}`: a sorted list becomes ARRAY_SORT(ARRAY_AGG(...)); ARRAY_SORT "
+                     "came to Flink after 1.19, so this job needs a later Flink")
     if extra_columns:
         query = _with_columns(query, extra_columns)
     return TranslatedQuery(decl, query.sql(DIALECT, identify=True, pretty=True), tuple(notes))
@@ -237,6 +247,11 @@ def _check_supported(pipeline: Pipeline, decl: QueryDecl, query: exp.Query, plan
         if isinstance(node, exp.RowNumber) and isinstance(node.parent, exp.Window) \
                 and node.parent.meta.get(TOP_N_MARK):
             continue
+        if isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Order):
+            key = sorted_list_key(node)
+            if key is None or key.this != listed_value(node):
+                raise unsupported(pipeline, decl, node, "list(... ORDER BY ...) has a Flink form only when ordered "
+                                  "by the listed value itself (ARRAY_SORT of ARRAY_AGG, which takes no ORDER BY)")
         if isinstance(node, exp.Join) and node.meta.get(JOIN_MARK):
             continue
         if isinstance(node, exp.RegexpExtract) and node.meta.get(FIELD_MARK):

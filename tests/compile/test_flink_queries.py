@@ -96,7 +96,7 @@ def test_row_expressions(duckdb: str, flink: str) -> None:
     ("row_number() OVER (ORDER BY ts)", "OVER"),
     ("epoch_ms(ts)", "epoch_ms() of a timestamp"),
     ("regexp_extract_all(page, 'a')", "regexp_extract_all"),
-    ("{'a': page}", "struct"),
+    ("page ->> 'a'", "->>"),
     ("date_trunc('millennium', ts)", "millennium"),
 ])
 def test_construct_without_flink_form_is_an_error_at_its_line_and_column(expression: str, what: str) -> None:
@@ -281,3 +281,19 @@ def test_kda_reference_join_writes_the_table_into_the_job_as_a_case_on_the_key()
             "WHEN 'MSFT' THEN 'Microsoft' END AS STRING) AS `Company`") in sql
     assert "JOIN" not in sql
     assert any("read when the job is compiled (3 rows)" in note for note in job.notes)
+
+
+def test_struct_literal_becomes_a_row_and_a_sorted_list_an_array_sort() -> None:
+    sql = insert_of(compiled("SELECT window_start, {'low': min(price), 'high': max(price)} AS spread, "
+                             "list(DISTINCT page ORDER BY page) AS pages "
+                             "FROM TUMBLE(clicks, ts, INTERVAL '1 minute') GROUP BY ALL"))
+    assert "ROW(MIN(`price`), MAX(`price`)) AS `spread`" in sql
+    # Flink's ARRAY_AGG takes no ORDER BY (it would keep arrival order): the list is sorted after.
+    assert "ARRAY_SORT(ARRAY_AGG(DISTINCT `page`), TRUE, FALSE) AS `pages`" in sql
+
+
+def test_list_ordered_by_another_column_is_refused() -> None:
+    with pytest.raises(UnsupportedError) as caught:
+        compiled("SELECT window_start, list(page ORDER BY ts) AS pages FROM TUMBLE(clicks, ts, INTERVAL '1 minute') "
+                 "GROUP BY ALL")
+    assert "ordered by the listed value itself" in str(caught.value)
