@@ -244,18 +244,13 @@ def _drop_order_by(decl: QueryDecl, query: exp.Query) -> list[str]:
 def _check_supported(pipeline: Pipeline, decl: QueryDecl, query: exp.Query, plan: Plan) -> None:
     timestamp_columns = _timestamp_columns(plan, decl)
     for node in query.walk():
-        if isinstance(node, exp.RowNumber) and isinstance(node.parent, exp.Window) \
-                and node.parent.meta.get(TOP_N_MARK):
+        if _written_for_flink(node):
             continue
         if isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Order):
             key = sorted_list_key(node)
             if key is None or key.this != listed_value(node):
                 raise unsupported(pipeline, decl, node, "list(... ORDER BY ...) has a Flink form only when ordered "
                                   "by the listed value itself (ARRAY_SORT of ARRAY_AGG, which takes no ORDER BY)")
-        if isinstance(node, exp.Join) and node.meta.get(JOIN_MARK):
-            continue
-        if isinstance(node, exp.RegexpExtract) and node.meta.get(FIELD_MARK):
-            continue  # a struct field's group: within a full match, so both engines find the same text
         if isinstance(node, exp.Anonymous):
             if _window_call_parent(node):
                 continue
@@ -275,6 +270,17 @@ def _check_supported(pipeline: Pipeline, decl: QueryDecl, query: exp.Query, plan
             if unit is None or unit.name.upper() not in TRUNCATE_UNITS:
                 raise unsupported(pipeline, decl, node, f"date_trunc to {unit.name if unit else '?'!r} has no "
                                   "Flink FLOOR(... TO unit) form")
+
+
+def _written_for_flink(node: exp.Expression) -> bool:
+    """A construct the rewrites above wrote in its Flink form: the Window Top-N's ROW_NUMBER,
+    an interval join, and a struct field's regexp group (inside a full match, where both
+    engines find the same text)."""
+    if isinstance(node, exp.RowNumber):
+        return isinstance(node.parent, exp.Window) and bool(node.parent.meta.get(TOP_N_MARK))
+    if isinstance(node, exp.Join):
+        return bool(node.meta.get(JOIN_MARK))
+    return isinstance(node, exp.RegexpExtract) and bool(node.meta.get(FIELD_MARK))
 
 
 def _window_call_parent(node: exp.Anonymous) -> bool:
