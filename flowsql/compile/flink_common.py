@@ -59,13 +59,20 @@ def quote_name(name: str) -> str:
 
 
 def flink_interval(seconds: float) -> str:
-    """An INTERVAL literal in the largest unit that holds `seconds` whole."""
+    """An INTERVAL literal in the largest unit that holds `seconds` whole, else in milliseconds
+    as a fraction of a SECOND: Flink's parser has no MILLISECOND unit."""
     for unit, length in (("DAY", 86400), ("HOUR", 3600), ("MINUTE", 60), ("SECOND", 1)):
         if seconds >= length and seconds % length == 0:
             return f"INTERVAL '{int(seconds // length)}' {unit}"
-    if seconds == 0:
+    millis = int(round(seconds * 1000))
+    if millis == 0:
         return "INTERVAL '0' SECOND"
-    return f"INTERVAL '{int(round(seconds * 1000))}' MILLISECOND"
+    if millis < 100_000:  # SECOND's default leading precision holds two digits
+        return f"INTERVAL '{millis // 1000}.{millis % 1000:03d}' SECOND"
+    days, rest = divmod(millis, 86_400_000)
+    hours, rest = divmod(rest, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    return f"INTERVAL '{days} {hours:02d}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}' DAY TO SECOND(3)"
 
 
 def flink_duration(seconds: float) -> str:

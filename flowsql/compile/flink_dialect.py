@@ -10,6 +10,8 @@ from sqlglot import exp, generator, tokens
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.dialects.hive import Hive
 
+from flowsql.compile.flink_strptime import FlinkCall
+
 # Flink SQL's interval units are singular (Calcite); DuckDB writes '5 seconds'.
 _UNITS = {
     "MICROSECOND": "MICROSECOND", "MILLISECOND": "MILLISECOND", "SECOND": "SECOND", "MINUTE": "MINUTE",
@@ -68,6 +70,33 @@ def _interval_sql(self: generator.Generator, expression: exp.Interval) -> str:
     if unit_text is None:
         unit_text = unit.name.upper() if unit is not None else "SECOND"
     return f"INTERVAL '{number}' {unit_text}"
+
+
+def _row_sql(self: generator.Generator, expression: exp.Struct) -> str:
+    """A struct literal as a ROW of its values: the sink's ROW type names the fields."""
+    values = [e.expression if isinstance(e, exp.PropertyEQ) else e for e in expression.expressions]
+    return self.func("ROW", *values)
+
+
+def sorted_list_key(expression: exp.ArrayAgg) -> exp.Ordered | None:
+    """The ORDER BY key of `list(x ORDER BY x)`; None when the list has no ORDER BY. Flink's
+    ARRAY_AGG takes no ORDER BY, so only a list ordered by its own values has a Flink form."""
+    order = expression.this
+    return order.expressions[0] if isinstance(order, exp.Order) and len(order.expressions) == 1 else None
+
+
+def listed_value(expression: exp.ArrayAgg) -> exp.Expression:
+    value = expression.this.this if isinstance(expression.this, exp.Order) else expression.this
+    return value.expressions[0] if isinstance(value, exp.Distinct) and len(value.expressions) == 1 else value
+
+
+def _array_agg_sql(self: generator.Generator, expression: exp.ArrayAgg) -> str:
+    key = sorted_list_key(expression)
+    if key is None:
+        return self.func("ARRAY_AGG", expression.this)
+    listed = self.func("ARRAY_AGG", expression.this.this)
+    ascending = "FALSE" if key.args.get("desc") else "TRUE"
+    return self.func("ARRAY_SORT", listed, ascending, "TRUE" if key.args.get("nulls_first") else "FALSE")
 
 
 def _floor_to_sql(self: generator.Generator, expression: exp.TimestampTrunc) -> str:
@@ -162,6 +191,8 @@ class Flink(Dialect):
             TableArgument: _table_argument_sql,
             Descriptor: lambda self, e: f"DESCRIPTOR({self.sql(e, 'this')})",
             TableFunction: lambda self, e: f"TABLE({self.sql(e, 'this')})",
+            FlinkCall: lambda self, e: self.func(str(e.this), *e.expressions),
+            exp.Struct: _row_sql,
             exp.Interval: _interval_sql,
             exp.TimestampTrunc: _floor_to_sql,
             exp.DateTrunc: _floor_to_sql,
@@ -170,7 +201,7 @@ class Flink(Dialect):
             exp.UnixToTime: _unix_to_time_sql,
             exp.CurrentTimestamp: lambda self, e: "CURRENT_TIMESTAMP",
             exp.CurrentDate: lambda self, e: "CURRENT_DATE",
-            exp.ArrayAgg: lambda self, e: self.func("ARRAY_AGG", e.this),
+            exp.ArrayAgg: _array_agg_sql,
             exp.RegexpLike: lambda self, e: self.func("REGEXP", e.this, e.expression),
             # DuckDB's avg is a DOUBLE for any number; Flink's AVG of integers is an integer.
             exp.Avg: _avg_sql,

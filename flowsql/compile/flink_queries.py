@@ -8,7 +8,20 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from flowsql.compile.flink_dialect import TRUNCATE_UNITS, Descriptor, Flink, TableArgument, TableFunction
+from flowsql.compile.flink_dialect import (
+    TRUNCATE_UNITS,
+    Descriptor,
+    Flink,
+    TableArgument,
+    TableFunction,
+    listed_value,
+    sorted_list_key,
+)
+from flowsql.compile.flink_interval_join import JOIN_MARK, interval_join_reason, rewrite_interval_join
+from flowsql.compile.flink_named_calls import rewrite_named_calls
+from flowsql.compile.flink_reference import inline_reference_joins
+from flowsql.compile.flink_structs import FIELD_MARK, flatten_structs
+from flowsql.compile.flink_top_n import TOP_N_MARK, rewrite_top_n
 from flowsql.compile.unsupported import UnsupportedError, unsupported
 from flowsql.engine.planner import WINDOW_COLUMNS, FrontEndQuery, Plan, window_call
 from flowsql.options import parse_duration
@@ -24,14 +37,13 @@ SUPPORTED_FUNCTIONS: tuple[type[exp.Expr], ...] = (
     exp.Sqrt, exp.Ln, exp.Exp, exp.Pow, exp.Trim, exp.Greatest, exp.Least, exp.Replace,
     exp.TimestampTrunc, exp.DateTrunc, exp.TimeToStr, exp.StrToTime, exp.UnixToTime, exp.ArrayAgg,
     exp.RegexpLike, exp.CurrentTimestamp, exp.CurrentDate, exp.Stddev, exp.StddevPop, exp.StddevSamp,
-    exp.Variance, exp.VariancePop, exp.Case, exp.Pad, exp.StrPosition, exp.SimilarTo,
+    exp.Variance, exp.VariancePop, exp.Case, exp.Pad, exp.StrPosition, exp.SimilarTo, exp.Extract, exp.Struct,
 )
 # Operators sqlglot models as functions (AND, OR, NOT, comparisons): both engines spell them alike.
 _OPERATORS: tuple[type[exp.Expr], ...] = (exp.Connector, exp.Binary, exp.Unary, exp.Predicate)
 # Constructs that parse as DuckDB but have no faithful Flink form.
 _NO_FLINK_FORM: dict[type[exp.Expression], str] = {
     exp.Lambda: "a lambda",
-    exp.Struct: "a struct literal",
     exp.Bracket: "a list index or struct field access with [...]",
     exp.Qualify: "QUALIFY",
     exp.Join: "a join",
@@ -54,9 +66,12 @@ def translate_query(pipeline: Pipeline, decl: QueryDecl, plan: Plan, time_attrib
     """The query of `decl` in Flink SQL; `time_attributes` maps a stream (lower case) to the
     columns Flink can window on; `extra_columns` are appended to the SELECT list (partitions)."""
     query = decl.query.copy()
-    _refuse_kda_operators(pipeline, decl)
+    _kda_operators(pipeline, decl, query)
+    reference_notes = inline_reference_joins(pipeline, decl, query)
+    flatten_structs(query)
     _rewrite_functions(pipeline, decl, query)
     _match_column_case(query, _input_columns(plan, decl))
+    query = rewrite_top_n(pipeline, decl, query)
     _rewrite_over(pipeline, decl, query, _input_attributes(plan, decl, time_attributes))
     _check_supported(pipeline, decl, query, plan)
     kinds = []
@@ -68,14 +83,18 @@ def translate_query(pipeline: Pipeline, decl: QueryDecl, plan: Plan, time_attrib
         _expand_group_by(select, bool(kinds))
     if "SESSION" in kinds:
         _shift_session_end(query)
-    notes = _drop_order_by(decl, query)
+    notes = reference_notes + _drop_order_by(decl, query)
+    if any(isinstance(a.this, exp.Order) for a in query.find_all(exp.ArrayAgg)):
+        notes.append(f"query into `{decl.target}`: a sorted list becomes ARRAY_SORT(ARRAY_AGG(...)); ARRAY_SORT "
+                     "came to Flink after 1.19, so this job needs a later Flink")
     if extra_columns:
         query = _with_columns(query, extra_columns)
     return TranslatedQuery(decl, query.sql(DIALECT, identify=True, pretty=True), tuple(notes))
 
 
-def _refuse_kda_operators(pipeline: Pipeline, decl: QueryDecl) -> None:
-    """KDA pumps that flowsql runs with an operator of its own and Flink SQL has no form for."""
+def _kda_operators(pipeline: Pipeline, decl: QueryDecl, query: exp.Query) -> None:
+    """KDA pumps that flowsql runs with an operator of its own: refused where Flink SQL has no
+    form for them, else rewritten (a stream join as an interval join)."""
     from flowsql.kda.rcf import ForestSpec
     from flowsql.kda.stagger import StaggerSpec
     from flowsql.kda.stream_join import JoinSpec
@@ -86,13 +105,16 @@ def _refuse_kda_operators(pipeline: Pipeline, decl: QueryDecl) -> None:
                       "use a TUMBLE or SESSION window per key, or keep this pipeline on flowsql run"),
         ForestSpec: ("RANDOM_CUT_FOREST has no Flink SQL form (Flink has no anomaly-score function)",
                      "keep this pipeline on flowsql run, or score anomalies in a Flink ML or UDF job"),
-        JoinSpec: (("a KDA stream-to-stream join (windows on both sides, emitted as the later row arrives) is not "
-                    "translated to Flink's interval joins here"),
-                   "keep this pipeline on flowsql run, or write a Flink interval join by hand"),
     }
     for kind, (reason, hint) in reasons.items():
         if isinstance(spec, kind):
             raise unsupported(pipeline, decl, None, reason, hint=hint)
+    if isinstance(spec, JoinSpec):
+        reason = interval_join_reason(spec)
+        if reason is not None:
+            raise unsupported(pipeline, decl, None, reason,
+                              hint="keep this pipeline on flowsql run, or write a Flink interval join by hand")
+        rewrite_interval_join(query, spec)
 
 
 def _input_attributes(plan: Plan, decl: QueryDecl, time_attributes: dict[str, set[str]]) -> set[str]:
@@ -115,7 +137,7 @@ def _rewrite_over(pipeline: Pipeline, decl: QueryDecl, query: exp.Query, attribu
                                else [e.copy() for e in spec.args.get(part) or []])
                 window.set("alias", None)
         select.set("windows", None)
-        windows = list(select.find_all(exp.Window))
+        windows = [w for w in select.find_all(exp.Window) if not w.meta.get(TOP_N_MARK)]
         for window in windows:
             _check_over(pipeline, decl, window, attributes)
         shapes = {_over_shape(w) for w in windows}
@@ -171,6 +193,7 @@ def _match_column_case(query: exp.Query, columns: dict[str, str]) -> None:
 
 def _rewrite_functions(pipeline: Pipeline, decl: QueryDecl, query: exp.Query) -> None:
     """DuckDB functions that Flink spells as other constructs."""
+    rewrite_named_calls(query)
     for node in list(query.find_all(exp.Anonymous)):
         name = str(node.this).lower()
         if name == "regexp_full_match" and len(node.expressions) == 2 \
@@ -178,6 +201,10 @@ def _rewrite_functions(pipeline: Pipeline, decl: QueryDecl, query: exp.Query) ->
             # SIMILAR TO and KDA's regex matches: Flink's REGEXP finds, so anchor the whole text.
             pattern = exp.Literal.string(f"^(?:{node.expressions[1].this})$")
             node.replace(exp.RegexpLike(this=node.expressions[0], expression=pattern))
+    for match in list(query.find_all(exp.RegexpFullMatch)):
+        if isinstance(match.expression, exp.Literal) and match.expression.is_string:
+            pattern = exp.Literal.string(f"^(?:{match.expression.this})$")
+            match.replace(exp.RegexpLike(this=match.this, expression=pattern))
     for step in list(query.find_all(exp.UnixToTime)):
         scale = step.args.get("scale")
         floored = _step_of_timestamp(step.this) if scale is not None and str(scale.this) == "6" else None
@@ -217,6 +244,13 @@ def _drop_order_by(decl: QueryDecl, query: exp.Query) -> list[str]:
 def _check_supported(pipeline: Pipeline, decl: QueryDecl, query: exp.Query, plan: Plan) -> None:
     timestamp_columns = _timestamp_columns(plan, decl)
     for node in query.walk():
+        if _written_for_flink(node):
+            continue
+        if isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Order):
+            key = sorted_list_key(node)
+            if key is None or key.this != listed_value(node):
+                raise unsupported(pipeline, decl, node, "list(... ORDER BY ...) has a Flink form only when ordered "
+                                  "by the listed value itself (ARRAY_SORT of ARRAY_AGG, which takes no ORDER BY)")
         if isinstance(node, exp.Anonymous):
             if _window_call_parent(node):
                 continue
@@ -236,6 +270,17 @@ def _check_supported(pipeline: Pipeline, decl: QueryDecl, query: exp.Query, plan
             if unit is None or unit.name.upper() not in TRUNCATE_UNITS:
                 raise unsupported(pipeline, decl, node, f"date_trunc to {unit.name if unit else '?'!r} has no "
                                   "Flink FLOOR(... TO unit) form")
+
+
+def _written_for_flink(node: exp.Expression) -> bool:
+    """A construct the rewrites above wrote in its Flink form: the Window Top-N's ROW_NUMBER,
+    an interval join, and a struct field's regexp group (inside a full match, where both
+    engines find the same text)."""
+    if isinstance(node, exp.RowNumber):
+        return isinstance(node.parent, exp.Window) and bool(node.parent.meta.get(TOP_N_MARK))
+    if isinstance(node, exp.Join):
+        return bool(node.meta.get(JOIN_MARK))
+    return isinstance(node, exp.RegexpExtract) and bool(node.meta.get(FIELD_MARK))
 
 
 def _window_call_parent(node: exp.Anonymous) -> bool:

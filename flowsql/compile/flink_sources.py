@@ -193,14 +193,20 @@ def _watermark(decl: SourceDecl, found: SourceConnector, windows_on_arrival: boo
     times them by it, with no delay) or when a window needs the connector's arrival time."""
     if decl.watermark is not None:
         column = quote_name(parsed.get(decl.watermark.column.lower(), decl.watermark.column))
-        return [f"WATERMARK FOR {column} AS {column} - {flink_interval(decl.watermark.delay_seconds)}"]
+        return [f"WATERMARK FOR {column} AS {column} - {_delay(decl.watermark.delay_seconds)}"]
     if ARRIVAL_TIME in parsed:
         column = quote_name(parsed[ARRIVAL_TIME])
-        return [f"WATERMARK FOR {column} AS {column}"]
+        return [f"WATERMARK FOR {column} AS {column} - {_delay(0)}"]
     if windows_on_arrival and found.arrival_is_event_time:
         name = quote_name(ARRIVAL_TIME)
-        return [f"WATERMARK FOR {name} AS {name}"]
+        return [f"WATERMARK FOR {name} AS {name} - {_delay(0)}"]
     return []
+
+
+def _delay(seconds: float) -> str:
+    """A watermark's delay. With none, Flink counts a row as late when its time equals the
+    watermark, flowsql does not (rows of one moment are all on time): 1 ms says the same."""
+    return flink_interval(seconds) if seconds > 0 else "INTERVAL '0.001' SECOND"
 
 
 def parsed_timestamp(text: str) -> str:

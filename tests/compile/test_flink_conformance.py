@@ -10,6 +10,7 @@ written to the run's folder as conformance.md.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -31,8 +32,11 @@ from tests.conftest import ROOT, run_cli
 
 GENERATED = generated_pipelines()
 NAMES = [str(p.relative_to(ROOT).with_suffix("")) for p in PIPELINES] + list(GENERATED)
+# FLINK_CONFORMANCE_ONLY=top_k,weather runs only the cases whose names hold one of the words.
+ONLY = [w for w in os.environ.get("FLINK_CONFORMANCE_ONLY", "").split(",") if w]
+NAMES = [n for n in NAMES if not ONLY or any(w in n for w in ONLY)]
 # Measured (docs/scaling.md): a change that makes fewer cases pass is a regression.
-AT_LEAST_EQUAL = 19
+AT_LEAST_EQUAL = 30
 
 pytestmark = pytest.mark.slow
 
@@ -117,4 +121,5 @@ def test_table_of_verdicts(cases: dict[str, Case], capsys: pytest.CaptureFixture
     text = table(list(cases.values()))
     with capsys.disabled():
         print("\n" + text)
-    assert sum(c.verdict == "rows equal" for c in cases.values()) >= AT_LEAST_EQUAL
+    if not ONLY:
+        assert sum(c.verdict == "rows equal" for c in cases.values()) >= AT_LEAST_EQUAL

@@ -96,7 +96,7 @@ def test_row_expressions(duckdb: str, flink: str) -> None:
     ("row_number() OVER (ORDER BY ts)", "OVER"),
     ("epoch_ms(ts)", "epoch_ms() of a timestamp"),
     ("regexp_extract_all(page, 'a')", "regexp_extract_all"),
-    ("{'a': page}", "struct"),
+    ("page ->> 'a'", "->>"),
     ("date_trunc('millennium', ts)", "millennium"),
 ])
 def test_construct_without_flink_form_is_an_error_at_its_line_and_column(expression: str, what: str) -> None:
@@ -207,6 +207,93 @@ def test_kda_sliding_window_becomes_a_flink_over_aggregation() -> None:
 
 def test_error_from_a_translated_pump_points_at_the_statement_not_a_comment() -> None:
     with pytest.raises(UnsupportedError) as caught:
-        compile_flink(load_pipeline(Path("pipelines/kda/top_k_items.sql")))
+        compile_flink(load_pipeline(Path("pipelines/kda/weather_sliding_min_max.sql")))
     assert caught.value.location.line > 3
     assert "and()" not in str(caught.value) and "epoch_us" not in str(caught.value)
+
+
+def test_top_k_per_window_becomes_a_flink_window_top_n() -> None:
+    sql = insert_of(compiled("SELECT window_start, page, count(*) AS n FROM TUMBLE(clicks, ts, INTERVAL '1 minute') "
+                             "GROUP BY window_start, window_end, page QUALIFY row_number() OVER (PARTITION BY window_start "
+                             "ORDER BY count(*) DESC, page) <= 3"))
+    assert sql.startswith("INSERT INTO `out` SELECT `window_start`, `page`, `n` FROM (SELECT *, ROW_NUMBER() OVER "
+                          "(PARTITION BY `window_start`, `window_end` ORDER BY `k__0` DESC, `page`) AS `row__number`")
+    assert "COUNT(*) AS `k__0`, `window_end` FROM TABLE(TUMBLE(" in sql
+    assert sql.endswith("WHERE `row__number` <= 3;")
+
+
+def test_qualify_other_than_top_k_per_window_is_refused_with_the_form_flink_has() -> None:
+    with pytest.raises(UnsupportedError) as caught:
+        compiled("SELECT page, price FROM clicks QUALIFY row_number() OVER (PARTITION BY page ORDER BY price) = 1")
+    assert "top-K per window" in str(caught.value)
+    assert caught.value.location.line == 7
+
+
+def test_struct_fields_read_outside_become_columns_of_the_subquery() -> None:
+    sql = insert_of(compiled("SELECT t.r.a AS first, t.f.c AS second FROM (SELECT {'a': upper(page), 'b': 1} AS r, "
+                             "CASE WHEN regexp_full_match(page, 'x(.)') THEN regexp_extract(page, 'x(.)', ['c']) "
+                             "END AS f FROM clicks) AS t"))
+    assert sql.startswith("INSERT INTO `out` SELECT `t`.`r__a` AS `first`, `t`.`f__c` AS `second` FROM (SELECT "
+                          "UPPER(`page`) AS `r__a`, CASE WHEN REGEXP(`page`, '^(?:x(.))$') THEN "
+                          "COALESCE(REGEXP_EXTRACT(`page`, 'x(.)', 1), '') END AS `f__c` FROM `clicks`) AS `t`")
+
+
+def test_strptime_becomes_to_timestamp_checked_by_formatting_back() -> None:
+    sql = insert_of(compiled("SELECT try_strptime(page, '%Y%m%d') AS day, "
+                             "strptime(page, '%d/%b/%Y:%H:%M:%S') AS moment FROM clicks"))
+    assert "TO_TIMESTAMP(`page`, 'yyyyMMdd')" in sql
+    # Flink reads 30 February as 28 February: only a value that formats back to its text counts.
+    assert "WHEN DATE_FORMAT(COALESCE(TO_TIMESTAMP(`page`, 'yyyyMMdd'), TO_TIMESTAMP(`page`, 'yyyyMd')), " \
+           "'yyyyMMdd') = `page`" in sql
+    assert "TO_TIMESTAMP(`page`, 'dd/MMM/yyyy:HH:mm:ss'), TO_TIMESTAMP(`page`, 'd/MMM/yyyy:HH:mm:ss')" in sql
+
+
+def test_a_part_of_a_split_becomes_split_index() -> None:
+    sql = insert_of(compiled("SELECT str_split(page, ',')[2] AS second FROM clicks"))
+    assert "SPLIT_INDEX(`page`, ',', 1) AS `second`" in sql
+
+
+def test_kda_stream_join_becomes_a_flink_interval_join() -> None:
+    sql = insert_of(compile_flink(load_pipeline(Path("pipelines/kda/stream_join_outer.sql"))).script)
+    assert "FROM `ORDERS` AS `o` LEFT OUTER JOIN `TRADES` AS `t` ON (`o`.`order_id` = `t`.`order_id`) AND " \
+           "`o`.`arrival_time` BETWEEN `t`.`arrival_time` - INTERVAL '1' MINUTE AND `t`.`arrival_time` + " \
+           "INTERVAL '0' SECOND" in sql
+    # The pair's ROWTIME is the later one; an unmatched order's is the end of its window.
+    assert "COALESCE(GREATEST(`o`.`arrival_time`, `t`.`arrival_time`), `o`.`arrival_time` + INTERVAL '1' MINUTE, " \
+           "`t`.`arrival_time` + INTERVAL '0' SECOND)" in sql
+
+
+def test_kda_date_functions_become_flink_date_functions() -> None:
+    sql = insert_of(compile_flink(load_pipeline(Path("pipelines/kda/datetime_functions.sql"))).script)
+    assert "DATE_FORMAT(CAST(CASE WHEN DATE_FORMAT(COALESCE(TO_TIMESTAMP(`sent_at`, 'yyyy-MM-dd HH:mm:ss.SSS')" in sql
+    assert "'dd/MM/yyyy hh:mm:ss a')" in sql  # TIMESTAMP_TO_CHAR's pattern, back in Java's letters
+    # UNIX_TIMESTAMP and TSDIFF: milliseconds since 1970, from whole minutes so an INT holds them.
+    assert ("CAST(TIMESTAMPDIFF(MINUTE, CAST('1970-01-01 00:00:00' AS TIMESTAMP(3)), FLOOR(`arrival_time` TO "
+            "MINUTE)) AS BIGINT) * 60000 + EXTRACT(SECOND FROM `arrival_time`) * 1000 + EXTRACT(MILLISECOND FROM "
+            "`arrival_time`)") in sql
+    assert "FLOOR(CAST(`bytes` AS DOUBLE) / 10)) * 10 AS INT) AS `BYTES_BUCKET`" in sql
+
+
+def test_kda_reference_join_writes_the_table_into_the_job_as_a_case_on_the_key() -> None:
+    job = compile_flink(load_pipeline(Path("pipelines/kda/reference_join.sql")))
+    sql = insert_of(job.script)
+    assert ("CAST(CASE `SOURCE_SQL_STREAM_001`.`ticker_symbol` WHEN 'AMZN' THEN 'Amazon' WHEN 'WMT' THEN 'Walmart' "
+            "WHEN 'MSFT' THEN 'Microsoft' END AS STRING) AS `Company`") in sql
+    assert "JOIN" not in sql
+    assert any("read when the job is compiled (3 rows)" in note for note in job.notes)
+
+
+def test_struct_literal_becomes_a_row_and_a_sorted_list_an_array_sort() -> None:
+    sql = insert_of(compiled("SELECT window_start, {'low': min(price), 'high': max(price)} AS spread, "
+                             "list(DISTINCT page ORDER BY page) AS pages "
+                             "FROM TUMBLE(clicks, ts, INTERVAL '1 minute') GROUP BY ALL"))
+    assert "ROW(MIN(`price`), MAX(`price`)) AS `spread`" in sql
+    # Flink's ARRAY_AGG takes no ORDER BY (it would keep arrival order): the list is sorted after.
+    assert "ARRAY_SORT(ARRAY_AGG(DISTINCT `page`), TRUE, FALSE) AS `pages`" in sql
+
+
+def test_list_ordered_by_another_column_is_refused() -> None:
+    with pytest.raises(UnsupportedError) as caught:
+        compiled("SELECT window_start, list(page ORDER BY ts) AS pages FROM TUMBLE(clicks, ts, INTERVAL '1 minute') "
+                 "GROUP BY ALL")
+    assert "ordered by the listed value itself" in str(caught.value)

@@ -26,6 +26,15 @@ CREATE SOURCE clicks (
     WATERMARK FOR ts AS ts - INTERVAL '5 seconds'
 ) WITH (connector = 'file', path = '{input}');
 
+-- A watermark delay under a second (Flink's parser has no MILLISECOND interval unit).
+CREATE SOURCE quick (
+    event_id BIGINT, page VARCHAR, ts TIMESTAMP,
+    WATERMARK FOR ts AS ts - INTERVAL '500 milliseconds'
+) WITH (connector = 'file', path = '{quick}');
+
+CREATE SINK quick_out WITH (connector = 'file', path = '{out}/quick', format = 'json', prefix = 'rows/',
+                            buffer_interval = '1 s');
+
 CREATE SINK tumble_out WITH (connector = 'file', path = '{out}/tumble', format = 'json', prefix = 'rows/',
                              buffer_interval = '1 s');
 CREATE SINK hop_out WITH (connector = 'file', path = '{out}/hop', format = 'json', prefix = 'rows/',
@@ -57,6 +66,11 @@ INSERT INTO session_out
 SELECT window_start, window_end, user_id, count(*) AS events, sum(price) AS spent
 FROM SESSION(clicks, ts, INTERVAL '30 seconds')
 GROUP BY ALL;
+
+INSERT INTO quick_out
+SELECT window_start, window_end, page, count(*) AS views
+FROM TUMBLE(quick, ts, INTERVAL '1 second')
+GROUP BY ALL;
 """
 
 
@@ -72,16 +86,16 @@ def pyflink_python() -> Path:
     return python
 
 
-def write_events(path: Path, count: int = 3000) -> None:
-    """Events a few hundred ms apart, out of order by under the 5 s watermark delay, so
-    neither engine sees a late row."""
+def write_events(path: Path, count: int = 3000, disorder_ms: int = 4000) -> None:
+    """Events a few hundred ms apart, out of order by under `disorder_ms` (under the watermark
+    delay), so neither engine sees a late row."""
     rng = random.Random(11)
     start = datetime(2024, 3, 1, 12, 0, 0)
     arrival = start
     lines = []
     for event_id in range(count):
         arrival += timedelta(milliseconds=rng.randint(0, 400))
-        ts = arrival - timedelta(milliseconds=rng.randint(0, 4000))
+        ts = arrival - timedelta(milliseconds=rng.randint(0, disorder_ms))
         if ts < start:
             ts = start
         lines.append(json.dumps({
@@ -118,10 +132,12 @@ def test_compiled_job_on_flink_gives_the_rows_of_flowsql_run(tmp_path: Path) -> 
     python = pyflink_python()
     events = tmp_path / "events.ndjson"
     write_events(events)
+    quick = tmp_path / "quick.ndjson"
+    write_events(quick, count=1000, disorder_ms=400)
     flink_pipeline = tmp_path / "flink.sql"
-    flink_pipeline.write_text(PIPELINE.format(input=events, out=tmp_path / "flink"))
+    flink_pipeline.write_text(PIPELINE.format(input=events, quick=quick, out=tmp_path / "flink"))
     local_pipeline = tmp_path / "local.sql"
-    local_pipeline.write_text(PIPELINE.format(input=events, out=tmp_path / "local"))
+    local_pipeline.write_text(PIPELINE.format(input=events, quick=quick, out=tmp_path / "local"))
 
     compiled = run_cli("compile", "--target", "flink", str(flink_pipeline), "-o", str(tmp_path / "job"))
     assert compiled.code == 0, compiled.stderr
@@ -131,7 +147,8 @@ def test_compiled_job_on_flink_gives_the_rows_of_flowsql_run(tmp_path: Path) -> 
     local = run_cli("run", "--quiet", str(local_pipeline))
     assert local.code == 0, local.stderr
 
-    for sink in ("tumble", "hop", "session", "shape"):
+    assert "WATERMARK FOR `ts__time` AS `ts__time` - INTERVAL '0.500' SECOND" in (tmp_path / "job" / "job.sql").read_text()
+    for sink in ("tumble", "hop", "session", "shape", "quick"):
         flink_rows = read_rows(tmp_path / "flink" / sink)
         local_rows = read_rows(tmp_path / "local" / sink)
         assert len(local_rows) > 10, sink

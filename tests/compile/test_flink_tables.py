@@ -164,3 +164,18 @@ def test_csv_with_a_header_row_is_refused_for_flink_with_the_reason() -> None:
     with pytest.raises(ConfigError) as error:
         compile_flink(parse_text(source + JSON_SINK + INSERT))
     assert "no header row" in str(error.value) and error.value.location.line == 2
+
+
+@pytest.mark.parametrize(("seconds", "literal"), [
+    (5, "INTERVAL '5' SECOND"), (120, "INTERVAL '2' MINUTE"), (0, "INTERVAL '0.001' SECOND"),
+    (0.5, "INTERVAL '0.500' SECOND"), (1.25, "INTERVAL '1.250' SECOND"), (0.001, "INTERVAL '0.001' SECOND"),
+    (150.5, "INTERVAL '0 00:02:30.500' DAY TO SECOND(3)"), (90000.25, "INTERVAL '1 01:00:00.250' DAY TO SECOND(3)"),
+])
+def test_watermark_delays_are_intervals_flink_parses(seconds: float, literal: str) -> None:
+    """Flink has no MILLISECOND interval unit, and SECOND holds two digits before the point; with
+    no delay, 1 ms keeps rows of the watermark's own time on time, as on flowsql."""
+    delay = f"{round(seconds * 1000)} milliseconds"
+    source = (f"CREATE SOURCE clicks (page VARCHAR, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '{delay}') "
+              "WITH (connector = 'file', path = 'in.ndjson');\n")
+    job = compile_flink(parse_text(source + JSON_SINK + "INSERT INTO out SELECT page FROM clicks;\n"))
+    assert f"WATERMARK FOR `ts__time` AS `ts__time` - {literal}" in job.script
