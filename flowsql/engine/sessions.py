@@ -119,7 +119,6 @@ class SessionOperator(OperatorBase):
 
     def _insert_keyed(self, keyed_sql: str) -> None:
         """Append keyed rows and merge the sessions of the keys they touch, in one transaction."""
-        con = self.con
         self._do("BEGIN TRANSACTION")
         try:
             self._do(f"CREATE OR REPLACE TEMP TABLE {self.relation}_new AS {keyed_sql}")
