@@ -18,6 +18,9 @@ from flowsql.engine.planner import OperatorPlan
 from flowsql.engine.windows import FOREVER_US, WindowSpec
 
 _names = itertools.count()
+# DuckDB frees a deleted row's room only with the rest of its row group: a table is copied
+# afresh once this many rows more than twice its live ones were written to it.
+COMPACT_SLACK = 100_000
 WINDOW_BOUNDS = ("window_start", "window_end")
 
 
@@ -39,6 +42,7 @@ class SessionOperator(OperatorBase):
         self.sessions_table = f"__flowsql_session_bounds_{number}"
         self.keys = [f"__k{i}" for i in range(len(self.spec.keys))]
         self.buffered_rows = 0
+        self.written = {self.rows_table: 0, self.sessions_table: 0}  # rows stored since each was copied
         self.closed_until: int | None = None  # every session ending at or before this is emitted
         self.next_close: int | None = None  # no session can close before this
         self.columns: list[str] | None = None  # the input's columns, known from the first rows
@@ -122,18 +126,20 @@ class SessionOperator(OperatorBase):
         self._do("BEGIN TRANSACTION")
         try:
             self._do(f"CREATE OR REPLACE TEMP TABLE {self.relation}_new AS {keyed_sql}")
-            added = self._do(f"INSERT INTO {self.rows_table} SELECT * FROM {self.relation}_new")
+            added = _count(self._do(f"INSERT INTO {self.rows_table} SELECT * FROM {self.relation}_new"))
             self._do(f"CREATE OR REPLACE TEMP TABLE {self.relation}_merged AS {self._merge_sql()}")
             self._do(f"DELETE FROM {self.sessions_table} AS s USING "
                         f"(SELECT DISTINCT {self._key_list('')} FROM {self.relation}_new) AS n WHERE {self._same_key('s', 'n')}")
-            self._do(f"INSERT INTO {self.sessions_table} SELECT * FROM {self.relation}_merged")
+            merged = _count(self._do(f"INSERT INTO {self.sessions_table} SELECT * FROM {self.relation}_merged"))
             self._do(f"DROP TABLE {self.relation}_new")
             self._do(f"DROP TABLE {self.relation}_merged")
             self._do("COMMIT")
         except BaseException:
             self._do("ROLLBACK")
             raise
-        self.buffered_rows += _count(added)
+        self.buffered_rows += added
+        self.written[self.rows_table] += added
+        self.written[self.sessions_table] += merged
 
     def _merge_sql(self) -> str:
         """Gaps and islands over the new rows (as points) and the open sessions of their keys
@@ -199,8 +205,20 @@ class SessionOperator(OperatorBase):
         self._do(f"DELETE FROM {self.sessions_table} WHERE __last + {gap} <= {until}")
         self._do(f"DROP TABLE {closing}")
         self.buffered_rows -= _count(deleted)
+        self._compact(self.rows_table, self.buffered_rows)
+        self._compact(self.sessions_table, None)
         self._refresh_next_close()
         return result
+
+    def _compact(self, table: str, live: int | None) -> None:
+        """Copy `table` afresh when deleted rows outnumber live ones by far, so that state holds
+        what is open and not what was emitted."""
+        if self.written[table] <= COMPACT_SLACK:
+            return
+        live = live if live is not None else _count(self._do(f"SELECT count(*) FROM {table}"))
+        if self.written[table] > 2 * live + COMPACT_SLACK:
+            self._do(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {table}")
+            self.written[table] = live
 
     def _run_query(self, rows: pa.Table) -> pa.Table:
         with registered(self.con, self.relation, rows):
