@@ -67,6 +67,10 @@ def explain_text(run: PipelineRun) -> str:
                 relation = f"({assignment_sql(pre.state_window(op.window), '<partials>', None, None)})"
                 sql.append(("duckdb sql (fold each micro-batch)", op.sql_of(pre.partial_template, "<input>")))
                 sql.append(("duckdb sql (merge a closing window)", op.sql_of(pre.final_template, relation)))
+            elif op.window.kind == "session":
+                out.append("    state: each key's open sessions (bounds, and rows) in DuckDB tables; a micro-batch "
+                           "is merged into its keys' sessions, a closed session's rows are dropped")
+                sql.append(("duckdb sql (a closing session)", op.sql("<its rows, with window_start and window_end>")))
             else:
                 out.append("    state: the raw rows of the open windows")
                 sql.append(("duckdb sql", op.sql(f"({assignment_sql(op.window, '<input>', None, None)})")))

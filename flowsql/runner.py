@@ -114,7 +114,8 @@ class PipelineRun:
                                 decl.location, pipeline.line(decl.location.line))
         self.error_sink = {name: self._error_sink_for(name) for name in self.sources}
         lateness = {n: int(s.options.allowed_lateness * 1_000_000) for n, s in self.sources.items()}
-        self.engine = Engine(self.plan, self._on_output, self._on_reject, lateness)
+        self.engine = Engine(self.plan, self._on_output, self._on_reject, lateness,
+                             state_memory=self.settings.state_memory)
         self.summary = RunSummary(pipeline.name, sources={n: SourceStats() for n in self.sources})
         self.checkpoints = CheckpointCoordinator(self, store, self.settings.checkpoint_interval) if store else None
         self.metrics = Metrics()

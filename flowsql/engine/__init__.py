@@ -10,6 +10,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from flowsql.engine.budget import apply_budget
 from flowsql.engine.operators import Operator, Rejected, build_operator
 from flowsql.engine.planner import OperatorPlan, Plan, StreamInfo, plan_pipeline
 from flowsql.engine.windows import FOREVER_US, WindowSpec
@@ -25,13 +26,16 @@ class Engine:
     take (late, no time) go to `on_reject(operator, rejected)`."""
 
     def __init__(self, plan: Plan, on_output: OutputHandler, on_reject: RejectHandler,
-                 lateness_us: dict[str, int] | None = None, threads: int | None = None) -> None:
+                 lateness_us: dict[str, int] | None = None, threads: int | None = None,
+                 state_memory: int | None = None) -> None:
         self.plan = plan
         self.on_output = on_output
         self.on_reject = on_reject
         self.con = register_functions(duckdb.connect(), plan.functions)
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
+        # State kept in DuckDB tables (open sessions) spills past the budget instead of failing.
+        self.spill_directory = apply_budget(self, self.con, state_memory) if state_memory else None
         lateness = {k.lower(): v for k, v in (lateness_us or {}).items()}
         self.operators: list[tuple[OperatorPlan, Operator]] = []
         self.subscribers: dict[str, list[int]] = {}

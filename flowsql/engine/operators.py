@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from flowsql.engine.isolation import Rejected, run_isolated, run_whole
 from flowsql.engine.planner import OperatorPlan
-from flowsql.engine.windows import FOREVER_US, SESSION_COLUMNS, WindowSpec, assignment_sql, session_bounds_sql
+from flowsql.engine.windows import FOREVER_US, WindowSpec, assignment_sql
 
 _names = itertools.count()
 _NULL_TIME = np.iinfo(np.int64).min
@@ -124,6 +124,10 @@ def build_operator(plan: OperatorPlan, con: duckdb.DuckDBPyConnection, lateness_
         return plan.factory.make_operator(plan, con, lateness_us)
     if plan.window is None:
         return StatelessOperator(plan, con)
+    if plan.window.kind == "session":
+        from flowsql.engine.sessions import SessionOperator  # it builds on this module's base
+
+        return SessionOperator(plan, con, lateness_us)
     return WindowOperator(plan, con, lateness_us)
 
 
@@ -181,7 +185,8 @@ class StatelessOperator(OperatorBase):
 
 
 class WindowOperator(OperatorBase):
-    """Buffers rows of open windows and emits each window once, when the watermark passes it."""
+    """Buffers rows of open TUMBLE and HOP windows and emits each window once, when the
+    watermark passes it (SESSION windows: sessions.py)."""
 
     def __init__(self, plan: OperatorPlan, con: duckdb.DuckDBPyConnection, lateness_us: int = 0) -> None:
         assert plan.window is not None
@@ -279,16 +284,6 @@ class WindowOperator(OperatorBase):
         return result
 
     def _still_needed(self, rows: pa.Table, until: int) -> tuple[pa.Table, int | None]:
-        if self.spec.kind == "session":
-            open_rows = self.con.sql(
-                f"SELECT * EXCLUDE ({SESSION_COLUMNS}), __we FROM ({session_bounds_sql(self.spec, self.relation)}) "
-                f"WHERE __we > {until}"
-            ).to_arrow_table()
-            if open_rows.num_rows == 0:
-                return rows.schema.empty_table(), None
-            ends = open_rows.column("__we")
-            next_close = pc.min(ends).as_py()
-            return open_rows.drop_columns(["__we"]).select(rows.schema.names), next_close
         times = times_us(rows, self.state_spec.time_column)
         keep = self.spec.last_end(times) > until
         kept = rows.filter(pa.array(keep))
