@@ -110,9 +110,9 @@ def _kda_operators(pipeline: Pipeline, decl: QueryDecl, query: exp.Query) -> Non
         if isinstance(spec, kind):
             raise unsupported(pipeline, decl, None, reason, hint=hint)
     if isinstance(spec, JoinSpec):
-        reason = interval_join_reason(spec)
-        if reason is not None:
-            raise unsupported(pipeline, decl, None, reason,
+        join_reason = interval_join_reason(spec)
+        if join_reason is not None:
+            raise unsupported(pipeline, decl, None, join_reason,
                               hint="keep this pipeline on flowsql run, or write a Flink interval join by hand")
         rewrite_interval_join(query, spec)
 
@@ -272,7 +272,7 @@ def _check_supported(pipeline: Pipeline, decl: QueryDecl, query: exp.Query, plan
                                   "Flink FLOOR(... TO unit) form")
 
 
-def _written_for_flink(node: exp.Expression) -> bool:
+def _written_for_flink(node: exp.Expr) -> bool:
     """A construct the rewrites above wrote in its Flink form: the Window Top-N's ROW_NUMBER,
     an interval join, and a struct field's regexp group (inside a full match, where both
     engines find the same text)."""

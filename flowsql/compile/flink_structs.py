@@ -20,7 +20,7 @@ def flatten_structs(query: exp.Query) -> None:
             dot.replace(value)
 
 
-def field_of(struct: exp.Expression, name: str) -> exp.Expression | None:
+def field_of(struct: exp.Expr, name: str) -> exp.Expr | None:
     """The expression giving field `name` of `struct`, or None when `struct` is none of the
     forms this knows."""
     struct = struct.unnest() if isinstance(struct, exp.Paren) else struct
@@ -82,14 +82,14 @@ def _split_struct_columns(subquery: exp.Subquery) -> None:
             item.pop()
 
 
-def _struct_like(value: exp.Expression) -> bool:
+def _struct_like(value: exp.Expr) -> bool:
     value = value.unnest() if isinstance(value, exp.Paren) else value
     if isinstance(value, exp.Case):
         return all(_struct_like(b.args["true"]) for b in value.args.get("ifs") or [])
     return isinstance(value, exp.Struct) or _named_groups(value) is not None
 
 
-def _named_groups(value: exp.Expression) -> tuple[exp.Expression, exp.Expression, list[str]] | None:
+def _named_groups(value: exp.Expr) -> tuple[exp.Expr, exp.Expr, list[str]] | None:
     """Text, pattern and field names of `regexp_extract(text, pattern, ['name', ...])`."""
     if isinstance(value, exp.RegexpExtract):
         text, pattern, group = value.this, value.expression, value.args.get("group")

@@ -66,7 +66,7 @@ class SessionOperator(OperatorBase):
             table, rejected = filtered.result, filtered.rejected
         if table.num_rows == 0:
             return None, rejected
-        times = times_us(table, self.time_column)
+        times = times_us(table, self.spec.time_column)
         missing = times == _NULL_TIME
         if missing.any():
             rejected.append(("missing-event-time", f"{self.time_column} is null", table.filter(pa.array(missing))))
@@ -74,8 +74,10 @@ class SessionOperator(OperatorBase):
         if self.closed_until is not None:
             late = self.spec.late(times, self.closed_until)
             if late.any():
-                note = (f"{self.time_column} is behind the watermark: its sessions up to "
-                        f"{_iso(self.closed_until)} were already emitted")
+                note = (
+                    f"{self.time_column} is behind the watermark: its sessions up to "
+                    f"{_iso(self.closed_until)} were already emitted"
+                )
                 rejected.append(("late", note, table.filter(pa.array(late))))
                 table, times = table.filter(pa.array(~late)), times[~late]
         if table.num_rows:
@@ -118,8 +120,10 @@ class SessionOperator(OperatorBase):
         with registered(self.con, self.relation, table):
             self._do(f"CREATE TABLE {self.rows_table} AS {self._keyed_sql()} LIMIT 0")
         keys = "".join(f"{name}, " for name in self.keys)
-        self._do(f"CREATE TABLE {self.sessions_table} AS SELECT {keys}__t AS __ws, __t AS __last "
-                         f"FROM {self.rows_table} LIMIT 0")
+        self._do(
+            f"CREATE TABLE {self.sessions_table} AS SELECT {keys}__t AS __ws, __t AS __last "
+            f"FROM {self.rows_table} LIMIT 0"
+        )
 
     def _insert_keyed(self, keyed_sql: str) -> None:
         """Append keyed rows and merge the sessions of the keys they touch, in one transaction."""
@@ -128,8 +132,10 @@ class SessionOperator(OperatorBase):
             self._do(f"CREATE OR REPLACE TEMP TABLE {self.relation}_new AS {keyed_sql}")
             added = _count(self._do(f"INSERT INTO {self.rows_table} SELECT * FROM {self.relation}_new"))
             self._do(f"CREATE OR REPLACE TEMP TABLE {self.relation}_merged AS {self._merge_sql()}")
-            self._do(f"DELETE FROM {self.sessions_table} AS s USING "
-                        f"(SELECT DISTINCT {self._key_list('')} FROM {self.relation}_new) AS n WHERE {self._same_key('s', 'n')}")
+            self._do(
+                f"DELETE FROM {self.sessions_table} AS s USING "
+                f"(SELECT DISTINCT {self._key_list('')} FROM {self.relation}_new) AS n WHERE {self._same_key('s', 'n')}"
+            )
             merged = _count(self._do(f"INSERT INTO {self.sessions_table} SELECT * FROM {self.relation}_merged"))
             self._do(f"DROP TABLE {self.relation}_new")
             self._do(f"DROP TABLE {self.relation}_merged")
@@ -148,17 +154,29 @@ class SessionOperator(OperatorBase):
         new = f"{self.relation}_new"
         keys = self._key_list("")
         select_keys = "".join(f"{name}, " for name in self.keys)
-        touched = (f"SELECT s.* FROM {self.sessions_table} AS s SEMI JOIN (SELECT DISTINCT {keys} FROM {new}) AS n "
-                   f"ON {self._same_key('s', 'n')}") if self.keys else f"SELECT * FROM {self.sessions_table}"
+        touched = (
+            (
+                f"SELECT s.* FROM {self.sessions_table} AS s SEMI JOIN (SELECT DISTINCT {keys} FROM {new}) AS n "
+                f"ON {self._same_key('s', 'n')}"
+            )
+            if self.keys
+            else f"SELECT * FROM {self.sessions_table}"
+        )
         intervals = f"SELECT {select_keys}__t AS __ws, __t AS __last FROM {new} UNION ALL {touched}"
         partition = f"PARTITION BY {keys} " if self.keys else ""
-        marked = (f"SELECT *, CASE WHEN __ws - max(__last) OVER ({partition}ORDER BY __ws, __last ROWS BETWEEN "
-                  f"UNBOUNDED PRECEDING AND 1 PRECEDING) < {self.spec.gap_us} THEN 0 ELSE 1 END AS __new "
-                  f"FROM ({intervals})")
-        numbered = (f"SELECT *, sum(__new) OVER ({partition}ORDER BY __ws, __new DESC ROWS UNBOUNDED PRECEDING) "
-                    f"AS __sid FROM ({marked})")
-        return (f"SELECT {select_keys}min(__ws) AS __ws, max(__last) AS __last FROM ({numbered}) "
-                f"GROUP BY {select_keys}__sid")
+        marked = (
+            f"SELECT *, CASE WHEN __ws - max(__last) OVER ({partition}ORDER BY __ws, __last ROWS BETWEEN "
+            f"UNBOUNDED PRECEDING AND 1 PRECEDING) < {self.spec.gap_us} THEN 0 ELSE 1 END AS __new "
+            f"FROM ({intervals})"
+        )
+        numbered = (
+            f"SELECT *, sum(__new) OVER ({partition}ORDER BY __ws, __new DESC ROWS UNBOUNDED PRECEDING) "
+            f"AS __sid FROM ({marked})"
+        )
+        return (
+            f"SELECT {select_keys}min(__ws) AS __ws, max(__last) AS __last FROM ({numbered}) "
+            f"GROUP BY {select_keys}__sid"
+        )
 
     def _key_list(self, alias: str) -> str:
         prefix = f"{alias}." if alias else ""
@@ -185,22 +203,26 @@ class SessionOperator(OperatorBase):
         fails on go to the error output."""
         closing = f"{self.relation}_closing"
         gap = self.spec.gap_us
-        self._do(f"CREATE OR REPLACE TEMP TABLE {closing} AS SELECT * FROM {self.sessions_table} "
-                         f"WHERE __last + {gap} <= {until}")
+        self._do(
+            f"CREATE OR REPLACE TEMP TABLE {closing} AS SELECT * FROM {self.sessions_table} "
+            f"WHERE __last + {gap} <= {until}"
+        )
         # A row of a closing session lies at least `gap` before `until`: the filter lets the scan
         # skip row groups of recent rows.
         member = f"{self._same_key('r', 'c')} AND r.__t BETWEEN c.__ws AND c.__last AND r.__t <= {until - gap}"
         hidden = ", ".join([*self.keys, "__t"])
         rows = self.con.sql(
             f"SELECT r.* EXCLUDE ({hidden}), make_timestamp(c.__ws) AS window_start, "
-            f"make_timestamp(c.__last + {gap}) AS window_end FROM {self.rows_table} AS r JOIN {closing} AS c ON {member}"
+            f"make_timestamp(c.__last + {gap}) AS window_end "
+            f"FROM {self.rows_table} AS r JOIN {closing} AS c ON {member}"
         ).to_arrow_table()
         result = None
         if rows.num_rows:
             emitted = run_isolated(self.plan, rows, self._run_query)
             result = emitted.result
-            self.pending_rejects += [(code, reason, bad.drop_columns(list(WINDOW_BOUNDS)))
-                                     for code, reason, bad in emitted.rejected]
+            self.pending_rejects += [
+                (code, reason, bad.drop_columns(list(WINDOW_BOUNDS))) for code, reason, bad in emitted.rejected
+            ]
         deleted = self._do(f"DELETE FROM {self.rows_table} AS r USING {closing} AS c WHERE {member}")
         self._do(f"DELETE FROM {self.sessions_table} WHERE __last + {gap} <= {until}")
         self._do(f"DROP TABLE {closing}")

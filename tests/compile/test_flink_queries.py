@@ -214,8 +214,8 @@ def test_error_from_a_translated_pump_points_at_the_statement_not_a_comment() ->
 
 def test_top_k_per_window_becomes_a_flink_window_top_n() -> None:
     sql = insert_of(compiled("SELECT window_start, page, count(*) AS n FROM TUMBLE(clicks, ts, INTERVAL '1 minute') "
-                             "GROUP BY window_start, window_end, page QUALIFY row_number() OVER (PARTITION BY window_start "
-                             "ORDER BY count(*) DESC, page) <= 3"))
+                             "GROUP BY window_start, window_end, page "
+                             "QUALIFY row_number() OVER (PARTITION BY window_start ORDER BY count(*) DESC, page) <= 3"))
     assert sql.startswith("INSERT INTO `out` SELECT `window_start`, `page`, `n` FROM (SELECT *, ROW_NUMBER() OVER "
                           "(PARTITION BY `window_start`, `window_end` ORDER BY `k__0` DESC, `page`) AS `row__number`")
     assert "COUNT(*) AS `k__0`, `window_end` FROM TABLE(TUMBLE(" in sql

@@ -147,7 +147,8 @@ def test_compiled_job_on_flink_gives_the_rows_of_flowsql_run(tmp_path: Path) -> 
     local = run_cli("run", "--quiet", str(local_pipeline))
     assert local.code == 0, local.stderr
 
-    assert "WATERMARK FOR `ts__time` AS `ts__time` - INTERVAL '0.500' SECOND" in (tmp_path / "job" / "job.sql").read_text()
+    job_sql = (tmp_path / "job" / "job.sql").read_text()
+    assert "WATERMARK FOR `ts__time` AS `ts__time` - INTERVAL '0.500' SECOND" in job_sql
     for sink in ("tumble", "hop", "session", "shape", "quick"):
         flink_rows = read_rows(tmp_path / "flink" / sink)
         local_rows = read_rows(tmp_path / "local" / sink)
