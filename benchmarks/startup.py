@@ -21,9 +21,9 @@ TINY = ("CREATE SOURCE clicks (event_id BIGINT, user_id VARCHAR, page VARCHAR, p
         "CREATE SINK out WITH (connector = 'file', path = '{out}', format = 'parquet');\n"
         "INSERT INTO out SELECT window_start, window_end, page, count(*) AS views, sum(price) AS revenue "
         "FROM TUMBLE(clicks, ts, INTERVAL '1 minute') GROUP BY ALL;\n")
-# What any run needs before flowsql's own code: the engine, Arrow, pandas (pyarrow loads it the
-# first time it builds a table) and the SQL parser with DuckDB's dialect.
-FLOOR = "import duckdb, pyarrow, pandas, sqlglot.dialects.duckdb"
+# What any command needs before flowsql's own code: the engine, Arrow and the SQL parser with
+# DuckDB's dialect (pandas, which pyarrow would load, is skipped: flowsql/lean_start.py).
+FLOOR = "import duckdb, pyarrow, sqlglot.dialects.duckdb"
 _TOP_LEVEL = re.compile(r"^import time:\s+\d+ \|\s+(\d+) \| (\S.*)$")
 
 

@@ -25,6 +25,7 @@ from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 
 from flowsql.engine.windows import WindowSpec, assignment_sql
+from flowsql.scratch_sql import scratch_connection
 
 _DIALECT = DuckDB()
 PANE_COLUMN = "__pane"
@@ -181,15 +182,12 @@ def _same_output(plan: PreAggregation, spec: WindowSpec, input_schema: pa.Schema
                  output_schema: pa.Schema) -> bool:
     """The rewritten query must give the very columns and types of the query as written; when
     DuckDB types a merge differently (decimal averages, say), raw rows are kept instead."""
-    con = duckdb.connect()
     try:
-        con.register("__flowsql_empty", input_schema.empty_table())
-        partials = con.sql(plan.partial_template.replace(placeholder, "__flowsql_empty")).to_arrow_table()
-        con.register("__flowsql_partials", partials)
+        with scratch_connection(__flowsql_empty=input_schema.empty_table()) as con:
+            partials = con.sql(plan.partial_template.replace(placeholder, "__flowsql_empty")).to_arrow_table()
         assigned = f"({assignment_sql(plan.state_window(spec), '__flowsql_partials', None, None)})"
-        schema = con.sql(plan.final_template.replace(placeholder, assigned)).to_arrow_table().schema
+        with scratch_connection(__flowsql_partials=partials) as con:
+            schema = con.sql(plan.final_template.replace(placeholder, assigned)).to_arrow_table().schema
     except duckdb.Error:
         return False
-    finally:
-        con.close()
     return schema == output_schema
