@@ -1,8 +1,10 @@
 """Run the benchmarks: `python -m benchmarks [--events N] [--runs R] [--scenario S ...]`.
 
 Each scenario prints flowsql's events/s beside a one-shot baseline on the same input
-(DuckDB's batch query, or pyarrow writing the same dataset), with the ratio; the figure is the
-median of several runs. Numbers are for this machine, now: rerun them, do not quote old ones.
+(DuckDB's batch query, or pyarrow writing the same dataset), with the ratio, the baseline's
+spread and flowsql's peak RSS; the figure is the median of several runs, and every aggregate's
+output is checked row for row against the batch answer first. `--events 20000000` runs the
+long inputs. Numbers are for this machine, now: rerun them, do not quote old ones.
 """
 
 from __future__ import annotations

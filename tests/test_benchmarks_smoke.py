@@ -45,6 +45,7 @@ def test_startup_figures(tmp_path: Path) -> None:
     assert set(startup) == {"python", "floor", "validate", "run"}
     for figures in startup.values():
         assert 0 < figures["import_seconds"] < figures["wall_seconds"] + 1
+        assert 0 < figures["cpu_seconds"]
     assert startup["validate"]["import_seconds"] > startup["python"]["import_seconds"]
 
 
