@@ -217,16 +217,20 @@ def main() -> None:
     args = parser.parse_args()
     scenarios = args.scenario or list(ALL)
     args.data_dir.mkdir(parents=True, exist_ok=True)
-    data = make_input(args.data_dir, args.events)
-    print(f"{args.events:,} events, {data.stat().st_size / 1e6:,.0f} MB of NDJSON, median of {args.runs} runs, "
-          f"{os.cpu_count()} cores; baseline's spread in brackets")
+    print(f"{args.events:,} events per input, median of {args.runs} runs, {os.cpu_count()} cores; "
+          "baseline's spread in brackets")
     results: dict[str, object] = {"events": args.events}
+    inputs_shown: set[Path] = set()
     with tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)
         for name in AGGREGATES:
             if name in scenarios:
                 scenario = SCENARIOS[name]
                 data = make_input(args.data_dir, args.events, scenario.rate, scenario.users)
+                if data not in inputs_shown:
+                    inputs_shown.add(data)
+                    print(f"{'':<10} input: {data.stat().st_size / 1e6:,.0f} MB of NDJSON, {scenario.rate:g} "
+                          f"events/s of event time, {scenario.users:,} users")
                 ours, base, peak, rows = aggregate_scenario(scenario, data, args.runs, scratch)
                 figures = report(name, args.events, ours, base, "duckdb batch", peak)
                 results[name] = {**figures, "rows": rows}
