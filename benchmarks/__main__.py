@@ -1,8 +1,10 @@
 """Run the benchmarks: `python -m benchmarks [--events N] [--runs R] [--scenario S ...]`.
 
 Each scenario prints flowsql's events/s beside a one-shot baseline on the same input
-(DuckDB's batch query, or pyarrow writing the same dataset), with the ratio; the figure is the
-median of several runs. Numbers are for this machine, now: rerun them, do not quote old ones.
+(DuckDB's batch query, or pyarrow writing the same dataset), with the ratio, the baseline's
+spread and flowsql's peak RSS; the figure is the median of several runs, and every aggregate's
+output is checked row for row against the batch answer first. `--events 20000000` runs the
+long inputs. Numbers are for this machine, now: rerun them, do not quote old ones.
 """
 
 from __future__ import annotations
@@ -24,36 +26,24 @@ import duckdb
 import pyarrow.dataset as ds
 import pyarrow.json as pajson
 
+from benchmarks import startup
+from benchmarks.answers import check_equal
 from benchmarks.figures import Figure, not_measured, percentile, rate, ratio
+from benchmarks.scenarios import SCENARIOS, Scenario
 from flowsql.pipeline import parse_text
 from flowsql.runner import PipelineRun
 from flowsql.sources.generator import BLOCK, clickstream_block
 
 COLUMNS = ("event_id BIGINT, user_id VARCHAR, page VARCHAR, event_type VARCHAR, country VARCHAR, "
            "price DOUBLE, ts TIMESTAMP")
+ROOT = Path(__file__).resolve().parent.parent
 DUCKDB_COLUMNS = ("{event_id: 'BIGINT', user_id: 'VARCHAR', page: 'VARCHAR', event_type: 'VARCHAR', "
                   "country: 'VARCHAR', price: 'DOUBLE', ts: 'TIMESTAMP'}")
 
-SCENARIOS = {
-    "tumble": ("1-minute tumbling count / count distinct / sum by page",
-               "SELECT window_start, window_end, page, count(*) AS views, count(DISTINCT user_id) AS visitors, "
-               "sum(price) AS revenue FROM TUMBLE(clicks, ts, INTERVAL '1 minute') GROUP BY ALL",
-               "SELECT time_bucket(INTERVAL 1 MINUTE, ts) AS window_start, "
-               "time_bucket(INTERVAL 1 MINUTE, ts) + INTERVAL 1 MINUTE AS window_end, page, count(*) AS views, "
-               "count(DISTINCT user_id) AS visitors, sum(price) AS revenue FROM clicks GROUP BY ALL"),
-    "hop": ("10-second-slide 1-minute hop by country",
-            "SELECT window_start, window_end, country, count(*) AS events, sum(price) AS revenue "
-            "FROM HOP(clicks, ts, INTERVAL '10 seconds', INTERVAL '1 minute') GROUP BY ALL",
-            "SELECT w.ws AS window_start, w.ws + INTERVAL 1 MINUTE AS window_end, country, count(*) AS events, "
-            "sum(price) AS revenue FROM clicks, (SELECT unnest(range(0, 6)) AS i) r, "
-            "LATERAL (SELECT time_bucket(INTERVAL 10 SECOND, ts) - r.i * INTERVAL 10 SECOND AS ws) w "
-            "WHERE ts < w.ws + INTERVAL 1 MINUTE GROUP BY ALL"),
-}
-
-
-def make_input(folder: Path, events: int) -> Path:
-    """A reproducible clickstream as NDJSON, made once per size."""
-    path = folder / f"clicks-{events}.ndjson"
+def make_input(folder: Path, events: int, rate: float = 2000.0, users: int = 10_000) -> Path:
+    """A reproducible clickstream as NDJSON, made once per size, rate and user population."""
+    shape = "" if (rate, users) == (2000.0, 10_000) else f"-{rate:g}eps-{users}users"
+    path = folder / f"clicks-{events}{shape}.ndjson"
     if path.exists():
         return path
     start_us = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp() * 1_000_000)
@@ -61,7 +51,7 @@ def make_input(folder: Path, events: int) -> Path:
     tmp = path.with_suffix(".tmp")
     with tmp.open("wb") as out:
         for block in range(events // BLOCK + 1):
-            table = clickstream_block(7, block, start_us, 2000.0, 10_000, 2_000_000)
+            table = clickstream_block(7, block, start_us, rate, users, 2_000_000)
             table = table.slice(0, max(0, min(BLOCK, events - block * BLOCK))).drop_columns(["arrival_time"])
             if table.num_rows == 0:
                 break
@@ -108,22 +98,59 @@ def pyarrow_partitioned(data: Path, out: Path) -> float:
     return time.perf_counter() - started
 
 
-def median_time(runs: int, work: Callable[[Path], float], scratch: Path) -> float:
+def flowsql_child(data: Path, out: Path, query: str, scratch: Path) -> tuple[float, float]:
+    """(seconds, peak RSS in MiB) of a run in a process of its own, so its memory is its own."""
+    pipeline = scratch / "benchmark.sql"
+    pipeline.write_text(pipeline_text(data, out, query))
+    result = subprocess.run([sys.executable, "-m", "benchmarks.child", str(pipeline)], check=False, cwd=ROOT,
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"flowsql run failed: {result.stderr.strip()}")
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    return float(figures["seconds"]), float(figures["peak_mib"])
+
+
+def median_time(runs: int, work: Callable[[Path], float], scratch: Path) -> list[float]:
     times = []
     for index in range(runs):
         out = scratch / f"out-{index}"
         times.append(work(out))
         shutil.rmtree(out, ignore_errors=True)
-    return statistics.median(times)
+    return times
 
 
-def report(name: str, events: int, ours: float, baseline: float, baseline_name: str) -> dict[str, object]:
-    ours_rate, base_rate = rate(events, ours), rate(events, baseline)
+def aggregate_scenario(scenario: Scenario, data: Path, runs: int, scratch: Path) -> tuple[list[float], list[float],
+                                                                                           float, int]:
+    """flowsql and DuckDB batch in turn, `runs` times each; every flowsql output is checked
+    against the batch answer. Returns both sets of times, the largest peak RSS and the rows."""
+    ours, batch, peaks, rows = [], [], [], 0
+    for index in range(runs):
+        batch_out, out = scratch / f"{scenario.name}-batch-{index}", scratch / f"{scenario.name}-{index}"
+        batch.append(duckdb_batch(data, batch_out, scenario.batch))
+        seconds, peak = flowsql_child(data, out, scenario.ours, scratch)
+        ours.append(seconds)
+        peaks.append(peak)
+        rows = check_equal(scenario.name, out, batch_out / "result.parquet")
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.rmtree(batch_out, ignore_errors=True)
+    return ours, batch, max(peaks), rows
+
+
+def report(name: str, events: int, ours: list[float], baseline: list[float], baseline_name: str,
+           peak_mib: float | None = None) -> dict[str, object]:
+    ours_rate, base_rate = rate(events, statistics.median(ours)), rate(events, statistics.median(baseline))
+    low, high = rate(events, max(baseline)), rate(events, min(baseline))
     versus = ratio(ours_rate, base_rate)
+    spread = f" ({low.show('{:,.0f}')}-{high.show('{:,.0f}')})" if len(baseline) > 1 else ""
+    memory = f"   peak RSS {peak_mib:,.0f} MiB" if peak_mib is not None else ""
     print(f"{name:<10} flowsql {ours_rate.show('{:>12,.0f} events/s')}   {baseline_name} "
-          f"{base_rate.show('{:>12,.0f} events/s')}   ratio {versus.show('{:.2f}')}")
-    return {"flowsql_events_per_second": ours_rate.to_json(), "baseline_events_per_second": base_rate.to_json(),
-            "ratio": versus.to_json()}
+          f"{base_rate.show('{:>12,.0f} events/s')}{spread}   ratio {versus.show('{:.2f}')}{memory}")
+    result: dict[str, object] = {
+        "flowsql_events_per_second": ours_rate.to_json(), "baseline_events_per_second": base_rate.to_json(),
+        "baseline_spread": [low.to_json(), high.to_json()], "ratio": versus.to_json()}
+    if peak_mib is not None:
+        result["peak_rss_mib"] = peak_mib
+    return result
 
 
 def peak_rss(events: int) -> float:
@@ -131,7 +158,7 @@ def peak_rss(events: int) -> float:
     text = (f"CREATE SOURCE clicks ({COLUMNS}, WATERMARK FOR ts AS ts - INTERVAL '5 seconds') "
             f"WITH (connector = 'generator', count = {events}, rate = 2000);\n"
             "CREATE SINK out WITH (connector = 'file', path = '{out}', buffer_interval = '60 s');\n"
-            f"INSERT INTO out {SCENARIOS['tumble'][1]};")
+            f"INSERT INTO out {SCENARIOS['tumble'].ours};")
     with tempfile.TemporaryDirectory() as scratch:
         pipeline = Path(scratch) / "rss.sql"
         pipeline.write_text(text.replace("{out}", str(Path(scratch) / "out")))
@@ -174,31 +201,41 @@ def latency(rate: int, seconds: int) -> tuple[Figure, Figure, int]:
     return percentile(samples, 0.5, "latency"), percentile(samples, 0.99, "latency"), len(samples)
 
 
+AGGREGATES = ("tumble", "hop", "users", "session", "long-hop")
+ALL = (*AGGREGATES, "raw", "latency", "memory", "startup")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("--events", type=int, default=2_000_000)
+    parser.add_argument("--events", type=int, default=2_000_000, help="events per input (2 M; 20 M for the long runs)")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--scenario", action="append", choices=["tumble", "hop", "raw", "latency", "memory"])
+    parser.add_argument("--scenario", action="append", choices=ALL)
     parser.add_argument("--latency-rate", type=int, default=50_000)
     parser.add_argument("--latency-seconds", type=int, default=20)
     parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "flowsql-bench")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
-    scenarios = args.scenario or ["tumble", "hop", "raw", "latency", "memory"]
+    scenarios = args.scenario or list(ALL)
     args.data_dir.mkdir(parents=True, exist_ok=True)
-    data = make_input(args.data_dir, args.events)
-    print(f"{args.events:,} events, {data.stat().st_size / 1e6:,.0f} MB of NDJSON, median of {args.runs} runs, "
-          f"{os.cpu_count()} cores")
+    print(f"{args.events:,} events per input, median of {args.runs} runs, {os.cpu_count()} cores; "
+          "baseline's spread in brackets")
     results: dict[str, object] = {"events": args.events}
+    inputs_shown: set[Path] = set()
     with tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)
-        for name in ("tumble", "hop"):
+        for name in AGGREGATES:
             if name in scenarios:
-                _, ours_sql, batch_sql = SCENARIOS[name]
-                ours = median_time(args.runs, lambda out, q=ours_sql: flowsql_run(data, out, q), scratch)
-                base = median_time(args.runs, lambda out, q=batch_sql: duckdb_batch(data, out, q), scratch)
-                results[name] = report(name, args.events, ours, base, "duckdb batch")
+                scenario = SCENARIOS[name]
+                data = make_input(args.data_dir, args.events, scenario.rate, scenario.users)
+                if data not in inputs_shown:
+                    inputs_shown.add(data)
+                    print(f"{'':<10} input: {data.stat().st_size / 1e6:,.0f} MB of NDJSON, {scenario.rate:g} "
+                          f"events/s of event time, {scenario.users:,} users")
+                ours, base, peak, rows = aggregate_scenario(scenario, data, args.runs, scratch)
+                figures = report(name, args.events, ours, base, "duckdb batch", peak)
+                results[name] = {**figures, "rows": rows}
         if "raw" in scenarios:
+            data = make_input(args.data_dir, args.events)
             query = "SELECT * EXCLUDE (arrival_time) FROM clicks"
             options = ", prefix = 'event_type=!{partitionKeyFromQuery:event_type}/'"
             ours = median_time(args.runs, lambda out: flowsql_run(data, out, query, options), scratch)
@@ -216,6 +253,8 @@ def main() -> None:
         print(f"memory     peak RSS {small:,.0f} MiB at {args.events:,} events, {large:,.0f} MiB at "
               f"{args.events * 10:,} events: ratio {growth.show('{:.2f}')}")
         results["memory"] = {"small_mib": small, "large_mib": large, "ratio": growth.to_json()}
+    if "startup" in scenarios:
+        results["startup"] = startup.run(args.runs, args.data_dir)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

@@ -19,9 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.__main__ import SCENARIOS, flowsql_run, make_input
+from benchmarks.__main__ import flowsql_run, make_input
 from benchmarks.__main__ import pipeline_text as benchmark_pipeline
 from benchmarks.figures import rate
+from benchmarks.scenarios import SCENARIOS
 
 ROOT = Path(__file__).resolve().parent.parent
 DRIVER = ROOT / "tests" / "compile" / "flink_driver.py"
@@ -42,12 +43,12 @@ def iso_copy(data: Path) -> Path:
 
 
 def run_flowsql(data: Path, scratch: Path) -> float:
-    return flowsql_run(data, scratch / "flowsql-out", SCENARIOS["tumble"][1], sink_format="json")
+    return flowsql_run(data, scratch / "flowsql-out", SCENARIOS["tumble"].ours, sink_format="json")
 
 
 def run_flink(python: Path, data: Path, scratch: Path, name: str, parallelism: int) -> float:
     pipeline = scratch / f"{name}.sql"
-    pipeline.write_text(benchmark_pipeline(data, scratch / f"{name}-out", SCENARIOS["tumble"][1], sink_format="json"))
+    pipeline.write_text(benchmark_pipeline(data, scratch / f"{name}-out", SCENARIOS["tumble"].ours, sink_format="json"))
     job = scratch / f"{name}-job"
     subprocess.run([sys.executable, "-m", "flowsql", "compile", "--target", "flink", str(pipeline), "-o", str(job)],
                    check=True, capture_output=True)
@@ -61,7 +62,7 @@ def pyflink_python(given: Path | None) -> Path | None:
     candidates = [given] if given else [ROOT / ".cache" / "pyflink-venv" / "bin" / "python"]
     for python in candidates:
         if python and python.exists() and subprocess.run([str(python), "-c", "import pyflink"],
-                                                         capture_output=True).returncode == 0:
+                                                         check=False, capture_output=True).returncode == 0:
             return python
     return None
 
@@ -75,7 +76,7 @@ def main() -> None:
     args = parser.parse_args()
     args.data_dir.mkdir(parents=True, exist_ok=True)
     data = iso_copy(make_input(args.data_dir, args.events))
-    print(f"scenario 1 ({SCENARIOS['tumble'][0]}), {args.events:,} events, file -> JSON lines")
+    print(f"scenario 1 ({SCENARIOS['tumble'].title}), {args.events:,} events, file -> JSON lines")
     with tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)
         ours = run_flowsql(data, scratch)

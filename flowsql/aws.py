@@ -9,9 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 # botocore's "standard" mode retries throttling, 5xx answers, resets and timeouts with capped
 # exponential backoff; five attempts ride out a single bad answer without hiding an outage.
 DEFAULT_ATTEMPTS = 5
@@ -31,6 +28,10 @@ def client(service: str, region: str = "", endpoint_url: str = "", *,
         raise ValueError(f"retry_mode is one of {', '.join(RETRY_MODES)} (got {retry_mode!r})")
     if max_attempts < 1:
         raise ValueError(f"max_attempts is at least 1 (got {max_attempts})")
+    # Imported here: boto3 and botocore take about 0.1 s to import, which runs without AWS never need.
+    import boto3
+    from botocore.config import Config
+
     config = Config(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
@@ -44,4 +45,6 @@ def client(service: str, region: str = "", endpoint_url: str = "", *,
 
 def configured_region() -> str:
     """The region boto3's chain gives (environment, config files), or '' when none is set."""
+    import boto3
+
     return boto3.session.Session().region_name or ""

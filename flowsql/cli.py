@@ -27,6 +27,7 @@ from flowsql.checkpoint import CheckpointStore, open_store
 from flowsql.checkpoint.coordinator import describe_state
 from flowsql.delivery.sink import ObjectSink
 from flowsql.errors import FlowsqlError, UsageError
+from flowsql.lean_start import skip_pandas_probe
 from flowsql.logs import configure_logging
 from flowsql.pipeline import Pipeline, load_pipeline
 from flowsql.runner import PipelineRun, RunSummary
@@ -38,6 +39,8 @@ _SECRETS: set[str] = set()  # the secrets of the pipeline being run, scrubbed fr
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # the process is the command, not a program that imported main()
+        skip_pandas_probe()
     parser = _parser()
     args = parser.parse_args(argv)
     # argparse sets `command` only when a subcommand was given, and `log_format` only on the
@@ -59,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("flowsql: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # anything unforeseen still ends with a message and exit code 1
+    except Exception as exc:  # noqa: BLE001 - anything unforeseen still ends with a message and exit code 1
         if debug:
             traceback.print_exc()
         _report_error(runtime_message(exc) + ("" if debug else " (--debug shows the traceback)"))
@@ -351,8 +354,8 @@ def _reset(store: CheckpointStore) -> None:
 def _summary_text(summary: RunSummary, run: PipelineRun) -> str:
     rate = summary.events / summary.elapsed if summary.elapsed else 0.0
     lines = [
-        f"flowsql: {summary.pipeline}: {summary.events:,} events in {summary.elapsed:.2f} s "
-        f"({rate:,.0f} events/s), {summary.errors:,} errors, {summary.late:,} late"
+        (f"flowsql: {summary.pipeline}: {summary.events:,} events in {summary.elapsed:.2f} s "
+         f"({rate:,.0f} events/s), {summary.errors:,} errors, {summary.late:,} late")
     ]
     for name, stats in summary.sinks.items():
         sink = run.sinks[name]

@@ -22,6 +22,7 @@ import pyarrow as pa
 from flowsql.pipeline.model import Column
 from flowsql.records import ARRIVAL_TIME, BadRecord
 from flowsql.row_origins import ChunkSpans, RowOrigins, line_spans
+from flowsql.scratch_sql import scratch_connection
 
 if TYPE_CHECKING:  # the sources package imports this module
     from flowsql.sources.event_time import TimeBounds
@@ -37,7 +38,7 @@ def arrow_schema(columns: tuple[Column, ...]) -> pa.Schema:
     if not columns:
         return pa.schema([])
     select = ", ".join(f'CAST(NULL AS {c.sql_type}) AS {_quote(c.name)}' for c in columns)
-    with duckdb.connect() as con:
+    with scratch_connection() as con:
         return con.sql(f"SELECT {select}").to_arrow_table().schema
 
 

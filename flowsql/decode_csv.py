@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pcsv
 
 from flowsql.decode import Decoded, arrow_schema, thread_connection, with_arrival_time
 from flowsql.errors import SourceError
@@ -28,6 +27,8 @@ from flowsql.records import BadRecord
 from flowsql.row_origins import ChunkSpans, Spans
 
 if TYPE_CHECKING:  # the sources package imports this module
+    import pyarrow.csv as pcsv
+
     from flowsql.sources.event_time import TimeBounds
 
 
@@ -147,6 +148,8 @@ class CsvDecoder:
         return BadRecord(self.source, code, reason, data[start:end], f"{origin}@{base_offset + start}", arrival)
 
     def _take_header(self, data: bytes, origin: str, base_offset: int) -> tuple[bytes, int]:
+        import pyarrow.csv as pcsv
+
         ends = _record_ends(data, self.form)
         cut = int(ends[0]) if len(ends) else len(data)
         header = pcsv.read_csv(io.BytesIO(data[:cut] + b"\n"),
@@ -186,6 +189,8 @@ class CsvDecoder:
             return self._headers[origin]
 
     def _parse_options(self, invalid: dict[int, str] | None) -> pcsv.ParseOptions:
+        import pyarrow.csv as pcsv
+
         def handler(row: pcsv.InvalidRow) -> str:
             assert invalid is not None and row.number is not None
             invalid[row.number] = (f"a record must hold {row.expected_columns} fields, "
@@ -210,6 +215,9 @@ class CsvDecoder:
         return table.rename_columns(names)
 
     def _read_fields(self, data: bytes, columns: list[str], invalid: dict[int, str]) -> pa.Table:
+        # Imported where used (here and above): only CSV sources need pyarrow's CSV reader.
+        import pyarrow.csv as pcsv
+
         return pcsv.read_csv(
             io.BytesIO(data),
             read_options=pcsv.ReadOptions(column_names=columns, use_threads=False,
@@ -248,8 +256,8 @@ class CsvDecoder:
         for row in np.flatnonzero(at_fault >= 0).tolist():
             column = self.columns[int(at_fault[row])]
             text = fields.column(by_name[column.name.lower()])[row].as_py()
-            faults[row] = ("format-conversion-failed", f"column '{column.name}': cannot convert {text!r} to "
-                                                       f"{column.sql_type}")
+            faults[row] = ("format-conversion-failed",
+                           f"column '{column.name}': cannot convert {text!r} to {column.sql_type}")
         table = result.drop_columns(["__fault"])
         return (table if table.schema == self.schema else table.cast(self.schema)), faults
 

@@ -137,6 +137,47 @@ def test_every_module_imports_alone() -> None:
     )
     names = [n for n in _modules() if n != "flowsql.__main__"]
     result = subprocess.run([sys.executable, "-c", script, *names], capture_output=True, text=True, timeout=300,
-                            cwd=PACKAGE.parent)
+                            cwd=PACKAGE.parent, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+# Loaded only by the runs that use them: each costs start-up time that `validate` and a run from
+# files never need (benchmarks/startup.py measures it).
+LOADED_WHERE_USED = ("boto3", "botocore", "pyiceberg", "krcf", "fastparquet", "urllib3", "http.server", "pandas",
+                     "pyarrow.parquet", "pyarrow.csv", "pyarrow.fs", "flowsql.sources.kinesis")
+
+
+def _loaded_after(argv: list[str], cwd: Path) -> list[str]:
+    """Which of LOADED_WHERE_USED a `flowsql` command in a fresh process has imported."""
+    script = (
+        "import sys\n"
+        "from flowsql.cli import main\n"
+        "code = main()\n"
+        f"print(sorted(m for m in {LOADED_WHERE_USED!r} if m in sys.modules))\n"
+        "sys.exit(code)\n"
+    )
+    # As the command runs: main() reads its arguments from sys.argv.
+    result = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=120,
+                            cwd=cwd, check=False)
+    assert result.returncode == 0, result.stderr
+    return ast.literal_eval(result.stdout.strip().splitlines()[-1])
+
+
+def test_validate_and_a_small_run_import_no_cloud_library(tmp_path: Path) -> None:
+    example = PACKAGE.parent / "pipelines" / "clickstream_demo.sql"
+    assert _loaded_after(["validate", str(example)], PACKAGE.parent) == []
+    pipeline = tmp_path / "tiny.sql"
+    pipeline.write_text(
+        "CREATE SOURCE clicks (page VARCHAR, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '5 seconds') "
+        "WITH (connector = 'generator', count = 10);\n"
+        f"CREATE SINK out WITH (connector = 'file', path = '{tmp_path / 'out'}', format = 'json');\n"
+        "INSERT INTO out SELECT window_end, page, count(*) AS views FROM TUMBLE(clicks, ts, INTERVAL '1 minute') "
+        "GROUP BY ALL;\n")
+    assert _loaded_after(["run", str(pipeline), "--quiet", "--no-checkpoint"], PACKAGE.parent) == []
+    assert len(list((tmp_path / "out").rglob("*.json"))) == 1
+    # A Parquet sink loads the Parquet writer it uses, and still no cloud library.
+    parquet = tmp_path / "parquet.sql"
+    parquet.write_text(pipeline.read_text().replace("'json'", "'parquet'"))
+    assert _loaded_after(["run", str(parquet), "--quiet", "--no-checkpoint"], PACKAGE.parent) == [
+        "pyarrow.fs", "pyarrow.parquet"]

@@ -8,7 +8,6 @@ from typing import Protocol
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 PARQUET_CODECS = ("snappy", "zstd", "gzip", "none")
 JSON_CODECS = ("none", "gzip")
@@ -35,6 +34,10 @@ class ParquetEncoder:
         self.extension = ".parquet"
 
     def encode(self, table: pa.Table) -> bytes:
+        # Imported here: pyarrow.parquet brings pyarrow's file systems (S3's among them), which
+        # `validate`, `explain` and JSON sinks never use.
+        import pyarrow.parquet as pq
+
         sink = pa.BufferOutputStream()
         lowered = lower_case_schema(table.schema)
         if lowered != table.schema:

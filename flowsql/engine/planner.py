@@ -24,9 +24,10 @@ from flowsql.engine.windows import WindowSpec
 from flowsql.errors import Location, PipelineError, PipelineErrors
 from flowsql.frontends import table_kind
 from flowsql.pipeline.declarations import interval_hint, interval_seconds
-from flowsql.pipeline.functions import UserFunction, register_functions
+from flowsql.pipeline.functions import UserFunction
 from flowsql.pipeline.model import Pipeline, QueryDecl, TableDecl
 from flowsql.records import ARRIVAL_TIME
+from flowsql.scratch_sql import scratch_connection
 
 if TYPE_CHECKING:
     from flowsql.engine.operators import OperatorFactory
@@ -128,7 +129,7 @@ def plan_pipeline(pipeline: Pipeline, source_schemas: dict[str, pa.Schema], coll
         delay = 0
         if source.watermark:
             clocks[source.watermark.column.lower()] = "event"
-            delay = int(round(source.watermark.delay_seconds * 1_000_000))
+            delay = round(source.watermark.delay_seconds * 1_000_000)
         streams[name.lower()] = StreamInfo(name, source_schemas[name], clocks, delay)
     for name, table in pipeline.tables.items():
         if name not in source_schemas:
@@ -388,7 +389,7 @@ def _window_spec(pipeline: Pipeline, decl: QueryDecl, node: exp.Table, streams: 
         if not isinstance(arg, exp.Interval):
             raise _error(pipeline, decl, f"{kind} needs INTERVAL literals", node=call, hint=f"write {usage}")
         try:
-            micros = int(round(interval_seconds(arg) * 1_000_000))
+            micros = round(interval_seconds(arg) * 1_000_000)
         except ValueError as exc:
             unit = arg.args.get("unit")
             where = find_token(pipeline, decl, unit.name) if unit is not None else None
@@ -457,17 +458,14 @@ def _output_schema(pipeline: Pipeline, decl: QueryDecl, operator: OperatorPlan, 
     """Run the query on no rows: DuckDB checks names and types and tells the result's schema."""
     from flowsql.engine.windows import assignment_sql
 
-    con = register_functions(duckdb.connect(), pipeline.functions.values())
     try:
-        con.register("__flowsql_empty", input_schema.empty_table())
-        relation = "__flowsql_empty"
-        if operator.window is not None:
-            relation = f"({assignment_sql(operator.window, relation, None, None)})"
-        return con.sql(operator.sql(relation)).to_arrow_table().schema
+        with scratch_connection(pipeline.functions.values(), __flowsql_empty=input_schema.empty_table()) as con:
+            relation = "__flowsql_empty"
+            if operator.window is not None:
+                relation = f"({assignment_sql(operator.window, relation, None, None)})"
+            return con.sql(operator.sql(relation)).to_arrow_table().schema
     except duckdb.Error as exc:
         raise duckdb_error(pipeline, decl, exc) from None
-    finally:
-        con.close()
 
 
 def _error(pipeline: Pipeline, decl: QueryDecl, message: str, node: exp.Expression | None = None,

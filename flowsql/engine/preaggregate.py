@@ -25,7 +25,8 @@ from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 
 from flowsql.engine.windows import WindowSpec, assignment_sql
-from flowsql.pipeline.functions import UserFunction, register_functions
+from flowsql.pipeline.functions import UserFunction
+from flowsql.scratch_sql import scratch_connection
 
 _DIALECT = DuckDB()
 PANE_COLUMN = "__pane"
@@ -189,15 +190,12 @@ def _same_output(plan: PreAggregation, spec: WindowSpec, input_schema: pa.Schema
                  output_schema: pa.Schema, functions: tuple[UserFunction, ...]) -> bool:
     """The rewritten query must give the very columns and types of the query as written; when
     DuckDB types a merge differently (decimal averages, say), raw rows are kept instead."""
-    con = register_functions(duckdb.connect(), functions)
     try:
-        con.register("__flowsql_empty", input_schema.empty_table())
-        partials = con.sql(plan.partial_template.replace(placeholder, "__flowsql_empty")).to_arrow_table()
-        con.register("__flowsql_partials", partials)
+        with scratch_connection(functions, __flowsql_empty=input_schema.empty_table()) as con:
+            partials = con.sql(plan.partial_template.replace(placeholder, "__flowsql_empty")).to_arrow_table()
         assigned = f"({assignment_sql(plan.state_window(spec), '__flowsql_partials', None, None)})"
-        schema = con.sql(plan.final_template.replace(placeholder, assigned)).to_arrow_table().schema
+        with scratch_connection(functions, __flowsql_partials=partials) as con:
+            schema = con.sql(plan.final_template.replace(placeholder, assigned)).to_arrow_table().schema
     except duckdb.Error:
         return False
-    finally:
-        con.close()
     return schema == output_schema

@@ -62,17 +62,31 @@ def assignment_sql(spec: WindowSpec, relation: str, emit_after_us: int | None, e
     if spec.kind == "tumble":
         inner = f"SELECT *, ({time_us} // {spec.size_us}) * {spec.size_us} AS __ws FROM {relation}"
     else:
-        copies = -(-spec.size_us // spec.slide_us)
-        inner = (
-            f"SELECT * EXCLUDE (__i), ({time_us} // {spec.slide_us}) * {spec.slide_us} - __i * {spec.slide_us} AS __ws "
-            f"FROM {relation} CROSS JOIN range({copies}) AS __w(__i)"
-        )
+        inner = _hop_copies(spec, relation, time_us, emit_after_us, emit_until_us)
         where.append(f"__ws + {spec.size_us} > {time_us}")
     where += _emit_filter(f"__ws + {spec.size_us}", emit_after_us, emit_until_us)
     return (
         f"SELECT * EXCLUDE (__ws), make_timestamp(__ws) AS window_start, "
         f"make_timestamp(__ws + {spec.size_us}) AS window_end FROM ({inner}) WHERE {' AND '.join(where)}"
     )
+
+
+def _hop_copies(spec: WindowSpec, relation: str, time_us: str, after: int | None, until: int | None) -> str:
+    """One copy of each row per hop window it may fall in, __i slides back from its own. With
+    emission bounds, only the copies whose window ends in (after, until]: a 1-hour hop by 10
+    seconds would otherwise make 360 copies of every kept row at every emission."""
+    copies = -(-spec.size_us // spec.slide_us)
+    slide, size = spec.slide_us, spec.size_us
+    base = f"({time_us} // {slide}) * {slide}"
+    if after is None and until is None:
+        return (f"SELECT * EXCLUDE (__i), {base} - __i * {slide} AS __ws "
+                f"FROM {relation} CROSS JOIN range({copies}) AS __w(__i)")
+    # Window __i ends at base - __i * slide + size. The bounds may take one copy too many (the
+    # outer filter drops it), never one too few.
+    low = "0" if until is None else f"greatest(0, ({base} + {size} - {until}) // {slide})"
+    high = str(copies) if after is None else f"least({copies}, ({base} + {size} - {after}) // {slide} + 1)"
+    return (f"SELECT * EXCLUDE (__i), {base} - __i * {slide} AS __ws "
+            f"FROM (SELECT *, unnest(range({low}, {high})) AS __i FROM {relation})")
 
 
 def session_bounds_sql(spec: WindowSpec, relation: str) -> str:

@@ -18,6 +18,7 @@ from flowsql.errors import Location
 from flowsql.options import Option, RawValue
 from flowsql.pipeline.model import Column, FunctionDecl, SinkDecl, SourceDecl, TableDecl, Watermark
 from flowsql.pipeline.text import Statement
+from flowsql.scratch_sql import scratch_connection
 
 _DIALECT = DuckDB()
 CHANGE_TIME = "change_time"  # the time of each change of a CDC table (see flowsql/cdc)
@@ -369,10 +370,11 @@ def interval_seconds(interval: exp.Expression) -> float:
     """The length of an INTERVAL literal in seconds, as DuckDB reads it."""
     sql = interval.sql(_DIALECT)
     try:
-        # A connection of its own: results left on DuckDB's shared default connection block
-        # the next statement anyone runs on it.
-        with duckdb.connect() as con:
-            row = con.execute(f"SELECT epoch({sql})").fetchone()
+        # Not DuckDB's shared default connection: results left on it block the next statement
+        # anyone runs on it.
+        with scratch_connection() as con:
+            # fetchall, not fetchone: a result read to its end leaves the connection free.
+            row = con.execute(f"SELECT epoch({sql})").fetchall()[0]
     except duckdb.Error:
         raise ValueError(f"cannot read the interval {sql}") from None
     assert row is not None

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from flowsql.delivery.stdout import StdoutSink
 from flowsql.runner import PipelineRun
-from flowsql.status.http import MetricsServer
 from flowsql.status.monitor import Monitor
 from flowsql.status.sample import sample_run
+
+if TYPE_CHECKING:
+    from flowsql.status.http import MetricsServer
 
 log = logging.getLogger("flowsql")
 
@@ -28,7 +31,12 @@ class Watchers:
             self.monitor = Monitor(run.metrics, run.pipeline.name, "panel", shards=shards)
         elif not quiet and status_interval > 0:
             self.monitor = Monitor(run.metrics, run.pipeline.name, "lines", interval=status_interval)
-        self.server = MetricsServer(run.metrics, metrics_port, metrics_host) if metrics_port is not None else None
+        self.server: MetricsServer | None = None
+        if metrics_port is not None:
+            # Imported only when asked for: the HTTP server brings http.client and ssl.
+            from flowsql.status.http import MetricsServer
+
+            self.server = MetricsServer(run.metrics, metrics_port, metrics_host)
 
     def start(self) -> None:
         sample_run(self.run)  # a scrape that comes before the run's first sample still finds figures
