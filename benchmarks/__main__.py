@@ -34,11 +34,15 @@ from flowsql.pipeline import parse_text
 from flowsql.runner import PipelineRun
 from flowsql.sources.generator import BLOCK, clickstream_block
 
-COLUMNS = ("event_id BIGINT, user_id VARCHAR, page VARCHAR, event_type VARCHAR, country VARCHAR, "
-           "price DOUBLE, ts TIMESTAMP")
+COLUMNS = (
+    "event_id BIGINT, user_id VARCHAR, page VARCHAR, event_type VARCHAR, country VARCHAR, price DOUBLE, ts TIMESTAMP"
+)
 ROOT = Path(__file__).resolve().parent.parent
-DUCKDB_COLUMNS = ("{event_id: 'BIGINT', user_id: 'VARCHAR', page: 'VARCHAR', event_type: 'VARCHAR', "
-                  "country: 'VARCHAR', price: 'DOUBLE', ts: 'TIMESTAMP'}")
+DUCKDB_COLUMNS = (
+    "{event_id: 'BIGINT', user_id: 'VARCHAR', page: 'VARCHAR', event_type: 'VARCHAR', "
+    "country: 'VARCHAR', price: 'DOUBLE', ts: 'TIMESTAMP'}"
+)
+
 
 def make_input(folder: Path, events: int, rate: float = 2000.0, users: int = 10_000) -> Path:
     """A reproducible clickstream as NDJSON, made once per size, rate and user population."""
@@ -64,11 +68,13 @@ def make_input(folder: Path, events: int, rate: float = 2000.0, users: int = 10_
 
 def pipeline_text(data: Path, out: Path, query: str, sink_options: str = "", sink_format: str = "parquet") -> str:
     """The benchmark pipeline: the clickstream file, one query, one file sink."""
-    return (f"CREATE SOURCE clicks ({COLUMNS}, WATERMARK FOR ts AS ts - INTERVAL '5 seconds') "
-            f"WITH (connector = 'file', path = '{data}');\n"
-            f"CREATE SINK out WITH (connector = 'file', path = '{out}', format = '{sink_format}', "
-            f"buffer_size = '128 MB', buffer_interval = '60 s'{sink_options});\n"
-            f"INSERT INTO out {query};")
+    return (
+        f"CREATE SOURCE clicks ({COLUMNS}, WATERMARK FOR ts AS ts - INTERVAL '5 seconds') "
+        f"WITH (connector = 'file', path = '{data}');\n"
+        f"CREATE SINK out WITH (connector = 'file', path = '{out}', format = '{sink_format}', "
+        f"buffer_size = '128 MB', buffer_interval = '60 s'{sink_options});\n"
+        f"INSERT INTO out {query};"
+    )
 
 
 def flowsql_run(data: Path, out: Path, query: str, sink_options: str = "", sink_format: str = "parquet") -> float:
@@ -83,8 +89,10 @@ def flowsql_run(data: Path, out: Path, query: str, sink_options: str = "", sink_
 def duckdb_batch(data: Path, out: Path, query: str) -> float:
     started = time.perf_counter()
     con = duckdb.connect()
-    con.execute(f"CREATE VIEW clicks AS SELECT * FROM read_json('{data}', format = 'newline_delimited', "
-                f"columns = {DUCKDB_COLUMNS})")
+    con.execute(
+        f"CREATE VIEW clicks AS SELECT * FROM read_json('{data}', format = 'newline_delimited', "
+        f"columns = {DUCKDB_COLUMNS})"
+    )
     out.mkdir(parents=True, exist_ok=True)
     con.execute(f"COPY ({query}) TO '{out / 'result.parquet'}' (FORMAT parquet, COMPRESSION snappy)")
     return time.perf_counter() - started
@@ -93,8 +101,14 @@ def duckdb_batch(data: Path, out: Path, query: str) -> float:
 def pyarrow_partitioned(data: Path, out: Path) -> float:
     started = time.perf_counter()
     table = pajson.read_json(data)
-    ds.write_dataset(table, out, format="parquet", partitioning=["event_type"], partitioning_flavor="hive",
-                     existing_data_behavior="overwrite_or_ignore")
+    ds.write_dataset(
+        table,
+        out,
+        format="parquet",
+        partitioning=["event_type"],
+        partitioning_flavor="hive",
+        existing_data_behavior="overwrite_or_ignore",
+    )
     return time.perf_counter() - started
 
 
@@ -102,8 +116,9 @@ def flowsql_child(data: Path, out: Path, query: str, scratch: Path) -> tuple[flo
     """(seconds, peak RSS in MiB) of a run in a process of its own, so its memory is its own."""
     pipeline = scratch / "benchmark.sql"
     pipeline.write_text(pipeline_text(data, out, query))
-    result = subprocess.run([sys.executable, "-m", "benchmarks.child", str(pipeline)], check=False, cwd=ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.child", str(pipeline)], check=False, cwd=ROOT, capture_output=True, text=True
+    )
     if result.returncode != 0:
         raise RuntimeError(f"flowsql run failed: {result.stderr.strip()}")
     figures = json.loads(result.stdout.strip().splitlines()[-1])
@@ -119,8 +134,9 @@ def median_time(runs: int, work: Callable[[Path], float], scratch: Path) -> list
     return times
 
 
-def aggregate_scenario(scenario: Scenario, data: Path, runs: int, scratch: Path) -> tuple[list[float], list[float],
-                                                                                           float, int]:
+def aggregate_scenario(
+    scenario: Scenario, data: Path, runs: int, scratch: Path
+) -> tuple[list[float], list[float], float, int]:
     """flowsql and DuckDB batch in turn, `runs` times each; every flowsql output is checked
     against the batch answer. Returns both sets of times, the largest peak RSS and the rows."""
     ours, batch, peaks, rows = [], [], [], 0
@@ -136,18 +152,24 @@ def aggregate_scenario(scenario: Scenario, data: Path, runs: int, scratch: Path)
     return ours, batch, max(peaks), rows
 
 
-def report(name: str, events: int, ours: list[float], baseline: list[float], baseline_name: str,
-           peak_mib: float | None = None) -> dict[str, object]:
+def report(
+    name: str, events: int, ours: list[float], baseline: list[float], baseline_name: str, peak_mib: float | None = None
+) -> dict[str, object]:
     ours_rate, base_rate = rate(events, statistics.median(ours)), rate(events, statistics.median(baseline))
     low, high = rate(events, max(baseline)), rate(events, min(baseline))
     versus = ratio(ours_rate, base_rate)
     spread = f" ({low.show('{:,.0f}')}-{high.show('{:,.0f}')})" if len(baseline) > 1 else ""
     memory = f"   peak RSS {peak_mib:,.0f} MiB" if peak_mib is not None else ""
-    print(f"{name:<10} flowsql {ours_rate.show('{:>12,.0f} events/s')}   {baseline_name} "
-          f"{base_rate.show('{:>12,.0f} events/s')}{spread}   ratio {versus.show('{:.2f}')}{memory}")
+    print(
+        f"{name:<10} flowsql {ours_rate.show('{:>12,.0f} events/s')}   {baseline_name} "
+        f"{base_rate.show('{:>12,.0f} events/s')}{spread}   ratio {versus.show('{:.2f}')}{memory}"
+    )
     result: dict[str, object] = {
-        "flowsql_events_per_second": ours_rate.to_json(), "baseline_events_per_second": base_rate.to_json(),
-        "baseline_spread": [low.to_json(), high.to_json()], "ratio": versus.to_json()}
+        "flowsql_events_per_second": ours_rate.to_json(),
+        "baseline_events_per_second": base_rate.to_json(),
+        "baseline_spread": [low.to_json(), high.to_json()],
+        "ratio": versus.to_json(),
+    }
     if peak_mib is not None:
         result["peak_rss_mib"] = peak_mib
     return result
@@ -155,18 +177,22 @@ def report(name: str, events: int, ours: list[float], baseline: list[float], bas
 
 def peak_rss(events: int) -> float:
     """Peak RSS (MiB) of `flowsql run` over generated events with a tumbling aggregate."""
-    text = (f"CREATE SOURCE clicks ({COLUMNS}, WATERMARK FOR ts AS ts - INTERVAL '5 seconds') "
-            f"WITH (connector = 'generator', count = {events}, rate = 2000);\n"
-            "CREATE SINK out WITH (connector = 'file', path = '{out}', buffer_interval = '60 s');\n"
-            f"INSERT INTO out {SCENARIOS['tumble'].ours};")
+    text = (
+        f"CREATE SOURCE clicks ({COLUMNS}, WATERMARK FOR ts AS ts - INTERVAL '5 seconds') "
+        f"WITH (connector = 'generator', count = {events}, rate = 2000);\n"
+        "CREATE SINK out WITH (connector = 'file', path = '{out}', buffer_interval = '60 s');\n"
+        f"INSERT INTO out {SCENARIOS['tumble'].ours};"
+    )
     with tempfile.TemporaryDirectory() as scratch:
         pipeline = Path(scratch) / "rss.sql"
         pipeline.write_text(text.replace("{out}", str(Path(scratch) / "out")))
         # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec, so a child would report its
         # parent's peak (this process holds the benchmark data).
-        code = ("import re, sys; from flowsql.cli import main; rc = main(['run', sys.argv[1], '--quiet', "
-                "'--no-checkpoint']); status = open('/proc/self/status').read(); "
-                "print(re.search(r'VmHWM:\\s+(\\d+)', status).group(1)); sys.exit(rc)")
+        code = (
+            "import re, sys; from flowsql.cli import main; rc = main(['run', sys.argv[1], '--quiet', "
+            "'--no-checkpoint']); status = open('/proc/self/status').read(); "
+            "print(re.search(r'VmHWM:\\s+(\\d+)', status).group(1)); sys.exit(rc)"
+        )
         result = subprocess.run([sys.executable, "-c", code, str(pipeline)], capture_output=True, text=True, check=True)
         return int(result.stdout.strip().splitlines()[-1]) / 1024
 
@@ -175,18 +201,21 @@ def latency(rate: int, seconds: int) -> tuple[Figure, Figure, int]:
     """p50/p99 seconds from a window's watermark passing its end to its object being in the lake,
     at a steady `rate` of events/s paced to the wall clock, with a zero buffer interval."""
     delay = 1.0
-    text = (f"CREATE SOURCE clicks ({COLUMNS}, WATERMARK FOR ts AS ts - INTERVAL '{delay:g} seconds') "
-            f"WITH (connector = 'generator', count = {rate * seconds}, rate = {rate}, realtime = true, "
-            "disorder = '200 ms');\n"
-            "CREATE SINK out WITH (connector = 'file', path = '{out}', format = 'json', buffer_interval = '0 s');\n"
-            "INSERT INTO out SELECT window_end, count(*) AS events FROM TUMBLE(clicks, ts, INTERVAL '1 second') "
-            "GROUP BY ALL;")
+    text = (
+        f"CREATE SOURCE clicks ({COLUMNS}, WATERMARK FOR ts AS ts - INTERVAL '{delay:g} seconds') "
+        f"WITH (connector = 'generator', count = {rate * seconds}, rate = {rate}, realtime = true, "
+        "disorder = '200 ms');\n"
+        "CREATE SINK out WITH (connector = 'file', path = '{out}', format = 'json', buffer_interval = '0 s');\n"
+        "INSERT INTO out SELECT window_end, count(*) AS events FROM TUMBLE(clicks, ts, INTERVAL '1 second') "
+        "GROUP BY ALL;"
+    )
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "out"
         pipeline = Path(scratch) / "latency.sql"
         pipeline.write_text(text.replace("{out}", str(out)))
-        subprocess.run([sys.executable, "-m", "flowsql", "run", str(pipeline), "--quiet", "--no-checkpoint"],
-                       check=True)
+        subprocess.run(
+            [sys.executable, "-m", "flowsql", "run", str(pipeline), "--quiet", "--no-checkpoint"], check=True
+        )
         samples = []
         for path in out.rglob("*.json"):
             if "errors" in path.parts:
@@ -217,8 +246,10 @@ def main() -> None:
     args = parser.parse_args()
     scenarios = args.scenario or list(ALL)
     args.data_dir.mkdir(parents=True, exist_ok=True)
-    print(f"{args.events:,} events per input, median of {args.runs} runs, {os.cpu_count()} cores; "
-          "baseline's spread in brackets")
+    print(
+        f"{args.events:,} events per input, median of {args.runs} runs, {os.cpu_count()} cores; "
+        "baseline's spread in brackets"
+    )
     results: dict[str, object] = {"events": args.events}
     inputs_shown: set[Path] = set()
     with tempfile.TemporaryDirectory() as scratch_dir:
@@ -229,8 +260,10 @@ def main() -> None:
                 data = make_input(args.data_dir, args.events, scenario.rate, scenario.users)
                 if data not in inputs_shown:
                     inputs_shown.add(data)
-                    print(f"{'':<10} input: {data.stat().st_size / 1e6:,.0f} MB of NDJSON, {scenario.rate:g} "
-                          f"events/s of event time, {scenario.users:,} users")
+                    print(
+                        f"{'':<10} input: {data.stat().st_size / 1e6:,.0f} MB of NDJSON, {scenario.rate:g} "
+                        f"events/s of event time, {scenario.users:,} users"
+                    )
                 ours, base, peak, rows = aggregate_scenario(scenario, data, args.runs, scratch)
                 figures = report(name, args.events, ours, base, "duckdb batch", peak)
                 results[name] = {**figures, "rows": rows}
@@ -244,14 +277,18 @@ def main() -> None:
     if "latency" in scenarios:
         p50, p99, windows = latency(args.latency_rate, args.latency_seconds)
         p50_ms, p99_ms = (Figure(f.value * 1000, f.reason) if f.measured else f for f in (p50, p99))
-        print(f"latency    {args.latency_rate:,} events/s, buffer interval 0: p50 {p50_ms.show('{:,.0f} ms')}, "
-              f"p99 {p99_ms.show('{:,.0f} ms')} over {windows} windows")
+        print(
+            f"latency    {args.latency_rate:,} events/s, buffer interval 0: p50 {p50_ms.show('{:,.0f} ms')}, "
+            f"p99 {p99_ms.show('{:,.0f} ms')} over {windows} windows"
+        )
         results["latency"] = {"rate": args.latency_rate, "p50_seconds": p50.to_json(), "p99_seconds": p99.to_json()}
     if "memory" in scenarios:
         small, large = peak_rss(args.events), peak_rss(args.events * 10)
         growth = ratio(Figure(large), Figure(small) if small > 0 else not_measured("no peak RSS was read"))
-        print(f"memory     peak RSS {small:,.0f} MiB at {args.events:,} events, {large:,.0f} MiB at "
-              f"{args.events * 10:,} events: ratio {growth.show('{:.2f}')}")
+        print(
+            f"memory     peak RSS {small:,.0f} MiB at {args.events:,} events, {large:,.0f} MiB at "
+            f"{args.events * 10:,} events: ratio {growth.show('{:.2f}')}"
+        )
         results["memory"] = {"small_mib": small, "large_mib": large, "ratio": growth.to_json()}
     if "startup" in scenarios:
         results["startup"] = startup.run(args.runs, args.data_dir)

@@ -43,8 +43,10 @@ def check_equal(name: str, out: Path, batch: Path) -> int:
     """The batch answer's row count; raises when the streaming output differs from it."""
     only_ours, only_batch, total = differences(output_files(out), batch)
     if only_ours or only_batch or total == 0:
-        raise AssertionError(f"{name}: the output differs from DuckDB's batch answer: {only_ours} rows only in "
-                             f"flowsql's, {only_batch} of {total} rows only in the batch answer")
+        raise AssertionError(
+            f"{name}: the output differs from DuckDB's batch answer: {only_ours} rows only in "
+            f"flowsql's, {only_batch} of {total} rows only in the batch answer"
+        )
     return total
 
 

@@ -28,8 +28,7 @@ def main(path: str) -> None:
     elapsed = time.perf_counter() - started
     if summary.errors:
         raise SystemExit(f"{summary.errors} records failed to decode")
-    print(json.dumps({"seconds": elapsed, "peak_mib": peak_rss_mib(), "events": summary.events,
-                      "late": summary.late}))
+    print(json.dumps({"seconds": elapsed, "peak_mib": peak_rss_mib(), "events": summary.events, "late": summary.late}))
 
 
 if __name__ == "__main__":

@@ -50,19 +50,26 @@ def run_flink(python: Path, data: Path, scratch: Path, name: str, parallelism: i
     pipeline = scratch / f"{name}.sql"
     pipeline.write_text(benchmark_pipeline(data, scratch / f"{name}-out", SCENARIOS["tumble"].ours, sink_format="json"))
     job = scratch / f"{name}-job"
-    subprocess.run([sys.executable, "-m", "flowsql", "compile", "--target", "flink", str(pipeline), "-o", str(job)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "flowsql", "compile", "--target", "flink", str(pipeline), "-o", str(job)],
+        check=True,
+        capture_output=True,
+    )
     started = time.perf_counter()
-    subprocess.run([str(python), str(DRIVER), str(job / "job.sql"), str(parallelism)], check=True,
-                   capture_output=True, cwd=scratch)
+    subprocess.run(
+        [str(python), str(DRIVER), str(job / "job.sql"), str(parallelism)], check=True, capture_output=True, cwd=scratch
+    )
     return time.perf_counter() - started
 
 
 def pyflink_python(given: Path | None) -> Path | None:
     candidates = [given] if given else [ROOT / ".cache" / "pyflink-venv" / "bin" / "python"]
     for python in candidates:
-        if python and python.exists() and subprocess.run([str(python), "-c", "import pyflink"],
-                                                         check=False, capture_output=True).returncode == 0:
+        if (
+            python
+            and python.exists()
+            and subprocess.run([str(python), "-c", "import pyflink"], check=False, capture_output=True).returncode == 0
+        ):
             return python
     return None
 
@@ -92,8 +99,10 @@ def main() -> None:
         total = run_flink(python, data, scratch, "flink", args.parallelism)
         # The start-up run is timed apart, so on a small input the difference can be about zero or below.
         after_startup = rate(args.events, total - startup)
-        print(f"pyflink (p={args.parallelism})     {rate(args.events, total).show('{:>12,.0f} events/s')}  "
-              f"({total:.1f} s; {after_startup.show('{:,.0f} events/s')} without its {startup:.1f} s start-up)")
+        print(
+            f"pyflink (p={args.parallelism})     {rate(args.events, total).show('{:>12,.0f} events/s')}  "
+            f"({total:.1f} s; {after_startup.show('{:,.0f} events/s')} without its {startup:.1f} s start-up)"
+        )
 
 
 if __name__ == "__main__":

@@ -60,7 +60,9 @@ def percentile(samples: Sequence[float], fraction: float, what: str) -> Figure:
     value = ordered[int(fraction * (len(ordered) - 1))]
     if value < 0:
         negative = sum(1 for s in ordered if s < 0)
-        return not_measured(f"{negative} of {len(ordered)} {what} samples are negative (down to "
-                            f"{ordered[0] * 1000:,.0f} ms): those windows were written before their watermark "
-                            "passed their end, so their times measure the event clock, not delivery")
+        return not_measured(
+            f"{negative} of {len(ordered)} {what} samples are negative (down to "
+            f"{ordered[0] * 1000:,.0f} ms): those windows were written before their watermark "
+            "passed their end, so their times measure the event clock, not delivery"
+        )
     return Figure(value)

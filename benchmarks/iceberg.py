@@ -21,10 +21,12 @@ from flowsql.runner import PipelineRun
 
 
 def iceberg_pipeline(data: Path, warehouse: Path) -> str:
-    return (f"CREATE SOURCE clicks ({COLUMNS}) WITH (connector = 'file', path = '{data}');\n"
-            f"CREATE SINK lake WITH (connector = 'iceberg', table = 'bench.clicks', warehouse = '{warehouse}', "
-            "partition_by = 'event_type', buffer_size = '128 MB', buffer_interval = '60 s');\n"
-            "INSERT INTO lake SELECT * EXCLUDE (arrival_time) FROM clicks;")
+    return (
+        f"CREATE SOURCE clicks ({COLUMNS}) WITH (connector = 'file', path = '{data}');\n"
+        f"CREATE SINK lake WITH (connector = 'iceberg', table = 'bench.clicks', warehouse = '{warehouse}', "
+        "partition_by = 'event_type', buffer_size = '128 MB', buffer_interval = '60 s');\n"
+        "INSERT INTO lake SELECT * EXCLUDE (arrival_time) FROM clicks;"
+    )
 
 
 def flowsql_to_iceberg(data: Path, warehouse: Path, events: int) -> float:
@@ -45,8 +47,10 @@ def main() -> None:
     args = parser.parse_args()
     args.data_dir.mkdir(parents=True, exist_ok=True)
     data = make_input(args.data_dir, args.events)
-    print(f"{args.events:,} events, {data.stat().st_size / 1e6:,.0f} MB of NDJSON, median of {args.runs} runs, "
-          f"{os.cpu_count()} cores")
+    print(
+        f"{args.events:,} events, {data.stat().st_size / 1e6:,.0f} MB of NDJSON, median of {args.runs} runs, "
+        f"{os.cpu_count()} cores"
+    )
     with tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)
         ours = median_time(args.runs, lambda out: flowsql_to_iceberg(data, out, args.events), scratch)

@@ -41,8 +41,9 @@ INSERT INTO out SELECT * FROM events;
 def bare_loop(client, stream: str) -> int:  # type: ignore[no-untyped-def]
     count = 0
     for shard in client.list_shards(StreamName=stream)["Shards"]:
-        iterator = client.get_shard_iterator(StreamName=stream, ShardId=shard["ShardId"],
-                                             ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        iterator = client.get_shard_iterator(
+            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
         while iterator:
             answer = client.get_records(ShardIterator=iterator, Limit=10_000)
             count += len(answer["Records"])
@@ -74,14 +75,20 @@ def main() -> int:
         client.create_stream(StreamName=stream, ShardCount=args.shards)
         while client.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamStatus"] != "ACTIVE":
             time.sleep(0.05)
-        records = (json.dumps({"id": i, "user_id": f"u{i % 977}", "page": f"/p/{i % 31}",
-                               "price": round(i * 0.01, 2)}).encode() for i in range(args.records))
+        records = (
+            json.dumps(
+                {"id": i, "user_id": f"u{i % 977}", "page": f"/p/{i % 31}", "price": round(i * 0.01, 2)}
+            ).encode()
+            for i in range(args.records)
+        )
         report = produce(stream, records, endpoint_url=url)
         assert report.ok and report.put == args.records
         best: dict[str, float] = {}
         for _ in range(args.rounds):
-            for name, run in (("bare boto3 GetRecords loop", lambda: bare_loop(client, stream)),
-                              ("flowsql kinesis source", lambda: flowsql_read(url, stream))):
+            for name, run in (
+                ("bare boto3 GetRecords loop", lambda: bare_loop(client, stream)),
+                ("flowsql kinesis source", lambda: flowsql_read(url, stream)),
+            ):
                 started = time.perf_counter()
                 count = run()
                 elapsed = time.perf_counter() - started
@@ -89,8 +96,10 @@ def main() -> int:
                 measured = rate(count, elapsed, "records")
                 if measured.value is not None:
                     best[name] = max(best.get(name, 0.0), measured.value)
-    figures = {name: Figure(best[name]) if name in best else not_measured("no round ran long enough to time")
-               for name in ("bare boto3 GetRecords loop", "flowsql kinesis source")}
+    figures = {
+        name: Figure(best[name]) if name in best else not_measured("no round ran long enough to time")
+        for name in ("bare boto3 GetRecords loop", "flowsql kinesis source")
+    }
     baseline, ours = figures["bare boto3 GetRecords loop"], figures["flowsql kinesis source"]
     print(f"records: {args.records:,} in {args.shards} shards on kinesalite (best of {args.rounds})")
     print(f"bare boto3 GetRecords loop: {baseline.show('{:,.0f} records/s')}")

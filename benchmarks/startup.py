@@ -17,11 +17,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "pipelines" / "clickstream_demo.sql"
-TINY = ("CREATE SOURCE clicks (event_id BIGINT, user_id VARCHAR, page VARCHAR, price DOUBLE, ts TIMESTAMP, "
-        "WATERMARK FOR ts AS ts - INTERVAL '5 seconds') WITH (connector = 'generator', count = 10);\n"
-        "CREATE SINK out WITH (connector = 'file', path = '{out}', format = 'parquet');\n"
-        "INSERT INTO out SELECT window_start, window_end, page, count(*) AS views, sum(price) AS revenue "
-        "FROM TUMBLE(clicks, ts, INTERVAL '1 minute') GROUP BY ALL;\n")
+TINY = (
+    "CREATE SOURCE clicks (event_id BIGINT, user_id VARCHAR, page VARCHAR, price DOUBLE, ts TIMESTAMP, "
+    "WATERMARK FOR ts AS ts - INTERVAL '5 seconds') WITH (connector = 'generator', count = 10);\n"
+    "CREATE SINK out WITH (connector = 'file', path = '{out}', format = 'parquet');\n"
+    "INSERT INTO out SELECT window_start, window_end, page, count(*) AS views, sum(price) AS revenue "
+    "FROM TUMBLE(clicks, ts, INTERVAL '1 minute') GROUP BY ALL;\n"
+)
 # What any command needs before flowsql's own code: the engine, Arrow and the SQL parser with
 # DuckDB's dialect (pandas, which pyarrow would load, is skipped: flowsql/lean_start.py).
 FLOOR = "import duckdb, pyarrow, sqlglot.dialects.duckdb"
@@ -50,8 +52,9 @@ def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
 def import_seconds(command: list[str], env: dict[str, str]) -> float:
     """The time the process spent importing: the sum of `-X importtime`'s outermost imports,
     those made by flowsql's start and those made later inside functions."""
-    result = subprocess.run([command[0], "-X", "importtime", *command[1:]], env=env, cwd=ROOT, check=True,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [command[0], "-X", "importtime", *command[1:]], env=env, cwd=ROOT, check=True, capture_output=True, text=True
+    )
     return sum(int(m.group(1)) for line in result.stderr.splitlines() if (m := _TOP_LEVEL.match(line))) / 1e6
 
 
@@ -59,11 +62,16 @@ def measure(name: str, command: list[str], env: dict[str, str], runs: int) -> di
     timed(command, env)  # fills the bytecode cache
     walls, cpus = zip(*(timed(command, env) for _ in range(runs)), strict=True)
     imports = [import_seconds(command, env) for _ in range(runs)]
-    figures = {"wall_seconds": statistics.median(walls), "cpu_seconds": statistics.median(cpus),
-               "import_seconds": statistics.median(imports)}
-    print(f"startup    {name:<24} wall {figures['wall_seconds']:.2f} s ({min(walls):.2f}-{max(walls):.2f}), "
-          f"CPU {figures['cpu_seconds']:.2f} s ({min(cpus):.2f}-{max(cpus):.2f}), "
-          f"importing {figures['import_seconds']:.2f} s ({min(imports):.2f}-{max(imports):.2f})")
+    figures = {
+        "wall_seconds": statistics.median(walls),
+        "cpu_seconds": statistics.median(cpus),
+        "import_seconds": statistics.median(imports),
+    }
+    print(
+        f"startup    {name:<24} wall {figures['wall_seconds']:.2f} s ({min(walls):.2f}-{max(walls):.2f}), "
+        f"CPU {figures['cpu_seconds']:.2f} s ({min(cpus):.2f}-{max(cpus):.2f}), "
+        f"importing {figures['import_seconds']:.2f} s ({min(imports):.2f}-{max(imports):.2f})"
+    )
     return figures
 
 
@@ -78,8 +86,12 @@ def run(runs: int, scratch_root: Path) -> dict[str, dict[str, float]]:
             "python": measure("python alone", [python, "-c", "pass"], env, runs),
             "floor": measure("duckdb+pyarrow+sqlglot", [python, "-c", FLOOR], env, runs),
             "validate": measure("flowsql validate", [python, "-m", "flowsql", "validate", str(EXAMPLE)], env, runs),
-            "run": measure("flowsql run, 10 events", [python, "-m", "flowsql", "run", str(tiny), "--quiet",
-                                                       "--no-checkpoint"], env, runs),
+            "run": measure(
+                "flowsql run, 10 events",
+                [python, "-m", "flowsql", "run", str(tiny), "--quiet", "--no-checkpoint"],
+                env,
+                runs,
+            ),
         }
 
 

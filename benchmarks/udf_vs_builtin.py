@@ -24,13 +24,17 @@ from flowsql.pipeline import parse_text
 from flowsql.runner import PipelineRun
 
 FUNCTIONS_FILE = Path(__file__).resolve().parent / "udf_functions.py"
-FUNCTIONS = (f"CREATE FUNCTION page_label AS '{FUNCTIONS_FILE}:page_label';\n"
-             f"CREATE FUNCTION tax AS '{FUNCTIONS_FILE}:tax';\n"
-             f"CREATE FUNCTION page_labels(VARCHAR) RETURNS VARCHAR AS '{FUNCTIONS_FILE}:page_labels';\n"
-             f"CREATE FUNCTION taxes(DOUBLE) RETURNS DOUBLE AS '{FUNCTIONS_FILE}:taxes';\n")
+FUNCTIONS = (
+    f"CREATE FUNCTION page_label AS '{FUNCTIONS_FILE}:page_label';\n"
+    f"CREATE FUNCTION tax AS '{FUNCTIONS_FILE}:tax';\n"
+    f"CREATE FUNCTION page_labels(VARCHAR) RETURNS VARCHAR AS '{FUNCTIONS_FILE}:page_labels';\n"
+    f"CREATE FUNCTION taxes(DOUBLE) RETURNS DOUBLE AS '{FUNCTIONS_FILE}:taxes';\n"
+)
 PASSTHROUGH = "SELECT event_id, {label} AS label, {tax} AS gross, ts FROM clicks"
-WINDOW = ("SELECT window_start, window_end, page, count(*) AS views, sum({tax}) AS gross "
-          "FROM TUMBLE(clicks, ts, INTERVAL '1 minute') GROUP BY ALL")
+WINDOW = (
+    "SELECT window_start, window_end, page, count(*) AS views, sum({tax}) AS gross "
+    "FROM TUMBLE(clicks, ts, INTERVAL '1 minute') GROUP BY ALL"
+)
 CALLS = {  # how each variant spells the two computations
     "built-in": ("upper(page)", "round(price * 1.2, 2)"),
     "python row by row": ("page_label(page)", "tax(price)"),
@@ -70,8 +74,10 @@ def main() -> None:
             built_in = rates["built-in"]
             for variant, figure in rates.items():
                 versus = ratio(figure, built_in)
-                print(f"{shape:<12} {variant:<18} {figure.show('{:>12,.0f} events/s')}   "
-                      f"ratio to built-in {versus.show('{:.2f}')}")
+                print(
+                    f"{shape:<12} {variant:<18} {figure.show('{:>12,.0f} events/s')}   "
+                    f"ratio to built-in {versus.show('{:.2f}')}"
+                )
             results[shape] = {variant: figure.to_json() for variant, figure in rates.items()}
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -17,9 +17,17 @@ DEFAULT_READ_TIMEOUT = 15.0
 RETRY_MODES = ("standard", "adaptive")
 
 
-def client(service: str, region: str = "", endpoint_url: str = "", *,
-           connect_timeout: float = DEFAULT_CONNECT_TIMEOUT, read_timeout: float = DEFAULT_READ_TIMEOUT,
-           max_attempts: int = DEFAULT_ATTEMPTS, retry_mode: str = "standard", pool_size: int | None = None) -> Any:
+def client(
+    service: str,
+    region: str = "",
+    endpoint_url: str = "",
+    *,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
+    max_attempts: int = DEFAULT_ATTEMPTS,
+    retry_mode: str = "standard",
+    pool_size: int | None = None,
+) -> Any:
     """A boto3 client for `service`; empty `region` or `endpoint_url` leave boto3's own settings.
     `max_attempts` counts the first attempt: 1 turns botocore's retries off, for callers that
     run their own time-bounded loop around each call (delivery/retry.py, the Kinesis reader and
@@ -40,7 +48,8 @@ def client(service: str, region: str = "", endpoint_url: str = "", *,
     )
     # A session per client: boto3's default session is not safe to share between threads.
     return boto3.session.Session().client(
-        service, region_name=region or None, endpoint_url=endpoint_url or None, config=config)
+        service, region_name=region or None, endpoint_url=endpoint_url or None, config=config
+    )
 
 
 def configured_region() -> str:

@@ -129,36 +129,51 @@ def _port(text: str) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = _ArgumentParser(prog="flowsql", description="Streaming SQL pipelines on DuckDB.")
     parser.add_argument("--version", action="version", version=f"flowsql {__version__}")
-    parser.add_argument("--debug", action="store_true",
-                        help="show the traceback of any failure (also FLOWSQL_DEBUG=1)")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of any failure (also FLOWSQL_DEBUG=1)")
     commands = parser.add_subparsers(dest="command", parser_class=_ArgumentParser)
 
     run = commands.add_parser("run", help="run a pipeline file")
     run.add_argument("file", type=Path)
     run.add_argument("--quiet", action="store_true", help="print no summary")
     run.add_argument("--summary-json", type=Path, help="write the run summary as JSON to this file")
-    run.add_argument("--state-dir", type=Path,
-                     help="where checkpoints live (default: beside the pipeline file, named after it)")
-    run.add_argument("--reset", action="store_true",
-                     help="discard the checkpoint (says what it discards) and start over")
+    run.add_argument(
+        "--state-dir", type=Path, help="where checkpoints live (default: beside the pipeline file, named after it)"
+    )
+    run.add_argument(
+        "--reset", action="store_true", help="discard the checkpoint (says what it discards) and start over"
+    )
     run.add_argument("--no-checkpoint", action="store_true", help="run without checkpoints (nothing is resumed)")
     _add_status_options(run)
-    run.add_argument("--until-caught-up", action="store_true",
-                     help="stop once every source has nothing more to read (flushing windows and sinks)")
+    run.add_argument(
+        "--until-caught-up",
+        action="store_true",
+        help="stop once every source has nothing more to read (flushing windows and sinks)",
+    )
     run.set_defaults(handler=_run)
 
     generate = commands.add_parser("generate", help="write generated events as NDJSON to stdout")
     generate.add_argument("kind", choices=["clickstream", "cdc-orders"])
     generate.add_argument("--count", type=int, default=0, help="events to write (default: without end)")
-    generate.add_argument("--rate", type=float, default=0.0,
-                          help="events per second, timestamped on the wall clock (default: as fast as possible)")
+    generate.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="events per second, timestamped on the wall clock (default: as fast as possible)",
+    )
     generate.add_argument("--seed", type=int, default=42, help="the same seed gives the same events")
-    generate.add_argument("--start-time", default="2024-01-01T00:00:00",
-                          help="event time of the first event when --rate is not set")
-    generate.add_argument("--kinesis", metavar="STREAM", help="put the events into this Kinesis stream (name or ARN) "
-                                                              "instead of writing them to stdout")
-    generate.add_argument("--partition-key-field", help="with --kinesis: the field that keys each record "
-                                                       "(default: user_id for clickstream, random for cdc-orders)")
+    generate.add_argument(
+        "--start-time", default="2024-01-01T00:00:00", help="event time of the first event when --rate is not set"
+    )
+    generate.add_argument(
+        "--kinesis",
+        metavar="STREAM",
+        help="put the events into this Kinesis stream (name or ARN) instead of writing them to stdout",
+    )
+    generate.add_argument(
+        "--partition-key-field",
+        help="with --kinesis: the field that keys each record "
+        "(default: user_id for clickstream, random for cdc-orders)",
+    )
     generate.add_argument("--region", default="")
     generate.add_argument("--endpoint-url", default="")
     generate.add_argument("--quiet", action="store_true", help="show no progress")
@@ -182,8 +197,9 @@ def _parser() -> argparse.ArgumentParser:
     produce = commands.add_parser("produce", help="put NDJSON records into a Kinesis stream")
     produce.add_argument("stream", help="stream name or ARN")
     produce.add_argument("input", nargs="?", default="-", help="NDJSON file, or - for standard input")
-    produce.add_argument("--partition-key-field", help="take each record's partition key from this JSON field "
-                                                       "(default: a random key)")
+    produce.add_argument(
+        "--partition-key-field", help="take each record's partition key from this JSON field (default: a random key)"
+    )
     produce.add_argument("--region", default="")
     produce.add_argument("--endpoint-url", default="")
     produce.add_argument("--max-attempts", type=int, default=10, help="PutRecords attempts per record")
@@ -194,23 +210,35 @@ def _parser() -> argparse.ArgumentParser:
     ddl.add_argument("--sink", help="only this sink")
     ddl.set_defaults(handler=_ddl)
 
-    compact = commands.add_parser("compact", help="merge small files and expire old snapshots of the "
-                                                  "pipeline's Iceberg tables")
+    compact = commands.add_parser(
+        "compact", help="merge small files and expire old snapshots of the pipeline's Iceberg tables"
+    )
     compact.add_argument("file", type=Path)
     compact.add_argument("--sink", help="only this sink")
     compact.add_argument("--target-file-size", default="128 MB", help="files under this size are merged")
-    compact.add_argument("--expire-older-than", default="5 days",
-                         help="expire snapshots older than this ('0 s': all but the newest; 'never': none)")
+    compact.add_argument(
+        "--expire-older-than",
+        default="5 days",
+        help="expire snapshots older than this ('0 s': all but the newest; 'never': none)",
+    )
     compact.add_argument("--retain-last", type=int, default=1, help="always keep this many newest snapshots")
     compact.set_defaults(handler=_compact)
     return parser
 
 
 def _add_status_options(run: argparse.ArgumentParser) -> None:
-    run.add_argument("--log-format", choices=["text", "json"], default="text",
-                     help="log lines on stderr as plain text or one JSON object each")
-    run.add_argument("--status-interval", type=float, default=10.0,
-                     help="seconds between status log lines when stderr is not a terminal (0: none)")
+    run.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text",
+        help="log lines on stderr as plain text or one JSON object each",
+    )
+    run.add_argument(
+        "--status-interval",
+        type=float,
+        default=10.0,
+        help="seconds between status log lines when stderr is not a terminal (0: none)",
+    )
     run.add_argument("--status-shards", action="store_true", help="show each shard in the status panel")
     run.add_argument("--metrics-port", type=_port, help="serve Prometheus metrics on this port at /metrics")
     run.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port (default 127.0.0.1)")
@@ -231,8 +259,10 @@ def _run(args: argparse.Namespace) -> int:
             # The next start recovers from the last checkpoint, so leaving now loses nothing.
             logger.warning("second signal, exiting now", extra={"event": "exit_now"})
             os._exit(1)
-        logger.warning("stopping: finishing the micro-batch, flushing sinks, checkpointing",
-                       extra={"event": "stopping", "signal": signal.Signals(signum).name})
+        logger.warning(
+            "stopping: finishing the micro-batch, flushing sinks, checkpointing",
+            extra={"event": "stopping", "signal": signal.Signals(signum).name},
+        )
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -250,13 +280,16 @@ def _run(args: argparse.Namespace) -> int:
             _remove_earlier_output(run)
         watchers = None
         try:
-            watchers = Watchers(run, args.quiet, args.status_interval, args.metrics_port, args.metrics_host,
-                                args.status_shards)
+            watchers = Watchers(
+                run, args.quiet, args.status_interval, args.metrics_port, args.metrics_host, args.status_shards
+            )
             try:
                 watchers.start()
             except OSError as exc:
-                raise UsageError(f"cannot serve metrics on {args.metrics_host}:{args.metrics_port}: "
-                                 f"{exc.strerror or exc}; choose another --metrics-port") from None
+                raise UsageError(
+                    f"cannot serve metrics on {args.metrics_host}:{args.metrics_port}: "
+                    f"{exc.strerror or exc}; choose another --metrics-port"
+                ) from None
             summary = run.run(stop, until_caught_up=args.until_caught_up)
         finally:
             if watchers is not None:
@@ -273,9 +306,12 @@ def _run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise UsageError(f"cannot write --summary-json {args.summary_json}: {exc.strerror}") from None
     if summary.resumed_epoch is not None and run.checkpoints is not None:
-        logger.info("resumed from checkpoint epoch %d in %s (--reset starts over)", summary.resumed_epoch,
-                    run.checkpoints.store.describe(),
-                    extra={"event": "resumed", "epoch": summary.resumed_epoch})
+        logger.info(
+            "resumed from checkpoint epoch %d in %s (--reset starts over)",
+            summary.resumed_epoch,
+            run.checkpoints.store.describe(),
+            extra={"event": "resumed", "epoch": summary.resumed_epoch},
+        )
     if not args.quiet:
         if args.log_format == "json":
             logging.getLogger("flowsql").info("summary", extra={"event": "summary", "summary": report})
@@ -308,8 +344,10 @@ def _check_checkpoint(store: CheckpointStore) -> None:
     except FlowsqlError:
         raise
     except (OSError, ValueError, KeyError, TypeError, IndexError, pa.ArrowException) as exc:
-        raise UsageError(f"the checkpoint in {store.describe()} cannot be read ({type(exc).__name__}: {exc}); "
-                         "run with --reset to discard it and start over, or point --state-dir elsewhere") from None
+        raise UsageError(
+            f"the checkpoint in {store.describe()} cannot be read ({type(exc).__name__}: {exc}); "
+            "run with --reset to discard it and start over, or point --state-dir elsewhere"
+        ) from None
 
 
 def _operations_json(run: PipelineRun) -> dict[str, object]:
@@ -317,8 +355,13 @@ def _operations_json(run: PipelineRun) -> dict[str, object]:
     from flowsql.status.view import build_view
 
     view = build_view(run.metrics.snapshot(), None, 0.0).to_json()
-    return {"watermarks": view["watermarks"], "delivery": view["sinks"], "source_status": view["sources"],
-            "checkpoint": view["checkpoint"], "metrics": run.metrics.to_json()}
+    return {
+        "watermarks": view["watermarks"],
+        "delivery": view["sinks"],
+        "source_status": view["sources"],
+        "checkpoint": view["checkpoint"],
+        "metrics": run.metrics.to_json(),
+    }
 
 
 def _remove_earlier_output(run: PipelineRun) -> None:
@@ -328,9 +371,13 @@ def _remove_earlier_output(run: PipelineRun) -> None:
         if isinstance(sink, ObjectSink):
             removed = sink.remove_earlier_output()
             if removed:
-                log.warning("--reset: removed %d objects sink '%s' wrote before (%s)", removed, name,
-                            sink.destination.describe(), extra={"event": "reset_output", "sink": name,
-                                                                "removed": removed})
+                log.warning(
+                    "--reset: removed %d objects sink '%s' wrote before (%s)",
+                    removed,
+                    name,
+                    sink.destination.describe(),
+                    extra={"event": "reset_output", "sink": name, "removed": removed},
+                )
 
 
 def _reset(store: CheckpointStore) -> None:
@@ -339,23 +386,27 @@ def _reset(store: CheckpointStore) -> None:
     try:
         state = store.load()
     except (OSError, ValueError, KeyError, TypeError, IndexError, pa.ArrowException) as exc:
-        log.warning("--reset discards an unreadable checkpoint (%s) in %s", type(exc).__name__, store.describe(),
-                    extra=fields)
+        log.warning(
+            "--reset discards an unreadable checkpoint (%s) in %s", type(exc).__name__, store.describe(), extra=fields
+        )
         store.reset()
         return
     if state is None:
         log.warning("--reset: no checkpoint in %s", store.describe(), extra=fields)
     else:
-        log.warning("--reset discards %s (%s)", describe_state(state), store.describe(),
-                    extra={**fields, "epoch": state.epoch})
+        log.warning(
+            "--reset discards %s (%s)", describe_state(state), store.describe(), extra={**fields, "epoch": state.epoch}
+        )
     store.reset()
 
 
 def _summary_text(summary: RunSummary, run: PipelineRun) -> str:
     rate = summary.events / summary.elapsed if summary.elapsed else 0.0
     lines = [
-        (f"flowsql: {summary.pipeline}: {summary.events:,} events in {summary.elapsed:.2f} s "
-         f"({rate:,.0f} events/s), {summary.errors:,} errors, {summary.late:,} late")
+        (
+            f"flowsql: {summary.pipeline}: {summary.events:,} events in {summary.elapsed:.2f} s "
+            f"({rate:,.0f} events/s), {summary.errors:,} errors, {summary.late:,} late"
+        )
     ]
     for name, stats in summary.sinks.items():
         sink = run.sinks[name]
@@ -365,8 +416,10 @@ def _summary_text(summary: RunSummary, run: PipelineRun) -> str:
         trouble = f", {retries:,} retries, {throttles:,} throttles" if retries or throttles else ""
         if stats.get("invocations"):
             trouble += f", {stats['dropped']:,} dropped by the transformation handler"
-        lines.append(f"  sink {name}: {stats['rows']:,} rows in {stats['objects']:,} objects "
-                     f"({stats['bytes']:,} bytes) -> {where}; {stats['errors']:,} error records{trouble}")
+        lines.append(
+            f"  sink {name}: {stats['rows']:,} rows in {stats['objects']:,} objects "
+            f"({stats['bytes']:,} bytes) -> {where}; {stats['errors']:,} error records{trouble}"
+        )
     for name, source_stats in summary.sources.items():
         if source_stats.lag_millis:
             lags = ", ".join(f"{shard} {millis:,} ms" for shard, millis in source_stats.lag_millis.items())
@@ -380,8 +433,9 @@ def _generate(args: argparse.Namespace) -> int:
     from flowsql.generate import GenerateOptions, Progress, generate, write_ndjson
 
     configure_logging(args.log_format)
-    options = GenerateOptions(kind=args.kind, count=args.count, rate=args.rate, seed=args.seed,
-                              start_time=args.start_time)
+    options = GenerateOptions(
+        kind=args.kind, count=args.count, rate=args.rate, seed=args.seed, start_time=args.start_time
+    )
     progress = None if args.quiet else Progress(args.count, interval=2.0)
     written = 0
 
@@ -404,8 +458,9 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _generate_to_kinesis(args: argparse.Namespace, tables: Iterable[pa.Table], note: Callable[[int], None],
-                         progress: Any) -> int:
+def _generate_to_kinesis(
+    args: argparse.Namespace, tables: Iterable[pa.Table], note: Callable[[int], None], progress: Any
+) -> int:
     import duckdb
 
     from flowsql.delivery.encoders import encode_json_lines
@@ -421,14 +476,18 @@ def _generate_to_kinesis(args: argparse.Namespace, tables: Iterable[pa.Table], n
             count += table.num_rows
             note(count)
 
-    report = produce(args.kinesis, records(), partition_key_field=key_field, region=args.region,
-                     endpoint_url=args.endpoint_url)
+    report = produce(
+        args.kinesis, records(), partition_key_field=key_field, region=args.region, endpoint_url=args.endpoint_url
+    )
     if progress is not None:
         progress.finish(report.put)
     for problem in [*report.skipped, *report.failed]:
         print(f"flowsql: record {problem.number} not put: {problem.reason}", file=sys.stderr)
-    print(f"flowsql: {report.put:,} events put into {args.kinesis} ({report.calls:,} PutRecords calls, "
-          f"{report.retried_entries:,} entries retried)", file=sys.stderr)
+    print(
+        f"flowsql: {report.put:,} events put into {args.kinesis} ({report.calls:,} PutRecords calls, "
+        f"{report.retried_entries:,} entries retried)",
+        file=sys.stderr,
+    )
     return 0 if report.ok else 1
 
 
@@ -441,9 +500,16 @@ def _produce(args: argparse.Namespace) -> int:
     if args.max_attempts < 1:
         raise UsageError("--max-attempts must be at least 1")
     started = time.monotonic()
+
     def put(lines: Iterable[bytes]) -> ProduceReport:
-        return produce(args.stream, read_lines(lines), partition_key_field=args.partition_key_field,
-                       region=args.region, endpoint_url=args.endpoint_url, max_attempts=args.max_attempts)
+        return produce(
+            args.stream,
+            read_lines(lines),
+            partition_key_field=args.partition_key_field,
+            region=args.region,
+            endpoint_url=args.endpoint_url,
+            max_attempts=args.max_attempts,
+        )
 
     if args.input == "-":
         report = put(sys.stdin.buffer)
@@ -458,9 +524,12 @@ def _produce(args: argparse.Namespace) -> int:
     for problem in report.failed:
         print(f"flowsql: record {problem.number} failed: {problem.reason}", file=sys.stderr)
     elapsed = time.monotonic() - started
-    print(f"flowsql: {report.put:,} records put into {args.stream} in {elapsed:.2f} s "
-          f"({report.calls:,} PutRecords calls, {report.retried_entries:,} entries retried), "
-          f"{len(report.skipped):,} skipped, {len(report.failed):,} failed", file=sys.stderr)
+    print(
+        f"flowsql: {report.put:,} records put into {args.stream} in {elapsed:.2f} s "
+        f"({report.calls:,} PutRecords calls, {report.retried_entries:,} entries retried), "
+        f"{len(report.skipped):,} skipped, {len(report.failed):,} failed",
+        file=sys.stderr,
+    )
     return 0 if report.ok else 1
 
 
@@ -508,8 +577,13 @@ def _ddl(args: argparse.Namespace) -> int:
 def _compact(args: argparse.Namespace) -> int:
     from flowsql.delivery.iceberg_compact_command import compact_pipeline
 
-    for line in compact_pipeline(PipelineRun(load_pipeline(args.file)), args.sink, args.target_file_size,
-                                 args.expire_older_than, args.retain_last):
+    for line in compact_pipeline(
+        PipelineRun(load_pipeline(args.file)),
+        args.sink,
+        args.target_file_size,
+        args.expire_older_than,
+        args.retain_last,
+    ):
         print(f"flowsql: {line}", file=sys.stderr)
     return 0
 

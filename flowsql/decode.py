@@ -37,7 +37,7 @@ def arrow_schema(columns: tuple[Column, ...]) -> pa.Schema:
     """The Arrow schema DuckDB itself uses for the declared column types."""
     if not columns:
         return pa.schema([])
-    select = ", ".join(f'CAST(NULL AS {c.sql_type}) AS {_quote(c.name)}' for c in columns)
+    select = ", ".join(f"CAST(NULL AS {c.sql_type}) AS {_quote(c.name)}" for c in columns)
     with scratch_connection() as con:
         return con.sql(f"SELECT {select}").to_arrow_table().schema
 
@@ -97,8 +97,12 @@ def json_read_keys(columns: tuple[Column, ...]) -> set[str]:
     an object and another a value inside it (`$.k` and `$.k.name`), as KDA allows, or two
     columns map the same value."""
     paths = [tuple(_json_path(column)) for column in columns]
-    return {outer[0] for i, outer in enumerate(paths) for j, inner in enumerate(paths)
-            if i != j and len(inner) >= len(outer) and inner[:len(outer)] == outer}
+    return {
+        outer[0]
+        for i, outer in enumerate(paths)
+        for j, inner in enumerate(paths)
+        if i != j and len(inner) >= len(outer) and inner[: len(outer)] == outer
+    }
 
 
 def read_types(columns: tuple[Column, ...], schema: pa.Schema) -> dict[str, str]:
@@ -156,7 +160,7 @@ def _reason(exc: duckdb.Error) -> str:
     match = _REASON.search(text)
     if match:
         kind = "malformed JSON" if text.startswith("Malformed") else ""
-        rest = text[match.end():]
+        rest = text[match.end() :]
         where = f" {match.group(1)}" if match.group(1) else ""
         text = f"{kind}{where}: {rest}" if kind else rest
     text = re.sub(r"\.?\s+Try .*$", "", text)  # DuckDB's hints name its own options, not ours
@@ -185,8 +189,7 @@ class RecordDecoder(Protocol):
     def one_record(self, data: bytes) -> bytes | str:
         """A stream record's data as it goes into a chunk, or why it cannot be a record."""
 
-    def decode(self, data: bytes, origin: str, base_offset: int,
-               arrival: datetime) -> tuple[pa.Table, list[BadRecord]]:
+    def decode(self, data: bytes, origin: str, base_offset: int, arrival: datetime) -> tuple[pa.Table, list[BadRecord]]:
         """Rows of the good records of `data` (read from `origin` at `base_offset`), and the bad ones."""
 
     def decode_with_origins(self, data: bytes, origin: str, base_offset: int, arrival: datetime) -> Decoded:
@@ -225,9 +228,7 @@ class NdjsonDecoder:
             return "a record must hold one JSON object"
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
-    def decode(
-        self, data: bytes, origin: str, base_offset: int, arrival: datetime
-    ) -> tuple[pa.Table, list[BadRecord]]:
+    def decode(self, data: bytes, origin: str, base_offset: int, arrival: datetime) -> tuple[pa.Table, list[BadRecord]]:
         """Decode `data` (whole lines) read from `origin` at byte `base_offset`."""
         decoded = self.decode_with_origins(data, origin, base_offset, arrival)
         return decoded.table, decoded.errors
@@ -256,11 +257,22 @@ class NdjsonDecoder:
                 spans = line_spans(data, row_lines)
                 for reason, row in zip(reasons, np.flatnonzero(mask), strict=True):
                     start, end = spans[row]
-                    bad.append(BadRecord(self.source, "implausible-event-time", reason, data[start:end],
-                                         f"{origin}@{base_offset + start}", arrival))
+                    bad.append(
+                        BadRecord(
+                            self.source,
+                            "implausible-event-time",
+                            reason,
+                            data[start:end],
+                            f"{origin}@{base_offset + start}",
+                            arrival,
+                        )
+                    )
                 kept = [span for span, implausible in zip(spans, mask, strict=True) if not implausible]
-                return Decoded(table.filter(pa.array(~mask)), sorted(bad, key=_offset_of),
-                               ChunkSpans(data, origin, base_offset, kept))
+                return Decoded(
+                    table.filter(pa.array(~mask)),
+                    sorted(bad, key=_offset_of),
+                    ChunkSpans(data, origin, base_offset, kept),
+                )
         return Decoded(table, bad, ChunkSpans(data, origin, base_offset, lambda: line_spans(data, row_lines)))
 
     def _read(self, data: bytes, types: dict[str, str] | None = None, projection: str | None = None) -> pa.Table:
@@ -312,8 +324,9 @@ class NdjsonDecoder:
             good.append(self._read(line))
             row_lines.append(low)
             return
-        bad.append(BadRecord(self.source, "format-conversion-failed", reason, line,
-                             f"{origin}@{offsets[low]}", arrival))
+        bad.append(
+            BadRecord(self.source, "format-conversion-failed", reason, line, f"{origin}@{offsets[low]}", arrival)
+        )
 
     def _fault(self, line: bytes) -> str | None:
         """Why one line is not a record (None when it is one), naming the column at fault."""

@@ -47,8 +47,9 @@ class CsvFormat:
 class CsvDecoder:
     """Decodes chunks of whole delimited records for one source (safe from several threads)."""
 
-    def __init__(self, source: str, columns: tuple[Column, ...], form: CsvFormat,
-                 bounds: TimeBounds | None = None) -> None:
+    def __init__(
+        self, source: str, columns: tuple[Column, ...], form: CsvFormat, bounds: TimeBounds | None = None
+    ) -> None:
         self.source = source
         self.columns = columns
         self.form = form
@@ -75,8 +76,7 @@ class CsvDecoder:
         return int(ends[-1]) + len(self.form.record_delimiter) if len(ends) else 0
 
     # -- decoding --------------------------------------------------------------------------
-    def decode(self, data: bytes, origin: str, base_offset: int,
-               arrival: datetime) -> tuple[pa.Table, list[BadRecord]]:
+    def decode(self, data: bytes, origin: str, base_offset: int, arrival: datetime) -> tuple[pa.Table, list[BadRecord]]:
         """Decode `data` (whole records) read from `origin` at byte `base_offset`."""
         decoded = self.decode_with_origins(data, origin, base_offset, arrival)
         return decoded.table, decoded.errors
@@ -95,8 +95,9 @@ class CsvDecoder:
             table, bad, spans = self._decode_each(data, names, origin, base_offset, arrival)
         return Decoded(table, bad, ChunkSpans(data, origin, base_offset, spans))
 
-    def _decode_chunk(self, data: bytes, names: list[str], origin: str, base_offset: int,
-                      arrival: datetime) -> tuple[pa.Table, list[BadRecord], Spans | Callable[[], Spans]]:
+    def _decode_chunk(
+        self, data: bytes, names: list[str], origin: str, base_offset: int, arrival: datetime
+    ) -> tuple[pa.Table, list[BadRecord], Spans | Callable[[], Spans]]:
         invalid: dict[int, str] = {}  # record number (from 1) -> why its fields do not fit
         fields = self._split(data, names, invalid)
         table, faults = self._typed(fields)
@@ -111,19 +112,27 @@ class CsvDecoder:
         records = _records(data, self.form)
         if len(records) != fields.num_rows + len(invalid):
             raise _Unmatched("the records found do not match the rows read")
-        bad = [self._bad(data, records[number - 1], "format-conversion-failed", reason, origin, base_offset, arrival)
-               for number, reason in invalid.items()]
+        bad = [
+            self._bad(data, records[number - 1], "format-conversion-failed", reason, origin, base_offset, arrival)
+            for number, reason in invalid.items()
+        ]
         taken = [r for index, r in enumerate(records) if index + 1 not in invalid]
-        bad += [self._bad(data, taken[row], code, reason, origin, base_offset, arrival)
-                for row, (code, reason) in faults.items()]
+        bad += [
+            self._bad(data, taken[row], code, reason, origin, base_offset, arrival)
+            for row, (code, reason) in faults.items()
+        ]
         keep = np.ones(table.num_rows, dtype=bool)
         keep[list(faults)] = False
         kept = [span for span, good in zip(taken, keep, strict=True) if good]
-        return (table.filter(pa.array(keep)), sorted(bad, key=lambda record: int(record.position.rsplit("@", 1)[1])),
-                kept)
+        return (
+            table.filter(pa.array(keep)),
+            sorted(bad, key=lambda record: int(record.position.rsplit("@", 1)[1])),
+            kept,
+        )
 
-    def _decode_each(self, data: bytes, names: list[str], origin: str, base_offset: int,
-                     arrival: datetime) -> tuple[pa.Table, list[BadRecord], Spans]:
+    def _decode_each(
+        self, data: bytes, names: list[str], origin: str, base_offset: int, arrival: datetime
+    ) -> tuple[pa.Table, list[BadRecord], Spans]:
         """A chunk the reader cannot take whole (a quote left open, say): record by record, so
         only the broken records go to the error output."""
         tables: list[pa.Table] = []
@@ -133,8 +142,17 @@ class CsvDecoder:
             try:
                 table, errors, _ = self._decode_chunk(data[start:end], names, origin, base_offset + start, arrival)
             except _Unmatched as exc:
-                bad.append(self._bad(data, (start, end), "format-conversion-failed", f"malformed CSV record: {exc}",
-                                     origin, base_offset, arrival))
+                bad.append(
+                    self._bad(
+                        data,
+                        (start, end),
+                        "format-conversion-failed",
+                        f"malformed CSV record: {exc}",
+                        origin,
+                        base_offset,
+                        arrival,
+                    )
+                )
                 continue
             tables.append(table)
             bad.extend(errors)
@@ -142,8 +160,16 @@ class CsvDecoder:
         table = pa.concat_tables(tables) if tables else with_arrival_time(self.schema.empty_table(), arrival)
         return table, bad, spans
 
-    def _bad(self, data: bytes, record: tuple[int, int], code: str, reason: str, origin: str, base_offset: int,
-             arrival: datetime) -> BadRecord:
+    def _bad(
+        self,
+        data: bytes,
+        record: tuple[int, int],
+        code: str,
+        reason: str,
+        origin: str,
+        base_offset: int,
+        arrival: datetime,
+    ) -> BadRecord:
         start, end = record
         return BadRecord(self.source, code, reason, data[start:end], f"{origin}@{base_offset + start}", arrival)
 
@@ -152,15 +178,16 @@ class CsvDecoder:
 
         ends = _record_ends(data, self.form)
         cut = int(ends[0]) if len(ends) else len(data)
-        header = pcsv.read_csv(io.BytesIO(data[:cut] + b"\n"),
-                               read_options=pcsv.ReadOptions(autogenerate_column_names=True),
-                               parse_options=self._parse_options(None),
-                               convert_options=pcsv.ConvertOptions(strings_can_be_null=False))
-        names = [str(header.column(i)[0].as_py()).strip() for i in range(header.num_columns)] if header.num_rows \
-            else []
+        header = pcsv.read_csv(
+            io.BytesIO(data[:cut] + b"\n"),
+            read_options=pcsv.ReadOptions(autogenerate_column_names=True),
+            parse_options=self._parse_options(None),
+            convert_options=pcsv.ConvertOptions(strings_can_be_null=False),
+        )
+        names = [str(header.column(i)[0].as_py()).strip() for i in range(header.num_columns)] if header.num_rows else []
         with self._lock:
             self._headers[origin] = names
-        return data[cut + 1:], base_offset + cut + 1
+        return data[cut + 1 :], base_offset + cut + 1
 
     def _field_names(self, origin: str) -> list[str]:
         """The names of the fields as they stand in a record of `origin`."""
@@ -172,18 +199,22 @@ class CsvDecoder:
             names = self._header_from_file(origin)
         missing = [c.name for c in self.columns if c.name.lower() not in {n.lower() for n in names}]
         if missing:
-            raise SourceError(f"source '{self.source}': the header of {origin} has no column "
-                              + ", ".join(repr(m) for m in missing) + f" (it names {', '.join(names)})")
+            raise SourceError(
+                f"source '{self.source}': the header of {origin} has no column "
+                + ", ".join(repr(m) for m in missing)
+                + f" (it names {', '.join(names)})"
+            )
         return names
 
     def _header_from_file(self, origin: str) -> list[str]:
         """A chunk after the first one: the header is the file's first record."""
         try:
-            with (gzip.open(origin, "rb") if origin.endswith(".gz") else open(origin, "rb")) as stream:
+            with gzip.open(origin, "rb") if origin.endswith(".gz") else open(origin, "rb") as stream:
                 first = stream.read(1 << 20)
         except OSError as exc:
-            raise SourceError(f"source '{self.source}': header = true, but the header of {origin} "
-                              f"cannot be read: {exc.strerror}") from None
+            raise SourceError(
+                f"source '{self.source}': header = true, but the header of {origin} cannot be read: {exc.strerror}"
+            ) from None
         self._take_header(first, origin, 0)
         with self._lock:
             return self._headers[origin]
@@ -193,14 +224,18 @@ class CsvDecoder:
 
         def handler(row: pcsv.InvalidRow) -> str:
             assert invalid is not None and row.number is not None
-            invalid[row.number] = (f"a record must hold {row.expected_columns} fields, "
-                                   f"this one holds {row.actual_columns}")
+            invalid[row.number] = (
+                f"a record must hold {row.expected_columns} fields, this one holds {row.actual_columns}"
+            )
             return "skip"
 
         return pcsv.ParseOptions(
-            delimiter=self.form.delimiter, quote_char=self.form.quote or False,
-            double_quote=not self.form.escape, escape_char=self.form.escape or False,
-            newlines_in_values=True, invalid_row_handler=handler if invalid is not None else None,
+            delimiter=self.form.delimiter,
+            quote_char=self.form.quote or False,
+            double_quote=not self.form.escape,
+            escape_char=self.form.escape or False,
+            newlines_in_values=True,
+            invalid_row_handler=handler if invalid is not None else None,
         )
 
     def _split(self, data: bytes, names: list[str], invalid: dict[int, str]) -> pa.Table:
@@ -220,12 +255,16 @@ class CsvDecoder:
 
         return pcsv.read_csv(
             io.BytesIO(data),
-            read_options=pcsv.ReadOptions(column_names=columns, use_threads=False,
-                                          block_size=max(1 << 20, len(data) + 1)),
+            read_options=pcsv.ReadOptions(
+                column_names=columns, use_threads=False, block_size=max(1 << 20, len(data) + 1)
+            ),
             parse_options=self._parse_options(invalid),
-            convert_options=pcsv.ConvertOptions(column_types={c: pa.string() for c in columns},
-                                                null_values=[self.form.null_string], strings_can_be_null=True,
-                                                quoted_strings_can_be_null=False),
+            convert_options=pcsv.ConvertOptions(
+                column_types={c: pa.string() for c in columns},
+                null_values=[self.form.null_string],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            ),
         )
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
@@ -256,8 +295,10 @@ class CsvDecoder:
         for row in np.flatnonzero(at_fault >= 0).tolist():
             column = self.columns[int(at_fault[row])]
             text = fields.column(by_name[column.name.lower()])[row].as_py()
-            faults[row] = ("format-conversion-failed",
-                           f"column '{column.name}': cannot convert {text!r} to {column.sql_type}")
+            faults[row] = (
+                "format-conversion-failed",
+                f"column '{column.name}': cannot convert {text!r} to {column.sql_type}",
+            )
         table = result.drop_columns(["__fault"])
         return (table if table.schema == self.schema else table.cast(self.schema)), faults
 

@@ -82,8 +82,9 @@ class PipelineErrors(PipelineError):
 
     def __init__(self, errors: list[PipelineError]) -> None:
         self.errors = sorted(errors, key=_file_order)
-        super().__init__(self.errors[0].message, self.errors[0].location, self.errors[0].source_line,
-                         self.errors[0].hint)
+        super().__init__(
+            self.errors[0].message, self.errors[0].location, self.errors[0].source_line, self.errors[0].hint
+        )
 
     def render(self) -> str:
         if len(self.errors) <= 1:

@@ -16,8 +16,10 @@ def _format(options: SourceOptions) -> str:
         return "json"
     form = csv_format_of(options)
     by = "header names" if form.header else "position"
-    return (f"csv (delimiter {form.delimiter!r}, records end with {form.record_delimiter!r}, quote {form.quote!r}, "
-            f"escape {form.escape or 'doubled quote'!r}, null {form.null_string!r}, columns by {by})")
+    return (
+        f"csv (delimiter {form.delimiter!r}, records end with {form.record_delimiter!r}, quote {form.quote!r}, "
+        f"escape {form.escape or 'doubled quote'!r}, null {form.null_string!r}, columns by {by})"
+    )
 
 
 def explain_text(run: PipelineRun) -> str:
@@ -31,8 +33,10 @@ def explain_text(run: PipelineRun) -> str:
             out.append(f"    {field.name} {field.type}")
         if name in pipeline.tables:
             table = pipeline.tables[name]
-            out.append(f"    CDC table: format {table.option('format')}, primary key ({', '.join(table.primary_key)}); "
-                       f"these are its change events, queries without a window read its current state")
+            out.append(
+                f"    CDC table: format {table.option('format')}, primary key ({', '.join(table.primary_key)}); "
+                f"these are its change events, queries without a window read its current state"
+            )
         if decl.watermark:
             out.append(f"    watermark: {decl.watermark.column} - {decl.watermark.delay_seconds:g} s")
         else:
@@ -53,30 +57,40 @@ def explain_text(run: PipelineRun) -> str:
         sql: list[tuple[str, str]] = []
         if op.kind == "report" and op.decl.emit is not None:
             emit = op.decl.emit
-            policy = (f"a full snapshot every {emit.interval_seconds:g} s and at the end of the input"
-                      if emit.kind == "every" else "after each micro-batch, the groups whose result changed")
+            policy = (
+                f"a full snapshot every {emit.interval_seconds:g} s and at the end of the input"
+                if emit.kind == "every"
+                else "after each micro-batch, the groups whose result changed"
+            )
             out.append(f"    report over the current state of table {op.input}: {policy}")
             sql.append(("duckdb sql", op.sql("<table>")))
         elif op.window:
-            out.append(f"    window: {op.window.describe()}; each window is emitted once, when the "
-                       f"watermark of {op.window.time_column} passes its end")
+            out.append(
+                f"    window: {op.window.describe()}; each window is emitted once, when the "
+                f"watermark of {op.window.time_column} passes its end"
+            )
             pre = op.preaggregate
             if pre is not None:
-                out.append(f"    state: partial aggregates per {pre.pane_us / 1_000_000:g} s pane and key, "
-                           "merged when a window closes")
+                out.append(
+                    f"    state: partial aggregates per {pre.pane_us / 1_000_000:g} s pane and key, "
+                    "merged when a window closes"
+                )
                 relation = f"({assignment_sql(pre.state_window(op.window), '<partials>', None, None)})"
                 sql.append(("duckdb sql (fold each micro-batch)", op.sql_of(pre.partial_template, "<input>")))
                 sql.append(("duckdb sql (merge a closing window)", op.sql_of(pre.final_template, relation)))
             elif op.window.kind == "session":
-                out.append("    state: each key's open sessions (bounds, and rows) in DuckDB tables; a micro-batch "
-                           "is merged into its keys' sessions, a closed session's rows are dropped")
+                out.append(
+                    "    state: each key's open sessions (bounds, and rows) in DuckDB tables; a micro-batch "
+                    "is merged into its keys' sessions, a closed session's rows are dropped"
+                )
                 sql.append(("duckdb sql (a closing session)", op.sql("<its rows, with window_start and window_end>")))
             else:
                 out.append("    state: the raw rows of the open windows")
                 sql.append(("duckdb sql", op.sql(f"({assignment_sql(op.window, '<input>', None, None)})")))
         elif op.inputs:
-            out.append(f"    joins {len(op.inputs)} inputs: "
-                       "each keeps its rows while the other can still pair with them")
+            out.append(
+                f"    joins {len(op.inputs)} inputs: each keeps its rows while the other can still pair with them"
+            )
             sql.append(("duckdb sql", op.sql("<input>")))
         else:
             out.append("    stateless: runs on every micro-batch")
@@ -107,13 +121,17 @@ def tiny_files_warning(buffering: Buffering, prefix: Prefix) -> str | None:
     partitioned = bool(prefix.partition_keys)
     reasons = []
     if interval < TINY_INTERVAL and partitioned:
-        reasons.append(f"buffer_interval {interval:g} s with a partitioned prefix writes one object per "
-                       "partition every interval")
+        reasons.append(
+            f"buffer_interval {interval:g} s with a partitioned prefix writes one object per partition every interval"
+        )
     elif interval < TINY_INTERVAL:
         reasons.append(f"buffer_interval {interval:g} s writes an object at least that often")
     if size < TINY_SIZE:
         reasons.append(f"buffer_size {size:,} bytes caps objects under 1 MB")
     if not reasons:
         return None
-    return ("many tiny files: " + "; ".join(reasons)
-            + " (Athena reads best from objects of 64 MB or more; see docs/athena.md)")
+    return (
+        "many tiny files: "
+        + "; ".join(reasons)
+        + " (Athena reads best from objects of 64 MB or more; see docs/athena.md)"
+    )

@@ -46,8 +46,10 @@ RangeMaker = Callable[[GenerateOptions, int, int, int, float], pa.Table]
 
 def _clickstream(options: GenerateOptions, first: int, last: int, start_us: int, rate: float) -> pa.Table:
     disorder_us = int(options.disorder * 1_000_000)
-    blocks = [_block(options.seed, number, start_us, rate, options.users, disorder_us)
-              for number in range(first // BLOCK, (last - 1) // BLOCK + 1)]
+    blocks = [
+        _block(options.seed, number, start_us, rate, options.users, disorder_us)
+        for number in range(first // BLOCK, (last - 1) // BLOCK + 1)
+    ]
     return pa.concat_tables(blocks).slice(first - (first // BLOCK) * BLOCK, last - first)
 
 
@@ -64,8 +66,12 @@ def _cdc_orders(options: GenerateOptions, first: int, last: int, start_us: int, 
 
 @functools.lru_cache(maxsize=4)
 def _cdc_source(seed: int, rate: float) -> GeneratorSource:
-    options = (Option("connector", "generator"), Option("kind", "cdc-orders"), Option("seed", seed),
-               Option("rate", rate))
+    options = (
+        Option("connector", "generator"),
+        Option("kind", "cdc-orders"),
+        Option("seed", seed),
+        Option("rate", rate),
+    )
     decl = SourceDecl("orders", (), None, options, Location("<generate>", 1, 1))
     return GeneratorSource(decl, bind_options(GeneratorOptions, list(options), "flowsql generate cdc-orders"))
 

@@ -14,8 +14,9 @@ import pyarrow as pa
 
 
 class _NoPandas(importlib.abc.MetaPathFinder):
-    def find_spec(self, fullname: str, path: Sequence[str] | None,
-                  target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
         if fullname == "pandas":
             raise ModuleNotFoundError("pandas is not looked for at start", name=fullname)
         return None

@@ -127,7 +127,11 @@ class LateRecordLog:
             self.logger.warning(
                 "source '%s': dropped %d late records for '%s' (%s); they went to %s. To keep such records, "
                 "raise the source's allowed_lateness or the WATERMARK delay",
-                source, count, target, window_note, where,
+                source,
+                count,
+                target,
+                window_note,
+                where,
                 extra={"event": "late_records", "source": source, "records": count, "query_target": target},
             )
         self.pending = {}
@@ -150,7 +154,10 @@ class QueryFailureLog:
             return
         self.logger.warning(
             "source '%s': %d records made %s fail (the last: %s); they went to the error output",
-            source, self.pending, query, reason,
+            source,
+            self.pending,
+            query,
+            reason,
             extra={"event": "query_failed_records", "source": source, "records": self.pending},
         )
         self.pending = 0

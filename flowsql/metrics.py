@@ -26,42 +26,61 @@ class Family:
 
 
 # Every metric flowsql writes, declared once so the exposition carries HELP and TYPE lines.
-FAMILIES = {f.name: f for f in [
-    Family("flowsql_events_in_total", "counter", "Records read from a source, good and bad."),
-    Family("flowsql_bytes_in_total", "counter", "Bytes read from a source."),
-    Family("flowsql_errors_total", "counter", "Records of a source that could not be decoded."),
-    Family("flowsql_late_records_total", "counter", "Records dropped behind the watermark (sent to the error output)."),
-    Family("flowsql_shard_events_in_total", "counter", "Records read per shard, for sources that count them."),
-    Family("flowsql_source_lag_seconds", "gauge", "How far a source's reader trails the newest record (per shard)."),
-    Family("flowsql_source_max_lag_seconds", "gauge", "The largest shard lag of a source."),
-    Family("flowsql_source_throttles_total", "counter", "Reads refused by the service for throughput."),
-    Family("flowsql_watermark_seconds", "gauge", "Watermark of a stream's time column, as Unix time."),
-    Family("flowsql_shard_watermark_seconds", "gauge", "Watermark of one shard's time column, as Unix time: its latest "
-           "time less the WATERMARK delay (a source's watermark is the least over its active shards)."),
-    Family("flowsql_shard_idle", "gauge", "1 while a shard answers empty past idle_timeout and holds no time back."),
-    Family("flowsql_shard_paused", "gauge",
-           "1 while a shard is not read because it runs max_drift ahead of the slowest."),
-    Family("flowsql_watermark_lag_seconds", "gauge", "How far a watermark trails the wall clock."),
-    Family("flowsql_open_window_rows", "gauge", "Rows held in windows that have not closed yet."),
-    Family("flowsql_sink_rows_total", "counter", "Rows delivered by a sink."),
-    Family("flowsql_sink_objects_total", "counter", "Objects delivered by a sink."),
-    Family("flowsql_sink_bytes_total", "counter", "Bytes delivered by a sink (after encoding)."),
-    Family("flowsql_sink_error_records_total", "counter", "Error records written to a sink's error output."),
-    Family("flowsql_sink_transform_dropped_total", "counter",
-           "Records a sink's transformation handler answered Dropped."),
-    Family("flowsql_sink_transform_invocations_total", "counter", "Calls of a sink's transformation handler."),
-    Family("flowsql_sink_buffer_bytes", "gauge", "Bytes waiting in a sink's delivery buffer."),
-    Family("flowsql_sink_buffer_rows", "gauge", "Rows waiting in a sink's delivery buffer."),
-    Family("flowsql_sink_next_flush_seconds", "gauge", "Seconds until the sink's buffer interval runs out."),
-    Family("flowsql_sink_retries_total", "counter", "Delivery attempts a sink retried."),
-    Family("flowsql_sink_throttles_total", "counter", "Deliveries the destination refused for throughput."),
-    Family("flowsql_sink_failures_total", "counter", "Deliveries that failed after every attempt."),
-    Family("flowsql_checkpoints_total", "counter", "Checkpoints committed."),
-    Family("flowsql_checkpoint_failures_total", "counter", "Checkpoint commits that failed."),
-    Family("flowsql_checkpoint_epoch", "gauge", "Epoch of the last checkpoint committed."),
-    Family("flowsql_checkpoint_age_seconds", "gauge", "Seconds since the last checkpoint was committed."),
-    Family("flowsql_uptime_seconds", "gauge", "Seconds since the run started."),
-]}
+FAMILIES = {
+    f.name: f
+    for f in [
+        Family("flowsql_events_in_total", "counter", "Records read from a source, good and bad."),
+        Family("flowsql_bytes_in_total", "counter", "Bytes read from a source."),
+        Family("flowsql_errors_total", "counter", "Records of a source that could not be decoded."),
+        Family(
+            "flowsql_late_records_total", "counter", "Records dropped behind the watermark (sent to the error output)."
+        ),
+        Family("flowsql_shard_events_in_total", "counter", "Records read per shard, for sources that count them."),
+        Family(
+            "flowsql_source_lag_seconds", "gauge", "How far a source's reader trails the newest record (per shard)."
+        ),
+        Family("flowsql_source_max_lag_seconds", "gauge", "The largest shard lag of a source."),
+        Family("flowsql_source_throttles_total", "counter", "Reads refused by the service for throughput."),
+        Family("flowsql_watermark_seconds", "gauge", "Watermark of a stream's time column, as Unix time."),
+        Family(
+            "flowsql_shard_watermark_seconds",
+            "gauge",
+            "Watermark of one shard's time column, as Unix time: its latest "
+            "time less the WATERMARK delay (a source's watermark is the least over its active shards).",
+        ),
+        Family(
+            "flowsql_shard_idle", "gauge", "1 while a shard answers empty past idle_timeout and holds no time back."
+        ),
+        Family(
+            "flowsql_shard_paused",
+            "gauge",
+            "1 while a shard is not read because it runs max_drift ahead of the slowest.",
+        ),
+        Family("flowsql_watermark_lag_seconds", "gauge", "How far a watermark trails the wall clock."),
+        Family("flowsql_open_window_rows", "gauge", "Rows held in windows that have not closed yet."),
+        Family("flowsql_sink_rows_total", "counter", "Rows delivered by a sink."),
+        Family("flowsql_sink_objects_total", "counter", "Objects delivered by a sink."),
+        Family("flowsql_sink_bytes_total", "counter", "Bytes delivered by a sink (after encoding)."),
+        Family("flowsql_sink_error_records_total", "counter", "Error records written to a sink's error output."),
+        Family(
+            "flowsql_sink_transform_dropped_total",
+            "counter",
+            "Records a sink's transformation handler answered Dropped.",
+        ),
+        Family("flowsql_sink_transform_invocations_total", "counter", "Calls of a sink's transformation handler."),
+        Family("flowsql_sink_buffer_bytes", "gauge", "Bytes waiting in a sink's delivery buffer."),
+        Family("flowsql_sink_buffer_rows", "gauge", "Rows waiting in a sink's delivery buffer."),
+        Family("flowsql_sink_next_flush_seconds", "gauge", "Seconds until the sink's buffer interval runs out."),
+        Family("flowsql_sink_retries_total", "counter", "Delivery attempts a sink retried."),
+        Family("flowsql_sink_throttles_total", "counter", "Deliveries the destination refused for throughput."),
+        Family("flowsql_sink_failures_total", "counter", "Deliveries that failed after every attempt."),
+        Family("flowsql_checkpoints_total", "counter", "Checkpoints committed."),
+        Family("flowsql_checkpoint_failures_total", "counter", "Checkpoint commits that failed."),
+        Family("flowsql_checkpoint_epoch", "gauge", "Epoch of the last checkpoint committed."),
+        Family("flowsql_checkpoint_age_seconds", "gauge", "Seconds since the last checkpoint was committed."),
+        Family("flowsql_uptime_seconds", "gauge", "Seconds since the run started."),
+    ]
+}
 
 
 class Metrics:
@@ -135,19 +154,36 @@ class DeliveryReporter:
         self.metrics.inc("flowsql_sink_retries_total", sink=self.sink)
         if throttled:
             self.metrics.inc("flowsql_sink_throttles_total", sink=self.sink)
-        advice = (" (throttled: raise buffer_size to send fewer, larger objects, or ask for a higher request "
-                  "limit)") if throttled else ""
-        log.warning("sink '%s': %s; retrying in %.1f s (%.0f s of retry_duration left)%s", self.sink, reason,
-                    wait_seconds, seconds_left, advice,
-                    extra={"event": "sink_throttle" if throttled else "sink_retry", "sink": self.sink,
-                           "wait_seconds": round(wait_seconds, 3), "seconds_left": round(seconds_left, 3)})
+        advice = (
+            (" (throttled: raise buffer_size to send fewer, larger objects, or ask for a higher request limit)")
+            if throttled
+            else ""
+        )
+        log.warning(
+            "sink '%s': %s; retrying in %.1f s (%.0f s of retry_duration left)%s",
+            self.sink,
+            reason,
+            wait_seconds,
+            seconds_left,
+            advice,
+            extra={
+                "event": "sink_throttle" if throttled else "sink_retry",
+                "sink": self.sink,
+                "wait_seconds": round(wait_seconds, 3),
+                "seconds_left": round(seconds_left, 3),
+            },
+        )
 
     def failure(self, reason: str) -> None:
         """A delivery gave up: its records went to the error output, or the run stops."""
         self.metrics.inc("flowsql_sink_failures_total", sink=self.sink)
-        log.error("sink '%s': delivery failed: %s; check that the destination is reachable and that the "
-                  "credentials may write to it", self.sink, reason,
-                  extra={"event": "sink_failure", "sink": self.sink})
+        log.error(
+            "sink '%s': delivery failed: %s; check that the destination is reachable and that the "
+            "credentials may write to it",
+            self.sink,
+            reason,
+            extra={"event": "sink_failure", "sink": self.sink},
+        )
 
 
 class SourceReporter:
@@ -174,11 +210,21 @@ class SourceReporter:
             if self._logged_at is not None and now - self._logged_at < self.interval:
                 return
             count, self._unlogged, self._logged_at = self._unlogged, 0, now
-        log.warning("source '%s' shard %s throttled (read limit exceeded, %d times since the last report); "
-                    "retrying in %.1f s. Too many readers share this shard: use enhanced fan-out or add shards",
-                    self.source, shard, count, wait_seconds,
-                    extra={"event": "source_throttle", "source": self.source, "shard": shard,
-                           "throttles": count, "wait_seconds": round(wait_seconds, 3)})
+        log.warning(
+            "source '%s' shard %s throttled (read limit exceeded, %d times since the last report); "
+            "retrying in %.1f s. Too many readers share this shard: use enhanced fan-out or add shards",
+            self.source,
+            shard,
+            count,
+            wait_seconds,
+            extra={
+                "event": "source_throttle",
+                "source": self.source,
+                "shard": shard,
+                "throttles": count,
+                "wait_seconds": round(wait_seconds, 3),
+            },
+        )
 
 
 ReporterT_contra = TypeVar("ReporterT_contra", contravariant=True)

@@ -58,9 +58,17 @@ class ProduceReport:
         return not self.skipped and not self.failed
 
 
-def produce(stream: str, records: Iterable[bytes], *, partition_key_field: str | None = None,
-            region: str = "", endpoint_url: str = "", max_attempts: int = 10, client: Any = None,
-            backoff_cap: float = 5.0) -> ProduceReport:
+def produce(
+    stream: str,
+    records: Iterable[bytes],
+    *,
+    partition_key_field: str | None = None,
+    region: str = "",
+    endpoint_url: str = "",
+    max_attempts: int = 10,
+    client: Any = None,
+    backoff_cap: float = 5.0,
+) -> ProduceReport:
     """Put every record of `records` into `stream` (a name or an ARN); returns what happened."""
     client = client or kinesis_client(region, endpoint_url)
     target = {"StreamARN": stream} if stream.startswith("arn:") else {"StreamName": stream}
@@ -112,8 +120,14 @@ def _batches(entries: Iterable[Entry]) -> Iterator[list[Entry]]:
         yield batch
 
 
-def _put_batch(client: Any, target: dict[str, str], batch: list[Entry], report: ProduceReport,
-               max_attempts: int, backoff_cap: float) -> None:
+def _put_batch(
+    client: Any,
+    target: dict[str, str],
+    batch: list[Entry],
+    report: ProduceReport,
+    max_attempts: int,
+    backoff_cap: float,
+) -> None:
     pending = batch
     backoff = Backoff(cap=backoff_cap)
     last_errors: dict[int, str] = {}
@@ -128,8 +142,9 @@ def _put_batch(client: Any, target: dict[str, str], batch: list[Entry], report: 
             )
         except (ClientError, BotoCoreError) as exc:
             if not is_retryable(exc):
-                raise SourceError(f"PutRecords into '{next(iter(target.values()))}' failed: "
-                                  f"{error_code(exc)}: {exc}") from exc
+                raise SourceError(
+                    f"PutRecords into '{next(iter(target.values()))}' failed: {error_code(exc)}: {exc}"
+                ) from exc
             # The whole call failed (throttled, 5xx, timeout): all of it goes again.
             last_errors = {e.number: f"{error_code(exc)}" for e in pending}
             continue
@@ -143,8 +158,12 @@ def _put_batch(client: Any, target: dict[str, str], batch: list[Entry], report: 
         if not pending:
             return
     for entry in pending:
-        report.failed.append(Problem(entry.number, f"not accepted after {max_attempts} attempts: "
-                                                   f"{last_errors.get(entry.number, 'unknown error')}"))
+        report.failed.append(
+            Problem(
+                entry.number,
+                f"not accepted after {max_attempts} attempts: {last_errors.get(entry.number, 'unknown error')}",
+            )
+        )
 
 
 def read_lines(stream: Iterable[bytes]) -> Iterator[bytes]:
@@ -153,4 +172,3 @@ def read_lines(stream: Iterable[bytes]) -> Iterator[bytes]:
         line = line.rstrip(b"\r\n")
         if line.strip():
             yield line
-

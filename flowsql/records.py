@@ -47,8 +47,11 @@ class BadRecord:
 def bad_record_from_json(data: dict[str, Any]) -> BadRecord:
     """The inverse of BadRecord.to_json (records waiting in a sink travel through checkpoints)."""
     return BadRecord(
-        source=data["source"], error_code=data["errorCode"], message=data["errorMessage"],
-        raw=base64.b64decode(data["rawData"]), position=data["position"],
+        source=data["source"],
+        error_code=data["errorCode"],
+        message=data["errorMessage"],
+        raw=base64.b64decode(data["rawData"]),
+        position=data["position"],
         arrival_time=datetime.fromtimestamp(data["arrivalTimestamp"] / 1000, UTC),
         attempts=int(data.get("attemptsMade", 1)),
     )

@@ -42,8 +42,10 @@ class ChunkSpans:
 
     def records(self, rows: Sequence[int]) -> list[Original]:
         spans = self.spans()
-        return [(self.data[spans[row][0]:spans[row][1]], f"{self.origin}@{self.base_offset + spans[row][0]}")
-                for row in rows]
+        return [
+            (self.data[spans[row][0] : spans[row][1]], f"{self.origin}@{self.base_offset + spans[row][0]}")
+            for row in rows
+        ]
 
 
 class ListedRecords:

@@ -105,17 +105,24 @@ class PipelineRun:
             if decl.name not in self.sinks:
                 self.sinks[decl.name] = create_sink(decl, pipeline.name, op.output_schema)
             elif self.sinks[decl.name].schema != op.output_schema:
-                raise PipelineError(f"two queries write to sink '{decl.name}' with different columns",
-                                    op.decl.location, pipeline.line(op.decl.location.line))
+                raise PipelineError(
+                    f"two queries write to sink '{decl.name}' with different columns",
+                    op.decl.location,
+                    pipeline.line(op.decl.location.line),
+                )
         unused = [n for n in pipeline.sinks if n not in self.sinks]
         if unused:
             decl = pipeline.sinks[unused[0]]
-            raise PipelineError(f"sink '{decl.name}' is declared but no INSERT INTO writes to it",
-                                decl.location, pipeline.line(decl.location.line))
+            raise PipelineError(
+                f"sink '{decl.name}' is declared but no INSERT INTO writes to it",
+                decl.location,
+                pipeline.line(decl.location.line),
+            )
         self.error_sink = {name: self._error_sink_for(name) for name in self.sources}
         lateness = {n: int(s.options.allowed_lateness * 1_000_000) for n, s in self.sources.items()}
-        self.engine = Engine(self.plan, self._on_output, self._on_reject, lateness,
-                             state_memory=self.settings.state_memory)
+        self.engine = Engine(
+            self.plan, self._on_output, self._on_reject, lateness, state_memory=self.settings.state_memory
+        )
         self.summary = RunSummary(pipeline.name, sources={n: SourceStats() for n in self.sources})
         self.checkpoints = CheckpointCoordinator(self, store, self.settings.checkpoint_interval) if store else None
         self.metrics = Metrics()
@@ -131,14 +138,26 @@ class PipelineRun:
 
     def fingerprint(self) -> str:
         """What a checkpoint of this pipeline depends on: schemas, queries, windows, outputs."""
-        return pipeline_fingerprint({
-            "sources": {n: [str(s.schema), str((self.pipeline.sources.get(n) or self.pipeline.tables[n]).watermark)]
-                        for n, s in self.sources.items()},
-            "queries": [[op.input, op.target, op.template, repr(op.window), repr(op.preaggregate),
-                         *([repr(op.decl.emit)] if op.decl.emit else [])]
-                        for op in self.plan.operators],
-            "sinks": {n: str(s.schema) for n, s in self.sinks.items()},
-        })
+        return pipeline_fingerprint(
+            {
+                "sources": {
+                    n: [str(s.schema), str((self.pipeline.sources.get(n) or self.pipeline.tables[n]).watermark)]
+                    for n, s in self.sources.items()
+                },
+                "queries": [
+                    [
+                        op.input,
+                        op.target,
+                        op.template,
+                        repr(op.window),
+                        repr(op.preaggregate),
+                        *([repr(op.decl.emit)] if op.decl.emit else []),
+                    ]
+                    for op in self.plan.operators
+                ],
+                "sinks": {n: str(s.schema) for n, s in self.sinks.items()},
+            }
+        )
 
     # -- wiring ------------------------------------------------------------------------------
     def _root_source(self, stream: str) -> str:
@@ -192,12 +211,15 @@ class PipelineRun:
         output's message: which query, and why."""
         if self.settings.on_query_error == "fail":
             record = late_records(source, rows.slice(0, 1), reason)[0].raw.decode()
-            raise QueryError(f"{query_place(op)} failed on a record of source '{source}': {reason}\n"
-                             f"    record: {record}\n"
-                             "hint: SET on_query_error = 'skip' sends such records to the error output and goes on")
+            raise QueryError(
+                f"{query_place(op)} failed on a record of source '{source}': {reason}\n"
+                f"    record: {record}\n"
+                "hint: SET on_query_error = 'skip' sends such records to the error output and goes on"
+            )
         self.summary.sources[source].errors += rows.num_rows
-        self._query_failure_log.failed(source, f"the query into '{op.target}' ({op.decl.location})", rows.num_rows,
-                                       reason)
+        self._query_failure_log.failed(
+            source, f"the query into '{op.target}' ({op.decl.location})", rows.num_rows, reason
+        )
         return f"the query into '{op.target}' failed: {reason}"
 
     # -- running -----------------------------------------------------------------------------
@@ -337,8 +359,9 @@ def _read_source(source: Source, inbox: queue.Queue[tuple[str, str, Any]], stop:
         _put(inbox, ("error", source.name, error), stop)
 
 
-def _coalesced(first: tuple[str, str, Any], inbox: queue.Queue[tuple[str, str, Any]],
-               joinable: frozenset[str]) -> list[tuple[str, str, Any]]:
+def _coalesced(
+    first: tuple[str, str, Any], inbox: queue.Queue[tuple[str, str, Any]], joinable: frozenset[str]
+) -> list[tuple[str, str, Any]]:
     """The adaptive micro-batch: when the engine is behind, the batches waiting in the queue
     join the one taken into one micro-batch (fewer, larger queries); when it keeps up, each
     batch runs alone as it comes, for latency. Order is kept; only neighbours of one source join."""
@@ -351,10 +374,15 @@ def _coalesced(first: tuple[str, str, Any], inbox: queue.Queue[tuple[str, str, A
     out: list[tuple[str, str, Any]] = []
     for item in items:
         last = out[-1] if out else None
-        if (item[0] == "batch" and item[1] in joinable
-                and last is not None and last[0] == "batch" and last[1] == item[1]
-                and last[2].table.num_rows + item[2].table.num_rows <= _MICRO_BATCH_ROWS
-                and last[2].table.schema.equals(item[2].table.schema)):
+        if (
+            item[0] == "batch"
+            and item[1] in joinable
+            and last is not None
+            and last[0] == "batch"
+            and last[1] == item[1]
+            and last[2].table.num_rows + item[2].table.num_rows <= _MICRO_BATCH_ROWS
+            and last[2].table.schema.equals(item[2].table.schema)
+        ):
             out[-1] = ("batch", item[1], _joined(last[2], item[2]))
         else:
             out.append(item)
@@ -365,8 +393,15 @@ def _joined(earlier: SourceBatch, later: SourceBatch) -> SourceBatch:
     """Two batches of one source as one; the position is the later one's (positions are whole)."""
     table = pa.concat_tables([earlier.table, later.table]) if earlier.table.num_rows else later.table
     origins = JoinedOrigins([(earlier.table.num_rows, earlier.origins), (later.table.num_rows, later.origins)])
-    return SourceBatch(later.source, table, earlier.errors + later.errors, later.position,
-                       earlier.raw_bytes + later.raw_bytes, later.progress, origins)
+    return SourceBatch(
+        later.source,
+        table,
+        earlier.errors + later.errors,
+        later.position,
+        earlier.raw_bytes + later.raw_bytes,
+        later.progress,
+        origins,
+    )
 
 
 def _put(inbox: queue.Queue[tuple[str, str, Any]], item: tuple[str, str, Any], stop: threading.Event) -> None:

@@ -21,13 +21,22 @@ REDACTED = "[REDACTED]"
 # A key naming one of these holds a secret (access_key, secret_access_key, session_token, ...).
 _SECRET_WORDS = ("key", "secret", "token", "password", "passwd", "credential", "signature", "auth")
 # Query-string parameters that carry a credential in a URL (presigned URLs, SAS tokens, API keys).
-_SECRET_PARAMETERS = ("sig", "signature", "x-amz-signature", "x-amz-credential", "x-amz-security-token",
-                      "code", "apikey")
+_SECRET_PARAMETERS = (
+    "sig",
+    "signature",
+    "x-amz-signature",
+    "x-amz-credential",
+    "x-amz-security-token",
+    "code",
+    "apikey",
+)
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
 _URL_USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://[^/@\s:]*:)([^/@\s]+)(@)")
 # `name = 'value'` or `name = value` where the name holds a secret (a pipeline line, a key=value pair).
-_ASSIGNMENT = re.compile(r"(?i)\b([A-Za-z0-9_.-]*(?:" + "|".join(_SECRET_WORDS) + r")[A-Za-z0-9_.-]*"
-                         r"[\"']?\s*[:=]\s*)('[^']*'|\"[^\"]*\"|[^\s,;)&'\"]+)")
+_ASSIGNMENT = re.compile(
+    r"(?i)\b([A-Za-z0-9_.-]*(?:" + "|".join(_SECRET_WORDS) + r")[A-Za-z0-9_.-]*"
+    r"[\"']?\s*[:=]\s*)('[^']*'|\"[^\"]*\"|[^\s,;)&'\"]+)"
+)
 _SHORTEST_SECRET = 4  # shorter values would blank out ordinary words
 
 

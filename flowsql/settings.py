@@ -29,7 +29,10 @@ def pipeline_settings(pipeline: Pipeline) -> PipelineSettings:
     settings = bind_options(PipelineSettings, pipeline.settings, "the pipeline (SET)")
     if settings.state_memory is not None and settings.state_memory < MIN_STATE_MEMORY:
         option = next(o for o in pipeline.settings if o.key.lower() == "state_memory")
-        raise ConfigError(f"bad value {option.value!r} for option 'state_memory' of the pipeline (SET): "
-                          f"DuckDB needs at least 16 MiB", option.location, option.source_line,
-                          "give a size such as '256 MB' or '2 GB'")
+        raise ConfigError(
+            f"bad value {option.value!r} for option 'state_memory' of the pipeline (SET): DuckDB needs at least 16 MiB",
+            option.location,
+            option.source_line,
+            "give a size such as '256 MB' or '2 GB'",
+        )
     return settings

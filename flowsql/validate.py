@@ -113,9 +113,12 @@ def _check_connector(decl: SourceDecl | TableDecl | SinkDecl, known: list[str]) 
         return
     close = difflib.get_close_matches(str(option.value).lower(), known, n=1, cutoff=0.5)
     what = "sink" if isinstance(decl, SinkDecl) else "source"
-    raise PipelineError(f"unknown connector '{option.value}' for {what} '{decl.name}'", option.location,
-                        option.source_line,
-                        f"did you mean '{close[0]}'?" if close else "connectors: " + ", ".join(known))
+    raise PipelineError(
+        f"unknown connector '{option.value}' for {what} '{decl.name}'",
+        option.location,
+        option.source_line,
+        f"did you mean '{close[0]}'?" if close else "connectors: " + ", ".join(known),
+    )
 
 
 def _option(options: tuple[Option, ...], key: str) -> Option | None:
@@ -132,7 +135,8 @@ def _check_watermark(pipeline: Pipeline, decl: SourceDecl | TableDecl, schema: p
     raise PipelineError(
         f"the WATERMARK column '{field.name}' is {field.type}, not a timestamp",
         *_watermark_place(pipeline, decl),
-        f"declare {field.name} TIMESTAMP (JSON text such as '2024-01-01T00:00:00' is read as a timestamp)")
+        f"declare {field.name} TIMESTAMP (JSON text such as '2024-01-01T00:00:00' is read as a timestamp)",
+    )
 
 
 def _watermark_place(pipeline: Pipeline, decl: SourceDecl | TableDecl) -> tuple[Location, str]:
@@ -161,11 +165,15 @@ def _check_files(decl: SourceDecl) -> None:
     folder = os.path.dirname(path) or "."
     names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
     close = difflib.get_close_matches(os.path.basename(path), names, n=1)
-    hint = (f"did you mean '{os.path.join(os.path.dirname(path), close[0])}'?" if close else
-            f"paths are read from the folder flowsql runs in ({os.getcwd()}); "
-            "set follow = true to wait for files that are not there yet")
-    raise PipelineError(f"source '{decl.name}': path '{path}' matches no file", option.location,
-                        option.source_line, hint)
+    hint = (
+        f"did you mean '{os.path.join(os.path.dirname(path), close[0])}'?"
+        if close
+        else f"paths are read from the folder flowsql runs in ({os.getcwd()}); "
+        "set follow = true to wait for files that are not there yet"
+    )
+    raise PipelineError(
+        f"source '{decl.name}': path '{path}' matches no file", option.location, option.source_line, hint
+    )
 
 
 # -- sinks -----------------------------------------------------------------------------------
@@ -186,8 +194,14 @@ def _check_sinks(pipeline: Pipeline, plan: Plan, complete: bool) -> list[Pipelin
         decl = next(d for n, d in pipeline.sinks.items() if n.lower() == op.target.lower())
         first = written.setdefault(decl.name, op)
         if first is not op and first.output_schema != op.output_schema:
-            errors.append(_query_error(pipeline, op, f"two queries write to sink '{decl.name}' with different "
-                                       f"columns: {_columns(first.output_schema)} and {_columns(op.output_schema)}"))
+            errors.append(
+                _query_error(
+                    pipeline,
+                    op,
+                    f"two queries write to sink '{decl.name}' with different "
+                    f"columns: {_columns(first.output_schema)} and {_columns(op.output_schema)}",
+                )
+            )
     # A sink some INSERT names is not unused even when that INSERT failed (its error is shown).
     named = {d.target.lower() for d in pipeline.inserts} | pipeline.unparsed
     for name, decl in pipeline.sinks.items():
@@ -217,8 +231,12 @@ def _duplicate_error(pipeline: Pipeline, op: OperatorPlan, name: str) -> Pipelin
     outputs = [e for e in query.expressions if e.alias_or_name == name] if isinstance(query, exp.Select) else []
     where = node_location(pipeline, outputs[1]) if len(outputs) > 1 else None
     where = where or op.decl.location
-    return PipelineError(f"the query gives the column '{name}' twice", where, pipeline.line(where.line),
-                         f"name each column once, for example: {name} AS {name}_2")
+    return PipelineError(
+        f"the query gives the column '{name}' twice",
+        where,
+        pipeline.line(where.line),
+        f"name each column once, for example: {name} AS {name}_2",
+    )
 
 
 def _columns(schema: pa.Schema) -> str:
@@ -239,8 +257,11 @@ def _dry_run(pipeline: Pipeline, plan: Plan) -> list[PipelineError]:
             except duckdb.Error as exc:
                 errors.append(duckdb_error(pipeline, op.decl, exc))
             except (pa.ArrowException, ValueError, TypeError, KeyError) as exc:
-                errors.append(_query_error(pipeline, op, f"the query fails on a row of its input's types: "
-                                                         f"{type(exc).__name__}: {exc}"))
+                errors.append(
+                    _query_error(
+                        pipeline, op, f"the query fails on a row of its input's types: {type(exc).__name__}: {exc}"
+                    )
+                )
     finally:
         con.close()
     return errors

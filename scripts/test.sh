@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up a fresh machine, check lint (ruff) and types (mypy), and run the whole test suite
+# Set up a fresh machine, check lint and formatting (ruff) and types (mypy), and run the whole test suite
 # (slow tests included).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,5 +11,6 @@ if [ -f tests/servers/package.json ]; then
 fi
 # Lint and type checks first: either failing stops the run.
 .venv/bin/python -m ruff check flowsql tests benchmarks
+.venv/bin/python -m ruff format --check flowsql tests benchmarks
 .venv/bin/python -m mypy
 exec .venv/bin/python -m pytest -m "slow or not slow" "$@"

@@ -21,12 +21,20 @@ class CliResult:
     stderr: str
 
 
-def run_cli(*args: str, cwd: Path | None = None, stdin: bytes | None = None, env: dict[str, str] | None = None,
-            timeout: float = 300) -> CliResult:
+def run_cli(
+    *args: str,
+    cwd: Path | None = None,
+    stdin: bytes | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+) -> CliResult:
     """Run `python -m flowsql ARGS` in a separate process, as a user runs the command."""
     completed = subprocess.run(
         [sys.executable, "-m", "flowsql", *args],
-        cwd=cwd or ROOT, input=stdin, capture_output=True, timeout=timeout,
+        cwd=cwd or ROOT,
+        input=stdin,
+        capture_output=True,
+        timeout=timeout,
         env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
     )
     return CliResult(completed.returncode, completed.stdout.decode(), completed.stderr.decode())

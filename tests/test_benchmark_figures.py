@@ -12,7 +12,8 @@ def test_a_rate_over_a_near_zero_time_is_not_measured() -> None:
     figure = rate(200_000, 1e-9)
     assert not figure.measured
     assert figure.show("{:,.0f} events/s") == (
-        "not measured (1e-09 s elapsed, under the 0.01 s a rate can be timed from)")
+        "not measured (1e-09 s elapsed, under the 0.01 s a rate can be timed from)"
+    )
     assert figure.to_json() == {"not_measured": figure.reason}
     assert not rate(200_000, -0.4).measured and not rate(0, 2.0).measured
     assert rate(2_000_000, 4.0).show("{:,.0f} events/s") == "500,000 events/s"

@@ -19,9 +19,25 @@ AGGREGATES = ("tumble", "hop", "users", "session", "long-hop")
 def test_benchmark_runner_on_a_tiny_input(tmp_path: Path) -> None:
     scenarios = [arg for name in (*AGGREGATES, "raw") for arg in ("--scenario", name)]
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--events", "3000", "--runs", "1", *scenarios,
-         "--data-dir", str(tmp_path), "--json", str(tmp_path / "r.json")],
-        check=False, cwd=ROOT, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--events",
+            "3000",
+            "--runs",
+            "1",
+            *scenarios,
+            "--data-dir",
+            str(tmp_path),
+            "--json",
+            str(tmp_path / "r.json"),
+        ],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
     assert "ratio" in result.stdout
@@ -36,9 +52,26 @@ def test_benchmark_runner_on_a_tiny_input(tmp_path: Path) -> None:
 
 def test_startup_figures(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--events", "1000", "--runs", "1", "--scenario", "startup",
-         "--data-dir", str(tmp_path), "--json", str(tmp_path / "r.json")],
-        check=False, cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--events",
+            "1000",
+            "--runs",
+            "1",
+            "--scenario",
+            "startup",
+            "--data-dir",
+            str(tmp_path),
+            "--json",
+            str(tmp_path / "r.json"),
+        ],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     startup = json.loads((tmp_path / "r.json").read_text())["startup"]
@@ -55,8 +88,9 @@ def test_a_wrong_row_is_found(tmp_path: Path) -> None:
     ours.mkdir()
     con.execute(f"COPY (SELECT range AS k, range / 10 AS v FROM range(100)) TO '{batch}' (FORMAT parquet)")
     # The same sums added in another order: equal to four decimals.
-    con.execute(f"COPY (SELECT range AS k, range / 10 + 1e-12 AS v FROM range(100)) TO '{ours / 'a.parquet'}' "
-                "(FORMAT parquet)")
+    con.execute(
+        f"COPY (SELECT range AS k, range / 10 + 1e-12 AS v FROM range(100)) TO '{ours / 'a.parquet'}' (FORMAT parquet)"
+    )
     assert check_equal("same", ours, batch) == 100
     con.execute(f"COPY (SELECT 7 AS k, 0.75::DOUBLE AS v) TO '{ours / 'b.parquet'}' (FORMAT parquet)")
     assert differences([str(ours / "a.parquet"), str(ours / "b.parquet")], batch) == (1, 0, 100)
@@ -66,9 +100,22 @@ def test_a_wrong_row_is_found(tmp_path: Path) -> None:
 
 def test_side_by_side_runner_names_an_engine_that_is_not_installed(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.engines", "--events", "2000", "--data-dir", str(tmp_path),
-         "--pyflink-python", str(tmp_path / "no-such-python")],
-        check=False, cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.engines",
+            "--events",
+            "2000",
+            "--data-dir",
+            str(tmp_path),
+            "--pyflink-python",
+            str(tmp_path / "no-such-python"),
+        ],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()

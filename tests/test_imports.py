@@ -10,8 +10,17 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "flowsql"
 # What plugs into the core through flowsql.frontends and the sink factory, and what sits above it.
-NOT_IN_CORE = ("flowsql.kda", "flowsql.cdc", "flowsql.catalog", "flowsql.status", "flowsql.delivery",
-               "flowsql.sources", "flowsql.runner", "flowsql.cli", "flowsql.compile")
+NOT_IN_CORE = (
+    "flowsql.kda",
+    "flowsql.cdc",
+    "flowsql.catalog",
+    "flowsql.status",
+    "flowsql.delivery",
+    "flowsql.sources",
+    "flowsql.runner",
+    "flowsql.cli",
+    "flowsql.compile",
+)
 CORE = ("flowsql.pipeline", "flowsql.engine")
 
 
@@ -80,7 +89,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(node)
         for following in sorted(graph.get(node, ())):
             if state.get(following) == 1:
-                return path[path.index(following):] + [following]
+                return path[path.index(following) :] + [following]
             if following not in state:
                 found = visit(following)
                 if found:
@@ -136,16 +145,34 @@ def test_every_module_imports_alone() -> None:
         "print('\\n'.join(failed))\n"
     )
     names = [n for n in _modules() if n != "flowsql.__main__"]
-    result = subprocess.run([sys.executable, "-c", script, *names], capture_output=True, text=True, timeout=300,
-                            cwd=PACKAGE.parent, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", script, *names],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=PACKAGE.parent,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
 
 
 # Loaded only by the runs that use them: each costs start-up time that `validate` and a run from
 # files never need (benchmarks/startup.py measures it).
-LOADED_WHERE_USED = ("boto3", "botocore", "pyiceberg", "krcf", "fastparquet", "urllib3", "http.server", "pandas",
-                     "pyarrow.parquet", "pyarrow.csv", "pyarrow.fs", "flowsql.sources.kinesis")
+LOADED_WHERE_USED = (
+    "boto3",
+    "botocore",
+    "pyiceberg",
+    "krcf",
+    "fastparquet",
+    "urllib3",
+    "http.server",
+    "pandas",
+    "pyarrow.parquet",
+    "pyarrow.csv",
+    "pyarrow.fs",
+    "flowsql.sources.kinesis",
+)
 
 
 def _loaded_after(argv: list[str], cwd: Path) -> list[str]:
@@ -158,8 +185,9 @@ def _loaded_after(argv: list[str], cwd: Path) -> list[str]:
         "sys.exit(code)\n"
     )
     # As the command runs: main() reads its arguments from sys.argv.
-    result = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=120,
-                            cwd=cwd, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=120, cwd=cwd, check=False
+    )
     assert result.returncode == 0, result.stderr
     return ast.literal_eval(result.stdout.strip().splitlines()[-1])
 
@@ -173,11 +201,14 @@ def test_validate_and_a_small_run_import_no_cloud_library(tmp_path: Path) -> Non
         "WITH (connector = 'generator', count = 10);\n"
         f"CREATE SINK out WITH (connector = 'file', path = '{tmp_path / 'out'}', format = 'json');\n"
         "INSERT INTO out SELECT window_end, page, count(*) AS views FROM TUMBLE(clicks, ts, INTERVAL '1 minute') "
-        "GROUP BY ALL;\n")
+        "GROUP BY ALL;\n"
+    )
     assert _loaded_after(["run", str(pipeline), "--quiet", "--no-checkpoint"], PACKAGE.parent) == []
     assert len(list((tmp_path / "out").rglob("*.json"))) == 1
     # A Parquet sink loads the Parquet writer it uses, and still no cloud library.
     parquet = tmp_path / "parquet.sql"
     parquet.write_text(pipeline.read_text().replace("'json'", "'parquet'"))
     assert _loaded_after(["run", str(parquet), "--quiet", "--no-checkpoint"], PACKAGE.parent) == [
-        "pyarrow.fs", "pyarrow.parquet"]
+        "pyarrow.fs",
+        "pyarrow.parquet",
+    ]

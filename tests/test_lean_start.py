@@ -20,7 +20,8 @@ def test_pandas_is_not_loaded_yet_still_converts() -> None:
         "frame = table.to_pandas()\n"
         "print(type(frame).__name__, int(frame['a'].sum()), pa.Table.from_pandas(frame).num_rows)\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT,
-                            check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT, check=False
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "DataFrame", "6", "3"]

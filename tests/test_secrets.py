@@ -19,10 +19,13 @@ def test_secret_keys_and_url_parts_are_redacted() -> None:
     assert not is_secret_key("partition_key") and not is_secret_key("explicit_hash_key")
     assert redact_option("password", "hunter2") == REDACTED
     assert redact_option("url", "https://u:pw@h/x?sig=abc&a=1") == f"https://u:{REDACTED}@h/x?sig={REDACTED}&a=1"
-    assert redact_url("https://h/o?X-Amz-Signature=f00&X-Amz-Date=1") == f"https://h/o?X-Amz-Signature={REDACTED}&X-Amz-Date=1"
+    assert (
+        redact_url("https://h/o?X-Amz-Signature=f00&X-Amz-Date=1")
+        == f"https://h/o?X-Amz-Signature={REDACTED}&X-Amz-Date=1"
+    )
     original = "  access_key = 'AKIA1234567890', bad = 1"
     line, column = redact_line(original, original.index("bad") + 1)
-    assert "AKIA1234567890" not in line and line[column - 1:].startswith("bad")
+    assert "AKIA1234567890" not in line and line[column - 1 :].startswith("bad")
     secrets = secret_values([("access_key", "abcd1234"), ("url", "http://h/?token=tok-55")])
     assert scrub("the server said: abcd1234 / tok-55", secrets) == f"the server said: {REDACTED} / {REDACTED}"
 
@@ -46,8 +49,9 @@ def test_secrets_stay_out_of_every_output(tmp_path: Path) -> None:
         outputs = []
         for log_format in ("text", "json"):
             summary = tmp_path / f"summary-{log_format}.json"
-            result = run_cli("run", str(path), "--no-checkpoint", "--log-format", log_format,
-                             "--summary-json", str(summary), env=env)
+            result = run_cli(
+                "run", str(path), "--no-checkpoint", "--log-format", log_format, "--summary-json", str(summary), env=env
+            )
             assert result.code == 0, result.stderr
             outputs += [result.stderr, result.stdout, summary.read_text()]
             json.loads(summary.read_text())
@@ -63,9 +67,11 @@ def test_secrets_stay_out_of_every_output(tmp_path: Path) -> None:
 
 def test_a_config_error_on_a_secret_line_hides_the_secret(tmp_path: Path) -> None:
     path = tmp_path / "p.sql"
-    path.write_text("CREATE SOURCE s (a VARCHAR) WITH (connector = 'stdin');\n"
-                    "CREATE SINK out WITH (connector = 'stdout', secret_key = 'S3cr3tValue!!', formt = 'json');\n"
-                    "INSERT INTO out SELECT a FROM s;\n")
+    path.write_text(
+        "CREATE SOURCE s (a VARCHAR) WITH (connector = 'stdin');\n"
+        "CREATE SINK out WITH (connector = 'stdout', secret_key = 'S3cr3tValue!!', formt = 'json');\n"
+        "INSERT INTO out SELECT a FROM s;\n"
+    )
     result = run_cli("validate", str(path))
     assert result.code == 2 and "S3cr3tValue!!" not in result.stderr
     assert "p.sql:2:" in result.stderr and REDACTED in result.stderr
@@ -94,8 +100,16 @@ CREATE SINK out WITH (connector = 'http', url = '{proxy.url}/ingest', access_key
 INSERT INTO out SELECT id FROM events;
 """)
             summary = tmp_path / f"summary-{log_format}.json"
-            result = run_cli("run", str(path), "--no-checkpoint", "--log-format", log_format,
-                             "--summary-json", str(summary), env={"FLOWSQL_TEST_KEY": ACCESS_KEY})
+            result = run_cli(
+                "run",
+                str(path),
+                "--no-checkpoint",
+                "--log-format",
+                log_format,
+                "--summary-json",
+                str(summary),
+                env={"FLOWSQL_TEST_KEY": ACCESS_KEY},
+            )
             assert result.code == 0, result.stderr
             assert "HTTP 429" in result.stderr and "HTTP 500" in result.stderr and REDACTED in result.stderr
             failed = [json.loads(line) for f in backup.rglob("*.json") for line in f.read_text().splitlines()]

@@ -12,9 +12,24 @@ from tests.conftest import ROOT
 
 def test_udf_benchmark_on_a_tiny_input(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.udf_vs_builtin", "--events", "3000", "--runs", "1",
-         "--data-dir", str(tmp_path), "--json", str(tmp_path / "r.json")],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.udf_vs_builtin",
+            "--events",
+            "3000",
+            "--runs",
+            "1",
+            "--data-dir",
+            str(tmp_path),
+            "--json",
+            str(tmp_path / "r.json"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()

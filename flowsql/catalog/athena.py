@@ -21,11 +21,57 @@ if TYPE_CHECKING:
 JSON_SERDE = "org.openx.data.jsonserde.JsonSerDe"
 _SIMPLE = re.compile(r"[a-z_][a-z0-9_]*")
 # Words Athena's DDL parser would read as keywords, so such names are always quoted.
-_RESERVED = {"all", "alter", "and", "array", "as", "between", "by", "case", "cast", "column", "create", "date",
-             "delete", "distinct", "drop", "else", "end", "exists", "external", "false", "from", "group",
-             "having", "in", "insert", "interval", "is", "join", "like", "map", "not", "null", "or", "order",
-             "partition", "range", "select", "struct", "table", "then", "timestamp", "true", "union", "user",
-             "values", "when", "where", "window", "with"}
+_RESERVED = {
+    "all",
+    "alter",
+    "and",
+    "array",
+    "as",
+    "between",
+    "by",
+    "case",
+    "cast",
+    "column",
+    "create",
+    "date",
+    "delete",
+    "distinct",
+    "drop",
+    "else",
+    "end",
+    "exists",
+    "external",
+    "false",
+    "from",
+    "group",
+    "having",
+    "in",
+    "insert",
+    "interval",
+    "is",
+    "join",
+    "like",
+    "map",
+    "not",
+    "null",
+    "or",
+    "order",
+    "partition",
+    "range",
+    "select",
+    "struct",
+    "table",
+    "then",
+    "timestamp",
+    "true",
+    "union",
+    "user",
+    "values",
+    "when",
+    "where",
+    "window",
+    "with",
+}
 
 
 @dataclass(frozen=True)
@@ -43,12 +89,23 @@ class SinkTable:
 def athena_type(kind: pa.DataType) -> str:
     """The Athena (Hive DDL) type that reads an Arrow type as our Parquet/JSON files hold it."""
     simple = [
-        (pa.types.is_boolean, "boolean"), (pa.types.is_int8, "tinyint"), (pa.types.is_int16, "smallint"),
-        (pa.types.is_int32, "int"), (pa.types.is_int64, "bigint"), (pa.types.is_uint8, "smallint"),
-        (pa.types.is_uint16, "int"), (pa.types.is_uint32, "bigint"), (pa.types.is_float16, "float"),
-        (pa.types.is_float32, "float"), (pa.types.is_float64, "double"), (pa.types.is_string, "string"),
-        (pa.types.is_large_string, "string"), (pa.types.is_binary, "binary"),
-        (pa.types.is_large_binary, "binary"), (pa.types.is_date, "date"), (pa.types.is_timestamp, "timestamp"),
+        (pa.types.is_boolean, "boolean"),
+        (pa.types.is_int8, "tinyint"),
+        (pa.types.is_int16, "smallint"),
+        (pa.types.is_int32, "int"),
+        (pa.types.is_int64, "bigint"),
+        (pa.types.is_uint8, "smallint"),
+        (pa.types.is_uint16, "int"),
+        (pa.types.is_uint32, "bigint"),
+        (pa.types.is_float16, "float"),
+        (pa.types.is_float32, "float"),
+        (pa.types.is_float64, "double"),
+        (pa.types.is_string, "string"),
+        (pa.types.is_large_string, "string"),
+        (pa.types.is_binary, "binary"),
+        (pa.types.is_large_binary, "binary"),
+        (pa.types.is_date, "date"),
+        (pa.types.is_timestamp, "timestamp"),
     ]
     for test, name in simple:
         if test(kind):
@@ -67,8 +124,9 @@ def athena_type(kind: pa.DataType) -> str:
     raise ValueError(f"Athena has no type for {kind}; CAST the column (to VARCHAR, for instance)")
 
 
-def sink_table(decl: SinkDecl, prefix: object, schema: pa.Schema, format_name: str,
-               glue_database: str = "", glue_table: str = "") -> SinkTable | None:
+def sink_table(
+    decl: SinkDecl, prefix: object, schema: pa.Schema, format_name: str, glue_database: str = "", glue_table: str = ""
+) -> SinkTable | None:
     """The table of a file or s3 sink, read generically from its options; None for others."""
     connector = (decl.option("connector") or "").lower()
     options = {o.key.lower(): str(expand_environment(o.value)) for o in decl.options}
@@ -87,10 +145,14 @@ def sink_table(decl: SinkDecl, prefix: object, schema: pa.Schema, format_name: s
             raise ConfigError(f"sink '{decl.name}', column '{column.name}': {exc}", decl.location) from None
     clash = next((k.name for k in layout.keys if k.name in dict(columns)), None)
     if clash is not None:
-        raise ConfigError(f"sink '{decl.name}': the prefix's folder '{clash}=' names a partition column that is "
-                          f"also a column of the query; Athena needs distinct names (rename one)", decl.location)
-    return SinkTable(decl.name, glue_database.lower(), (glue_table or decl.name).lower(), tuple(columns), layout,
-                     format_name)
+        raise ConfigError(
+            f"sink '{decl.name}': the prefix's folder '{clash}=' names a partition column that is "
+            f"also a column of the query; Athena needs distinct names (rename one)",
+            decl.location,
+        )
+    return SinkTable(
+        decl.name, glue_database.lower(), (glue_table or decl.name).lower(), tuple(columns), layout, format_name
+    )
 
 
 def create_table_ddl(table: SinkTable) -> str:
@@ -177,4 +239,3 @@ def pipeline_ddl(run: PipelineRun, only: str | None = None) -> tuple[list[str], 
             continue
         statements.append(f"-- sink {name}\n" + create_table_ddl(table))
     return statements, notes
-

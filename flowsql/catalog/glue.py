@@ -70,9 +70,11 @@ class GlueRegistrar:
             glue.create_table(DatabaseName=self.table.database, TableInput=wanted)
             self._table_ready = True
             return
-        same = (current.get("PartitionKeys", []) == wanted["PartitionKeys"]
-                and current["StorageDescriptor"].get("Columns") == wanted["StorageDescriptor"]["Columns"]
-                and current["StorageDescriptor"].get("Location") == wanted["StorageDescriptor"]["Location"])
+        same = (
+            current.get("PartitionKeys", []) == wanted["PartitionKeys"]
+            and current["StorageDescriptor"].get("Columns") == wanted["StorageDescriptor"]["Columns"]
+            and current["StorageDescriptor"].get("Location") == wanted["StorageDescriptor"]["Location"]
+        )
         if not same:
             glue.update_table(DatabaseName=self.table.database, TableInput=wanted)
         self._table_ready = True
@@ -95,18 +97,21 @@ class GlueRegistrar:
         except Exception as exc:  # botocore errors: the object is delivered, the catalog is not
             raise DeliveryError(
                 f"sink '{self.table.sink}': Glue registration of {key} in "
-                f"{self.table.database}.{self.table.table} failed: {exc}") from exc
+                f"{self.table.database}.{self.table.table} failed: {exc}"
+            ) from exc
 
     def _add_partition(self, values: list[str], location: str) -> None:
         storage = {**self.table_input()["StorageDescriptor"], "Location": location}
         answer = self.client.batch_create_partition(
-            DatabaseName=self.table.database, TableName=self.table.table,
+            DatabaseName=self.table.database,
+            TableName=self.table.table,
             PartitionInputList=[{"Values": values, "StorageDescriptor": storage}],
         )
         for error in answer.get("Errors", []):
             if error.get("ErrorDetail", {}).get("ErrorCode") != "AlreadyExistsException":
-                raise DeliveryError(f"sink '{self.table.sink}': Glue refused partition {values}: "
-                                    f"{error.get('ErrorDetail')}")
+                raise DeliveryError(
+                    f"sink '{self.table.sink}': Glue refused partition {values}: {error.get('ErrorDetail')}"
+                )
 
 
 def attach_glue(sink: ObjectSink, decl: SinkDecl) -> GlueRegistrar:
@@ -114,10 +119,12 @@ def attach_glue(sink: ObjectSink, decl: SinkDecl) -> GlueRegistrar:
     options = sink.options
     if not (options.glue_database and options.glue_table):
         missing = "glue_table" if options.glue_database else "glue_database"
-        raise ConfigError(f"sink '{decl.name}': glue_database and glue_table go together; add '{missing}'",
-                          decl.location)
+        raise ConfigError(
+            f"sink '{decl.name}': glue_database and glue_table go together; add '{missing}'", decl.location
+        )
     table = sink_table(decl, sink.prefix, sink.schema, options.format, options.glue_database, options.glue_table)
     if table is None:
-        raise ConfigError(f"sink '{decl.name}': Glue registration needs a file or s3 sink with its location",
-                          decl.location)
+        raise ConfigError(
+            f"sink '{decl.name}': Glue registration needs a file or s3 sink with its location", decl.location
+        )
     return GlueRegistrar(table)

@@ -17,8 +17,10 @@ def iceberg_ddl(sink: IcebergSink) -> tuple[str | None, str]:
     """The statement (None when none is needed) and a note on what it does."""
     namespace, name = sink.identifier
     if sink.catalog_choice.kind == "glue":
-        return None, (f"sink '{sink.name}': Iceberg table {namespace}.{name} is in the Glue catalog; Athena "
-                      "queries it as it is, no DDL needed")
+        return None, (
+            f"sink '{sink.name}': Iceberg table {namespace}.{name} is in the Glue catalog; Athena "
+            "queries it as it is, no DDL needed"
+        )
     columns = []
     for field in sink.mode.table_columns(sink.schema):
         try:
@@ -33,10 +35,13 @@ def iceberg_ddl(sink: IcebergSink) -> tuple[str | None, str]:
     lines.append(f"LOCATION '{location}'")
     lines.append("TBLPROPERTIES ('table_type' = 'ICEBERG');")
     if location.startswith("file://"):
-        note = (f"sink '{sink.name}': Athena cannot read a local warehouse; with the warehouse on S3 this statement "
-                "makes the table in Glue for Athena")
+        note = (
+            f"sink '{sink.name}': Athena cannot read a local warehouse; with the warehouse on S3 this statement "
+            "makes the table in Glue for Athena"
+        )
     else:
-        note = (f"sink '{sink.name}': Athena reads Iceberg tables from the Glue catalog only; this statement makes "
-                "a new table there. For Athena to see each commit flowsql makes, write with catalog = 'glue'")
+        note = (
+            f"sink '{sink.name}': Athena reads Iceberg tables from the Glue catalog only; this statement makes "
+            "a new table there. For Athena to see each commit flowsql makes, write with catalog = 'glue'"
+        )
     return "\n".join(lines), note
-

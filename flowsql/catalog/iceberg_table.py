@@ -58,14 +58,18 @@ def parse_partition_by(text: str, schema: Schema) -> list[PartitionTerm]:
     for piece in [p for p in _split_terms(text) if p.strip()]:
         match = _TERM.match(piece)
         if not match:
-            raise ValueError(f"cannot read partition term {piece.strip()!r}; write a column, or a transform such "
-                             "as day(ts), hour(ts), month(ts), year(ts), bucket(16, id), truncate(10, name)")
+            raise ValueError(
+                f"cannot read partition term {piece.strip()!r}; write a column, or a transform such "
+                "as day(ts), hour(ts), month(ts), year(ts), bucket(16, id), truncate(10, name)"
+            )
         name, width, column, bare = match.groups()
         column = column or bare
         found = schema.find_field(column, case_sensitive=False) if _has(schema, column) else None
         if found is None:
-            raise ValueError(f"partition term {piece.strip()!r} names no column of the query's result "
-                             f"({', '.join(f.name for f in schema.fields)})")
+            raise ValueError(
+                f"partition term {piece.strip()!r} names no column of the query's result "
+                f"({', '.join(f.name for f in schema.fields)})"
+            )
         terms.append(_term(name, width, found.name, found.field_type, piece.strip()))
     return terms
 
@@ -103,8 +107,10 @@ def _term(name: str | None, width: str | None, column: str, kind: IcebergType, t
     elif name == "identity" and width is None:
         return PartitionTerm(column, IdentityTransform(), column)
     else:
-        raise ValueError(f"unknown partition transform {name!r} in {text!r}; Iceberg's transforms are identity, "
-                         "year, month, day, hour, bucket and truncate")
+        raise ValueError(
+            f"unknown partition transform {name!r} in {text!r}; Iceberg's transforms are identity, "
+            "year, month, day, hour, bucket and truncate"
+        )
     if not transform.can_transform(kind):
         raise ValueError(f"{name}() cannot partition column {column!r} of type {kind}")
     return PartitionTerm(column, transform, f"{column}_{_SUFFIX[name]}")
@@ -158,9 +164,11 @@ def schema_change(table: Schema, query: Schema) -> SchemaChange:
         if _widens(have, want):
             change.widen.append((column.name, want))
             continue
-        raise ValueError(f"column {column.name!r} is {have} in the table and {want} in the query's result; Iceberg "
-                         "can only widen int to long, float to double and a decimal's precision. CAST the column "
-                         "in the query to the table's type, or write to a new table")
+        raise ValueError(
+            f"column {column.name!r} is {have} in the table and {want} in the query's result; Iceberg "
+            "can only widen int to long, float to double and a decimal's precision. CAST the column "
+            "in the query to the table's type, or write to a new table"
+        )
     for existing in table.fields:
         if existing.required and not any(f.name == existing.name for f in query.fields):
             raise ValueError(f"the table's required column {existing.name!r} is not in the query's result")
@@ -172,5 +180,9 @@ def _widens(narrow: IcebergType, wide: IcebergType) -> bool:
         return True
     if isinstance(narrow, FloatType) and isinstance(wide, DoubleType):
         return True
-    return (isinstance(narrow, DecimalType) and isinstance(wide, DecimalType)
-            and narrow.scale == wide.scale and narrow.precision < wide.precision)
+    return (
+        isinstance(narrow, DecimalType)
+        and isinstance(wide, DecimalType)
+        and narrow.scale == wide.scale
+        and narrow.precision < wide.precision
+    )

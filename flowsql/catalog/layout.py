@@ -20,8 +20,18 @@ from flowsql.javadate import field_names, pattern_regex
 # five years; widen it in the DDL for older data.
 DATE_RANGE = "NOW-5YEARS,NOW"
 # The finest field of a pattern decides the projection's step.
-_UNITS = [("ss", "SECONDS"), ("mm", "MINUTES"), ("HH", "HOURS"), ("dd", "DAYS"), ("DDD", "DAYS"),
-          ("EEE", "DAYS"), ("MMM", "MONTHS"), ("MM", "MONTHS"), ("yyyy", "YEARS"), ("yy", "YEARS")]
+_UNITS = [
+    ("ss", "SECONDS"),
+    ("mm", "MINUTES"),
+    ("HH", "HOURS"),
+    ("dd", "DAYS"),
+    ("DDD", "DAYS"),
+    ("EEE", "DAYS"),
+    ("MMM", "MONTHS"),
+    ("MM", "MONTHS"),
+    ("yyyy", "YEARS"),
+    ("yy", "YEARS"),
+]
 _SINGLE_FIELD_RANGES = {"MM": (1, 12), "dd": (1, 31), "HH": (0, 23), "mm": (0, 59), "ss": (0, 59)}
 
 
@@ -54,10 +64,13 @@ class TableLayout:
         sink's root), or None if it lies elsewhere."""
         if not relative_key.startswith(self.static):
             return None
-        relative_key = relative_key[len(self.static):]
+        relative_key = relative_key[len(self.static) :]
         regex = "^" + "".join(
-            f"({next(k.value_regex for k in self.keys if k.name == piece[2:-1])})" if piece.startswith("${")
-            else re.escape(piece) for piece in re.split(r"(\$\{[a-z0-9_]+\})", self.template) if piece
+            f"({next(k.value_regex for k in self.keys if k.name == piece[2:-1])})"
+            if piece.startswith("${")
+            else re.escape(piece)
+            for piece in re.split(r"(\$\{[a-z0-9_]+\})", self.template)
+            if piece
         )
         match = re.match(regex, relative_key)
         if match is None:
@@ -127,8 +140,9 @@ def _hive_key(name: str, part: Part) -> PartitionKey:
     pattern = part.value
     single = _SINGLE_FIELD_RANGES.get(pattern)
     if single is not None:
-        return PartitionKey(name, "int", {"type": "integer", "range": f"{single[0]},{single[1]}", "digits": "2"},
-                            r"\d{2}")
+        return PartitionKey(
+            name, "int", {"type": "integer", "range": f"{single[0]},{single[1]}", "digits": "2"}, r"\d{2}"
+        )
     if "y" in pattern:
         return _date_key(name, pattern)
     # A time-of-day without a year has no date to project: its values are given in queries.
@@ -142,15 +156,23 @@ def _injected_key(name: str, column: str | None) -> PartitionKey:
 def _date_key(name: str, pattern: str) -> PartitionKey:
     fields = set(field_names(pattern))
     unit = next(u for token, u in _UNITS if token in fields)
-    return PartitionKey(name, "string", {"type": "date", "format": pattern, "range": DATE_RANGE,
-                                         "interval": "1", "interval.unit": unit}, pattern_regex(pattern))
+    return PartitionKey(
+        name,
+        "string",
+        {"type": "date", "format": pattern, "range": DATE_RANGE, "interval": "1", "interval.unit": unit},
+        pattern_regex(pattern),
+    )
 
 
 def _merge_timestamps(parts: list[Part], i: int) -> tuple[str, int]:
     pattern = parts[i].value
     i += 1
-    while (i + 1 < len(parts) and not parts[i].namespace and "=" not in parts[i].literal
-           and parts[i + 1].namespace == "timestamp"):
+    while (
+        i + 1 < len(parts)
+        and not parts[i].namespace
+        and "=" not in parts[i].literal
+        and parts[i + 1].namespace == "timestamp"
+    ):
         pattern += _quote_literal(parts[i].literal) + parts[i + 1].value
         i += 2
     return pattern, i

@@ -80,15 +80,22 @@ class DebeziumJson:
     # Where each connector puts the order of changes: PostgreSQL `lsn`, Oracle `scn`, MySQL and
     # MariaDB the binlog `file`/`pos`/`row`; the envelope's `ts_ms` is the last resort.
     _SOURCE = (
-        Column("lsn", POSITION_TYPE), Column("scn", POSITION_TYPE), Column("file", "VARCHAR"),
-        Column("pos", "BIGINT"), Column("row", "BIGINT"), Column("ts_ms", "BIGINT"),
+        Column("lsn", POSITION_TYPE),
+        Column("scn", POSITION_TYPE),
+        Column("file", "VARCHAR"),
+        Column("pos", "BIGINT"),
+        Column("row", "BIGINT"),
+        Column("ts_ms", "BIGINT"),
     )
 
     def _payload(self, shape: TableShape) -> list[Column]:
         image = _struct(shape.columns)
         return [
-            Column("before", image), Column("after", image), Column("op", "VARCHAR"),
-            Column("ts_ms", "BIGINT"), Column("source", _struct(self._SOURCE)),
+            Column("before", image),
+            Column("after", image),
+            Column("op", "VARCHAR"),
+            Column("ts_ms", "BIGINT"),
+            Column("source", _struct(self._SOURCE)),
         ]
 
     def envelope_columns(self, shape: TableShape) -> tuple[Column, ...]:
@@ -106,8 +113,10 @@ class DebeziumJson:
             f" + COALESCE(CAST({_field(source, 'row')} AS {POSITION_TYPE}), 0)"
         )
         envelope_ts = part("ts_ms")
-        position = (f"COALESCE({_field(source, 'lsn')}, {_field(source, 'scn')}, {binlog}, "
-                    f"CAST({envelope_ts} AS {POSITION_TYPE}))")
+        position = (
+            f"COALESCE({_field(source, 'lsn')}, {_field(source, 'scn')}, {binlog}, "
+            f"CAST({envelope_ts} AS {POSITION_TYPE}))"
+        )
         images = []
         for index, column in enumerate(shape.columns):
             images.append(f"{_field(part('before'), column.name)} AS b{index}")
@@ -137,8 +146,10 @@ class DynamodbJson:
     def envelope_columns(self, shape: TableShape) -> tuple[Column, ...]:
         image = "STRUCT(" + ", ".join(f"{_quote(c.name)} {_ATTRIBUTE}" for c in shape.columns) + ")"
         keys = "STRUCT(" + ", ".join(f"{_quote(k)} {_ATTRIBUTE}" for k in shape.key) + ")"
-        record = (f'STRUCT("ApproximateCreationDateTime" DOUBLE, "Keys" {keys}, "NewImage" {image}, '
-                  f'"OldImage" {image}, "SequenceNumber" {POSITION_TYPE})')
+        record = (
+            f'STRUCT("ApproximateCreationDateTime" DOUBLE, "Keys" {keys}, "NewImage" {image}, '
+            f'"OldImage" {image}, "SequenceNumber" {POSITION_TYPE})'
+        )
         return (Column("eventName", "VARCHAR"), Column("dynamodb", record))
 
     @staticmethod
@@ -151,16 +162,20 @@ class DynamodbJson:
         upper = sql_type.upper()
         if upper.startswith("TIMESTAMP"):
             epoch = f"TRY_CAST({_field(attribute, 'N')} AS DOUBLE)"
-            return (f"COALESCE(TRY_CAST({_field(attribute, 'S')} AS {sql_type}), "
-                    f"CAST(make_timestamp(CAST({epoch} * 1000000 AS BIGINT)) AS {sql_type}))")
+            return (
+                f"COALESCE(TRY_CAST({_field(attribute, 'S')} AS {sql_type}), "
+                f"CAST(make_timestamp(CAST({epoch} * 1000000 AS BIGINT)) AS {sql_type}))"
+            )
         return f"TRY_CAST({text} AS {sql_type})"
 
     def select_sql(self, shape: TableShape, relation: str) -> str:
         record = '"dynamodb"'
         created = _field(record, "ApproximateCreationDateTime")
         # Kinesis delivers epoch milliseconds, DynamoDB Streams epoch seconds: tell them by size.
-        time_us = (f"CAST(CASE WHEN {created} < 1e11 THEN {created} * 1e6 WHEN {created} < 1e14 "
-                   f"THEN {created} * 1e3 ELSE {created} END AS BIGINT)")
+        time_us = (
+            f"CAST(CASE WHEN {created} < 1e11 THEN {created} * 1e6 WHEN {created} < 1e14 "
+            f"THEN {created} * 1e3 ELSE {created} END AS BIGINT)"
+        )
         parts, problems = [], []
         for index, column in enumerate(shape.columns):
             for prefix, image in (("b", "OldImage"), ("a", "NewImage")):
@@ -182,7 +197,7 @@ class DynamodbJson:
                 parts.append(f"CAST(NULL AS {column.sql_type}) AS k{index}")
         ops = "CASE \"eventName\" WHEN 'INSERT' THEN 'c' WHEN 'MODIFY' THEN 'u' WHEN 'REMOVE' THEN 'd' END"
         return (
-            f"SELECT \"eventName\" AS __op_raw, {ops} AS __op, {', '.join(parts)}, "
+            f'SELECT "eventName" AS __op_raw, {ops} AS __op, {", ".join(parts)}, '
             f"COALESCE({_field(record, 'SequenceNumber')}, CAST({time_us} AS {POSITION_TYPE})) AS __position, "
             f"{time_us} AS __time_us, CASE {' '.join(problems)} END AS __bad, {ARRIVAL_TIME}, {ROW} FROM {relation}"
         )
@@ -198,8 +213,14 @@ class ChangesJson:
     def envelope_columns(self, shape: TableShape) -> tuple[Column, ...]:
         image = _struct(shape.columns)
         key = _struct([c for c in shape.columns if c.name in shape.key])
-        return (Column("op", "VARCHAR"), Column("key", key), Column("before", image), Column("after", image),
-                Column("position", POSITION_TYPE), Column("ts_ms", "BIGINT"))
+        return (
+            Column("op", "VARCHAR"),
+            Column("key", key),
+            Column("before", image),
+            Column("after", image),
+            Column("position", POSITION_TYPE),
+            Column("ts_ms", "BIGINT"),
+        )
 
     def select_sql(self, shape: TableShape, relation: str) -> str:
         parts = []
@@ -208,8 +229,10 @@ class ChangesJson:
             parts.append(f"{_field('after', column.name)} AS a{index}")
             key = _field('"key"', column.name) if column.name in shape.key else f"CAST(NULL AS {column.sql_type})"
             parts.append(f"{key} AS k{index}")
-        ops = ("CASE lower(op) WHEN 'c' THEN 'c' WHEN 'insert' THEN 'c' WHEN 'create' THEN 'c' WHEN 'u' THEN 'u' "
-               "WHEN 'update' THEN 'u' WHEN 'd' THEN 'd' WHEN 'delete' THEN 'd' WHEN 'r' THEN 'r' END")
+        ops = (
+            "CASE lower(op) WHEN 'c' THEN 'c' WHEN 'insert' THEN 'c' WHEN 'create' THEN 'c' WHEN 'u' THEN 'u' "
+            "WHEN 'update' THEN 'u' WHEN 'd' THEN 'd' WHEN 'delete' THEN 'd' WHEN 'r' THEN 'r' END"
+        )
         return (
             f"SELECT op AS __op_raw, {ops} AS __op, {', '.join(parts)}, "
             f"COALESCE(position, CAST(ts_ms AS {POSITION_TYPE})) AS __position, {_ms_to_us('ts_ms')} AS __time_us, "
@@ -223,11 +246,15 @@ FORMATS: dict[str, ChangeFormat] = {f.name: f for f in (DebeziumJson(), Dynamodb
 def change_schema(shape: TableShape, row_schema: pa.Schema) -> pa.Schema:
     """The change batch: op, the row's columns (after image; before image for deletes), the change's
     time and ordering position, and arrival_time."""
-    return pa.schema([
-        pa.field(OP, pa.string()), *row_schema,
-        pa.field(CHANGE_TIME, pa.timestamp("us")), pa.field(CHANGE_POSITION, pa.decimal128(38, 0)),
-        pa.field(ARRIVAL_TIME, pa.timestamp("us")),
-    ])
+    return pa.schema(
+        [
+            pa.field(OP, pa.string()),
+            *row_schema,
+            pa.field(CHANGE_TIME, pa.timestamp("us")),
+            pa.field(CHANGE_POSITION, pa.decimal128(38, 0)),
+            pa.field(ARRIVAL_TIME, pa.timestamp("us")),
+        ]
+    )
 
 
 def _changes_sql(shape: TableShape, selected: str) -> str:

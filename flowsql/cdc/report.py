@@ -94,8 +94,9 @@ class ChangelogReport:
         con.unregister(self.current)
         on = " AND ".join(f"c.{_quote(k)} IS NOT DISTINCT FROM p.{_quote(k)}" for k in keys) or "true"
         changed = " OR ".join(f"c.{_quote(v)} IS DISTINCT FROM p.{_quote(v)}" for v in values) or "false"
-        picked = ", ".join(f"CASE WHEN c.__present THEN c.{_quote(n)} ELSE p.{_quote(n)} END AS {_quote(n)}"
-                           for n in names)
+        picked = ", ".join(
+            f"CASE WHEN c.__present THEN c.{_quote(n)} ELSE p.{_quote(n)} END AS {_quote(n)}" for n in names
+        )
         self.diff_sql = (
             f"SELECT CASE WHEN p.__present IS NULL THEN 'insert' WHEN c.__present IS NULL THEN 'delete' "
             f"ELSE 'update' END AS {OP}, {picked} "
@@ -217,7 +218,8 @@ class TableFeed:
         for index, report in enumerate(self.changelogs):
             tables[f"{prefix}-changelog-{index}"] = report.last_result()
         data = {
-            "clock_us": self.clock_us, "latest_time_us": self.latest_time_us,
+            "clock_us": self.clock_us,
+            "latest_time_us": self.latest_time_us,
             "snapshots": [{"next_due": r.next_due, "last_snapshot_us": r.last_snapshot_us} for r in self.snapshots],
         }
         return data, tables

@@ -40,8 +40,9 @@ class ChangeFeedSource(Source):
     def read(self, stop: threading.Event) -> Iterator[SourceBatch]:
         for batch in self.inner.read(stop):
             changes, rejected = self.decoder.decode(batch.table)
-            yield SourceBatch(self.name, changes, [*batch.errors, *rejected], batch.position, batch.raw_bytes,
-                              batch.progress)
+            yield SourceBatch(
+                self.name, changes, [*batch.errors, *rejected], batch.position, batch.raw_bytes, batch.progress
+            )
 
 
 def create_change_source(decl: TableDecl) -> ChangeFeedSource:
@@ -49,16 +50,25 @@ def create_change_source(decl: TableDecl) -> ChangeFeedSource:
     format_option = next((o for o in decl.options if o.key.lower() == "format"), None)
     allowed = ", ".join(FORMATS)
     if format_option is None:
-        raise ConfigError(f"table '{decl.name}' needs format = one of: {allowed}", decl.location,
-                          hint="the format says how the change records are written")
+        raise ConfigError(
+            f"table '{decl.name}' needs format = one of: {allowed}",
+            decl.location,
+            hint="the format says how the change records are written",
+        )
     format_name = str(format_option.value).lower()
     if format_name not in FORMATS:
-        raise ConfigError(f"bad value {format_option.value!r} for option 'format' of table '{decl.name}': "
-                          f"allowed: {allowed}", format_option.location, format_option.source_line)
+        raise ConfigError(
+            f"bad value {format_option.value!r} for option 'format' of table '{decl.name}': allowed: {allowed}",
+            format_option.location,
+            format_option.source_line,
+        )
     reserved = next((c for c in decl.columns if c.name.lower() in SYSTEM_COLUMNS), None)
     if reserved is not None:
-        raise ConfigError(f"table '{decl.name}': the column name '{reserved.name}' is taken by the change stream",
-                          decl.location, hint="its change events carry " + ", ".join(SYSTEM_COLUMNS))
+        raise ConfigError(
+            f"table '{decl.name}': the column name '{reserved.name}' is taken by the change stream",
+            decl.location,
+            hint="its change events carry " + ", ".join(SYSTEM_COLUMNS),
+        )
     shape = TableShape(decl.name, decl.columns, decl.primary_key)
     records = SourceDecl(
         name=decl.name,

@@ -97,8 +97,13 @@ class CheckpointCoordinator:
             sink_states[name] = data
         promotions = [{"sink": name, **item} for name, sink in sinks.items() for item in sink.staged]
         state = CheckpointState(
-            epoch=self.epoch + 1, fingerprint=self.run.fingerprint(), positions=self.positions,
-            engine=engine_state, sinks=sink_states, promotions=promotions, tables=tables,
+            epoch=self.epoch + 1,
+            fingerprint=self.run.fingerprint(),
+            positions=self.positions,
+            engine=engine_state,
+            sinks=sink_states,
+            promotions=promotions,
+            tables=tables,
         )
         try:
             self.store.commit(state)
@@ -106,15 +111,18 @@ class CheckpointCoordinator:
             self._failed(state.epoch, exc)
             return
         if self.failing_since is not None:
-            log.info("checkpoint %d committed after %d failed attempts", state.epoch,
-                     self.failures - self.failing_since, extra={"event": "checkpoint_recovered"})
+            log.info(
+                "checkpoint %d committed after %d failed attempts",
+                state.epoch,
+                self.failures - self.failing_since,
+                extra={"event": "checkpoint_recovered"},
+            )
             self.failing_since = self.failure_logged_at = None
         self.epoch = state.epoch
         self.commits += 1
         self.last_commit = time.monotonic()
         for sink in sinks.values():
             sink.promote_staged()
-
 
     def _failed(self, epoch: int, exc: OSError) -> None:
         # Commits retry between micro-batches, so a full disk would log several times a second: say it
@@ -126,9 +134,15 @@ class CheckpointCoordinator:
         if self.failure_logged_at is not None and now - self.failure_logged_at < 10.0:
             return
         self.failure_logged_at = now
-        log.error("checkpoint %d failed (%s; %d failed attempts so far); the run goes on and the next checkpoint "
-                  "retries. Free space or fix permissions on %s", epoch, exc, self.failures - self.failing_since,
-                  self.store.describe(), extra={"event": "checkpoint_failure", "epoch": epoch})
+        log.error(
+            "checkpoint %d failed (%s; %d failed attempts so far); the run goes on and the next checkpoint "
+            "retries. Free space or fix permissions on %s",
+            epoch,
+            exc,
+            self.failures - self.failing_since,
+            self.store.describe(),
+            extra={"event": "checkpoint_failure", "epoch": epoch},
+        )
 
 
 def describe_state(state: CheckpointState) -> str:

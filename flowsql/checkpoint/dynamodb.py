@@ -30,8 +30,9 @@ class LeaseHeldError(FlowsqlError):
 
 
 class DynamoDBCheckpointStore:
-    def __init__(self, table: str, pipeline: str, local_folder: Path, lease_seconds: float = 30.0,
-                 wait_seconds: float = 0.0) -> None:
+    def __init__(
+        self, table: str, pipeline: str, local_folder: Path, lease_seconds: float = 30.0, wait_seconds: float = 0.0
+    ) -> None:
         self.table_name = table
         self.pipeline = pipeline
         self.local_folder = local_folder
@@ -57,11 +58,16 @@ class DynamoDBCheckpointStore:
             if exc.response["Error"]["Code"] != "ResourceNotFoundException":
                 raise
         self.client.create_table(
-            TableName=self.table_name, BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "pipeline", "AttributeType": "S"},
-                                  {"AttributeName": "entry", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pipeline", "KeyType": "HASH"},
-                       {"AttributeName": "entry", "KeyType": "RANGE"}],
+            TableName=self.table_name,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": "pipeline", "AttributeType": "S"},
+                {"AttributeName": "entry", "AttributeType": "S"},
+            ],
+            KeySchema=[
+                {"AttributeName": "pipeline", "KeyType": "HASH"},
+                {"AttributeName": "entry", "KeyType": "RANGE"},
+            ],
         )
         self.client.get_waiter("table_exists").wait(TableName=self.table_name)
 
@@ -71,13 +77,17 @@ class DynamoDBCheckpointStore:
             now = time.time()
             try:
                 self.client.update_item(
-                    TableName=self.table_name, Key=self._key(_HEAD),
+                    TableName=self.table_name,
+                    Key=self._key(_HEAD),
                     UpdateExpression="SET lease_owner = :me, lease_expires = :until",
                     ConditionExpression=(
                         "attribute_not_exists(lease_owner) OR lease_owner = :me OR lease_expires < :now"
                     ),
-                    ExpressionAttributeValues={":me": {"S": self.owner}, ":until": {"N": str(now + self.lease_seconds)},
-                                               ":now": {"N": str(now)}},
+                    ExpressionAttributeValues={
+                        ":me": {"S": self.owner},
+                        ":until": {"N": str(now + self.lease_seconds)},
+                        ":now": {"N": str(now)},
+                    },
                 )
                 return
             except ClientError as exc:
@@ -109,8 +119,9 @@ class DynamoDBCheckpointStore:
         chunks = int(head["chunk_count"]["N"])
         parts = []
         for index in range(chunks):
-            item = self.client.get_item(TableName=self.table_name, Key=self._key(f"epoch#{self.epoch}#{index:05d}"),
-                                        ConsistentRead=True)["Item"]
+            item = self.client.get_item(
+                TableName=self.table_name, Key=self._key(f"epoch#{self.epoch}#{index:05d}"), ConsistentRead=True
+            )["Item"]
             parts.append(item["data"]["B"])
         return state_from_bytes(b"".join(parts))
 
@@ -118,21 +129,29 @@ class DynamoDBCheckpointStore:
         blob = state_to_bytes(state)
         chunks = [blob[i : i + _CHUNK] for i in range(0, len(blob), _CHUNK)] or [b""]
         for index, chunk in enumerate(chunks):
-            self.client.put_item(TableName=self.table_name, Item={
-                **self._key(f"epoch#{state.epoch}#{index:05d}"), "data": {"B": chunk}})
+            self.client.put_item(
+                TableName=self.table_name, Item={**self._key(f"epoch#{state.epoch}#{index:05d}"), "data": {"B": chunk}}
+            )
         now = time.time()
         try:
             self.client.update_item(
-                TableName=self.table_name, Key=self._key(_HEAD),
+                TableName=self.table_name,
+                Key=self._key(_HEAD),
                 UpdateExpression="SET checkpoint_epoch = :epoch, chunk_count = :chunks, lease_expires = :until",
                 ConditionExpression="lease_owner = :me",
-                ExpressionAttributeValues={":epoch": {"N": str(state.epoch)}, ":chunks": {"N": str(len(chunks))},
-                                           ":until": {"N": str(now + self.lease_seconds)}, ":me": {"S": self.owner}},
+                ExpressionAttributeValues={
+                    ":epoch": {"N": str(state.epoch)},
+                    ":chunks": {"N": str(len(chunks))},
+                    ":until": {"N": str(now + self.lease_seconds)},
+                    ":me": {"S": self.owner},
+                },
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise LeaseHeldError(f"pipeline '{self.pipeline}' lost its checkpoint lease to another process; "
-                                     "this process stops without committing") from None
+                raise LeaseHeldError(
+                    f"pipeline '{self.pipeline}' lost its checkpoint lease to another process; "
+                    "this process stops without committing"
+                ) from None
             raise
         self._delete_epoch(self.epoch)
         self.epoch = state.epoch
@@ -141,7 +160,8 @@ class DynamoDBCheckpointStore:
         if epoch <= 0:
             return
         response = self.client.query(
-            TableName=self.table_name, KeyConditionExpression="#p = :p AND begins_with(#e, :e)",
+            TableName=self.table_name,
+            KeyConditionExpression="#p = :p AND begins_with(#e, :e)",
             ExpressionAttributeNames={"#p": "pipeline", "#e": "entry"},
             ExpressionAttributeValues={":p": {"S": self.pipeline}, ":e": {"S": f"epoch#{epoch}#"}},
             ProjectionExpression="#p, #e",
@@ -151,15 +171,18 @@ class DynamoDBCheckpointStore:
 
     def reset(self) -> None:
         self._delete_epoch(self.epoch)
-        self.client.update_item(TableName=self.table_name, Key=self._key(_HEAD),
-                                UpdateExpression="REMOVE checkpoint_epoch, chunk_count")
+        self.client.update_item(
+            TableName=self.table_name, Key=self._key(_HEAD), UpdateExpression="REMOVE checkpoint_epoch, chunk_count"
+        )
         self.epoch = 0
 
     def close(self) -> None:
         """Give the lease back, so the next process need not wait for it to expire."""
         try:
             self.client.update_item(
-                TableName=self.table_name, Key=self._key(_HEAD), UpdateExpression="SET lease_expires = :zero",
+                TableName=self.table_name,
+                Key=self._key(_HEAD),
+                UpdateExpression="SET lease_expires = :zero",
                 ConditionExpression="lease_owner = :me",
                 ExpressionAttributeValues={":zero": {"N": "0"}, ":me": {"S": self.owner}},
             )

@@ -25,17 +25,27 @@ class CheckpointState:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "epoch": self.epoch, "fingerprint": self.fingerprint, "positions": self.positions,
-            "engine": self.engine, "sinks": self.sinks, "promotions": self.promotions,
-            "finished_sources": self.finished_sources, "tables": sorted(self.tables),
+            "epoch": self.epoch,
+            "fingerprint": self.fingerprint,
+            "positions": self.positions,
+            "engine": self.engine,
+            "sinks": self.sinks,
+            "promotions": self.promotions,
+            "finished_sources": self.finished_sources,
+            "tables": sorted(self.tables),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any], tables: dict[str, pa.Table]) -> CheckpointState:
         return cls(
-            epoch=int(data["epoch"]), fingerprint=str(data["fingerprint"]), positions=data["positions"],
-            engine=data["engine"], sinks=data["sinks"], promotions=data["promotions"],
-            finished_sources=list(data.get("finished_sources", [])), tables=tables,
+            epoch=int(data["epoch"]),
+            fingerprint=str(data["fingerprint"]),
+            positions=data["positions"],
+            engine=data["engine"],
+            sinks=data["sinks"],
+            promotions=data["promotions"],
+            finished_sources=list(data.get("finished_sources", [])),
+            tables=tables,
         )
 
     def rows_held(self) -> int:

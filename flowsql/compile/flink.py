@@ -51,23 +51,34 @@ class FlinkJob:
 def compile_flink(pipeline: Pipeline) -> FlinkJob:
     """The Flink SQL job for `pipeline`; raises PipelineError/ConfigError (exit 2) on what Flink lacks."""
     for table in pipeline.tables.values():
-        raise ConfigError(f"cannot compile for Flink: table '{table.name}' is a CDC table, which this "
-                          "compiler does not translate yet", table.location, pipeline.line(table.location.line),
-                          hint="run the pipeline with flowsql run")
+        raise ConfigError(
+            f"cannot compile for Flink: table '{table.name}' is a CDC table, which this "
+            "compiler does not translate yet",
+            table.location,
+            pipeline.line(table.location.line),
+            hint="run the pipeline with flowsql run",
+        )
     for function in pipeline.functions.values():
         where = function.decl.location
         raise UnsupportedError(
             f"cannot compile for Flink: function '{function.name}' is Python ({function.decl.target}) that "
             "flowsql calls in its own process; this compiler does not write PyFlink functions",
-            where, pipeline.line(where.line),
+            where,
+            pipeline.line(where.line),
             hint="keep this pipeline on flowsql run, or wrap the function as a PyFlink UDF and declare it "
-                 "on Flink with CREATE TEMPORARY FUNCTION ... LANGUAGE PYTHON")
+            "on Flink with CREATE TEMPORARY FUNCTION ... LANGUAGE PYTHON",
+        )
     plan = plan_pipeline(pipeline, {name: _source_schema(s) for name, s in pipeline.sources.items()})
     roots = _root_sources(plan)
-    on_arrival = {roots[op.input.lower()] for op in plan.operators
-                  if op.window is not None and op.window.time_column.lower() == ARRIVAL_TIME}
-    sources = [source_table(decl, plan.streams[name.lower()].schema, name.lower() in on_arrival)
-               for name, decl in pipeline.sources.items()]
+    on_arrival = {
+        roots[op.input.lower()]
+        for op in plan.operators
+        if op.window is not None and op.window.time_column.lower() == ARRIVAL_TIME
+    }
+    sources = [
+        source_table(decl, plan.streams[name.lower()].schema, name.lower() in on_arrival)
+        for name, decl in pipeline.sources.items()
+    ]
     sinks: dict[str, SinkTable] = {}
     for operator in plan.operators:
         if not operator.decl.is_view and operator.target.lower() not in sinks:
@@ -77,9 +88,11 @@ def compile_flink(pipeline: Pipeline) -> FlinkJob:
     views, inserts = [], []
     query_notes: list[str] = []
     view_queries: dict[str, list[str]] = {}  # a view several queries fill is their UNION ALL
-    producers = {op.target.lower(): [o for o in plan.operators
-                                     if o.decl.is_view and o.target.lower() == op.target.lower()]
-                 for op in plan.operators if op.decl.is_view}
+    producers = {
+        op.target.lower(): [o for o in plan.operators if o.decl.is_view and o.target.lower() == op.target.lower()]
+        for op in plan.operators
+        if op.decl.is_view
+    }
     for index, operator in enumerate(plan.operators):
         decl = operator.decl
         if decl.is_view:
@@ -100,9 +113,11 @@ def compile_flink(pipeline: Pipeline) -> FlinkJob:
     notes = [note for table in tables for note in table.notes] + query_notes
     intervals = [s.buffer_interval for s in sinks.values() if s.files]
     if intervals and min(intervals) < MIN_CHECKPOINT_INTERVAL:
-        notes.append(f"buffer_interval = '{flink_duration(min(intervals))}' would be a checkpoint interval Flink "
-                     f"refuses or cannot keep; the job checkpoints every {flink_duration(MIN_CHECKPOINT_INTERVAL)}, "
-                     "so files are finished up to that long after their rows")
+        notes.append(
+            f"buffer_interval = '{flink_duration(min(intervals))}' would be a checkpoint interval Flink "
+            f"refuses or cannot keep; the job checkpoints every {flink_duration(MIN_CHECKPOINT_INTERVAL)}, "
+            "so files are finished up to that long after their rows"
+        )
     script = _script(pipeline, tables, views, inserts, list(sinks.values()))
     return FlinkJob(pipeline, script, jars, notes)
 
@@ -114,9 +129,13 @@ def _check_read_after_filled(pipeline: Pipeline, plan: Plan, producers: list[Ope
     name = producers[0].target.lower()
     for operator in plan.operators[first:last]:
         if name in {n.lower() for n in operator.all_inputs}:
-            raise unsupported(pipeline, operator.decl, None,
-                              f"'{producers[0].target}' is read before the last query that fills it",
-                              hint="keep this pipeline on flowsql run, or move the reading query below them")
+            raise unsupported(
+                pipeline,
+                operator.decl,
+                None,
+                f"'{producers[0].target}' is read before the last query that fills it",
+                hint="keep this pipeline on flowsql run, or move the reading query below them",
+            )
 
 
 def _source_schema(decl: SourceDecl) -> pa.Schema:
@@ -129,8 +148,10 @@ def _source_schema(decl: SourceDecl) -> pa.Schema:
     else:
         from flowsql.errors import ConfigError
 
-        raise ConfigError(f"cannot compile for Flink: source '{decl.name}' declares no columns; a Flink table "
-                          "needs them", decl.location)
+        raise ConfigError(
+            f"cannot compile for Flink: source '{decl.name}' declares no columns; a Flink table needs them",
+            decl.location,
+        )
     if ARRIVAL_TIME not in schema.names:
         schema = schema.append(pa.field(ARRIVAL_TIME, pa.timestamp("us")))
     return schema
@@ -171,8 +192,9 @@ def _unique_jars(tables: list[FlinkTable]) -> list[Jar]:
     return list(seen.values())
 
 
-def _script(pipeline: Pipeline, tables: list[FlinkTable], views: list[str], inserts: list[str],
-            sinks: list[SinkTable]) -> str:
+def _script(
+    pipeline: Pipeline, tables: list[FlinkTable], views: list[str], inserts: list[str], sinks: list[SinkTable]
+) -> str:
     lines = [
         f"-- Flink SQL job for the pipeline '{pipeline.name}' ({pipeline.path.name}),",
         f"-- written by `flowsql compile --target flink`; for Flink {FLINK_VERSION} or later.",
@@ -184,8 +206,9 @@ def _script(pipeline: Pipeline, tables: list[FlinkTable], views: list[str], inse
     ]
     intervals = [s.buffer_interval for s in sinks if s.files]
     if intervals:
-        lines.append("-- Parquet files are finished at checkpoints: checkpoint as often as the shortest "
-                     "buffer_interval.")
+        lines.append(
+            "-- Parquet files are finished at checkpoints: checkpoint as often as the shortest buffer_interval."
+        )
         interval = max(min(intervals), MIN_CHECKPOINT_INTERVAL)
         lines.append(f"SET 'execution.checkpointing.interval' = '{flink_duration(interval)}';")
     lines.append("")

@@ -28,11 +28,20 @@ class Jar:
         return f"{self.group}:{self.artifact}:{self.version}"
 
 
-KINESIS_JAR = Jar("org.apache.flink", "flink-sql-connector-kinesis", KINESIS_CONNECTOR_VERSION,
-                  "Kinesis Data Streams source ('connector' = 'kinesis')")
+KINESIS_JAR = Jar(
+    "org.apache.flink",
+    "flink-sql-connector-kinesis",
+    KINESIS_CONNECTOR_VERSION,
+    "Kinesis Data Streams source ('connector' = 'kinesis')",
+)
 PARQUET_JAR = Jar("org.apache.flink", "flink-sql-parquet", FLINK_VERSION, "Parquet format for the filesystem sink")
-S3_JAR = Jar("org.apache.flink", "flink-s3-fs-hadoop", FLINK_VERSION,
-             "s3:// paths for the filesystem connector (copy into plugins/s3-fs-hadoop/)", plugin=True)
+S3_JAR = Jar(
+    "org.apache.flink",
+    "flink-s3-fs-hadoop",
+    FLINK_VERSION,
+    "s3:// paths for the filesystem connector (copy into plugins/s3-fs-hadoop/)",
+    plugin=True,
+)
 
 
 @dataclass
@@ -85,11 +94,24 @@ def flink_duration(seconds: float) -> str:
 def arrow_type_sql(arrow_type: pa.DataType) -> str | None:
     """The Flink SQL type for an Arrow type of a query's result, or None when Flink has none."""
     simple = {
-        pa.int8(): "TINYINT", pa.int16(): "SMALLINT", pa.int32(): "INT", pa.int64(): "BIGINT",
-        pa.uint8(): "SMALLINT", pa.uint16(): "INT", pa.uint32(): "BIGINT", pa.uint64(): "DECIMAL(20, 0)",
-        pa.float32(): "FLOAT", pa.float64(): "DOUBLE", pa.bool_(): "BOOLEAN", pa.string(): "STRING",
-        pa.large_string(): "STRING", pa.utf8(): "STRING", pa.binary(): "BYTES", pa.large_binary(): "BYTES",
-        pa.date32(): "DATE", pa.null(): "STRING",
+        pa.int8(): "TINYINT",
+        pa.int16(): "SMALLINT",
+        pa.int32(): "INT",
+        pa.int64(): "BIGINT",
+        pa.uint8(): "SMALLINT",
+        pa.uint16(): "INT",
+        pa.uint32(): "BIGINT",
+        pa.uint64(): "DECIMAL(20, 0)",
+        pa.float32(): "FLOAT",
+        pa.float64(): "DOUBLE",
+        pa.bool_(): "BOOLEAN",
+        pa.string(): "STRING",
+        pa.large_string(): "STRING",
+        pa.utf8(): "STRING",
+        pa.binary(): "BYTES",
+        pa.large_binary(): "BYTES",
+        pa.date32(): "DATE",
+        pa.null(): "STRING",
     }
     if arrow_type in simple:
         return simple[arrow_type]

@@ -14,8 +14,16 @@ from flowsql.compile.flink_strptime import FlinkCall
 
 # Flink SQL's interval units are singular (Calcite); DuckDB writes '5 seconds'.
 _UNITS = {
-    "MICROSECOND": "MICROSECOND", "MILLISECOND": "MILLISECOND", "SECOND": "SECOND", "MINUTE": "MINUTE",
-    "HOUR": "HOUR", "DAY": "DAY", "WEEK": "WEEK", "MONTH": "MONTH", "QUARTER": "QUARTER", "YEAR": "YEAR",
+    "MICROSECOND": "MICROSECOND",
+    "MILLISECOND": "MILLISECOND",
+    "SECOND": "SECOND",
+    "MINUTE": "MINUTE",
+    "HOUR": "HOUR",
+    "DAY": "DAY",
+    "WEEK": "WEEK",
+    "MONTH": "MONTH",
+    "QUARTER": "QUARTER",
+    "YEAR": "YEAR",
 }
 # FLOOR(ts TO unit) takes these; DuckDB's date_trunc units map onto them.
 TRUNCATE_UNITS = ("SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR")
@@ -24,8 +32,20 @@ TRUNCATE_UNITS = ("SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER",
 def unit_name(text: str) -> str | None:
     """DuckDB's unit word ('seconds', 'Minute', 's') as Flink's singular unit, or None."""
     word = text.strip().upper()
-    short = {"S": "SECOND", "SEC": "SECOND", "SECS": "SECOND", "M": "MINUTE", "MIN": "MINUTE", "MINS": "MINUTE",
-             "H": "HOUR", "HR": "HOUR", "HRS": "HOUR", "D": "DAY", "MS": "MILLISECOND", "US": "MICROSECOND"}
+    short = {
+        "S": "SECOND",
+        "SEC": "SECOND",
+        "SECS": "SECOND",
+        "M": "MINUTE",
+        "MIN": "MINUTE",
+        "MINS": "MINUTE",
+        "H": "HOUR",
+        "HR": "HOUR",
+        "HRS": "HOUR",
+        "D": "DAY",
+        "MS": "MILLISECOND",
+        "US": "MICROSECOND",
+    }
     if word in short:
         return short[word]
     if word.endswith("S") and word[:-1] in _UNITS:
@@ -142,8 +162,14 @@ def _avg_sql(self: generator.Generator, expression: exp.Avg) -> str:
 
 def _datatype_sql(self: generator.Generator, expression: exp.DataType) -> str:
     kind = expression.this
-    if kind in (exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPNTZ, exp.DataType.Type.DATETIME,
-                exp.DataType.Type.TIMESTAMP_MS, exp.DataType.Type.TIMESTAMP_NS, exp.DataType.Type.TIMESTAMP_S):
+    if kind in (
+        exp.DataType.Type.TIMESTAMP,
+        exp.DataType.Type.TIMESTAMPNTZ,
+        exp.DataType.Type.DATETIME,
+        exp.DataType.Type.TIMESTAMP_MS,
+        exp.DataType.Type.TIMESTAMP_NS,
+        exp.DataType.Type.TIMESTAMP_S,
+    ):
         # Flink's time attributes (watermarks, window bounds) are millisecond timestamps.
         return "TIMESTAMP(3)"
     if kind in (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ):

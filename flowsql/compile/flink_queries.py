@@ -32,12 +32,53 @@ _WINDOW_ALIASES = {"SESSWIN": "SESSION"}  # the parser's stand-in name for SESSI
 
 # Functions whose Flink spelling the dialect writes (or that both engines share by name).
 SUPPORTED_FUNCTIONS: tuple[type[exp.Expr], ...] = (
-    exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max, exp.Coalesce, exp.Cast, exp.TryCast, exp.If, exp.Nullif,
-    exp.Upper, exp.Lower, exp.Length, exp.Substring, exp.Concat, exp.Abs, exp.Round, exp.Floor, exp.Ceil,
-    exp.Sqrt, exp.Ln, exp.Exp, exp.Pow, exp.Trim, exp.Greatest, exp.Least, exp.Replace,
-    exp.TimestampTrunc, exp.DateTrunc, exp.TimeToStr, exp.StrToTime, exp.UnixToTime, exp.ArrayAgg,
-    exp.RegexpLike, exp.CurrentTimestamp, exp.CurrentDate, exp.Stddev, exp.StddevPop, exp.StddevSamp,
-    exp.Variance, exp.VariancePop, exp.Case, exp.Pad, exp.StrPosition, exp.SimilarTo, exp.Extract, exp.Struct,
+    exp.Count,
+    exp.Sum,
+    exp.Avg,
+    exp.Min,
+    exp.Max,
+    exp.Coalesce,
+    exp.Cast,
+    exp.TryCast,
+    exp.If,
+    exp.Nullif,
+    exp.Upper,
+    exp.Lower,
+    exp.Length,
+    exp.Substring,
+    exp.Concat,
+    exp.Abs,
+    exp.Round,
+    exp.Floor,
+    exp.Ceil,
+    exp.Sqrt,
+    exp.Ln,
+    exp.Exp,
+    exp.Pow,
+    exp.Trim,
+    exp.Greatest,
+    exp.Least,
+    exp.Replace,
+    exp.TimestampTrunc,
+    exp.DateTrunc,
+    exp.TimeToStr,
+    exp.StrToTime,
+    exp.UnixToTime,
+    exp.ArrayAgg,
+    exp.RegexpLike,
+    exp.CurrentTimestamp,
+    exp.CurrentDate,
+    exp.Stddev,
+    exp.StddevPop,
+    exp.StddevSamp,
+    exp.Variance,
+    exp.VariancePop,
+    exp.Case,
+    exp.Pad,
+    exp.StrPosition,
+    exp.SimilarTo,
+    exp.Extract,
+    exp.Struct,
 )
 # Operators sqlglot models as functions (AND, OR, NOT, comparisons): both engines spell them alike.
 _OPERATORS: tuple[type[exp.Expr], ...] = (exp.Connector, exp.Binary, exp.Unary, exp.Predicate)
@@ -61,8 +102,13 @@ class TranslatedQuery:
     notes: tuple[str, ...] = ()  # where the job behaves differently from flowsql run
 
 
-def translate_query(pipeline: Pipeline, decl: QueryDecl, plan: Plan, time_attributes: dict[str, set[str]],
-                    extra_columns: tuple[tuple[str, exp.Expression], ...] = ()) -> TranslatedQuery:
+def translate_query(
+    pipeline: Pipeline,
+    decl: QueryDecl,
+    plan: Plan,
+    time_attributes: dict[str, set[str]],
+    extra_columns: tuple[tuple[str, exp.Expression], ...] = (),
+) -> TranslatedQuery:
     """The query of `decl` in Flink SQL; `time_attributes` maps a stream (lower case) to the
     columns Flink can window on; `extra_columns` are appended to the SELECT list (partitions)."""
     query = decl.query.copy()
@@ -85,8 +131,10 @@ def translate_query(pipeline: Pipeline, decl: QueryDecl, plan: Plan, time_attrib
         _shift_session_end(query)
     notes = reference_notes + _drop_order_by(decl, query)
     if any(isinstance(a.this, exp.Order) for a in query.find_all(exp.ArrayAgg)):
-        notes.append(f"query into `{decl.target}`: a sorted list becomes ARRAY_SORT(ARRAY_AGG(...)); ARRAY_SORT "
-                     "came to Flink after 1.19, so this job needs a later Flink")
+        notes.append(
+            f"query into `{decl.target}`: a sorted list becomes ARRAY_SORT(ARRAY_AGG(...)); ARRAY_SORT "
+            "came to Flink after 1.19, so this job needs a later Flink"
+        )
     if extra_columns:
         query = _with_columns(query, extra_columns)
     return TranslatedQuery(decl, query.sql(DIALECT, identify=True, pretty=True), tuple(notes))
@@ -101,10 +149,14 @@ def _kda_operators(pipeline: Pipeline, decl: QueryDecl, query: exp.Query) -> Non
 
     spec = decl.factory if isinstance(decl, FrontEndQuery) else None
     reasons = {
-        StaggerSpec: ("a STAGGER window (opened per key at its first row) has no Flink SQL form",
-                      "use a TUMBLE or SESSION window per key, or keep this pipeline on flowsql run"),
-        ForestSpec: ("RANDOM_CUT_FOREST has no Flink SQL form (Flink has no anomaly-score function)",
-                     "keep this pipeline on flowsql run, or score anomalies in a Flink ML or UDF job"),
+        StaggerSpec: (
+            "a STAGGER window (opened per key at its first row) has no Flink SQL form",
+            "use a TUMBLE or SESSION window per key, or keep this pipeline on flowsql run",
+        ),
+        ForestSpec: (
+            "RANDOM_CUT_FOREST has no Flink SQL form (Flink has no anomaly-score function)",
+            "keep this pipeline on flowsql run, or score anomalies in a Flink ML or UDF job",
+        ),
     }
     for kind, (reason, hint) in reasons.items():
         if isinstance(spec, kind):
@@ -112,8 +164,13 @@ def _kda_operators(pipeline: Pipeline, decl: QueryDecl, query: exp.Query) -> Non
     if isinstance(spec, JoinSpec):
         join_reason = interval_join_reason(spec)
         if join_reason is not None:
-            raise unsupported(pipeline, decl, None, join_reason,
-                              hint="keep this pipeline on flowsql run, or write a Flink interval join by hand")
+            raise unsupported(
+                pipeline,
+                decl,
+                None,
+                join_reason,
+                hint="keep this pipeline on flowsql run, or write a Flink interval join by hand",
+            )
         rewrite_interval_join(query, spec)
 
 
@@ -133,8 +190,12 @@ def _rewrite_over(pipeline: Pipeline, decl: QueryDecl, query: exp.Query, attribu
             if alias is not None and alias.name.lower() in named:
                 spec = named[alias.name.lower()]
                 for part in ("partition_by", "order", "spec"):
-                    window.set(part, spec.args.get(part).copy() if isinstance(spec.args.get(part), exp.Expression)
-                               else [e.copy() for e in spec.args.get(part) or []])
+                    window.set(
+                        part,
+                        spec.args.get(part).copy()
+                        if isinstance(spec.args.get(part), exp.Expression)
+                        else [e.copy() for e in spec.args.get(part) or []],
+                    )
                 window.set("alias", None)
         select.set("windows", None)
         windows = [w for w in select.find_all(exp.Window) if not w.meta.get(TOP_N_MARK)]
@@ -142,15 +203,24 @@ def _rewrite_over(pipeline: Pipeline, decl: QueryDecl, query: exp.Query, attribu
             _check_over(pipeline, decl, window, attributes)
         shapes = {_over_shape(w) for w in windows}
         if len(shapes) > 1:
-            raise unsupported(pipeline, decl, windows[-1], f"this query computes OVER aggregates over {len(shapes)} "
-                              "different windows; Flink computes all OVER aggregates of one query over one window",
-                              hint="split it into one query per window, or keep this pipeline on flowsql run")
+            raise unsupported(
+                pipeline,
+                decl,
+                windows[-1],
+                f"this query computes OVER aggregates over {len(shapes)} "
+                "different windows; Flink computes all OVER aggregates of one query over one window",
+                hint="split it into one query per window, or keep this pipeline on flowsql run",
+            )
 
 
 def _over_shape(window: exp.Window) -> str:
     """The window an OVER aggregate runs over, without the aggregate."""
-    bare = exp.Window(this=exp.Star(), partition_by=window.args.get("partition_by"), order=window.args.get("order"),
-                      spec=window.args.get("spec"))
+    bare = exp.Window(
+        this=exp.Star(),
+        partition_by=window.args.get("partition_by"),
+        order=window.args.get("order"),
+        spec=window.args.get("spec"),
+    )
     return bare.sql(DIALECT)
 
 
@@ -160,11 +230,18 @@ def _check_over(pipeline: Pipeline, decl: QueryDecl, window: exp.Window, attribu
     spec = window.args.get("spec")
     if not isinstance(window.this, exp.AggFunc):
         reason = "an OVER (...) window function other than an aggregate has no Flink SQL form here"
-    elif len(keys) != 1 or not isinstance(keys[0].this, exp.Column) or keys[0].args.get("desc") \
-            or keys[0].this.name.lower() not in attributes:
+    elif (
+        len(keys) != 1
+        or not isinstance(keys[0].this, exp.Column)
+        or keys[0].args.get("desc")
+        or keys[0].this.name.lower() not in attributes
+    ):
         reason = "an OVER (...) aggregate must be ordered by one time attribute (the WATERMARK column or arrival_time)"
-    elif spec is None or str(spec.args.get("start_side") or "").upper() != "PRECEDING" \
-            or str(spec.args.get("end") or "").upper() != "CURRENT ROW":
+    elif (
+        spec is None
+        or str(spec.args.get("start_side") or "").upper() != "PRECEDING"
+        or str(spec.args.get("end") or "").upper() != "CURRENT ROW"
+    ):
         reason = "an OVER (...) aggregate's frame must run from a bound PRECEDING to the CURRENT ROW in Flink"
     else:
         return
@@ -175,9 +252,9 @@ def _input_columns(plan: Plan, decl: QueryDecl) -> dict[str, str]:
     """Lower-case name → exact name of every column the query's inputs have."""
     operator = next((op for op in plan.operators if op.decl is decl), None)
     names = {c: c for c in WINDOW_COLUMNS}
-    for stream in (operator.all_inputs if operator is not None else []):
+    for stream in operator.all_inputs if operator is not None else []:
         found = plan.streams.get(stream.lower())
-        for name in (found.schema.names if found is not None else []):
+        for name in found.schema.names if found is not None else []:
             names.setdefault(name.lower(), name)
     return names
 
@@ -196,8 +273,12 @@ def _rewrite_functions(pipeline: Pipeline, decl: QueryDecl, query: exp.Query) ->
     rewrite_named_calls(query)
     for node in list(query.find_all(exp.Anonymous)):
         name = str(node.this).lower()
-        if name == "regexp_full_match" and len(node.expressions) == 2 \
-                and isinstance(node.expressions[1], exp.Literal) and node.expressions[1].is_string:
+        if (
+            name == "regexp_full_match"
+            and len(node.expressions) == 2
+            and isinstance(node.expressions[1], exp.Literal)
+            and node.expressions[1].is_string
+        ):
             # SIMILAR TO and KDA's regex matches: Flink's REGEXP finds, so anchor the whole text.
             pattern = exp.Literal.string(f"^(?:{node.expressions[1].this})$")
             node.replace(exp.RegexpLike(this=node.expressions[0], expression=pattern))
@@ -219,8 +300,11 @@ def _step_of_timestamp(argument: exp.Expression) -> exp.Expression | None:
     if not isinstance(product, exp.Mul) or not isinstance(product.expression, exp.Literal):
         return None
     division = product.this.unnest() if isinstance(product.this, exp.Paren) else product.this
-    if not isinstance(division, exp.IntDiv) or not isinstance(division.this, exp.Anonymous) \
-            or str(division.this.this).lower() != "epoch_us":
+    if (
+        not isinstance(division, exp.IntDiv)
+        or not isinstance(division.this, exp.Anonymous)
+        or str(division.this.this).lower() != "epoch_us"
+    ):
         return None
     units = {1_000_000: "SECOND", 60_000_000: "MINUTE", 3_600_000_000: "HOUR", 86_400_000_000: "DAY"}
     unit = units.get(int(product.expression.this))
@@ -236,8 +320,10 @@ def _drop_order_by(decl: QueryDecl, query: exp.Query) -> list[str]:
     if order is None:
         return []
     query.set("order", None)
-    note = (f"query into `{decl.target}`: ORDER BY {order.sql(DIALECT)[9:]} is left out; Flink emits each "
-            "window's rows as it closes, windows in time order, rows within one in no set order")
+    note = (
+        f"query into `{decl.target}`: ORDER BY {order.sql(DIALECT)[9:]} is left out; Flink emits each "
+        "window's rows as it closes, windows in time order, rows within one in no set order"
+    )
     return [note]
 
 
@@ -249,8 +335,13 @@ def _check_supported(pipeline: Pipeline, decl: QueryDecl, query: exp.Query, plan
         if isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Order):
             key = sorted_list_key(node)
             if key is None or key.this != listed_value(node):
-                raise unsupported(pipeline, decl, node, "list(... ORDER BY ...) has a Flink form only when ordered "
-                                  "by the listed value itself (ARRAY_SORT of ARRAY_AGG, which takes no ORDER BY)")
+                raise unsupported(
+                    pipeline,
+                    decl,
+                    node,
+                    "list(... ORDER BY ...) has a Flink form only when ordered "
+                    "by the listed value itself (ARRAY_SORT of ARRAY_AGG, which takes no ORDER BY)",
+                )
         if isinstance(node, exp.Anonymous):
             if _window_call_parent(node):
                 continue
@@ -259,17 +350,25 @@ def _check_supported(pipeline: Pipeline, decl: QueryDecl, query: exp.Query, plan
             if isinstance(node, kind):
                 raise unsupported(pipeline, decl, node, f"{what} has no translation to Flink SQL here")
         if isinstance(node, exp.Func) and not isinstance(node, (*SUPPORTED_FUNCTIONS, *_OPERATORS)):
-            raise unsupported(pipeline, decl, node, f"the function {node.sql_name().lower()}() has no Flink SQL "
-                              "translation")
-        if isinstance(node, exp.UnixToTime) and isinstance(node.this, exp.Column) \
-                and node.this.name.lower() in timestamp_columns:
+            raise unsupported(
+                pipeline, decl, node, f"the function {node.sql_name().lower()}() has no Flink SQL translation"
+            )
+        if (
+            isinstance(node, exp.UnixToTime)
+            and isinstance(node.this, exp.Column)
+            and node.this.name.lower() in timestamp_columns
+        ):
             # DuckDB's epoch_ms(timestamp) gives milliseconds; Flink has no exact counterpart.
             raise unsupported(pipeline, decl, node, "epoch_ms() of a timestamp has no exact Flink SQL equivalent")
         if isinstance(node, (exp.TimestampTrunc, exp.DateTrunc)):
             unit = node.args.get("unit")
             if unit is None or unit.name.upper() not in TRUNCATE_UNITS:
-                raise unsupported(pipeline, decl, node, f"date_trunc to {unit.name if unit else '?'!r} has no "
-                                  "Flink FLOOR(... TO unit) form")
+                raise unsupported(
+                    pipeline,
+                    decl,
+                    node,
+                    f"date_trunc to {unit.name if unit else '?'!r} has no Flink FLOOR(... TO unit) form",
+                )
 
 
 def _written_for_flink(node: exp.Expr) -> bool:
@@ -297,15 +396,26 @@ def _timestamp_columns(plan: Plan, decl: QueryDecl) -> set[str]:
     return {f.name.lower() for f in stream.schema if str(f.type).startswith("timestamp")}
 
 
-def _rewrite_window(pipeline: Pipeline, decl: QueryDecl, table: exp.Table, call: exp.Anonymous,
-                    query: exp.Query, time_attributes: dict[str, set[str]]) -> str:
+def _rewrite_window(
+    pipeline: Pipeline,
+    decl: QueryDecl,
+    table: exp.Table,
+    call: exp.Anonymous,
+    query: exp.Query,
+    time_attributes: dict[str, set[str]],
+) -> str:
     kind = _WINDOW_ALIASES.get(str(call.this).upper(), str(call.this).upper())
     stream, column, *intervals = call.expressions
     attributes = time_attributes.get(stream.name.lower(), set())
     if column.name.lower() not in attributes:
-        raise unsupported(pipeline, decl, column, f"'{column.name}' of '{stream.name}' is no Flink time attribute",
-                          hint="Flink windows on a source's WATERMARK column or on arrival_time; windows over "
-                               "a windowed view's window_end are not translated")
+        raise unsupported(
+            pipeline,
+            decl,
+            column,
+            f"'{column.name}' of '{stream.name}' is no Flink time attribute",
+            hint="Flink windows on a source's WATERMARK column or on arrival_time; windows over "
+            "a windowed view's window_end are not translated",
+        )
     partition: list[exp.Expr] = []
     if kind == "SESSION":
         partition = _session_keys(pipeline, decl, query)
@@ -313,8 +423,7 @@ def _rewrite_window(pipeline: Pipeline, decl: QueryDecl, table: exp.Table, call:
     if kind == "HOP":
         intervals = [intervals[0], intervals[1]]  # flowsql and Flink both take slide, then size
     argument = TableArgument(this=exp.to_identifier(stream.name), partition=partition)
-    tvf = exp.Anonymous(this=kind, expressions=[argument, Descriptor(this=exp.to_identifier(column.name)),
-                                                *intervals])
+    tvf = exp.Anonymous(this=kind, expressions=[argument, Descriptor(this=exp.to_identifier(column.name)), *intervals])
     alias = table.args.get("alias")
     table.replace(exp.Table(this=TableFunction(this=tvf), alias=alias))
     return kind
@@ -341,8 +450,9 @@ def _shift_session_end(query: exp.Query) -> None:
         return
     for column in [c for e in select.expressions for c in e.find_all(exp.Column)]:
         if column.name.lower() == "window_end":
-            shifted: exp.Expr = exp.Add(this=column.copy(), expression=exp.Interval(this=exp.Literal.string("0.001"),
-                                                                          unit=exp.var("SECOND")))
+            shifted: exp.Expr = exp.Add(
+                this=column.copy(), expression=exp.Interval(this=exp.Literal.string("0.001"), unit=exp.var("SECOND"))
+            )
             if column.parent is select:
                 shifted = exp.alias_(shifted, "window_end")
             column.replace(shifted)
@@ -358,8 +468,12 @@ def _session_keys(pipeline: Pipeline, decl: QueryDecl, query: exp.Query) -> list
         if any(c.name.lower() in WINDOW_COLUMNS for c in key.find_all(exp.Column)):
             continue
         if not isinstance(key, exp.Column):
-            raise unsupported(pipeline, decl, key, "a SESSION window's keys must be plain columns in Flink "
-                              "(SESSION ... PARTITION BY takes column names)")
+            raise unsupported(
+                pipeline,
+                decl,
+                key,
+                "a SESSION window's keys must be plain columns in Flink (SESSION ... PARTITION BY takes column names)",
+            )
         keys.append(exp.column(key.name))
     return keys
 
@@ -375,8 +489,12 @@ def _group_expressions(select: exp.Select) -> list[exp.Expr]:
     for item in group.expressions:
         if isinstance(item, exp.Literal) and item.is_int:
             keys.append(select.expressions[int(item.this) - 1].unalias().copy())
-        elif isinstance(item, exp.Column) and not item.table and item.name.lower() in outputs \
-                and item.name.lower() not in WINDOW_COLUMNS:
+        elif (
+            isinstance(item, exp.Column)
+            and not item.table
+            and item.name.lower() in outputs
+            and item.name.lower() not in WINDOW_COLUMNS
+        ):
             # Flink's GROUP BY sees input columns, not the SELECT list's aliases.
             keys.append(outputs[item.name.lower()].copy())
         else:
@@ -412,8 +530,9 @@ def _with_columns(query: exp.Query, columns: tuple[tuple[str, exp.Expression], .
     extra = [exp.alias_(expression.copy(), name) for name, expression in columns]
     if isinstance(query, exp.Select) and not query.args.get("group") and not query.args.get("distinct"):
         return query.select(*extra, copy=False)
-    return exp.select(exp.Star(), *extra).from_(exp.Subquery(this=query, alias=exp.TableAlias(
-        this=exp.to_identifier("q"))))
+    return exp.select(exp.Star(), *extra).from_(
+        exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier("q")))
+    )
 
 
 __all__ = ["DIALECT", "TranslatedQuery", "UnsupportedError", "translate_query"]

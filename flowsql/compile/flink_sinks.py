@@ -35,8 +35,15 @@ from flowsql.pipeline.model import SinkDecl
 
 DEFAULT_BUFFER_INTERVAL = OBJECT_BUFFERING.interval
 _PIECE_NAMES = {"yyyy": "year", "MM": "month", "dd": "day", "HH": "hour", "mm": "minute", "yyyy-MM-dd": "dt"}
-_PARQUET_CODECS = {"snappy": "SNAPPY", "gzip": "GZIP", "zstd": "ZSTD", "lz4": "LZ4", "none": "UNCOMPRESSED",
-                   "uncompressed": "UNCOMPRESSED", "brotli": "BROTLI"}
+_PARQUET_CODECS = {
+    "snappy": "SNAPPY",
+    "gzip": "GZIP",
+    "zstd": "ZSTD",
+    "lz4": "LZ4",
+    "none": "UNCOMPRESSED",
+    "uncompressed": "UNCOMPRESSED",
+    "brotli": "BROTLI",
+}
 
 
 @dataclass
@@ -55,24 +62,32 @@ def sink_table(decl: SinkDecl, schema: pa.Schema) -> SinkTable:
     connector = (decl.option("connector") or "").lower()
     if connector == "stdout":
         ddl = f"CREATE TABLE {quote_name(decl.name)} (\n{_columns(decl, schema, [])}\n) " + with_clause(
-            [("connector", "print")])
-        return SinkTable(decl.name, ddl, notes=[f"sink `{decl.name}`: stdout becomes Flink's `print` connector "
-                                                "(rows go to the TaskManagers' logs)"])
+            [("connector", "print")]
+        )
+        return SinkTable(
+            decl.name,
+            ddl,
+            notes=[f"sink `{decl.name}`: stdout becomes Flink's `print` connector (rows go to the TaskManagers' logs)"],
+        )
     if connector == "http":
         option = next((o for o in decl.options if o.key.lower() == "connector"), None)
         raise ConfigError(
             f"cannot compile for Flink: sink '{decl.name}' posts to an HTTP endpoint in Firehose's HTTP delivery "
             "format (a request id, a timestamp and base64 records per request, acknowledged by the endpoint); "
             "Flink SQL has no such sink and this compiler ships none",
-            option.location if option else decl.location, option.source_line if option else None,
+            option.location if option else decl.location,
+            option.source_line if option else None,
             hint="compile a copy whose sink is connector = 's3' (or 'file') with format = 'json' and post its "
-                 "files from there, or keep this query on flowsql run (see docs/scaling.md)")
+            "files from there, or keep this query on flowsql run (see docs/scaling.md)",
+        )
     if connector not in ("file", "s3"):
         option = next((o for o in decl.options if o.key.lower() == "connector"), None)
         raise ConfigError(
             f"cannot compile for Flink: sink '{decl.name}' uses connector '{connector}', which has no Flink "
             "counterpart here (Flink sinks: file, s3, stdout)",
-            option.location if option else decl.location, option.source_line if option else None)
+            option.location if option else decl.location,
+            option.source_line if option else None,
+        )
     return _filesystem_table(decl, schema, connector)
 
 
@@ -93,8 +108,10 @@ def _filesystem_table(decl: SinkDecl, schema: pa.Schema, connector: str) -> Sink
     else:
         options.append(("json.timestamp-format.standard", "ISO-8601"))
         if compression:
-            notes.append(f"sink `{decl.name}`: Flink's JSON file writer has no compression; the files are "
-                         f"written without {compression}")
+            notes.append(
+                f"sink `{decl.name}`: Flink's JSON file writer has no compression; the files are "
+                f"written without {compression}"
+            )
     buffering = _buffering(decl)  # the object sinks' own options and defaults
     size, interval = buffering.size, buffering.interval
     options += [
@@ -105,16 +122,23 @@ def _filesystem_table(decl: SinkDecl, schema: pa.Schema, connector: str) -> Sink
     ]
     if partitions:
         # A _SUCCESS file marks a finished partition, so readers know when a folder is whole.
-        options += [("sink.partition-commit.trigger", "process-time"), ("sink.partition-commit.delay", "0 s"),
-                    ("sink.partition-commit.policy.kind", "success-file")]
+        options += [
+            ("sink.partition-commit.trigger", "process-time"),
+            ("sink.partition-commit.delay", "0 s"),
+            ("sink.partition-commit.policy.kind", "success-file"),
+        ]
     if decl.option("error_output_prefix"):
-        notes.append(f"sink `{decl.name}`: Flink has no error output; a malformed record fails the job "
-                     "unless 'json.ignore-parse-errors' is set on the source, which drops it")
+        notes.append(
+            f"sink `{decl.name}`: Flink has no error output; a malformed record fails the job "
+            "unless 'json.ignore-parse-errors' is set on the source, which drops it"
+        )
     partition_clause = ""
     if partitions:
         partition_clause = " PARTITIONED BY (" + ", ".join(quote_name(p) for p in partitions) + ")"
-    ddl = (f"CREATE TABLE {quote_name(decl.name)} (\n{_columns(decl, schema, [n for n, _ in extra])}\n)"
-           f"{partition_clause} " + with_clause(options))
+    ddl = (
+        f"CREATE TABLE {quote_name(decl.name)} (\n{_columns(decl, schema, [n for n, _ in extra])}\n)"
+        f"{partition_clause} " + with_clause(options)
+    )
     return SinkTable(decl.name, ddl, jars, notes, tuple(extra), interval, partitions, files=True)
 
 
@@ -123,8 +147,11 @@ def _columns(decl: SinkDecl, schema: pa.Schema, extra: list[str]) -> str:
     for item in schema:
         flink_type = arrow_type_sql(item.type)
         if flink_type is None:
-            raise ConfigError(f"cannot compile for Flink: column '{item.name}' written to sink '{decl.name}' has the "
-                              f"type {item.type}, which Flink SQL has no type for", decl.location)
+            raise ConfigError(
+                f"cannot compile for Flink: column '{item.name}' written to sink '{decl.name}' has the "
+                f"type {item.type}, which Flink SQL has no type for",
+                decl.location,
+            )
         lines.append(f"  {quote_name(item.name)} {flink_type}")
     lines += [f"  {quote_name(name)} STRING" for name in extra]
     return ",\n".join(lines)
@@ -142,16 +169,20 @@ def _base_path(decl: SinkDecl, connector: str) -> str:
     return path.rstrip("/") + "/"
 
 
-def _prefix_layout(decl: SinkDecl, schema: pa.Schema,
-                   notes: list[str]) -> tuple[str, list[str], list[tuple[str, exp.Expression]]]:
+def _prefix_layout(
+    decl: SinkDecl, schema: pa.Schema, notes: list[str]
+) -> tuple[str, list[str], list[tuple[str, exp.Expression]]]:
     """(literal folder before the first expression, partition columns, computed columns)."""
     text = decl.option("prefix") or DEFAULT_PREFIX
     try:
         prefix = parse_prefix(text)
     except PrefixError as exc:
         option = next((o for o in decl.options if o.key.lower() == "prefix"), None)
-        raise ConfigError(f"sink '{decl.name}': {exc}", option.location if option else decl.location,
-                          option.source_line if option else None) from None
+        raise ConfigError(
+            f"sink '{decl.name}': {exc}",
+            option.location if option else decl.location,
+            option.source_line if option else None,
+        ) from None
     base = ""
     partitions: list[str] = []
     extra: list[tuple[str, exp.Expression]] = []
@@ -165,23 +196,35 @@ def _prefix_layout(decl: SinkDecl, schema: pa.Schema,
         if not partitions and not extra:
             base = folder + "/" if folder else ""
         elif folder.strip("/"):
-            notes.append(f"sink `{decl.name}`: the literal folder '{folder.strip('/')}' between partition folders "
-                         "of the prefix is left out (Flink writes only name=value folders after the path)")
+            notes.append(
+                f"sink `{decl.name}`: the literal folder '{folder.strip('/')}' between partition folders "
+                "of the prefix is left out (Flink writes only name=value folders after the path)"
+            )
         pending = ""
         if part.namespace == "partitionKeyFromQuery":
             partitions.append(part.value)
             if key and key != part.value:
-                notes.append(f"sink `{decl.name}`: the folder '{key}=' is written as '{part.value}=' (Flink names "
-                             "partition folders after their column)")
+                notes.append(
+                    f"sink `{decl.name}`: the folder '{key}=' is written as '{part.value}=' (Flink names "
+                    "partition folders after their column)"
+                )
         elif part.namespace == "timestamp":
             for name, pattern in _timestamp_columns(key, part.value):
                 name = _free_name(name, schema, extra)
-                extra.append((name, exp.Anonymous(this="DATE_FORMAT", expressions=[
-                    exp.CurrentTimestamp(), exp.Literal.string(pattern)])))
+                extra.append(
+                    (
+                        name,
+                        exp.Anonymous(
+                            this="DATE_FORMAT", expressions=[exp.CurrentTimestamp(), exp.Literal.string(pattern)]
+                        ),
+                    )
+                )
                 partitions.append(name)
         else:
-            notes.append(f"sink `{decl.name}`: !{{{part.namespace}:{part.value}}} is left out of the folder names "
-                         "(Flink gives each part file a unique name of its own)")
+            notes.append(
+                f"sink `{decl.name}`: !{{{part.namespace}:{part.value}}} is left out of the folder names "
+                "(Flink gives each part file a unique name of its own)"
+            )
     if not partitions and not extra:
         base = pending.lstrip("/")
     return base, partitions, extra

@@ -58,16 +58,24 @@ def _format_options(decl: SourceDecl) -> list[tuple[str, str]]:
     """Flink's format options for the source's record format (JSON, or CSV with its options)."""
     if (decl.option("format") or "json").lower() != "csv":
         return list(_JSON_OPTIONS)
-    form = csv_format(decl, bind_options(SourceOptions, [o for o in decl.options if o.key.lower() in _CSV_KEYS],
-                                         f"source '{decl.name}'"))
+    form = csv_format(
+        decl,
+        bind_options(SourceOptions, [o for o in decl.options if o.key.lower() in _CSV_KEYS], f"source '{decl.name}'"),
+    )
     option = next((o for o in decl.options if o.key.lower() == "format"), None)
     where = (option.location, option.source_line) if option else (decl.location, None)
     if form.header:
-        raise ConfigError(f"cannot compile for Flink: source '{decl.name}' reads CSV with header = true; Flink's "
-                          "csv format takes columns by position and has no header row", *where)
+        raise ConfigError(
+            f"cannot compile for Flink: source '{decl.name}' reads CSV with header = true; Flink's "
+            "csv format takes columns by position and has no header row",
+            *where,
+        )
     if form.record_delimiter not in ("\n", "\r\n"):
-        raise ConfigError(f"cannot compile for Flink: source '{decl.name}' ends CSV records with "
-                          f"{form.record_delimiter!r}; Flink's csv format ends them at a newline", *where)
+        raise ConfigError(
+            f"cannot compile for Flink: source '{decl.name}' ends CSV records with "
+            f"{form.record_delimiter!r}; Flink's csv format ends them at a newline",
+            *where,
+        )
     # Flink reads a backslash escape for a tab delimiter, as its csv format documents.
     delimiter = "\\t" if form.delimiter == "\t" else form.delimiter
     options = [("format", "csv"), ("csv.field-delimiter", delimiter), ("csv.null-literal", form.null_string)]
@@ -119,8 +127,10 @@ def _file(decl: SourceDecl) -> SourceConnector:
         # Recorded data: flowsql times the records by their own arrival_time, so a replay gives
         # the same windows; Flink reads that column and makes it the event time.
         return SourceConnector(options, "", True, [], [])
-    notes = [f"source `{decl.name}`: files are read by Flink's filesystem connector; arrival_time is "
-             "processing time (PROCTIME()), as flowsql's arrival time is the time a file was read"]
+    notes = [
+        f"source `{decl.name}`: files are read by Flink's filesystem connector; arrival_time is "
+        "processing time (PROCTIME()), as flowsql's arrival time is the time a file was read"
+    ]
     return SourceConnector(options, _PROCESSING_TIME, False, [], notes)
 
 
@@ -132,10 +142,12 @@ def _generator(decl: SourceDecl) -> SourceConnector:
         options.append(("number-of-rows", str(int(float(count)))))
     if decl.option("rate"):
         options.append(("rows-per-second", str(int(float(decl.option("rate") or 1)))))
-    notes = [f"source `{decl.name}`: flowsql's clickstream generator has no Flink equivalent. The job uses "
-             "Flink's `datagen` connector, which fills each column with random values (random strings for "
-             "page and event_type, timestamps near now): its rows and window results differ from "
-             "`flowsql run`. For the same events, write them to NDJSON files and use connector = 'file'."]
+    notes = [
+        f"source `{decl.name}`: flowsql's clickstream generator has no Flink equivalent. The job uses "
+        "Flink's `datagen` connector, which fills each column with random values (random strings for "
+        "page and event_type, timestamps near now): its rows and window results differ from "
+        "`flowsql run`. For the same events, write them to NDJSON files and use connector = 'file'."
+    ]
     return SourceConnector(options, _PROCESSING_TIME, False, [], notes)
 
 
@@ -151,7 +163,9 @@ def source_table(decl: SourceDecl, schema: pa.Schema, windows_on_arrival: bool) 
         raise ConfigError(
             f"cannot compile for Flink: source '{decl.name}' uses connector '{connector}', which has no Flink "
             f"counterpart here (Flink sources: {', '.join(sorted(_CONNECTORS))})",
-            option.location if option else decl.location, option.source_line if option else None)
+            option.location if option else decl.location,
+            option.source_line if option else None,
+        )
     found = writer(decl)
     # datagen makes typed values itself; records read from files or streams carry timestamps as text
     layout = _RecordLayout(decl, schema, parse_timestamps=connector != "generator")
@@ -172,23 +186,31 @@ def source_table(decl: SourceDecl, schema: pa.Schema, windows_on_arrival: bool) 
     lines += _watermark(decl, found, windows_on_arrival, layout.parsed)
     if windows_on_arrival and not found.arrival_is_event_time and not layout.arrival_in_data:
         notes.append(_PROCESSING_TIME_WINDOWS.format(name=decl.name))
-    view = (f"CREATE TEMPORARY VIEW {quote_name(decl.name)} AS\nSELECT\n  "
-            + ",\n  ".join(layout.view_columns(raw)) + f"\nFROM {quote_name(raw)}")
+    view = (
+        f"CREATE TEMPORARY VIEW {quote_name(decl.name)} AS\nSELECT\n  "
+        + ",\n  ".join(layout.view_columns(raw))
+        + f"\nFROM {quote_name(raw)}"
+    )
     ddl = _create_table(raw, lines, found.options) + ";\n\n" + view
     return FlinkTable(decl.name, ddl, found.jars, notes)
 
 
-_PROCESSING_TIME_WINDOWS = ("source `{name}`: windows on arrival_time run on Flink's processing time, so they need "
-                            "streaming mode and their results depend on when the job runs")
+_PROCESSING_TIME_WINDOWS = (
+    "source `{name}`: windows on arrival_time run on Flink's processing time, so they need "
+    "streaming mode and their results depend on when the job runs"
+)
 
 
 def _create_table(name: str, lines: list[str], options: list[tuple[str, str]]) -> str:
-    return (f"CREATE TABLE {quote_name(name)} (\n" + ",\n".join("  " + line for line in lines) + "\n) "
-            + with_clause(options))
+    return (
+        f"CREATE TABLE {quote_name(name)} (\n"
+        + ",\n".join("  " + line for line in lines)
+        + "\n) "
+        + with_clause(options)
+    )
 
 
-def _watermark(decl: SourceDecl, found: SourceConnector, windows_on_arrival: bool,
-               parsed: dict[str, str]) -> list[str]:
+def _watermark(decl: SourceDecl, found: SourceConnector, windows_on_arrival: bool, parsed: dict[str, str]) -> list[str]:
     """The WATERMARK line: the declared one, else arrival_time when the records carry it (flowsql
     times them by it, with no delay) or when a window needs the connector's arrival time."""
     if decl.watermark is not None:
@@ -231,8 +253,9 @@ class _RecordLayout:
         self.columns = list(decl.columns)
         self.arrival_in_data = any(c.name.lower() == ARRIVAL_TIME for c in self.columns)
         # declared column (lower case) -> the computed column holding its parsed time
-        self.parsed = {c.name.lower(): f"{c.name}__time" for c in self.columns
-                       if parse_timestamps and self._is_timestamp(c.name)}
+        self.parsed = {
+            c.name.lower(): f"{c.name}__time" for c in self.columns if parse_timestamps and self._is_timestamp(c.name)
+        }
         self.needs_view = bool(self.parsed) or any(c.mapping for c in self.columns)
 
     def _is_timestamp(self, name: str) -> bool:
@@ -262,8 +285,11 @@ class _RecordLayout:
         return ".".join([*([quote_name(raw)] if raw else []), *(quote_name(p) for p in self._path(column))])
 
     def parsed_columns(self) -> list[tuple[str, str]]:
-        return [(self.parsed[c.name.lower()], parsed_timestamp(self._access(None, c)))
-                for c in self.columns if c.name.lower() in self.parsed]
+        return [
+            (self.parsed[c.name.lower()], parsed_timestamp(self._access(None, c)))
+            for c in self.columns
+            if c.name.lower() in self.parsed
+        ]
 
     def view_columns(self, raw: str) -> list[str]:
         items = []
@@ -289,8 +315,11 @@ def _column_type(decl: SourceDecl, field: pa.Field) -> str:
         return exp.DataType.build(declared.sql_type, dialect="duckdb").sql(DIALECT)
     arrow = arrow_type_sql(field.type)
     if arrow is None:
-        raise ConfigError(f"cannot compile for Flink: column '{field.name}' of source '{decl.name}' has the type "
-                          f"{field.type}, which Flink SQL has no type for", decl.location)
+        raise ConfigError(
+            f"cannot compile for Flink: column '{field.name}' of source '{decl.name}' has the type "
+            f"{field.type}, which Flink SQL has no type for",
+            decl.location,
+        )
     return arrow
 
 

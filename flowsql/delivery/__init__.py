@@ -106,14 +106,19 @@ def _s3_sink(decl: SinkDecl, pipeline_name: str, schema: pa.Schema) -> Sink:
     return _object_sink(decl, options, destination, pipeline_name, schema)
 
 
-def _object_sink(decl: SinkDecl, options: SinkOptions, destination: Destination, pipeline_name: str,
-                 schema: pa.Schema) -> ObjectSink:
+def _object_sink(
+    decl: SinkDecl, options: SinkOptions, destination: Destination, pipeline_name: str, schema: pa.Schema
+) -> ObjectSink:
     """An object sink, with the catalog its options name attached (Glue)."""
     sink = ObjectSink(decl, options, destination, pipeline_name, schema)
     if options.glue_database or options.glue_table:
         if sink.transform is not None:
-            raise _option_error(decl, "glue_table", "a sink with a transformation handler cannot register a "
-                               "Glue table yet; define the table from transform_schema")
+            raise _option_error(
+                decl,
+                "glue_table",
+                "a sink with a transformation handler cannot register a "
+                "Glue table yet; define the table from transform_schema",
+            )
         from flowsql.catalog.glue import attach_glue
 
         sink.add_catalog(attach_glue(sink, decl))

@@ -51,8 +51,10 @@ class BufferOptions:
     @property
     def buffering(self) -> Buffering:
         default = self.DEFAULT_BUFFERING
-        return Buffering(default.size if self.buffer_size is None else self.buffer_size,
-                         default.interval if self.buffer_interval is None else self.buffer_interval)
+        return Buffering(
+            default.size if self.buffer_size is None else self.buffer_size,
+            default.interval if self.buffer_interval is None else self.buffer_interval,
+        )
 
 
 class DeliveryBuffer:
@@ -122,15 +124,21 @@ class BufferedDelivery(CheckpointedSink):
         """For checkpoints: counters and pending error records as data, unflushed rows as a table."""
         rows = pa.concat_tables(self.buffer.tables) if self.buffer.tables else None
         errors = [r.to_json() for r in self.errors]
-        return {"rows_taken": self.rows_taken, "errors_taken": self.errors_taken, "errors": errors,
-                "stats": vars(self.stats).copy()}, rows
+        return {
+            "rows_taken": self.rows_taken,
+            "errors_taken": self.errors_taken,
+            "errors": errors,
+            "stats": vars(self.stats).copy(),
+        }, rows
 
     def restore(self, data: dict[str, Any], rows: pa.Table | None) -> None:
         if "rows_taken" not in data:
             # Names were counted in flushes before: continuing from that count could reuse the
             # name of a delivered object for other rows.
-            raise UsageError(f"sink '{self.name}': the checkpoint was written by an earlier flowsql that named "
-                             "objects differently; run with --reset to start over")
+            raise UsageError(
+                f"sink '{self.name}': the checkpoint was written by an earlier flowsql that named "
+                "objects differently; run with --reset to start over"
+            )
         self.rows_taken = int(data["rows_taken"])
         self.errors_taken = int(data["errors_taken"])
         self.errors = [bad_record_from_json(e) for e in data["errors"]]

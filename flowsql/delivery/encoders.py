@@ -42,10 +42,15 @@ class ParquetEncoder:
         lowered = lower_case_schema(table.schema)
         if lowered != table.schema:
             table = pa.Table.from_arrays(
-                [_lower_column(c, f.type) for c, f in zip(table.columns, lowered, strict=True)], schema=lowered)
+                [_lower_column(c, f.type) for c, f in zip(table.columns, lowered, strict=True)], schema=lowered
+            )
         pq.write_table(
-            table, sink, compression=self.compression, coerce_timestamps="us",
-            allow_truncated_timestamps=True, row_group_size=1 << 20,
+            table,
+            sink,
+            compression=self.compression,
+            coerce_timestamps="us",
+            allow_truncated_timestamps=True,
+            row_group_size=1 << 20,
         )
         return sink.getvalue().to_pybytes()
 
@@ -69,8 +74,7 @@ def _renamed(array: pa.Array, kind: pa.DataType) -> pa.Array:
     mask = array.is_null() if array.null_count else None
     if pa.types.is_struct(kind):
         children = [_renamed(child, kind.field(i).type) for i, child in enumerate(array.flatten())]
-        return pa.StructArray.from_arrays(children, fields=[kind.field(i) for i in range(kind.num_fields)],
-                                          mask=mask)
+        return pa.StructArray.from_arrays(children, fields=[kind.field(i) for i in range(kind.num_fields)], mask=mask)
     if pa.types.is_list(kind) or pa.types.is_large_list(kind):
         values = _renamed(array.values, kind.value_type)
         build = pa.LargeListArray if pa.types.is_large_list(kind) else pa.ListArray

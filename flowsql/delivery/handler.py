@@ -24,8 +24,7 @@ class LambdaContext:
     client_context = None
     tenant_id = None
 
-    def __init__(self, function_name: str, region: str, account: str, request_id: str,
-                 timeout_seconds: float) -> None:
+    def __init__(self, function_name: str, region: str, account: str, request_id: str, timeout_seconds: float) -> None:
         self.function_name = function_name
         self.invoked_function_arn = f"arn:aws:lambda:{region}:{account}:function:{function_name}"
         self.aws_request_id = request_id

@@ -138,9 +138,18 @@ def is_transient_http_error(exc: BaseException) -> bool:
 class HttpEndpointSink(TransformingDelivery, BufferedDelivery):
     """Delivers query results to an HTTP endpoint as Firehose does."""
 
-    def __init__(self, name: str, pipeline_name: str, options: HttpSinkOptions, schema: pa.Schema,
-                 access_key: str, common_attributes: dict[str, str], backup: Destination, error_prefix: Prefix,
-                 time_column: str = "") -> None:
+    def __init__(
+        self,
+        name: str,
+        pipeline_name: str,
+        options: HttpSinkOptions,
+        schema: pa.Schema,
+        access_key: str,
+        common_attributes: dict[str, str],
+        backup: Destination,
+        error_prefix: Prefix,
+        time_column: str = "",
+    ) -> None:
         self.name = name
         self.pipeline_name = pipeline_name
         self.options = options
@@ -159,7 +168,11 @@ class HttpEndpointSink(TransformingDelivery, BufferedDelivery):
         # An endpoint's error body can echo what it was sent (the access key): it is scrubbed of these.
         self.secrets = secret_values([*dataclasses.asdict(options).items(), ("access_key", access_key)])
         self.http = urllib3.PoolManager(
-            num_pools=2, maxsize=2, retries=False, cert_reqs="CERT_REQUIRED", ca_certs=options.ca_bundle or None,
+            num_pools=2,
+            maxsize=2,
+            retries=False,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=options.ca_bundle or None,
             timeout=urllib3.Timeout(connect=options.connect_timeout, read=options.read_timeout),
         )
         self.buffering = options.buffering
@@ -222,8 +235,9 @@ class HttpEndpointSink(TransformingDelivery, BufferedDelivery):
         if self.errors:
             errors, self.errors = self.errors, []
             position, self.errors_taken = self.errors_taken, self.errors_taken + len(errors)
-            done.extend(self._write_backup(item) for item in self.error_output.objects(errors, position,
-                                                                                       datetime.now(UTC)))
+            done.extend(
+                self._write_backup(item) for item in self.error_output.objects(errors, position, datetime.now(UTC))
+            )
         self.delivered.extend(done)
         return done
 
@@ -238,16 +252,21 @@ class HttpEndpointSink(TransformingDelivery, BufferedDelivery):
         rid = request_id(self.pipeline_name, self.name, position, records)
         what = f"POST {self.url} (request {rid})"
         try:
-            sent = call_with_retry(lambda: self._post(records, rid), self.policy, what, is_transient_http_error,
-                                   reporter=self.reporter, is_throttle=lambda exc: isinstance(exc, Throttled),
-                                   secrets=self.secrets)
+            sent = call_with_retry(
+                lambda: self._post(records, rid),
+                self.policy,
+                what,
+                is_transient_http_error,
+                reporter=self.reporter,
+                is_throttle=lambda exc: isinstance(exc, Throttled),
+                secrets=self.secrets,
+            )
         except PayloadTooLarge:
             if len(records) == 1:
                 return [self._fail(records, rid, "the endpoint answered 413 to a single record", when)]
             half = len(records) // 2
             log.warning("%s: 413 Payload Too Large; splitting %d records in two", what, len(records))
-            return (self._deliver(records[:half], position, when)
-                    + self._deliver(records[half:], position + half, when))
+            return self._deliver(records[:half], position, when) + self._deliver(records[half:], position + half, when)
         except RetriesExhausted as exc:
             return [self._fail(records, rid, str(exc), when, exc.attempts)]
         except Exception as exc:
@@ -256,8 +275,9 @@ class HttpEndpointSink(TransformingDelivery, BufferedDelivery):
             # A refused certificate or a bad URL: keep the batch, then stop the run loudly.
             reason = scrub(describe_error(exc), self.secrets)
             self._fail(records, rid, reason, when)
-            raise DeliveryError(f"{what} failed and will not succeed by retrying: {reason}; "
-                                f"the batch went to the error output") from exc
+            raise DeliveryError(
+                f"{what} failed and will not succeed by retrying: {reason}; the batch went to the error output"
+            ) from exc
         self.stats.rows += len(records)
         self.stats.objects += 1
         self.stats.bytes += sent
@@ -265,11 +285,14 @@ class HttpEndpointSink(TransformingDelivery, BufferedDelivery):
 
     def _post(self, records: list[bytes], rid: str) -> int:
         """One attempt; returns the body's size when the endpoint took it."""
-        body = json.dumps({
-            "requestId": rid,
-            "timestamp": int(time.time() * 1000),
-            "records": [{"data": base64.b64encode(r).decode("ascii")} for r in records],
-        }, separators=(",", ":")).encode()
+        body = json.dumps(
+            {
+                "requestId": rid,
+                "timestamp": int(time.time() * 1000),
+                "records": [{"data": base64.b64encode(r).decode("ascii")} for r in records],
+            },
+            separators=(",", ":"),
+        ).encode()
         headers = {
             "Content-Type": "application/json",
             "X-Amz-Firehose-Protocol-Version": PROTOCOL_VERSION,
@@ -302,14 +325,17 @@ class HttpEndpointSink(TransformingDelivery, BufferedDelivery):
     # -- the error output --------------------------------------------------------------------
     def _fail(self, records: list[bytes], rid: str, reason: str, when: datetime, attempts: int = 1) -> str:
         reason = scrub(reason, self.secrets)  # it goes into the error output's errorMessage
-        bad = [BadRecord(self.name, "http-endpoint-failed", reason, r, position=f"request {rid}", arrival_time=when)
-               for r in records]
+        bad = [
+            BadRecord(self.name, "http-endpoint-failed", reason, r, position=f"request {rid}", arrival_time=when)
+            for r in records
+        ]
         if self.reporter is not None:
             self.reporter.failure(f"{len(records)} records to the error output after: {reason}")
         else:
             log.error("sink '%s': %d records to the error output after: %s", self.name, len(records), reason)
-        return self._write_backup(self.error_output.object(bad, "http-endpoint-failed", rid, datetime.now(UTC),
-                                                           attempts))
+        return self._write_backup(
+            self.error_output.object(bad, "http-endpoint-failed", rid, datetime.now(UTC), attempts)
+        )
 
     def _write_backup(self, item: ErrorObject) -> str:
         where = self.backup.write(item.key, item.data, ERROR_CONTENT_TYPE)

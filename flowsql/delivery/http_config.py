@@ -36,14 +36,24 @@ def build_http_sink(decl: SinkDecl, pipeline_name: str, schema: pa.Schema) -> Ht
     except PrefixError as exc:
         raise _option_error(decl, "error_output_prefix", str(exc)) from None
     time_column = time_column_of(decl, options.time_column, schema)
-    sink = HttpEndpointSink(decl.name, pipeline_name, options, schema, access_key, attributes,
-                            _backup(decl, options), error_prefix, time_column)
+    sink = HttpEndpointSink(
+        decl.name,
+        pipeline_name,
+        options,
+        schema,
+        access_key,
+        attributes,
+        _backup(decl, options),
+        error_prefix,
+        time_column,
+    )
     if options.transform:
         from flowsql.delivery.transform_config import build_transform
 
         # An endpoint gets the handler's records as they are, as Firehose sends them on.
-        sink.use_transform(build_transform(decl, options, pipeline_name, schema, time_column, (),
-                                           records_as_they_are=True))
+        sink.use_transform(
+            build_transform(decl, options, pipeline_name, schema, time_column, (), records_as_they_are=True)
+        )
     return sink
 
 
@@ -57,14 +67,20 @@ def _backup(decl: SinkDecl, options: HttpSinkOptions) -> Destination:
     if options.backup_bucket:
         from flowsql.delivery.s3 import S3Destination, S3Options
 
-        return S3Destination(S3Options(
-            bucket=options.backup_bucket, endpoint_url=options.backup_endpoint_url,
-            retry_duration=options.retry_duration, connect_timeout=options.connect_timeout,
-            read_timeout=options.read_timeout, retry_base_delay=options.retry_base_delay,
-            retry_max_delay=options.retry_max_delay,
-        ))
+        return S3Destination(
+            S3Options(
+                bucket=options.backup_bucket,
+                endpoint_url=options.backup_endpoint_url,
+                retry_duration=options.retry_duration,
+                connect_timeout=options.connect_timeout,
+                read_timeout=options.read_timeout,
+                retry_base_delay=options.retry_base_delay,
+                retry_max_delay=options.retry_max_delay,
+            )
+        )
     raise ConfigError(
         f"sink '{decl.name}' (http) needs backup_path or backup_bucket: batches the endpoint does not "
-        "accept within retry_duration go there as http-endpoint-failed", decl.location,
+        "accept within retry_duration go there as http-endpoint-failed",
+        decl.location,
         hint="add backup_path = 'failed/' (a local folder) or backup_bucket = 'my-bucket'",
     )

@@ -78,9 +78,13 @@ class IcebergSink(BufferedDelivery, TransactionalSink):
         self.schema = schema
         identifier = split_identifier(options.table)
         if identifier is None or (options.catalog == "glue" and options.table != options.table.lower()):
-            raise option_error(decl, "table", f"{options.table!r} is not a table name: write namespace.table, "
-                               "two identifiers of letters, digits and _" +
-                               (" in lower case (Glue stores names lower-cased)" if options.catalog == "glue" else ""))
+            raise option_error(
+                decl,
+                "table",
+                f"{options.table!r} is not a table name: write namespace.table, "
+                "two identifiers of letters, digits and _"
+                + (" in lower case (Glue stores names lower-cased)" if options.catalog == "glue" else ""),
+            )
         self.identifier = identifier
         self.catalog_choice = _catalog_choice(decl, options)
         self.mode: WriteMode = write_mode(decl, options.primary_key, schema)
@@ -121,8 +125,9 @@ class IcebergSink(BufferedDelivery, TransactionalSink):
             try:
                 self._catalog = self.catalog_choice.open()
             except (ValueError, TypeError, KeyError) as exc:
-                raise option_error(self.decl, "catalog", f"cannot open the {self.catalog_choice.kind} catalog: "
-                                   f"{exc}") from None
+                raise option_error(
+                    self.decl, "catalog", f"cannot open the {self.catalog_choice.kind} catalog: {exc}"
+                ) from None
         return self._catalog
 
     def _check_existing_table(self) -> None:
@@ -136,20 +141,27 @@ class IcebergSink(BufferedDelivery, TransactionalSink):
         except ConfigError:
             raise
         except Exception as exc:  # a catalog that cannot be reached: a runtime failure, not configuration
-            raise DeliveryError(f"sink '{self.name}': cannot read table {self.options.table} from the "
-                                f"{self.catalog_choice.describe()}: {exc}") from exc
+            raise DeliveryError(
+                f"sink '{self.name}': cannot read table {self.options.table} from the "
+                f"{self.catalog_choice.describe()}: {exc}"
+            ) from exc
         try:
             schema_change(table.schema(), self.table_schema)
         except ValueError as exc:
-            raise option_error(self.decl, "table", f"table {self.options.table} cannot take the query's rows: "
-                               f"{exc}") from None
+            raise option_error(
+                self.decl, "table", f"table {self.options.table} cannot take the query's rows: {exc}"
+            ) from None
         existing = spec_terms(table.spec(), table.schema())
         self.existing_partition = existing
         wanted = [(t.column, str(t.transform)) for t in self.partition]
         if self.options.partition_by and wanted != [(t.column, str(t.transform)) for t in existing]:
-            raise option_error(self.decl, "partition_by", f"table {self.options.table} is partitioned by "
-                               f"{describe_terms(existing)}, not {describe_terms(self.partition)}; write that, "
-                               "or leave partition_by out to use the table's spec")
+            raise option_error(
+                self.decl,
+                "partition_by",
+                f"table {self.options.table} is partitioned by "
+                f"{describe_terms(existing)}, not {describe_terms(self.partition)}; write that, "
+                "or leave partition_by out to use the table's spec",
+            )
 
     def open_table(self) -> Table:
         """The table, created from the query's schema and partition_by if missing, evolved to
@@ -166,8 +178,13 @@ class IcebergSink(BufferedDelivery, TransactionalSink):
                     update.add_column(name, kind)
                 for name, kind in change.widen:
                     update.update_column(name, field_type=kind)
-            log.info("sink '%s': table %s evolved: %s", self.name, self.options.table, change.describe(),
-                     extra={"event": "iceberg_schema_evolved", "sink": self.name})
+            log.info(
+                "sink '%s': table %s evolved: %s",
+                self.name,
+                self.options.table,
+                change.describe(),
+                extra={"event": "iceberg_schema_evolved", "sink": self.name},
+            )
             table = catalog.load_table(self.identifier)
         return table
 
@@ -210,8 +227,9 @@ class IcebergSink(BufferedDelivery, TransactionalSink):
         if rows is not None:
             item["staged"] = self.destination.stage(f"{self.sequence:09d}-rows.arrow", table_to_bytes(rows))
         if errors:
-            item["errors"] = self.destination.stage(f"{self.sequence:09d}-errors.json",
-                                                    encode_error_records(errors, datetime.now(UTC)))
+            item["errors"] = self.destination.stage(
+                f"{self.sequence:09d}-errors.json", encode_error_records(errors, datetime.now(UTC))
+            )
         self.staged.append(item)
         return [mark.text()]
 
@@ -249,8 +267,9 @@ class IcebergSink(BufferedDelivery, TransactionalSink):
         """Commit one staged flush unless the table already has it (recovery finishes a commit)."""
         mark = CommitMark.parse(item["key"])
         if mark is None:
-            raise DeliveryError(f"sink '{self.name}': a checkpoint names a staged flush {item['key']!r} this "
-                                "version cannot read")
+            raise DeliveryError(
+                f"sink '{self.name}': a checkpoint names a staged flush {item['key']!r} this version cannot read"
+            )
         self.commit(mark, StagedFlush(item.get("staged", ""), item.get("errors", "")))
         for path in (item.get("staged"), item.get("errors")):
             if path and os.path.exists(path):
@@ -263,17 +282,26 @@ class IcebergSink(BufferedDelivery, TransactionalSink):
             return True
         for snapshot in table.metadata.snapshots:
             summary = snapshot.summary
-            if (summary is not None and summary.get("flowsql.pipeline") == self.pipeline_name
-                    and summary.get("flowsql.sink") == self.name and summary.get("flowsql.run") == mark.run
-                    and summary.get("flowsql.epoch") == str(mark.epoch)
-                    and summary.get("flowsql.sequence") == str(mark.sequence)):
+            if (
+                summary is not None
+                and summary.get("flowsql.pipeline") == self.pipeline_name
+                and summary.get("flowsql.sink") == self.name
+                and summary.get("flowsql.run") == mark.run
+                and summary.get("flowsql.epoch") == str(mark.epoch)
+                and summary.get("flowsql.sequence") == str(mark.sequence)
+            ):
                 return True
         return False
 
     def commit(self, mark: CommitMark, flush: StagedFlush) -> None:
         """One flush as one catalog commit, retried when another writer committed first."""
-        summary = {"flowsql.pipeline": self.pipeline_name, "flowsql.sink": self.name, "flowsql.run": mark.run,
-                   "flowsql.epoch": str(mark.epoch), "flowsql.sequence": str(mark.sequence)}
+        summary = {
+            "flowsql.pipeline": self.pipeline_name,
+            "flowsql.sink": self.name,
+            "flowsql.run": mark.run,
+            "flowsql.epoch": str(mark.epoch),
+            "flowsql.sequence": str(mark.sequence),
+        }
         for attempt in range(1, _COMMIT_ATTEMPTS + 1):
             try:
                 table = self.open_table()
@@ -286,15 +314,19 @@ class IcebergSink(BufferedDelivery, TransactionalSink):
                 result = apply_change(table, change, summary, {self.mark_property: mark.text()})
             except CommitFailedException as exc:
                 if attempt == _COMMIT_ATTEMPTS:
-                    raise DeliveryError(f"sink '{self.name}': table {self.options.table} kept changing under "
-                                        f"the commit ({exc}); is another writer committing without pause?") from exc
+                    raise DeliveryError(
+                        f"sink '{self.name}': table {self.options.table} kept changing under "
+                        f"the commit ({exc}); is another writer committing without pause?"
+                    ) from exc
                 time.sleep(min(2.0, 0.05 * 2**attempt))
                 continue
             except DeliveryError:
                 raise
             except Exception as exc:
-                raise DeliveryError(f"sink '{self.name}': commit to Iceberg table {self.options.table} failed: "
-                                    f"{type(exc).__name__}: {exc}") from exc
+                raise DeliveryError(
+                    f"sink '{self.name}': commit to Iceberg table {self.options.table} failed: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
             self.stats.rows += result.rows_added
             self.stats.objects += result.files_added
             self.stats.bytes += result.bytes_added
@@ -333,8 +365,12 @@ def _catalog_choice(decl: SinkDecl, options: IcebergSinkOptions) -> CatalogChoic
         if not warehouse:
             raise option_error(decl, "warehouse", "the embedded catalog needs a warehouse folder (such as 'lake/')")
         if "://" in warehouse and not warehouse.startswith("file://"):
-            raise option_error(decl, "warehouse", "the embedded catalog keeps catalog.db in a local folder; for a "
-                               "warehouse on S3 use catalog = 'glue' (or 'rest')")
+            raise option_error(
+                decl,
+                "warehouse",
+                "the embedded catalog keeps catalog.db in a local folder; for a "
+                "warehouse on S3 use catalog = 'glue' (or 'rest')",
+            )
         warehouse = warehouse.removeprefix("file://")
     if options.catalog == "glue" and warehouse and not warehouse.startswith("s3://"):
         raise option_error(decl, "warehouse", "a Glue catalog's warehouse is an s3:// URL")
@@ -345,8 +381,11 @@ def _catalog_choice(decl: SinkDecl, options: IcebergSinkOptions) -> CatalogChoic
 
 def option_error(decl: SinkDecl, key: str, message: str) -> ConfigError:
     option = next((o for o in decl.options if o.key.lower() == key), None)
-    return ConfigError(f"sink '{decl.name}' (iceberg), option '{key}': {message}",
-                       option.location if option else decl.location, option.source_line if option else None)
+    return ConfigError(
+        f"sink '{decl.name}' (iceberg), option '{key}': {message}",
+        option.location if option else decl.location,
+        option.source_line if option else None,
+    )
 
 
 def iceberg_sink(decl: SinkDecl, pipeline_name: str, schema: pa.Schema) -> IcebergSink:

@@ -41,7 +41,7 @@ class WriteMode:
             "append": "appends every row",
             "upsert": f"upserts by primary key ({key}): a row replaces the row of its key",
             "changelog": f"applies the changelog by primary key ({key}): insert and update upsert, delete removes "
-                         "the key's row, so the table mirrors the report",
+            "the key's row, so the table mirrors the report",
             "snapshot": f"replaces the table with each flush's latest snapshot (keyed by {key})",
         }[self.kind]
 
@@ -59,7 +59,9 @@ def write_mode(decl: SinkDecl, primary_key: str, schema: pa.Schema) -> WriteMode
             raise ConfigError(
                 f"sink '{decl.name}' (iceberg), option 'primary_key': {part.strip()!r} is not a column of the "
                 f"query's result ({', '.join(n for n in schema.names if n != OP)})",
-                option.location if option else decl.location, option.source_line if option else None)
+                option.location if option else decl.location,
+                option.source_line if option else None,
+            )
         key.append(found)
     if OP in schema.names and SNAPSHOT_TIME in schema.names:
         return WriteMode("changelog", tuple(key))
@@ -83,8 +85,10 @@ def resolve(mode: WriteMode, rows: pa.Table | None) -> TableChange:
     con.register("flushed", numbered)
     keys = ", ".join(_quote(k) for k in mode.key)
     if mode.kind == "snapshot":
-        latest = con.execute(f"SELECT * EXCLUDE ({_ROW}) FROM flushed WHERE {_quote(SNAPSHOT_TIME)} = "
-                             f"(SELECT max({_quote(SNAPSHOT_TIME)}) FROM flushed)").to_arrow_table()
+        latest = con.execute(
+            f"SELECT * EXCLUDE ({_ROW}) FROM flushed WHERE {_quote(SNAPSHOT_TIME)} = "
+            f"(SELECT max({_quote(SNAPSHOT_TIME)}) FROM flushed)"
+        ).to_arrow_table()
         return TableChange(add=latest, replace_all=True)
     # The last word on each key wins: its latest micro-batch, and within that batch an insert or
     # update over a delete (a changed row is reported as the old one deleted and the new inserted).
@@ -92,7 +96,8 @@ def resolve(mode: WriteMode, rows: pa.Table | None) -> TableChange:
     drop = f"{_ROW}, __rank" + (f", {BATCH_COLUMN}" if mode.ordered else "")
     final = con.execute(
         f"SELECT * EXCLUDE ({drop}) FROM (SELECT *, row_number() OVER (PARTITION BY {keys} ORDER BY {order}) "
-        f"AS __rank FROM flushed) WHERE __rank = 1").to_arrow_table()
+        f"AS __rank FROM flushed) WHERE __rank = 1"
+    ).to_arrow_table()
     assert final is not None  # a SELECT always has a result
     remove = final.select(list(mode.key))
     if mode.kind == "changelog":

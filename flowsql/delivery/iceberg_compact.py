@@ -29,9 +29,11 @@ class CompactionReport:
     files_deleted: int = 0
 
     def text(self) -> str:
-        return (f"{self.table}: {self.files_before:,} data files -> {self.files_after:,} "
-                f"({self.partitions_rewritten:,} partitions rewritten); {self.snapshots_expired:,} snapshots "
-                f"expired, {self.files_deleted:,} files no snapshot references deleted")
+        return (
+            f"{self.table}: {self.files_before:,} data files -> {self.files_after:,} "
+            f"({self.partitions_rewritten:,} partitions rewritten); {self.snapshots_expired:,} snapshots "
+            f"expired, {self.files_deleted:,} files no snapshot references deleted"
+        )
 
 
 def small_file_groups(table: Table, target_size: int) -> list[list[FileScanTask]]:
@@ -86,7 +88,7 @@ def expire_snapshots(table: Table, older_than: timedelta, retain_last: int) -> t
     only they referenced. Returns (snapshots expired, files deleted)."""
     cutoff = int((datetime.now(UTC) - older_than).timestamp() * 1000)
     snapshots = sorted(table.metadata.snapshots, key=lambda s: s.timestamp_ms)
-    keep = {s.snapshot_id for s in snapshots[-max(1, retain_last):]}
+    keep = {s.snapshot_id for s in snapshots[-max(1, retain_last) :]}
     current = table.current_snapshot()
     if current is not None:
         keep.add(current.snapshot_id)
@@ -101,8 +103,9 @@ def expire_snapshots(table: Table, older_than: timedelta, retain_last: int) -> t
     return len(expired), len(before)
 
 
-def compact(table: Table, name: str, target_size: int, older_than: timedelta | None,
-            retain_last: int) -> CompactionReport:
+def compact(
+    table: Table, name: str, target_size: int, older_than: timedelta | None, retain_last: int
+) -> CompactionReport:
     report = CompactionReport(name, files_before=len(list(table.scan().plan_files())))
     report.partitions_rewritten = rewrite_small_files(table, target_size)
     table.refresh()

@@ -12,15 +12,19 @@ if TYPE_CHECKING:
     from flowsql.runner import PipelineRun
 
 
-def compact_pipeline(run: PipelineRun, only: str | None, target_size: str, expire_older_than: str,
-                     retain_last: int) -> list[str]:
+def compact_pipeline(
+    run: PipelineRun, only: str | None, target_size: str, expire_older_than: str, retain_last: int
+) -> list[str]:
     from flowsql.delivery.iceberg import IcebergSink
     from flowsql.delivery.iceberg_compact import compact
 
     try:
         target = parse_size(target_size)
-        older = None if expire_older_than.strip().lower() == "never" else timedelta(
-            seconds=parse_duration(expire_older_than))
+        older = (
+            None
+            if expire_older_than.strip().lower() == "never"
+            else timedelta(seconds=parse_duration(expire_older_than))
+        )
     except ValueError as exc:
         raise UsageError(f"flowsql compact: {exc}") from None
     if retain_last < 1:

@@ -62,8 +62,7 @@ def conform(rows: pa.Table, schema: Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=target)
 
 
-def _transform_values(column: pa.ChunkedArray, transform: Transform,
-                      kind: IcebergType) -> pa.Array:
+def _transform_values(column: pa.ChunkedArray, transform: Transform, kind: IcebergType) -> pa.Array:
     """A partition transform over a column, vectorised for the time transforms (PyIceberg's own
     vectorised transforms need an optional native package) and per distinct value otherwise."""
     if isinstance(transform, IdentityTransform):
@@ -113,8 +112,12 @@ def partition_groups(rows: pa.Table, spec: PartitionSpec, schema: Schema) -> lis
     groups: list[tuple[PartitionKey | None, pa.Table]] = []
     for group in grouped:
         values = [PartitionFieldValue(part, group[name]) for name, part in zip(names, spec.fields, strict=True)]
-        groups.append((PartitionKey(field_values=values, partition_spec=spec, schema=schema),
-                       rows.take(pa.array(group["__row_list"], pa.int64()))))
+        groups.append(
+            (
+                PartitionKey(field_values=values, partition_spec=spec, schema=schema),
+                rows.take(pa.array(group["__row_list"], pa.int64())),
+            )
+        )
     return groups
 
 
@@ -123,14 +126,24 @@ def write_data_files(table: Table, rows: pa.Table) -> list[DataFile]:
     if rows.num_rows == 0:
         return []
     metadata = table.metadata
-    target = int(metadata.properties.get(TableProperties.WRITE_TARGET_FILE_SIZE_BYTES,
-                                         TableProperties.WRITE_TARGET_FILE_SIZE_BYTES_DEFAULT))
+    target = int(
+        metadata.properties.get(
+            TableProperties.WRITE_TARGET_FILE_SIZE_BYTES, TableProperties.WRITE_TARGET_FILE_SIZE_BYTES_DEFAULT
+        )
+    )
     write_uuid = uuid.uuid4()
     tasks: list[WriteTask] = []
     for key, part in partition_groups(rows, metadata.spec(), metadata.schema()):
         for batches in bin_pack_arrow_table(part, target):
-            tasks.append(WriteTask(write_uuid=write_uuid, task_id=len(tasks), schema=metadata.schema(),
-                                   record_batches=batches, partition_key=key))
+            tasks.append(
+                WriteTask(
+                    write_uuid=write_uuid,
+                    task_id=len(tasks),
+                    schema=metadata.schema(),
+                    record_batches=batches,
+                    partition_key=key,
+                )
+            )
     return list(write_file(table.io, metadata, iter(tasks)))
 
 
@@ -163,8 +176,9 @@ def all_files(table: Table) -> list[tuple[DataFile, pa.Table]]:
     return [(task.file, empty) for task in table.scan().plan_files()]
 
 
-def apply_change(table: Table, change: TableChange, snapshot_properties: dict[str, str],
-                 table_properties: dict[str, str]) -> ChangeResult:
+def apply_change(
+    table: Table, change: TableChange, snapshot_properties: dict[str, str], table_properties: dict[str, str]
+) -> ChangeResult:
     """Write the change's files and commit them with `table_properties` as one catalog commit:
     a fast append when nothing is removed, an overwrite snapshot otherwise, and only the
     properties when the change turned out to touch no row."""
@@ -189,5 +203,9 @@ def apply_change(table: Table, change: TableChange, snapshot_properties: dict[st
                 for new in added:
                     snapshot.append_data_file(new)
         transaction.set_properties(table_properties)
-    return ChangeResult(len(added), len(rewritten), change.add.num_rows if change.add is not None else 0,
-                        sum(f.file_size_in_bytes for f in added))
+    return ChangeResult(
+        len(added),
+        len(rewritten),
+        change.add.num_rows if change.add is not None else 0,
+        sum(f.file_size_in_bytes for f in added),
+    )

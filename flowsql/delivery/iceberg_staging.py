@@ -33,8 +33,9 @@ class CommitMark:
         return cls(parts[0], int(parts[1]), int(parts[2]))
 
     def covered_by(self, other: CommitMark | None) -> bool:
-        return other is not None and other.run == self.run and (other.epoch, other.sequence) >= (self.epoch,
-                                                                                                self.sequence)
+        return (
+            other is not None and other.run == self.run and (other.epoch, other.sequence) >= (self.epoch, self.sequence)
+        )
 
 
 @dataclass
@@ -61,8 +62,10 @@ def _read_staged(path: str, sink: str) -> bytes:
     try:
         return Path(path).read_bytes()
     except FileNotFoundError:
-        raise DeliveryError(f"sink '{sink}': the staged flush {path} is gone and the table does not hold it; "
-                            "the checkpoint's staging folder was changed by hand") from None
+        raise DeliveryError(
+            f"sink '{sink}': the staged flush {path} is gone and the table does not hold it; "
+            "the checkpoint's staging folder was changed by hand"
+        ) from None
 
 
 class IcebergStaging:

@@ -89,8 +89,9 @@ class Prefix:
     def uses_expressions(self) -> bool:
         return any(p.namespace for p in self.parts)
 
-    def render(self, when: datetime, partition: dict[str, object] | None = None,
-               error_type: str | None = None, seed: str = "") -> str:
+    def render(
+        self, when: datetime, partition: dict[str, object] | None = None, error_type: str | None = None, seed: str = ""
+    ) -> str:
         if when.tzinfo is not None:
             when = when.astimezone(UTC)
         out = []
@@ -149,17 +150,18 @@ def parse_prefix(text: str, *, error_prefix: bool = False) -> Prefix:
 def _check_shape(prefix: Prefix) -> None:
     """A key must not climb out of its bucket or folder: no leading '/', no '.' or '..' segment,
     no empty segment. Checked on a sample rendering so quoted text in date patterns counts too."""
-    sample = prefix.render(datetime(2000, 1, 1, tzinfo=UTC), {k: "x" for k in prefix.partition_columns},
-                           error_type="x", seed="x")
+    sample = prefix.render(
+        datetime(2000, 1, 1, tzinfo=UTC), {k: "x" for k in prefix.partition_columns}, error_type="x", seed="x"
+    )
     segments = sample.split("/")
     closing = segments[:-1] if sample.endswith("/") else segments
     if sample.startswith("/") or any(s in (".", "..") for s in segments) or "" in closing[1:]:
-        raise PrefixError(
-            f"prefix {prefix.text!r} must not start with '/' or hold '.', '..' or empty ('//') folders"
-        )
+        raise PrefixError(f"prefix {prefix.text!r} must not start with '/' or hold '.', '..' or empty ('//') folders")
     if sample.startswith(STAGING_ROOT):
-        raise PrefixError(f"prefix {prefix.text!r} starts with {STAGING_ROOT!r}, where objects wait for their "
-                          "checkpoint: choose another folder")
+        raise PrefixError(
+            f"prefix {prefix.text!r} starts with {STAGING_ROOT!r}, where objects wait for their "
+            "checkpoint: choose another folder"
+        )
 
 
 def _check_expression(namespace: str, value: str, error_prefix: bool) -> None:
@@ -200,9 +202,19 @@ def lambda_key_column(key: str) -> str:
 
 
 # The date fields by the unit they change with, finest first (pyarrow's floor_temporal units).
-_FIELD_UNITS = (("SSS", "millisecond"), ("ss", "second"), ("mm", "minute"), ("HH", "hour"),
-                ("dd", "day"), ("DDD", "day"), ("EEE", "day"), ("MM", "month"), ("MMM", "month"),
-                ("yyyy", "year"), ("yy", "year"))
+_FIELD_UNITS = (
+    ("SSS", "millisecond"),
+    ("ss", "second"),
+    ("mm", "minute"),
+    ("HH", "hour"),
+    ("dd", "day"),
+    ("DDD", "day"),
+    ("EEE", "day"),
+    ("MM", "month"),
+    ("MMM", "month"),
+    ("yyyy", "year"),
+    ("yy", "year"),
+)
 
 
 def finest_unit(patterns: tuple[str, ...]) -> str | None:

@@ -107,7 +107,8 @@ def call_with_retry(
                 raise RetriesExhausted(
                     f"{what}: still failing after {attempt} attempts over the retry_duration of "
                     f"{policy.retry_duration:g} s; last error: {reason}",
-                    attempt, exc,
+                    attempt,
+                    exc,
                 ) from exc
             # The last pause is cut short so one more attempt lands right at the deadline.
             pause = min(policy.backoff(attempt, draw), left)

@@ -40,8 +40,15 @@ _MIB = 1024**2
 # S3 refuses parts under 5 MiB except the last, and allows at most 10,000 parts.
 MIN_PART_SIZE = 5 * _MIB
 _TRANSIENT_CODES = {
-    "SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed",
-    "InternalError", "ServiceUnavailable", "RequestLimitExceeded", "TooManyRequestsException",
+    "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+    "RequestTimeout",
+    "RequestTimeTooSkewed",
+    "InternalError",
+    "ServiceUnavailable",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
 }
 # Of those, the answers that refuse for throughput (counted as throttles).
 _THROTTLE_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"}
@@ -84,8 +91,14 @@ def is_s3_throttle(exc: BaseException) -> bool:
 
 
 def make_s3_client(options: S3Options) -> Any:
-    return aws.client("s3", options.region, options.endpoint_url, connect_timeout=options.connect_timeout,
-                      read_timeout=options.read_timeout, max_attempts=1)
+    return aws.client(
+        "s3",
+        options.region,
+        options.endpoint_url,
+        connect_timeout=options.connect_timeout,
+        read_timeout=options.read_timeout,
+        max_attempts=1,
+    )
 
 
 def _is_missing(exc: BaseException) -> bool:
@@ -157,15 +170,22 @@ class S3Destination:
         what = f"promote s3://{self.bucket}/{staged} to {key}"
         with self._counting_failure():
             try:
-                self._call(lambda: self.client.copy_object(
-                    Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": staged}, **self.encryption
-                ), what)
+                self._call(
+                    lambda: self.client.copy_object(
+                        Bucket=self.bucket,
+                        Key=key,
+                        CopySource={"Bucket": self.bucket, "Key": staged},
+                        **self.encryption,
+                    ),
+                    what,
+                )
             except (ClientError, BotoCoreError) as exc:
                 if not _is_missing(exc):
                     raise DeliveryError(f"{what} failed: {self._describe(exc)}") from exc
                 if not self._exists(key):
-                    raise DeliveryError(f"{what} failed: the staged object is gone and {key} was never written "
-                                        f"({self._describe(exc)})") from exc
+                    raise DeliveryError(
+                        f"{what} failed: the staged object is gone and {key} was never written ({self._describe(exc)})"
+                    ) from exc
                 return f"s3://{self.bucket}/{key}"
         self._retry(lambda: self.client.delete_object(Bucket=self.bucket, Key=staged), f"DELETE {staged}")
         return f"s3://{self.bucket}/{key}"
@@ -195,8 +215,10 @@ class S3Destination:
         keys: list[str] = []
         token: dict[str, str] = {}
         while True:
-            page = self._retry(partial(self.client.list_objects_v2, Bucket=self.bucket, Prefix=prefix, **token),
-                               f"LIST s3://{self.bucket}/{prefix}")
+            page = self._retry(
+                partial(self.client.list_objects_v2, Bucket=self.bucket, Prefix=prefix, **token),
+                f"LIST s3://{self.bucket}/{prefix}",
+            )
             keys.extend(item["Key"] for item in page.get("Contents", []))
             if not page.get("IsTruncated"):
                 return keys
@@ -216,9 +238,12 @@ class S3Destination:
         if len(data) >= self.options.multipart_threshold:
             self._multipart(key, data, content_type)
         else:
-            self._retry(lambda: self.client.put_object(
-                Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, **self.encryption
-            ), f"PUT s3://{self.bucket}/{key}")
+            self._retry(
+                lambda: self.client.put_object(
+                    Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, **self.encryption
+                ),
+                f"PUT s3://{self.bucket}/{key}",
+            )
 
     def _retry(self, action: Any, what: str) -> Any:
         try:
@@ -227,30 +252,49 @@ class S3Destination:
             raise DeliveryError(f"{what} failed: {self._describe(exc)}") from exc
 
     def _call(self, action: Any, what: str) -> Any:
-        return call_with_retry(action, self.policy, what, is_transient_s3_error, reporter=self.reporter,
-                               is_throttle=is_s3_throttle, secrets=self.secrets)
+        return call_with_retry(
+            action,
+            self.policy,
+            what,
+            is_transient_s3_error,
+            reporter=self.reporter,
+            is_throttle=is_s3_throttle,
+            secrets=self.secrets,
+        )
 
     def _describe(self, exc: BaseException) -> str:
         return scrub(describe_error(exc), self.secrets)
 
     def _multipart(self, key: str, data: bytes, content_type: str) -> None:
         what = f"multipart upload s3://{self.bucket}/{key}"
-        started = self._retry(lambda: self.client.create_multipart_upload(
-            Bucket=self.bucket, Key=key, ContentType=content_type, **self.encryption
-        ), what)
+        started = self._retry(
+            lambda: self.client.create_multipart_upload(
+                Bucket=self.bucket, Key=key, ContentType=content_type, **self.encryption
+            ),
+            what,
+        )
         upload_id = started["UploadId"]
         part_size = max(self.options.multipart_part_size, -(-len(data) // 10_000))
         try:
             parts = []
             for number, start in enumerate(range(0, len(data), part_size), start=1):
                 chunk = data[start : start + part_size]
-                upload = partial(self.client.upload_part, Bucket=self.bucket, Key=key, UploadId=upload_id,
-                                 PartNumber=number, Body=chunk)
+                upload = partial(
+                    self.client.upload_part,
+                    Bucket=self.bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    Body=chunk,
+                )
                 answer = self._retry(upload, f"{what} part {number}")
                 parts.append({"PartNumber": number, "ETag": answer["ETag"]})
-            self._retry(lambda: self.client.complete_multipart_upload(
-                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
-            ), what)
+            self._retry(
+                lambda: self.client.complete_multipart_upload(
+                    Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+                ),
+                what,
+            )
         except BaseException:
             self._abort(key, upload_id)
             raise

@@ -87,8 +87,9 @@ class SinkStats:
 class ObjectSink(TransformingDelivery, BufferedDelivery, TransactionalSink):
     """Delivers query results as objects named from the sink's prefix."""
 
-    def __init__(self, decl: SinkDecl, options: SinkOptions, destination: Destination,
-                 pipeline_name: str, schema: pa.Schema) -> None:
+    def __init__(
+        self, decl: SinkDecl, options: SinkOptions, destination: Destination, pipeline_name: str, schema: pa.Schema
+    ) -> None:
         self.name = decl.name
         self.options = options
         self.destination = destination
@@ -99,8 +100,9 @@ class ObjectSink(TransformingDelivery, BufferedDelivery, TransactionalSink):
             raise _option_error(decl, "compression", f"{options.format} compression is one of {', '.join(codecs)}")
         self.encoder: Encoder = make_encoder(options.format, options.compression.lower() or None)
         self.prefix = _prefix(decl, "prefix", options.prefix or DEFAULT_PREFIX, error_prefix=False)
-        self.error_prefix = _prefix(decl, "error_output_prefix", options.error_output_prefix or DEFAULT_ERROR_PREFIX,
-                                    error_prefix=True)
+        self.error_prefix = _prefix(
+            decl, "error_output_prefix", options.error_output_prefix or DEFAULT_ERROR_PREFIX, error_prefix=True
+        )
         self.error_output = ErrorOutput(self.error_prefix, pipeline_name, decl.name)
         self.time_column = time_column_of(decl, options.time_column, schema)
         # The rows in the delivery buffer: the query's, or what a transformation handler made of them.
@@ -110,15 +112,23 @@ class ObjectSink(TransformingDelivery, BufferedDelivery, TransactionalSink):
         if options.transform:
             self._use_transform(decl, options, pipeline_name, schema)
         elif self.prefix.lambda_keys:
-            raise _option_error(decl, "prefix", f"!{{partitionKeyFromLambda:{self.prefix.lambda_keys[0]}}} needs a "
-                                "transformation handler to return the key: set transform, or use partitionKeyFromQuery")
+            raise _option_error(
+                decl,
+                "prefix",
+                f"!{{partitionKeyFromLambda:{self.prefix.lambda_keys[0]}}} needs a "
+                "transformation handler to return the key: set transform, or use partitionKeyFromQuery",
+            )
         raw = self.transform is not None and self.transform.rows.raw  # records as they are: no columns
         columns = [] if raw else [f.name for f in self.buffer_schema if f.name not in self.hidden_columns]
         missing = [k for k in self.prefix.partition_keys if k not in columns]
         if missing:
             whose = "the transformed records" if self.transform else "the query's result"
-            raise _option_error(decl, "prefix", f"!{{partitionKeyFromQuery:{missing[0]}}} names no column of "
-                                f"{whose} ({', '.join(columns) or 'none: use partitionKeyFromLambda'})")
+            raise _option_error(
+                decl,
+                "prefix",
+                f"!{{partitionKeyFromQuery:{missing[0]}}} names no column of "
+                f"{whose} ({', '.join(columns) or 'none: use partitionKeyFromLambda'})",
+            )
         _check_lower_case_names(decl, self.buffer_schema)
         self.buffering = options.buffering
         self.buffer = DeliveryBuffer(self.buffering.size, self.buffering.interval)
@@ -152,8 +162,15 @@ class ObjectSink(TransformingDelivery, BufferedDelivery, TransactionalSink):
     def _use_transform(self, decl: SinkDecl, options: SinkOptions, pipeline_name: str, schema: pa.Schema) -> None:
         from flowsql.delivery.transform_config import build_transform
 
-        self.transform = build_transform(decl, options, pipeline_name, schema, self.time_column,
-                                         self.prefix.lambda_keys, records_as_they_are=options.format == "json")
+        self.transform = build_transform(
+            decl,
+            options,
+            pipeline_name,
+            schema,
+            self.time_column,
+            self.prefix.lambda_keys,
+            records_as_they_are=options.format == "json",
+        )
         rows = self.transform.rows
         self.buffer_schema = rows.schema
         self.hidden_columns = rows.hidden
@@ -241,8 +258,7 @@ class ObjectSink(TransformingDelivery, BufferedDelivery, TransactionalSink):
             self.stats.errors += item.records
         return written
 
-    def _store(self, key: str, data: bytes, content_type: str,
-               partition: dict[str, object] | None = None) -> str:
+    def _store(self, key: str, data: bytes, content_type: str, partition: dict[str, object] | None = None) -> str:
         """Write now, or stage until the checkpoint commits; `partition` marks a data object."""
         if not self.staging:
             where = self.destination.write(key, data, content_type)
@@ -283,9 +299,9 @@ class ObjectSink(TransformingDelivery, BufferedDelivery, TransactionalSink):
             hook(key, partition)
 
 
-
-def split_by_time(rows: pa.Table, column: str, patterns: tuple[str, ...],
-                  fallback: datetime) -> list[tuple[datetime, pa.Table]]:
+def split_by_time(
+    rows: pa.Table, column: str, patterns: tuple[str, ...], fallback: datetime
+) -> list[tuple[datetime, pa.Table]]:
     """Rows grouped by how their time renders in the prefix's date patterns, oldest group
     first; rows without a time go with the `fallback` (the oldest time of all)."""
     times = rows.column(column)
@@ -327,8 +343,12 @@ def time_column_of(decl: SinkDecl, chosen: str, schema: pa.Schema) -> str:
         return ""
     if chosen not in schema.names or not pa.types.is_timestamp(schema.field(chosen).type):
         timestamps = [f.name for f in schema if pa.types.is_timestamp(f.type)]
-        raise _option_error(decl, "time_column", f"{chosen!r} is not a timestamp column of the query's result "
-                            f"(timestamp columns: {', '.join(timestamps) or 'none'})")
+        raise _option_error(
+            decl,
+            "time_column",
+            f"{chosen!r} is not a timestamp column of the query's result "
+            f"(timestamp columns: {', '.join(timestamps) or 'none'})",
+        )
     return chosen
 
 
@@ -356,7 +376,9 @@ def _check_lower_case_names(decl: SinkDecl, schema: pa.Schema) -> None:
         if other != name:
             raise ConfigError(
                 f"sink '{decl.name}': columns '{other}' and '{name}' are the same name once lower-cased, as "
-                "Athena and the Parquet output name them; rename one with AS", decl.location)
+                "Athena and the Parquet output name them; rename one with AS",
+                decl.location,
+            )
 
 
 def _prefix(decl: SinkDecl, key: str, text: str, error_prefix: bool) -> Prefix:

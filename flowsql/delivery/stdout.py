@@ -33,8 +33,9 @@ class StdoutSinkOptions(TransformOptions, BufferOptions):
 
 
 class StdoutSink(TransformingDelivery):
-    def __init__(self, decl: SinkDecl, options: StdoutSinkOptions, schema: pa.Schema,
-                 stream: TextIO | None = None) -> None:
+    def __init__(
+        self, decl: SinkDecl, options: StdoutSinkOptions, schema: pa.Schema, stream: TextIO | None = None
+    ) -> None:
         self.name = decl.name
         self.options = options
         self.schema = schema
@@ -61,8 +62,10 @@ class StdoutSink(TransformingDelivery):
             self._widths = [max([len(n), 12, *(len(r[i]) for r in rows)]) for i, n in enumerate(names)]
             out.append("  ".join(n.ljust(w) for n, w in zip(names, self._widths, strict=True)))
             out.append("  ".join("-" * w for w in self._widths))
-        out += ["  ".join(c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(r, self._widths, strict=True))
-                for r in rows]
+        out += [
+            "  ".join(c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(r, self._widths, strict=True))
+            for r in rows
+        ]
         if table.num_rows > _MAX_TABLE_ROWS:
             out.append(f"... {table.num_rows - _MAX_TABLE_ROWS} more rows")
         return "\n".join(out)

@@ -145,8 +145,9 @@ class TransformStage:
         attempts = 0
         while True:
             attempts += 1
-            context = LambdaContext(self.function_name, self.region, ACCOUNT,
-                                    stable_uuid(invocation_id, attempts), self.settings.timeout)
+            context = LambdaContext(
+                self.function_name, self.region, ACCOUNT, stable_uuid(invocation_id, attempts), self.settings.timeout
+            )
             try:
                 # A handler's print() goes to the log (stderr), as on Lambda it goes to CloudWatch Logs:
                 # never into output a stdout sink or a summary writes.
@@ -155,13 +156,23 @@ class TransformStage:
                 answers = check_answer(answer, batch)
                 break
             except Exception as exc:  # noqa: BLE001 - the handler is user code: any exception fails the invocation
-                reason = (f"the answer breaks the response contract: {exc}" if isinstance(exc, ContractError)
-                          else f"the handler raised {type(exc).__name__}: {exc}")
+                reason = (
+                    f"the answer breaks the response contract: {exc}"
+                    if isinstance(exc, ContractError)
+                    else f"the handler raised {type(exc).__name__}: {exc}"
+                )
                 if attempts > self.settings.retries:
-                    log.warning("sink '%s': transformation handler %s failed %d times on %d records (%s); they go "
-                                "to the error output as %s", self.settings.sink, self.settings.spec, attempts,
-                                len(batch), reason, PROCESSING_FAILED,
-                                extra={"event": "transform_failure", "sink": self.settings.sink})
+                    log.warning(
+                        "sink '%s': transformation handler %s failed %d times on %d records (%s); they go "
+                        "to the error output as %s",
+                        self.settings.sink,
+                        self.settings.spec,
+                        attempts,
+                        len(batch),
+                        reason,
+                        PROCESSING_FAILED,
+                        extra={"event": "transform_failure", "sink": self.settings.sink},
+                    )
                     return [], [self._failed(r, reason, attempts) for r in batch], 0
         ok: list[OkRecord] = []
         failed: list[BadRecord] = []
@@ -182,25 +193,43 @@ class TransformStage:
             "invocationId": invocation_id,
             "deliveryStreamArn": self.stream_arn,
             "region": self.region,
-            "records": [{"recordId": r.record_id, "approximateArrivalTimestamp": r.arrival_ms,
-                         "data": base64.b64encode(r.data).decode("ascii")} for r in batch],
+            "records": [
+                {
+                    "recordId": r.record_id,
+                    "approximateArrivalTimestamp": r.arrival_ms,
+                    "data": base64.b64encode(r.data).decode("ascii"),
+                }
+                for r in batch
+            ],
         }
 
     def _failed(self, record: PendingRecord, reason: str, attempts: int) -> BadRecord:
-        return BadRecord(self.settings.sink, PROCESSING_FAILED, f"{self.settings.spec}: {reason}", record.data,
-                         f"recordId {record.record_id}", _when(record.arrival_ms), attempts)
+        return BadRecord(
+            self.settings.sink,
+            PROCESSING_FAILED,
+            f"{self.settings.spec}: {reason}",
+            record.data,
+            f"recordId {record.record_id}",
+            _when(record.arrival_ms),
+            attempts,
+        )
 
     # -- checkpoints -------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
-        return {"handler": self.settings.spec, "output": self.rows.describe(), "records_in": self.records_in,
-                "pending": [[r.record_id, base64.b64encode(r.data).decode("ascii"), r.arrival_ms]
-                            for r in self.pending]}
+        return {
+            "handler": self.settings.spec,
+            "output": self.rows.describe(),
+            "records_in": self.records_in,
+            "pending": [[r.record_id, base64.b64encode(r.data).decode("ascii"), r.arrival_ms] for r in self.pending],
+        }
 
     def restore(self, data: dict[str, Any], now: float) -> None:
         if data.get("output") != self.rows.describe():
             # Rows in the delivery buffer were shaped for the other output; they would not fit.
-            raise UsageError(f"sink '{self.settings.sink}': the checkpoint was written with another transformation "
-                             f"output ({data.get('output')}); run with --reset to start over")
+            raise UsageError(
+                f"sink '{self.settings.sink}': the checkpoint was written with another transformation "
+                f"output ({data.get('output')}); run with --reset to start over"
+            )
         self.records_in = int(data["records_in"])
         self.pending = [PendingRecord(rid, base64.b64decode(text), int(ms)) for rid, text, ms in data["pending"]]
         self.bytes = sum(len(r.data) for r in self.pending)
@@ -208,8 +237,10 @@ class TransformStage:
 
     def describe(self) -> str:
         s = self.settings
-        return (f"{s.where} called as Firehose calls a transformation Lambda; batches of up to {s.size_limit:,} "
-                f"bytes or {s.interval:g} s, {s.retries} retries of a failed invocation; {self.rows.describe()}")
+        return (
+            f"{s.where} called as Firehose calls a transformation Lambda; batches of up to {s.size_limit:,} "
+            f"bytes or {s.interval:g} s, {s.retries} retries of a failed invocation; {self.rows.describe()}"
+        )
 
 
 def check_answer(answer: Any, batch: list[PendingRecord]) -> dict[str, dict[str, Any]]:

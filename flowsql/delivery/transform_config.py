@@ -16,8 +16,15 @@ from flowsql.delivery.transform_rows import TransformedRows
 from flowsql.pipeline.model import Column, SinkDecl
 
 
-def build_transform(decl: SinkDecl, options: TransformOptions, pipeline_name: str, schema: pa.Schema,
-                    time_column: str, lambda_keys: tuple[str, ...], records_as_they_are: bool) -> TransformStage:
+def build_transform(
+    decl: SinkDecl,
+    options: TransformOptions,
+    pipeline_name: str,
+    schema: pa.Schema,
+    time_column: str,
+    lambda_keys: tuple[str, ...],
+    records_as_they_are: bool,
+) -> TransformStage:
     """`records_as_they_are`: without transform_schema, Ok records are delivered as the handler's
     bytes (JSON objects and HTTP endpoints), else read into the query's columns (Parquet)."""
     option = next((o for o in decl.options if o.key.lower() == "transform"), None)
@@ -27,30 +34,45 @@ def build_transform(decl: SinkDecl, options: TransformOptions, pipeline_name: st
     except HandlerError as exc:
         raise _option_error(decl, "transform", str(exc)) from None
     if not 0 < options.transform_buffer_size <= MAX_BUFFER_SIZE:
-        raise _option_error(decl, "transform_buffer_size", f"must be more than 0 and at most {MAX_BUFFER_SIZE:,} "
-                            "bytes (6 MB, Lambda's limit for one invocation's payload)")
+        raise _option_error(
+            decl,
+            "transform_buffer_size",
+            f"must be more than 0 and at most {MAX_BUFFER_SIZE:,} "
+            "bytes (6 MB, Lambda's limit for one invocation's payload)",
+        )
     if not 0 <= options.transform_retries <= 300:
         raise _option_error(decl, "transform_retries", "must be 0 to 300 (Firehose's range for NumberOfRetries)")
     if options.transform_buffer_interval > 900:
         raise _option_error(decl, "transform_buffer_interval", "must be at most 900 s (Firehose's range)")
     settings = TransformSettings(
-        sink=decl.name, pipeline=pipeline_name, spec=options.transform, where=where,
-        size_limit=options.transform_buffer_size, interval=options.transform_buffer_interval,
-        retries=options.transform_retries, timeout=options.transform_timeout, time_column=time_column)
+        sink=decl.name,
+        pipeline=pipeline_name,
+        spec=options.transform,
+        where=where,
+        size_limit=options.transform_buffer_size,
+        interval=options.transform_buffer_interval,
+        retries=options.transform_retries,
+        timeout=options.transform_timeout,
+        time_column=time_column,
+    )
     columns = output_columns(decl, options, schema, records_as_they_are)
     return TransformStage(handler, settings, TransformedRows(decl.name, columns, lambda_keys))
 
 
-def output_columns(decl: SinkDecl, options: TransformOptions, schema: pa.Schema,
-                   records_as_they_are: bool) -> tuple[Column, ...] | None:
+def output_columns(
+    decl: SinkDecl, options: TransformOptions, schema: pa.Schema, records_as_they_are: bool
+) -> tuple[Column, ...] | None:
     """The columns transformed records are read into: `transform_schema` when given; else none
     (records kept as they are) or the query's columns."""
     if options.transform_schema:
         try:
             return _declared(options.transform_schema)
         except duckdb.Error as exc:
-            raise _option_error(decl, "transform_schema", f"must be a column list such as 'id BIGINT, name VARCHAR' "
-                                f"({str(exc).splitlines()[0]})") from None
+            raise _option_error(
+                decl,
+                "transform_schema",
+                f"must be a column list such as 'id BIGINT, name VARCHAR' ({str(exc).splitlines()[0]})",
+            ) from None
     if records_as_they_are:
         return None
     with duckdb.connect() as con:

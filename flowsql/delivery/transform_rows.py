@@ -51,8 +51,11 @@ class TransformedRows:
         data_fields = [pa.field(RAW_DATA, pa.binary())] if self.decoder is None else list(self.decoder.schema)
         self.data_schema = pa.schema(data_fields)
         self.hidden = (ARRIVAL_COLUMN, *(lambda_key_column(k) for k in lambda_keys))
-        self.schema = pa.schema(data_fields + [pa.field(ARRIVAL_COLUMN, pa.timestamp("ms"))]
-                                + [pa.field(lambda_key_column(k), pa.string()) for k in lambda_keys])
+        self.schema = pa.schema(
+            data_fields
+            + [pa.field(ARRIVAL_COLUMN, pa.timestamp("ms"))]
+            + [pa.field(lambda_key_column(k), pa.string()) for k in lambda_keys]
+        )
 
     @property
     def raw(self) -> bool:
@@ -70,8 +73,13 @@ class TransformedRows:
         for record in records:
             missing = [k for k in self.lambda_keys if k not in record.partition_keys]
             if missing:
-                bad.append(self._bad(record, PARTITIONING_FAILED,
-                                     f"the handler returned no partition key {missing[0]!r} (metadata.partitionKeys)"))
+                bad.append(
+                    self._bad(
+                        record,
+                        PARTITIONING_FAILED,
+                        f"the handler returned no partition key {missing[0]!r} (metadata.partitionKeys)",
+                    )
+                )
             else:
                 keyed.append(record)
         if self.decoder is None:
@@ -112,8 +120,9 @@ class TransformedRows:
         table = table.append_column(self.schema.field(ARRIVAL_COLUMN), arrivals)
         for key in self.lambda_keys:
             column = lambda_key_column(key)
-            table = table.append_column(self.schema.field(column),
-                                        pa.array([r.partition_keys[key] for r in records], pa.string()))
+            table = table.append_column(
+                self.schema.field(column), pa.array([r.partition_keys[key] for r in records], pa.string())
+            )
         return table
 
     def _bad(self, record: OkRecord, code: str, message: str) -> BadRecord:

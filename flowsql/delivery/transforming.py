@@ -79,8 +79,10 @@ class TransformingDelivery:
 
     def restore_transform(self, data: dict[str, Any]) -> None:
         if (self.transform is None) != ("transform" not in data):
-            raise UsageError(f"sink '{self.name}': the checkpoint was written "
-                             f"{'without' if self.transform else 'with'} a transformation handler; "
-                             "run with --reset to start over")
+            raise UsageError(
+                f"sink '{self.name}': the checkpoint was written "
+                f"{'without' if self.transform else 'with'} a transformation handler; "
+                "run with --reset to start over"
+            )
         if self.transform is not None:
             self.transform.restore(data["transform"], time.monotonic())

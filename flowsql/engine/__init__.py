@@ -25,9 +25,15 @@ class Engine:
     """Runs a Plan. Outputs for sinks go to `on_output(sink, rows)`; rows a window could not
     take (late, no time) go to `on_reject(operator, rejected)`."""
 
-    def __init__(self, plan: Plan, on_output: OutputHandler, on_reject: RejectHandler,
-                 lateness_us: dict[str, int] | None = None, threads: int | None = None,
-                 state_memory: int | None = None) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        on_output: OutputHandler,
+        on_reject: RejectHandler,
+        lateness_us: dict[str, int] | None = None,
+        threads: int | None = None,
+        state_memory: int | None = None,
+    ) -> None:
         self.plan = plan
         self.on_output = on_output
         self.on_reject = on_reject
@@ -42,7 +48,8 @@ class Engine:
         self.producers: dict[str, list[int]] = {}  # a view's queries (a front end may merge several)
         # Tables (CDC): each keeps its state and runs the reports (EMIT) over it.
         self.tables: dict[str, TableFeed] = {
-            name: table_kind().open(decl, plan.streams[name], self.con) for name, decl in plan.tables.items()}
+            name: table_kind().open(decl, plan.streams[name], self.con) for name, decl in plan.tables.items()
+        }
         for op_plan in plan.operators:
             if op_plan.kind == "report":
                 self.tables[op_plan.input.lower()].add_report(op_plan)

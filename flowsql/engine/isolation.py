@@ -31,8 +31,10 @@ Rejected = tuple[str, str, pa.Table]
 _ROW_ERRORS = (duckdb.DataError, duckdb.InvalidInputException)
 _INTERNAL_NAME = re.compile(r'"?\b__(?:flowsql|kda)_[A-Za-z0-9_]*"?')
 # DuckDB's words around an exception a CREATE FUNCTION function raised (its message names the function).
-_FUNCTION_RAISED = re.compile(r"^Invalid Input Error: Python exception occurred while executing the UDF: "
-                              r"FunctionRaised: ")
+_FUNCTION_RAISED = re.compile(
+    r"^Invalid Input Error: Python exception occurred while executing the UDF: "
+    r"FunctionRaised: "
+)
 
 
 class QueryError(FlowsqlError):
@@ -117,8 +119,9 @@ def run_whole(plan: OperatorPlan, run: Callable[[], T]) -> T:
         raise _unattributed(plan, exc) from exc
 
 
-def _culprits(rows: pa.Table, run: Callable[[pa.Table], object], indices: np.ndarray,
-              failure: duckdb.Error) -> dict[int, str]:
+def _culprits(
+    rows: pa.Table, run: Callable[[pa.Table], object], indices: np.ndarray, failure: duckdb.Error
+) -> dict[int, str]:
     """The rows among `indices` (which fail together, with `failure`) that fail on their own
     or within a failing half; empty when each half runs alone."""
     if indices.size == 1:

@@ -76,8 +76,7 @@ class Operator(Protocol):
 class OperatorFactory(Protocol):
     """Builds a front end's own operator for a planned query (a KDA sliding window, a join)."""
 
-    def make_operator(self, plan: OperatorPlan, con: duckdb.DuckDBPyConnection, lateness_us: int = 0) -> Operator:
-        ...
+    def make_operator(self, plan: OperatorPlan, con: duckdb.DuckDBPyConnection, lateness_us: int = 0) -> Operator: ...
 
 
 class OperatorBase(ABC):
@@ -228,8 +227,10 @@ class WindowOperator(OperatorBase):
         if self.closed_until is not None:
             late = self.spec.late(times, self.closed_until)
             if late.any():
-                note = (f"{self.spec.time_column} is behind the watermark: its windows up to "
-                        f"{_iso(self.closed_until)} were already emitted")
+                note = (
+                    f"{self.spec.time_column} is behind the watermark: its windows up to "
+                    f"{_iso(self.closed_until)} were already emitted"
+                )
                 rejected.append(("late", note, table.filter(pa.array(late))))
                 keep = ~late
                 table, times = table.filter(pa.array(keep)), times[keep]

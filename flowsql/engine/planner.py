@@ -91,8 +91,7 @@ class OperatorPlan:
 class QueryPlanner(Protocol):
     """Plans a front end's query that the standard planner cannot (a stream join's two inputs)."""
 
-    def plan_operator(self, pipeline: Pipeline, decl: QueryDecl, streams: dict[str, StreamInfo]) -> OperatorPlan:
-        ...
+    def plan_operator(self, pipeline: Pipeline, decl: QueryDecl, streams: dict[str, StreamInfo]) -> OperatorPlan: ...
 
 
 @dataclass(frozen=True)
@@ -143,8 +142,9 @@ def plan_pipeline(pipeline: Pipeline, source_schemas: dict[str, pa.Schema], coll
         streams[name.lower()] = StreamInfo(name, source_schemas[name], clocks, delay)
     operators: list[OperatorPlan] = []
     errors: list[PipelineError] = []
-    failed = set(pipeline.unparsed) | {n.lower() for n in (*pipeline.sources, *pipeline.tables)
-                                       if n.lower() not in streams}
+    failed = set(pipeline.unparsed) | {
+        n.lower() for n in (*pipeline.sources, *pipeline.tables) if n.lower() not in streams
+    }
     for decl in _in_file_order(pipeline):
         if collect and (reads_any(decl, failed) or calls_any(decl, failed) or _writes_unparsed_sink(pipeline, decl)):
             failed.add(decl.target.lower())
@@ -160,16 +160,22 @@ def plan_pipeline(pipeline: Pipeline, source_schemas: dict[str, pa.Schema], coll
         operators.append(operator)
     if errors:
         raise PipelineErrors(errors)
-    return Plan(streams, operators, {n.lower(): t for n, t in pipeline.tables.items()},
-                tuple(pipeline.functions.values()))
+    return Plan(
+        streams, operators, {n.lower(): t for n, t in pipeline.tables.items()}, tuple(pipeline.functions.values())
+    )
 
 
 def _plan_one(pipeline: Pipeline, decl: QueryDecl, streams: dict[str, StreamInfo]) -> OperatorPlan:
     if not decl.is_view and decl.target.lower() not in {s.lower() for s in pipeline.sinks}:
         close = difflib.get_close_matches(decl.target, list(pipeline.sinks), n=1)
-        raise _error(pipeline, decl, f"INSERT INTO names no declared sink: '{decl.target}'",
-                     hint=f"did you mean '{close[0]}'?" if close else
-                     "declare it with CREATE SINK " + decl.target + " WITH (...)")
+        raise _error(
+            pipeline,
+            decl,
+            f"INSERT INTO names no declared sink: '{decl.target}'",
+            hint=f"did you mean '{close[0]}'?"
+            if close
+            else "declare it with CREATE SINK " + decl.target + " WITH (...)",
+        )
     front_end = decl if isinstance(decl, FrontEndQuery) else None
     if front_end is not None and front_end.planner is not None:
         operator = front_end.planner.plan_operator(pipeline, decl, streams)
@@ -187,8 +193,14 @@ def _as_errors(pipeline: Pipeline, decl: QueryDecl, error: Exception) -> list[Pi
         return error.errors
     if isinstance(error, PipelineError):
         return [error]
-    return [_error(pipeline, decl, "the query nests too deeply to plan",
-                   hint="split deeply nested expressions into views or simpler expressions")]
+    return [
+        _error(
+            pipeline,
+            decl,
+            "the query nests too deeply to plan",
+            hint="split deeply nested expressions into views or simpler expressions",
+        )
+    ]
 
 
 def _writes_unparsed_sink(pipeline: Pipeline, decl: QueryDecl) -> bool:
@@ -214,8 +226,9 @@ def reads_any(decl: QueryDecl, names: set[str]) -> bool:
     return False
 
 
-def _add_view_stream(pipeline: Pipeline, decl: QueryDecl, operator: OperatorPlan,
-                     streams: dict[str, StreamInfo]) -> None:
+def _add_view_stream(
+    pipeline: Pipeline, decl: QueryDecl, operator: OperatorPlan, streams: dict[str, StreamInfo]
+) -> None:
     """The view's stream; a view several queries fill (a front end's merged stream) keeps the
     clocks all of them carry, and all must give the same columns."""
     inputs = [streams[name.lower()] for name in operator.all_inputs]
@@ -229,9 +242,13 @@ def _add_view_stream(pipeline: Pipeline, decl: QueryDecl, operator: OperatorPlan
     existing = streams.get(decl.target.lower())
     if existing is not None:  # names of sources and views never clash: a second query into this view
         if existing.schema != operator.output_schema:
-            raise _error(pipeline, decl, f"two queries fill '{decl.target}' with different columns: "
-                         f"{existing.schema.to_string(show_schema_metadata=False)} and "
-                         f"{operator.output_schema.to_string(show_schema_metadata=False)}")
+            raise _error(
+                pipeline,
+                decl,
+                f"two queries fill '{decl.target}' with different columns: "
+                f"{existing.schema.to_string(show_schema_metadata=False)} and "
+                f"{operator.output_schema.to_string(show_schema_metadata=False)}",
+            )
         clocks = {c: k for c, k in existing.clocks.items() if clocks.get(c) == k}
         delay = max(delay, existing.watermark_delay_us)
     streams[decl.target.lower()] = StreamInfo(decl.target, operator.output_schema, clocks, delay)
@@ -250,13 +267,20 @@ def _kept_clocks(stream: StreamInfo, schema: pa.Schema) -> dict[str, str]:
 def _plan_query(pipeline: Pipeline, decl: QueryDecl, streams: dict[str, StreamInfo]) -> OperatorPlan:
     query = decl.query.copy()
     window_nodes = [t for t in query.find_all(exp.Table) if window_call(t) is not None]
-    stream_refs = [t for t in query.find_all(exp.Table)
-                   if window_call(t) is None and t.name.lower() in streams and not t.args.get("db")]
+    stream_refs = [
+        t
+        for t in query.find_all(exp.Table)
+        if window_call(t) is None and t.name.lower() in streams and not t.args.get("db")
+    ]
     if len(window_nodes) + len(stream_refs) == 0:
         raise _no_stream_error(pipeline, decl, query, streams)
     if len(window_nodes) + len(stream_refs) > 1:
-        raise _error(pipeline, decl, "a query reads one stream; joins between streams are not supported",
-                     node=(window_nodes + stream_refs)[1])
+        raise _error(
+            pipeline,
+            decl,
+            "a query reads one stream; joins between streams are not supported",
+            node=(window_nodes + stream_refs)[1],
+        )
     window: WindowSpec | None = None
     if window_nodes:
         node = window_nodes[0]
@@ -266,8 +290,9 @@ def _plan_query(pipeline: Pipeline, decl: QueryDecl, streams: dict[str, StreamIn
         node = stream_refs[0]
         input_name = node.name
         alias = node.alias or node.name
-    replacement = exp.Table(this=exp.to_identifier(INPUT_PLACEHOLDER),
-                            alias=exp.TableAlias(this=exp.to_identifier(alias)))
+    replacement = exp.Table(
+        this=exp.to_identifier(INPUT_PLACEHOLDER), alias=exp.TableAlias(this=exp.to_identifier(alias))
+    )
     node.replace(replacement)
     template = query.sql(_DIALECT)
     stream = streams[input_name.lower()]
@@ -285,14 +310,21 @@ def _plan_query(pipeline: Pipeline, decl: QueryDecl, streams: dict[str, StreamIn
         operator.prefilter = _row_filter(query, alias)
     operator.output_schema = _output_schema(pipeline, decl, operator, stream.schema)
     if window is not None:
-        operator.preaggregate = plan_preaggregation(query, INPUT_PLACEHOLDER, window, stream.schema,
-                                                    operator.prefilter is not None, operator.output_schema,
-                                                    tuple(pipeline.functions.values()))
+        operator.preaggregate = plan_preaggregation(
+            query,
+            INPUT_PLACEHOLDER,
+            window,
+            stream.schema,
+            operator.prefilter is not None,
+            operator.output_schema,
+            tuple(pipeline.functions.values()),
+        )
     return operator
 
 
-def _no_stream_error(pipeline: Pipeline, decl: QueryDecl, query: exp.Query,
-                     streams: dict[str, StreamInfo]) -> PipelineError:
+def _no_stream_error(
+    pipeline: Pipeline, decl: QueryDecl, query: exp.Query, streams: dict[str, StreamInfo]
+) -> PipelineError:
     """A query reading nothing flowsql knows: name the table or function it does read, and the
     closest stream or window function."""
     known = ", ".join(s.name for s in streams.values())
@@ -301,12 +333,14 @@ def _no_stream_error(pipeline: Pipeline, decl: QueryDecl, query: exp.Query,
             name = str(table.this.this)
             close = difflib.get_close_matches(name.upper(), list(WINDOW_FUNCTIONS), n=1, cutoff=0.5)
             hint = f"did you mean {close[0]}?" if close else "window functions: TUMBLE, HOP, SESSION"
-            return _error(pipeline, decl, f"unknown window function (table function) '{name}'",
-                          node=table.this, hint=hint)
+            return _error(
+                pipeline, decl, f"unknown window function (table function) '{name}'", node=table.this, hint=hint
+            )
         if table.name and not table.args.get("db"):
             names = [s.name for s in streams.values()]
-            close = difflib.get_close_matches(table.name, names, n=1) or \
-                difflib.get_close_matches(table.name.lower(), [n.lower() for n in names], n=1)
+            close = difflib.get_close_matches(table.name, names, n=1) or difflib.get_close_matches(
+                table.name.lower(), [n.lower() for n in names], n=1
+            )
             hint = f"did you mean '{close[0]}'?" if close else f"known streams: {known}"
             return _error(pipeline, decl, f"'{table.name}' is no source, table or view", node=table, hint=hint)
     return _error(pipeline, decl, "the query reads no source or view", hint=f"known streams: {known}")
@@ -315,17 +349,29 @@ def _no_stream_error(pipeline: Pipeline, decl: QueryDecl, query: exp.Query,
 def _check_report(pipeline: Pipeline, decl: QueryDecl, table: TableDecl | None, window: WindowSpec | None) -> None:
     """A query over a CDC table's current state is an INSERT with EMIT, and EMIT needs such a query."""
     if table is None or window is not None:
-        raise _error(pipeline, decl, "EMIT applies to a query over a CDC table (CREATE TABLE ... PRIMARY KEY)",
-                     hint="windowed queries emit each window once when it closes; drop the EMIT clause")
+        raise _error(
+            pipeline,
+            decl,
+            "EMIT applies to a query over a CDC table (CREATE TABLE ... PRIMARY KEY)",
+            hint="windowed queries emit each window once when it closes; drop the EMIT clause",
+        )
     if decl.is_view:
-        raise _error(pipeline, decl, f"a view cannot read the current state of table '{table.name}'",
-                     hint=f"report on it with INSERT INTO sink SELECT ... FROM {table.name} ... EMIT CHANGES, "
-                          f"or window its change events with TUMBLE({table.name}, change_time, ...)")
+        raise _error(
+            pipeline,
+            decl,
+            f"a view cannot read the current state of table '{table.name}'",
+            hint=f"report on it with INSERT INTO sink SELECT ... FROM {table.name} ... EMIT CHANGES, "
+            f"or window its change events with TUMBLE({table.name}, change_time, ...)",
+        )
     if decl.emit is None:
-        raise _error(pipeline, decl, f"a query over table '{table.name}' needs an EMIT clause",
-                     hint="end it with EMIT EVERY INTERVAL '5' MINUTE (a full snapshot each interval) or "
-                          f"EMIT CHANGES (the groups that changed); or window its change events with "
-                          f"TUMBLE({table.name}, change_time, INTERVAL '1' MINUTE)")
+        raise _error(
+            pipeline,
+            decl,
+            f"a query over table '{table.name}' needs an EMIT clause",
+            hint="end it with EMIT EVERY INTERVAL '5' MINUTE (a full snapshot each interval) or "
+            f"EMIT CHANGES (the groups that changed); or window its change events with "
+            f"TUMBLE({table.name}, change_time, INTERVAL '1' MINUTE)",
+        )
 
 
 def _row_filter(query: exp.Query, alias: str) -> str | None:
@@ -350,8 +396,9 @@ def window_call(table: exp.Table) -> exp.Anonymous | None:
     return None
 
 
-def _window_spec(pipeline: Pipeline, decl: QueryDecl, node: exp.Table, streams: dict[str, StreamInfo],
-                 query: exp.Query) -> tuple[str, WindowSpec]:
+def _window_spec(
+    pipeline: Pipeline, decl: QueryDecl, node: exp.Table, streams: dict[str, StreamInfo], query: exp.Query
+) -> tuple[str, WindowSpec]:
     call = window_call(node)
     assert call is not None
     kind = str(call.this).upper()
@@ -362,23 +409,34 @@ def _window_spec(pipeline: Pipeline, decl: QueryDecl, node: exp.Table, streams: 
         "HOP": "HOP(stream, time_column, INTERVAL '10 seconds' (slide), INTERVAL '1 minute' (size))",
         "SESSION": "SESSION(stream, time_column, INTERVAL '30 seconds' (gap))",
     }[kind]
-    if (len(args) != WINDOW_FUNCTIONS[kind] or not isinstance(args[0], exp.Column)
-            or not isinstance(args[1], exp.Column)):
-        raise _error(pipeline, decl, f"{kind} takes {WINDOW_FUNCTIONS[kind]} arguments", node=call,
-                     hint=f"write {usage}")
+    if (
+        len(args) != WINDOW_FUNCTIONS[kind]
+        or not isinstance(args[0], exp.Column)
+        or not isinstance(args[1], exp.Column)
+    ):
+        raise _error(
+            pipeline, decl, f"{kind} takes {WINDOW_FUNCTIONS[kind]} arguments", node=call, hint=f"write {usage}"
+        )
     stream_name, time_column = args[0].name, args[1].name
     stream = streams.get(stream_name.lower())
     if stream is not None:
         time_column = next((n for n in stream.schema.names if n.lower() == time_column.lower()), time_column)
     if stream is None:
-        raise _error(pipeline, decl, f"{kind} reads '{stream_name}', which is no source or view", node=args[0],
-                     hint="known streams: " + ", ".join(s.name for s in streams.values()))
+        raise _error(
+            pipeline,
+            decl,
+            f"{kind} reads '{stream_name}', which is no source or view",
+            node=args[0],
+            hint="known streams: " + ", ".join(s.name for s in streams.values()),
+        )
     clock = stream.clocks.get(time_column.lower())
     if clock is None:
         hint: str | None
         if time_column.lower() in {n.lower() for n in stream.schema.names}:
-            hint = (f"declare WATERMARK FOR {time_column} AS {time_column} - INTERVAL '5 seconds' on the source, "
-                    f"or window on {ARRIVAL_TIME}")
+            hint = (
+                f"declare WATERMARK FOR {time_column} AS {time_column} - INTERVAL '5 seconds' on the source, "
+                f"or window on {ARRIVAL_TIME}"
+            )
             message = f"'{time_column}' of '{stream.name}' has no watermark, so windows on it would never close"
         else:
             hint = "time columns of this stream: " + ", ".join(stream.clocks) if stream.clocks else None
@@ -403,8 +461,13 @@ def _window_spec(pipeline: Pipeline, decl: QueryDecl, node: exp.Table, streams: 
     if kind == "HOP":
         slide, size = intervals
         if slide > size:
-            raise _error(pipeline, decl, "HOP's slide is longer than its size: rows would fall between windows",
-                         node=call, hint=f"write {usage}")
+            raise _error(
+                pipeline,
+                decl,
+                "HOP's slide is longer than its size: rows would fall between windows",
+                node=call,
+                hint=f"write {usage}",
+            )
         return name, WindowSpec("hop", time_column, size_us=size, slide_us=slide)
     return name, WindowSpec("session", time_column, gap_us=intervals[0], keys=_group_keys(query))
 
@@ -424,13 +487,18 @@ def _group_keys(query: exp.Query) -> tuple[str, ...]:
     for item in group.expressions:
         if isinstance(item, exp.Literal) and item.is_int:
             keys.append(select.expressions[int(item.this) - 1].unalias())
-        elif isinstance(item, exp.Column) and not item.table and item.name.lower() in outputs \
-                and item.name.lower() not in WINDOW_COLUMNS:
+        elif (
+            isinstance(item, exp.Column)
+            and not item.table
+            and item.name.lower() in outputs
+            and item.name.lower() not in WINDOW_COLUMNS
+        ):
             keys.append(outputs[item.name.lower()])
         else:
             keys.append(item)
-    return tuple(k.sql(_DIALECT) for k in keys
-                 if not any(c.name.lower() in WINDOW_COLUMNS for c in k.find_all(exp.Column)))
+    return tuple(
+        k.sql(_DIALECT) for k in keys if not any(c.name.lower() in WINDOW_COLUMNS for c in k.find_all(exp.Column))
+    )
 
 
 def _has_aggregate(node: exp.Expression) -> bool:
@@ -449,9 +517,13 @@ def _check_window_grouping(pipeline: Pipeline, decl: QueryDecl, query: exp.Query
         grouped += list(group.expressions)
     names = {c.name.lower() for g in grouped for c in g.find_all(exp.Column)}
     if not names & set(WINDOW_COLUMNS):
-        raise _error(pipeline, decl, "a window aggregate must group by window_start or window_end",
-                     hint="add window_start, window_end to the SELECT list and GROUP BY ALL, "
-                          "so that each window gives its own rows")
+        raise _error(
+            pipeline,
+            decl,
+            "a window aggregate must group by window_start or window_end",
+            hint="add window_start, window_end to the SELECT list and GROUP BY ALL, "
+            "so that each window gives its own rows",
+        )
 
 
 def _output_schema(pipeline: Pipeline, decl: QueryDecl, operator: OperatorPlan, input_schema: pa.Schema) -> pa.Schema:
@@ -468,7 +540,13 @@ def _output_schema(pipeline: Pipeline, decl: QueryDecl, operator: OperatorPlan, 
         raise duckdb_error(pipeline, decl, exc) from None
 
 
-def _error(pipeline: Pipeline, decl: QueryDecl, message: str, node: exp.Expression | None = None,
-           hint: str | None = None, location: Location | None = None) -> PipelineError:
+def _error(
+    pipeline: Pipeline,
+    decl: QueryDecl,
+    message: str,
+    node: exp.Expression | None = None,
+    hint: str | None = None,
+    location: Location | None = None,
+) -> PipelineError:
     location = location or node_location(pipeline, node) or decl.location
     return PipelineError(message, location, pipeline.line(location.line), hint)

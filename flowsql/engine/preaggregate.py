@@ -48,9 +48,15 @@ class PreAggregation:
         return replace(spec, time_column=PANE_COLUMN)
 
 
-def plan_preaggregation(query: exp.Expr, placeholder: str, spec: WindowSpec, input_schema: pa.Schema,
-                        has_row_filter: bool, output_schema: pa.Schema,
-                        functions: tuple[UserFunction, ...] = ()) -> PreAggregation | None:
+def plan_preaggregation(
+    query: exp.Expr,
+    placeholder: str,
+    spec: WindowSpec,
+    input_schema: pa.Schema,
+    has_row_filter: bool,
+    output_schema: pa.Schema,
+    functions: tuple[UserFunction, ...] = (),
+) -> PreAggregation | None:
     """The pre-aggregation of a planned window query (its input already replaced by
     `placeholder`), or None when its aggregates do not all decompose."""
     if spec.kind not in ("tumble", "hop") or not isinstance(query, exp.Select):
@@ -102,8 +108,9 @@ def plan_preaggregation(query: exp.Expr, placeholder: str, spec: WindowSpec, inp
 @functools.cache
 def _duckdb_aggregates() -> frozenset[str]:
     with duckdb.connect() as con:
-        rows = con.execute("SELECT DISTINCT function_name FROM duckdb_functions() "
-                           "WHERE function_type = 'aggregate'").fetchall()
+        rows = con.execute(
+            "SELECT DISTINCT function_name FROM duckdb_functions() WHERE function_type = 'aggregate'"
+        ).fetchall()
     return frozenset(name.lower() for (name,) in rows)
 
 
@@ -157,8 +164,7 @@ def _add_keys(aggregate: exp.AggFunc, input_names: dict[str, str], keys: dict[st
             keys[name] = input_names[name]
 
 
-def _fold(aggregate: exp.AggFunc, row_filter: exp.Expression | None, name: str,
-          partials: list[str]) -> exp.Expression:
+def _fold(aggregate: exp.AggFunc, row_filter: exp.Expression | None, name: str, partials: list[str]) -> exp.Expression:
     """Add the partials of one aggregate; return the expression that merges them."""
     argument = aggregate.this
     argument_sql = "*" if argument is None or isinstance(argument, exp.Star) else argument.sql(_DIALECT)
@@ -186,8 +192,14 @@ def _escape(name: str) -> str:
     return name.replace('"', '""')
 
 
-def _same_output(plan: PreAggregation, spec: WindowSpec, input_schema: pa.Schema, placeholder: str,
-                 output_schema: pa.Schema, functions: tuple[UserFunction, ...]) -> bool:
+def _same_output(
+    plan: PreAggregation,
+    spec: WindowSpec,
+    input_schema: pa.Schema,
+    placeholder: str,
+    output_schema: pa.Schema,
+    functions: tuple[UserFunction, ...],
+) -> bool:
     """The rewritten query must give the very columns and types of the query as written; when
     DuckDB types a merge differently (decimal averages, say), raw rows are kept instead."""
     try:

@@ -39,8 +39,9 @@ def duckdb_error(pipeline: Pipeline, decl: QueryDecl, error: Exception) -> Pipel
         if token is None:
             token = find_token(pipeline, decl, next(n for n in name if n))
     location = token or decl.location
-    return PipelineError(_INTERNAL.sub("<input>", message), location, pipeline.line(location.line),
-                         "; ".join(hints) or None)
+    return PipelineError(
+        _INTERNAL.sub("<input>", message), location, pipeline.line(location.line), "; ".join(hints) or None
+    )
 
 
 def _duckdb_hints(lines: list[str]) -> list[str]:
@@ -65,7 +66,7 @@ def _underlined(lines: list[str]) -> str | None:
         carets = re.search(r"\^+", lines[index + 1])
         if match and carets:
             start = carets.start() - len(match.group(0))
-            return line[len(match.group(0)):][max(start, 0): start + len(carets.group(0))] or None
+            return line[len(match.group(0)) :][max(start, 0) : start + len(carets.group(0))] or None
     return None
 
 
@@ -88,8 +89,10 @@ def _function_names(kind: str) -> list[str]:
     kinds = {"scalar": ("scalar", "macro"), "aggregate": ("aggregate",), "table": ("table", "table_macro")}[kind]
     placeholders = ", ".join("?" for _ in kinds)
     with duckdb.connect() as con:
-        rows = con.execute(f"SELECT DISTINCT function_name FROM duckdb_functions() "
-                           f"WHERE function_type IN ({placeholders}) ORDER BY 1", list(kinds)).fetchall()
+        rows = con.execute(
+            f"SELECT DISTINCT function_name FROM duckdb_functions() WHERE function_type IN ({placeholders}) ORDER BY 1",
+            list(kinds),
+        ).fetchall()
     common = [r[0] for r in rows if not r[0].startswith("__") and r[0].isidentifier()]
     return common
 

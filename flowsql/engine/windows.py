@@ -79,14 +79,18 @@ def _hop_copies(spec: WindowSpec, relation: str, time_us: str, after: int | None
     slide, size = spec.slide_us, spec.size_us
     base = f"({time_us} // {slide}) * {slide}"
     if after is None and until is None:
-        return (f"SELECT * EXCLUDE (__i), {base} - __i * {slide} AS __ws "
-                f"FROM {relation} CROSS JOIN range({copies}) AS __w(__i)")
+        return (
+            f"SELECT * EXCLUDE (__i), {base} - __i * {slide} AS __ws "
+            f"FROM {relation} CROSS JOIN range({copies}) AS __w(__i)"
+        )
     # Window __i ends at base - __i * slide + size. The bounds may take one copy too many (the
     # outer filter drops it), never one too few.
     low = "0" if until is None else f"greatest(0, ({base} + {size} - {until}) // {slide})"
     high = str(copies) if after is None else f"least({copies}, ({base} + {size} - {after}) // {slide} + 1)"
-    return (f"SELECT * EXCLUDE (__i), {base} - __i * {slide} AS __ws "
-            f"FROM (SELECT *, unnest(range({low}, {high})) AS __i FROM {relation})")
+    return (
+        f"SELECT * EXCLUDE (__i), {base} - __i * {slide} AS __ws "
+        f"FROM (SELECT *, unnest(range({low}, {high})) AS __i FROM {relation})"
+    )
 
 
 def session_bounds_sql(spec: WindowSpec, relation: str) -> str:
@@ -107,8 +111,7 @@ def session_bounds_sql(spec: WindowSpec, relation: str) -> str:
     )
     group = f"PARTITION BY {', '.join([*spec.keys, '__sid'])}"
     return (
-        f"SELECT *, min(__t) OVER ({group}) AS __ws, max(__t) OVER ({group}) + {spec.gap_us} AS __we "
-        f"FROM ({numbered})"
+        f"SELECT *, min(__t) OVER ({group}) AS __ws, max(__t) OVER ({group}) + {spec.gap_us} AS __we FROM ({numbered})"
     )
 
 

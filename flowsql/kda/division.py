@@ -8,8 +8,23 @@ from sqlglot import exp
 
 from flowsql.pipeline.model import Column
 
-_INTEGER_TYPES = {"TINYINT", "SMALLINT", "INT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
-                  "UBIGINT", "INT2", "INT4", "INT8", "SHORT", "LONG"}
+_INTEGER_TYPES = {
+    "TINYINT",
+    "SMALLINT",
+    "INT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "INT2",
+    "INT4",
+    "INT8",
+    "SHORT",
+    "LONG",
+}
 _INTEGER_CALLS = {"TSDIFF", "UNIX_TIMESTAMP", "CHAR_LENGTH", "CHARACTER_LENGTH", "EPOCH_MS"}
 
 

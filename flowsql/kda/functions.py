@@ -12,8 +12,13 @@ from flowsql.javadate import UnsupportedPattern, java_to_strftime
 from flowsql.kda.call_error import FunctionError
 from flowsql.kda.log_parse import fixed_column_log_parse, sys_log_parse, variable_column_log_parse
 
-TIME_UNITS = {"MILLISECOND": 1_000, "SECOND": 1_000_000, "MINUTE": 60_000_000, "HOUR": 3_600_000_000,
-              "DAY": 86_400_000_000}
+TIME_UNITS = {
+    "MILLISECOND": 1_000,
+    "SECOND": 1_000_000,
+    "MINUTE": 60_000_000,
+    "HOUR": 3_600_000_000,
+    "DAY": 86_400_000_000,
+}
 _CALENDAR_UNITS = {"WEEK", "MONTH", "QUARTER", "YEAR"}
 
 
@@ -43,8 +48,12 @@ def _rewrite_node(node: exp.Expr) -> exp.Expr:
     unit = floor_unit(node)
     if unit is not None:
         return _floor_or_ceil(node, unit)
-    if isinstance(node, exp.Column) and not node.table and node.name.upper() == "CURRENT_ROW_TIMESTAMP" \
-            and not node.this.quoted:
+    if (
+        isinstance(node, exp.Column)
+        and not node.table
+        and node.name.upper() == "CURRENT_ROW_TIMESTAMP"
+        and not node.this.quoted
+    ):
         return _sql("CAST(timezone('UTC', now()) AS TIMESTAMP)")
     if isinstance(node, exp.SimilarTo):
         return _similar_to(node)
@@ -84,7 +93,8 @@ def interval_us(node: exp.Expr) -> int | None:
 def step_bucket(time: exp.Expression, size_us: int) -> exp.Expression:
     """The start of the `size_us` bucket (aligned to the epoch) that `time` falls in."""
     return _sql(f"make_timestamp((epoch_us(CAST(__t AS TIMESTAMP)) // {size_us}) * {size_us})").transform(
-        lambda n: time.copy() if isinstance(n, exp.Column) and n.name == "__t" else n)
+        lambda n: time.copy() if isinstance(n, exp.Column) and n.name == "__t" else n
+    )
 
 
 def _step(node: exp.Anonymous, args: list[exp.Expression]) -> exp.Expression:
@@ -98,8 +108,10 @@ def _step(node: exp.Anonymous, args: list[exp.Expression]) -> exp.Expression:
     if isinstance(args[1], exp.Interval):
         raise FunctionError("STEP takes a fixed interval (MILLISECOND to DAY)", node)
     # STEP(23 BY 5) = 20: round down to a multiple, on numbers.
-    return exp.Mul(this=exp.Paren(this=exp.Anonymous(this="FLOOR", expressions=[
-        exp.Div(this=args[0], expression=args[1])])), expression=args[1].copy())
+    return exp.Mul(
+        this=exp.Paren(this=exp.Anonymous(this="FLOOR", expressions=[exp.Div(this=args[0], expression=args[1])])),
+        expression=args[1].copy(),
+    )
 
 
 def _floor_or_ceil(node: exp.Expr, unit: str) -> exp.Expr:
@@ -109,8 +121,9 @@ def _floor_or_ceil(node: exp.Expr, unit: str) -> exp.Expr:
         return truncated
     one = exp.Interval(this=exp.Literal.string("1"), unit=exp.Var(this=unit))
     later = exp.Add(this=truncated.copy(), expression=one)
-    return exp.Case(ifs=[exp.If(this=exp.EQ(this=truncated.copy(), expression=value.copy()), true=truncated)],
-                    default=later)
+    return exp.Case(
+        ifs=[exp.If(this=exp.EQ(this=truncated.copy(), expression=value.copy()), true=truncated)], default=later
+    )
 
 
 def _similar_to(node: exp.SimilarTo) -> exp.Expression:
@@ -169,8 +182,12 @@ def capture_groups(pattern: str) -> int:
             in_class = char != "]"
         elif char == "[":
             in_class = True
-        elif (char == "(" and not pattern.startswith("(?", index)
-              or pattern.startswith("(?<", index) and not pattern.startswith(("(?<=", "(?<!"), index)):
+        elif (
+            char == "("
+            and not pattern.startswith("(?", index)
+            or pattern.startswith("(?<", index)
+            and not pattern.startswith(("(?<=", "(?<!"), index)
+        ):
             count += 1
         index += 1
     return count
@@ -195,8 +212,14 @@ def _log_parse(lazy: bool) -> Callable[[exp.Anonymous, list[exp.Expression]], ex
         literal = exp.Literal.string(pattern)
         names = exp.Array(expressions=[exp.Literal.string(f"COLUMN{i}") for i in range(1, groups + 1)])
         # KDA: a string the pattern does not match gives NULL, not empty columns.
-        return exp.Case(ifs=[exp.If(this=_call("regexp_full_match", args[0].copy(), literal.copy()),
-                                    true=_call("regexp_extract", args[0], literal, names))])
+        return exp.Case(
+            ifs=[
+                exp.If(
+                    this=_call("regexp_full_match", args[0].copy(), literal.copy()),
+                    true=_call("regexp_extract", args[0], literal, names),
+                )
+            ]
+        )
 
     return rewrite
 
@@ -227,8 +250,10 @@ def w3c_pattern(log_format: str) -> str:
             out.append('([^"]*)')
         elif spec.endswith("t"):
             # %t is the bracketed time, brackets kept; written as [%t], the time inside them.
-            inside = (log_format[match.start() - 1 : match.start()] == "["
-                      and log_format[match.end() : match.end() + 1] == "]")
+            inside = (
+                log_format[match.start() - 1 : match.start()] == "["
+                and log_format[match.end() : match.end() + 1] == "]"
+            )
             out.append(r"([^\]]*)" if inside else r"(\[[^\]]*\])")
         else:
             out.append("(.*)" if only_field else r"(\S+)")

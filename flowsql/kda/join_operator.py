@@ -33,15 +33,18 @@ _PREFIXES = ("l:", "r:")
 
 def tagged_empty(schema: pa.Schema) -> pa.Table:
     """No rows of a side, with the columns the operator adds to each kept row."""
-    return _with_tags(schema.empty_table(), np.empty(0, np.int64), np.empty(0, np.int64),
-                      np.empty(0, np.int64), np.empty(0, bool))
+    return _with_tags(
+        schema.empty_table(), np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, bool)
+    )
 
 
 def _with_tags(table: pa.Table, ids: np.ndarray, us: np.ndarray, out_us: np.ndarray, matched: np.ndarray) -> pa.Table:
-    return (table.append_column(ID, pa.array(ids, pa.int64()))
-            .append_column(US, pa.array(us, pa.int64()))
-            .append_column(TIME, pa.array(out_us, pa.int64()).cast(pa.timestamp("us")))
-            .append_column(MATCHED, pa.array(matched, pa.bool_())))
+    return (
+        table.append_column(ID, pa.array(ids, pa.int64()))
+        .append_column(US, pa.array(us, pa.int64()))
+        .append_column(TIME, pa.array(out_us, pa.int64()).cast(pa.timestamp("us")))
+        .append_column(MATCHED, pa.array(matched, pa.bool_()))
+    )
 
 
 class StreamJoinOperator(OperatorBase):
@@ -83,8 +86,7 @@ class StreamJoinOperator(OperatorBase):
         us = times_us(table, self.spec.rowtime)
         ids = np.arange(self.next_id, self.next_id + table.num_rows, dtype=np.int64)
         self.next_id += table.num_rows
-        new = _with_tags(table.select(self.spec.input_schemas[side].names), ids, us, us,
-                         np.zeros(table.num_rows, bool))
+        new = _with_tags(table.select(self.spec.input_schemas[side].names), ids, us, us, np.zeros(table.num_rows, bool))
         paired = run_isolated(self.plan, new, lambda rows: self._run(self.pairs_sql, self._beside(side, rows)))
         new, result = paired.good, paired.result
         if result.num_rows:
@@ -124,8 +126,9 @@ class StreamJoinOperator(OperatorBase):
                 finished = finished.filter(pc.invert(finished.column(MATCHED)))
                 if finished.num_rows:
                     at = finished.column(US).to_numpy() + reach
-                    finished = finished.set_column(finished.schema.get_field_index(TIME), TIME,
-                                                   pa.array(at, pa.int64()).cast(pa.timestamp("us")))
+                    finished = finished.set_column(
+                        finished.schema.get_field_index(TIME), TIME, pa.array(at, pa.int64()).cast(pa.timestamp("us"))
+                    )
                     alone = run_isolated(self.plan, finished, partial(self._unmatched, side))
                     self.pending_rejects += _untagged(alone.rejected)
                     outputs.append(alone.result)

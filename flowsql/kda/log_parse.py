@@ -19,7 +19,9 @@ _TIME_TYPES = ("DATE", "TIME", "TIMESTAMP")
 _SCALAR_TYPE = re.compile(r"[A-Za-z]\w*(?:\s+[A-Za-z]\w*)*\s*(?:\(\s*\d+\s*(?:,\s*\d+\s*)?\))?")
 _DESCRIPTION = re.compile(
     r"""^\s*("(?:[^"]|"")+"|[A-Za-z_][\w$]*)\s+TYPE\s+(.+?)\s*('(?:[^']|'')*')?\s*(NOT\s+NULL)?"""
-    r"""\s*(?:START\s+(\d+)(?:\s+FOR\s+(\d+))?)?\s*$""", re.IGNORECASE | re.DOTALL)
+    r"""\s*(?:START\s+(\d+)(?:\s+FOR\s+(\d+))?)?\s*$""",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 @dataclass(frozen=True)
@@ -88,16 +90,24 @@ def parse_columns(spec: str, node: exp.Expression, fixed: bool) -> list[LogColum
         if fmt is not None:
             if not sql_type.upper().startswith(_TIME_TYPES):
                 raise FunctionError(
-                    f"{name}: a format string belongs to a DATE, TIME or TIMESTAMP column ({ident})", node)
+                    f"{name}: a format string belongs to a DATE, TIME or TIMESTAMP column ({ident})", node
+                )
             try:
                 time_format = java_to_strftime(fmt[1:-1].replace("''", "'"), parsing=True)
             except UnsupportedPattern as exc:
                 raise FunctionError(f"{name}: {exc}", node) from None
         if any(c.name.lower() == column_name.lower() for c in columns):
             raise FunctionError(f"{name}: the column {column_name} is listed twice", node)
-        columns.append(LogColumn(column_name, sql_type, time_format, not_null is not None,
-                                 int(start) if start is not None else None,
-                                 int(length) if length is not None else None))
+        columns.append(
+            LogColumn(
+                column_name,
+                sql_type,
+                time_format,
+                not_null is not None,
+                int(start) if start is not None else None,
+                int(length) if length is not None else None,
+            )
+        )
     return columns
 
 
@@ -117,8 +127,9 @@ def _typed(value: str, column: LogColumn) -> str:
 
 def _row(columns: list[LogColumn], values: list[str]) -> str:
     """A struct of the columns; NULL as a whole when a NOT NULL column has no value."""
-    fields = ", ".join(f"{exp.to_identifier(c.name, quoted=True).sql('duckdb')} := {v}"
-                       for c, v in zip(columns, values, strict=True))
+    fields = ", ".join(
+        f"{exp.to_identifier(c.name, quoted=True).sql('duckdb')} := {v}" for c, v in zip(columns, values, strict=True)
+    )
     row = f"struct_pack({fields})"
     required = [f"({v}) IS NULL" for c, v in zip(columns, values, strict=True) if c.not_null]
     return f"CASE WHEN {' OR '.join(required)} THEN NULL ELSE {row} END" if required else row
@@ -133,10 +144,18 @@ def _string_argument(node: exp.Expression, arg: exp.Expression, what: str) -> st
     """A quoted literal, or KDA's Unicode literal U&'\\0009' (read by sqlglot as `U & '...'`)."""
     if isinstance(arg, exp.Literal) and arg.is_string:
         return arg.this
-    if isinstance(arg, exp.BitwiseAnd) and isinstance(arg.this, exp.Column) and arg.this.name.upper() == "U" \
-            and isinstance(arg.expression, exp.Literal) and arg.expression.is_string:
-        return re.sub(r"\\(\\)|\\\+([0-9A-Fa-f]{6})|\\([0-9A-Fa-f]{4})",
-                      lambda m: m.group(1) or chr(int(m.group(2) or m.group(3), 16)), arg.expression.this)
+    if (
+        isinstance(arg, exp.BitwiseAnd)
+        and isinstance(arg.this, exp.Column)
+        and arg.this.name.upper() == "U"
+        and isinstance(arg.expression, exp.Literal)
+        and arg.expression.is_string
+    ):
+        return re.sub(
+            r"\\(\\)|\\\+([0-9A-Fa-f]{6})|\\([0-9A-Fa-f]{4})",
+            lambda m: m.group(1) or chr(int(m.group(2) or m.group(3), 16)),
+            arg.expression.this,
+        )
     raise FunctionError(f"VARIABLE_COLUMN_LOG_PARSE: the {what} must be a quoted literal", node)
 
 
@@ -172,8 +191,9 @@ def variable_column_log_parse(node: exp.Anonymous, args: list[exp.Expression]) -
     elif isinstance(spec, exp.Literal):
         columns = parse_columns(spec.this, node, fixed=False)
     else:
-        raise FunctionError("VARIABLE_COLUMN_LOG_PARSE's columns are a number or a quoted list of "
-                            "'name TYPE type, ...'", node)
+        raise FunctionError(
+            "VARIABLE_COLUMN_LOG_PARSE's columns are a number or a quoted list of 'name TYPE type, ...'", node
+        )
     delimiter = _string_argument(node, args[2], "delimiter")
     escape = _string_argument(node, args[3], "escape string") if len(args) == 5 else ""
     quote = _string_argument(node, args[4], "quote string") if len(args) == 5 else ""
@@ -195,8 +215,10 @@ def variable_column_log_parse(node: exp.Anonymous, args: list[exp.Expression]) -
     readable = f"regexp_full_match({with_end}, {_literal(f'(?s)(?:{field}{end})*')})"
     fields = f"(CASE WHEN {readable} THEN regexp_extract_all({with_end}, {_literal(f'(?s)({field}){end}')}, 1) END)"
     groups = _literal("".join(f"\\{g}" for g in range(1, group_count + 1)))
-    values = [f"regexp_replace({fields}[{i}], {_literal('(?s)' + unquote)}, {groups}, 'g')"
-              for i in range(1, len(columns) + 1)]
+    values = [
+        f"regexp_replace({fields}[{i}], {_literal('(?s)' + unquote)}, {groups}, 'g')"
+        for i in range(1, len(columns) + 1)
+    ]
     return _build(_row(columns, [_typed(v, c) for v, c in zip(values, columns, strict=True)]), args[0])
 
 
@@ -207,8 +229,11 @@ def fixed_column_log_parse(node: exp.Anonymous, args: list[exp.Expression]) -> e
     values = []
     for column in columns:
         start = (column.start or 0) + 1
-        piece = f"substring({_INPUT}, {start}, {column.length})" if column.length is not None \
+        piece = (
+            f"substring({_INPUT}, {start}, {column.length})"
+            if column.length is not None
             else f"substring({_INPUT}, {start})"
+        )
         # A line that ends before the column starts has no value for it.
         values.append(_typed(f"CASE WHEN length({_INPUT}) >= {start} THEN {piece} END", column))
     return _build(_row(columns, values), args[0])
@@ -223,8 +248,11 @@ def sys_log_parse(node: exp.Anonymous, args: list[exp.Expression]) -> exp.Expres
     pattern = _literal(_SYSLOG)
     parts = f"regexp_extract({_INPUT}, {pattern}, ['mon', 'day', 'time', 'text'])"
     # RFC 3164 time stamps carry no year; Java's "MMM dd HH:mm:ss" parse gives 1970.
-    stamp = (f"try_strptime('1970 ' || ({parts}).mon || ' ' || ({parts}).day || ' ' || ({parts}).time, "
-             f"'%Y %b %d %H:%M:%S')")
-    template = (f"CASE WHEN regexp_full_match({_INPUT}, {pattern}) AND {stamp} IS NOT NULL "
-                f"THEN struct_pack(COLUMN1 := {stamp}, COLUMN2 := ({parts}).text) END")
+    stamp = (
+        f"try_strptime('1970 ' || ({parts}).mon || ' ' || ({parts}).day || ' ' || ({parts}).time, '%Y %b %d %H:%M:%S')"
+    )
+    template = (
+        f"CASE WHEN regexp_full_match({_INPUT}, {pattern}) AND {stamp} IS NOT NULL "
+        f"THEN struct_pack(COLUMN1 := {stamp}, COLUMN2 := ({parts}).text) END"
+    )
     return _build(template, args[0])

@@ -76,7 +76,7 @@ def error(pipeline: Pipeline, offset: int, message: str, hint: str | None = None
 
 def _add_stream(pipeline: Pipeline, tokens: list[Token]) -> None:
     if len(tokens) < 6 or tokens[5].token_type != TokenType.L_PAREN:
-        raise error(pipeline, tokens[0].start, "expected CREATE OR REPLACE STREAM \"NAME\" (column type, ...)")
+        raise error(pipeline, tokens[0].start, 'expected CREATE OR REPLACE STREAM "NAME" (column type, ...)')
     name = kda_name(tokens[4])
     app = application(pipeline)
     if name.lower() in app.streams or any(name.lower() == s.lower() for s in (*pipeline.sources, *pipeline.views)):
@@ -88,7 +88,7 @@ def _add_stream(pipeline: Pipeline, tokens: list[Token]) -> None:
     parsed = _parse(pipeline, text)
     schema = parsed.this if isinstance(parsed, exp.Create) else None
     if not isinstance(schema, exp.Schema):
-        raise error(pipeline, tokens[0].start, "expected CREATE OR REPLACE STREAM \"NAME\" (column type, ...)")
+        raise error(pipeline, tokens[0].start, 'expected CREATE OR REPLACE STREAM "NAME" (column type, ...)')
     columns = []
     for definition in schema.expressions:
         if not isinstance(definition, exp.ColumnDef) or definition.args.get("kind") is None:
@@ -106,8 +106,11 @@ def _duckdb_type(sql_type: str) -> str:
 
 def _add_pump(pipeline: Pipeline, tokens: list[Token]) -> None:
     if len(tokens) < 8 or tokens[5].text.upper() != "AS" or tokens[6].text.upper() != "INSERT":
-        raise error(pipeline, tokens[0].start,
-                    "expected CREATE OR REPLACE PUMP \"NAME\" AS INSERT INTO \"STREAM\" SELECT STREAM ...")
+        raise error(
+            pipeline,
+            tokens[0].start,
+            'expected CREATE OR REPLACE PUMP "NAME" AS INSERT INTO "STREAM" SELECT STREAM ...',
+        )
     pump = kda_name(tokens[4])
     app = application(pipeline)
     if pump.lower() in app.pumps:
@@ -117,7 +120,7 @@ def _add_pump(pipeline: Pipeline, tokens: list[Token]) -> None:
     text = _epoch_floor(_rewrite_kda_syntax(pipeline, tokens[6:], chars))
     insert = _parse(pipeline, text)
     if not isinstance(insert, exp.Insert):
-        raise error(pipeline, tokens[6].start, "a pump must be INSERT INTO \"STREAM\" SELECT STREAM ...")
+        raise error(pipeline, tokens[6].start, 'a pump must be INSERT INTO "STREAM" SELECT STREAM ...')
     location = location_at(pipeline, tokens[0].start)
     statement_text = pipeline.text[tokens[0].start : tokens[-1].end + 1]
 
@@ -172,8 +175,12 @@ def union_branches(pipeline: Pipeline, tokens: list[Token], insert: exp.Insert) 
         word = token.text.upper() if token.token_type != TokenType.STRING else ""
         following = tokens[index + 1].text.upper() if index + 1 < len(tokens) else ""
         if depth == 0 and word in ("UNION", "INTERSECT", "EXCEPT", "MINUS") and (word != "UNION" or following != "ALL"):
-            raise error(pipeline, token.start, f"{word}{' DISTINCT' if following == 'DISTINCT' else ''} of streams "
-                        "is not supported by KDA or flowsql", "write UNION ALL: every row of each SELECT STREAM")
+            raise error(
+                pipeline,
+                token.start,
+                f"{word}{' DISTINCT' if following == 'DISTINCT' else ''} of streams is not supported by KDA or flowsql",
+                "write UNION ALL: every row of each SELECT STREAM",
+            )
     if any(query.args.get(k) for k in ("order", "limit", "offset")):
         raise error(pipeline, tokens[0].start, "ORDER BY or LIMIT after a UNION ALL of streams is not supported")
     branches: list[exp.Expression] = []
@@ -215,8 +222,12 @@ def take_join_windows(pipeline: Pipeline, tokens: list[Token], chars: list[str])
         inside = tokens[index + 2 : close]
         words = [t.text.upper() for t in inside]
         if words[:1] == ["ROWS"]:
-            raise error(pipeline, inside[0].start, "row-based join windows (ROWS n PRECEDING) are not supported by "
-                        "flowsql's KDA front end", "write OVER (RANGE INTERVAL 'n' unit PRECEDING)")
+            raise error(
+                pipeline,
+                inside[0].start,
+                "row-based join windows (ROWS n PRECEDING) are not supported by flowsql's KDA front end",
+                "write OVER (RANGE INTERVAL 'n' unit PRECEDING)",
+            )
         size: int | None = None
         if words == ["RANGE", "CURRENT", "ROW"]:
             size = 0
@@ -271,13 +282,16 @@ def _rewrite_kda_syntax(pipeline: Pipeline, tokens: list[Token], chars: list[str
 
 _EPOCH_FLOOR = re.compile(
     r"FLOOR\s*\(\s*\(\s*(?P<time>[^()]+?)\s*-\s*TIMESTAMP\s*'1970-01-01 00:00:00'\s*\)\s*"
-    r"(?P<unit>SECOND|MINUTE|HOUR|DAY)\s*/\s*(?P<size>\d+)\s*,\s*(?P=unit)\s*\)", re.IGNORECASE)
+    r"(?P<unit>SECOND|MINUTE|HOUR|DAY)\s*/\s*(?P<size>\d+)\s*,\s*(?P=unit)\s*\)",
+    re.IGNORECASE,
+)
 
 
 def _epoch_floor(text: str) -> str:
     """`FLOOR((ROWTIME - TIMESTAMP '1970-01-01 00:00:00') SECOND / 10 TO SECOND)` (its TO
     already a comma) numbers the 10-second periods since the epoch: a STEP of 10 seconds,
     written over the same characters so that later positions stay the file's."""
+
     def step(match: re.Match[str]) -> str:
         written = f"STEP({match['time']}, INTERVAL '{match['size']}' {match['unit']})"
         return written + " " * (len(match[0]) - len(written))
@@ -295,8 +309,9 @@ def _rewrite_stagger(pipeline: Pipeline, tokens: list[Token], chars: list[str]) 
             continue
         head = [w for w in " ".join(words[index : index + 6]).split(" ")][:6]
         if head != ["WINDOWED", "BY", "STAGGER", "(", "PARTITION", "BY"]:
-            raise error(pipeline, tokens[index].start,
-                        "expected WINDOWED BY STAGGER (PARTITION BY ... RANGE INTERVAL ...)")
+            raise error(
+                pipeline, tokens[index].start, "expected WINDOWED BY STAGGER (PARTITION BY ... RANGE INTERVAL ...)"
+            )
         depth, range_at = 1, None
         for later in range(index + 4, len(tokens)):
             if tokens[later].token_type == TokenType.L_PAREN:
@@ -308,8 +323,9 @@ def _rewrite_stagger(pipeline: Pipeline, tokens: list[Token], chars: list[str]) 
             elif depth == 1 and words[later] == "RANGE":
                 range_at = later
         if range_at is None:
-            raise error(pipeline, tokens[index].start,
-                        "a stagger window needs RANGE INTERVAL '...' after its PARTITION BY")
+            raise error(
+                pipeline, tokens[index].start, "a stagger window needs RANGE INTERVAL '...' after its PARTITION BY"
+            )
         # Same-length replacements keep every later offset: the clause reads as a GROUP BY
         # whose last item marks the stagger range.
         replacements = {index: "GROUP", index + 2: "", index + 3: "", range_at: f",{STAGGER_MARK}("}
@@ -332,7 +348,8 @@ def _parse(pipeline: Pipeline, text: str) -> exp.Expr:
         column = max(1, column - len(highlight) + 1)
         raise PipelineError(
             f"SQL syntax error: {first.get('description') or exc}",
-            Location(str(pipeline.path), line, column), pipeline.line(line),
+            Location(str(pipeline.path), line, column),
+            pipeline.line(line),
             f"near {highlight!r}" if highlight else None,
         ) from None
     assert parsed is not None

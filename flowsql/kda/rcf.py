@@ -24,8 +24,21 @@ SEQ = "__kda_seq"
 SCORE = "ANOMALY_SCORE"
 EXPLANATION = "ANOMALY_EXPLANATION"
 FOREST_FUNCTIONS = ("RANDOM_CUT_FOREST", "RANDOM_CUT_FOREST_WITH_EXPLANATION")
-_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
-            "UBIGINT", "FLOAT", "REAL", "DOUBLE", "DECIMAL")
+_NUMERIC = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "FLOAT",
+    "REAL",
+    "DOUBLE",
+    "DECIMAL",
+)
 _MAX_INT = 2_147_483_647
 SEED = 1  # fixed, so that a run's scores are the same every time it runs
 
@@ -67,8 +80,10 @@ class ForestSpec:
     outer_template: str = ""
 
     def describe(self) -> str:
-        return (f"{self.function}: {self.trees} trees of {self.sample_size} points, time decay {self.time_decay} "
-                f"records, shingles of {self.shingle_size}; dimensions " + ", ".join(self.dimensions))
+        return (
+            f"{self.function}: {self.trees} trees of {self.sample_size} points, time decay {self.time_decay} "
+            f"records, shingles of {self.shingle_size}; dimensions " + ", ".join(self.dimensions)
+        )
 
     def make_operator(self, plan: OperatorPlan, con: duckdb.DuckDBPyConnection, lateness_us: int = 0) -> ForestOperator:
         from flowsql.kda.rcf_operator import ForestOperator
@@ -85,16 +100,27 @@ class ForestSpec:
         for table in cursor.find_all(exp.Table):
             if table.name.lower() == input_name.lower():
                 alias = table.alias or table.name
-                table.replace(exp.Table(this=exp.to_identifier(INPUT_PLACEHOLDER),
-                                        alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True))))
+                table.replace(
+                    exp.Table(
+                        this=exp.to_identifier(INPUT_PLACEHOLDER),
+                        alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)),
+                    )
+                )
                 break
         cursor.select(exp.column(SEQ, quoted=True), copy=False)
         cursor.set("order", exp.Order(expressions=[exp.Ordered(this=exp.column(SEQ, quoted=True))]))
         self.cursor_template = cursor.sql("duckdb")
         self.dimensions = _numeric_columns(work, subquery.this, self.cursor_template, typed_input)
         outer = query.copy()
-        outer.set("from_", exp.From(this=exp.Table(this=exp.to_identifier(INPUT_PLACEHOLDER),
-                                                   alias=exp.TableAlias(this=subquery.args["alias"].this.copy()))))
+        outer.set(
+            "from_",
+            exp.From(
+                this=exp.Table(
+                    this=exp.to_identifier(INPUT_PLACEHOLDER),
+                    alias=exp.TableAlias(this=subquery.args["alias"].this.copy()),
+                )
+            ),
+        )
         outer.select(exp.column(SEQ, quoted=True), copy=False)
         self.outer_template = outer.sql("duckdb")
         return f"{self.cursor_template}; then {self.outer_template}"
@@ -111,8 +137,11 @@ def _numeric_columns(work: _Pump, cursor: exp.Select, template: str, typed_input
     skip = {SEQ.lower(), SCORE.lower(), EXPLANATION.lower()} | _SYSTEM_COLUMNS
     names = [name for name, kind, *_ in described if name.lower() not in skip and kind.split("(")[0] in _NUMERIC]
     if not names:
-        raise work.fail(cursor, "the CURSOR of a RANDOM_CUT_FOREST gives no numeric column to score",
-                        "select at least one DOUBLE, REAL, INTEGER, BIGINT, SMALLINT or TINYINT column")
+        raise work.fail(
+            cursor,
+            "the CURSOR of a RANDOM_CUT_FOREST gives no numeric column to score",
+            "select at least one DOUBLE, REAL, INTEGER, BIGINT, SMALLINT or TINYINT column",
+        )
     return names
 
 
@@ -133,24 +162,37 @@ def expand_random_cut_forest(work: _Pump, query: exp.Select) -> tuple[exp.Select
     name = str(call.this).upper()
     args = list(call.expressions)
     cursor = args[0] if args else None
-    inner = cursor.expressions[0] if isinstance(cursor, exp.Anonymous) and str(cursor.this).upper() == "CURSOR" \
-        and cursor.expressions else None
-    usage = (f"{name}(CURSOR(SELECT STREAM * FROM \"S\"), numberOfTrees, subSampleSize, timeDecay, shingleSize"
-             + (", withDirectionality)" if name != "RANDOM_CUT_FOREST" else ")"))
+    inner = (
+        cursor.expressions[0]
+        if isinstance(cursor, exp.Anonymous) and str(cursor.this).upper() == "CURSOR" and cursor.expressions
+        else None
+    )
+    usage = f'{name}(CURSOR(SELECT STREAM * FROM "S"), numberOfTrees, subSampleSize, timeDecay, shingleSize' + (
+        ", withDirectionality)" if name != "RANDOM_CUT_FOREST" else ")"
+    )
     if not isinstance(inner, exp.Select):
-        raise work.fail(call, f"{name} reads a CURSOR(SELECT STREAM ... FROM \"stream\")", f"write {usage}")
+        raise work.fail(call, f'{name} reads a CURSOR(SELECT STREAM ... FROM "stream")', f"write {usage}")
     spec = _parameters(work, name, args[1:], usage)
     inner_from = inner.args.get("from_") or inner.args.get("from")
     stream = inner_from.this if inner_from is not None else None
-    if not isinstance(stream, exp.Table) or inner.args.get("joins") or inner.args.get("group") \
-            or isinstance(stream.this, exp.Anonymous):
+    if (
+        not isinstance(stream, exp.Table)
+        or inner.args.get("joins")
+        or inner.args.get("group")
+        or isinstance(stream.this, exp.Anonymous)
+    ):
         raise work.fail(inner, f"the CURSOR of {name} reads one stream", f"write {usage}")
     _cursor_columns(work, inner, stream)
     outputs = [_output_name(item) for item in inner.expressions if _output_name(item).upper() != "ROWTIME"]
     added = [SCORE] + ([EXPLANATION] if spec.explain else [])
     inner.select(exp.column("ROWTIME"), copy=False)
-    inner.select(*(exp.alias_(exp.Cast(this=exp.Null(), to=exp.DataType.build(t)), n, quoted=True)
-                   for n, t in zip(added, ("DOUBLE", "VARCHAR"), strict=False)), copy=False)
+    inner.select(
+        *(
+            exp.alias_(exp.Cast(this=exp.Null(), to=exp.DataType.build(t)), n, quoted=True)
+            for n, t in zip(added, ("DOUBLE", "VARCHAR"), strict=False)
+        ),
+        copy=False,
+    )
     outer_alias = (query.args.get("from_") or query.args["from"]).this.alias or stream.alias or stream.name
     subquery = exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(outer_alias, quoted=True)))
     query.set("from_", exp.From(this=subquery))
@@ -176,8 +218,9 @@ def _parameters(work: _Pump, name: str, args: list[exp.Expression], usage: str) 
             raise work.fail(arg, f"{name}'s {parameter.name} must be an integer literal", f"write {usage}")
         value = int(arg.this)
         if not parameter.low <= value <= parameter.high:
-            raise work.fail(arg, f"{name}'s {parameter.name} must be between {parameter.low} and {parameter.high}, "
-                            f"not {value}")
+            raise work.fail(
+                arg, f"{name}'s {parameter.name} must be between {parameter.low} and {parameter.high}, not {value}"
+            )
         values[index] = value
     directionality = False
     if len(args) > len(PARAMETERS):
@@ -186,8 +229,15 @@ def _parameters(work: _Pump, name: str, args: list[exp.Expression], usage: str) 
             raise work.fail(flag, f"{name}'s withDirectionality must be true or false", f"write {usage}")
         directionality = bool(flag.this)
     trees, sample_size, time_decay, shingle_size = values
-    return ForestSpec(name, trees, sample_size, time_decay, shingle_size,
-                      explain=name != "RANDOM_CUT_FOREST", directionality=directionality)
+    return ForestSpec(
+        name,
+        trees,
+        sample_size,
+        time_decay,
+        shingle_size,
+        explain=name != "RANDOM_CUT_FOREST",
+        directionality=directionality,
+    )
 
 
 def _cursor_columns(work: _Pump, inner: exp.Select, stream: exp.Table) -> None:

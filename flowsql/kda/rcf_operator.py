@@ -26,13 +26,18 @@ FOREST_COLUMN = "forest"
 def new_forest(spec: ForestSpec) -> krcf.RandomCutForest:
     """KDA's parameters as the library's options: timeDecay (records) is the inverse of the
     sampler's decay rate lambda; shingles are kept by the forest itself."""
-    return krcf.RandomCutForest({
-        "dimensions": len(spec.dimensions), "shingle_size": spec.shingle_size, "num_trees": spec.trees,
-        "sample_size": spec.sample_size, "random_seed": spec.seed,
-        # krcf reads "lambda", but its options TypedDict cannot declare a key that is a keyword.
-        "lambda": 1.0 / spec.time_decay,  # type: ignore[typeddict-unknown-key]
-        "internal_shingling": True,
-    })
+    return krcf.RandomCutForest(
+        {
+            "dimensions": len(spec.dimensions),
+            "shingle_size": spec.shingle_size,
+            "num_trees": spec.trees,
+            "sample_size": spec.sample_size,
+            "random_seed": spec.seed,
+            # krcf reads "lambda", but its options TypedDict cannot declare a key that is a keyword.
+            "lambda": 1.0 / spec.time_decay,  # type: ignore[typeddict-unknown-key]
+            "internal_shingling": True,
+        }
+    )
 
 
 def explanation(spec: ForestSpec, attribution: DiVector) -> str:
@@ -45,8 +50,12 @@ def explanation(spec: ForestSpec, attribution: DiVector) -> str:
         low = sum(attribution["low"][index::dims])
         entry = {"ATTRIBUTION_SCORE": f"{high + low:.4f}"}
         if spec.directionality:
-            entry = {"DIRECTION": "HIGH" if high >= low else "LOW", "STRENGTH": f"{abs(high - low):.4f}",
-                     "DIRECTED_ATTRIBUTION": f"{high - low:.4f}", **entry}
+            entry = {
+                "DIRECTION": "HIGH" if high >= low else "LOW",
+                "STRENGTH": f"{abs(high - low):.4f}",
+                "DIRECTED_ATTRIBUTION": f"{high - low:.4f}",
+                **entry,
+            }
         out[name] = entry
     return json.dumps(out, separators=(",", ":"))
 
@@ -66,8 +75,7 @@ class ForestOperator(OperatorBase):
         self.scored_relation = f"__flowsql_kda_rcf_scored_{next(_names)}"
         self.cursor_sql = spec.cursor_template.replace(INPUT_PLACEHOLDER, self.input_relation)
         outer = spec.outer_template.replace(INPUT_PLACEHOLDER, self.scored_relation)
-        self.outer_sql = (f"SELECT * EXCLUDE ({SEQ}) FROM ({outer}) "
-                          f"ORDER BY {SEQ}")
+        self.outer_sql = f"SELECT * EXCLUDE ({SEQ}) FROM ({outer}) ORDER BY {SEQ}"
 
     buffered_rows = 0
 
@@ -82,8 +90,10 @@ class ForestOperator(OperatorBase):
         cursor = run_isolated(self.plan, numbered, self._cursor)
         scored = self._scored(cursor.result)
         outer = run_isolated(self.plan, scored, self._outer)
-        rejected = [(code, reason, rows.drop_columns([SEQ]) if SEQ in rows.column_names else rows)
-                    for code, reason, rows in cursor.rejected + outer.rejected]
+        rejected = [
+            (code, reason, rows.drop_columns([SEQ]) if SEQ in rows.column_names else rows)
+            for code, reason, rows in cursor.rejected + outer.rejected
+        ]
         return outer.result, rejected
 
     def _cursor(self, rows: pa.Table) -> pa.Table:
@@ -97,8 +107,9 @@ class ForestOperator(OperatorBase):
     def _scored(self, rows: pa.Table) -> pa.Table:
         """The rows with the score (and explanation) of each, the forest learning as it goes;
         a row with a NULL in a numeric column gets a NULL score and is not learnt."""
-        points = np.column_stack([rows.column(n).cast(pa.float64()).to_numpy(zero_copy_only=False)
-                                  for n in self.spec.dimensions])
+        points = np.column_stack(
+            [rows.column(n).cast(pa.float64()).to_numpy(zero_copy_only=False) for n in self.spec.dimensions]
+        )
         scores: list[float | None] = []
         explained: list[str | None] = []
         for point in points:
@@ -112,13 +123,15 @@ class ForestOperator(OperatorBase):
             self.forest.update(point)
         rows = rows.set_column(rows.schema.get_field_index(SCORE), SCORE, pa.array(scores, pa.float64()))
         if self.spec.explain:
-            rows = rows.set_column(rows.schema.get_field_index(EXPLANATION), EXPLANATION,
-                                   pa.array(explained, pa.string()))
+            rows = rows.set_column(
+                rows.schema.get_field_index(EXPLANATION), EXPLANATION, pa.array(explained, pa.string())
+            )
         return rows
 
     def snapshot(self) -> tuple[dict[str, Any], pa.Table | None]:
         return {"entries_seen": self.forest.entries_seen()}, pa.table(
-            {FOREST_COLUMN: pa.array([self.forest.to_msgpack()], pa.large_binary())})
+            {FOREST_COLUMN: pa.array([self.forest.to_msgpack()], pa.large_binary())}
+        )
 
     def restore(self, data: dict[str, Any], rows: pa.Table | None) -> None:
         if rows is not None and rows.num_rows:

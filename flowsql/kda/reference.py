@@ -48,13 +48,17 @@ class ReferenceTable:
         path = self.local_path.replace("'", "''")
         if self.options.format == "csv":
             delimiter = self.options.delimiter.replace("'", "''")
-            reader = (f"read_csv('{path}', header = {str(self.options.header).lower()}, "
-                      f"delim = '{delimiter}', columns = {{{types}}})")
+            reader = (
+                f"read_csv('{path}', header = {str(self.options.header).lower()}, "
+                f"delim = '{delimiter}', columns = {{{types}}})"
+            )
         else:
             reader = f"read_json('{path}', format = 'newline_delimited', columns = {{{types}}})"
         subquery = parse_one(f"(SELECT * FROM {reader})", read="duckdb")
-        return exp.Subquery(this=subquery.this if isinstance(subquery, exp.Subquery) else subquery,
-                            alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
+        return exp.Subquery(
+            this=subquery.this if isinstance(subquery, exp.Subquery) else subquery,
+            alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)),
+        )
 
 
 def is_reference_statement(tokens: list[Token]) -> bool:

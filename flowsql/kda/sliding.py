@@ -64,8 +64,12 @@ class SlidingSpec:
         for table in final.find_all(exp.Table):
             if table.name.lower() == input_table_name.lower():
                 alias = table.alias or table.name
-                table.replace(exp.Table(this=exp.to_identifier(INPUT_PLACEHOLDER),
-                                        alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True))))
+                table.replace(
+                    exp.Table(
+                        this=exp.to_identifier(INPUT_PLACEHOLDER),
+                        alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)),
+                    )
+                )
                 break
         self.operator_template = final.sql("duckdb")
         return self.operator_template
@@ -92,8 +96,11 @@ def _windows(query: exp.Select) -> list[exp.Window]:
 
 def prepare_sliding(work: _Pump, query: exp.Select, rowtime: str) -> SlidingSpec | None:
     """Check each OVER window is one KDA can slide, and give it ORDER BY ROWTIME."""
-    windows = [w for w in query.find_all(exp.Window)
-               if isinstance(w.this, exp.Identifier) or w.args.get("over") or w.args.get("spec") is not None]
+    windows = [
+        w
+        for w in query.find_all(exp.Window)
+        if isinstance(w.this, exp.Identifier) or w.args.get("over") or w.args.get("spec") is not None
+    ]
     if not windows:
         return None
     spec = SlidingSpec(rowtime, set(), [])
@@ -116,8 +123,11 @@ def prepare_sliding(work: _Pump, query: exp.Select, rowtime: str) -> SlidingSpec
         start = frame.args.get("start")
         side = str(frame.args.get("start_side") or "").upper()
         if str(start).upper() == "CURRENT ROW":  # ROWS/RANGE CURRENT ROW: ROWS 0 / RANGE '0' PRECEDING
-            start = exp.Literal.number(0) if kind == "ROWS" else exp.Interval(
-                this=exp.Literal.string("0"), unit=exp.Var(this="SECOND"))
+            start = (
+                exp.Literal.number(0)
+                if kind == "ROWS"
+                else exp.Interval(this=exp.Literal.string("0"), unit=exp.Var(this="SECOND"))
+            )
             side = "PRECEDING"
             frame.set("start", start)
             frame.set("start_side", "PRECEDING")
@@ -128,8 +138,11 @@ def prepare_sliding(work: _Pump, query: exp.Select, rowtime: str) -> SlidingSpec
         elif kind == "ROWS" and side == "PRECEDING" and isinstance(start, exp.Literal) and start.is_int:
             spec.rows.append((int(start.this), partitions))
         else:
-            raise work.fail(window, "a sliding window needs RANGE INTERVAL '...' PRECEDING or ROWS n PRECEDING "
-                                    "(UNBOUNDED windows would keep every row)")
+            raise work.fail(
+                window,
+                "a sliding window needs RANGE INTERVAL '...' PRECEDING or ROWS n PRECEDING "
+                "(UNBOUNDED windows would keep every row)",
+            )
         window.set("order", exp.Order(expressions=[exp.Ordered(this=exp.column(rowtime))]))
         frame.set("end", "CURRENT ROW")
     return spec
@@ -162,7 +175,9 @@ class SlidingOperator(OperatorBase):
         time_us = f'epoch_us(CAST("{spec.rowtime}" AS TIMESTAMP))'
         spans = "".join(
             f", {SEQ} - min({SEQ}) OVER (ORDER BY {time_us} RANGE BETWEEN {size} PRECEDING AND CURRENT ROW) "
-            f"AS {_span(size)}" for size in sorted(spec.ranges_us))
+            f"AS {_span(size)}"
+            for size in sorted(spec.ranges_us)
+        )
         self.input_sql = f"(SELECT *{spans} FROM {self.relation})"
         self.sql = spec.operator_template.replace(INPUT_PLACEHOLDER, self.input_sql)
         keep = []
@@ -200,8 +215,9 @@ class SlidingOperator(OperatorBase):
     def _slide(self, table: pa.Table) -> pa.Table:
         first = self.next_seq
         with registered(self.con, self.relation, self._with_kept(table, first)):
-            return self.con.sql(f"SELECT * EXCLUDE ({SEQ}) FROM ({self.sql}) WHERE {SEQ} >= {first} "
-                                f"ORDER BY {SEQ}").to_arrow_table()
+            return self.con.sql(
+                f"SELECT * EXCLUDE ({SEQ}) FROM ({self.sql}) WHERE {SEQ} >= {first} ORDER BY {SEQ}"
+            ).to_arrow_table()
 
     def snapshot(self) -> tuple[dict[str, Any], pa.Table | None]:
         return {"next_seq": self.next_seq}, self.kept

@@ -37,8 +37,10 @@ class StaggerSpec:
     operator_template: str = ""
 
     def describe(self) -> str:
-        return (f"stagger window: per {', '.join(self.key_sql) or 'key'}, open at the first row's ROWTIME, "
-                f"closed {self.range_us / 1e6:g} s later")
+        return (
+            f"stagger window: per {', '.join(self.key_sql) or 'key'}, open at the first row's ROWTIME, "
+            f"closed {self.range_us / 1e6:g} s later"
+        )
 
     def finish(self, query: exp.Select, input_name: str, system_alias: str | None) -> str:
         """The operator's SQL: grouped by the keys and each row's window close."""
@@ -67,8 +69,11 @@ def prepare_stagger(work: _Pump, query: exp.Select, rowtime: str) -> StaggerSpec
     """Take the stagger mark out of the GROUP BY; bare columns of a key expression in the
     SELECT list stand for the key (KDA prints `EVENT_TIME` as `FLOOR(EVENT_TIME TO MINUTE)`)."""
     group = query.args.get("group")
-    marks = [g for g in (group.expressions if group else [])
-             if isinstance(g, exp.Anonymous) and str(g.this).upper() == STAGGER_MARK]
+    marks = [
+        g
+        for g in (group.expressions if group else [])
+        if isinstance(g, exp.Anonymous) and str(g.this).upper() == STAGGER_MARK
+    ]
     if not marks or group is None:
         return None
     mark = marks[0]

@@ -40,8 +40,9 @@ class _Bucket:
     interval: exp.Interval
 
 
-def node_error(pipeline: Pipeline, node: exp.Expression | None, message: str, fallback: Location,
-               hint: str | None = None) -> PipelineError:
+def node_error(
+    pipeline: Pipeline, node: exp.Expression | None, message: str, fallback: Location, hint: str | None = None
+) -> PipelineError:
     """An error placed at `node` (its first identifier carries sqlglot's position)."""
     location = fallback
     candidates = [node] if node is not None else []
@@ -90,8 +91,15 @@ class _Shape:
     sliding: SlidingSpec | None = None
 
 
-def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: exp.Insert,
-                   location: Location, text: str, join_windows: dict[int, int | None] | None = None) -> PumpDecl:
+def translate_pump(
+    pipeline: Pipeline,
+    app: KdaApplication,
+    pump: str,
+    insert: exp.Insert,
+    location: Location,
+    text: str,
+    join_windows: dict[int, int | None] | None = None,
+) -> PumpDecl:
     """One pump (one UNION ALL branch) as a flowsql query, by a pass per concern."""
     work = _Pump(pipeline, app, pump, location)
     target = _resolve_target(work, insert)
@@ -106,9 +114,17 @@ def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: e
 
         join = translate_join(work, query, tables, join_windows or {}, target.stream, target.listed, target.sink)
         _fill(work, target.node, target.stream, target.sink, join.rowtime, tables)
-        return PumpDecl(target=target.sink or target.stream.name, is_view=target.sink is None, query=query,
-                        location=location, text=text, pump=pump, translation=join.describe(), factory=join,
-                        planner=join)
+        return PumpDecl(
+            target=target.sink or target.stream.name,
+            is_view=target.sink is None,
+            query=query,
+            location=location,
+            text=text,
+            pump=pump,
+            translation=join.describe(),
+            factory=join,
+            planner=join,
+        )
     input_table = _single_input(work, query, tables, join_windows or {})
     _bind_references(app, query, input_table)
     input_name = input_table.name
@@ -119,15 +135,29 @@ def translate_pump(pipeline: Pipeline, app: KdaApplication, pump: str, insert: e
     _unwrap_monotonic(query)
     shape = _window_shape(work, query, input_table, rowtime)
     _rewrite_expressions(work, query, shape, input_table, rowtime, columns)
-    _project(work, query, target.stream, target.listed, None if target.sink else shape.system,
-             aggregated=shape.stagger is not None)
+    _project(
+        work,
+        query,
+        target.stream,
+        target.listed,
+        None if target.sink else shape.system,
+        aggregated=shape.stagger is not None,
+    )
     how, factory = _finish_operator(work, query, shape, input_name, None if target.sink else shape.system)
     if forest is not None:
         operator_sql = forest.finish(work, query, input_name, typed_input(columns, rowtime))
         how, factory = forest.describe() + "; duckdb sql per batch: " + operator_sql, forest
     _fill(work, target.node, target.stream, target.sink, shape.system, [input_table])
-    return PumpDecl(target=target.sink or target.stream.name, is_view=target.sink is None, query=query,
-                    location=location, text=text, pump=pump, translation=how, factory=factory)
+    return PumpDecl(
+        target=target.sink or target.stream.name,
+        is_view=target.sink is None,
+        query=query,
+        location=location,
+        text=text,
+        pump=pump,
+        translation=how,
+        factory=factory,
+    )
 
 
 def _resolve_target(work: _Pump, insert: exp.Insert) -> _Target:
@@ -144,18 +174,25 @@ def _resolve_target(work: _Pump, insert: exp.Insert) -> _Target:
     return _Target(node, stream, sink, listed)
 
 
-def _single_input(work: _Pump, query: exp.Select, tables: list[exp.Table],
-                  join_windows: dict[int, int | None]) -> exp.Table:
+def _single_input(
+    work: _Pump, query: exp.Select, tables: list[exp.Table], join_windows: dict[int, int | None]
+) -> exp.Table:
     """The one stream a pump that joins no other stream reads; refuses what only joins may do
     and what no pump may (setting ROWTIME)."""
     windowed = [t for t in tables if _offset(t) in join_windows]
     if windowed:
-        raise work.fail(windowed[0], "a window on a stream in FROM belongs to a stream-to-stream join",
-                        "join two streams, or aggregate over a window with OVER in the SELECT list")
+        raise work.fail(
+            windowed[0],
+            "a window on a stream in FROM belongs to a stream-to-stream join",
+            "join two streams, or aggregate over a window with OVER in the SELECT list",
+        )
     for item in query.expressions:
         if isinstance(item, exp.Alias) and item.alias.upper() == "ROWTIME":
-            raise work.fail(item.args.get("alias"), "setting ROWTIME with `AS ROWTIME` is not supported by flowsql's "
-                            "KDA front end", "window on the event-time column with a WATERMARK on the source instead")
+            raise work.fail(
+                item.args.get("alias"),
+                "setting ROWTIME with `AS ROWTIME` is not supported by flowsql's KDA front end",
+                "window on the event-time column with a WATERMARK on the source instead",
+            )
     return tables[0]
 
 
@@ -171,11 +208,17 @@ def _input_rowtime(work: _Pump, input_name: str, input_table: exp.Table) -> str:
     """The column that holds the input's ROWTIME; a stream no pump has filled yet has none."""
     rowtime = work.app.rowtime_of(work.pipeline, input_name)
     if rowtime is None and any(n.lower() == input_name.lower() for n in work.pipeline.sinks):
-        raise work.fail(input_table, f"the stream '{input_name}' is bound to a sink and read before any pump fills it",
-                        "declare a pump that fills it earlier in the file")
+        raise work.fail(
+            input_table,
+            f"the stream '{input_name}' is bound to a sink and read before any pump fills it",
+            "declare a pump that fills it earlier in the file",
+        )
     if rowtime is None:
-        raise work.fail(input_table, f"the stream '{input_name}' is read before any pump fills it",
-                        "declare the pump that fills it earlier in the file")
+        raise work.fail(
+            input_table,
+            f"the stream '{input_name}' is read before any pump fills it",
+            "declare the pump that fills it earlier in the file",
+        )
     return rowtime
 
 
@@ -196,8 +239,9 @@ def _window_shape(work: _Pump, query: exp.Select, input_table: exp.Table, rowtim
     return _Shape(rowtime, sliding.describe() if sliding else "per row: runs on every micro-batch", sliding=sliding)
 
 
-def _rewrite_expressions(work: _Pump, query: exp.Select, shape: _Shape, input_table: exp.Table, rowtime: str,
-                         columns: list[Column]) -> None:
+def _rewrite_expressions(
+    work: _Pump, query: exp.Select, shape: _Shape, input_table: exp.Table, rowtime: str, columns: list[Column]
+) -> None:
     """The expression rules: KDA's aggregates, columns, division and functions in DuckDB's terms."""
     windowed = shape.stagger is not None or shape.bucket is not None
     if windowed:
@@ -213,8 +257,9 @@ def _rewrite_expressions(work: _Pump, query: exp.Select, shape: _Shape, input_ta
         _carry_time_through_subqueries(query, input_table, rowtime)
 
 
-def _finish_operator(work: _Pump, query: exp.Select, shape: _Shape, input_name: str,
-                     system: str | None) -> tuple[str, OperatorFactory | None]:
+def _finish_operator(
+    work: _Pump, query: exp.Select, shape: _Shape, input_name: str, system: str | None
+) -> tuple[str, OperatorFactory | None]:
     """The SQL a sliding or stagger operator runs, and the words `explain` shows for it."""
     if shape.sliding is not None:
         return shape.how + "; duckdb sql per batch: " + shape.sliding.finish(query, input_name), shape.sliding
@@ -238,7 +283,7 @@ def _first_last_as_aggregates(query: exp.Select, rowtime: str) -> None:
         if isinstance(node.parent, exp.Window):
             continue
         function = "first" if isinstance(node, exp.FirstValue) else "last"
-        node.replace(sqlglot.parse_one(f"{function}({node.this.sql('duckdb')} ORDER BY \"{rowtime}\")", read="duckdb"))
+        node.replace(sqlglot.parse_one(f'{function}({node.this.sql("duckdb")} ORDER BY "{rowtime}")', read="duckdb"))
 
 
 def _carry_time_through_subqueries(query: exp.Select, table: exp.Table, rowtime: str) -> None:
@@ -247,8 +292,11 @@ def _carry_time_through_subqueries(query: exp.Select, table: exp.Table, rowtime:
     inner = table.find_ancestor(exp.Select)
     while inner is not None and inner is not query:
         names = {name.lower() for name in inner.named_selects}
-        if rowtime.lower() not in names and not inner.args.get("group") and not any(
-                isinstance(e, exp.Star) for e in inner.expressions):
+        if (
+            rowtime.lower() not in names
+            and not inner.args.get("group")
+            and not any(isinstance(e, exp.Star) for e in inner.expressions)
+        ):
             inner.select(exp.column(rowtime), copy=False)
         inner = inner.parent.find_ancestor(exp.Select) if inner.parent is not None else None
 
@@ -259,13 +307,17 @@ def _refuse_shard_id(work: _Pump, query: exp.Select, columns: list[Column]) -> N
         return
     for column in query.find_all(exp.Column):
         if column.name.upper() == "SHARD_ID" and not column.this.quoted:
-            raise work.fail(column, "SHARD_ID is not a column of this pump's input: only a Kinesis source gives "
-                            "each row's shard, in a column it is asked to fill",
-                            "declare \"SHARD_ID\" VARCHAR on the Kinesis source with shard_column = 'SHARD_ID'")
+            raise work.fail(
+                column,
+                "SHARD_ID is not a column of this pump's input: only a Kinesis source gives "
+                "each row's shard, in a column it is asked to fill",
+                "declare \"SHARD_ID\" VARCHAR on the Kinesis source with shard_column = 'SHARD_ID'",
+            )
 
 
-def _fill(work: _Pump, target_node: exp.Expression, stream: KdaStream, sink: str | None, system: str,
-          inputs: list[exp.Table]) -> None:
+def _fill(
+    work: _Pump, target_node: exp.Expression, stream: KdaStream, sink: str | None, system: str, inputs: list[exp.Table]
+) -> None:
     """Note that a pump fills `stream`; pumps into one in-application stream must agree on
     which column carries its ROWTIME, and none may read what the stream itself feeds."""
     key = stream.name.lower()
@@ -273,13 +325,19 @@ def _fill(work: _Pump, target_node: exp.Expression, stream: KdaStream, sink: str
     for table in inputs:
         sources |= {table.name.lower()} | work.app.upstream.get(table.name.lower(), set())
         if key in sources:
-            raise work.fail(table, f"the pump reads '{table.name}', which is filled from '{stream.name}': "
-                            "its rows would go round in a loop")
+            raise work.fail(
+                table,
+                f"the pump reads '{table.name}', which is filled from '{stream.name}': "
+                "its rows would go round in a loop",
+            )
     work.app.upstream[key] = work.app.upstream.get(key, set()) | sources
     if sink is None and key in work.app.filled and stream.rowtime != system:
-        raise work.fail(target_node, f"the pumps into '{stream.name}' give its ROWTIME differently: "
-                        f"{_timing(stream.rowtime)} from the pump above, {_timing(system)} from this one",
-                        "give this pump its own stream, or bind the stream to a sink")
+        raise work.fail(
+            target_node,
+            f"the pumps into '{stream.name}' give its ROWTIME differently: "
+            f"{_timing(stream.rowtime)} from the pump above, {_timing(system)} from this one",
+            "give this pump its own stream, or bind the stream to a sink",
+        )
     work.app.filled.add(key)
     if sink is None:
         work.app.streams[key] = KdaStream(stream.name, stream.columns, stream.location, system)
@@ -308,8 +366,11 @@ def _check_functions(work: _Pump, query: exp.Select) -> None:
     for call in query.find_all(exp.Anonymous):
         name = str(call.this)
         if name.lower() not in _duckdb_functions() and name.upper() not in ("TUMBLE",):
-            raise work.fail(call, f"function {name.upper()} is not supported by flowsql's KDA front end",
-                            "see docs/kda-migration.md for the supported functions")
+            raise work.fail(
+                call,
+                f"function {name.upper()} is not supported by flowsql's KDA front end",
+                "see docs/kda-migration.md for the supported functions",
+            )
 
 
 def _stream_tables(work: _Pump, query: exp.Select) -> list[exp.Table]:
@@ -375,12 +436,14 @@ def _window_bucket(work: _Pump, query: exp.Select, input_name: str, rowtime: str
     """The grouping bucket that drives emission: on ROWTIME first, else on the source's
     watermarked event-time column."""
     group = query.args.get("group")
-    aggregates = any(agg.find_ancestor(exp.Window) is None
-                     for e in query.expressions for agg in e.find_all(exp.AggFunc))
+    aggregates = any(
+        agg.find_ancestor(exp.Window) is None for e in query.expressions for agg in e.find_all(exp.AggFunc)
+    )
     if group is None:
         if aggregates:
-            raise work.fail(query, "an aggregate over a stream needs GROUP BY ..., STEP(ROWTIME BY INTERVAL ...) "
-                                   "or an OVER window")
+            raise work.fail(
+                query, "an aggregate over a stream needs GROUP BY ..., STEP(ROWTIME BY INTERVAL ...) or an OVER window"
+            )
         return None
     buckets = [b for b in (_bucket_of(item) for item in group.expressions) if b is not None]
     on_rowtime = [b for b in buckets if b.column.lower() == rowtime.lower()]
@@ -392,10 +455,13 @@ def _window_bucket(work: _Pump, query: exp.Select, input_name: str, rowtime: str
     if on_event:
         return on_event[0]
     node = buckets[0].node if buckets else group
-    raise work.fail(node, "GROUP BY on a stream needs STEP or FLOOR on ROWTIME (or on an event-time column "
-                          "with a WATERMARK), so that each group closes",
-                    "add STEP(\"STREAM\".ROWTIME BY INTERVAL '60' SECOND) to the GROUP BY, or declare "
-                    "WATERMARK FOR the event-time column on the CREATE SOURCE")
+    raise work.fail(
+        node,
+        "GROUP BY on a stream needs STEP or FLOOR on ROWTIME (or on an event-time column "
+        "with a WATERMARK), so that each group closes",
+        "add STEP(\"STREAM\".ROWTIME BY INTERVAL '60' SECOND) to the GROUP BY, or declare "
+        "WATERMARK FOR the event-time column on the CREATE SOURCE",
+    )
 
 
 def _to_tumble(query: exp.Select, table: exp.Table, bucket: _Bucket, rowtime: str) -> None:
@@ -408,17 +474,32 @@ def _to_tumble(query: exp.Select, table: exp.Table, bucket: _Bucket, rowtime: st
             node.replace(exp.column("window_start"))
     # A bare ROWTIME in a grouped SELECT is KDA's output ROWTIME: the window's end.
     for column in list(query.find_all(exp.Column)):
-        if column.name.lower() == rowtime.lower() and column.find_ancestor(exp.AggFunc) is None \
-                and column.find_ancestor(exp.Group) is None:
+        if (
+            column.name.lower() == rowtime.lower()
+            and column.find_ancestor(exp.AggFunc) is None
+            and column.find_ancestor(exp.Group) is None
+        ):
             column.replace(exp.column(WINDOW_END))
-    call = exp.Anonymous(this="TUMBLE", expressions=[
-        exp.column(table.name, quoted=True), exp.column(bucket.column, quoted=True), bucket.interval.copy()])
+    call = exp.Anonymous(
+        this="TUMBLE",
+        expressions=[
+            exp.column(table.name, quoted=True),
+            exp.column(bucket.column, quoted=True),
+            bucket.interval.copy(),
+        ],
+    )
     alias = table.alias or table.name
     table.replace(exp.Table(this=call, alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True))))
 
 
-def _project(work: _Pump, query: exp.Select, stream: KdaStream, listed: list[str] | None, system: str | None,
-             aggregated: bool = False) -> None:
+def _project(
+    work: _Pump,
+    query: exp.Select,
+    stream: KdaStream,
+    listed: list[str] | None,
+    system: str | None,
+    aggregated: bool = False,
+) -> None:
     """KDA inserts by position (or by the listed names), casting to the stream's types."""
     outputs = list(query.expressions)
     if listed is not None:
@@ -431,8 +512,11 @@ def _project(work: _Pump, query: exp.Select, stream: KdaStream, listed: list[str
         ordered = [by_name.get(c.name.lower(), exp.Null()) for c in stream.columns]
     else:
         if len(outputs) != len(stream.columns):
-            raise work.fail(query, f"the SELECT gives {len(outputs)} columns but stream '{stream.name}' has "
-                                   f"{len(stream.columns)}: " + ", ".join(c.name for c in stream.columns))
+            raise work.fail(
+                query,
+                f"the SELECT gives {len(outputs)} columns but stream '{stream.name}' has "
+                f"{len(stream.columns)}: " + ", ".join(c.name for c in stream.columns),
+            )
         ordered = outputs
     projected: list[exp.Expr] = []
     for column, expression in zip(stream.columns, ordered, strict=True):

@@ -13,6 +13,15 @@ from flowsql.pipeline.model import (
 from flowsql.pipeline.parser import interval_seconds, load_pipeline, parse_text
 
 __all__ = [
-    "Column", "EmitPolicy", "Pipeline", "QueryDecl", "SinkDecl", "SourceDecl", "TableDecl", "Watermark",
-    "interval_seconds", "load_pipeline", "parse_text",
+    "Column",
+    "EmitPolicy",
+    "Pipeline",
+    "QueryDecl",
+    "SinkDecl",
+    "SourceDecl",
+    "TableDecl",
+    "Watermark",
+    "interval_seconds",
+    "load_pipeline",
+    "parse_text",
 ]

@@ -84,8 +84,11 @@ class Declaration:
         options = self.options()
         self.end()
         if self.primary_key:
-            raise self.file.error("a source has no PRIMARY KEY", self.primary_key_at,
-                                  "keep the state of a changing table with CREATE TABLE name (..., PRIMARY KEY (id))")
+            raise self.file.error(
+                "a source has no PRIMARY KEY",
+                self.primary_key_at,
+                "keep the state of a changing table with CREATE TABLE name (..., PRIMARY KEY (id))",
+            )
         if watermark and watermark.column.lower() not in {c.name.lower() for c in columns}:
             raise self.file.error(
                 f"the watermark column '{watermark.column}' is not a declared column",
@@ -97,15 +100,20 @@ class Declaration:
         name_token = self.peek()
         name = self.name("a table name")
         if not self.at("("):
-            raise self.file.error("a table needs its columns and PRIMARY KEY in parentheses",
-                                  name_token.start if name_token else self.statement.start)
+            raise self.file.error(
+                "a table needs its columns and PRIMARY KEY in parentheses",
+                name_token.start if name_token else self.statement.start,
+            )
         columns, watermark = self.columns()
         options = self.options()
         self.end()
         declared = {c.name.lower(): c.name for c in columns}
         if not self.primary_key:
-            raise self.file.error(f"table '{name}' needs a PRIMARY KEY", self.statement.start,
-                                  "add PRIMARY KEY (id) after the columns: changes are matched to rows by it")
+            raise self.file.error(
+                f"table '{name}' needs a PRIMARY KEY",
+                self.statement.start,
+                "add PRIMARY KEY (id) after the columns: changes are matched to rows by it",
+            )
         key = []
         for token in self.primary_key:
             if token.text.lower() not in declared:
@@ -114,7 +122,8 @@ class Declaration:
         if watermark and watermark.column.lower() != CHANGE_TIME:
             raise self.file.error(
                 f"a table's watermark is on {CHANGE_TIME}, the time of each change, not '{watermark.column}'",
-                self.statement.start, f"write WATERMARK FOR {CHANGE_TIME} AS {CHANGE_TIME} - INTERVAL '5' SECOND",
+                self.statement.start,
+                f"write WATERMARK FOR {CHANGE_TIME} AS {CHANGE_TIME} - INTERVAL '5' SECOND",
             )
         return TableDecl(name, tuple(columns), tuple(key), watermark, tuple(options), self.location())
 
@@ -139,13 +148,14 @@ class Declaration:
         if not path.is_file():
             raise self.file.error(f"sink definition file {str(path)!r} not found", token.start)
         if loading(path):
-            raise self.file.error(f"sink definition file {str(path)!r} includes itself", token.start,
-                                  "CREATE SINK name FROM 'file' names a file that holds one CREATE SINK with options")
+            raise self.file.error(
+                f"sink definition file {str(path)!r} includes itself",
+                token.start,
+                "CREATE SINK name FROM 'file' names a file that holds one CREATE SINK with options",
+            )
         included = load_pipeline(path)
         if len(included.sinks) != 1 or included.sources or included.inserts or included.views or included.tables:
-            raise self.file.error(
-                f"{path} must hold exactly one CREATE SINK statement", token.start
-            )
+            raise self.file.error(f"{path} must hold exactly one CREATE SINK statement", token.start)
         return list(next(iter(included.sinks.values())).options)
 
     def function(self) -> FunctionDecl:
@@ -169,12 +179,15 @@ class Declaration:
         vectorized: bool | None = None
         for option in options:
             if option.key.lower() != "vectorized" or not isinstance(option.value, bool):
-                raise self.file.error(f"unknown function option '{option.key}' = {option.value!r}",
-                                      self.file.text.find(option.key, target.end),
-                                      "the one option is vectorized = true|false")
+                raise self.file.error(
+                    f"unknown function option '{option.key}' = {option.value!r}",
+                    self.file.text.find(option.key, target.end),
+                    "the one option is vectorized = true|false",
+                )
             vectorized = option.value
-        return FunctionDecl(name, parameters, returns, target.text, vectorized, self.location(),
-                            name_token.start, target.start)
+        return FunctionDecl(
+            name, parameters, returns, target.text, vectorized, self.location(), name_token.start, target.start
+        )
 
     def _parameter_types(self) -> tuple[str, ...]:
         self.take("(")
@@ -205,8 +218,11 @@ class Declaration:
         try:
             return str(duckdb.sqltype(text))
         except duckdb.Error:
-            raise self.file.error(f"unknown type {text!r} for {what}", tokens[0].start,
-                                  "use a DuckDB type such as VARCHAR, BIGINT, DOUBLE, BOOLEAN, TIMESTAMP") from None
+            raise self.file.error(
+                f"unknown type {text!r} for {what}",
+                tokens[0].start,
+                "use a DuckDB type such as VARCHAR, BIGINT, DOUBLE, BOOLEAN, TIMESTAMP",
+            ) from None
 
     def columns(self) -> tuple[list[Column], Watermark | None]:
         self.take("(")
@@ -234,8 +250,7 @@ class Declaration:
         mapping = None
         if len(type_tokens) > 2 and type_tokens[-2].text.upper() == "MAPPING":
             if type_tokens[-1].token_type != TokenType.STRING or not _JSON_PATH.match(type_tokens[-1].text):
-                raise self.file.error("MAPPING takes a quoted JSON path such as '$.data.price'",
-                                      type_tokens[-1].start)
+                raise self.file.error("MAPPING takes a quoted JSON path such as '$.data.price'", type_tokens[-1].start)
             mapping, type_tokens = type_tokens[-1].text, type_tokens[:-2]
         type_text = self.file.text[type_tokens[0].start : type_tokens[-1].end + 1]
         try:
@@ -361,8 +376,15 @@ class Declaration:
 
 
 _PUNCTUATION = {
-    TokenType.L_PAREN, TokenType.R_PAREN, TokenType.COMMA, TokenType.EQ, TokenType.SEMICOLON,
-    TokenType.DOT, TokenType.DASH, TokenType.PLUS, TokenType.STAR,
+    TokenType.L_PAREN,
+    TokenType.R_PAREN,
+    TokenType.COMMA,
+    TokenType.EQ,
+    TokenType.SEMICOLON,
+    TokenType.DOT,
+    TokenType.DASH,
+    TokenType.PLUS,
+    TokenType.STAR,
 }
 
 

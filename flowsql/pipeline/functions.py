@@ -23,12 +23,20 @@ from flowsql.pipeline.text import SourceText
 from flowsql.user_code import HandlerError, load_handler
 
 _ANNOTATION_TYPES: dict[object, str] = {
-    int: "BIGINT", float: "DOUBLE", str: "VARCHAR", bool: "BOOLEAN", bytes: "BLOB",
-    datetime.datetime: "TIMESTAMP", datetime.date: "DATE", datetime.time: "TIME",
+    int: "BIGINT",
+    float: "DOUBLE",
+    str: "VARCHAR",
+    bool: "BOOLEAN",
+    bytes: "BLOB",
+    datetime.datetime: "TIMESTAMP",
+    datetime.date: "DATE",
+    datetime.time: "TIME",
 }
 _ARROW_TYPES = (pa.Array, pa.ChunkedArray)
-_TYPES_HINT = ("declare the types: CREATE FUNCTION name(VARCHAR, BIGINT) RETURNS DOUBLE AS 'module:function', "
-               "or annotate the function (def f(x: str) -> int)")
+_TYPES_HINT = (
+    "declare the types: CREATE FUNCTION name(VARCHAR, BIGINT) RETURNS DOUBLE AS 'module:function', "
+    "or annotate the function (def f(x: str) -> int)"
+)
 
 
 @dataclass(frozen=True)
@@ -52,9 +60,13 @@ class UserFunction:
         return f"{self.name}({', '.join(self.parameters)}) RETURNS {self.returns}: {self.where}, {style}"
 
     def register(self, con: duckdb.DuckDBPyConnection) -> None:
-        con.create_function(self.name, _naming_failures(self.name, self.function),
-                            [duckdb.sqltype(t) for t in self.parameters], duckdb.sqltype(self.returns),
-                            type=PythonUDFType.ARROW if self.vectorized else PythonUDFType.NATIVE)
+        con.create_function(
+            self.name,
+            _naming_failures(self.name, self.function),
+            [duckdb.sqltype(t) for t in self.parameters],
+            duckdb.sqltype(self.returns),
+            type=PythonUDFType.ARROW if self.vectorized else PythonUDFType.NATIVE,
+        )
 
 
 class FunctionRaised(Exception):  # its name is what DuckDB shows before the message
@@ -68,6 +80,7 @@ def _naming_failures(name: str, function: Callable[..., Any]) -> Callable[..., A
             return function(*arguments)
         except Exception as exc:
             raise FunctionRaised(f"{name}() raised {type(exc).__name__}: {exc}") from exc
+
     return call
 
 
@@ -83,9 +96,12 @@ def resolve_function(decl: FunctionDecl, file: SourceText, base_dir: Path) -> Us
     try:
         function, where = load_handler(decl.target, base_dir)
     except HandlerError as exc:
-        raise file.error(f"function '{decl.name}': {exc}", decl.target_offset,
-                         "name it 'package.module:function' (found beside the pipeline file or on "
-                         "the import path) or 'file.py:function'") from None
+        raise file.error(
+            f"function '{decl.name}': {exc}",
+            decl.target_offset,
+            "name it 'package.module:function' (found beside the pipeline file or on "
+            "the import path) or 'file.py:function'",
+        ) from None
     hints = _annotations(function)
     parameters = decl.parameters if decl.parameters is not None else _annotated_parameters(decl, file, function, hints)
     returns = decl.returns or _annotated_type(hints.get("return"))
@@ -98,8 +114,11 @@ def resolve_function(decl: FunctionDecl, file: SourceText, base_dir: Path) -> Us
         try:
             resolved.register(con)
         except duckdb.Error as exc:
-            raise file.error(f"function '{decl.name}' cannot be registered: {str(exc).splitlines()[0]}",
-                             decl.name_offset, "choose a name no DuckDB function has") from None
+            raise file.error(
+                f"function '{decl.name}' cannot be registered: {str(exc).splitlines()[0]}",
+                decl.name_offset,
+                "choose a name no DuckDB function has",
+            ) from None
     return resolved
 
 
@@ -110,14 +129,18 @@ def _annotations(function: Callable[..., Any]) -> dict[str, Any]:
         return {}
 
 
-def _annotated_parameters(decl: FunctionDecl, file: SourceText, function: Callable[..., Any],
-                          hints: dict[str, Any]) -> tuple[str, ...]:
+def _annotated_parameters(
+    decl: FunctionDecl, file: SourceText, function: Callable[..., Any], hints: dict[str, Any]
+) -> tuple[str, ...]:
     types_found: list[str] = []
     for parameter in _positional(function):
         sql_type = _annotated_type(hints.get(parameter.name))
         if sql_type is None:
-            raise file.error(f"function '{decl.name}': the type of argument '{parameter.name}' is not known",
-                             decl.name_offset, _TYPES_HINT)
+            raise file.error(
+                f"function '{decl.name}': the type of argument '{parameter.name}' is not known",
+                decl.name_offset,
+                _TYPES_HINT,
+            )
         types_found.append(sql_type)
     return tuple(types_found)
 
@@ -156,6 +179,8 @@ def _check_arity(decl: FunctionDecl, file: SourceText, function: Callable[..., A
     try:
         signature.bind(*range(count))
     except TypeError as exc:
-        raise file.error(f"function '{decl.name}' is declared with {count} argument(s), but {decl.target} "
-                         f"takes {signature}: {exc}", decl.name_offset,
-                         "make the declared argument types match the function's parameters") from None
+        raise file.error(
+            f"function '{decl.name}' is declared with {count} argument(s), but {decl.target} takes {signature}: {exc}",
+            decl.name_offset,
+            "make the declared argument types match the function's parameters",
+        ) from None

@@ -55,8 +55,9 @@ def read_pipeline(path: str | Path) -> tuple[Pipeline, list[PipelineError]]:
     try:
         data = file.read_bytes()
     except OSError as exc:
-        raise PipelineError(f"cannot read pipeline file {file}: {exc.strerror}",
-                            hint="check the path and that the file is readable") from None
+        raise PipelineError(
+            f"cannot read pipeline file {file}: {exc.strerror}", hint="check the path and that the file is readable"
+        ) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -91,9 +92,13 @@ def _parse(pipeline: Pipeline, base_dir: Path) -> tuple[Pipeline, list[PipelineE
             errors.extend(exc.errors if isinstance(exc, PipelineErrors) else [exc])
             pipeline.unparsed.update(_declared_names(statement))
         except RecursionError:
-            errors.append(statement.source.error(
-                "the statement nests too deeply to read", statement.start,
-                "split deeply nested expressions into views or simpler expressions"))
+            errors.append(
+                statement.source.error(
+                    "the statement nests too deeply to read",
+                    statement.start,
+                    "split deeply nested expressions into views or simpler expressions",
+                )
+            )
             pipeline.unparsed.update(_declared_names(statement))
     return pipeline, errors
 
@@ -116,8 +121,10 @@ def _not_utf8(file: Path, data: bytes, exc: UnicodeDecodeError) -> PipelineError
     column = exc.start - (good.rfind("\n") + 1) + 1
     return PipelineError(
         f"the pipeline file is not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be read",
-        Location(str(file), line, column), data.decode("utf-8", "replace").splitlines()[line - 1],
-        "save the file as UTF-8 (for example: iconv -f latin1 -t utf-8)")
+        Location(str(file), line, column),
+        data.decode("utf-8", "replace").splitlines()[line - 1],
+        "save the file as UTF-8 (for example: iconv -f latin1 -t utf-8)",
+    )
 
 
 def _pipeline_name(path: Path) -> str:
@@ -246,9 +253,7 @@ def _parse_query_statement(statement: Statement) -> QueryDecl:
         while isinstance(target, exp.Schema):
             target = target.this
         return QueryDecl(target.name, False, parsed.expression, location, statement.text)
-    raise source.error(
-        "expected CREATE VIEW name AS SELECT ... or INSERT INTO sink SELECT ...", statement.start
-    )
+    raise source.error("expected CREATE VIEW name AS SELECT ... or INSERT INTO sink SELECT ...", statement.start)
 
 
 SESSION_CALL = "SESSWIN"  # same length as SESSION, so columns in error messages stay right
@@ -260,4 +265,3 @@ def _rename_session_calls(text: str, tokens: list[Token]) -> str:
         if token.text.upper() == "SESSION" and following.token_type == TokenType.L_PAREN:
             text = text[: token.start] + SESSION_CALL + text[token.end + 1 :]
     return text
-

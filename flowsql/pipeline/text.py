@@ -71,8 +71,12 @@ def split_statements(source: SourceText) -> list[Statement]:
     return statements
 
 
-_CLOSERS = {"'": ("'", "string", "'"), '"': ('"', "quoted name", '"'), "/*": ("*/", "comment", "*/"),
-            "$$": ("$$", "dollar-quoted string", "$$")}
+_CLOSERS = {
+    "'": ("'", "string", "'"),
+    '"': ('"', "quoted name", '"'),
+    "/*": ("*/", "comment", "*/"),
+    "$$": ("$$", "dollar-quoted string", "$$"),
+}
 
 
 def _token_error(source: SourceText) -> PipelineError:
@@ -90,8 +94,7 @@ def _token_error(source: SourceText) -> PipelineError:
         closer, what, shown = _CLOSERS[opener]
         end = _closing(text, offset + len(opener), closer)
         if end < 0:
-            return source.error(f"unterminated {what}: it opens here and never ends",
-                                offset, f"close it with {shown}")
+            return source.error(f"unterminated {what}: it opens here and never ends", offset, f"close it with {shown}")
         offset = end + len(closer)
     return PipelineError(f"{source.path}: cannot read the SQL", Location(source.path, 1, 1), source.line(1))
 

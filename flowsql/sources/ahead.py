@@ -42,6 +42,7 @@ def map_in_order(items: Iterator[Item], work: Callable[[Item], Result], threads:
         return False
 
     with ThreadPoolExecutor(threads, thread_name_prefix=name) as pool:
+
         def feed() -> None:
             try:
                 for item in items:

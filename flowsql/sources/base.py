@@ -113,8 +113,14 @@ def _unescaped(text: str) -> str:
 
 def csv_format_of(options: SourceOptions) -> CsvFormat:
     """The CSV options as written, escapes read (`'\\t'` is a tab)."""
-    return CsvFormat(_unescaped(options.delimiter), _unescaped(options.record_delimiter), _unescaped(options.quote),
-                     _unescaped(options.escape), options.header, _unescaped(options.null_string))
+    return CsvFormat(
+        _unescaped(options.delimiter),
+        _unescaped(options.record_delimiter),
+        _unescaped(options.quote),
+        _unescaped(options.escape),
+        options.header,
+        _unescaped(options.null_string),
+    )
 
 
 def csv_format(decl: SourceDecl, options: SourceOptions) -> CsvFormat:
@@ -122,12 +128,16 @@ def csv_format(decl: SourceDecl, options: SourceOptions) -> CsvFormat:
     form = csv_format_of(options)
     for key, value in (("delimiter", form.delimiter), ("quote", form.quote), ("escape", form.escape)):
         if len(value) > 1 or (key == "delimiter" and not value) or (value and not value.isascii()):
-            raise ConfigError(f"source '{decl.name}': bad value {value!r} for option '{key}': one ASCII character "
-                              f"({'required' if key == 'delimiter' else 'or empty'}), such as ',' '|' or '\\t'",
-                              decl.location)
+            raise ConfigError(
+                f"source '{decl.name}': bad value {value!r} for option '{key}': one ASCII character "
+                f"({'required' if key == 'delimiter' else 'or empty'}), such as ',' '|' or '\\t'",
+                decl.location,
+            )
     if not form.record_delimiter:
         raise ConfigError(f"source '{decl.name}': the option 'record_delimiter' may not be empty", decl.location)
     if form.delimiter in (form.quote, form.escape) or form.delimiter in form.record_delimiter:
-        raise ConfigError(f"source '{decl.name}': delimiter {form.delimiter!r} is also used as a quote, escape "
-                          f"or record delimiter", decl.location)
+        raise ConfigError(
+            f"source '{decl.name}': delimiter {form.delimiter!r} is also used as a quote, escape or record delimiter",
+            decl.location,
+        )
     return form

@@ -72,8 +72,9 @@ def _uniform(seed: int, *parts: np.ndarray | int) -> np.ndarray:
     return (_mix(seed, *parts) >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
-def order_images(seed: int, order: np.ndarray, version: np.ndarray, time_us: np.ndarray,
-                 customers: int, delete_rate: float) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def order_images(
+    seed: int, order: np.ndarray, version: np.ndarray, time_us: np.ndarray, customers: int, delete_rate: float
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The row of `order` after its change `version` (changed at time_us), and whether that
     change is a delete (then the row is the last one before it)."""
     base = np.round(2.0 + _uniform(seed, order, 0) * 298.0, 2)
@@ -83,7 +84,8 @@ def order_images(seed: int, order: np.ndarray, version: np.ndarray, time_us: np.
     deleted = (version == 3) & (cancelled | (_uniform(seed, order, 3) < delete_rate))
     status = np.select(
         [version == 0, cancelled & (version >= 1), version == 1, version == 2],
-        [0, 2, 1, 3], default=4,
+        [0, 2, 1, 3],
+        default=4,
     )
     status = np.where(deleted, np.where(cancelled, 2, 3), status)
     amount = np.where(version == 0, base, np.where(discount, discounted, base))
@@ -91,7 +93,8 @@ def order_images(seed: int, order: np.ndarray, version: np.ndarray, time_us: np.
     row = {
         "order_id": order + 1,
         "customer_id": np.array([f"c{n:05d}" for n in range(customers)], dtype=object)[
-            (_mix(seed, order, 4) % np.uint64(customers)).astype(np.int64)],
+            (_mix(seed, order, 4) % np.uint64(customers)).astype(np.int64)
+        ],
         "region": np.array(REGIONS, dtype=object)[(_mix(seed, order, 5) % np.uint64(len(REGIONS))).astype(np.int64)],
         "status": np.array(STATUSES, dtype=object)[status],
         "amount": amount,
@@ -100,8 +103,9 @@ def order_images(seed: int, order: np.ndarray, version: np.ndarray, time_us: np.
     return row, deleted
 
 
-def change_events(seed: int, first: int, last: int, start_us: int, rate: float, customers: int,
-                  delete_rate: float) -> dict[str, np.ndarray]:
+def change_events(
+    seed: int, first: int, last: int, start_us: int, rate: float, customers: int, delete_rate: float
+) -> dict[str, np.ndarray]:
     """Changes first..last-1 in LSN order, as flat columns (op, lsn, ts_us, before_*, after_*)."""
     change = np.arange(first, last, dtype=np.int64)
     slot = change_slot(change)
@@ -115,8 +119,13 @@ def change_events(seed: int, first: int, last: int, start_us: int, rate: float, 
     previous_us = start_us + (previous_change * step_us).astype(np.int64) // 1000 * 1000
     before, _ = order_images(seed, order, previous, previous_us, customers, delete_rate)
     op = np.where(version == 0, "c", np.where(deleted, "d", "u")).astype(object)
-    events: dict[str, np.ndarray] = {"op": op, "lsn": LSN_BASE + change * LSN_STEP, "ts_us": time_us,
-                                     "has_before": version > 0, "has_after": ~deleted}
+    events: dict[str, np.ndarray] = {
+        "op": op,
+        "lsn": LSN_BASE + change * LSN_STEP,
+        "ts_us": time_us,
+        "has_before": version > 0,
+        "has_after": ~deleted,
+    }
     for name in ORDER_COLUMNS:
         events[f"before_{name}"] = before[name]
         events[f"after_{name}"] = np.where(deleted, before[name], after[name]) if name != "updated_at" else after[name]
@@ -135,8 +144,12 @@ def delivery_order(seed: int, first: int, last: int, window: int, duplicate_rate
     return items[order]
 
 
-def _struct(values: dict[str, np.ndarray], take: np.ndarray, valid: np.ndarray, target: pa.StructType,
-            ) -> pa.StructArray:
+def _struct(
+    values: dict[str, np.ndarray],
+    take: np.ndarray,
+    valid: np.ndarray,
+    target: pa.StructType,
+) -> pa.StructArray:
     arrays = []
     for field in target:
         source = values.get(field.name)
@@ -148,8 +161,9 @@ def _struct(values: dict[str, np.ndarray], take: np.ndarray, valid: np.ndarray, 
     return pa.StructArray.from_arrays(arrays, fields=list(target), mask=pa.array(~valid[take]))
 
 
-def debezium_table(events: dict[str, np.ndarray], take: np.ndarray, arrival_us: np.ndarray,
-                   schema: pa.Schema) -> pa.Table:
+def debezium_table(
+    events: dict[str, np.ndarray], take: np.ndarray, arrival_us: np.ndarray, schema: pa.Schema
+) -> pa.Table:
     """Records in Debezium's envelope (before, after, op, ts_ms, source{lsn, ts_ms}), shaped to
     `schema` (the columns a CDC table's format reads, or the default envelope)."""
     before = {name: events[f"before_{name}"] for name in ORDER_COLUMNS}
@@ -167,8 +181,9 @@ def debezium_table(events: dict[str, np.ndarray], take: np.ndarray, arrival_us: 
             columns["ts_ms"] = pa.array(ts_ms + 150, pa.int64()).cast(field.type)  # Debezium reads a bit later
         elif field.name == "source":
             source = {"lsn": pa.array(events["lsn"][take]), "ts_ms": pa.array(ts_ms)}
-            arrays = [source[f.name].cast(f.type) if f.name in source else pa.nulls(len(take), f.type)
-                      for f in field.type]
+            arrays = [
+                source[f.name].cast(f.type) if f.name in source else pa.nulls(len(take), f.type) for f in field.type
+            ]
             columns["source"] = pa.StructArray.from_arrays(arrays, fields=list(field.type))
         elif field.name == ARRIVAL_TIME:
             columns[ARRIVAL_TIME] = pa.array(arrival_us, pa.int64()).cast(pa.timestamp("us"))
@@ -177,13 +192,15 @@ def debezium_table(events: dict[str, np.ndarray], take: np.ndarray, arrival_us: 
     return pa.table(columns, schema=schema)
 
 
-DEFAULT_SCHEMA = pa.schema([
-    ("before", pa.struct(list(ORDER_COLUMNS.items()))),
-    ("after", pa.struct(list(ORDER_COLUMNS.items()))),
-    ("op", pa.string()),
-    ("ts_ms", pa.int64()),
-    ("source", pa.struct([("lsn", pa.int64()), ("ts_ms", pa.int64())])),
-])
+DEFAULT_SCHEMA = pa.schema(
+    [
+        ("before", pa.struct(list(ORDER_COLUMNS.items()))),
+        ("after", pa.struct(list(ORDER_COLUMNS.items()))),
+        ("op", pa.string()),
+        ("ts_ms", pa.int64()),
+        ("source", pa.struct([("lsn", pa.int64()), ("ts_ms", pa.int64())])),
+    ]
+)
 
 
 def unknown_columns(schema: pa.Schema) -> list[str]:

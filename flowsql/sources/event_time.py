@@ -36,8 +36,13 @@ class _Partition:
 class PartitionClocks:
     """The per-partition times of one source. Thread-safe: readers observe, the source reports."""
 
-    def __init__(self, columns: Iterable[str], idle_timeout: float | None, max_drift: float | None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        columns: Iterable[str],
+        idle_timeout: float | None,
+        max_drift: float | None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.columns = tuple(c.lower() for c in columns)
         self.idle_timeout = idle_timeout
         self.max_drift_us = int(max_drift * 1_000_000) if max_drift else None
@@ -141,8 +146,10 @@ class PartitionClocks:
     def snapshot(self) -> dict[str, dict[str, object]]:
         """Per partition: its latest times and whether it is idle or paused (status, metrics)."""
         with self._lock:
-            return {name: {"latest": dict(p.latest), "idle": p.idle, "paused": p.paused}
-                    for name, p in sorted(self._partitions.items())}
+            return {
+                name: {"latest": dict(p.latest), "idle": p.idle, "paused": p.paused}
+                for name, p in sorted(self._partitions.items())
+            }
 
 
 _YEAR_1_US = -62_135_596_800_000_000  # 0001-01-01T00:00:00
@@ -177,12 +184,16 @@ class TimeBounds:
         reasons = []
         for index in np.flatnonzero(mask):
             if out_of_range[index]:
-                reasons.append(f"event time {name} = {_shown(int(times[index]))} is outside the range a window "
-                               f"can hold (0001-01-01 to 9999-01-01)")
+                reasons.append(
+                    f"event time {name} = {_shown(int(times[index]))} is outside the range a window "
+                    f"can hold (0001-01-01 to 9999-01-01)"
+                )
             else:
-                reasons.append(f"event time {name} = {_shown(int(times[index]))} is more than "
-                               f"{_duration(self.max_future_us)} ahead of its arrival time "
-                               f"{_shown(int(arrivals[index]))} (max_future)")  # type: ignore[index]
+                reasons.append(
+                    f"event time {name} = {_shown(int(times[index]))} is more than "
+                    f"{_duration(self.max_future_us)} ahead of its arrival time "
+                    f"{_shown(int(arrivals[index]))} (max_future)"  # type: ignore[index]
+                )
         return mask, reasons
 
 

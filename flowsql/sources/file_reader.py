@@ -88,8 +88,9 @@ class FileReader:
         try:
             data = self._inflate.decompress(self._input, wanted)
         except zlib.error as exc:
-            raise CorruptFile(f"not a valid gzip stream at compressed byte {self._raw.tell() - len(self._input)}: "
-                              f"{exc}") from None
+            raise CorruptFile(
+                f"not a valid gzip stream at compressed byte {self._raw.tell() - len(self._input)}: {exc}"
+            ) from None
         if self._inflate.eof:
             self._in_member = False
             self._members += 1

@@ -211,8 +211,10 @@ class FileSet:
         once a newer file has appeared and it has not grown for idle_timeout (tail -F)."""
         if not self.options.follow:
             if not reader.complete:
-                raise SourceError(f"source '{self.source}': {name} ends inside its gzip stream (truncated, or "
-                                  f"still being written: read it with follow = true to wait for the rest)")
+                raise SourceError(
+                    f"source '{self.source}': {name} ends inside its gzip stream (truncated, or "
+                    f"still being written: read it with follow = true to wait for the rest)"
+                )
             return True
         if not reader.complete or reader.grew():
             return False

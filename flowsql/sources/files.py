@@ -86,17 +86,29 @@ class FileSource(Source):
     def read(self, stop: threading.Event) -> Iterator[SourceBatch]:
         clocks = self.clocks = self.partition_clocks()
         options = self.options
-        files = FileSet(self.name, FileSetOptions(
-            options.path, options.follow, options.poll_interval, options.chunk_size, options.max_open_files,
-            options.idle_timeout, self.event_column, self.decoder.record_end, self.position["finished"],
-            self.position["offsets"],
-        ), clocks)
+        files = FileSet(
+            self.name,
+            FileSetOptions(
+                options.path,
+                options.follow,
+                options.poll_interval,
+                options.chunk_size,
+                options.max_open_files,
+                options.idle_timeout,
+                self.event_column,
+                self.decoder.record_end,
+                self.position["finished"],
+                self.position["offsets"],
+            ),
+            clocks,
+        )
         position = self.position
         arrival: int | None = None
         shown: dict[str, int | None] | None = None
         # Decoding runs ahead on threads; the files' times are taken here, in the order read.
-        decoded_steps = map_in_order(files.steps(stop), self._decode, self.options.decode_threads,
-                                     f"decode-{self.name}")
+        decoded_steps = map_in_order(
+            files.steps(stop), self._decode, self.options.decode_threads, f"decode-{self.name}"
+        )
         for decoded in decoded_steps:
             step, chunk = decoded.step, decoded.step.chunk
             for file in step.added:
@@ -118,15 +130,17 @@ class FileSource(Source):
             shown = progress
             # An empty batch when only idleness moved the time: windows close without new rows.
             table = decoded.table if decoded.table is not None else self._empty
-            yield SourceBatch(self.name, table, decoded.errors, position, len(chunk.data) if chunk else 0, progress,
-                              decoded.origins)
+            yield SourceBatch(
+                self.name, table, decoded.errors, position, len(chunk.data) if chunk else 0, progress, decoded.origins
+            )
 
     def _decode(self, step: Step) -> _Decoded:
         chunk = step.chunk
         if chunk is None:
             return _Decoded(step, None, [], None)
-        table, errors, origins = self.decoder.decode_with_origins(chunk.data.rstrip(b"\n"), chunk.file, chunk.offset,
-                                                                  chunk.arrival)
+        table, errors, origins = self.decoder.decode_with_origins(
+            chunk.data.rstrip(b"\n"), chunk.file, chunk.offset, chunk.arrival
+        )
         return _Decoded(step, table, errors, self._latest(table), origins)
 
     def _latest(self, table: pa.Table) -> dict[str, int] | None:

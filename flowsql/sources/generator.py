@@ -28,21 +28,36 @@ from flowsql.sources.base import Source, SourceOptions
 
 BLOCK = 65_536
 PAGES = [
-    "/", "/home", "/search", "/cart", "/checkout", "/product/1", "/product/2", "/product/3",
-    "/product/4", "/product/5", "/category/books", "/category/music", "/category/games",
-    "/account", "/help", "/about",
+    "/",
+    "/home",
+    "/search",
+    "/cart",
+    "/checkout",
+    "/product/1",
+    "/product/2",
+    "/product/3",
+    "/product/4",
+    "/product/5",
+    "/category/books",
+    "/category/music",
+    "/category/games",
+    "/account",
+    "/help",
+    "/about",
 ]
 EVENT_TYPES = ["view", "view", "view", "view", "click", "click", "add_to_cart", "purchase"]
 COUNTRIES = ["US", "DE", "FR", "GB", "JP", "BR", "IN", "CA", "ES", "IT"]
-CLICKSTREAM_SCHEMA = pa.schema([
-    ("event_id", pa.int64()),
-    ("user_id", pa.string()),
-    ("page", pa.string()),
-    ("event_type", pa.string()),
-    ("country", pa.string()),
-    ("price", pa.float64()),
-    ("ts", pa.timestamp("us")),
-])
+CLICKSTREAM_SCHEMA = pa.schema(
+    [
+        ("event_id", pa.int64()),
+        ("user_id", pa.string()),
+        ("page", pa.string()),
+        ("event_type", pa.string()),
+        ("country", pa.string()),
+        ("price", pa.float64()),
+        ("ts", pa.timestamp("us")),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -75,18 +90,20 @@ def clickstream_block(seed: int, block: int, start_us: int, rate: float, users: 
     kind = rng.integers(0, len(EVENT_TYPES), BLOCK)
     country = rng.integers(0, len(COUNTRIES), BLOCK)
     price = np.round(rng.gamma(2.0, 15.0, BLOCK), 2)
-    is_sale = (kind >= 6)
+    is_sale = kind >= 6
     user_ids = pc.binary_join_element_wise("u", pa.array(user).cast(pa.string()), "")
-    return pa.table({
-        "event_id": pa.array(index),
-        "user_id": user_ids,
-        "page": pa.array(PAGES, pa.string()).take(pa.array(page)),
-        "event_type": pa.array(EVENT_TYPES, pa.string()).take(pa.array(kind)),
-        "country": pa.array(COUNTRIES, pa.string()).take(pa.array(country)),
-        "price": pa.array(np.where(is_sale, price, 0.0)),
-        "ts": pa.array(arrival_us - jitter, pa.timestamp("us")),
-        ARRIVAL_TIME: pa.array(arrival_us, pa.timestamp("us")),
-    })
+    return pa.table(
+        {
+            "event_id": pa.array(index),
+            "user_id": user_ids,
+            "page": pa.array(PAGES, pa.string()).take(pa.array(page)),
+            "event_type": pa.array(EVENT_TYPES, pa.string()).take(pa.array(kind)),
+            "country": pa.array(COUNTRIES, pa.string()).take(pa.array(country)),
+            "price": pa.array(np.where(is_sale, price, 0.0)),
+            "ts": pa.array(arrival_us - jitter, pa.timestamp("us")),
+            ARRIVAL_TIME: pa.array(arrival_us, pa.timestamp("us")),
+        }
+    )
 
 
 @register("generator")
@@ -105,7 +122,8 @@ class GeneratorSource(Source):
             if unknown:
                 raise ConfigError(
                     f"source '{decl.name}': the cdc-orders generator has no column '{unknown[0]}'",
-                    decl.location, hint="it writes Debezium change events (format = 'debezium-json') of orders with "
+                    decl.location,
+                    hint="it writes Debezium change events (format = 'debezium-json') of orders with "
                     + ", ".join(cdc_orders.ORDER_COLUMNS),
                 )
             unknown = []
@@ -130,13 +148,19 @@ class GeneratorSource(Source):
 
     @staticmethod
     def _check_cdc_options(decl: SourceDecl, options: GeneratorOptions) -> None:
-        for name, ok in (("reorder_window", options.reorder_window >= 1), ("customers", options.customers >= 1),
-                         ("duplicate_rate", 0 <= options.duplicate_rate <= 1),
-                         ("delete_rate", 0 <= options.delete_rate <= 1)):
+        for name, ok in (
+            ("reorder_window", options.reorder_window >= 1),
+            ("customers", options.customers >= 1),
+            ("duplicate_rate", 0 <= options.duplicate_rate <= 1),
+            ("delete_rate", 0 <= options.delete_rate <= 1),
+        ):
             if not ok:
                 # The option is read back by its name, to quote the bad value.
-                raise ConfigError(f"source '{decl.name}': bad value {getattr(options, name)!r} for option '{name}'",
-                                  decl.location, hint="reorder_window and customers are at least 1; rates lie in 0..1")
+                raise ConfigError(
+                    f"source '{decl.name}': bad value {getattr(options, name)!r} for option '{name}'",
+                    decl.location,
+                    hint="reorder_window and customers are at least 1; rates lie in 0..1",
+                )
 
     @property
     def bounded(self) -> bool:
@@ -154,8 +178,11 @@ class GeneratorSource(Source):
         start_us = self.start_us
         if opts.realtime:
             # Arrival time is the wall clock: take back the `disorder` head start of the blocks.
-            start_us = (int(time.time() * 1_000_000) - int(self.next_event * 1_000_000 / opts.rate)
-                        - int(opts.disorder * 1_000_000))
+            start_us = (
+                int(time.time() * 1_000_000)
+                - int(self.next_event * 1_000_000 / opts.rate)
+                - int(opts.disorder * 1_000_000)
+            )
         began = time.monotonic() - self.next_event / opts.rate
         # Paced to the wall clock, a batch holds at most 100 ms of events, so that windows
         # close within a fraction of a second of their time, whatever the rate.

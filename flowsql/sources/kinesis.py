@@ -82,7 +82,8 @@ class KinesisSource(Source):
             except ValueError:
                 raise ConfigError(
                     f"source '{decl.name}': starting_position = 'AT_TIMESTAMP' needs starting_timestamp "
-                    f"as an ISO 8601 time (got {options.starting_timestamp!r})", decl.location,
+                    f"as an ISO 8601 time (got {options.starting_timestamp!r})",
+                    decl.location,
                 ) from None
         stream = options.stream
         self.stream_args = {"StreamARN": stream} if stream.startswith("arn:") else {"StreamName": stream}
@@ -92,8 +93,10 @@ class KinesisSource(Source):
         self.bounds = self.time_bounds()
         self.schema = arrow_schema(decl.columns)
         self.settings = ReadSettings(
-            call_interval=options.get_records_interval, idle_interval=options.idle_interval,
-            records_per_call=options.records_per_call, read_throughput=options.read_throughput,
+            call_interval=options.get_records_interval,
+            idle_interval=options.idle_interval,
+            records_per_call=options.records_per_call,
+            read_throughput=options.read_throughput,
             retry_timeout=options.retry_timeout,
         )
         self.windows = tumbling_windows(decl, options)
@@ -151,8 +154,9 @@ class KinesisSource(Source):
 
     # -- reading -----------------------------------------------------------------------------
     def read(self, stop: threading.Event) -> Iterator[SourceBatch]:
-        self._client = kinesis_client(self.options.region, self.options.endpoint_url,
-                                      read_timeout=self.options.request_timeout)
+        self._client = kinesis_client(
+            self.options.region, self.options.endpoint_url, read_timeout=self.options.request_timeout
+        )
         readers_stop = threading.Event()
         self.readers = {}
         self.clocks = ShardClocks(self.partition_clocks())
@@ -188,8 +192,11 @@ class KinesisSource(Source):
                 idle = item is None and outbox.empty() and self._all_idle() and not self._windows_waiting()
                 # Before calling the stream caught up, look again for closed and new shards; while
                 # a shard is idle, look often, so that its children (if it was split) soon hold time.
-                due = max(_LISTING_WHEN_IDLE, self.options.idle_interval) if idle or self._any_idle() else \
-                    self.options.shard_refresh_interval
+                due = (
+                    max(_LISTING_WHEN_IDLE, self.options.idle_interval)
+                    if idle or self._any_idle()
+                    else self.options.shard_refresh_interval
+                )
                 if time.monotonic() - refreshed >= due:
                     self._refresh_shards()
                     refreshed = time.monotonic()
@@ -294,8 +301,12 @@ class KinesisSource(Source):
         decoded, counts toward its idle_timeout."""
         for shard_id, reader in self.readers.items():
             with reader.status.lock:
-                asked_empty = reader.status.idle and not reader.status.queued and not reader.status.paused \
+                asked_empty = (
+                    reader.status.idle
+                    and not reader.status.queued
+                    and not reader.status.paused
                     and not reader.status.done
+                )
             if asked_empty:
                 self.clocks.answered_empty(shard_id)
 
@@ -341,8 +352,16 @@ class KinesisSource(Source):
             if shard_id in self.readers or not self._ready(shard_id):
                 continue
             self.clocks.start(shard_id, shard)
-            reader = ShardReader(self._client, self.stream_args, shard_id, self._start_for(shard),
-                                 outbox, stop, self.settings, self.clocks)
+            reader = ShardReader(
+                self._client,
+                self.stream_args,
+                shard_id,
+                self._start_for(shard),
+                outbox,
+                stop,
+                self.settings,
+                self.clocks,
+            )
             reader.reporter = self.reporter
             self.reporter.events(shard_id, 0)  # the shard's series exists from its first read
             ending = shard.get("SequenceNumberRange", {}).get("EndingSequenceNumber")

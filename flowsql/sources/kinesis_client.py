@@ -21,25 +21,33 @@ from botocore.exceptions import (
 from flowsql import aws
 
 # Kinesis answers these when a shard or the account is over its limits, or is briefly unwell.
-RETRYABLE_CODES = frozenset({
-    "ProvisionedThroughputExceededException",
-    "LimitExceededException",
-    "InternalFailure",
-    "InternalServerError",
-    "ServiceUnavailable",
-    "ServiceUnavailableException",
-    "ThrottlingException",
-    "KMSThrottlingException",
-})
+RETRYABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "LimitExceededException",
+        "InternalFailure",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "ThrottlingException",
+        "KMSThrottlingException",
+    }
+)
 NETWORK_ERRORS = (ConnectTimeoutError, ReadTimeoutError, EndpointConnectionError, ConnectionClosedError)
 
 
-def kinesis_client(region: str = "", endpoint_url: str = "", pool_size: int = 32,
-                   read_timeout: float = 15.0) -> Any:
+def kinesis_client(region: str = "", endpoint_url: str = "", pool_size: int = 32, read_timeout: float = 15.0) -> Any:
     """A Kinesis client with short timeouts (SDK defaults wait a minute on a dead connection),
     one connection per shard reader, and botocore's retries off (see the module docstring)."""
-    return aws.client("kinesis", region or aws.configured_region() or "us-east-1", endpoint_url,
-                      connect_timeout=5.0, read_timeout=read_timeout, max_attempts=1, pool_size=pool_size)
+    return aws.client(
+        "kinesis",
+        region or aws.configured_region() or "us-east-1",
+        endpoint_url,
+        connect_timeout=5.0,
+        read_timeout=read_timeout,
+        max_attempts=1,
+        pool_size=pool_size,
+    )
 
 
 def error_code(exc: BaseException) -> str:
@@ -67,7 +75,7 @@ class Backoff:
         self.attempt = 0
 
     def next_wait(self) -> float:
-        ceiling = min(self.cap, self.base * (2 ** self.attempt))
+        ceiling = min(self.cap, self.base * (2**self.attempt))
         self.attempt += 1
         return random.uniform(0, ceiling)
 

@@ -114,19 +114,37 @@ def _decode_all(decoder: RecordDecoder, rows: list[UserRow]) -> tuple[pa.Table, 
     return _with_arrivals(table.drop_columns([ARRIVAL_TIME]), good), bad, good
 
 
-def _decode_each(decoder: RecordDecoder, good: list[UserRow], lines: list[bytes], kept: list[UserRow],
-                 bad: list[BadRecord]) -> tuple[pa.Table, list[BadRecord], list[UserRow]]:
+def _decode_each(
+    decoder: RecordDecoder, good: list[UserRow], lines: list[bytes], kept: list[UserRow], bad: list[BadRecord]
+) -> tuple[pa.Table, list[BadRecord], list[UserRow]]:
     line_of = {id(row): line for row, line in zip(kept, lines, strict=True)}
     tables: list[pa.Table] = []
     taken: list[UserRow] = []
     for row in good:
         table, errors = decoder.decode(line_of[id(row)], "kinesis", 0, _EPOCH)
         if decoder.many_rows_per_record:
-            bad.extend(BadRecord(e.source, e.error_code, e.message, e.raw,
-                                 f"{row.position}@{e.position.rsplit('@', 1)[1]}", row.arrival) for e in errors)
+            bad.extend(
+                BadRecord(
+                    e.source,
+                    e.error_code,
+                    e.message,
+                    e.raw,
+                    f"{row.position}@{e.position.rsplit('@', 1)[1]}",
+                    row.arrival,
+                )
+                for e in errors
+            )
         elif table.num_rows != 1:
-            bad.append(BadRecord(decoder.source, "format-conversion-failed",
-                                 "a record must hold exactly one JSON object", row.data, row.position, row.arrival))
+            bad.append(
+                BadRecord(
+                    decoder.source,
+                    "format-conversion-failed",
+                    "a record must hold exactly one JSON object",
+                    row.data,
+                    row.position,
+                    row.arrival,
+                )
+            )
             continue
         tables.append(table.drop_columns([ARRIVAL_TIME]))
         taken.extend([row] * table.num_rows)

@@ -19,8 +19,14 @@ from flowsql.metrics import SourceReporter
 from flowsql.sources.kinesis_client import Backoff, error_code, is_retryable
 
 # Answers that refuse a read for throughput (counted as throttles).
-THROTTLE_CODES = frozenset({"ProvisionedThroughputExceededException", "LimitExceededException",
-                            "ThrottlingException", "KMSThrottlingException"})
+THROTTLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "LimitExceededException",
+        "ThrottlingException",
+        "KMSThrottlingException",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -61,9 +67,17 @@ class Alignment(Protocol):
 
 
 class ShardReader(threading.Thread):
-    def __init__(self, client: Any, stream: dict[str, str], shard_id: str, start: dict[str, Any],
-                 outbox: queue.Queue[ShardFetch | BaseException], stop: threading.Event,
-                 settings: ReadSettings, alignment: Alignment | None = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        stream: dict[str, str],
+        shard_id: str,
+        start: dict[str, Any],
+        outbox: queue.Queue[ShardFetch | BaseException],
+        stop: threading.Event,
+        settings: ReadSettings,
+        alignment: Alignment | None = None,
+    ) -> None:
         super().__init__(name=f"kinesis-{shard_id}", daemon=True)
         self.client = client
         self.stream = stream
@@ -76,8 +90,9 @@ class ShardReader(threading.Thread):
         self.settings = settings
         self.alignment = alignment
         self.status = ShardStatus()
-        self.last_sequence: str | None = start.get("StartingSequenceNumber") \
-            if start.get("ShardIteratorType") == "AFTER_SEQUENCE_NUMBER" else None
+        self.last_sequence: str | None = (
+            start.get("StartingSequenceNumber") if start.get("ShardIteratorType") == "AFTER_SEQUENCE_NUMBER" else None
+        )
         self.backoff = Backoff()
         self.failing_since: float | None = None
         # Set by the source from the shard listing once the shard is closed.
@@ -106,8 +121,9 @@ class ShardReader(threading.Thread):
             with self.status.lock:
                 self.status.in_flight = True
             try:
-                answer = self.client.get_records(ShardIterator=iterator, Limit=self.settings.records_per_call,
-                                                 **self.by_arn)
+                answer = self.client.get_records(
+                    ShardIterator=iterator, Limit=self.settings.records_per_call, **self.by_arn
+                )
             except ClientError as exc:
                 if error_code(exc) == "ExpiredIteratorException":
                     iterator = self._iterator()
@@ -134,8 +150,11 @@ class ShardReader(threading.Thread):
                 self.status.millis_behind = millis
                 self.status.idle = not records and not millis
             size = sum(len(r["Data"]) for r in records)
-            interval = self.settings.call_interval if records else max(self.settings.call_interval,
-                                                                       self.settings.idle_interval)
+            interval = (
+                self.settings.call_interval
+                if records
+                else max(self.settings.call_interval, self.settings.idle_interval)
+            )
             next_call = called + max(interval, size / self.settings.read_throughput)
 
     def _wait_turn(self) -> None:
@@ -167,8 +186,10 @@ class ShardReader(threading.Thread):
     def _iterator(self) -> str | None:
         """A fresh iterator: after the last record taken, else at the starting position."""
         if self.last_sequence is not None:
-            start: dict[str, Any] = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
-                                     "StartingSequenceNumber": self.last_sequence}
+            start: dict[str, Any] = {
+                "ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
+                "StartingSequenceNumber": self.last_sequence,
+            }
         else:
             start = self.start_at
         while not self.stop.is_set():

@@ -30,10 +30,14 @@ def shard_column(decl: SourceDecl, option: str) -> tuple[ShardColumn | None, tup
     for index, column in enumerate(decl.columns):
         if column.name.lower() == option.lower():
             if column.sql_type.upper().split("(")[0] not in ("VARCHAR", "TEXT", "STRING"):
-                raise ConfigError(f"source '{decl.name}': shard_column '{column.name}' must be declared VARCHAR",
-                                  decl.location)
+                raise ConfigError(
+                    f"source '{decl.name}': shard_column '{column.name}' must be declared VARCHAR", decl.location
+                )
             if column.mapping:
-                raise ConfigError(f"source '{decl.name}': shard_column '{column.name}' is filled by the source, "
-                                  "so it takes no MAPPING", decl.location)
-            return ShardColumn(index, column.name), decl.columns[:index] + decl.columns[index + 1:]
+                raise ConfigError(
+                    f"source '{decl.name}': shard_column '{column.name}' is filled by the source, "
+                    "so it takes no MAPPING",
+                    decl.location,
+                )
+            return ShardColumn(index, column.name), decl.columns[:index] + decl.columns[index + 1 :]
     raise ConfigError(f"source '{decl.name}': shard_column '{option}' is not a declared column", decl.location)

@@ -74,8 +74,13 @@ class ClosedWindow:
 
     def row(self) -> UserRow:
         """The final state as a JSON record, with the shard and window bounds beside its keys."""
-        document = {**self.state, "shard_id": self.shard, "window_start": _plain(self.start_ms),
-                    "window_end": _plain(self.end_ms), "window_terminated_early": self.terminated_early}
+        document = {
+            **self.state,
+            "shard_id": self.shard,
+            "window_start": _plain(self.start_ms),
+            "window_end": _plain(self.end_ms),
+            "window_terminated_early": self.terminated_early,
+        }
         arrival = datetime.fromtimestamp(self.end_ms / 1000, UTC)
         return UserRow(json.dumps(document).encode(), f"{self.shard}/window {_plain(self.start_ms)}", arrival)
 
@@ -102,8 +107,9 @@ class _Outcome:
 class TumblingWindows:
     """Runs one handler over the shards of one source."""
 
-    def __init__(self, handler: Handler, settings: WindowSettings, source: str,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self, handler: Handler, settings: WindowSettings, source: str, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self.handler = handler
         self.settings = settings
         self.source = source
@@ -112,13 +118,22 @@ class TumblingWindows:
 
     def describe(self, spec: str) -> list[str]:
         settings = self.settings
-        retries = "until it succeeds" if settings.maximum_retry_attempts < 0 else \
-            f"{settings.maximum_retry_attempts} retries, then to the error output"
-        return [(f"tumbling-window handler {spec}: called per shard with {settings.window_seconds} s windows "
-                 "of arrival time; its rows are the final states"),
-                (f"  batch size {settings.batch_size}, batching window {settings.batching_window:g} s, "
+        retries = (
+            "until it succeeds"
+            if settings.maximum_retry_attempts < 0
+            else f"{settings.maximum_retry_attempts} retries, then to the error output"
+        )
+        return [
+            (
+                f"tumbling-window handler {spec}: called per shard with {settings.window_seconds} s windows "
+                "of arrival time; its rows are the final states"
+            ),
+            (
+                f"  batch size {settings.batch_size}, batching window {settings.batching_window:g} s, "
                 f"report batch item failures {'on' if settings.report_batch_item_failures else 'off'}, "
-                 f"bisect on error {'on' if settings.bisect_on_error else 'off'}, {retries}")]
+                f"bisect on error {'on' if settings.bisect_on_error else 'off'}, {retries}"
+            ),
+        ]
 
     @property
     def window_ms(self) -> int:
@@ -126,12 +141,17 @@ class TumblingWindows:
 
     # -- checkpoints ---------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
-        return {shard: {"start_ms": w.start_ms, "state": w.state, "consumed": w.consumed}
-                for shard, w in sorted(self.shards.items()) if w.start_ms is not None or w.consumed}
+        return {
+            shard: {"start_ms": w.start_ms, "state": w.state, "consumed": w.consumed}
+            for shard, w in sorted(self.shards.items())
+            if w.start_ms is not None or w.consumed
+        }
 
     def restore(self, data: dict[str, Any]) -> None:
-        self.shards = {shard: ShardWindow(entry.get("start_ms"), dict(entry.get("state") or {}), [], None,
-                                          entry.get("consumed")) for shard, entry in data.items()}
+        self.shards = {
+            shard: ShardWindow(entry.get("start_ms"), dict(entry.get("state") or {}), [], None, entry.get("consumed"))
+            for shard, entry in data.items()
+        }
 
     def forget(self, shard: str) -> None:
         self.shards.pop(shard, None)
@@ -176,8 +196,10 @@ class TumblingWindows:
 
     def waiting(self, now_ms: int) -> bool:
         """Records not passed on yet, or a window whose end has passed and is not closed yet."""
-        return any(w.pending or (w.start_ms is not None and now_ms >= w.start_ms + self.window_ms)
-                   for w in self.shards.values())
+        return any(
+            w.pending or (w.start_ms is not None and now_ms >= w.start_ms + self.window_ms)
+            for w in self.shards.values()
+        )
 
     def end_shard(self, shard: str) -> WindowResults:
         """A closed shard read through: its open window ends here (early, if its end is to come)."""
@@ -213,7 +235,7 @@ class TumblingWindows:
                 if outcome.failed_at is None:
                     results += self._limit_state(shard, window)
                     return results
-                batch = batch[outcome.failed_at:]
+                batch = batch[outcome.failed_at :]
             elif self.settings.bisect_on_error and len(batch) > 1:
                 # Splitting does not count as a retry (Lambda's rule).
                 middle = len(batch) // 2
@@ -221,8 +243,14 @@ class TumblingWindows:
                 results += self._process(shard, window, batch[middle:])
                 return results
             attempts += 1
-            log.warning("source '%s': the handler failed on %d record(s) of %s (attempt %d): %s",
-                        self.source, len(batch), shard, attempts, outcome.reason)
+            log.warning(
+                "source '%s': the handler failed on %d record(s) of %s (attempt %d): %s",
+                self.source,
+                len(batch),
+                shard,
+                attempts,
+                outcome.reason,
+            )
             if 0 <= self.settings.maximum_retry_attempts < attempts:
                 results.failed += [self._failed(shard, record, outcome.reason) for record in batch]
                 window.consumed = batch[-1]["SequenceNumber"]
@@ -253,14 +281,28 @@ class TumblingWindows:
                 results.closed.append(ClosedWindow(shard, start, end, outcome.state, early))
                 break
             attempts += 1
-            log.warning("source '%s': the final call of window %s of %s failed (attempt %d): %s",
-                        self.source, _plain(start), shard, attempts, outcome.reason)
+            log.warning(
+                "source '%s': the final call of window %s of %s failed (attempt %d): %s",
+                self.source,
+                _plain(start),
+                shard,
+                attempts,
+                outcome.reason,
+            )
             if 0 <= self.settings.maximum_retry_attempts < attempts:
-                data = json.dumps({"shardId": shard, "window": {"start": _iso(start), "end": _iso(end)},
-                                   "state": window.state}).encode()
-                results.failed.append(BadRecord(self.source, HANDLER_FAILED, f"the final call failed: {outcome.reason}",
-                                                data, f"{shard}/window {_plain(start)}",
-                                                datetime.fromtimestamp(end / 1000, UTC)))
+                data = json.dumps(
+                    {"shardId": shard, "window": {"start": _iso(start), "end": _iso(end)}, "state": window.state}
+                ).encode()
+                results.failed.append(
+                    BadRecord(
+                        self.source,
+                        HANDLER_FAILED,
+                        f"the final call failed: {outcome.reason}",
+                        data,
+                        f"{shard}/window {_plain(start)}",
+                        datetime.fromtimestamp(end / 1000, UTC),
+                    )
+                )
                 break
             self.sleep(min(0.05 * 2 ** (attempts - 1), 5.0))
         window.start_ms, window.state = None, {}
@@ -280,8 +322,13 @@ class TumblingWindows:
             "isWindowTerminatedEarly": early,
         }
         first = batch[0]["SequenceNumber"] if batch else "final"
-        context = LambdaContext(settings.function_name, settings.region, ACCOUNT,
-                                stable_uuid(shard, start, first, len(batch), final), settings.timeout_seconds)
+        context = LambdaContext(
+            settings.function_name,
+            settings.region,
+            ACCOUNT,
+            stable_uuid(shard, start, first, len(batch), final),
+            settings.timeout_seconds,
+        )
         try:
             # A handler's print() goes to the log (stderr), as on Lambda to CloudWatch Logs: never
             # into what a stdout sink writes.
@@ -306,15 +353,20 @@ class TumblingWindows:
         if any(i not in sequences for i in identifiers):
             # Lambda treats an identifier it does not know as a failure of the whole batch.
             return _Outcome(None, None, f"batchItemFailures names a record not in the batch: {identifiers}")
-        return _Outcome(state, min(sequences.index(i) for i in identifiers),
-                        f"the handler reported record {identifiers[0]} failed")
+        return _Outcome(
+            state, min(sequences.index(i) for i in identifiers), f"the handler reported record {identifiers[0]} failed"
+        )
 
     def _lambda_record(self, shard: str, record: Record) -> dict[str, Any]:
         sequence = record["SequenceNumber"]
         return {
-            "kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": record.get("PartitionKey", ""),
-                        "sequenceNumber": sequence, "data": base64.b64encode(record["Data"]).decode(),
-                        "approximateArrivalTimestamp": _arrival_ms(record) / 1000},
+            "kinesis": {
+                "kinesisSchemaVersion": "1.0",
+                "partitionKey": record.get("PartitionKey", ""),
+                "sequenceNumber": sequence,
+                "data": base64.b64encode(record["Data"]).decode(),
+                "approximateArrivalTimestamp": _arrival_ms(record) / 1000,
+            },
             "eventSource": "aws:kinesis",
             "eventVersion": "1.0",
             "eventID": f"{shard}:{sequence}",
@@ -325,18 +377,31 @@ class TumblingWindows:
         }
 
     def _failed(self, shard: str, record: Record, reason: str) -> BadRecord:
-        return BadRecord(self.source, HANDLER_FAILED, f"the handler failed: {reason}", record["Data"],
-                         f"{shard}/{record['SequenceNumber']}", datetime.fromtimestamp(_arrival_ms(record) / 1000, UTC))
+        return BadRecord(
+            self.source,
+            HANDLER_FAILED,
+            f"the handler failed: {reason}",
+            record["Data"],
+            f"{shard}/{record['SequenceNumber']}",
+            datetime.fromtimestamp(_arrival_ms(record) / 1000, UTC),
+        )
 
 
 def tumbling_windows(decl: SourceDecl, options: KinesisOptions) -> TumblingWindows | None:
     """The source's tumbling-window handler, or None; each bad setting is named with its range."""
+
     def refuse(key: str, why: str) -> ConfigError:
         return ConfigError(f"source '{decl.name}': {key} {why}", decl.location)
 
     if not options.handler:
-        for key in ("tumbling_window", "batching_window", "batch_size", "report_batch_item_failures",
-                    "bisect_batch_on_function_error", "maximum_retry_attempts"):
+        for key in (
+            "tumbling_window",
+            "batching_window",
+            "batch_size",
+            "report_batch_item_failures",
+            "bisect_batch_on_function_error",
+            "maximum_retry_attempts",
+        ):
             if decl.option(key) is not None:
                 raise refuse(key, "applies to a tumbling-window handler: add handler = 'module:function'")
         return None
@@ -350,8 +415,11 @@ def tumbling_windows(decl: SourceDecl, options: KinesisOptions) -> TumblingWindo
     if not -1 <= options.maximum_retry_attempts <= 10_000:
         raise refuse("maximum_retry_attempts", "must be -1 (until it succeeds) to 10000")
     if not decl.columns:
-        raise refuse("handler", "needs the columns of its rows declared: the keys of the final state, "
-                                "and shard_id, window_start, window_end if wanted")
+        raise refuse(
+            "handler",
+            "needs the columns of its rows declared: the keys of the final state, "
+            "and shard_id, window_start, window_end if wanted",
+        )
     option = next(o for o in decl.options if o.key.lower() == "handler")
     written_in = option.location.path if option.location is not None else decl.location.path
     try:
@@ -361,9 +429,17 @@ def tumbling_windows(decl: SourceDecl, options: KinesisOptions) -> TumblingWindo
     region = options.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     stream = options.stream
     arn = stream if stream.startswith("arn:") else f"arn:aws:kinesis:{region}:{ACCOUNT}:stream/{stream}"
-    settings = WindowSettings(int(seconds), options.batch_size, options.batching_window,
-                              options.report_batch_item_failures, options.bisect_batch_on_function_error,
-                              options.maximum_retry_attempts, arn, region, decl.name)
+    settings = WindowSettings(
+        int(seconds),
+        options.batch_size,
+        options.batching_window,
+        options.report_batch_item_failures,
+        options.bisect_batch_on_function_error,
+        options.maximum_retry_attempts,
+        arn,
+        region,
+        decl.name,
+    )
     return TumblingWindows(handler, settings, decl.name)
 
 

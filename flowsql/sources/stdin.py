@@ -57,7 +57,7 @@ class StdinSource(Source):
             yield self._batch(offset, carry)
 
     def _batch(self, offset: int, data: bytes) -> SourceBatch:
-        table, errors, origins = self.decoder.decode_with_origins(data.rstrip(b"\n"), "stdin", offset,
-                                                                  datetime.now(UTC))
+        table, errors, origins = self.decoder.decode_with_origins(
+            data.rstrip(b"\n"), "stdin", offset, datetime.now(UTC)
+        )
         return SourceBatch(self.name, table, errors, {"offset": offset + len(data)}, len(data), None, origins)
-

@@ -20,8 +20,9 @@ log = logging.getLogger("flowsql")
 
 
 class Monitor:
-    def __init__(self, metrics: Metrics, pipeline: str, mode: str, interval: float = 10.0,
-                 shards: bool = False) -> None:
+    def __init__(
+        self, metrics: Metrics, pipeline: str, mode: str, interval: float = 10.0, shards: bool = False
+    ) -> None:
         if mode not in ("panel", "lines"):
             raise ValueError("mode is 'panel' or 'lines'")
         self.metrics = metrics
@@ -41,8 +42,13 @@ class Monitor:
 
             # Output to the same terminal (log lines, a stdout sink's tables) must print above the
             # panel, not through it: Live swaps sys.stdout/sys.stderr for proxies that do that.
-            self._live = Live(console=Console(stderr=True), refresh_per_second=4, transient=False,
-                              redirect_stdout=sys.stdout.isatty(), redirect_stderr=True)
+            self._live = Live(
+                console=Console(stderr=True),
+                refresh_per_second=4,
+                transient=False,
+                redirect_stdout=sys.stdout.isatty(),
+                redirect_stderr=True,
+            )
             self._live.start()
         self._thread.start()
 

@@ -104,7 +104,8 @@ def _sample_shard_times(run: PipelineRun, name: str, shards: dict[str, dict[str,
         for column, micros in latest.items():
             kind = stream.clocks.get(column) if stream is not None else None
             delay = stream.watermark_delay_us if stream is not None and kind == "event" else 0
-            metrics.set("flowsql_shard_watermark_seconds", (micros - delay) / 1e6, source=name, shard=shard,
-                        column=column)
+            metrics.set(
+                "flowsql_shard_watermark_seconds", (micros - delay) / 1e6, source=name, shard=shard, column=column
+            )
         metrics.set("flowsql_shard_idle", 1 if state["idle"] else 0, source=name, shard=shard)
         metrics.set("flowsql_shard_paused", 1 if state["paused"] else 0, source=name, shard=shard)

@@ -70,9 +70,13 @@ class StatusView:
             "sources": [vars(s) for s in self.sources],
             "watermarks": [vars(w) for w in self.watermarks],
             "sinks": [vars(s) for s in self.sinks],
-            "checkpoint": None if self.checkpoint_epoch is None else {
-                "epoch": self.checkpoint_epoch, "age_seconds": self.checkpoint_age_seconds,
-                "failures": self.checkpoint_failures},
+            "checkpoint": None
+            if self.checkpoint_epoch is None
+            else {
+                "epoch": self.checkpoint_epoch,
+                "age_seconds": self.checkpoint_age_seconds,
+                "failures": self.checkpoint_failures,
+            },
         }
 
 
@@ -85,19 +89,27 @@ def build_view(current: Snapshot, previous: Snapshot | None, seconds: float) -> 
             return 0.0
         return max(0.0, (value(name, labels) - value(name, labels, previous)) / seconds)
 
-    view = StatusView(uptime_seconds=value("flowsql_uptime_seconds", ()),
-                      open_window_rows=int(value("flowsql_open_window_rows", ())))
+    view = StatusView(
+        uptime_seconds=value("flowsql_uptime_seconds", ()), open_window_rows=int(value("flowsql_open_window_rows", ()))
+    )
     if () in current.get("flowsql_checkpoint_epoch", {}):
         view.checkpoint_epoch = int(value("flowsql_checkpoint_epoch", ()))
         view.checkpoint_age_seconds = value("flowsql_checkpoint_age_seconds", ())
         view.checkpoint_failures = int(value("flowsql_checkpoint_failures_total", ()))
     for labels in sorted(current.get("flowsql_events_in_total", {})):
         name = dict(labels)["source"]
-        source = SourceView(name, int(value("flowsql_events_in_total", labels)),
-                            rate("flowsql_events_in_total", labels), int(value("flowsql_errors_total", labels)),
-                            int(value("flowsql_late_records_total", labels)))
-        source.throttles = int(sum(v for k, v in current.get("flowsql_source_throttles_total", {}).items()
-                                   if dict(k).get("source") == name))
+        source = SourceView(
+            name,
+            int(value("flowsql_events_in_total", labels)),
+            rate("flowsql_events_in_total", labels),
+            int(value("flowsql_errors_total", labels)),
+            int(value("flowsql_late_records_total", labels)),
+        )
+        source.throttles = int(
+            sum(
+                v for k, v in current.get("flowsql_source_throttles_total", {}).items() if dict(k).get("source") == name
+            )
+        )
         lag = current.get("flowsql_source_max_lag_seconds", {}).get(labels)
         source.lag_seconds = lag
         for key, seconds_behind in current.get("flowsql_source_lag_seconds", {}).items():
@@ -110,18 +122,26 @@ def build_view(current: Snapshot, previous: Snapshot | None, seconds: float) -> 
         view.sources.append(source)
     for labels, seconds_since in sorted(current.get("flowsql_watermark_seconds", {}).items()):
         names = dict(labels)
-        view.watermarks.append(WatermarkView(names["stream"], names["column"], _utc(seconds_since),
-                                             value("flowsql_watermark_lag_seconds", labels)))
+        view.watermarks.append(
+            WatermarkView(
+                names["stream"], names["column"], _utc(seconds_since), value("flowsql_watermark_lag_seconds", labels)
+            )
+        )
     for labels in sorted(current.get("flowsql_sink_rows_total", {})):
-        sink = SinkView(dict(labels)["sink"], int(value("flowsql_sink_rows_total", labels)),
-                        rate("flowsql_sink_rows_total", labels), int(value("flowsql_sink_objects_total", labels)),
-                        int(value("flowsql_sink_bytes_total", labels)),
-                        int(value("flowsql_sink_error_records_total", labels)),
-                        int(value("flowsql_sink_buffer_bytes", labels)), int(value("flowsql_sink_buffer_rows", labels)),
-                        current.get("flowsql_sink_next_flush_seconds", {}).get(labels),
-                        int(value("flowsql_sink_retries_total", labels)),
-                        int(value("flowsql_sink_throttles_total", labels)),
-                        int(value("flowsql_sink_failures_total", labels)))
+        sink = SinkView(
+            dict(labels)["sink"],
+            int(value("flowsql_sink_rows_total", labels)),
+            rate("flowsql_sink_rows_total", labels),
+            int(value("flowsql_sink_objects_total", labels)),
+            int(value("flowsql_sink_bytes_total", labels)),
+            int(value("flowsql_sink_error_records_total", labels)),
+            int(value("flowsql_sink_buffer_bytes", labels)),
+            int(value("flowsql_sink_buffer_rows", labels)),
+            current.get("flowsql_sink_next_flush_seconds", {}).get(labels),
+            int(value("flowsql_sink_retries_total", labels)),
+            int(value("flowsql_sink_throttles_total", labels)),
+            int(value("flowsql_sink_failures_total", labels)),
+        )
         view.sinks.append(sink)
     return view
 
@@ -176,17 +196,23 @@ def status_line(view: StatusView) -> str:
         throttles = f", {s.throttles:,} throttles" if s.throttles else ""
         idle = f", idle shards {' '.join(s.idle_shards)}" if s.idle_shards else ""
         paused = f", paused shards {' '.join(s.paused_shards)}" if s.paused_shards else ""
-        parts.append(f"source {s.name}: {s.events_per_second:,.0f} events/s, {s.events:,} in, "
-                     f"{s.errors:,} errors, {s.late:,} late{lag}{throttles}{idle}{paused}")
+        parts.append(
+            f"source {s.name}: {s.events_per_second:,.0f} events/s, {s.events:,} in, "
+            f"{s.errors:,} errors, {s.late:,} late{lag}{throttles}{idle}{paused}"
+        )
     for w in view.watermarks:
         parts.append(f"watermark {w.stream}.{w.column} {w.watermark} ({human_seconds(w.behind_seconds)} behind)")
     parts.append(f"open windows {view.open_window_rows:,} rows")
     if view.checkpoint_epoch is not None:
-        parts.append(f"checkpoint epoch {view.checkpoint_epoch} ({human_seconds(view.checkpoint_age_seconds)} ago, "
-                     f"{view.checkpoint_failures:,} failures)")
+        parts.append(
+            f"checkpoint epoch {view.checkpoint_epoch} ({human_seconds(view.checkpoint_age_seconds)} ago, "
+            f"{view.checkpoint_failures:,} failures)"
+        )
     for k in view.sinks:
-        parts.append(f"sink {k.name}: {k.rows_per_second:,.0f} rows/s, {k.rows:,} rows, {k.objects:,} objects, "
-                     f"{human_bytes(k.bytes)}, buffered {human_bytes(k.buffer_bytes)} "
-                     f"(flush in {human_seconds(k.next_flush_seconds)}), {k.retries:,} retries, "
-                     f"{k.throttles:,} throttles, {k.error_records:,} error records")
+        parts.append(
+            f"sink {k.name}: {k.rows_per_second:,.0f} rows/s, {k.rows:,} rows, {k.objects:,} objects, "
+            f"{human_bytes(k.bytes)}, buffered {human_bytes(k.buffer_bytes)} "
+            f"(flush in {human_seconds(k.next_flush_seconds)}), {k.retries:,} retries, "
+            f"{k.throttles:,} throttles, {k.error_records:,} error records"
+        )
     return "; ".join(parts)

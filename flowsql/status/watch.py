@@ -19,9 +19,16 @@ log = logging.getLogger("flowsql")
 
 
 class Watchers:
-    def __init__(self, run: PipelineRun, quiet: bool = False, status_interval: float = 10.0,
-                 metrics_port: int | None = None, metrics_host: str = "127.0.0.1", shards: bool = False,
-                 terminal: bool | None = None) -> None:
+    def __init__(
+        self,
+        run: PipelineRun,
+        quiet: bool = False,
+        status_interval: float = 10.0,
+        metrics_port: int | None = None,
+        metrics_host: str = "127.0.0.1",
+        shards: bool = False,
+        terminal: bool | None = None,
+    ) -> None:
         terminal = sys.stderr.isatty() if terminal is None else terminal
         self.run = run
         self._moved: list[StdoutSink] = []

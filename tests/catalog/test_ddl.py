@@ -47,10 +47,15 @@ def test_projection_finds_every_object_in_the_bucket(pipeline: Path, tmp_path: P
 
     s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
     s3.create_bucket(Bucket=f"athena-{pipeline.stem.replace('_', '-')}")
-    with FirehoseReceiver(ReceiverState(access_key="k", common_attributes={"pipeline": "clickstream_to_lake"},
-                                       gzip=True)) as receiver:
-        env = {"LAKE_BUCKET": f"athena-{pipeline.stem.replace('_', '-')}", "AWS_ENDPOINT_URL": moto_endpoint,
-               "ENDPOINT_URL": receiver.url, "ENDPOINT_ACCESS_KEY": "k"}
+    with FirehoseReceiver(
+        ReceiverState(access_key="k", common_attributes={"pipeline": "clickstream_to_lake"}, gzip=True)
+    ) as receiver:
+        env = {
+            "LAKE_BUCKET": f"athena-{pipeline.stem.replace('_', '-')}",
+            "AWS_ENDPOINT_URL": moto_endpoint,
+            "ENDPOINT_URL": receiver.url,
+            "ENDPOINT_ACCESS_KEY": "k",
+        }
         statements = {}
         for sink in ("raw_events",):
             ddl = run_cli("ddl", str(pipeline), "--sink", sink, cwd=tmp_path, env=env)
@@ -63,8 +68,11 @@ def test_projection_finds_every_object_in_the_bucket(pipeline: Path, tmp_path: P
         regex, keys = template_regex(properties)
         base = location(ddl_text)
         bucket, _, static = base.removeprefix("s3://").partition("/")
-        objects = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=static)
-                   for o in page.get("Contents", [])]
+        objects = [
+            o["Key"]
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=static)
+            for o in page.get("Contents", [])
+        ]
         assert objects, f"{table}: nothing written under {base}"
         for key in objects:
             folder = f"s3://{bucket}/" + key.rsplit("/", 1)[0] + "/"
@@ -103,14 +111,23 @@ def test_clickstream_demo_tables(tmp_path: Path) -> None:
     statements = ddl_statements(ROOT / "pipelines" / "clickstream_demo.sql", tmp_path)
     assert set(statements) == {"page_minutes", "sales_raw"}  # the stdout sink has no table
     minutes = statements["page_minutes"]
-    assert columns(minutes) == {"window_start": "TIMESTAMP", "window_end": "TIMESTAMP", "page": "VARCHAR",
-                                "views": "BIGINT", "visitors": "BIGINT", "revenue": "DOUBLE"}
+    assert columns(minutes) == {
+        "window_start": "TIMESTAMP",
+        "window_end": "TIMESTAMP",
+        "page": "VARCHAR",
+        "views": "BIGINT",
+        "visitors": "BIGINT",
+        "revenue": "DOUBLE",
+    }
     assert partition_columns(minutes) == {"dt": "string", "hour": "int"}
     props = table_properties(minutes)
     assert props["projection.dt.type"] == "date" and props["projection.dt.format"] == "yyyy-MM-dd"
     assert (props["projection.dt.interval"], props["projection.dt.interval.unit"]) == ("1", "DAYS")
     assert (props["projection.hour.type"], props["projection.hour.range"], props["projection.hour.digits"]) == (
-        "integer", "0,23", "2")
+        "integer",
+        "0,23",
+        "2",
+    )
     assert location(minutes) == f"file://{tmp_path}/lake/page_minutes/"
     assert props["storage.location.template"] == f"file://{tmp_path}/lake/page_minutes/dt=${{dt}}/hour=${{hour}}/"
     assert "STORED AS PARQUET" in minutes
@@ -124,8 +141,13 @@ def test_clickstream_demo_tables(tmp_path: Path) -> None:
 def test_types_static_folders_and_json(tmp_path: Path) -> None:
     statements = ddl_statements(ROOT / "pipelines" / "clickstream_to_athena.sql", tmp_path)
     report = statements["country_minutes"]
-    assert columns(report) == {"window_start": "TIMESTAMP", "events": "BIGINT", "revenue": "DECIMAL(12, 2)",
-                               "pages": "ARRAY(VARCHAR)", "price_range": "ROW(lowest DOUBLE, highest DOUBLE)"}
+    assert columns(report) == {
+        "window_start": "TIMESTAMP",
+        "events": "BIGINT",
+        "revenue": "DECIMAL(12, 2)",
+        "pages": "ARRAY(VARCHAR)",
+        "price_range": "ROW(lowest DOUBLE, highest DOUBLE)",
+    }
     assert location(report) == f"file://{tmp_path}/lake/country_minutes/reports/"
     assert partition_columns(report) == {"country": "string", "dt": "string"}
 
@@ -164,7 +186,10 @@ def test_quoted_names_and_prefix_shapes(tmp_path: Path) -> None:
     assert "`user id` bigint" in ddl
     props = table_properties(ddl)
     assert (props["projection.year.type"], props["projection.year.format"], props["projection.year.interval.unit"]) == (
-        "date", "yyyy", "YEARS")
+        "date",
+        "yyyy",
+        "YEARS",
+    )
     assert (props["projection.m.type"], props["projection.m.range"]) == ("integer", "1,12")
     # Random names are not partitions: the template stops before them (Athena reads below it).
     assert props["storage.location.template"] == f"file://{tmp_path}/out/year=${{year}}/m=${{m}}/"
@@ -190,7 +215,10 @@ def test_explain_warns_of_tiny_files(tmp_path: Path) -> None:
     assert len(warnings) == 1 and warnings[0][0] == "sales_raw"
     assert "buffer_interval 10 s with a partitioned prefix" in warnings[0][1]
     path = tmp_path / "p.sql"
-    path.write_text(PIPELINE.format(prefix="x/").replace("glue_table = 'Select'", "glue_table = 't', "
-                                                          "buffer_size = '100 KB', buffer_interval = '5 min'"))
+    path.write_text(
+        PIPELINE.format(prefix="x/").replace(
+            "glue_table = 'Select'", "glue_table = 't', buffer_size = '100 KB', buffer_interval = '5 min'"
+        )
+    )
     result = run_cli("explain", str(path), cwd=tmp_path)
     assert "warning: many tiny files: buffer_size 100,000 bytes caps objects under 1 MB" in result.stdout

@@ -33,8 +33,15 @@ def partitions(endpoint: str, table: str) -> list[dict]:  # type: ignore[type-ar
 
 
 def run(tmp_path: Path, endpoint: str, *extra: str) -> None:
-    result = run_cli("run", str(tmp_path / "p.sql"), "--state-dir", str(tmp_path / "state"), *extra, cwd=tmp_path,
-                     env={"AWS_ENDPOINT_URL": endpoint})
+    result = run_cli(
+        "run",
+        str(tmp_path / "p.sql"),
+        "--state-dir",
+        str(tmp_path / "state"),
+        *extra,
+        cwd=tmp_path,
+        env={"AWS_ENDPOINT_URL": endpoint},
+    )
     assert result.code == 0, result.stderr
 
 
@@ -48,7 +55,11 @@ def test_table_and_partitions_registered_once(tmp_path: Path, moto_endpoint: str
     described = glue(moto_endpoint).get_table(DatabaseName="analytics", Name=table)["Table"]
     storage = described["StorageDescriptor"]
     assert [(c["Name"], c["Type"]) for c in storage["Columns"]] == [
-        ("event_id", "bigint"), ("page", "string"), ("price", "double"), ("ts", "timestamp")]
+        ("event_id", "bigint"),
+        ("page", "string"),
+        ("price", "double"),
+        ("ts", "timestamp"),
+    ]
     assert [(k["Name"], k["Type"]) for k in described["PartitionKeys"]] == [("country", "string"), ("dt", "string")]
     assert storage["Location"] == f"file://{tmp_path}/lake/data/"
     assert storage["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
@@ -58,7 +69,8 @@ def test_table_and_partitions_registered_once(tmp_path: Path, moto_endpoint: str
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     assert sorted(p["StorageDescriptor"]["Location"] for p in found) == [f"file://{f}/" for f in folders]
     assert sorted(tuple(p["Values"]) for p in found) == sorted(
-        (f.parent.name.split("=")[1], f.name.split("=")[1]) for f in folders)
+        (f.parent.name.split("=")[1], f.name.split("=")[1]) for f in folders
+    )
     assert len(found) == 10 and all(p["Values"][1] == today for p in found)  # ten countries, one day
 
     # Again from the start: the same objects are written again and replace the first ones (their
@@ -77,14 +89,26 @@ def test_added_column_updates_the_table(tmp_path: Path, moto_endpoint: str) -> N
     run(tmp_path, moto_endpoint)
     # The query grows a column: the checkpoint refuses it, --reset starts over with the new schema.
     (tmp_path / "p.sql").write_text(
-        PIPELINE.format(format="json", extra=", price * 2 AS Doubled").replace("'Clicks'", "'grows'"))
-    refused = run_cli("run", str(tmp_path / "p.sql"), "--state-dir", str(tmp_path / "state"), cwd=tmp_path,
-                      env={"AWS_ENDPOINT_URL": moto_endpoint})
+        PIPELINE.format(format="json", extra=", price * 2 AS Doubled").replace("'Clicks'", "'grows'")
+    )
+    refused = run_cli(
+        "run",
+        str(tmp_path / "p.sql"),
+        "--state-dir",
+        str(tmp_path / "state"),
+        cwd=tmp_path,
+        env={"AWS_ENDPOINT_URL": moto_endpoint},
+    )
     assert refused.code == 2 and "--reset" in refused.stderr
     run(tmp_path, moto_endpoint, "--reset")
     described = glue(moto_endpoint).get_table(DatabaseName="analytics", Name="grows")["Table"]
     assert [c["Name"] for c in described["StorageDescriptor"]["Columns"]] == [
-        "event_id", "page", "price", "ts", "doubled"]
+        "event_id",
+        "page",
+        "price",
+        "ts",
+        "doubled",
+    ]
     assert described["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
     assert len(partitions(moto_endpoint, "grows")) == 10
 
@@ -92,8 +116,14 @@ def test_added_column_updates_the_table(tmp_path: Path, moto_endpoint: str) -> N
 @pytest.mark.slow
 def test_glue_down_then_back_registers_what_was_delivered(tmp_path: Path, moto_endpoint: str) -> None:
     (tmp_path / "p.sql").write_text(PIPELINE.format(format="parquet", extra="").replace("'Clicks'", "'healed'"))
-    down = run_cli("run", str(tmp_path / "p.sql"), "--state-dir", str(tmp_path / "state"), cwd=tmp_path,
-                   env={"AWS_ENDPOINT_URL": "http://127.0.0.1:9"})  # nothing listens on the discard port
+    down = run_cli(
+        "run",
+        str(tmp_path / "p.sql"),
+        "--state-dir",
+        str(tmp_path / "state"),
+        cwd=tmp_path,
+        env={"AWS_ENDPOINT_URL": "http://127.0.0.1:9"},
+    )  # nothing listens on the discard port
     assert down.code == 1
     assert "Glue registration of data/country=" in down.stderr and "in analytics.healed failed" in down.stderr
     # The checkpoint had committed: the next start finishes its promotions and registers them.

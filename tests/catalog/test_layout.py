@@ -15,8 +15,11 @@ from tests.catalog.helpers import partition_columns, table_properties
 
 
 def s3_table(prefix: str, format_name: str = "parquet") -> str:
-    decl = SinkDecl("Lake", (Option("connector", "s3"), Option("bucket", "my-bucket"), Option("prefix", prefix)),
-                    Location("p.sql", 1, 1))
+    decl = SinkDecl(
+        "Lake",
+        (Option("connector", "s3"), Option("bucket", "my-bucket"), Option("prefix", prefix)),
+        Location("p.sql", 1, 1),
+    )
     schema = pa.schema([("Region", pa.string()), ("n", pa.int64()), ("Date", pa.timestamp("us", "UTC"))])
     table = sink_table(decl, parse_prefix(prefix), schema, format_name)
     assert table is not None

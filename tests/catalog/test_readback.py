@@ -73,8 +73,8 @@ def test_duckdb_with_declared_partition_types(athena_lake: tuple[Path, dict[str,
     # The raw events as JSON lines under yyyy/MM/dd/HH: every event, with its columns.
     raw = statements["raw_events"]
     events = con.sql(f"""SELECT count(*), count(DISTINCT event_id), sum(price)
-        FROM read_json('{location(raw).removeprefix('file://')}**/*.json.gz',
-                       columns = {{{', '.join(f"'{c}': '{t}'" for c, t in columns(raw).items())}}})""").fetchall()[0]
+        FROM read_json('{location(raw).removeprefix("file://")}**/*.json.gz',
+                       columns = {{{", ".join(f"'{c}': '{t}'" for c, t in columns(raw).items())}}})""").fetchall()[0]
     clicks = generated_clicks(20_000, seed=11, rate=200)
     assert events[:2] == (20_000, 20_000)
     assert abs(events[2] - sum(clicks.column("price").to_pylist())) < 1e-6
@@ -96,11 +96,14 @@ def test_parquet_as_athena_reads_it(athena_lake: tuple[Path, dict[str, str]]) ->
 
 
 def test_nested_names_lower_cased_without_losing_values() -> None:
-    table = pa.table({
-        "Id": [1, 2, 3, 4],
-        "Info": pa.array([{"Name": "a", "Tags": [{"K": 1}, None]}, None, {"Name": None, "Tags": None},
-                          {"Name": "d", "Tags": []}]),
-    }).slice(1, 3)
+    table = pa.table(
+        {
+            "Id": [1, 2, 3, 4],
+            "Info": pa.array(
+                [{"Name": "a", "Tags": [{"K": 1}, None]}, None, {"Name": None, "Tags": None}, {"Name": "d", "Tags": []}]
+            ),
+        }
+    ).slice(1, 3)
     out = pq.read_table(io.BytesIO(ParquetEncoder().encode(table)))
     assert out.column_names == ["id", "info"]
     assert out.to_pylist() == [

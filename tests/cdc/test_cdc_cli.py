@@ -42,10 +42,16 @@ def _row(id: int, region: str, status: str, amount: str, note: str = "") -> dict
 
 # Each file is one micro-batch: the changelog after each shows only the groups that changed.
 FEED = [
-    [_change("c", 1, _row(1, "eu", "open", "10.00")), _change("c", 2, _row(2, "eu", "open", "5.00")),
-     _change("c", 3, _row(3, "us", "open", "7.00"))],
-    [_change("u", 4, _row(3, "us", "closed", "7.00")), _change("u", 5, _row(2, "eu", "open", "5.00", "gift")),
-     _change("c", 1, _row(1, "eu", "open", "10.00"))],  # a duplicate of the first change
+    [
+        _change("c", 1, _row(1, "eu", "open", "10.00")),
+        _change("c", 2, _row(2, "eu", "open", "5.00")),
+        _change("c", 3, _row(3, "us", "open", "7.00")),
+    ],
+    [
+        _change("u", 4, _row(3, "us", "closed", "7.00")),
+        _change("u", 5, _row(2, "eu", "open", "5.00", "gift")),
+        _change("c", 1, _row(1, "eu", "open", "10.00")),
+    ],  # a duplicate of the first change
     [_change("u", 6, _row(2, "us", "open", "5.00", "gift")), _change("d", 7, key=1)],
     [_change("u", 3, _row(1, "eu", "open", "99.00"))],  # older than the delete: ignored
 ]
@@ -80,8 +86,14 @@ def test_emit_changes_lists_only_groups_whose_aggregate_changed(tmp_path: Path) 
 
 @pytest.mark.slow
 def test_cdc_orders_report_pipeline_output(tmp_path: Path) -> None:
-    result = run_cli("run", str(ROOT / "pipelines" / "cdc_orders_report.sql"), "--quiet",
-                     "--state-dir", str(tmp_path / "state"), cwd=tmp_path)
+    result = run_cli(
+        "run",
+        str(ROOT / "pipelines" / "cdc_orders_report.sql"),
+        "--quiet",
+        "--state-dir",
+        str(tmp_path / "state"),
+        cwd=tmp_path,
+    )
     assert result.code == 0, result.stderr
     truth = source_state(seed=7, count=20000, rate=50.0)
     con = duckdb.connect()
@@ -89,8 +101,11 @@ def test_cdc_orders_report_pipeline_output(tmp_path: Path) -> None:
 
     snapshots = read_json_lines(tmp_path / "lake" / "revenue_by_status")
     final_time = max(r["snapshot_time"] for r in snapshots)
-    final = sorted((r["status"], r["orders"], Decimal(str(r["revenue"])).quantize(Decimal("0.01")))
-                   for r in snapshots if r["snapshot_time"] == final_time)
+    final = sorted(
+        (r["status"], r["orders"], Decimal(str(r["revenue"])).quantize(Decimal("0.01")))
+        for r in snapshots
+        if r["snapshot_time"] == final_time
+    )
     expected = sorted(con.sql("SELECT status, count(*), round(sum(amount), 2) FROM truth GROUP BY status").fetchall())
     assert final == [(s, n, Decimal(str(v)).quantize(Decimal("0.01"))) for s, n, v in expected]
     assert sorted({r["snapshot_time"] for r in snapshots}) == ["2024-01-01 00:00:00", "2024-01-01 00:05:00", final_time]
@@ -104,8 +119,9 @@ def test_cdc_orders_report_pipeline_output(tmp_path: Path) -> None:
             latest.pop(row["region"], None)
         else:
             latest[row["region"]] = (row["open_orders"], round(row["open_amount"], 2))
-    open_now = con.sql("SELECT region, count(*), round(sum(amount), 2) FROM truth "
-                       "WHERE status IN ('pending', 'paid') GROUP BY region").fetchall()
+    open_now = con.sql(
+        "SELECT region, count(*), round(sum(amount), 2) FROM truth WHERE status IN ('pending', 'paid') GROUP BY region"
+    ).fetchall()
     assert latest == {region: (n, round(float(v), 2)) for region, n, v in open_now}
 
     # Per-minute counts of the changes themselves, each change counted once despite duplicates.
@@ -141,24 +157,30 @@ def test_a_query_over_a_table_needs_emit(tmp_path: Path) -> None:
 
 
 def test_emit_on_a_windowed_query_is_refused(tmp_path: Path) -> None:
-    error = _pipeline_error(tmp_path, TABLE + "INSERT INTO out SELECT window_start, window_end, count(*) AS n "
-                            "FROM TUMBLE(orders, arrival_time, INTERVAL '1' MINUTE) GROUP BY ALL EMIT CHANGES;\n")
+    error = _pipeline_error(
+        tmp_path,
+        TABLE + "INSERT INTO out SELECT window_start, window_end, count(*) AS n "
+        "FROM TUMBLE(orders, arrival_time, INTERVAL '1' MINUTE) GROUP BY ALL EMIT CHANGES;\n",
+    )
     assert "EMIT applies to a query over a CDC table" in error
 
 
 def test_table_without_primary_key_or_format(tmp_path: Path) -> None:
-    error = _pipeline_error(tmp_path,
-                            "CREATE TABLE t (id BIGINT) WITH (connector = 'stdin', format = 'changes-json');\n")
+    error = _pipeline_error(
+        tmp_path, "CREATE TABLE t (id BIGINT) WITH (connector = 'stdin', format = 'changes-json');\n"
+    )
     assert "bad.sql:1:1: table 't' needs a PRIMARY KEY" in error
-    error = _pipeline_error(tmp_path, TABLE.replace("'changes-json'", "'avro'")
-                            + "INSERT INTO out SELECT * FROM orders EMIT CHANGES;\n")
+    error = _pipeline_error(
+        tmp_path, TABLE.replace("'changes-json'", "'avro'") + "INSERT INTO out SELECT * FROM orders EMIT CHANGES;\n"
+    )
     assert "bad value 'avro' for option 'format' of table 'orders'" in error
     assert "debezium-json, dynamodb-json, changes-json" in error
 
 
 def test_bad_emit_interval_points_at_it(tmp_path: Path) -> None:
-    error = _pipeline_error(tmp_path, TABLE + "INSERT INTO out SELECT status, count(*) FROM orders GROUP BY status\n"
-                            "EMIT EVERY soon;\n")
+    error = _pipeline_error(
+        tmp_path, TABLE + "INSERT INTO out SELECT status, count(*) FROM orders GROUP BY status\nEMIT EVERY soon;\n"
+    )
     assert "bad.sql:5:12: EMIT EVERY needs a positive INTERVAL, found 'soon'" in error
 
 
@@ -232,5 +254,5 @@ def test_a_restart_neither_loses_nor_double_counts_a_change(tmp_path: Path) -> N
     assert first[2:] == [("delete", "us", 1, 7.0)]
     # The second run goes on from the checkpointed table and changelog: the same changes as
     # one run over the whole feed, nothing repeated.
-    second = [(r["op"], r["region"], r["orders"], r["total"]) for r in outputs[1][len(outputs[0]):]]
+    second = [(r["op"], r["region"], r["orders"], r["total"]) for r in outputs[1][len(outputs[0]) :]]
     assert sorted(second) == [("delete", "eu", 2, 15.0), ("insert", "us", 1, 5.0)]

@@ -17,8 +17,12 @@ from tests.cdc import fixtures
 
 CUSTOMERS = TableShape(
     "customers",
-    (Column("id", "BIGINT"), Column("first_name", "VARCHAR"), Column("last_name", "VARCHAR"),
-     Column("email", "VARCHAR")),
+    (
+        Column("id", "BIGINT"),
+        Column("first_name", "VARCHAR"),
+        Column("last_name", "VARCHAR"),
+        Column("email", "VARCHAR"),
+    ),
     ("id",),
 )
 
@@ -65,7 +69,8 @@ def test_debezium_mysql_orders_by_binlog_position_whatever_the_arrival() -> None
     # Delivered delete-first, the older create and update do not bring the row back.
     assert state_after(CUSTOMERS, batch) == []
     assert state_after(CUSTOMERS, batch.slice(1)) == [
-        {"id": 1004, "first_name": "Anne Marie", "last_name": "Kretchmar", "email": "annek@noanswer.org"}]
+        {"id": 1004, "first_name": "Anne Marie", "last_name": "Kretchmar", "email": "annek@noanswer.org"}
+    ]
 
 
 MESSAGES = TableShape("messages", (Column("Id", "BIGINT"), Column("Message", "VARCHAR")), ("Id",))
@@ -76,7 +81,10 @@ def test_dynamodb_streams_records_typed_attribute_values() -> None:
     assert rejected == []
     rows = batch.to_pylist()
     assert [(r["op"], r["Id"], r["Message"]) for r in rows] == [
-        ("c", 101, "New item!"), ("u", 101, "This item has changed"), ("d", 101, "This item has changed")]
+        ("c", 101, "New item!"),
+        ("u", 101, "This item has changed"),
+        ("d", 101, "This item has changed"),
+    ]
     assert rows[2]["change_position"] == Decimal(4421584500000000017450439093)
     assert rows[0]["change_time"] == datetime(2015, 4, 9, 0, 0)  # epoch seconds
     assert state_after(MESSAGES, batch.slice(0, 2)) == [{"Id": 101, "Message": "This item has changed"}]
@@ -85,8 +93,12 @@ def test_dynamodb_streams_records_typed_attribute_values() -> None:
 
 MUSIC = TableShape(
     "music",
-    (Column("Artist", "VARCHAR"), Column("SongTitle", "VARCHAR"), Column("AlbumTitle", "VARCHAR"),
-     Column("Awards", "INTEGER")),
+    (
+        Column("Artist", "VARCHAR"),
+        Column("SongTitle", "VARCHAR"),
+        Column("AlbumTitle", "VARCHAR"),
+        Column("Awards", "INTEGER"),
+    ),
     ("Artist", "SongTitle"),
 )
 
@@ -98,7 +110,8 @@ def test_dynamodb_through_kinesis_millisecond_times_and_composite_key() -> None:
     assert rows[1]["change_time"] == datetime(2022, 7, 27, 19, 45, 1, 914000)  # epoch milliseconds
     assert rows[0]["change_position"] < rows[1]["change_position"]
     assert state_after(MUSIC, batch) == [
-        {"Artist": "No One You Know", "SongTitle": "Call Me Today", "AlbumTitle": "Somewhat Famous", "Awards": 10}]
+        {"Artist": "No One You Know", "SongTitle": "Call Me Today", "AlbumTitle": "Somewhat Famous", "Awards": 10}
+    ]
 
 
 def test_dynamodb_value_of_the_wrong_type_is_rejected_with_the_reason() -> None:

@@ -7,9 +7,11 @@ import pytest
 from flowsql.errors import PipelineError
 from flowsql.pipeline import EmitPolicy, parse_text
 
-TABLE = ("CREATE TABLE orders (id BIGINT, region VARCHAR, emit VARCHAR, PRIMARY KEY (id, region), "
-         "WATERMARK FOR change_time AS change_time - INTERVAL '2' SECOND) "
-         "WITH (connector = 'stdin', format = 'changes-json');\n")
+TABLE = (
+    "CREATE TABLE orders (id BIGINT, region VARCHAR, emit VARCHAR, PRIMARY KEY (id, region), "
+    "WATERMARK FOR change_time AS change_time - INTERVAL '2' SECOND) "
+    "WITH (connector = 'stdin', format = 'changes-json');\n"
+)
 
 
 def test_create_table_declares_key_watermark_and_options() -> None:
@@ -21,11 +23,13 @@ def test_create_table_declares_key_watermark_and_options() -> None:
 
 
 def test_emit_clauses_are_taken_off_the_query() -> None:
-    pipeline = parse_text(TABLE + "CREATE SINK s WITH (connector = 'stdout');\n"
-                          "INSERT INTO s SELECT region, count(*) AS n FROM orders GROUP BY region "
-                          "EMIT EVERY INTERVAL '5' MINUTE;\n"
-                          "INSERT INTO s SELECT emit, count(*) AS n FROM orders GROUP BY emit EMIT CHANGES;\n"
-                          "INSERT INTO s SELECT emit FROM orders;\n")
+    pipeline = parse_text(
+        TABLE + "CREATE SINK s WITH (connector = 'stdout');\n"
+        "INSERT INTO s SELECT region, count(*) AS n FROM orders GROUP BY region "
+        "EMIT EVERY INTERVAL '5' MINUTE;\n"
+        "INSERT INTO s SELECT emit, count(*) AS n FROM orders GROUP BY emit EMIT CHANGES;\n"
+        "INSERT INTO s SELECT emit FROM orders;\n"
+    )
     every, changes, plain = pipeline.inserts
     assert every.emit == EmitPolicy("every", 300.0)
     assert "EMIT" not in every.query.sql().upper()
@@ -34,14 +38,23 @@ def test_emit_clauses_are_taken_off_the_query() -> None:
     assert plain.emit is None  # a column named emit is no clause
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("CREATE TABLE t (id BIGINT, PRIMARY KEY (nope)) WITH (format = 'changes-json');",
-     "<pipeline>:1:41: the key column 'nope' is not a declared column"),
-    ("CREATE TABLE t (id BIGINT, PRIMARY KEY (id), WATERMARK FOR id AS id) WITH (format = 'changes-json');",
-     "a table's watermark is on change_time"),
-    ("CREATE SOURCE s (id BIGINT, PRIMARY KEY (id)) WITH (connector = 'stdin');",
-     "<pipeline>:1:29: a source has no PRIMARY KEY"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "CREATE TABLE t (id BIGINT, PRIMARY KEY (nope)) WITH (format = 'changes-json');",
+            "<pipeline>:1:41: the key column 'nope' is not a declared column",
+        ),
+        (
+            "CREATE TABLE t (id BIGINT, PRIMARY KEY (id), WATERMARK FOR id AS id) WITH (format = 'changes-json');",
+            "a table's watermark is on change_time",
+        ),
+        (
+            "CREATE SOURCE s (id BIGINT, PRIMARY KEY (id)) WITH (connector = 'stdin');",
+            "<pipeline>:1:29: a source has no PRIMARY KEY",
+        ),
+    ],
+)
 def test_table_declaration_errors(text: str, message: str) -> None:
     with pytest.raises(PipelineError) as error:
         parse_text(text)

@@ -32,7 +32,7 @@ WITH (connector = 'generator', kind = 'cdc-orders', count = {count}, seed = {see
       reorder_window = {window}, duplicate_rate = {duplicates}, batch_size = {batch_size},
       format = 'debezium-json');
 CREATE SINK snapshots WITH (connector = 'stdout');
-INSERT INTO snapshots {REPORT_SQL.format(table='orders')} EMIT EVERY INTERVAL '5' SECOND;
+INSERT INTO snapshots {REPORT_SQL.format(table="orders")} EMIT EVERY INTERVAL '5' SECOND;
 """
 
 
@@ -45,8 +45,12 @@ def source_state(seed: int, count: int, rate: float = RATE) -> dict[int, dict]: 
         if events["op"][n] == "d":
             rows.pop(order, None)
         else:
-            rows[order] = {name: events[f"after_{name}"][n].item() if hasattr(events[f"after_{name}"][n], "item")
-                           else events[f"after_{name}"][n] for name in cdc_orders.ORDER_COLUMNS}
+            rows[order] = {
+                name: events[f"after_{name}"][n].item()
+                if hasattr(events[f"after_{name}"][n], "item")
+                else events[f"after_{name}"][n]
+                for name in cdc_orders.ORDER_COLUMNS
+            }
     return rows
 
 
@@ -64,14 +68,16 @@ def replay_state(records: list[dict]) -> dict[int, dict]:  # type: ignore[type-a
 
 def as_table(rows: dict[int, dict]) -> pa.Table:  # type: ignore[type-arg]
     ordered = [rows[k] for k in sorted(rows)]
-    table = pa.table({
-        "order_id": pa.array([r["order_id"] for r in ordered], pa.int64()),
-        "customer_id": pa.array([r["customer_id"] for r in ordered], pa.string()),
-        "region": pa.array([r["region"] for r in ordered], pa.string()),
-        "status": pa.array([r["status"] for r in ordered], pa.string()),
-        "amount": pa.array([Decimal(str(round(float(r["amount"]), 2))) for r in ordered], pa.decimal128(10, 2)),
-        "updated_at": pa.array([r["updated_at"] for r in ordered], pa.timestamp("us")),
-    })
+    table = pa.table(
+        {
+            "order_id": pa.array([r["order_id"] for r in ordered], pa.int64()),
+            "customer_id": pa.array([r["customer_id"] for r in ordered], pa.string()),
+            "region": pa.array([r["region"] for r in ordered], pa.string()),
+            "status": pa.array([r["status"] for r in ordered], pa.string()),
+            "amount": pa.array([Decimal(str(round(float(r["amount"]), 2))) for r in ordered], pa.decimal128(10, 2)),
+            "updated_at": pa.array([r["updated_at"] for r in ordered], pa.timestamp("us")),
+        }
+    )
     return table
 
 
@@ -102,8 +108,12 @@ def run_feed(text: str, split: int) -> tuple[Engine, list[pa.Table], list[pa.Tab
 # Each example replays a whole feed through DuckDB; shrinking would take minutes, so a failure is
 # reported as generated (Hypothesis still prints the failing example).
 @pytest.mark.slow
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow],
-          phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
 @given(
     seed=st.integers(0, 10_000),
     count=st.integers(1, 1500),
@@ -113,8 +123,9 @@ def run_feed(text: str, split: int) -> tuple[Engine, list[pa.Table], list[pa.Tab
     split=st.integers(20, 400),
 )
 @example(seed=5, count=1000, window=40, duplicates=0.3, batch_size=300, split=7)
-def test_replay_converges_and_snapshots_match_batch_sql(seed: int, count: int, window: int, duplicates: float,
-                                                        batch_size: int, split: int) -> None:
+def test_replay_converges_and_snapshots_match_batch_sql(
+    seed: int, count: int, window: int, duplicates: float, batch_size: int, split: int
+) -> None:
     engine, outputs, raw = run_feed(pipeline_text(seed, count, window, duplicates, batch_size), split)
     expected = as_table(source_state(seed, count))
     materialised = engine.tables["orders"].state.rows()
@@ -129,16 +140,19 @@ def test_replay_converges_and_snapshots_match_batch_sql(seed: int, count: int, w
         # A snapshot at T holds the records that arrived before the clock (arrival_time) reached
         # T; the final one, at the end of the feed, holds them all.
         arrived = [r for r, at in zip(records, arrivals, strict=True) if at < time] if time != times[-1] else records
-        got = sorted((r["status"], r["region"], r["orders"], r["revenue"]) for r in snapshots
-                     if r["snapshot_time"] == time)
+        got = sorted(
+            (r["status"], r["region"], r["orders"], r["revenue"]) for r in snapshots if r["snapshot_time"] == time
+        )
         assert got == batch_report(as_table(replay_state(arrived))), f"snapshot at {time}"
-    assert sorted((r["status"], r["region"], r["orders"], r["revenue"]) for r in snapshots
-                  if r["snapshot_time"] == times[-1]) == batch_report(expected)
+    assert sorted(
+        (r["status"], r["region"], r["orders"], r["revenue"]) for r in snapshots if r["snapshot_time"] == times[-1]
+    ) == batch_report(expected)
 
 
 def test_one_replay_with_reordering_and_duplicates() -> None:
     test_replay_converges_and_snapshots_match_batch_sql.hypothesis.inner_test(  # type: ignore[attr-defined]
-        seed=11, count=1000, window=24, duplicates=0.3, batch_size=60, split=150)
+        seed=11, count=1000, window=24, duplicates=0.3, batch_size=60, split=150
+    )
 
 
 def test_state_exports_and_restores_as_arrow() -> None:

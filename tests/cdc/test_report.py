@@ -33,12 +33,16 @@ def test_snapshots_follow_arrival_time_including_live_ticks() -> None:
     plan = plan_pipeline(pipeline, {"t": source.schema})
     outputs: list[pa.Table] = []
     engine = Engine(plan, lambda sink, rows: outputs.append(rows), lambda op, rejected: None)
-    changes = pa.table({
-        "op": ["c", "c", "c"], "id": [1, 2, 3], "v": [1, 2, 3],
-        "change_time": [at(0), at(4), at(11)],
-        "change_position": [Decimal(1), Decimal(2), Decimal(3)],
-        "arrival_time": [at(1), at(5), at(12)],
-    }).cast(source.schema)
+    changes = pa.table(
+        {
+            "op": ["c", "c", "c"],
+            "id": [1, 2, 3],
+            "v": [1, 2, 3],
+            "change_time": [at(0), at(4), at(11)],
+            "change_position": [Decimal(1), Decimal(2), Decimal(3)],
+            "arrival_time": [at(1), at(5), at(12)],
+        }
+    ).cast(source.schema)
 
     def snapshots() -> list[tuple]:  # type: ignore[type-arg]
         return [(r["snapshot_time"], r["n"], r["total"]) for t in outputs for r in t.to_pylist()]

@@ -61,10 +61,13 @@ def make_input(rng: random.Random, count: int) -> tuple[bytes, set[int], set[int
 
 def lake(out: Path) -> dict[str, list[str]]:
     """Each sink's rows as sorted JSON text (NULLs compare as text too)."""
+
     def rows(name: str) -> list[str]:
         files = [f for f in (out / name).rglob("*.json") if "errors" not in f.parts]
-        return sorted(json.dumps(json.loads(line), sort_keys=True)
-                      for f in files for line in f.read_text().splitlines())
+        return sorted(
+            json.dumps(json.loads(line), sort_keys=True) for f in files for line in f.read_text().splitlines()
+        )
+
     return {"raw": rows("raw"), "minutes": rows("minutes")}
 
 

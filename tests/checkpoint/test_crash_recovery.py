@@ -54,8 +54,9 @@ NO_FOLLOW = "follow = false, poll_interval = '50 ms'"
 DEADLINE = 180.0  # seconds a run may take to make the progress a kill waits for
 
 
-def prepare(tmp_path: Path, name: str, events: int, chunk: str, data: Path | None = None,
-            follow: bool = False) -> tuple[Path, Path]:
+def prepare(
+    tmp_path: Path, name: str, events: int, chunk: str, data: Path | None = None, follow: bool = False
+) -> tuple[Path, Path]:
     """The pipeline `name` over the generated clicks (written once to clicks.ndjson), or over
     `data` when given (a file the test feeds)."""
     everything = tmp_path / "clicks.ndjson"
@@ -65,16 +66,18 @@ def prepare(tmp_path: Path, name: str, events: int, chunk: str, data: Path | Non
         con.execute(f"COPY (SELECT * EXCLUDE (arrival_time, country) FROM clicks) TO '{everything}' (FORMAT json)")
     out = tmp_path / name
     pipeline = tmp_path / f"{name}.sql"
-    pipeline.write_text(PIPELINE.format(data=data or everything, out=out, chunk=chunk,
-                                        follow=FOLLOW if follow else NO_FOLLOW))
+    pipeline.write_text(
+        PIPELINE.format(data=data or everything, out=out, chunk=chunk, follow=FOLLOW if follow else NO_FOLLOW)
+    )
     return pipeline, out
 
 
 def output_rows(out: Path) -> dict[str, list[tuple]]:
     con = duckdb.connect()
     rows = {
-        "raw": con.sql(f"SELECT * FROM read_parquet('{out}/raw/**/*.parquet', hive_partitioning = true) "
-                       "ORDER BY ALL").fetchall(),
+        "raw": con.sql(
+            f"SELECT * FROM read_parquet('{out}/raw/**/*.parquet', hive_partitioning = true) ORDER BY ALL"
+        ).fetchall(),
         "minutes": con.sql(f"SELECT * FROM read_json('{out}/minutes/**/*.json.gz') ORDER BY ALL").fetchall(),
         "sessions": con.sql(f"SELECT * FROM read_parquet('{out}/sessions/**/*.parquet') ORDER BY ALL").fetchall(),
     }
@@ -111,8 +114,9 @@ def run_with_kills(pipeline: Path, data: Path, content: bytes, out: Path, state:
             feed.write(part)
         target = before + rng.randint(1, 3)
         try:
-            wait_until(lambda target=target: object_count(out) >= target, DEADLINE, f"{target - before} new objects",
-                       process)
+            wait_until(
+                lambda target=target: object_count(out) >= target, DEADLINE, f"{target - before} new objects", process
+            )
         finally:
             process.send_signal(signal.SIGKILL)
             process.wait()
@@ -163,8 +167,12 @@ def test_sigterm_stops_cleanly_and_resumes(tmp_path: Path) -> None:
     assert run_cli("run", str(reference_pipeline), "--no-checkpoint").code == 0
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     state = tmp_path / "state"
-    process = subprocess.Popen([sys.executable, "-m", "flowsql", "run", str(pipeline), "--state-dir", str(state)],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flowsql", "run", str(pipeline), "--state-dir", str(state)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     # Running, with a first checkpoint behind it; a followed file keeps it running until the signal.
     wait_until(lambda: (state / "stopped.flowsql-state" / "CURRENT").exists(), 60, "first checkpoint", process)
     started = time.monotonic()

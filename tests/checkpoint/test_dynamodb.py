@@ -30,8 +30,12 @@ def write(folder: Path, data: Path, out: Path, follow: bool) -> Path:
 
 
 def ids_written(out: Path) -> list[int]:
-    return sorted(json.loads(line)["id"] for f in out.rglob("*.json") if "errors" not in f.parts
-                  for line in f.read_text().splitlines())
+    return sorted(
+        json.loads(line)["id"]
+        for f in out.rglob("*.json")
+        if "errors" not in f.parts
+        for line in f.read_text().splitlines()
+    )
 
 
 def test_lease_race_and_takeover(tmp_path: Path, moto_endpoint: str) -> None:
@@ -42,9 +46,12 @@ def test_lease_race_and_takeover(tmp_path: Path, moto_endpoint: str) -> None:
     following = write(tmp_path / "a", data, out, follow=True)
     bounded = write(tmp_path / "b", data, out, follow=False)
 
-    process = subprocess.Popen([sys.executable, "-m", "flowsql", "run", str(following)],
-                               env={**os.environ, "PYTHONPATH": str(ROOT), **env},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flowsql", "run", str(following)],
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         wait_until(lambda: len(ids_written(out)) >= 1000, 60, "the first 1000 records written")
         assert len(ids_written(out)) == 1000
@@ -55,8 +62,9 @@ def test_lease_race_and_takeover(tmp_path: Path, moto_endpoint: str) -> None:
 
         with data.open("a") as more:
             more.write("".join(json.dumps({"id": i, "user_id": "late"}) + "\n" for i in range(1000, 1200)))
-        wait_until(lambda: len(ids_written(out)) >= 1200, 60, "the appended records written by the lease holder",
-                   process)
+        wait_until(
+            lambda: len(ids_written(out)) >= 1200, 60, "the appended records written by the lease holder", process
+        )
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
     finally:

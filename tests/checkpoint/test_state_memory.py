@@ -40,8 +40,13 @@ FROM SESSION(s, ts, INTERVAL '1 hour') GROUP BY ALL;
 def row(i: int) -> dict:
     # Ten minutes of events over 300 users: no session closes before the end of the input.
     digest = hashlib.md5(str(i).encode()).hexdigest()
-    return {"id": i, "user_id": f"u{i % 300}", "amount": i % 97, "note": digest * (NOTE_CHARS // 32),
-            "ts": (START + timedelta(milliseconds=i * 10)).isoformat(sep=" ")}
+    return {
+        "id": i,
+        "user_id": f"u{i % 300}",
+        "amount": i % 97,
+        "note": digest * (NOTE_CHARS // 32),
+        "ts": (START + timedelta(milliseconds=i * 10)).isoformat(sep=" "),
+    }
 
 
 def write_input(path: Path) -> bytes:
@@ -89,17 +94,30 @@ def test_sessions_past_the_budget_spill_and_survive_a_kill(tmp_path: Path) -> No
 
 def test_open_sessions_larger_than_the_budget_spill_to_disk() -> None:
     text = PIPELINE.format(data="unused", out="unused", follow=NO_FOLLOW)
-    schema = pa.schema([("id", pa.int64()), ("user_id", pa.string()), ("amount", pa.int64()),
-                        ("note", pa.string()), ("ts", pa.timestamp("us")), ("arrival_time", pa.timestamp("us"))])
+    schema = pa.schema(
+        [
+            ("id", pa.int64()),
+            ("user_id", pa.string()),
+            ("amount", pa.int64()),
+            ("note", pa.string()),
+            ("ts", pa.timestamp("us")),
+            ("arrival_time", pa.timestamp("us")),
+        ]
+    )
     outputs: list[pa.Table] = []
-    engine = Engine(plan_pipeline(parse_text(text), {"s": schema}),
-                    lambda sink, table: outputs.append(table) if sink == "sessions" else None,
-                    lambda op, rejected: None, state_memory=64 * 1024**2)
+    engine = Engine(
+        plan_pipeline(parse_text(text), {"s": schema}),
+        lambda sink, table: outputs.append(table) if sink == "sessions" else None,
+        lambda op, rejected: None,
+        state_memory=64 * 1024**2,
+    )
     assert engine.spill_directory is not None
     spilled = 0
     for first in range(0, ROWS, 5_000):
-        rows = [dict(row(i), ts=START + timedelta(milliseconds=i * 10), arrival_time=START)
-                for i in range(first, first + 5_000)]
+        rows = [
+            dict(row(i), ts=START + timedelta(milliseconds=i * 10), arrival_time=START)
+            for i in range(first, first + 5_000)
+        ]
         engine.push("s", pa.Table.from_pylist(rows, schema))
         spilled = max(spilled, sum(f.stat().st_size for f in Path(engine.spill_directory).rglob("*") if f.is_file()))
     assert engine.buffered_rows() == ROWS
@@ -108,13 +126,16 @@ def test_open_sessions_larger_than_the_budget_spill_to_disk() -> None:
     assert sum(r["n"] for t in outputs for r in t.to_pylist()) == ROWS
 
 
-@pytest.mark.parametrize(("value", "detail"), [("'lots'", "a size is a number with a unit"),
-                                                ("'1 MB'", "at least 16 MiB"), ("'0 MB'", "greater than 0")])
+@pytest.mark.parametrize(
+    ("value", "detail"),
+    [("'lots'", "a size is a number with a unit"), ("'1 MB'", "at least 16 MiB"), ("'0 MB'", "greater than 0")],
+)
 def test_a_bad_budget_is_refused_naming_the_key(tmp_path: Path, value: str, detail: str) -> None:
     (tmp_path / "x.ndjson").write_text(json.dumps(row(0)) + "\n")
     pipeline = tmp_path / "p.sql"
-    pipeline.write_text(PIPELINE.replace("'64 MB'", value).format(data=tmp_path / "x.ndjson", out=tmp_path,
-                                                                  follow=NO_FOLLOW))
+    pipeline.write_text(
+        PIPELINE.replace("'64 MB'", value).format(data=tmp_path / "x.ndjson", out=tmp_path, follow=NO_FOLLOW)
+    )
     result = run_cli("validate", str(pipeline))
     assert result.code == 2, result.stderr
     assert "state_memory" in result.stderr and detail in result.stderr

@@ -20,8 +20,9 @@ from tests.conftest import ROOT, run_cli
 PIPELINES = sorted((ROOT / "pipelines").glob("*.sql")) + sorted((ROOT / "pipelines" / "kda").glob("*.sql"))
 GENERATED_EVENTS = 20000  # per seed: 20 s of event time at the generator's 1,000 events/s
 
-_SINK = re.compile(r"CREATE\s+SINK\s+(\"[^\"]+\"|\w+)(?:\s+FROM\s+'[^']*')?(?:\s+WITH\s*\((?:[^()']|'[^']*')*\))?",
-                   re.IGNORECASE)
+_SINK = re.compile(
+    r"CREATE\s+SINK\s+(\"[^\"]+\"|\w+)(?:\s+FROM\s+'[^']*')?(?:\s+WITH\s*\((?:[^()']|'[^']*')*\))?", re.IGNORECASE
+)
 _GENERATOR = re.compile(r"WITH\s*\(\s*connector\s*=\s*'generator'((?:[^()']|'[^']*')*)\)", re.IGNORECASE)
 _SEED = re.compile(r"seed\s*=\s*(\d+)", re.IGNORECASE)
 _LOCATION = re.compile(r"^flowsql: (\S+?):(\d+):(\d+): cannot compile for Flink: (.*)$", re.MULTILINE)
@@ -62,8 +63,10 @@ def runnable(text: str, out: Path, events: dict[int, Path]) -> tuple[str, list[s
     def sink(match: re.Match[str]) -> str:
         name = match.group(1)
         sinks.append(folder_name(name))
-        return (f"CREATE SINK {name} WITH (connector = 'file', path = '{out}/{folder_name(name)}', format = 'json', "
-                "prefix = 'rows/', buffer_interval = '1 s')")
+        return (
+            f"CREATE SINK {name} WITH (connector = 'file', path = '{out}/{folder_name(name)}', format = 'json', "
+            "prefix = 'rows/', buffer_interval = '1 s')"
+        )
 
     def source(match: re.Match[str]) -> str:
         seed = _SEED.search(match.group(1))
@@ -142,11 +145,14 @@ def table(cases: list[Case]) -> str:
         compiled = "no" if case.refusal or case.compile_error else "yes"
         reason = case.refusal or case.compile_error or case.flink_error or ", ".join(case.differing)
         reason = (reason or "").replace("|", "\\|").replace("\n", " ")[:220]
-        lines.append(f"| {case.name} | {compiled} | {case.verdict} | {case.rows if compiled == 'yes' else ''} "
-                     f"| {reason} |")
+        lines.append(
+            f"| {case.name} | {compiled} | {case.verdict} | {case.rows if compiled == 'yes' else ''} | {reason} |"
+        )
     equal = sum(c.verdict == "rows equal" for c in cases)
     refused = sum(c.verdict == "refused" for c in cases)
     lines.append("")
-    lines.append(f"{equal} of {len(cases)} compile and give flowsql's rows; {refused} are refused at compile time; "
-                 f"{len(cases) - equal - refused} fail or differ.")
+    lines.append(
+        f"{equal} of {len(cases)} compile and give flowsql's rows; {refused} are refused at compile time; "
+        f"{len(cases) - equal - refused} fail or differ."
+    )
     return "\n".join(lines)

@@ -22,9 +22,11 @@ WINDOWS = {
     "session": "SESSION({input}, ts, INTERVAL '1 second')",
 }
 
-AGGREGATES = ("count(*) AS events, count(DISTINCT user_id) AS users, sum(price) AS spend, min(price) AS cheapest, "
-              "max(price) AS dearest, avg(price) AS mean, "
-              "sum(price) FILTER (WHERE event_type = 'purchase') AS bought")
+AGGREGATES = (
+    "count(*) AS events, count(DISTINCT user_id) AS users, sum(price) AS spend, min(price) AS cheapest, "
+    "max(price) AS dearest, avg(price) AS mean, "
+    "sum(price) FILTER (WHERE event_type = 'purchase') AS bought"
+)
 
 # (name, select list before the aggregates, GROUP BY clause)
 GROUP_FORMS = (
@@ -50,8 +52,10 @@ def generated_pipelines() -> dict[str, str]:
                     group_used = group.replace("page", "user_id")
                 else:
                     keys_used, group_used = keys, group
-                statements.append(f"CREATE SINK {sink} WITH (connector = 'stdout');\n"
-                                  f"INSERT INTO {sink}\nSELECT {keys_used}, {AGGREGATES}\n"
-                                  f"FROM {window.format(input=input_name)}\n{where}{group_used};\n")
+                statements.append(
+                    f"CREATE SINK {sink} WITH (connector = 'stdout');\n"
+                    f"INSERT INTO {sink}\nSELECT {keys_used}, {AGGREGATES}\n"
+                    f"FROM {window.format(input=input_name)}\n{where}{group_used};\n"
+                )
         pipelines[f"generated/{kind}"] = "\n".join(statements)
     return pipelines

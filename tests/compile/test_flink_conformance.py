@@ -78,8 +78,13 @@ def cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Case]:
 def _run_both(work: Path, found: dict[str, Case], jobs: dict[str, Path]) -> None:
     """The Flink jobs in one process, and `flowsql run` of each case beside it."""
     report = work / "flink-report.json"
-    driver = subprocess.Popen([str(pyflink_python()), str(DRIVER), "--report", str(report), *map(str, jobs.values())],
-                              cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    driver = subprocess.Popen(
+        [str(pyflink_python()), str(DRIVER), "--report", str(report), *map(str, jobs.values())],
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     for name in jobs:
         folder = work / name.replace("/", "_")
         local = run_cli("run", "--quiet", str(folder / "local.sql"), timeout=600)
@@ -98,8 +103,10 @@ def _run_both(work: Path, found: dict[str, Case], jobs: dict[str, Path]) -> None
             flink_rows, local_rows = read_rows(folder / "flink" / sink), read_rows(folder / "local" / sink)
             case.rows += len(local_rows)
             if flink_rows != local_rows:
-                case.differing.append(f"{sink}: flink {len(flink_rows)} rows, flowsql {len(local_rows)}, "
-                                      f"first difference {_first_difference(flink_rows, local_rows)}")
+                case.differing.append(
+                    f"{sink}: flink {len(flink_rows)} rows, flowsql {len(local_rows)}, "
+                    f"first difference {_first_difference(flink_rows, local_rows)}"
+                )
 
 
 def _first_difference(flink: list[str], local: list[str]) -> str:
@@ -111,8 +118,9 @@ def _first_difference(flink: list[str], local: list[str]) -> str:
 @pytest.mark.parametrize("name", NAMES)
 def test_pipeline_compiles_to_flowsqls_rows_or_is_refused_with_its_place(cases: dict[str, Case], name: str) -> None:
     case = cases[name]
-    assert case.verdict in ("rows equal", "refused"), (case.compile_error or case.flink_error
-                                                       or "\n".join(case.differing))
+    assert case.verdict in ("rows equal", "refused"), (
+        case.compile_error or case.flink_error or "\n".join(case.differing)
+    )
     if case.verdict == "rows equal":
         assert case.rows > 0 or name.startswith("pipelines/kda/"), f"{name}: no rows to compare"
 

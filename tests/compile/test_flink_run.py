@@ -80,8 +80,9 @@ def pyflink_python() -> Path:
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True, capture_output=True)
     probe = subprocess.run([str(python), "-c", "import pyflink"], capture_output=True)
     if probe.returncode != 0:
-        install = subprocess.run([str(python), "-m", "pip", "install", "-q", "apache-flink"],
-                                 capture_output=True, text=True, timeout=1200)
+        install = subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "apache-flink"], capture_output=True, text=True, timeout=1200
+        )
         assert install.returncode == 0, f"pip install apache-flink failed:\n{install.stderr[-3000:]}"
     return python
 
@@ -98,13 +99,17 @@ def write_events(path: Path, count: int = 3000, disorder_ms: int = 4000) -> None
         ts = arrival - timedelta(milliseconds=rng.randint(0, disorder_ms))
         if ts < start:
             ts = start
-        lines.append(json.dumps({
-            "event_id": event_id,
-            "user_id": f"u{int(rng.random() ** 2 * 40)}",
-            "page": rng.choice(["home", "search", "product", "cart", "checkout"]),
-            "price": round(rng.uniform(0, 50), 2),
-            "ts": ts.isoformat(timespec="milliseconds"),
-        }))
+        lines.append(
+            json.dumps(
+                {
+                    "event_id": event_id,
+                    "user_id": f"u{int(rng.random() ** 2 * 40)}",
+                    "page": rng.choice(["home", "search", "product", "cart", "checkout"]),
+                    "price": round(rng.uniform(0, 50), 2),
+                    "ts": ts.isoformat(timespec="milliseconds"),
+                }
+            )
+        )
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -141,8 +146,13 @@ def test_compiled_job_on_flink_gives_the_rows_of_flowsql_run(tmp_path: Path) -> 
 
     compiled = run_cli("compile", "--target", "flink", str(flink_pipeline), "-o", str(tmp_path / "job"))
     assert compiled.code == 0, compiled.stderr
-    job = subprocess.run([str(python), str(DRIVER), str(tmp_path / "job" / "job.sql")], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=900)
+    job = subprocess.run(
+        [str(python), str(DRIVER), str(tmp_path / "job" / "job.sql")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert job.returncode == 0, job.stderr[-5000:]
     local = run_cli("run", "--quiet", str(local_pipeline))
     assert local.code == 0, local.stderr

@@ -20,12 +20,14 @@ INSERT = "INSERT INTO out SELECT page, price FROM clicks;\n"
 
 def table(script: str, name: str) -> str:
     start = script.index(f"CREATE TABLE `{name}`")
-    return script[start:script.index(";", start)]
+    return script[start : script.index(";", start)]
 
 
 def test_kinesis_source_options_watermark_and_arrival_metadata() -> None:
-    source = (f"CREATE SOURCE clicks {COLUMNS} WITH (connector = 'kinesis', stream = 'clickstream', "
-              "region = 'eu-west-1', starting_position = 'trim_horizon');\n")
+    source = (
+        f"CREATE SOURCE clicks {COLUMNS} WITH (connector = 'kinesis', stream = 'clickstream', "
+        "region = 'eu-west-1', starting_position = 'trim_horizon');\n"
+    )
     job = compile_flink(parse_text(source + JSON_SINK + INSERT))
     ddl = table(job.script, "clicks__raw")
     assert "'connector' = 'kinesis'" in ddl
@@ -37,15 +39,17 @@ def test_kinesis_source_options_watermark_and_arrival_metadata() -> None:
     assert "`ts` STRING" in ddl and "`user_id` STRING" in ddl
     assert "`ts__time` AS TIMESTAMPADD(MINUTE" in ddl
     assert "WATERMARK FOR `ts__time` AS `ts__time` - INTERVAL '5' SECOND" in ddl
-    assert "`ts__time` AS `ts`" in job.script[job.script.index("CREATE TEMPORARY VIEW `clicks`"):]
+    assert "`ts__time` AS `ts`" in job.script[job.script.index("CREATE TEMPORARY VIEW `clicks`") :]
     assert "`arrival_time` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL" in ddl
     assert "org.apache.flink:flink-sql-connector-kinesis:4.3.0-1.19" in [j.coordinates for j in job.jars]
 
 
 def test_arrival_time_windows_on_kinesis_watermark_the_arrival_metadata() -> None:
-    source = ("CREATE SOURCE clicks (page VARCHAR) WITH (connector = 'kinesis', stream = 's', region = 'us-east-1');\n")
-    insert = ("INSERT INTO out SELECT window_start, window_end, count(*) AS n "
-              "FROM TUMBLE(clicks, arrival_time, INTERVAL '1 minute') GROUP BY ALL;\n")
+    source = "CREATE SOURCE clicks (page VARCHAR) WITH (connector = 'kinesis', stream = 's', region = 'us-east-1');\n"
+    insert = (
+        "INSERT INTO out SELECT window_start, window_end, count(*) AS n "
+        "FROM TUMBLE(clicks, arrival_time, INTERVAL '1 minute') GROUP BY ALL;\n"
+    )
     script = compile_flink(parse_text(source + JSON_SINK + insert)).script
     assert "WATERMARK FOR `arrival_time` AS `arrival_time`" in table(script, "clicks")
     assert "DESCRIPTOR(`arrival_time`)" in script
@@ -79,9 +83,11 @@ def test_stdin_source_has_no_flink_counterpart(tmp_path: Path) -> None:
 
 
 def test_s3_sink_with_hive_partitions_rolling_policy_and_parquet() -> None:
-    sink = ("CREATE SINK out WITH (connector = 's3', bucket = 'analytics', format = 'parquet', compression = 'zstd', "
-            "prefix = 'clicks/page=!{partitionKeyFromQuery:page}/', buffer_size = '128 MB', "
-            "buffer_interval = '300 s');\n")
+    sink = (
+        "CREATE SINK out WITH (connector = 's3', bucket = 'analytics', format = 'parquet', compression = 'zstd', "
+        "prefix = 'clicks/page=!{partitionKeyFromQuery:page}/', buffer_size = '128 MB', "
+        "buffer_interval = '300 s');\n"
+    )
     job = compile_flink(parse_text(FILE_SOURCE + sink + INSERT))
     ddl = table(job.script, "out")
     assert "PARTITIONED BY (`page`)" in ddl
@@ -97,8 +103,10 @@ def test_s3_sink_with_hive_partitions_rolling_policy_and_parquet() -> None:
 
 
 def test_timestamp_prefix_becomes_computed_partition_columns_in_utc() -> None:
-    sink = ("CREATE SINK out WITH (connector = 'file', path = 'lake', format = 'json', "
-            "prefix = 'dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/');\n")
+    sink = (
+        "CREATE SINK out WITH (connector = 'file', path = 'lake', format = 'json', "
+        "prefix = 'dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/');\n"
+    )
     script = compile_flink(parse_text(FILE_SOURCE + sink + INSERT)).script
     assert "PARTITIONED BY (`dt`, `hour`)" in table(script, "out")
     assert "`dt` STRING" in table(script, "out")
@@ -120,8 +128,10 @@ def test_json_compression_is_noted_not_dropped_silently() -> None:
 
 
 def test_sink_columns_are_the_query_result_types() -> None:
-    insert = ("INSERT INTO out SELECT window_start, window_end, page, count(*) AS n, sum(price) AS total, "
-              "avg(price) AS mean FROM TUMBLE(clicks, ts, INTERVAL '1 minute') GROUP BY ALL;\n")
+    insert = (
+        "INSERT INTO out SELECT window_start, window_end, page, count(*) AS n, sum(price) AS total, "
+        "avg(price) AS mean FROM TUMBLE(clicks, ts, INTERVAL '1 minute') GROUP BY ALL;\n"
+    )
     ddl = table(compile_flink(parse_text(FILE_SOURCE + JSON_SINK + insert)).script, "out")
     for column in ("`window_start` TIMESTAMP(3)", "`page` STRING", "`n` BIGINT", "`total` DOUBLE", "`mean` DOUBLE"):
         assert column in ddl
@@ -140,8 +150,9 @@ def test_unknown_sink_connector_names_the_option() -> None:
 
 def test_cli_lists_the_jars_and_writes_them_in_the_readme(tmp_path: Path) -> None:
     pipeline = tmp_path / "p.sql"
-    pipeline.write_text(FILE_SOURCE + "CREATE SINK out WITH (connector = 's3', bucket = 'b', format = 'parquet');\n"
-                        + INSERT)
+    pipeline.write_text(
+        FILE_SOURCE + "CREATE SINK out WITH (connector = 's3', bucket = 'b', format = 'parquet');\n" + INSERT
+    )
     result = run_cli("compile", "--target", "flink", str(pipeline), "-o", str(tmp_path / "job"))
     assert result.code == 0, result.stderr
     assert "needs org.apache.flink:flink-sql-parquet:1.19.1" in result.stderr
@@ -150,8 +161,10 @@ def test_cli_lists_the_jars_and_writes_them_in_the_readme(tmp_path: Path) -> Non
 
 
 def test_csv_source_options_become_flinks_csv_format() -> None:
-    source = (f"CREATE SOURCE clicks {COLUMNS} WITH (connector = 'file', path = 'in.tsv', format = 'csv', "
-              "delimiter = '\\t', null_string = 'NULL', escape = '\\\\');\n")
+    source = (
+        f"CREATE SOURCE clicks {COLUMNS} WITH (connector = 'file', path = 'in.tsv', format = 'csv', "
+        "delimiter = '\\t', null_string = 'NULL', escape = '\\\\');\n"
+    )
     ddl = table(compile_flink(parse_text(source + JSON_SINK + INSERT)).script, "clicks__raw")
     assert "'format' = 'csv'" in ddl and "'csv.field-delimiter' = '\\t'" in ddl
     assert "'csv.null-literal' = 'NULL'" in ddl and "'csv.escape-character' = '\\'" in ddl
@@ -159,23 +172,35 @@ def test_csv_source_options_become_flinks_csv_format() -> None:
 
 
 def test_csv_with_a_header_row_is_refused_for_flink_with_the_reason() -> None:
-    source = (f"CREATE SOURCE clicks {COLUMNS} WITH (connector = 'file', path = 'in.csv',\n"
-              "    format = 'csv', header = true);\n")
+    source = (
+        f"CREATE SOURCE clicks {COLUMNS} WITH (connector = 'file', path = 'in.csv',\n"
+        "    format = 'csv', header = true);\n"
+    )
     with pytest.raises(ConfigError) as error:
         compile_flink(parse_text(source + JSON_SINK + INSERT))
     assert "no header row" in str(error.value) and error.value.location.line == 2
 
 
-@pytest.mark.parametrize(("seconds", "literal"), [
-    (5, "INTERVAL '5' SECOND"), (120, "INTERVAL '2' MINUTE"), (0, "INTERVAL '0.001' SECOND"),
-    (0.5, "INTERVAL '0.500' SECOND"), (1.25, "INTERVAL '1.250' SECOND"), (0.001, "INTERVAL '0.001' SECOND"),
-    (150.5, "INTERVAL '0 00:02:30.500' DAY TO SECOND(3)"), (90000.25, "INTERVAL '1 01:00:00.250' DAY TO SECOND(3)"),
-])
+@pytest.mark.parametrize(
+    ("seconds", "literal"),
+    [
+        (5, "INTERVAL '5' SECOND"),
+        (120, "INTERVAL '2' MINUTE"),
+        (0, "INTERVAL '0.001' SECOND"),
+        (0.5, "INTERVAL '0.500' SECOND"),
+        (1.25, "INTERVAL '1.250' SECOND"),
+        (0.001, "INTERVAL '0.001' SECOND"),
+        (150.5, "INTERVAL '0 00:02:30.500' DAY TO SECOND(3)"),
+        (90000.25, "INTERVAL '1 01:00:00.250' DAY TO SECOND(3)"),
+    ],
+)
 def test_watermark_delays_are_intervals_flink_parses(seconds: float, literal: str) -> None:
     """Flink has no MILLISECOND interval unit, and SECOND holds two digits before the point; with
     no delay, 1 ms keeps rows of the watermark's own time on time, as on flowsql."""
     delay = f"{round(seconds * 1000)} milliseconds"
-    source = (f"CREATE SOURCE clicks (page VARCHAR, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '{delay}') "
-              "WITH (connector = 'file', path = 'in.ndjson');\n")
+    source = (
+        f"CREATE SOURCE clicks (page VARCHAR, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '{delay}') "
+        "WITH (connector = 'file', path = 'in.ndjson');\n"
+    )
     job = compile_flink(parse_text(source + JSON_SINK + "INSERT INTO out SELECT page FROM clicks;\n"))
     assert f"WATERMARK FOR `ts__time` AS `ts__time` - {literal}" in job.script

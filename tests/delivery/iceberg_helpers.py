@@ -33,8 +33,14 @@ def flowsql_marks(table: Table) -> list[tuple[str, str, str, str]]:
     for snapshot in table.metadata.snapshots:
         summary = snapshot.summary
         if summary is not None and summary.get("flowsql.run"):
-            marks.append((str(summary.get("flowsql.sink")), str(summary.get("flowsql.run")),
-                          str(summary.get("flowsql.epoch")), str(summary.get("flowsql.sequence"))))
+            marks.append(
+                (
+                    str(summary.get("flowsql.sink")),
+                    str(summary.get("flowsql.run")),
+                    str(summary.get("flowsql.epoch")),
+                    str(summary.get("flowsql.sequence")),
+                )
+            )
     return marks
 
 

@@ -25,7 +25,8 @@ def nth_listing(*wanted: int) -> Any:
 
 
 def test_a_500_on_list_and_head_is_retried_and_the_output_is_complete(
-        tmp_path: Path, s3: Any, bucket: str, s3_proxy: FaultProxy) -> None:
+    tmp_path: Path, s3: Any, bucket: str, s3_proxy: FaultProxy
+) -> None:
     data = tmp_path / "rows.ndjson"
     data.write_text("".join(json.dumps({"id": i, "kind": ["a", "b"][i % 2]}) + "\n" for i in range(2_000)))
     pipeline = tmp_path / "retries.sql"
@@ -54,7 +55,8 @@ INSERT INTO lake SELECT id, kind FROM rows;
 
 
 def test_a_failing_head_names_itself_not_a_missing_key(
-        tmp_path: Path, s3: Any, bucket: str, s3_proxy: FaultProxy) -> None:
+    tmp_path: Path, s3: Any, bucket: str, s3_proxy: FaultProxy
+) -> None:
     data = tmp_path / "rows.ndjson"
     data.write_text("".join(json.dumps({"id": i}) + "\n" for i in range(10)))
     pipeline = tmp_path / "heads.sql"

@@ -24,16 +24,26 @@ def wait_for(condition: Any, timeout: float = 30.0) -> None:
 
 
 @pytest.mark.slow
-def test_an_outage_slows_the_source_and_loses_nothing(tmp_path: Path, s3: Any, bucket: str,
-                                                      s3_proxy: FaultProxy) -> None:
-    outage = s3_proxy.add(Fault(lambda m, p, h, b: m == "PUT", status=503, times=None,
-                                body=b"<Error><Code>ServiceUnavailable</Code></Error>"))
+def test_an_outage_slows_the_source_and_loses_nothing(
+    tmp_path: Path, s3: Any, bucket: str, s3_proxy: FaultProxy
+) -> None:
+    outage = s3_proxy.add(
+        Fault(
+            lambda m, p, h, b: m == "PUT",
+            status=503,
+            times=None,
+            body=b"<Error><Code>ServiceUnavailable</Code></Error>",
+        )
+    )
     path = tmp_path / "outage.sql"
-    path.write_text(clicks_source(200_000, batch_size=2_000) + f"""
+    path.write_text(
+        clicks_source(200_000, batch_size=2_000)
+        + f"""
 CREATE SINK raw WITH (connector = 's3', bucket = '{bucket}', endpoint_url = '{s3_proxy.url}', prefix = 'raw/',
     buffer_size = '200 KB', retry_duration = '2 min', retry_base_delay = '20 ms', retry_max_delay = '100 ms');
 INSERT INTO raw SELECT event_id FROM clicks;
-""")
+"""
+    )
     run = PipelineRun(load_pipeline(path))
     source = run.sources["clicks"]
     produced = [0]
@@ -63,6 +73,9 @@ INSERT INTO raw SELECT event_id FROM clicks;
     assert produced[0] == 100 and results[0].sinks["raw"]["rows"] == 200_000
 
     download(s3, bucket, tmp_path / "got")
-    ((count, distinct),) = duckdb.connect().sql(f"SELECT count(*), count(DISTINCT event_id) FROM "
-                                      f"read_parquet('{tmp_path}/got/raw/*.parquet')").fetchall()
+    ((count, distinct),) = (
+        duckdb.connect()
+        .sql(f"SELECT count(*), count(DISTINCT event_id) FROM read_parquet('{tmp_path}/got/raw/*.parquet')")
+        .fetchall()
+    )
     assert count == distinct == 200_000

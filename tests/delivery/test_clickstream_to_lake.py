@@ -17,16 +17,34 @@ from tests.servers.firehose_receiver import FirehoseReceiver, ReceiverState
 
 @pytest.mark.slow
 def test_clickstream_to_lake(tmp_path: Path, s3: Any, bucket: str, s3_proxy: FaultProxy) -> None:
-    s3_proxy.add(Fault(lambda m, p, h, b: m == "PUT", status=503,
-                       body=b"<Error><Code>SlowDown</Code><Message>slow down</Message></Error>", times=2))
-    state = ReceiverState(access_key="collector-key", common_attributes={"pipeline": "clickstream_to_lake"},
-                          gzip=True, fail_statuses=[502])
+    s3_proxy.add(
+        Fault(
+            lambda m, p, h, b: m == "PUT",
+            status=503,
+            body=b"<Error><Code>SlowDown</Code><Message>slow down</Message></Error>",
+            times=2,
+        )
+    )
+    state = ReceiverState(
+        access_key="collector-key",
+        common_attributes={"pipeline": "clickstream_to_lake"},
+        gzip=True,
+        fail_statuses=[502],
+    )
     with FirehoseReceiver(state) as receiver:
-        result = run_cli("run", str(ROOT / "pipelines" / "clickstream_to_lake.sql"), "--state-dir", str(tmp_path),
-                         cwd=tmp_path, env={
-            "LAKE_BUCKET": bucket, "AWS_ENDPOINT_URL": s3_proxy.url,
-            "ENDPOINT_URL": receiver.url, "ENDPOINT_ACCESS_KEY": "collector-key",
-        })
+        result = run_cli(
+            "run",
+            str(ROOT / "pipelines" / "clickstream_to_lake.sql"),
+            "--state-dir",
+            str(tmp_path),
+            cwd=tmp_path,
+            env={
+                "LAKE_BUCKET": bucket,
+                "AWS_ENDPOINT_URL": s3_proxy.url,
+                "ENDPOINT_URL": receiver.url,
+                "ENDPOINT_ACCESS_KEY": "collector-key",
+            },
+        )
     assert result.code == 0, result.stderr
     assert "100,000 events" in result.stderr and "collector-key" not in result.stderr
     assert state.violations == [] and not state.fail_statuses
@@ -43,8 +61,7 @@ def test_clickstream_to_lake(tmp_path: Path, s3: Any, bucket: str, s3_proxy: Fau
     assert [r[:4] for r in written] == [r[:4] for r in expected]
     assert all(abs(a[4] - b[4]) < 1e-6 for a, b in zip(written, expected, strict=True))
 
-    got = sorted((r["window_start"], r["event_type"], r["events"], r["users"], r["revenue"])
-                 for r in receiver.rows())  # type: ignore[misc]
+    got = sorted((r["window_start"], r["event_type"], r["events"], r["users"], r["revenue"]) for r in receiver.rows())  # type: ignore[misc]
     minutes = con.sql("""SELECT strftime(time_bucket(INTERVAL 1 MINUTE, ts), '%Y-%m-%d %H:%M:%S'), event_type,
             count(*), count(DISTINCT user_id), round(sum(price) FILTER (WHERE event_type = 'purchase'), 2)
         FROM clicks GROUP BY ALL ORDER BY ALL""").fetchall()

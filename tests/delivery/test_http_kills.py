@@ -24,15 +24,20 @@ KILLS = 5
 
 
 def start(pipeline: Path, cwd: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "flowsql", "run", str(pipeline), "--quiet"], cwd=cwd,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "flowsql", "run", str(pipeline), "--quiet"],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def wait_for_requests(receiver: FirehoseReceiver, process: subprocess.Popen[bytes], count: int) -> bool:
     """True once `count` requests arrived while `process` runs; False if it ended first."""
-    wait_until(lambda: receiver.state.requests >= count or process.poll() is not None, 120,
-               f"{count} requests at the receiver")
+    wait_until(
+        lambda: receiver.state.requests >= count or process.poll() is not None, 120, f"{count} requests at the receiver"
+    )
     return receiver.state.requests >= count
 
 

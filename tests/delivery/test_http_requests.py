@@ -13,8 +13,11 @@ from flowsql.delivery.http import request_id, split_records
 
 
 def body_size(records: list[bytes]) -> int:
-    body = {"requestId": str(uuid.uuid4()), "timestamp": 1_700_000_000_000,
-            "records": [{"data": base64.b64encode(r).decode()} for r in records]}
+    body = {
+        "requestId": str(uuid.uuid4()),
+        "timestamp": 1_700_000_000_000,
+        "records": [{"data": base64.b64encode(r).decode()} for r in records],
+    }
     return len(json.dumps(body, separators=(",", ":")).encode())
 
 
@@ -32,8 +35,12 @@ def test_request_ids_are_uuids_derived_from_position_and_records() -> None:
     first = request_id("clicks", "metrics", 7, records)
     assert str(uuid.UUID(first)) == first and uuid.UUID(first).version == 5
     assert first == request_id("clicks", "metrics", 7, list(records))  # a replay of the same records
-    others = {request_id("clicks", "metrics", 8, records), request_id("clicks", "metrics", 7, records[:1]),
-              request_id("clicks", "metrics", 7, [b'{"a":1}', b'{"a":3}']),
-              request_id("clicks", "metrics", 7, [b'{"a":1}\n{"a":2}']),
-              request_id("clicks", "other", 7, records), request_id("other", "metrics", 7, records)}
+    others = {
+        request_id("clicks", "metrics", 8, records),
+        request_id("clicks", "metrics", 7, records[:1]),
+        request_id("clicks", "metrics", 7, [b'{"a":1}', b'{"a":3}']),
+        request_id("clicks", "metrics", 7, [b'{"a":1}\n{"a":2}']),
+        request_id("clicks", "other", 7, records),
+        request_id("other", "metrics", 7, records),
+    }
     assert first not in others and len(others) == 6

@@ -11,9 +11,25 @@ from tests.conftest import ROOT
 
 
 def test_iceberg_benchmark_on_a_tiny_input(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "benchmarks.iceberg", "--events", "3000", "--runs", "1",
-                             "--data-dir", str(tmp_path), "--json", str(tmp_path / "r.json")],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.iceberg",
+            "--events",
+            "3000",
+            "--runs",
+            "1",
+            "--data-dir",
+            str(tmp_path),
+            "--json",
+            str(tmp_path / "r.json"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert "pyarrow parquet" in result.stdout and "ratio" in result.stdout
     figures = json.loads((tmp_path / "r.json").read_text())["iceberg"]

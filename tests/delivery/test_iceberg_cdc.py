@@ -44,8 +44,14 @@ def test_changelog_upserts_and_deletes_mirror_the_final_source_state(tmp_path: P
     generated = run_cli("generate", "cdc-orders", "--count", "6000", "--seed", "4", "--quiet")
     assert generated.code == 0, generated.stderr
     feed.write_text(generated.stdout)
-    ops = duckdb.connect().execute(f"SELECT count(*) FILTER (WHERE op = 'u'), count(*) FILTER (WHERE op = 'd') "
-                                   f"FROM read_json('{feed}', format = 'newline_delimited')").fetchone()
+    ops = (
+        duckdb.connect()
+        .execute(
+            f"SELECT count(*) FILTER (WHERE op = 'u'), count(*) FILTER (WHERE op = 'd') "
+            f"FROM read_json('{feed}', format = 'newline_delimited')"
+        )
+        .fetchone()
+    )
     assert ops[0] > 1000 and ops[1] > 100  # the feed updates and deletes plenty
 
     pipeline = tmp_path / "cdc.sql"
@@ -61,8 +67,11 @@ def test_changelog_upserts_and_deletes_mirror_the_final_source_state(tmp_path: P
     assert len(flowsql_marks(load(tmp_path / "lake", "shop.orders"))) >= 3  # changes applied over many commits
 
     con.execute(f"CREATE TABLE final AS {FINAL_STATE.format(feed=feed)}")
-    by_region = sorted(con.execute("SELECT region, count(*), sum(amount) FROM final "
-                                   "WHERE status IN ('pending', 'paid') GROUP BY region").fetchall())
+    by_region = sorted(
+        con.execute(
+            "SELECT region, count(*), sum(amount) FROM final WHERE status IN ('pending', 'paid') GROUP BY region"
+        ).fetchall()
+    )
     assert scan(tmp_path / "lake", "shop.open_by_region", ["region", "open_orders", "open_amount"]) == by_region
 
 
@@ -97,10 +106,14 @@ INSERT INTO last_visit SELECT user_id, page, seq FROM visits;
     result = run_cli("run", str(pipeline), cwd=tmp_path)
     assert result.code == 0, result.stderr
 
-    expected = sorted(duckdb.connect().execute(
-        f"SELECT status, count(*) FROM ({FINAL_STATE.format(feed=feed)}) GROUP BY status").fetchall())
+    expected = sorted(
+        duckdb.connect()
+        .execute(f"SELECT status, count(*) FROM ({FINAL_STATE.format(feed=feed)}) GROUP BY status")
+        .fetchall()
+    )
     assert scan(tmp_path / "lake", "shop.by_status", ["status", "orders"]) == expected
     for identifier in ("shop.by_status", "web.last_visit"):  # several flushes, each on the last one's table
         assert len(flowsql_marks(load(tmp_path / "lake", identifier))) >= 2, identifier
     assert scan(tmp_path / "lake", "web.last_visit") == sorted(
-        (f"u{u}", f"/p{i}", i) for u in range(40) for i in [max(j for j in range(2000) if j % 40 == u)])
+        (f"u{u}", f"/p{i}", i) for u in range(40) for i in [max(j for j in range(2000) if j % 40 == u)]
+    )

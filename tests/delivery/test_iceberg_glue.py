@@ -17,27 +17,41 @@ from tests.pipeline.test_examples import generated_clicks
 
 @pytest.fixture
 def glue_env(moto_endpoint: str, aws_env: dict[str, str]) -> dict[str, str]:
-    return {**aws_env, "PYICEBERG_CATALOG__FLOWSQL__GLUE__ENDPOINT": moto_endpoint,
-            "PYICEBERG_CATALOG__FLOWSQL__S3__ENDPOINT": moto_endpoint,
-            "PYICEBERG_CATALOG__FLOWSQL__S3__REGION": "us-east-1",
-            "PYICEBERG_CATALOG__FLOWSQL__GLUE__REGION": "us-east-1"}
+    return {
+        **aws_env,
+        "PYICEBERG_CATALOG__FLOWSQL__GLUE__ENDPOINT": moto_endpoint,
+        "PYICEBERG_CATALOG__FLOWSQL__S3__ENDPOINT": moto_endpoint,
+        "PYICEBERG_CATALOG__FLOWSQL__S3__REGION": "us-east-1",
+        "PYICEBERG_CATALOG__FLOWSQL__GLUE__REGION": "us-east-1",
+    }
 
 
-def test_glue_catalog_with_the_warehouse_on_s3(tmp_path: Path, bucket: str, glue_env: dict[str, str],
-                                              moto_endpoint: str) -> None:
+def test_glue_catalog_with_the_warehouse_on_s3(
+    tmp_path: Path, bucket: str, glue_env: dict[str, str], moto_endpoint: str
+) -> None:
     pipeline = tmp_path / "glue.sql"
-    pipeline.write_text(clicks_source(5_000, seed=9, batch_size=1_000) + f"""
+    pipeline.write_text(
+        clicks_source(5_000, seed=9, batch_size=1_000)
+        + f"""
 CREATE SINK raw WITH (connector = 'iceberg', catalog = 'glue', table = 'weblake.raw',
     warehouse = 's3://{bucket}/warehouse', partition_by = 'hour(ts), event_type', buffer_interval = '0 s');
 INSERT INTO raw SELECT event_id, page, event_type, price, ts FROM clicks;
-""")
+"""
+    )
     result = run_cli("run", str(pipeline), cwd=tmp_path, env=glue_env)
     assert result.code == 0, result.stderr
 
     # This process read its PyIceberg configuration at import, so the same settings go as properties.
-    table = load_catalog("flowsql", type="glue", **{"glue.endpoint": moto_endpoint, "s3.endpoint": moto_endpoint,
-                                                    "s3.region": "us-east-1", "glue.region": "us-east-1"},
-                         ).load_table("weblake.raw")
+    table = load_catalog(
+        "flowsql",
+        type="glue",
+        **{
+            "glue.endpoint": moto_endpoint,
+            "s3.endpoint": moto_endpoint,
+            "s3.region": "us-east-1",
+            "glue.region": "us-east-1",
+        },
+    ).load_table("weblake.raw")
     rows = sorted(tuple(r.values()) for r in table.scan().to_arrow().to_pylist())
     expected = generated_clicks(5_000, seed=9).select(["event_id", "page", "event_type", "price", "ts"])
     assert rows == sorted(tuple(r.values()) for r in expected.to_pylist())

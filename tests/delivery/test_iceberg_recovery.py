@@ -65,8 +65,12 @@ def run_with_kills(pipeline: Path, table: Path, state: Path, kills: int, seed: i
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = 0
     for _ in range(kills + 20):
-        process = subprocess.Popen([sys.executable, "-m", "flowsql", "run", str(pipeline), "--state-dir", str(state),
-                                    "--quiet"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flowsql", "run", str(pipeline), "--state-dir", str(state), "--quiet"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         trigger: Callable[[], bool] | None = None
         if done < kills:
             if rng.random() < 0.5:

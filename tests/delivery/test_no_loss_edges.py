@@ -35,19 +35,23 @@ WITH (connector = 'file', path = '{data}', chunk_size = '32 KB');
 
 def parquet_ids(root: Path) -> dict[str, list[int]]:
     """Ids per object file, keyed by the file's path relative to `root`."""
-    return {str(f.relative_to(root)): pq.read_table(f).column("id").to_pylist()
-            for f in sorted(root.rglob("*.parquet"))}
+    return {
+        str(f.relative_to(root)): pq.read_table(f).column("id").to_pylist() for f in sorted(root.rglob("*.parquet"))
+    }
 
 
 def test_null_empty_and_hostile_partition_keys_each_keep_their_rows(tmp_path: Path) -> None:
     data = tmp_path / "rows.ndjson"
     write_rows(data, 3_000, lambda i: PAGES[i % len(PAGES)])
     pipeline = tmp_path / "pages.sql"
-    pipeline.write_text(source(data) + """
+    pipeline.write_text(
+        source(data)
+        + """
 CREATE SINK lake WITH (connector = 'file', path = 'lake', prefix = 'page=!{partitionKeyFromQuery:page}/',
     buffer_size = '40 KB');
 INSERT INTO lake SELECT id, page FROM rows;
-""")
+"""
+    )
     result = run_cli("run", str(pipeline), "--summary-json", "summary.json", cwd=tmp_path)
     assert result.code == 0, result.stderr
     files = parquet_ids(tmp_path / "lake")
@@ -65,14 +69,17 @@ def test_a_reset_rerun_replaces_the_objects_it_wrote(tmp_path: Path) -> None:
     data = tmp_path / "rows.ndjson"
     write_rows(data, 20_000, lambda i: ["home", "cart", None][i % 3], seconds_apart=0.5)
     pipeline = tmp_path / "backfill.sql"
-    pipeline.write_text(source(data) + """
+    pipeline.write_text(
+        source(data)
+        + """
 CREATE SINK lake WITH (connector = 'file', path = 'lake', time_column = 'ts',
     prefix = 'page=!{partitionKeyFromQuery:page}/dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/');
 INSERT INTO lake SELECT id, page, ts FROM rows;
 -- As the README demo's sales sink: no time column, so names cannot come from the rows' time.
 CREATE SINK plain WITH (connector = 'file', path = 'plain', prefix = 'page=!{partitionKeyFromQuery:page}/');
 INSERT INTO plain SELECT id, page FROM rows;
-""")
+"""
+    )
     assert run_cli("run", str(pipeline), cwd=tmp_path).code == 0
     first = {sink: parquet_ids(tmp_path / sink) for sink in ("lake", "plain")}
     rerun = run_cli("run", str(pipeline), "--reset", cwd=tmp_path)
@@ -88,14 +95,17 @@ def test_rows_spanning_hours_land_in_the_folder_of_their_own_time(tmp_path: Path
     data = tmp_path / "rows.ndjson"
     write_rows(data, 2_000, lambda i: "home", seconds_apart=5.4)  # 3 hours in one buffer
     pipeline = tmp_path / "hours.sql"
-    pipeline.write_text(source(data) + """
+    pipeline.write_text(
+        source(data)
+        + """
 CREATE SINK by_row WITH (connector = 'file', path = 'by_row', time_column = 'ts',
     prefix = 'dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/');
 CREATE SINK by_oldest WITH (connector = 'file', path = 'by_oldest', time_column = 'ts', prefix_time = 'oldest',
     prefix = 'dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/');
 INSERT INTO by_row SELECT id, ts FROM rows;
 INSERT INTO by_oldest SELECT id, ts FROM rows;
-""")
+"""
+    )
     result = run_cli("run", str(pipeline), cwd=tmp_path)
     assert result.code == 0, result.stderr
     by_row = {name: pq.read_table(tmp_path / "by_row" / name) for name in parquet_ids(tmp_path / "by_row")}
@@ -143,8 +153,9 @@ INSERT INTO lake SELECT id, a, b, c FROM rows;
 
 
 @pytest.mark.parametrize("where", ["file", "s3"])
-def test_a_reset_rerun_with_other_flush_points_leaves_no_earlier_object(tmp_path: Path, where: str,
-                                                                        request: Any) -> None:
+def test_a_reset_rerun_with_other_flush_points_leaves_no_earlier_object(
+    tmp_path: Path, where: str, request: Any
+) -> None:
     """The first run flushes by size at one set of rows (and an object of a stopped run sits in an
     hour the rerun never writes); the rerun, with another buffer size, flushes elsewhere: after
     `--reset` the lake holds each row once, the earlier objects all replaced."""

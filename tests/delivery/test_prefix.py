@@ -25,6 +25,7 @@ def test_timestamp_expressions_follow_java_patterns_in_utc() -> None:
     assert prefix.render(WHEN) == "dt=2024-03-07/hour=09/2024/literal/05.02.123/"
     # A zone-aware time in another zone is rendered in UTC.
     from datetime import timedelta
+
     tokyo = WHEN.astimezone(timezone(timedelta(hours=9)))
     assert parse_prefix("!{timestamp:yyyy/MM/dd/HH}/").render(tokyo) == "2024/03/07/09/"
     assert format_java_date("yy DDD EEE MMM ''", WHEN) == "24 067 Thu Mar '"
@@ -50,30 +51,33 @@ def test_error_output_type_renders_in_the_error_prefix() -> None:
     assert prefix.render(WHEN, error_type="format-conversion-failed") == "errors/format-conversion-failed/2024/"
 
 
-@pytest.mark.parametrize(("text", "error_prefix", "message"), [
-    ("!{firehose:error-output-type}/", False, "allowed only in error_output_prefix"),
-    ("e/!{partitionKeyFromQuery:x}/!{firehose:error-output-type}/", True, "not allowed in error_output_prefix"),
-    ("errors/!{timestamp:yyyy}/", True, "must hold !{firehose:error-output-type}"),
-    ("e/!{partitionKeyFromLambda:x}/!{firehose:error-output-type}/", True, "not allowed in error_output_prefix"),
-    ("!{shard:id}/", False, "unknown namespace 'shard'"),
-    ("!{firehose:uuid}/", False, "unknown expression"),
-    ("!{timestamp:yyyy/", False, "malformed expression"),
-    ("a/!{timestamp}/", False, "malformed expression"),
-    ("!{timestamp:yyyy}}/", False, "malformed expression"),
-    ("!{timestamp:}/", False, "needs a value"),
-    ("!{timestamp:!{timestamp:yyyy}}/", False, "cannot be nested"),
-    ("!{timestamp:yyyy-QQ}/", False, "unsupported date field 'QQ'"),
-    ("!{timestamp:'unclosed}/", False, "unclosed quote"),
-    ("!{partitionKeyFromQuery:a-b}/", False, "must name a column"),
-    ("/absolute/", False, "must not start with '/'"),
-    ("a/../b/", False, "'..'"),
-    ("a/./b/", False, "'.'"),
-    ("a//b/", False, "empty"),
-    ("!{timestamp:'..'}/x/", False, "'..'"),
-    ("!{timestamp:'/'yyyy}/", False, "must not start with '/'"),
-    ("tab\there/", False, "control character"),
-    ("x" * 1025, False, "at most 1024 characters"),
-])
+@pytest.mark.parametrize(
+    ("text", "error_prefix", "message"),
+    [
+        ("!{firehose:error-output-type}/", False, "allowed only in error_output_prefix"),
+        ("e/!{partitionKeyFromQuery:x}/!{firehose:error-output-type}/", True, "not allowed in error_output_prefix"),
+        ("errors/!{timestamp:yyyy}/", True, "must hold !{firehose:error-output-type}"),
+        ("e/!{partitionKeyFromLambda:x}/!{firehose:error-output-type}/", True, "not allowed in error_output_prefix"),
+        ("!{shard:id}/", False, "unknown namespace 'shard'"),
+        ("!{firehose:uuid}/", False, "unknown expression"),
+        ("!{timestamp:yyyy/", False, "malformed expression"),
+        ("a/!{timestamp}/", False, "malformed expression"),
+        ("!{timestamp:yyyy}}/", False, "malformed expression"),
+        ("!{timestamp:}/", False, "needs a value"),
+        ("!{timestamp:!{timestamp:yyyy}}/", False, "cannot be nested"),
+        ("!{timestamp:yyyy-QQ}/", False, "unsupported date field 'QQ'"),
+        ("!{timestamp:'unclosed}/", False, "unclosed quote"),
+        ("!{partitionKeyFromQuery:a-b}/", False, "must name a column"),
+        ("/absolute/", False, "must not start with '/'"),
+        ("a/../b/", False, "'..'"),
+        ("a/./b/", False, "'.'"),
+        ("a//b/", False, "empty"),
+        ("!{timestamp:'..'}/x/", False, "'..'"),
+        ("!{timestamp:'/'yyyy}/", False, "must not start with '/'"),
+        ("tab\there/", False, "control character"),
+        ("x" * 1025, False, "at most 1024 characters"),
+    ],
+)
 def test_prefix_validation(text: str, error_prefix: bool, message: str) -> None:
     with pytest.raises(PrefixError) as caught:
         parse_prefix(text, error_prefix=error_prefix)
@@ -86,27 +90,30 @@ def test_literal_prefixes_pass() -> None:
     assert parse_prefix("errors/", error_prefix=True).render(WHEN, error_type="x") == "errors/"
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("view", "view"),
-    (None, HIVE_DEFAULT_PARTITION),
-    ("", EMPTY_PARTITION),
-    (" ", " "),
-    ("..", "%2E%2E"),
-    (".", "%2E"),
-    ("../../etc/passwd", "%2E.%2F..%2Fetc%2Fpasswd"),
-    (".flowsql-staging", "%2Eflowsql-staging"),  # readers skip folders starting with '.' or '_'
-    ("_tmp", "%5Ftmp"),
-    (HIVE_DEFAULT_PARTITION, "%5F_HIVE_DEFAULT_PARTITION__"),  # the text, not NULL
-    (EMPTY_PARTITION, "%5F_EMPTY_STRING__"),
-    ("a/b", "a%2Fb"),
-    ("back\\slash", "back%5Cslash"),
-    ("line\nbreak\x00nul\x7f", "line%0Abreak%00nul%7F"),
-    ("50%", "50%25"),
-    ("k=v", "k%3Dv"),
-    ("é", "%C3%A9"),
-    (42, "42"),
-    (datetime(2024, 1, 2, 3, 4, 5), "2024-01-02T03:04:05"),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("view", "view"),
+        (None, HIVE_DEFAULT_PARTITION),
+        ("", EMPTY_PARTITION),
+        (" ", " "),
+        ("..", "%2E%2E"),
+        (".", "%2E"),
+        ("../../etc/passwd", "%2E.%2F..%2Fetc%2Fpasswd"),
+        (".flowsql-staging", "%2Eflowsql-staging"),  # readers skip folders starting with '.' or '_'
+        ("_tmp", "%5Ftmp"),
+        (HIVE_DEFAULT_PARTITION, "%5F_HIVE_DEFAULT_PARTITION__"),  # the text, not NULL
+        (EMPTY_PARTITION, "%5F_EMPTY_STRING__"),
+        ("a/b", "a%2Fb"),
+        ("back\\slash", "back%5Cslash"),
+        ("line\nbreak\x00nul\x7f", "line%0Abreak%00nul%7F"),
+        ("50%", "50%25"),
+        ("k=v", "k%3Dv"),
+        ("é", "%C3%A9"),
+        (42, "42"),
+        (datetime(2024, 1, 2, 3, 4, 5), "2024-01-02T03:04:05"),
+    ],
+)
 def test_hostile_partition_values_are_escaped(value: object, expected: str) -> None:
     assert sanitise_value(value) == expected
 
@@ -128,8 +135,23 @@ def test_no_value_can_escape_its_folder(value: object) -> None:
 
 
 def test_sanitised_values_stay_distinct() -> None:
-    values = ["a/b", "a%2Fb", "a b", "a+b", "", " ", None, "..", "%2E%2E", HIVE_DEFAULT_PARTITION, EMPTY_PARTITION,
-              "_x", "%5Fx", ".x", "%2Ex"]
+    values = [
+        "a/b",
+        "a%2Fb",
+        "a b",
+        "a+b",
+        "",
+        " ",
+        None,
+        "..",
+        "%2E%2E",
+        HIVE_DEFAULT_PARTITION,
+        EMPTY_PARTITION,
+        "_x",
+        "%5Fx",
+        ".x",
+        "%2Ex",
+    ]
     assert len({sanitise_value(v) for v in values}) == len(values)
 
 

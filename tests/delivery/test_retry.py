@@ -35,8 +35,15 @@ def test_transient_failures_are_retried_until_success() -> None:
             raise TransientError("503")
         return "ok"
 
-    result = call_with_retry(action, RetryPolicy(10, 0.1, 1.0), "PUT x", lambda e: isinstance(e, TransientError),
-                             clock=lambda: clock.now, sleep=clock.sleep, draw=lambda: 1.0)
+    result = call_with_retry(
+        action,
+        RetryPolicy(10, 0.1, 1.0),
+        "PUT x",
+        lambda e: isinstance(e, TransientError),
+        clock=lambda: clock.now,
+        sleep=clock.sleep,
+        draw=lambda: 1.0,
+    )
     assert result == "ok" and len(calls) == 4
     assert clock.pauses == [0.2, 0.4, 0.8]
 
@@ -50,8 +57,15 @@ def test_the_retry_duration_bounds_the_attempts() -> None:
         raise TransientError("still down")
 
     with pytest.raises(RetriesExhausted) as caught:
-        call_with_retry(action, RetryPolicy(5, 0.5, 1.0), "POST y", lambda e: True,
-                        clock=lambda: clock.now, sleep=clock.sleep, draw=lambda: 1.0)
+        call_with_retry(
+            action,
+            RetryPolicy(5, 0.5, 1.0),
+            "POST y",
+            lambda e: True,
+            clock=lambda: clock.now,
+            sleep=clock.sleep,
+            draw=lambda: 1.0,
+        )
     # Pauses of 1 s (capped) until the 5 s budget is spent; the last attempt lands at the deadline.
     assert attempts[-1] == pytest.approx(5.0)
     assert clock.now == pytest.approx(5.0)
@@ -66,6 +80,12 @@ def test_permanent_errors_escape_at_once() -> None:
         raise PermissionError("AccessDenied")
 
     with pytest.raises(PermissionError):
-        call_with_retry(action, RetryPolicy(60, 0.1, 1.0), "PUT z", lambda e: isinstance(e, TransientError),
-                        clock=lambda: clock.now, sleep=clock.sleep)
+        call_with_retry(
+            action,
+            RetryPolicy(60, 0.1, 1.0),
+            "PUT z",
+            lambda e: isinstance(e, TransientError),
+            clock=lambda: clock.now,
+            sleep=clock.sleep,
+        )
     assert clock.pauses == []

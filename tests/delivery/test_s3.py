@@ -22,8 +22,10 @@ from tests.pipeline.test_examples import generated_clicks
 from tests.servers.fault_proxy import Fault, FaultProxy
 from tests.waiting import wait_until
 
-SLOW_DOWN = (b"<?xml version='1.0' encoding='UTF-8'?>"
-             b"<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>")
+SLOW_DOWN = (
+    b"<?xml version='1.0' encoding='UTF-8'?>"
+    b"<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>"
+)
 COLUMNS = ["event_id", "user_id", "page", "event_type", "country", "price", "ts"]
 
 
@@ -43,8 +45,9 @@ def read_three_ways(root: Path) -> dict[str, pd.DataFrame]:
     frames = {
         "pyarrow": ds.dataset(str(root), format="parquet", partitioning="hive").to_table().to_pandas(),
         "fastparquet": fastparquet.ParquetFile(files, root=str(root)).to_pandas(),
-        "duckdb": duckdb.connect().sql(
-            f"SELECT * FROM read_parquet('{root}/**/*.parquet', hive_partitioning = true)").df(),
+        "duckdb": duckdb.connect()
+        .sql(f"SELECT * FROM read_parquet('{root}/**/*.parquet', hive_partitioning = true)")
+        .df(),
     }
     out = {}
     for reader, frame in frames.items():
@@ -70,12 +73,16 @@ def test_every_record_arrives_once_through_faults(tmp_path: Path, s3: Any, bucke
         s3_proxy.add(Fault(is_put, delay=1.5)),  # longer than read_timeout: the client gives up and retries
         s3_proxy.add(Fault(is_put, status=503, body=b"<Error><Code>ServiceUnavailable</Code></Error>")),
     ]
-    pipeline = write_pipeline(tmp_path, clicks_source(30_000, batch_size=2_000) + f"""
+    pipeline = write_pipeline(
+        tmp_path,
+        clicks_source(30_000, batch_size=2_000)
+        + f"""
 CREATE SINK raw WITH (connector = 's3', bucket = '{bucket}', endpoint_url = '{s3_proxy.url}',
     prefix = 'events/event_type=!{{partitionKeyFromQuery:event_type}}/', buffer_size = '300 KB',
     read_timeout = '0.5 s', retry_base_delay = '20 ms', retry_duration = '60 s');
 INSERT INTO raw SELECT * FROM clicks;
-""")
+""",
+    )
     result = run_cli("run", str(pipeline), cwd=tmp_path)
     assert result.code == 0, result.stderr
     assert [f.fired for f in faults] == [1, 2, 1, 1, 1]
@@ -92,8 +99,11 @@ INSERT INTO raw SELECT * FROM clicks;
     keys = download(s3, bucket, tmp_path / "got")
     assert len(keys) > 4  # several flushes, one object per event type each
     for key in keys:
-        assert re.fullmatch(r"events/event_type=(view|click|add_to_cart|purchase)/"
-                            r"lake-raw-2024-01-01-\d\d-\d\d-\d\d-\d{12}\.parquet", key), key
+        assert re.fullmatch(
+            r"events/event_type=(view|click|add_to_cart|purchase)/"
+            r"lake-raw-2024-01-01-\d\d-\d\d-\d\d-\d{12}\.parquet",
+            key,
+        ), key
     frames = read_three_ways(tmp_path / "got" / "events")
     expected = expected_frame(30_000)
     for reader, frame in frames.items():
@@ -136,11 +146,16 @@ INSERT INTO j_{codec} SELECT * FROM clicks;""")
 
 @pytest.mark.slow
 def test_default_names_are_hourly_folders_and_a_replay_overwrites(
-        tmp_path: Path, s3: Any, bucket: str, moto_endpoint: str) -> None:
-    pipeline = write_pipeline(tmp_path, clicks_source(3_000, batch_size=500) + f"""
+    tmp_path: Path, s3: Any, bucket: str, moto_endpoint: str
+) -> None:
+    pipeline = write_pipeline(
+        tmp_path,
+        clicks_source(3_000, batch_size=500)
+        + f"""
 CREATE SINK raw WITH (connector = 's3', bucket = '{bucket}', buffer_size = '100 KB');
 INSERT INTO raw SELECT * FROM clicks;
-""")
+""",
+    )
     env = {"AWS_ENDPOINT_URL": moto_endpoint}
     assert run_cli("run", str(pipeline), cwd=tmp_path, env=env).code == 0
     first = {o["Key"]: o["ETag"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
@@ -155,14 +170,19 @@ INSERT INTO raw SELECT * FROM clicks;
 
 @pytest.mark.slow
 def test_multipart_upload_with_kms_encryption(tmp_path: Path, s3: Any, bucket: str, s3_proxy: FaultProxy) -> None:
-    part_fault = s3_proxy.add(Fault(lambda m, path, h, b: m == "PUT" and "partNumber=2" in path, status=503,
-                                    body=SLOW_DOWN))
-    pipeline = write_pipeline(tmp_path, clicks_source(60_000) + f"""
+    part_fault = s3_proxy.add(
+        Fault(lambda m, path, h, b: m == "PUT" and "partNumber=2" in path, status=503, body=SLOW_DOWN)
+    )
+    pipeline = write_pipeline(
+        tmp_path,
+        clicks_source(60_000)
+        + f"""
 CREATE SINK raw WITH (connector = 's3', bucket = '{bucket}', endpoint_url = '{s3_proxy.url}', format = 'json',
     prefix = 'big/', buffer_size = '1 GB', multipart_threshold = '5 MiB', multipart_part_size = '5 MiB',
     server_side_encryption = 'aws:kms', kms_key_id = 'alias/lake', retry_base_delay = '10 ms');
 INSERT INTO raw SELECT * FROM clicks;
-""")
+""",
+    )
     # Without checkpoints the object goes straight to its key, so its ETag shows the parts
     # (with checkpoints it is staged as a multipart upload, then copied into place).
     result = run_cli("run", str(pipeline), "--no-checkpoint", cwd=tmp_path)
@@ -180,27 +200,40 @@ INSERT INTO raw SELECT * FROM clicks;
 
 
 def test_sse_s3_passes_through(tmp_path: Path, s3: Any, bucket: str, moto_endpoint: str) -> None:
-    pipeline = write_pipeline(tmp_path, clicks_source(100) + f"""
+    pipeline = write_pipeline(
+        tmp_path,
+        clicks_source(100)
+        + f"""
 CREATE SINK raw WITH (connector = 's3', bucket = '{bucket}', endpoint_url = '{moto_endpoint}',
     server_side_encryption = 'AES256');
 INSERT INTO raw SELECT * FROM clicks;
-""")
+""",
+    )
     assert run_cli("run", str(pipeline), cwd=tmp_path).code == 0
     (item,) = s3.list_objects_v2(Bucket=bucket)["Contents"]
     assert s3.head_object(Bucket=bucket, Key=item["Key"])["ServerSideEncryption"] == "AES256"
 
 
 def test_records_that_fail_conversion_land_in_the_error_prefix(
-        tmp_path: Path, s3: Any, bucket: str, moto_endpoint: str) -> None:
-    lines = [b'{"id": 1, "name": "a"}', b'{"id": "not a number", "name": "b"}', b'{"id": 3, "name": "c"}',
-             b'{broken json', b'{"id": 5, "name": "e"}']
+    tmp_path: Path, s3: Any, bucket: str, moto_endpoint: str
+) -> None:
+    lines = [
+        b'{"id": 1, "name": "a"}',
+        b'{"id": "not a number", "name": "b"}',
+        b'{"id": 3, "name": "c"}',
+        b"{broken json",
+        b'{"id": 5, "name": "e"}',
+    ]
     (tmp_path / "in.json").write_bytes(b"\n".join(lines) + b"\n")
-    pipeline = write_pipeline(tmp_path, f"""
+    pipeline = write_pipeline(
+        tmp_path,
+        f"""
 CREATE SOURCE rows (id BIGINT, name VARCHAR) WITH (connector = 'file', path = 'in.json');
 CREATE SINK out WITH (connector = 's3', bucket = '{bucket}', endpoint_url = '{moto_endpoint}', prefix = 'good/',
     error_output_prefix = 'failed/!{{firehose:error-output-type}}/!{{timestamp:yyyy}}/');
 INSERT INTO out SELECT id, name FROM rows;
-""")
+""",
+    )
     result = run_cli("run", str(pipeline), cwd=tmp_path)
     assert result.code == 0, result.stderr
     keys = download(s3, bucket, tmp_path / "got")
@@ -217,13 +250,18 @@ INSERT INTO out SELECT id, name FROM rows;
 
 
 def test_a_destination_down_past_retry_duration_fails_the_run(
-        tmp_path: Path, bucket: str, s3_proxy: FaultProxy) -> None:
+    tmp_path: Path, bucket: str, s3_proxy: FaultProxy
+) -> None:
     s3_proxy.add(Fault(is_put, status=503, body=SLOW_DOWN, times=None))
-    pipeline = write_pipeline(tmp_path, clicks_source(100) + f"""
+    pipeline = write_pipeline(
+        tmp_path,
+        clicks_source(100)
+        + f"""
 CREATE SINK raw WITH (connector = 's3', bucket = '{bucket}', endpoint_url = '{s3_proxy.url}',
     retry_duration = '1 s', retry_base_delay = '50 ms');
 INSERT INTO raw SELECT * FROM clicks;
-""")
+""",
+    )
     result = run_cli("run", str(pipeline), cwd=tmp_path)
     assert result.code == 1
     assert "retry_duration of 1 s" in result.stderr and "SlowDown" in result.stderr
@@ -231,23 +269,31 @@ INSERT INTO raw SELECT * FROM clicks;
 
 
 def test_s3_options_are_checked_at_load(tmp_path: Path) -> None:
-    pipeline = write_pipeline(tmp_path, clicks_source(10) + """
+    pipeline = write_pipeline(
+        tmp_path,
+        clicks_source(10)
+        + """
 CREATE SINK raw WITH (connector = 's3', bucket = 'b', prefix = 'x/!{firehose:error-output-type}/');
 INSERT INTO raw SELECT * FROM clicks;
-""")
+""",
+    )
     result = run_cli("run", str(pipeline), cwd=tmp_path)
     assert result.code == 2
     assert "lake.sql:7:" in result.stderr and "option 'prefix'" in result.stderr
-    pipeline.write_text(clicks_source(10) + """
+    pipeline.write_text(
+        clicks_source(10)
+        + """
 CREATE SINK raw WITH (connector = 's3', prefix = 'x/');
 INSERT INTO raw SELECT * FROM clicks;
-""")
+"""
+    )
     result = run_cli("run", str(pipeline), cwd=tmp_path)
     assert result.code == 2 and "needs the option 'bucket'" in result.stderr
 
 
-def test_staged_objects_are_promoted_once_and_orphans_discarded(tmp_path: Path, s3: Any, bucket: str,
-                                                                 moto_endpoint: str) -> None:
+def test_staged_objects_are_promoted_once_and_orphans_discarded(
+    tmp_path: Path, s3: Any, bucket: str, moto_endpoint: str
+) -> None:
     from flowsql.delivery.s3 import S3Destination, S3Options
 
     destination = S3Destination(S3Options(bucket=bucket, endpoint_url=moto_endpoint))
@@ -262,5 +308,6 @@ def test_staged_objects_are_promoted_once_and_orphans_discarded(tmp_path: Path, 
     assert destination.discard_staged(set()) == 1
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix=".flowsql-staging/")
     from flowsql.errors import DeliveryError
+
     with pytest.raises(DeliveryError):
         destination.promote(orphan, "events/b.parquet")  # neither staged nor promoted: an error, not a no-op

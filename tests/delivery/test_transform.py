@@ -35,10 +35,16 @@ def write_orders(path: Path, count: int, seed: int = 3) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     orders = []
     for i in range(count):
-        orders.append({
-            "order_id": i, "customer": f"c{rng.randrange(50)}", "country": rng.choice([*REGIONS, "XX"]),
-            "amount": round(rng.uniform(-10, 200), 2), "status": rng.choice(["paid", "paid", "shipped", "test"]),
-            "ts": (START + timedelta(seconds=i)).isoformat()})
+        orders.append(
+            {
+                "order_id": i,
+                "customer": f"c{rng.randrange(50)}",
+                "country": rng.choice([*REGIONS, "XX"]),
+                "amount": round(rng.uniform(-10, 200), 2),
+                "status": rng.choice(["paid", "paid", "shipped", "test"]),
+                "ts": (START + timedelta(seconds=i)).isoformat(),
+            }
+        )
     path.write_text("".join(json.dumps(o) + "\n" for o in orders))
     return orders
 
@@ -56,9 +62,13 @@ def expected_outcome(orders: list[dict[str, Any]]) -> tuple[Counter[tuple[str, s
         else:
             region = REGIONS[order["country"]]
             arrived = datetime.fromisoformat(order["ts"]).replace(tzinfo=UTC)
-            record = {"order_id": order["order_id"], "customer": order["customer"].upper(), "region": region,
-                      "amount_cents": int(Decimal(str(order["amount"])) * 100),
-                      "arrived_ms": int(arrived.timestamp()) * 1000}
+            record = {
+                "order_id": order["order_id"],
+                "customer": order["customer"].upper(),
+                "region": region,
+                "amount_cents": int(Decimal(str(order["amount"])) * 100),
+                "arrived_ms": int(arrived.timestamp()) * 1000,
+            }
             delivered[(f"region={region}/status={order['status']}", json.dumps(record, sort_keys=True))] += 1
     return delivered, failed, dropped
 
@@ -93,8 +103,11 @@ def delivered_records(lake: Path) -> Counter[tuple[str, str]]:
 
 
 def error_documents(lake: Path, kind: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for path in sorted((lake / "errors" / kind).rglob("*.json"))
-            for line in path.read_text().splitlines()]
+    return [
+        json.loads(line)
+        for path in sorted((lake / "errors" / kind).rglob("*.json"))
+        for line in path.read_text().splitlines()
+    ]
 
 
 def test_enrichment_drops_fails_and_partitions_as_computed(tmp_path: Path) -> None:
@@ -127,18 +140,26 @@ def test_output_columns_from_transform_schema_in_parquet(tmp_path: Path) -> None
     orders = prepare(tmp_path, 1_500, pipeline_text(f", transform_schema = '{schema}'", fmt="parquet"))
     result = run_cli("run", "orders.sql", cwd=tmp_path)
     assert result.code == 0, result.stderr
-    rows = duckdb.connect().sql(
-        f"SELECT * FROM read_parquet('{tmp_path}/lake/region=*/status=*/*.parquet', hive_partitioning = true)"
-    ).to_arrow_table().to_pylist()
+    rows = (
+        duckdb.connect()
+        .sql(f"SELECT * FROM read_parquet('{tmp_path}/lake/region=*/status=*/*.parquet', hive_partitioning = true)")
+        .to_arrow_table()
+        .to_pylist()
+    )
     delivered, _, _ = expected_outcome(orders)
     expected = Counter()
     for (folder, record), times in delivered.items():
         value = json.loads(record)
         region, status = (part.split("=")[1] for part in folder.split("/"))
-        expected[(value["order_id"], value["customer"], value["amount_cents"], value["arrived_ms"], region,
-                  status)] += times
-    assert Counter((r["order_id"], r["customer"], r["amount_cents"], r["arrived_ms"], r["region"], r["status"])
-                   for r in rows) == expected  # region and status come from the folders: not columns of the files
+        expected[
+            (value["order_id"], value["customer"], value["amount_cents"], value["arrived_ms"], region, status)
+        ] += times
+    assert (
+        Counter(
+            (r["order_id"], r["customer"], r["amount_cents"], r["arrived_ms"], r["region"], r["status"]) for r in rows
+        )
+        == expected
+    )  # region and status come from the folders: not columns of the files
     ddl = run_cli("ddl", "orders.sql", cwd=tmp_path)  # Athena's table: the declared columns, the handler's keys
     assert ddl.code == 0 and "amount_cents int" in ddl.stdout and "region string" in ddl.stdout, ddl.stderr
     assert "PARTITIONED BY (region string, status string)" in ddl.stdout
@@ -146,8 +167,9 @@ def test_output_columns_from_transform_schema_in_parquet(tmp_path: Path) -> None
 
 def test_each_broken_answer_goes_to_the_error_output(tmp_path: Path) -> None:
     kinds = ["ok", "twice", "forgotten", "stranger", "unknown-result", "not-base64", "no-key"]
-    (tmp_path / "records.ndjson").write_text("".join(json.dumps({"n": i, "kind": k}) + "\n"
-                                                     for i, k in enumerate(kinds * 3)))
+    (tmp_path / "records.ndjson").write_text(
+        "".join(json.dumps({"n": i, "kind": k}) + "\n" for i, k in enumerate(kinds * 3))
+    )
     shutil.copytree(HANDLERS, tmp_path / "handlers")
     (tmp_path / "broken.sql").write_text("""
 CREATE SOURCE records (n BIGINT, kind VARCHAR) WITH (connector = 'file', path = 'records.ndjson');
@@ -161,9 +183,13 @@ INSERT INTO lake SELECT n, kind FROM records;
     assert sorted(json.loads(r)["n"] for _, r in delivered_records(lake)) == [0, 7, 14]
     assert {folder for folder, _ in delivered_records(lake)} == {"kind=ok"}
     failed = {json.loads(base64.b64decode(e["rawData"]))["n"]: e for e in error_documents(lake, "processing-failed")}
-    reasons = {"twice": ("answered twice", 4), "forgotten": ("1 of 1 records are not answered", 4),
-               "stranger": ("was not in the event", 4), "unknown-result": ("'Maybe' is not Ok", 1),
-               "not-base64": ("data is not base64", 1)}
+    reasons = {
+        "twice": ("answered twice", 4),
+        "forgotten": ("1 of 1 records are not answered", 4),
+        "stranger": ("was not in the event", 4),
+        "unknown-result": ("'Maybe' is not Ok", 1),
+        "not-base64": ("data is not base64", 1),
+    }
     assert len(failed) == 3 * len(reasons)
     for n, error in failed.items():
         message, attempts = reasons[kinds[n % len(kinds)]]
@@ -183,13 +209,13 @@ CREATE SINK lake WITH (connector = 'file', path = 'lake', transform = 'handlers/
 INSERT INTO lake SELECT id FROM rows;
 """)
     calls = tmp_path / "calls.txt"
-    result = run_cli("run", "down.sql", "--summary-json", "summary.json", cwd=tmp_path,
-                     env={"CALLS_FILE": str(calls)})
+    result = run_cli("run", "down.sql", "--summary-json", "summary.json", cwd=tmp_path, env={"CALLS_FILE": str(calls)})
     assert result.code == 0, result.stderr  # the run goes on; no crash and no restart loop
     errors = error_documents(tmp_path / "lake", "processing-failed")
     assert sorted(json.loads(base64.b64decode(e["rawData"]))["id"] for e in errors) == list(range(500))
-    assert all(e["attemptsMade"] == 3 and "ConnectionError: lookup service unavailable" in e["errorMessage"]
-               for e in errors)
+    assert all(
+        e["attemptsMade"] == 3 and "ConnectionError: lookup service unavailable" in e["errorMessage"] for e in errors
+    )
     assert not list((tmp_path / "lake").rglob("*.parquet"))
     invocations = json.loads((tmp_path / "summary.json").read_text())["sinks"]["lake"]["invocations"]
     lines = calls.read_text().splitlines()
@@ -224,18 +250,23 @@ def test_explain_shows_the_handler_and_bad_options_name_the_key(tmp_path: Path) 
 
 
 def test_module_handler_found_beside_the_pipeline(tmp_path: Path) -> None:
-    orders = prepare(tmp_path, 400, pipeline_text().replace("handlers/enrich_orders.py:lambda_handler",
-                                                            "enrich_orders:lambda_handler"))
+    orders = prepare(
+        tmp_path,
+        400,
+        pipeline_text().replace("handlers/enrich_orders.py:lambda_handler", "enrich_orders:lambda_handler"),
+    )
     shutil.copy(HANDLERS / "enrich_orders.py", tmp_path / "enrich_orders.py")
     result = run_cli("run", "orders.sql", cwd=tmp_path)
     assert result.code == 0, result.stderr
     assert delivered_records(tmp_path / "lake") == expected_outcome(orders)[0]
 
 
-def test_s3_sink_runs_the_handler_and_keys_objects_by_its_partition_keys(tmp_path: Path, s3: Any, bucket: str,
-                                                                        moto_endpoint: str) -> None:
-    text = pipeline_text().replace("connector = 'file', path = 'lake'",
-                                   f"connector = 's3', bucket = '{bucket}', endpoint_url = '{moto_endpoint}'")
+def test_s3_sink_runs_the_handler_and_keys_objects_by_its_partition_keys(
+    tmp_path: Path, s3: Any, bucket: str, moto_endpoint: str
+) -> None:
+    text = pipeline_text().replace(
+        "connector = 'file', path = 'lake'", f"connector = 's3', bucket = '{bucket}', endpoint_url = '{moto_endpoint}'"
+    )
     orders = prepare(tmp_path, 1_000, text)
     result = run_cli("run", "orders.sql", cwd=tmp_path)
     assert result.code == 0, result.stderr
@@ -250,9 +281,13 @@ def test_s3_sink_runs_the_handler_and_keys_objects_by_its_partition_keys(tmp_pat
 def start(folder: Path) -> subprocess.Popen[bytes]:
     # stderr to a file: the handler prints a line per failed order, more than a pipe holds unread.
     with (folder / "stderr.txt").open("ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "flowsql", "run", "orders.sql", "--state-dir", "state",
-                                 "--quiet"], cwd=folder, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                                stdout=subprocess.DEVNULL, stderr=log)
+        return subprocess.Popen(
+            [sys.executable, "-m", "flowsql", "run", "orders.sql", "--state-dir", "state", "--quiet"],
+            cwd=folder,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
 
 
 def committed_sink_state(state: Path) -> dict[str, Any] | None:
@@ -270,13 +305,21 @@ def committed_sink_state(state: Path) -> dict[str, Any] | None:
 def wait_for_checkpoint(state: Path, process: subprocess.Popen[bytes], records_in: int) -> bool:
     """True once a committed checkpoint holds rows still waiting for the handler and transformed
     rows waiting for delivery, after `records_in` rows reached the sink; False if the run ended."""
+
     def holds_waiting_records() -> bool:
         sink = committed_sink_state(state)
-        return bool(sink is not None and sink["transform"]["records_in"] >= records_in and sink["transform"]["pending"]
-                    and sink.get("rows"))
+        return bool(
+            sink is not None
+            and sink["transform"]["records_in"] >= records_in
+            and sink["transform"]["pending"]
+            and sink.get("rows")
+        )
 
-    wait_until(lambda: process.poll() is not None or holds_waiting_records(), 120,
-               "a checkpoint with records waiting for the handler")
+    wait_until(
+        lambda: process.poll() is not None or holds_waiting_records(),
+        120,
+        "a checkpoint with records waiting for the handler",
+    )
     return holds_waiting_records()
 
 

@@ -38,8 +38,14 @@ def without_arrival(record: str) -> str:
 
 def test_an_http_endpoint_receives_the_handlers_records(tmp_path: Path) -> None:
     with FirehoseReceiver() as receiver:
-        text = SOURCE + (f"CREATE SINK out WITH (connector = 'http', url = '{receiver.url}', backup_path = 'failed', "
-                         f"time_column = 'ts', buffer_interval = '0 s', {TRANSFORM});\n") + QUERY
+        text = (
+            SOURCE
+            + (
+                f"CREATE SINK out WITH (connector = 'http', url = '{receiver.url}', backup_path = 'failed', "
+                f"time_column = 'ts', buffer_interval = '0 s', {TRANSFORM});\n"
+            )
+            + QUERY
+        )
         orders = prepare(tmp_path, 2_000, text)
         explained = run_cli("explain", "orders.sql", cwd=tmp_path)
         result = run_cli("run", "orders.sql", "--summary-json", "summary.json", cwd=tmp_path)
@@ -54,8 +60,10 @@ def test_an_http_endpoint_receives_the_handlers_records(tmp_path: Path) -> None:
     sink = json.loads((tmp_path / "summary.json").read_text())["sinks"]["out"]
     assert (sink["rows"], sink["errors"], sink["dropped"]) == (sum(delivered.values()), len(failed), dropped)
     assert explained.code == 0, explained.stderr
-    assert "transform: " in explained.stdout and "enrich_orders.py:lambda_handler called as Firehose calls" \
-        in explained.stdout
+    assert (
+        "transform: " in explained.stdout
+        and "enrich_orders.py:lambda_handler called as Firehose calls" in explained.stdout
+    )
 
 
 def test_stdout_prints_the_handlers_records_one_per_line(tmp_path: Path) -> None:

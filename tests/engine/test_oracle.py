@@ -41,12 +41,14 @@ def streams(draw: st.DrawFn) -> tuple[list[dict], list[int]]:
     count = draw(st.integers(1, 120))
     rows = []
     for _ in range(count):
-        rows.append({
-            "user_id": f"u{draw(st.integers(0, 6))}",
-            "page": draw(st.sampled_from(["/a", "/b", "/c"])),
-            "amount": draw(st.integers(0, 100)),
-            "ts": BASE + timedelta(milliseconds=draw(st.integers(0, 90_000))),
-        })
+        rows.append(
+            {
+                "user_id": f"u{draw(st.integers(0, 6))}",
+                "page": draw(st.sampled_from(["/a", "/b", "/c"])),
+                "amount": draw(st.integers(0, 100)),
+                "ts": BASE + timedelta(milliseconds=draw(st.integers(0, 90_000))),
+            }
+        )
     seed = draw(st.integers(0, 2**32 - 1))
     # Disorder bounded by the watermark delay: arrival order sorts by ts + U[0, delay).
     rng = random.Random(seed)
@@ -57,8 +59,15 @@ def streams(draw: st.DrawFn) -> tuple[list[dict], list[int]]:
 
 def run_streaming(query: str, rows: list[dict], cuts: list[int]) -> list[tuple]:
     pipeline = parse_text(SOURCE + f"INSERT INTO out {query};")
-    schema = pa.schema([("user_id", pa.string()), ("page", pa.string()), ("amount", pa.int64()),
-                        ("ts", pa.timestamp("us")), ("arrival_time", pa.timestamp("us"))])
+    schema = pa.schema(
+        [
+            ("user_id", pa.string()),
+            ("page", pa.string()),
+            ("amount", pa.int64()),
+            ("ts", pa.timestamp("us")),
+            ("arrival_time", pa.timestamp("us")),
+        ]
+    )
     plan = plan_pipeline(pipeline, {"events": schema})
     outputs: list[pa.Table] = []
     rejected: list = []
@@ -153,12 +162,20 @@ def test_late_rows_are_rejected_not_counted() -> None:
         {"user_id": "u2", "page": "/a", "amount": 3, "ts": BASE + timedelta(seconds=1)},  # 29 s behind
     ]
     pipeline = parse_text(SOURCE + f"INSERT INTO out {QUERY.format(window=WINDOWS['tumble'])};")
-    schema = pa.schema([("user_id", pa.string()), ("page", pa.string()), ("amount", pa.int64()),
-                        ("ts", pa.timestamp("us")), ("arrival_time", pa.timestamp("us"))])
+    schema = pa.schema(
+        [
+            ("user_id", pa.string()),
+            ("page", pa.string()),
+            ("amount", pa.int64()),
+            ("ts", pa.timestamp("us")),
+            ("arrival_time", pa.timestamp("us")),
+        ]
+    )
     outputs: list[pa.Table] = []
     rejected: list = []
-    engine = Engine(plan_pipeline(pipeline, {"events": schema}), lambda s, t: outputs.append(t),
-                    lambda op, r: rejected.append(r))
+    engine = Engine(
+        plan_pipeline(pipeline, {"events": schema}), lambda s, t: outputs.append(t), lambda op, r: rejected.append(r)
+    )
     for row in rows:
         engine.push("events", pa.Table.from_pylist([dict(row, arrival_time=BASE)], schema))
     engine.finish()

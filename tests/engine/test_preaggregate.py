@@ -16,8 +16,15 @@ DECOMPOSABLE = """count(*) AS n, count(DISTINCT user_id) AS users, sum(amount) A
        count(*) FILTER (WHERE amount > 50) AS big, avg(amount) FILTER (WHERE page = '/a') AS mean_a"""
 # A tumbling window's partials keyed by a DISTINCT column hardly shrink: those keep raw rows.
 TUMBLE_DECOMPOSABLE = DECOMPOSABLE.replace("count(DISTINCT user_id) AS users, ", "")
-SCHEMA = pa.schema([("user_id", pa.string()), ("page", pa.string()), ("amount", pa.int64()),
-                    ("ts", pa.timestamp("us")), ("arrival_time", pa.timestamp("us"))])
+SCHEMA = pa.schema(
+    [
+        ("user_id", pa.string()),
+        ("page", pa.string()),
+        ("amount", pa.int64()),
+        ("ts", pa.timestamp("us")),
+        ("arrival_time", pa.timestamp("us")),
+    ]
+)
 
 
 def plan_of(query: str):  # type: ignore[no-untyped-def]
@@ -52,20 +59,26 @@ def test_decomposable_queries_are_preaggregated_by_pane() -> None:
     assert '"page"' in plan.preaggregate.partial_template and '"user_id"' in plan.preaggregate.partial_template
 
 
-@pytest.mark.parametrize("query", [
-    "SELECT window_start, page, median(amount) AS m FROM {window} GROUP BY ALL",
-    "SELECT window_start, page, count(*) AS n, count(DISTINCT user_id) AS u FROM {window} GROUP BY ALL",
-    "SELECT window_start, page, count(DISTINCT user_id) FILTER (WHERE amount > 5) AS big FROM {window} GROUP BY ALL",
-    "SELECT window_start, page, count(*) FILTER (WHERE ts < window_end - INTERVAL 1 SECOND) AS n "
-    "FROM {window} GROUP BY ALL",
-    "SELECT window_start, page, list(amount ORDER BY ts) AS a FROM {window} GROUP BY ALL",
-    "SELECT window_start, page, histogram(user_id) AS h FROM {window} GROUP BY ALL",
-    "SELECT window_start, page, sum(amount) AS s FROM {window} WHERE ts < window_end - INTERVAL 1 SECOND GROUP BY ALL",
-    "SELECT window_start, page, sum(amount) - lag(sum(amount)) OVER (ORDER BY page) AS d "
-    "FROM {window} GROUP BY window_start, page",
-    "SELECT window_start, window_end, page, count(*) AS n FROM {window} GROUP BY ALL".replace(
-        "{window}", WINDOWS["session"]),
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT window_start, page, median(amount) AS m FROM {window} GROUP BY ALL",
+        "SELECT window_start, page, count(*) AS n, count(DISTINCT user_id) AS u FROM {window} GROUP BY ALL",
+        "SELECT window_start, page, count(DISTINCT user_id) FILTER (WHERE amount > 5) AS big "
+        "FROM {window} GROUP BY ALL",
+        "SELECT window_start, page, count(*) FILTER (WHERE ts < window_end - INTERVAL 1 SECOND) AS n "
+        "FROM {window} GROUP BY ALL",
+        "SELECT window_start, page, list(amount ORDER BY ts) AS a FROM {window} GROUP BY ALL",
+        "SELECT window_start, page, histogram(user_id) AS h FROM {window} GROUP BY ALL",
+        "SELECT window_start, page, sum(amount) AS s FROM {window} "
+        "WHERE ts < window_end - INTERVAL 1 SECOND GROUP BY ALL",
+        "SELECT window_start, page, sum(amount) - lag(sum(amount)) OVER (ORDER BY page) AS d "
+        "FROM {window} GROUP BY window_start, page",
+        "SELECT window_start, window_end, page, count(*) AS n FROM {window} GROUP BY ALL".replace(
+            "{window}", WINDOWS["session"]
+        ),
+    ],
+)
 def test_other_queries_keep_raw_rows(query: str) -> None:
     assert plan_of(query.replace("{window}", WINDOWS["tumble"])).preaggregate is None
 
@@ -83,19 +96,26 @@ def test_preaggregated_tumble_matches_batch(stream: tuple[list[dict], list[int]]
 @given(streams())
 def test_preaggregated_hop_matches_batch(stream: tuple[list[dict], list[int]]) -> None:
     rows, cuts = stream
-    assert (run_streaming(QUERY.format(window=WINDOWS["hop"]), rows, cuts)
-            == run_batch(batch_query(hop_rows(5, 15)), rows))
-    assert run_streaming(QUERY.format(window=WINDOWS["hop_uneven"]), rows, cuts) == \
-        run_batch(batch_query(hop_rows(4, 10)), rows)
+    assert run_streaming(QUERY.format(window=WINDOWS["hop"]), rows, cuts) == run_batch(
+        batch_query(hop_rows(5, 15)), rows
+    )
+    assert run_streaming(QUERY.format(window=WINDOWS["hop_uneven"]), rows, cuts) == run_batch(
+        batch_query(hop_rows(4, 10)), rows
+    )
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(streams())
 def test_having_order_and_row_filter_apply_as_written(stream: tuple[list[dict], list[int]]) -> None:
     rows, cuts = stream
-    query = ("SELECT window_start, window_end, page, " + DECOMPOSABLE + " FROM {window} WHERE amount % 3 <> 0 "
-             "GROUP BY ALL HAVING count(*) > 1 AND avg(amount) > 20")
+    query = (
+        "SELECT window_start, window_end, page, " + DECOMPOSABLE + " FROM {window} WHERE amount % 3 <> 0 "
+        "GROUP BY ALL HAVING count(*) > 1 AND avg(amount) > 20"
+    )
     assert plan_of(query.format(window=WINDOWS["hop"])).preaggregate is not None
-    expected = run_batch(f"SELECT window_start, window_end, page, {DECOMPOSABLE} FROM ({hop_rows(5, 15)}) "
-                         "WHERE amount % 3 <> 0 GROUP BY ALL HAVING count(*) > 1 AND avg(amount) > 20", rows)
+    expected = run_batch(
+        f"SELECT window_start, window_end, page, {DECOMPOSABLE} FROM ({hop_rows(5, 15)}) "
+        "WHERE amount % 3 <> 0 GROUP BY ALL HAVING count(*) > 1 AND avg(amount) > 20",
+        rows,
+    )
     assert run_streaming(query.format(window=WINDOWS["hop"]), rows, cuts) == expected

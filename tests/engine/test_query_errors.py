@@ -22,8 +22,15 @@ CREATE SOURCE events (id BIGINT, name VARCHAR, x BIGINT, ts TIMESTAMP,
     WATERMARK FOR ts AS ts - INTERVAL '2 seconds') WITH (connector = 'stdin');
 CREATE SINK out WITH (connector = 'stdout');
 """
-SCHEMA = pa.schema([("id", pa.int64()), ("name", pa.string()), ("x", pa.int64()), ("ts", pa.timestamp("us")),
-                    ("arrival_time", pa.timestamp("us"))])
+SCHEMA = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("name", pa.string()),
+        ("x", pa.int64()),
+        ("ts", pa.timestamp("us")),
+        ("arrival_time", pa.timestamp("us")),
+    ]
+)
 TUMBLE = "TUMBLE(events, ts, INTERVAL '10 seconds')"
 CAST_ERROR = "Conversion Error: Could not convert string 'oops' to INT32"
 DIVISION_ERROR = "Invalid Input Error: Division by zero in expression (100 // x)"
@@ -31,8 +38,10 @@ DIVISION_ERROR = "Invalid Input Error: Division by zero in expression (100 // x)
 
 def make_rows(specs: list[tuple[str, int]]) -> list[dict]:
     """One row per (name, x), a second apart."""
-    return [{"id": i, "name": name, "x": x, "ts": BASE + timedelta(seconds=i), "arrival_time": BASE}
-            for i, (name, x) in enumerate(specs)]
+    return [
+        {"id": i, "name": name, "x": x, "ts": BASE + timedelta(seconds=i), "arrival_time": BASE}
+        for i, (name, x) in enumerate(specs)
+    ]
 
 
 def run_stream(query: str, rows: list[dict], cuts: list[int] | None = None) -> tuple[list[tuple], list[tuple]]:
@@ -59,32 +68,59 @@ def batch_answer(query: str, rows: list[dict]) -> list[tuple]:
     con = duckdb.connect()
     con.register("events_all", pa.Table.from_pylist(rows, SCHEMA))
     sql = query.replace("FROM events", "FROM events_all").replace(
-        TUMBLE, "(SELECT *, time_bucket(INTERVAL '10 seconds', ts) AS window_start, "
-                "time_bucket(INTERVAL '10 seconds', ts) + INTERVAL '10 seconds' AS window_end FROM events_all)")
+        TUMBLE,
+        "(SELECT *, time_bucket(INTERVAL '10 seconds', ts) AS window_start, "
+        "time_bucket(INTERVAL '10 seconds', ts) + INTERVAL '10 seconds' AS window_end FROM events_all)",
+    )
     return sorted(tuple(map(repr, r.values())) for r in con.sql(sql).to_arrow_table().to_pylist())
 
 
-GOOD_AND_BAD = [("1", 5), ("2", 4), ("oops", 3), ("4", 0), ("5", 2), ("6", 1), ("7", 5), ("8", 4),
-                ("9", 3), ("10", 2), ("11", 1), ("12", 5), ("13", 4), ("14", 0), ("15", 1)]
+GOOD_AND_BAD = [
+    ("1", 5),
+    ("2", 4),
+    ("oops", 3),
+    ("4", 0),
+    ("5", 2),
+    ("6", 1),
+    ("7", 5),
+    ("8", 4),
+    ("9", 3),
+    ("10", 2),
+    ("11", 1),
+    ("12", 5),
+    ("13", 4),
+    ("14", 0),
+    ("15", 1),
+]
 ROWS = make_rows(GOOD_AND_BAD)
 
 CASES = {
     "cast": ("SELECT id, CAST(name AS INTEGER) AS number FROM events", {2: CAST_ERROR}),
     "integer division": ("SELECT id, 100 // x AS share FROM events", {3: DIVISION_ERROR, 13: DIVISION_ERROR}),
-    "error()": ("SELECT id, CASE WHEN name = '9' THEN error('nine is not allowed') ELSE name END AS name FROM events",
-                {8: "Invalid Input Error: nine is not allowed"}),
+    "error()": (
+        "SELECT id, CASE WHEN name = '9' THEN error('nine is not allowed') ELSE name END AS name FROM events",
+        {8: "Invalid Input Error: nine is not allowed"},
+    ),
     # Raw rows kept: the query fails when the window closes.
-    "window, at emission": (f"SELECT window_start, list(CAST(name AS INTEGER) ORDER BY id) AS numbers, "
-                            f"max(100 // x) AS top FROM {TUMBLE} GROUP BY ALL",
-                            {2: CAST_ERROR, 3: DIVISION_ERROR, 13: DIVISION_ERROR}),
+    "window, at emission": (
+        f"SELECT window_start, list(CAST(name AS INTEGER) ORDER BY id) AS numbers, "
+        f"max(100 // x) AS top FROM {TUMBLE} GROUP BY ALL",
+        {2: CAST_ERROR, 3: DIVISION_ERROR, 13: DIVISION_ERROR},
+    ),
     # Partial aggregates: the query fails as rows are folded.
-    "window, pre-aggregated": (f"SELECT window_start, sum(CAST(name AS INTEGER)) AS total, count(*) AS n "
-                               f"FROM {TUMBLE} GROUP BY ALL", {2: CAST_ERROR}),
-    "window, row filter": (f"SELECT window_start, count(*) AS n FROM {TUMBLE} WHERE 100 // x > 20 GROUP BY ALL",
-                           {3: DIVISION_ERROR, 13: DIVISION_ERROR}),
-    "window, error()": (f"SELECT window_start, median(CASE WHEN x = 0 THEN error('x is ' || x) ELSE x END) AS mid "
-                        f"FROM {TUMBLE} GROUP BY ALL",
-                        {3: "Invalid Input Error: x is 0", 13: "Invalid Input Error: x is 0"}),
+    "window, pre-aggregated": (
+        f"SELECT window_start, sum(CAST(name AS INTEGER)) AS total, count(*) AS n FROM {TUMBLE} GROUP BY ALL",
+        {2: CAST_ERROR},
+    ),
+    "window, row filter": (
+        f"SELECT window_start, count(*) AS n FROM {TUMBLE} WHERE 100 // x > 20 GROUP BY ALL",
+        {3: DIVISION_ERROR, 13: DIVISION_ERROR},
+    ),
+    "window, error()": (
+        f"SELECT window_start, median(CASE WHEN x = 0 THEN error('x is ' || x) ELSE x END) AS mid "
+        f"FROM {TUMBLE} GROUP BY ALL",
+        {3: "Invalid Input Error: x is 0", 13: "Invalid Input Error: x is 0"},
+    ),
 }
 
 
@@ -103,9 +139,11 @@ def test_rows_the_query_fails_on_are_rejected_and_the_rest_answer_as_without_the
 def test_a_failure_no_single_row_causes_ends_the_run() -> None:
     """Each row alone fits an INTEGER; their sum does not: no row is to blame."""
     rows = make_rows([("a", 2_000_000_000), ("b", 2_000_000_000)])
-    for query in ("SELECT CAST(sum(x) OVER () AS INTEGER) AS s FROM events",
-                  f"SELECT window_start, CAST(sum(x) AS INTEGER) AS s FROM {TUMBLE} GROUP BY ALL",
-                  f"SELECT window_start, CAST(sum(x) FILTER (WHERE x > 0) AS INTEGER) AS s FROM {TUMBLE} GROUP BY ALL"):
+    for query in (
+        "SELECT CAST(sum(x) OVER () AS INTEGER) AS s FROM events",
+        f"SELECT window_start, CAST(sum(x) AS INTEGER) AS s FROM {TUMBLE} GROUP BY ALL",
+        f"SELECT window_start, CAST(sum(x) FILTER (WHERE x > 0) AS INTEGER) AS s FROM {TUMBLE} GROUP BY ALL",
+    ):
         with pytest.raises(QueryError, match="not because of particular rows: .*Conversion Error") as failure:
             run_stream(query, rows)
         assert "__flowsql" not in str(failure.value)
@@ -113,8 +151,10 @@ def test_a_failure_no_single_row_causes_ends_the_run() -> None:
 
 def test_a_window_keeps_no_rejected_row_in_its_state() -> None:
     """A bad row in two hop windows is rejected when the first closes, and is gone from the second."""
-    query = ("SELECT window_start, list(CAST(name AS INTEGER) ORDER BY id) AS numbers "
-             "FROM HOP(events, ts, INTERVAL '5 seconds', INTERVAL '10 seconds') GROUP BY ALL")
+    query = (
+        "SELECT window_start, list(CAST(name AS INTEGER) ORDER BY id) AS numbers "
+        "FROM HOP(events, ts, INTERVAL '5 seconds', INTERVAL '10 seconds') GROUP BY ALL"
+    )
     rows = make_rows([("1", 1), ("2", 1), ("oops", 1), ("4", 1), ("5", 1), ("6", 1), ("7", 1), ("8", 1)])
     output, rejected = run_stream(query, rows, [1, 2, 3, 4, 5, 6, 7])
     assert [row_id for _, _, row_id in rejected] == [2]

@@ -23,8 +23,9 @@ BASE = datetime(2024, 3, 1, 12, 0, 0)
 DELAY_S = 4
 # Shrinking these inputs takes minutes and says little more than the failing example itself.
 NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate)
-SCHEMA = pa.schema([("user_id", pa.string()), ("amount", pa.int64()), ("ts", pa.timestamp("us")),
-                    ("arrival_time", pa.timestamp("us"))])
+SCHEMA = pa.schema(
+    [("user_id", pa.string()), ("amount", pa.int64()), ("ts", pa.timestamp("us")), ("arrival_time", pa.timestamp("us"))]
+)
 AGGREGATES = "count(*) AS n, sum(amount) AS total, list_sort(list(amount)) AS amounts, median(amount) AS mid"
 
 
@@ -49,8 +50,12 @@ class Run:
         self.engine = self._new_engine()
 
     def _new_engine(self) -> Engine:
-        return Engine(self.plan, lambda sink, table: self.outputs.append(table),
-                      lambda op, rejected: self.rejected.append(rejected), self.lateness)
+        return Engine(
+            self.plan,
+            lambda sink, table: self.outputs.append(table),
+            lambda op, rejected: self.rejected.append(rejected),
+            self.lateness,
+        )
 
     def push(self, rows: list[dict]) -> None:
         self.engine.push("events", pa.Table.from_pylist(rows, SCHEMA))
@@ -101,11 +106,13 @@ def streams(draw: st.DrawFn) -> tuple[list[dict], list[int], int, int, int]:
     rows = []
     for _ in range(count):
         user = draw(st.integers(0, users))
-        rows.append({
-            "user_id": None if user == users else f"u{user}",
-            "amount": draw(st.integers(0, 100)),
-            "ts": BASE + timedelta(milliseconds=draw(st.integers(0, span_ms))),
-        })
+        rows.append(
+            {
+                "user_id": None if user == users else f"u{user}",
+                "amount": draw(st.integers(0, 100)),
+                "ts": BASE + timedelta(milliseconds=draw(st.integers(0, span_ms))),
+            }
+        )
     # Disorder bounded by the watermark delay: arrival order sorts by ts + U[0, delay).
     rng = random.Random(draw(st.integers(0, 2**32 - 1)))
     rows.sort(key=lambda r: r["ts"] + timedelta(seconds=rng.uniform(0, DELAY_S - 0.001)))
@@ -119,8 +126,9 @@ def streams(draw: st.DrawFn) -> tuple[list[dict], list[int], int, int, int]:
     return rows, cuts, restart_at, gap_s, lateness_s
 
 
-def run_stream(rows: list[dict], cuts: list[int], restart_at: int, time_column: str, gap_s: int,
-               lateness_s: int) -> Run:
+def run_stream(
+    rows: list[dict], cuts: list[int], restart_at: int, time_column: str, gap_s: int, lateness_s: int
+) -> Run:
     run = Run(pipeline_text(time_column, gap_s), lateness_s)
     bounds = [0, *cuts, len(rows)]
     for index, (start, end) in enumerate(itertools.pairwise(bounds)):
@@ -160,7 +168,8 @@ def test_a_row_between_two_open_sessions_joins_them() -> None:
     run.push([at(2.5, amount=3)])  # within the watermark's delay: bridges them
     run.engine.finish()
     assert [(r["window_start"], r["window_end"], r["amounts"]) for t in run.outputs for r in t.to_pylist()] == [
-        (BASE, BASE + timedelta(seconds=8), [1, 2, 3])]
+        (BASE, BASE + timedelta(seconds=8), [1, 2, 3])
+    ]
 
 
 def test_a_row_behind_an_emitted_session_is_late() -> None:
@@ -195,9 +204,13 @@ def test_state_holds_only_the_keys_still_active() -> None:
 def stored_rows(engine: Engine) -> int:
     """Rows DuckDB keeps in the engine's tables, deleted ones not yet freed included."""
     tables = [name for (name,) in engine.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
-    return sum(engine.con.execute(f"SELECT coalesce(sum(count), 0) FROM pragma_storage_info('{name}') "
-                                  "WHERE column_id = 0 AND segment_type <> 'VALIDITY'").fetchall()[0][0]
-               for name in tables)
+    return sum(
+        engine.con.execute(
+            f"SELECT coalesce(sum(count), 0) FROM pragma_storage_info('{name}') "
+            "WHERE column_id = 0 AND segment_type <> 'VALIDITY'"
+        ).fetchall()[0][0]
+        for name in tables
+    )
 
 
 @pytest.mark.slow

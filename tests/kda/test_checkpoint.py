@@ -22,8 +22,10 @@ def _batches(name: str) -> tuple[PipelineRun, list[pa.Table]]:
     source = next(iter(run.sources.values()))
     data = ROOT / source.options.path  # type: ignore[attr-defined]
     now = datetime.now(UTC)
-    batches = [source.decoder.decode(line, str(data), 0, now)[0]  # type: ignore[attr-defined]
-               for line in data.read_bytes().splitlines()]
+    batches = [
+        source.decoder.decode(line, str(data), 0, now)[0]  # type: ignore[attr-defined]
+        for line in data.read_bytes().splitlines()
+    ]
     return run, batches
 
 
@@ -31,9 +33,21 @@ def _engine(run: PipelineRun, out: list[dict[str, object]]) -> Engine:
     return Engine(run.plan, lambda sink, rows: out.extend(rows.to_pylist()), lambda op, rejected: None)
 
 
-@pytest.mark.parametrize("name", ["sliding_average", "sliding_rows", "stagger_window", "weather_sliding_min_max",
-                                  "stream_join", "stream_join_outer", "multiple_pumps", "output_read_by_pumps",
-                                  "anomaly_detection", "anomaly_explanation"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "sliding_average",
+        "sliding_rows",
+        "stagger_window",
+        "weather_sliding_min_max",
+        "stream_join",
+        "stream_join_outer",
+        "multiple_pumps",
+        "output_read_by_pumps",
+        "anomaly_detection",
+        "anomaly_explanation",
+    ],
+)
 def test_restored_engine_continues_where_the_snapshot_was(name: str) -> None:
     run, batches = _batches(name)
     source = next(iter(run.sources))

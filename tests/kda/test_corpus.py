@@ -91,8 +91,11 @@ def _rows(rows: list[tuple[object, ...]], unchecked: set[int]) -> list[str]:
 
 def _pipeline(name: str, folder: Path, out: Path, sinks: list[str]) -> tuple[Path, int]:
     """The app with a file sink per output declared above it; and how many lines that adds."""
-    declared = [f"CREATE SINK \"{sink}\" WITH (connector = 'file', path = '{out / sink}', format = 'json', "
-                f"buffer_interval = '0 s');" for sink in sinks]
+    declared = [
+        f"CREATE SINK \"{sink}\" WITH (connector = 'file', path = '{out / sink}', format = 'json', "
+        f"buffer_interval = '0 s');"
+        for sink in sinks
+    ]
     text = (CORPUS / f"{name}.sql").read_text().replace("$DATA", str(folder))
     pipeline = out / f"{name}.sql"
     pipeline.write_text("\n".join(declared) + ("\n" if declared else "") + text)

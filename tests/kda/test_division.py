@@ -7,8 +7,10 @@ from pathlib import Path
 
 from tests.conftest import run_cli
 
-ROWS = [{"arrival_time": f"2024-05-01 10:00:0{n}", "a": a, "b": b, "x": x}
-        for n, (a, b, x) in enumerate([(7, 2, 7.5), (-7, 2, -7.5), (9, 4, 1.0), (1, 3, 3.0)])]
+ROWS = [
+    {"arrival_time": f"2024-05-01 10:00:0{n}", "a": a, "b": b, "x": x}
+    for n, (a, b, x) in enumerate([(7, 2, 7.5), (-7, 2, -7.5), (9, 4, 1.0), (1, 3, 3.0)])
+]
 
 
 def test_integer_division_truncates_and_other_division_does_not(tmp_path: Path) -> None:

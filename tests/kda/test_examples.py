@@ -14,20 +14,28 @@ from tests.kda.helpers import rounded, run_example, unordered
 def test_tumbling_count_per_ticker_per_minute(tmp_path: Path) -> None:
     rows = run_example("tumbling_count", tmp_path)
     # 10:00 window: AMZN x3, WMT x1; 10:01: WMT x2, AMZN x1; 10:02: XTC x1.
-    assert unordered(rows) == unordered([
-        {"TICKER_SYMBOL": "AMZN", "TICKER_COUNT": 3}, {"TICKER_SYMBOL": "WMT", "TICKER_COUNT": 1},
-        {"TICKER_SYMBOL": "WMT", "TICKER_COUNT": 2}, {"TICKER_SYMBOL": "AMZN", "TICKER_COUNT": 1},
-        {"TICKER_SYMBOL": "XTC", "TICKER_COUNT": 1},
-    ])
+    assert unordered(rows) == unordered(
+        [
+            {"TICKER_SYMBOL": "AMZN", "TICKER_COUNT": 3},
+            {"TICKER_SYMBOL": "WMT", "TICKER_COUNT": 1},
+            {"TICKER_SYMBOL": "WMT", "TICKER_COUNT": 2},
+            {"TICKER_SYMBOL": "AMZN", "TICKER_COUNT": 1},
+            {"TICKER_SYMBOL": "XTC", "TICKER_COUNT": 1},
+        ]
+    )
 
 
 def test_a_csv_input_maps_columns_by_position(tmp_path: Path) -> None:
     rows = run_example("csv_input", tmp_path)
-    assert unordered(rows) == unordered([
-        {"TICKER_SYMBOL": "AMZN", "TICKER_COUNT": 3}, {"TICKER_SYMBOL": "WMT", "TICKER_COUNT": 1},
-        {"TICKER_SYMBOL": "WMT", "TICKER_COUNT": 2}, {"TICKER_SYMBOL": "AMZN", "TICKER_COUNT": 1},
-        {"TICKER_SYMBOL": "XTC", "TICKER_COUNT": 1},
-    ])
+    assert unordered(rows) == unordered(
+        [
+            {"TICKER_SYMBOL": "AMZN", "TICKER_COUNT": 3},
+            {"TICKER_SYMBOL": "WMT", "TICKER_COUNT": 1},
+            {"TICKER_SYMBOL": "WMT", "TICKER_COUNT": 2},
+            {"TICKER_SYMBOL": "AMZN", "TICKER_COUNT": 1},
+            {"TICKER_SYMBOL": "XTC", "TICKER_COUNT": 1},
+        ]
+    )
 
 
 def test_tumbling_windows_close_in_order_across_batches(tmp_path: Path) -> None:
@@ -38,13 +46,15 @@ def test_tumbling_windows_close_in_order_across_batches(tmp_path: Path) -> None:
 
 def test_tumbling_floor_rowtime_is_the_window_end(tmp_path: Path) -> None:
     rows = run_example("tumbling_floor", tmp_path)
-    assert unordered(rows) == unordered([
-        {"WINDOW_TIME": "2024-05-01 10:01:00", "TICKER_SYMBOL": "AMZN", "MIN_PRICE": 100.0, "MAX_PRICE": 102.0},
-        {"WINDOW_TIME": "2024-05-01 10:01:00", "TICKER_SYMBOL": "WMT", "MIN_PRICE": 50.0, "MAX_PRICE": 50.0},
-        {"WINDOW_TIME": "2024-05-01 10:02:00", "TICKER_SYMBOL": "WMT", "MIN_PRICE": 51.0, "MAX_PRICE": 52.0},
-        {"WINDOW_TIME": "2024-05-01 10:02:00", "TICKER_SYMBOL": "AMZN", "MIN_PRICE": 101.5, "MAX_PRICE": 101.5},
-        {"WINDOW_TIME": "2024-05-01 10:03:00", "TICKER_SYMBOL": "XTC", "MIN_PRICE": 20.0, "MAX_PRICE": 20.0},
-    ])
+    assert unordered(rows) == unordered(
+        [
+            {"WINDOW_TIME": "2024-05-01 10:01:00", "TICKER_SYMBOL": "AMZN", "MIN_PRICE": 100.0, "MAX_PRICE": 102.0},
+            {"WINDOW_TIME": "2024-05-01 10:01:00", "TICKER_SYMBOL": "WMT", "MIN_PRICE": 50.0, "MAX_PRICE": 50.0},
+            {"WINDOW_TIME": "2024-05-01 10:02:00", "TICKER_SYMBOL": "WMT", "MIN_PRICE": 51.0, "MAX_PRICE": 52.0},
+            {"WINDOW_TIME": "2024-05-01 10:02:00", "TICKER_SYMBOL": "AMZN", "MIN_PRICE": 101.5, "MAX_PRICE": 101.5},
+            {"WINDOW_TIME": "2024-05-01 10:03:00", "TICKER_SYMBOL": "XTC", "MIN_PRICE": 20.0, "MAX_PRICE": 20.0},
+        ]
+    )
 
 
 def test_getting_started_filter_similar_to(tmp_path: Path) -> None:
@@ -60,12 +70,14 @@ def test_getting_started_filter_similar_to(tmp_path: Path) -> None:
 def test_chained_pumps_filter_then_aggregate(tmp_path: Path) -> None:
     rows = run_example("chained_pumps", tmp_path)
     # XTC (price 20) is filtered out by the first pump.
-    assert unordered(rows) == unordered([
-        {"SECTOR": "TECHNOLOGY", "TICK_COUNT": 3, "AVG_PRICE": 101.0},
-        {"SECTOR": "RETAIL", "TICK_COUNT": 1, "AVG_PRICE": 50.0},
-        {"SECTOR": "RETAIL", "TICK_COUNT": 2, "AVG_PRICE": 51.5},
-        {"SECTOR": "TECHNOLOGY", "TICK_COUNT": 1, "AVG_PRICE": 101.5},
-    ])
+    assert unordered(rows) == unordered(
+        [
+            {"SECTOR": "TECHNOLOGY", "TICK_COUNT": 3, "AVG_PRICE": 101.0},
+            {"SECTOR": "RETAIL", "TICK_COUNT": 1, "AVG_PRICE": 50.0},
+            {"SECTOR": "RETAIL", "TICK_COUNT": 2, "AVG_PRICE": 51.5},
+            {"SECTOR": "TECHNOLOGY", "TICK_COUNT": 1, "AVG_PRICE": 101.5},
+        ]
+    )
 
 
 SLIDING_AVERAGE = [
@@ -105,24 +117,28 @@ def test_event_time_and_rowtime_steps(tmp_path: Path) -> None:
     rows = run_example("event_time_step", tmp_path)
     # Groups are (arrival minute, event minute, ticker): the AMZN event of 10:00:55 arrives in
     # the 10:01 arrival minute, so its event minute 10:00 gets a second row, as in KDA.
-    assert unordered(rows) == unordered([
-        {"EVENT_TIME": "2024-05-01 09:59:00", "TICKER_SYMBOL": "AMZN", "TICKER_COUNT": 1},
-        {"EVENT_TIME": "2024-05-01 10:00:00", "TICKER_SYMBOL": "AMZN", "TICKER_COUNT": 2},
-        {"EVENT_TIME": "2024-05-01 10:00:00", "TICKER_SYMBOL": "WMT", "TICKER_COUNT": 1},
-        {"EVENT_TIME": "2024-05-01 10:00:00", "TICKER_SYMBOL": "AMZN", "TICKER_COUNT": 1},
-        {"EVENT_TIME": "2024-05-01 10:01:00", "TICKER_SYMBOL": "WMT", "TICKER_COUNT": 1},
-    ])
+    assert unordered(rows) == unordered(
+        [
+            {"EVENT_TIME": "2024-05-01 09:59:00", "TICKER_SYMBOL": "AMZN", "TICKER_COUNT": 1},
+            {"EVENT_TIME": "2024-05-01 10:00:00", "TICKER_SYMBOL": "AMZN", "TICKER_COUNT": 2},
+            {"EVENT_TIME": "2024-05-01 10:00:00", "TICKER_SYMBOL": "WMT", "TICKER_COUNT": 1},
+            {"EVENT_TIME": "2024-05-01 10:00:00", "TICKER_SYMBOL": "AMZN", "TICKER_COUNT": 1},
+            {"EVENT_TIME": "2024-05-01 10:01:00", "TICKER_SYMBOL": "WMT", "TICKER_COUNT": 1},
+        ]
+    )
 
 
 @pytest.mark.parametrize("chunk_size", [None, 130])
 def test_event_time_window_with_watermark(tmp_path: Path, chunk_size: int | None) -> None:
     rows = run_example("event_time_watermark", tmp_path, chunk_size)
-    assert unordered(rows) == unordered([
-        {"WINDOW_START": "2024-05-01 09:59:00", "TICKER_SYMBOL": "AMZN", "AVG_PRICE": 100.0, "TICKER_COUNT": 1},
-        {"WINDOW_START": "2024-05-01 10:00:00", "TICKER_SYMBOL": "AMZN", "AVG_PRICE": 102.0, "TICKER_COUNT": 3},
-        {"WINDOW_START": "2024-05-01 10:00:00", "TICKER_SYMBOL": "WMT", "AVG_PRICE": 50.0, "TICKER_COUNT": 1},
-        {"WINDOW_START": "2024-05-01 10:01:00", "TICKER_SYMBOL": "WMT", "AVG_PRICE": 51.0, "TICKER_COUNT": 1},
-    ])
+    assert unordered(rows) == unordered(
+        [
+            {"WINDOW_START": "2024-05-01 09:59:00", "TICKER_SYMBOL": "AMZN", "AVG_PRICE": 100.0, "TICKER_COUNT": 1},
+            {"WINDOW_START": "2024-05-01 10:00:00", "TICKER_SYMBOL": "AMZN", "AVG_PRICE": 102.0, "TICKER_COUNT": 3},
+            {"WINDOW_START": "2024-05-01 10:00:00", "TICKER_SYMBOL": "WMT", "AVG_PRICE": 50.0, "TICKER_COUNT": 1},
+            {"WINDOW_START": "2024-05-01 10:01:00", "TICKER_SYMBOL": "WMT", "AVG_PRICE": 51.0, "TICKER_COUNT": 1},
+        ]
+    )
 
 
 def test_string_functions(tmp_path: Path) -> None:
@@ -164,8 +180,10 @@ def test_top_k_items_tumbling(tmp_path: Path) -> None:
     rows = run_example("top_k_items", tmp_path)
     # K = 2 per minute, most frequent first.
     assert rows == [
-        {"TICKER_SYMBOL": "AMZN", "MOST_FREQUENT_VALUES": 3}, {"TICKER_SYMBOL": "WMT", "MOST_FREQUENT_VALUES": 1},
-        {"TICKER_SYMBOL": "WMT", "MOST_FREQUENT_VALUES": 2}, {"TICKER_SYMBOL": "AMZN", "MOST_FREQUENT_VALUES": 1},
+        {"TICKER_SYMBOL": "AMZN", "MOST_FREQUENT_VALUES": 3},
+        {"TICKER_SYMBOL": "WMT", "MOST_FREQUENT_VALUES": 1},
+        {"TICKER_SYMBOL": "WMT", "MOST_FREQUENT_VALUES": 2},
+        {"TICKER_SYMBOL": "AMZN", "MOST_FREQUENT_VALUES": 1},
         {"TICKER_SYMBOL": "XTC", "MOST_FREQUENT_VALUES": 1},
     ]
 
@@ -187,12 +205,20 @@ def _weather_expected() -> list[dict[str, object]]:
     out = []
     for index, row in enumerate(readings):
         now = datetime.fromisoformat(row["arrival_time"])
-        seen = [r for r in readings[: index + 1]
-                if datetime.fromisoformat(r["arrival_time"]) >= now - timedelta(days=1)]
+        seen = [
+            r for r in readings[: index + 1] if datetime.fromisoformat(r["arrival_time"]) >= now - timedelta(days=1)
+        ]
         city = [r["temp"] for r in seen if r["city"] == row["city"]]
-        out.append({"READING_TIME": row["arrival_time"], "CITY": row["city"],
-                    "WMIN_TEMP": min(r["temp"] for r in seen), "WMAX_TEMP": max(r["temp"] for r in seen),
-                    "CITY_MIN": min(city), "CITY_MAX": max(city)})
+        out.append(
+            {
+                "READING_TIME": row["arrival_time"],
+                "CITY": row["city"],
+                "WMIN_TEMP": min(r["temp"] for r in seen),
+                "WMAX_TEMP": max(r["temp"] for r in seen),
+                "CITY_MIN": min(city),
+                "CITY_MAX": max(city),
+            }
+        )
     return out
 
 
@@ -208,10 +234,14 @@ def test_weather_sliding_min_max_over_a_day(tmp_path: Path, chunk_size: int | No
 def test_nested_json_mapping(tmp_path: Path) -> None:
     rows = run_example("nested_json_mapping", tmp_path)
     # o-4 has a null customer object: its region is NULL, not an error.
-    assert unordered(rows) == unordered([
-        {"REGION": "EU", "ORDERS": 2, "REVENUE": 37.5}, {"REGION": "US", "ORDERS": 1, "REVENUE": 12.5},
-        {"REGION": "UNKNOWN", "ORDERS": 1, "REVENUE": 5.0}, {"REGION": "US", "ORDERS": 1, "REVENUE": 20.0},
-    ])
+    assert unordered(rows) == unordered(
+        [
+            {"REGION": "EU", "ORDERS": 2, "REVENUE": 37.5},
+            {"REGION": "US", "ORDERS": 1, "REVENUE": 12.5},
+            {"REGION": "UNKNOWN", "ORDERS": 1, "REVENUE": 5.0},
+            {"REGION": "US", "ORDERS": 1, "REVENUE": 20.0},
+        ]
+    )
 
 
 @pytest.mark.parametrize("chunk_size", [None, 140])
@@ -230,11 +260,24 @@ def test_stagger_window(tmp_path: Path, chunk_size: int | None) -> None:
 
 def test_w3c_and_fast_regex_log_parse(tmp_path: Path) -> None:
     rows = run_example("log_parsing", tmp_path)
-    assert rows[0] == {"HOST": "127.0.0.1", "REQUEST": "GET /apache_pb.gif HTTP/1.0", "STATUS": "200",
-                       "REFERRER": "http://www.example.com/start.html",
-                       "AGENT": "Mozilla/4.08 [en] (Win98; I ;Nav)", "METHOD": "GET", "PATH": "/apache_pb.gif"}
-    assert rows[1] == {"HOST": "10.0.0.7", "REQUEST": "POST /login HTTP/1.1", "STATUS": "302", "REFERRER": "-",
-                       "AGENT": "curl/8.0", "METHOD": "POST", "PATH": "/login"}
+    assert rows[0] == {
+        "HOST": "127.0.0.1",
+        "REQUEST": "GET /apache_pb.gif HTTP/1.0",
+        "STATUS": "200",
+        "REFERRER": "http://www.example.com/start.html",
+        "AGENT": "Mozilla/4.08 [en] (Win98; I ;Nav)",
+        "METHOD": "GET",
+        "PATH": "/apache_pb.gif",
+    }
+    assert rows[1] == {
+        "HOST": "10.0.0.7",
+        "REQUEST": "POST /login HTTP/1.1",
+        "STATUS": "302",
+        "REFERRER": "-",
+        "AGENT": "curl/8.0",
+        "METHOD": "POST",
+        "PATH": "/login",
+    }
     # A line in no log format gives NULL columns, not an error.
     assert set(rows[2].values()) == {None}
 
@@ -267,12 +310,16 @@ def test_multiple_outputs_each_to_its_sink(tmp_path: Path) -> None:
     result = run_cli("run", "--quiet", "--no-checkpoint", str(pipeline))
     assert result.code == 0, result.stderr
     triggers = [json.loads(line) for line in result.stdout.splitlines()]
-    assert unordered(triggers) == unordered([
-        {"TICKER_SYMBOL": "AMZN", "TRIGGER_COUNT": 3}, {"TICKER_SYMBOL": "WMT", "TRIGGER_COUNT": 1},
-        {"TICKER_SYMBOL": "XTC", "TRIGGER_COUNT": 1},
-    ])
-    delivered = [json.loads(line) for f in sorted((tmp_path / "lake").rglob("*.json"))
-                 for line in f.read_text().splitlines()]
+    assert unordered(triggers) == unordered(
+        [
+            {"TICKER_SYMBOL": "AMZN", "TRIGGER_COUNT": 3},
+            {"TICKER_SYMBOL": "WMT", "TRIGGER_COUNT": 1},
+            {"TICKER_SYMBOL": "XTC", "TRIGGER_COUNT": 1},
+        ]
+    )
+    delivered = [
+        json.loads(line) for f in sorted((tmp_path / "lake").rglob("*.json")) for line in f.read_text().splitlines()
+    ]
     assert len(delivered) == 8
     assert delivered[0] == {"TICKER_SYMBOL": "AMZN", "SECTOR": "TECHNOLOGY", "CHANGE": 1.5, "PRICE": 100.0}
 

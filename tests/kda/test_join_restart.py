@@ -27,8 +27,17 @@ def _write_input(path: Path) -> None:
         records.append((at, {"kind": "order", "order_id": f"o{number}", "ticker": "AMZN", "price": 100.0 + number % 7}))
         for trade in range(rng.randint(0, 2)):
             offset = timedelta(seconds=rng.uniform(-90, 90))
-            records.append((at + offset, {"kind": "trade", "trade_id": f"t{number}-{trade}", "order_id": f"o{number}",
-                                          "price": 100.5 + trade}))
+            records.append(
+                (
+                    at + offset,
+                    {
+                        "kind": "trade",
+                        "trade_id": f"t{number}-{trade}",
+                        "order_id": f"o{number}",
+                        "price": 100.5 + trade,
+                    },
+                )
+            )
     records.sort(key=lambda r: r[0])
     with path.open("w") as out:
         for at, record in records:
@@ -37,12 +46,16 @@ def _write_input(path: Path) -> None:
 
 def _pipeline(tmp_path: Path, name: str, data: Path, follow: bool = False) -> tuple[Path, Path]:
     text = (EXAMPLES / "stream_join.sql").read_text()
-    text = text.replace("path = 'pipelines/kda/data/orders_trades.json'",
-                        f"path = '{data}', chunk_size = '16 KB', {FOLLOW if follow else NO_FOLLOW}")
+    text = text.replace(
+        "path = 'pipelines/kda/data/orders_trades.json'",
+        f"path = '{data}', chunk_size = '16 KB', {FOLLOW if follow else NO_FOLLOW}",
+    )
     out = tmp_path / name
-    text = text.replace("CREATE SINK \"DESTINATION_SQL_STREAM\" WITH (connector = 'stdout', format = 'json');",
-                        f"CREATE SINK \"DESTINATION_SQL_STREAM\" WITH (connector = 'file', path = '{out}', "
-                        "format = 'json', buffer_interval = '0 s');\nSET checkpoint_interval = '0.2 s';")
+    text = text.replace(
+        "CREATE SINK \"DESTINATION_SQL_STREAM\" WITH (connector = 'stdout', format = 'json');",
+        f"CREATE SINK \"DESTINATION_SQL_STREAM\" WITH (connector = 'file', path = '{out}', "
+        "format = 'json', buffer_interval = '0 s');\nSET checkpoint_interval = '0.2 s';",
+    )
     pipeline = tmp_path / f"{name}.sql"
     pipeline.write_text(text)
     return pipeline, out

@@ -10,8 +10,14 @@ from pathlib import Path
 from tests.conftest import run_cli
 
 LOGS = [
-    {"log": "started", "kubernetes": {"namespace_name": "prod", "pod": {"name": "web-1", "restarts": 2},
-                                      "at": "2024-05-01T12:00:00+02:00"}},
+    {
+        "log": "started",
+        "kubernetes": {
+            "namespace_name": "prod",
+            "pod": {"name": "web-1", "restarts": 2},
+            "at": "2024-05-01T12:00:00+02:00",
+        },
+    },
     {"log": "no pod", "kubernetes": {"namespace_name": "dev"}},
     {"log": "null object", "kubernetes": None},
     {"log": "no object"},
@@ -67,9 +73,12 @@ def test_a_child_value_that_does_not_fit_its_column_goes_to_the_error_output(tmp
     with (tmp_path / "logs.json").open("a") as out:
         out.write(json.dumps({"log": "bad", "kubernetes": {"pod": {"restarts": "many"}}}) + "\n")
     out_dir = tmp_path / "out"
-    pipeline.write_text(pipeline.read_text().replace(
-        "WITH (connector = 'stdout', format = 'json')",
-        f"WITH (connector = 'file', path = '{out_dir}', format = 'json', buffer_interval = '0 s')"))
+    pipeline.write_text(
+        pipeline.read_text().replace(
+            "WITH (connector = 'stdout', format = 'json')",
+            f"WITH (connector = 'file', path = '{out_dir}', format = 'json', buffer_interval = '0 s')",
+        )
+    )
     result = run_cli("run", "--quiet", "--no-checkpoint", str(pipeline))
     assert result.code == 0, result.stderr
     files = sorted(out_dir.rglob("*.json"))

@@ -47,8 +47,9 @@ def records() -> list[dict]:
         qty = "lots" if n == 7 else str(n)  # record 7 (an order) is the one the CAST rejects
         kind = "order" if n % 2 else "trade"
         order_id = f"o{n if kind == 'order' else n + 1 if n != 6 else 7}"
-        rows.append({"arrival_time": at, "kind": kind, "ticker": ["AMZN", "WMT"][n % 3 == 0], "qty": qty,
-                     "order_id": order_id})
+        rows.append(
+            {"arrival_time": at, "kind": kind, "ticker": ["AMZN", "WMT"][n % 3 == 0], "qty": qty, "order_id": order_id}
+        )
     return rows
 
 

@@ -33,8 +33,9 @@ def _write_series(path: Path, count: int, spikes: set[int] = SPIKES, seed: int =
             out.write(json.dumps({"arrival_time": at, "id": number, "sensor": "s1", "value": round(value, 3)}) + "\n")
 
 
-def _pipeline(tmp_path: Path, data: Path, call: str, sink: str = "connector = 'stdout', format = 'json'",
-              extra: str = "") -> Path:
+def _pipeline(
+    tmp_path: Path, data: Path, call: str, sink: str = "connector = 'stdout', format = 'json'", extra: str = ""
+) -> Path:
     text = f"""
 CREATE SOURCE "SOURCE_SQL_STREAM_001" (arrival_time TIMESTAMP, "id" BIGINT, "sensor" VARCHAR, "value" DOUBLE)
     WITH (connector = 'file', path = '{data}'{extra});
@@ -59,10 +60,15 @@ def test_spikes_score_well_above_the_rest_and_runs_repeat(tmp_path: Path) -> Non
     data = tmp_path / "series.json"
     _write_series(data, 1000)
     # The forest scores the cursor's numeric columns only: "id" goes through it as text.
-    pipeline = _pipeline(tmp_path, data, "RANDOM_CUT_FOREST(CURSOR(SELECT STREAM \"value\", CAST(\"id\" AS VARCHAR) "
-                                          "AS \"id_text\" FROM \"SOURCE_SQL_STREAM_001\"), 100, 256, 100000, 1)")
-    text = pipeline.read_text().replace('SELECT STREAM "id", "value", ANOMALY_SCORE',
-                                        'SELECT STREAM CAST("id_text" AS BIGINT), "value", ANOMALY_SCORE')
+    pipeline = _pipeline(
+        tmp_path,
+        data,
+        'RANDOM_CUT_FOREST(CURSOR(SELECT STREAM "value", CAST("id" AS VARCHAR) '
+        'AS "id_text" FROM "SOURCE_SQL_STREAM_001"), 100, 256, 100000, 1)',
+    )
+    text = pipeline.read_text().replace(
+        'SELECT STREAM "id", "value", ANOMALY_SCORE', 'SELECT STREAM CAST("id_text" AS BIGINT), "value", ANOMALY_SCORE'
+    )
     pipeline.write_text(text)
     rows = _run(pipeline)
     assert [r["id"] for r in rows] == list(range(1000))
@@ -86,7 +92,7 @@ def test_shingles_and_parameters(tmp_path: Path) -> None:
                 value = 50.0
             at = (start + timedelta(seconds=number)).isoformat(sep=" ")
             out.write(json.dumps({"arrival_time": at, "id": number, "sensor": "s", "value": value}) + "\n")
-    cursor = "CURSOR(SELECT STREAM \"value\" FROM \"SOURCE_SQL_STREAM_001\")"
+    cursor = 'CURSOR(SELECT STREAM "value" FROM "SOURCE_SQL_STREAM_001")'
     pipeline = _pipeline(tmp_path, data, f"RANDOM_CUT_FOREST({cursor}, 50, 128, 10000, 2)")
     pipeline.write_text(pipeline.read_text().replace('SELECT STREAM "id", "value"', 'SELECT STREAM 0, "value"'))
     rows = _run(pipeline)
@@ -98,19 +104,37 @@ def test_shingles_and_parameters(tmp_path: Path) -> None:
     assert single[601] < 2 * max(single[200:601])  # one reading alone shows nothing unusual
 
 
-@pytest.mark.parametrize(("call", "message", "at"), [
-    ("RANDOM_CUT_FOREST(CURSOR(SELECT STREAM * FROM \"SOURCE_SQL_STREAM_001\"), 0)",
-     "numberOfTrees must be between 1 and 1000, not 0", "0)"),
-    ("RANDOM_CUT_FOREST(CURSOR(SELECT STREAM * FROM \"SOURCE_SQL_STREAM_001\"), 100, 256, 100000, 31)",
-     "shingleSize must be between 1 and 30, not 31", "31"),
-    ("RANDOM_CUT_FOREST(CURSOR(SELECT STREAM \"sensor\" FROM \"SOURCE_SQL_STREAM_001\"))",
-     "gives no numeric column", '"sensor"'),
-    ("RANDOM_CUT_FOREST_WITH_EXPLANATION(CURSOR(SELECT STREAM * FROM \"SOURCE_SQL_STREAM_001\"), "
-     "100, 256, 100000, 1, 1)",
-     "withDirectionality must be true or false", "1)"),
-    ("HOTSPOTS(CURSOR(SELECT STREAM * FROM \"SOURCE_SQL_STREAM_001\"), 1000, 0.2, 17)",
-     "HOTSPOTS is not supported by flowsql's KDA front end: the reference names", "CURSOR"),
-])
+@pytest.mark.parametrize(
+    ("call", "message", "at"),
+    [
+        (
+            'RANDOM_CUT_FOREST(CURSOR(SELECT STREAM * FROM "SOURCE_SQL_STREAM_001"), 0)',
+            "numberOfTrees must be between 1 and 1000, not 0",
+            "0)",
+        ),
+        (
+            'RANDOM_CUT_FOREST(CURSOR(SELECT STREAM * FROM "SOURCE_SQL_STREAM_001"), 100, 256, 100000, 31)',
+            "shingleSize must be between 1 and 30, not 31",
+            "31",
+        ),
+        (
+            'RANDOM_CUT_FOREST(CURSOR(SELECT STREAM "sensor" FROM "SOURCE_SQL_STREAM_001"))',
+            "gives no numeric column",
+            '"sensor"',
+        ),
+        (
+            'RANDOM_CUT_FOREST_WITH_EXPLANATION(CURSOR(SELECT STREAM * FROM "SOURCE_SQL_STREAM_001"), '
+            "100, 256, 100000, 1, 1)",
+            "withDirectionality must be true or false",
+            "1)",
+        ),
+        (
+            'HOTSPOTS(CURSOR(SELECT STREAM * FROM "SOURCE_SQL_STREAM_001"), 1000, 0.2, 17)',
+            "HOTSPOTS is not supported by flowsql's KDA front end: the reference names",
+            "CURSOR",
+        ),
+    ],
+)
 def test_refusals_name_their_place(tmp_path: Path, call: str, message: str, at: str) -> None:
     """Each refusal points at the argument (or the cursor column) that is wrong, exit code 2."""
     data = tmp_path / "series.json"
@@ -124,6 +148,7 @@ def test_refusals_name_their_place(tmp_path: Path, call: str, message: str, at: 
 
 
 # -- kill -9 and restart ---------------------------------------------------------------------
+
 
 def _epoch(state: Path) -> int:
     """The epoch of the last committed checkpoint (0 before the first)."""
@@ -142,12 +167,18 @@ def _run_killed_at_checkpoints(pipeline: Path, state: Path, kills: int) -> int:
     done = 0
     for _ in range(kills + 1):
         start = _epoch(state)
-        process = subprocess.Popen([sys.executable, "-m", "flowsql", "run", str(pipeline), "--state-dir", str(state),
-                                    "--quiet"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flowsql", "run", str(pipeline), "--state-dir", str(state), "--quiet"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         if done < kills:
-            wait_until(lambda process=process, start=start: process.poll() is not None or _epoch(state) >= start + 2,
-                       120,
-                       "two more checkpoints or the run's end")
+            wait_until(
+                lambda process=process, start=start: process.poll() is not None or _epoch(state) >= start + 2,
+                120,
+                "two more checkpoints or the run's end",
+            )
             if process.poll() is None:
                 process.send_signal(signal.SIGKILL)
                 process.wait()
@@ -168,8 +199,10 @@ def _delivered(out: Path) -> list[dict[str, object]]:
 def test_restart_after_sigkill_continues_the_same_forest(tmp_path: Path) -> None:
     data = tmp_path / "series.json"
     _write_series(data, 6000, spikes={1000, 2500, 4000, 5500})
-    call = ("RANDOM_CUT_FOREST(CURSOR(SELECT STREAM \"value\", CAST(\"id\" AS VARCHAR) AS \"key\" "
-            "FROM \"SOURCE_SQL_STREAM_001\"), 30, 64, 5000, 3)")
+    call = (
+        'RANDOM_CUT_FOREST(CURSOR(SELECT STREAM "value", CAST("id" AS VARCHAR) AS "key" '
+        'FROM "SOURCE_SQL_STREAM_001"), 30, 64, 5000, 3)'
+    )
 
     def pipeline(name: str) -> tuple[Path, Path]:
         out = tmp_path / name

@@ -30,11 +30,17 @@ def test_reference_join_from_json_object_in_s3(tmp_path: Path, moto_endpoint: st
     s3 = boto3.client("s3", endpoint_url=moto_endpoint)
     s3.create_bucket(Bucket="kda-reference")
     lines = [{"Ticker": "AMZN", "Company": "Amazon"}, {"Ticker": "WMT", "Company": "Walmart"}]
-    s3.put_object(Bucket="kda-reference", Key="companies.json",
-                  Body="\n".join(json.dumps(line) for line in lines).encode())
-    text = (ROOT / "pipelines" / "kda" / "reference_join.sql").read_text().replace(
-        "WITH (path = 'pipelines/kda/data/companies.csv', format = 'csv')",
-        "WITH (path = 's3://kda-reference/companies.json', format = 'json')")
+    s3.put_object(
+        Bucket="kda-reference", Key="companies.json", Body="\n".join(json.dumps(line) for line in lines).encode()
+    )
+    text = (
+        (ROOT / "pipelines" / "kda" / "reference_join.sql")
+        .read_text()
+        .replace(
+            "WITH (path = 'pipelines/kda/data/companies.csv', format = 'csv')",
+            "WITH (path = 's3://kda-reference/companies.json', format = 'json')",
+        )
+    )
     pipeline = tmp_path / "reference_s3.sql"
     pipeline.write_text(text)
     result = run_cli("run", "--quiet", "--no-checkpoint", str(pipeline), env={"AWS_ENDPOINT_URL": moto_endpoint})
@@ -44,8 +50,11 @@ def test_reference_join_from_json_object_in_s3(tmp_path: Path, moto_endpoint: st
 
 
 def test_missing_reference_object_names_the_table(tmp_path: Path, moto_endpoint: str) -> None:
-    text = (ROOT / "pipelines" / "kda" / "reference_join.sql").read_text().replace(
-        "'pipelines/kda/data/companies.csv'", "'s3://no-such-bucket/companies.csv'")
+    text = (
+        (ROOT / "pipelines" / "kda" / "reference_join.sql")
+        .read_text()
+        .replace("'pipelines/kda/data/companies.csv'", "'s3://no-such-bucket/companies.csv'")
+    )
     pipeline = tmp_path / "reference_missing.sql"
     pipeline.write_text(text)
     result = run_cli("run", "--quiet", "--no-checkpoint", str(pipeline), env={"AWS_ENDPOINT_URL": moto_endpoint})

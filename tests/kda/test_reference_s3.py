@@ -16,8 +16,12 @@ TICKS = [("AMZN", 120.5), ("WMT", 90.0), ("AMZN", 130.0), ("XTC", 15.25)]
 
 def _pipeline(tmp_path: Path, endpoint: str, header: bool) -> Path:
     ticks = tmp_path / "ticks.json"
-    ticks.write_text("".join(json.dumps({"arrival_time": f"2024-05-01 10:00:0{i}", "ticker_symbol": t, "price": p})
-                             + "\n" for i, (t, p) in enumerate(TICKS)))
+    ticks.write_text(
+        "".join(
+            json.dumps({"arrival_time": f"2024-05-01 10:00:0{i}", "ticker_symbol": t, "price": p}) + "\n"
+            for i, (t, p) in enumerate(TICKS)
+        )
+    )
     pipeline = tmp_path / "app.sql"
     pipeline.write_text(f"""
 CREATE SOURCE "SOURCE_SQL_STREAM_001" (arrival_time TIMESTAMP, "ticker_symbol" VARCHAR, "price" DOUBLE)

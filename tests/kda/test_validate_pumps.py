@@ -29,8 +29,9 @@ PUMPS = {
 @pytest.mark.parametrize("kind", list(PUMPS))
 def test_a_pump_whose_sql_cannot_bind_is_refused_at_validate(tmp_path: Path, kind: str) -> None:
     pipeline = tmp_path / "app.sql"
-    pipeline.write_text(SOURCE + 'CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM"\n    '
-                        + PUMPS[kind] + "\n")
+    pipeline.write_text(
+        SOURCE + 'CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM"\n    ' + PUMPS[kind] + "\n"
+    )
     result = run_cli("validate", str(pipeline))
     assert result.code == 2, result.stdout + result.stderr
     assert "app.sql:5:1:" in result.stderr and "-(VARCHAR, TIMESTAMP)" in result.stderr, result.stderr
@@ -38,13 +39,18 @@ def test_a_pump_whose_sql_cannot_bind_is_refused_at_validate(tmp_path: Path, kin
 
 def test_a_join_pump_whose_sql_cannot_bind_is_refused_at_validate(tmp_path: Path) -> None:
     pipeline = tmp_path / "app.sql"
-    pipeline.write_text(SOURCE + """CREATE OR REPLACE STREAM "A" ("ticker_symbol" VARCHAR(4));
+    pipeline.write_text(
+        SOURCE
+        + """CREATE OR REPLACE STREAM "A" ("ticker_symbol" VARCHAR(4));
 CREATE OR REPLACE PUMP "PA" AS INSERT INTO "A" SELECT STREAM "ticker_symbol" FROM "SOURCE_SQL_STREAM_001";
 CREATE OR REPLACE PUMP "J" AS INSERT INTO "DESTINATION_SQL_STREAM"
-    SELECT STREAM a."ticker_symbol", a.""" + BAD + """
+    SELECT STREAM a."ticker_symbol", a."""
+        + BAD
+        + """
     FROM "A" OVER (RANGE INTERVAL '1' MINUTE PRECEDING) AS a
     JOIN "A" OVER (RANGE INTERVAL '1' MINUTE PRECEDING) AS b ON a."ticker_symbol" = b."ticker_symbol";
-""")
+"""
+    )
     result = run_cli("validate", str(pipeline))
     assert result.code == 2, result.stdout + result.stderr
     assert "app.sql:7:1:" in result.stderr and "-(VARCHAR, TIMESTAMP)" in result.stderr, result.stderr

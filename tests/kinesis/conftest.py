@@ -37,8 +37,13 @@ class KinesisServer:
 
 
 def wait_active(client: Any, stream: str, timeout: float = 20.0) -> None:
-    wait_until(lambda: client.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamStatus"]
-               == "ACTIVE", timeout, f"stream {stream} to be ACTIVE")
+    wait_until(
+        lambda: (
+            client.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE"
+        ),
+        timeout,
+        f"stream {stream} to be ACTIVE",
+    )
 
 
 @pytest.fixture(params=["moto", "kinesalite"])

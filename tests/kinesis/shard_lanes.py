@@ -61,8 +61,13 @@ class LaneWriter:
                 shard = self.rng.choices(range(len(self.lanes)), self.weights)[0]
                 self.per_shard[shard] = self.per_shard.get(shard, 0) + 1
                 record = {"id": i, "key": f"k{i % 5}", "ts": self.event_time(i).isoformat(sep=" ")}
-                entries.append({"Data": json.dumps(record).encode(), "PartitionKey": f"k{i % 5}",
-                                "ExplicitHashKey": self.rng.choice(self.lanes[shard])})
+                entries.append(
+                    {
+                        "Data": json.dumps(record).encode(),
+                        "PartitionKey": f"k{i % 5}",
+                        "ExplicitHashKey": self.rng.choice(self.lanes[shard]),
+                    }
+                )
                 self.next_id += 1
             answer = self.client.put_records(StreamName=self.stream, Records=entries)
             assert answer.get("FailedRecordCount", 0) == 0, answer
@@ -73,15 +78,22 @@ def stored_records(client: Any, stream: str) -> pa.Table:
     """Every record of every shard, read with plain GetRecords: id, key, ts and arrival_time."""
     rows = []
     for shard in client.list_shards(StreamName=stream)["Shards"]:
-        iterator = client.get_shard_iterator(StreamName=stream, ShardId=shard["ShardId"],
-                                             ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        iterator = client.get_shard_iterator(
+            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
         while iterator:
             answer = client.get_records(ShardIterator=iterator, Limit=10_000)
             for record in answer["Records"]:
                 data = json.loads(record["Data"])
                 arrival = record["ApproximateArrivalTimestamp"].astimezone(UTC).replace(tzinfo=None)
-                rows.append({"id": data["id"], "key": data["key"], "ts": datetime.fromisoformat(data["ts"]),
-                             "arrival_time": arrival})
+                rows.append(
+                    {
+                        "id": data["id"],
+                        "key": data["key"],
+                        "ts": datetime.fromisoformat(data["ts"]),
+                        "arrival_time": arrival,
+                    }
+                )
             if not answer["Records"] and not answer.get("MillisBehindLatest"):
                 break
             iterator = answer.get("NextShardIterator")
@@ -100,10 +112,12 @@ def sink_and_query(name: str, column: str, sizes: dict[str, str], out: Path) -> 
     call, keys = WINDOW_QUERIES[name]
     sink = f"{name}_{column}"
     window = call.format(col=column, **sizes)
-    return (f"CREATE SINK {sink} WITH (connector = 'file', path = '{out / sink}', format = 'json', "
-            f"buffer_interval = '0 s');\n"
-            f"INSERT INTO {sink} SELECT {keys}window_start, window_end, count(*) AS n, sum(id) AS ids "
-            f"FROM {window} GROUP BY ALL;\n")
+    return (
+        f"CREATE SINK {sink} WITH (connector = 'file', path = '{out / sink}', format = 'json', "
+        f"buffer_interval = '0 s');\n"
+        f"INSERT INTO {sink} SELECT {keys}window_start, window_end, count(*) AS n, sum(id) AS ids "
+        f"FROM {window} GROUP BY ALL;\n"
+    )
 
 
 def batch_answer(records: pa.Table, name: str, column: str, sizes: dict[str, str]) -> list[tuple]:
@@ -111,20 +125,20 @@ def batch_answer(records: pa.Table, name: str, column: str, sizes: dict[str, str
     con = duckdb.connect()
     con.register("events", records)
     if name == "tumble":
-        sql = f"""SELECT time_bucket(INTERVAL '{sizes['size']}', {column}, TIMESTAMP '1970-01-01') AS ws,
-                         ws + INTERVAL '{sizes['size']}' AS we, count(*), sum(id) FROM events GROUP BY ALL"""
+        sql = f"""SELECT time_bucket(INTERVAL '{sizes["size"]}', {column}, TIMESTAMP '1970-01-01') AS ws,
+                         ws + INTERVAL '{sizes["size"]}' AS we, count(*), sum(id) FROM events GROUP BY ALL"""
     elif name == "hop":
-        sql = f"""WITH w AS (SELECT id, time_bucket(INTERVAL '{sizes['slide']}', {column}, TIMESTAMP '1970-01-01')
-                                 - k * INTERVAL '{sizes['slide']}' AS ws
-                             FROM events, range(CAST(epoch(INTERVAL '{sizes['size']}')
-                                                     / epoch(INTERVAL '{sizes['slide']}') AS BIGINT)) AS r(k))
-                  SELECT ws, ws + INTERVAL '{sizes['size']}' AS we, count(*), sum(id) FROM w GROUP BY ALL"""
+        sql = f"""WITH w AS (SELECT id, time_bucket(INTERVAL '{sizes["slide"]}', {column}, TIMESTAMP '1970-01-01')
+                                 - k * INTERVAL '{sizes["slide"]}' AS ws
+                             FROM events, range(CAST(epoch(INTERVAL '{sizes["size"]}')
+                                                     / epoch(INTERVAL '{sizes["slide"]}') AS BIGINT)) AS r(k))
+                  SELECT ws, ws + INTERVAL '{sizes["size"]}' AS we, count(*), sum(id) FROM w GROUP BY ALL"""
     else:
         sql = f"""WITH o AS (SELECT key, id, {column} AS t,
                                     lag({column}) OVER (PARTITION BY key ORDER BY {column}, id) AS prev FROM events),
-                  s AS (SELECT *, sum(CASE WHEN prev IS NULL OR t - prev >= INTERVAL '{sizes['gap']}' THEN 1 ELSE 0
+                  s AS (SELECT *, sum(CASE WHEN prev IS NULL OR t - prev >= INTERVAL '{sizes["gap"]}' THEN 1 ELSE 0
                                       END) OVER (PARTITION BY key ORDER BY t, id) AS session FROM o)
-                  SELECT key, min(t), max(t) + INTERVAL '{sizes['gap']}', count(*), sum(id) FROM s
+                  SELECT key, min(t), max(t) + INTERVAL '{sizes["gap"]}', count(*), sum(id) FROM s
                   GROUP BY key, session"""
     return sorted(tuple(row) for row in con.execute(sql).fetchall())
 
@@ -140,7 +154,11 @@ def emitted(folder: Path, name: str) -> tuple[list[tuple], list[dict]]:
                     (errors if "errorCode" in record else rows).append(record)
     windows = []
     for row in rows:
-        bounds = (datetime.fromisoformat(row["window_start"]), datetime.fromisoformat(row["window_end"]),
-                  row["n"], row["ids"])
+        bounds = (
+            datetime.fromisoformat(row["window_start"]),
+            datetime.fromisoformat(row["window_end"]),
+            row["n"],
+            row["ids"],
+        )
         windows.append(((row["key"],) if name == "session" else ()) + bounds)
     return sorted(windows), errors

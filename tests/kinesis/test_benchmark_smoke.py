@@ -14,7 +14,11 @@ from tests.conftest import ROOT
 def test_kinesis_read_benchmark_on_a_tiny_stream() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.kinesis_read", "--records", "600", "--rounds", "1"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "ratio flowsql/bare:" in result.stdout

@@ -20,7 +20,7 @@ def test_csv_records_over_kinesis_one_or_several_rows_per_record(kinesalite, tmp
     records, index = [], 0
     while index < len(lines):
         take = 3 if index % 7 == 0 else 1
-        records.append("".join(lines[index:index + take]).encode())
+        records.append("".join(lines[index : index + take]).encode())
         index += take
     bad = [b"bad|many|2024-01-01 00:00:00", b'"open quote|1|2024-01-01 00:00:00']
     records.insert(5, bad[0] + b"\n")

@@ -30,16 +30,23 @@ EVENT_SIZES = {"size": "10 seconds", "slide": "5 seconds", "gap": "2 seconds"}
 ARRIVAL_SIZES = {"size": "200 milliseconds", "slide": "100 milliseconds", "gap": "50 milliseconds"}
 
 
-def _pipeline(tmp_path: Path, server: KinesisServer, stream: str, options: str = "",
-              pace: str = "records_per_call = 100, get_records_interval = '10 ms'") -> Path:
+def _pipeline(
+    tmp_path: Path,
+    server: KinesisServer,
+    stream: str,
+    options: str = "",
+    pace: str = "records_per_call = 100, get_records_interval = '10 ms'",
+) -> Path:
     out = tmp_path / "out"
     text = f"""
 CREATE SOURCE events (id BIGINT, key VARCHAR, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '0 seconds')
 WITH (connector = 'kinesis', stream = '{stream}', endpoint_url = '{server.url}', region = 'us-east-1',
       {pace}, idle_interval = '50 ms', shard_refresh_interval = '200 ms'{options});
 """
-    text += (f"CREATE SINK seen WITH (connector = 'file', path = '{out / 'seen'}', format = 'json', "
-             f"buffer_interval = '0 s');\nINSERT INTO seen SELECT id, key, ts, arrival_time FROM events;\n")
+    text += (
+        f"CREATE SINK seen WITH (connector = 'file', path = '{out / 'seen'}', format = 'json', "
+        f"buffer_interval = '0 s');\nINSERT INTO seen SELECT id, key, ts, arrival_time FROM events;\n"
+    )
     for name in ("tumble", "hop", "session"):
         text += sink_and_query(name, "ts", EVENT_SIZES, out)
         text += sink_and_query(name, "arrival_time", ARRIVAL_SIZES, out)
@@ -66,21 +73,32 @@ def _check_windows(tmp_path: Path, server: KinesisServer, stream: str, summary: 
 def _seen(folder: Path) -> pa.Table:
     rows = [json.loads(line) for file in sorted(folder.rglob("*.json")) for line in file.read_text().splitlines()]
     assert all("errorCode" not in row for row in rows)
-    return pa.Table.from_pylist([{"id": r["id"], "key": r["key"], "ts": datetime.fromisoformat(r["ts"]),
-                                  "arrival_time": datetime.fromisoformat(r["arrival_time"])} for r in rows])
+    return pa.Table.from_pylist(
+        [
+            {
+                "id": r["id"],
+                "key": r["key"],
+                "ts": datetime.fromisoformat(r["ts"]),
+                "arrival_time": datetime.fromisoformat(r["arrival_time"]),
+            }
+            for r in rows
+        ]
+    )
 
 
 def _run(cli, path: Path, *extra: str) -> dict:  # type: ignore[no-untyped-def]
     summary = path.parent / "summary.json"
-    result = cli("run", str(path), "--until-caught-up", "--no-checkpoint", "--quiet", "--summary-json",
-                 str(summary), *extra)
+    result = cli(
+        "run", str(path), "--until-caught-up", "--no-checkpoint", "--quiet", "--summary-json", str(summary), *extra
+    )
     assert result.code == 0, result.stderr
     return json.loads(summary.read_text())
 
 
 @pytest.mark.slow
-def test_unequal_shards_split_and_merged_give_the_batch_answer_on_kinesalite(kinesalite: KinesisServer, tmp_path,
-                                                                          cli) -> None:
+def test_unequal_shards_split_and_merged_give_the_batch_answer_on_kinesalite(
+    kinesalite: KinesisServer, tmp_path, cli
+) -> None:
     stream = kinesalite.create_stream(4)
     client = kinesalite.client()
     shards = [s["ShardId"] for s in client.list_shards(StreamName=stream)["Shards"]]
@@ -107,8 +125,13 @@ def test_update_shard_count_mid_read_gives_the_batch_answer_on_moto(moto_kinesis
     client = moto_kinesis.client()
     writer = LaneWriter(client, stream, lanes_of(client, stream), WEIGHTS)
     writer.put(3000)
-    path = _pipeline(tmp_path, moto_kinesis, stream, ", idle_timeout = '2 s', max_drift = '20 s'",
-                     pace="records_per_call = 50, get_records_interval = '50 ms'")
+    path = _pipeline(
+        tmp_path,
+        moto_kinesis,
+        stream,
+        ", idle_timeout = '2 s', max_drift = '20 s'",
+        pace="records_per_call = 50, get_records_interval = '50 ms'",
+    )
     port = free_port()
     summary_file = tmp_path / "summary.json"
     process = _start(path, "--until-caught-up", "--summary-json", str(summary_file), "--metrics-port", str(port))
@@ -126,9 +149,14 @@ def test_update_shard_count_mid_read_gives_the_batch_answer_on_moto(moto_kinesis
 
 
 def _start(path: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "flowsql", "run", str(path), "--no-checkpoint", "--quiet", *args],
-                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "flowsql", "run", str(path), "--no-checkpoint", "--quiet", *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _metric(port: int, name: str, **labels: str) -> float:
@@ -163,8 +191,12 @@ class LiveWriter(threading.Thread):
             now = datetime.now(UTC).replace(tzinfo=None)
             shard = self.next_id % 3
             record = {"id": self.next_id, "key": f"k{self.next_id % 5}", "ts": now.isoformat(sep=" ")}
-            self.client.put_record(StreamName=self.stream, Data=json.dumps(record).encode(), PartitionKey="p",
-                                   ExplicitHashKey=self.lanes[shard][0])
+            self.client.put_record(
+                StreamName=self.stream,
+                Data=json.dumps(record).encode(),
+                PartitionKey="p",
+                ExplicitHashKey=self.lanes[shard][0],
+            )
             self.next_id += 1
 
 
@@ -176,8 +208,9 @@ def test_an_idle_shard_stops_holding_windows_back_within_idle_timeout(kinesalite
     quiet_ts = datetime.now(UTC).replace(tzinfo=None)
     for i in range(3):  # shard 3 has a few records, then nothing
         record = {"id": i, "key": "k0", "ts": (quiet_ts + timedelta(milliseconds=i)).isoformat(sep=" ")}
-        client.put_record(StreamName=stream, Data=json.dumps(record).encode(), PartitionKey="p",
-                          ExplicitHashKey=lanes[3][0])
+        client.put_record(
+            StreamName=stream, Data=json.dumps(record).encode(), PartitionKey="p", ExplicitHashKey=lanes[3][0]
+        )
     path = tmp_path / "idle.sql"
     out = tmp_path / "out"
     path.write_text(f"""
@@ -203,12 +236,14 @@ FROM TUMBLE(events, ts, INTERVAL '1 second') GROUP BY ALL;
         closed_after = time.monotonic() - reading
         assert closed_after < 2 + 6, f"the first window closed {closed_after:.1f} s after shard 3 was read"
         assert _metric(port, "flowsql_shard_idle", shard="shardId-000000000000") == 0
-        assert _metric(port, "flowsql_shard_watermark_seconds", shard="shardId-000000000003", column="ts") == \
-            pytest.approx((quiet_ts + timedelta(milliseconds=2)).replace(tzinfo=UTC).timestamp())
+        assert _metric(
+            port, "flowsql_shard_watermark_seconds", shard="shardId-000000000003", column="ts"
+        ) == pytest.approx((quiet_ts + timedelta(milliseconds=2)).replace(tzinfo=UTC).timestamp())
         # Shard 3 rejoins with a record behind the watermark: it is late, as the docs say.
         stale = {"id": 999, "key": "k0", "ts": quiet_ts.isoformat(sep=" ")}
-        client.put_record(StreamName=stream, Data=json.dumps(stale).encode(), PartitionKey="p",
-                          ExplicitHashKey=lanes[3][0])
+        client.put_record(
+            StreamName=stream, Data=json.dumps(stale).encode(), PartitionKey="p", ExplicitHashKey=lanes[3][0]
+        )
         _wait(lambda: len(emitted(out, "tumble")[1]) == 1, 30, process)
     finally:
         writer.stop.set()
@@ -231,15 +266,16 @@ def _without(records: pa.Table, record_id: int) -> pa.Table:
     return records.filter(pc.not_equal(records.column("id"), record_id))
 
 
-def test_implausible_event_times_over_kinesis_go_to_the_error_output(kinesalite: KinesisServer, tmp_path,
-                                                                     cli) -> None:
+def test_implausible_event_times_over_kinesis_go_to_the_error_output(kinesalite: KinesisServer, tmp_path, cli) -> None:
     stream = kinesalite.create_stream(1)
     client = kinesalite.client()
     now = datetime.now(UTC).replace(tzinfo=None)
-    datas = [json.dumps({"id": 1, "key": "a", "ts": now.isoformat(sep=" ")}).encode(),
-             b'{"id": 2, "key": "a", "ts": "2099-01-01 00:00:00"}',
-             b'{"id": 3, "key": "a", "ts": "infinity"}',
-             json.dumps({"id": 4, "key": "a", "ts": (now + timedelta(seconds=1)).isoformat(sep=" ")}).encode()]
+    datas = [
+        json.dumps({"id": 1, "key": "a", "ts": now.isoformat(sep=" ")}).encode(),
+        b'{"id": 2, "key": "a", "ts": "2099-01-01 00:00:00"}',
+        b'{"id": 3, "key": "a", "ts": "infinity"}',
+        json.dumps({"id": 4, "key": "a", "ts": (now + timedelta(seconds=1)).isoformat(sep=" ")}).encode(),
+    ]
     sequences = [client.put_record(StreamName=stream, Data=d, PartitionKey="a")["SequenceNumber"] for d in datas]
     path = tmp_path / "poison.sql"
     out = tmp_path / "out"
@@ -252,8 +288,9 @@ INSERT INTO rows SELECT window_start, count(*) AS n, sum(id) AS ids FROM TUMBLE(
 GROUP BY ALL;
 """)
     summary_file = tmp_path / "summary.json"
-    result = cli("run", str(path), "--until-caught-up", "--no-checkpoint", "--quiet", "--summary-json",
-                 str(summary_file))
+    result = cli(
+        "run", str(path), "--until-caught-up", "--no-checkpoint", "--quiet", "--summary-json", str(summary_file)
+    )
     assert result.code == 0, result.stderr
     rows, errors = [], []
     for file in out.rglob("*.json"):

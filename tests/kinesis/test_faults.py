@@ -22,8 +22,9 @@ JSON = {"Content-Type": "application/x-amz-json-1.1"}
 
 def kinesis_error(code: str, status: int = 400) -> Fault:
     body = json.dumps({"__type": code, "message": "injected"}).encode()
-    return Fault(match=target_is("GetRecords"), status=status, body=body,
-                 headers={**JSON, "x-amzn-ErrorType": code}, times=None)
+    return Fault(
+        match=target_is("GetRecords"), status=status, body=body, headers={**JSON, "x-amzn-ErrorType": code}, times=None
+    )
 
 
 def _records(ids: range) -> list[bytes]:
@@ -46,8 +47,9 @@ def test_reads_through_throttling_5xx_resets_timeouts_and_expired_iterators(kine
         reset = proxy.add(Fault(match=target_is("GetRecords"), reset=True, times=2))
         listing = proxy.add(Fault(match=target_is("ListShards"), status=503, body=b"{}", headers=JSON, times=1))
         slow = proxy.add(Fault(match=target_is("GetRecords"), delay=2.0, times=2))  # past the read timeout
-        pipeline = write_pipeline(tmp_path, stream, proxy.url,
-                                  extra=", records_per_call = 50, request_timeout = '500 ms'")
+        pipeline = write_pipeline(
+            tmp_path, stream, proxy.url, extra=", records_per_call = 50, request_timeout = '500 ms'"
+        )
         result = run_cli("run", str(pipeline), "--until-caught-up", timeout=90)
     assert result.code == 0, result.stderr
     for fault in (throttled, limited, unwell, expired, reset, listing, slow):
@@ -97,8 +99,9 @@ def test_producer_retries_only_the_failed_entries(kinesis: KinesisServer) -> Non
 
     with FaultProxy(kinesis.url) as proxy:
         fault = proxy.add(Fault(match=target_is("PutRecords"), fail_entries=fail_some, times=None))
-        report = produce(stream, _records(range(1200)), partition_key_field="key", endpoint_url=proxy.url,
-                         backoff_cap=0.05)
+        report = produce(
+            stream, _records(range(1200)), partition_key_field="key", endpoint_url=proxy.url, backoff_cap=0.05
+        )
     assert report.ok and report.put == 1200
     assert fault.fired >= 3 + 2  # three batches of 500/500/200, then the retries
     expected_retries = sum(2 if i % 3 == 0 else 1 if i % 7 == 0 else 0 for i in range(1200))
@@ -116,10 +119,25 @@ def test_produce_cli_reports_what_did_not_go_in(moto_kinesis: KinesisServer, tmp
     source.write_bytes(b"\n".join(lines) + b"\n")
     with FaultProxy(moto_kinesis.url) as proxy:
         # Record with id 4 never goes in: its entry fails every time.
-        proxy.add(Fault(match=target_is("PutRecords"), times=None,
-                        fail_entries=lambda i, e: json.loads(base64.b64decode(e["Data"]))["id"] == 4))
-        result = run_cli("produce", stream, str(source), "--partition-key-field", "key",
-                         "--endpoint-url", proxy.url, "--max-attempts", "3", timeout=60)
+        proxy.add(
+            Fault(
+                match=target_is("PutRecords"),
+                times=None,
+                fail_entries=lambda i, e: json.loads(base64.b64decode(e["Data"]))["id"] == 4,
+            )
+        )
+        result = run_cli(
+            "produce",
+            stream,
+            str(source),
+            "--partition-key-field",
+            "key",
+            "--endpoint-url",
+            proxy.url,
+            "--max-attempts",
+            "3",
+            timeout=60,
+        )
     assert result.code == 1
     assert "record 6 skipped: record of 1,048,6" in result.stderr
     assert "record 9 skipped: no field 'key'" in result.stderr
@@ -133,8 +151,7 @@ def test_produce_cli_reads_standard_input(kinesalite: KinesisServer) -> None:
     stream = kinesalite.create_stream(1)
     data = b"\n".join(_records(range(30))) + b"\n"
     # The endpoint from the standard AWS setting, as a user pointing at a local server would.
-    result = run_cli("produce", stream, "-", stdin=data, env={"AWS_ENDPOINT_URL_KINESIS": kinesalite.url},
-                     timeout=60)
+    result = run_cli("produce", stream, "-", stdin=data, env={"AWS_ENDPOINT_URL_KINESIS": kinesalite.url}, timeout=60)
     assert result.code == 0, result.stderr
     assert "30 records put" in result.stderr
     assert sorted(_all_ids(kinesalite, stream)) == list(range(30))
@@ -145,8 +162,12 @@ def test_a_throttled_shard_does_not_hold_up_the_others(moto_kinesis: KinesisServ
     stream = moto_kinesis.create_stream(2)
     client = moto_kinesis.client()
     for i in range(60):  # explicit hash keys put 30 records in each shard
-        client.put_record(StreamName=stream, Data=json.dumps({"id": i, "key": "k", "n": i, "note": ""}).encode(),
-                          PartitionKey="k", ExplicitHashKey="0" if i % 2 else str(2**127 + 1))
+        client.put_record(
+            StreamName=stream,
+            Data=json.dumps({"id": i, "key": "k", "n": i, "note": ""}).encode(),
+            PartitionKey="k",
+            ExplicitHashKey="0" if i % 2 else str(2**127 + 1),
+        )
     owner = {i: ("shardId-000000000000" if i % 2 else "shardId-000000000001") for i in range(60)}
 
     def shard_zero(method: str, path: str, headers: dict, body: bytes) -> bool:
@@ -157,14 +178,23 @@ def test_a_throttled_shard_does_not_hold_up_the_others(moto_kinesis: KinesisServ
 
     throttle = json.dumps({"__type": "ProvisionedThroughputExceededException", "message": "injected"}).encode()
     with FaultProxy(moto_kinesis.url) as proxy:
-        proxy.add(Fault(match=shard_zero, status=400, body=throttle, times=None,
-                        headers={**JSON, "x-amzn-ErrorType": "ProvisionedThroughputExceededException"}))
+        proxy.add(
+            Fault(
+                match=shard_zero,
+                status=400,
+                body=throttle,
+                times=None,
+                headers={**JSON, "x-amzn-ErrorType": "ProvisionedThroughputExceededException"},
+            )
+        )
         decl = load_pipeline(write_pipeline(tmp_path, stream, proxy.url)).sources["events"]
         source = create_source(decl)
         stop = threading.Event()
         got: list[int] = []
-        reader = threading.Thread(target=lambda: got.extend(
-            i for b in source.read(stop) for i in b.table.column("id").to_pylist()), daemon=True)
+        reader = threading.Thread(
+            target=lambda: got.extend(i for b in source.read(stop) for i in b.table.column("id").to_pylist()),
+            daemon=True,
+        )
         reader.start()
         wait_until(lambda: len(got) >= 30, 20, "shard 1's 30 records")
         # While shard 0 is refused every time, shard 1 has been read through.

@@ -23,8 +23,10 @@ def _aggregate(items: list[tuple[str, bytes, str | None]]) -> tuple[str, str | N
 
 
 def test_deaggregate_matches_what_the_kpl_format_producer_put_in() -> None:
-    items = [(f"key-{i % 4}", f"payload {i}".encode() * (i % 5 + 1), str(i * 1000) if i % 3 == 0 else None)
-             for i in range(40)]
+    items = [
+        (f"key-{i % 4}", f"payload {i}".encode() * (i % 5 + 1), str(i * 1000) if i % 3 == 0 else None)
+        for i in range(40)
+    ]
     _, _, data = _aggregate(items)
     assert is_aggregated(data)
     records = deaggregate(data)
@@ -59,16 +61,25 @@ def test_aggregated_records_read_back_record_for_record(kinesis: KinesisServer, 
     for size in (120, 1, 75):
         items = []
         for _ in range(size):
-            items.append((f"k{next_id % 6}", json.dumps({"id": next_id, "key": f"k{next_id % 6}", "n": next_id,
-                                                          "note": "agg"}).encode(), None))
+            items.append(
+                (
+                    f"k{next_id % 6}",
+                    json.dumps({"id": next_id, "key": f"k{next_id % 6}", "n": next_id, "note": "agg"}).encode(),
+                    None,
+                )
+            )
             expected.append(next_id)
             next_id += 1
         key, hash_key, data = _aggregate(items)
-        client.put_record(StreamName=stream, Data=data, PartitionKey=key, **({"ExplicitHashKey": hash_key}
-                                                                            if hash_key else {}))
+        client.put_record(
+            StreamName=stream, Data=data, PartitionKey=key, **({"ExplicitHashKey": hash_key} if hash_key else {})
+        )
         # A plain record between the aggregates is read as it is.
-        client.put_record(StreamName=stream, Data=json.dumps({"id": next_id, "key": "plain", "n": 0,
-                                                              "note": "plain"}).encode(), PartitionKey="plain")
+        client.put_record(
+            StreamName=stream,
+            Data=json.dumps({"id": next_id, "key": "plain", "n": 0, "note": "plain"}).encode(),
+            PartitionKey="plain",
+        )
         expected.append(next_id)
         next_id += 1
     _, _, good = _aggregate([("k", b'{"id": 1000}', None)])

@@ -36,8 +36,9 @@ def test_at_timestamp_starts_at_the_first_record_from_that_time(kinesalite: Kine
     start = datetime.now(UTC).isoformat()
     time.sleep(0.05)
     _put(kinesalite, stream, range(20, 35))
-    source = _source(tmp_path, kinesalite, stream,
-                     f", starting_position = 'AT_TIMESTAMP', starting_timestamp = '{start}'")
+    source = _source(
+        tmp_path, kinesalite, stream, f", starting_position = 'AT_TIMESTAMP', starting_timestamp = '{start}'"
+    )
     source.stop_when_caught_up = True
     ids = [i for b in source.read(threading.Event()) for i in b.table.column("id").to_pylist()]
     assert sorted(ids) == list(range(20, 35))

@@ -56,8 +56,7 @@ def test_finished_shards_are_not_read_again(kinesalite: KinesisServer, tmp_path)
     stream = kinesalite.create_stream(1)
     _put(kinesalite, stream, range(50))
     client = kinesalite.client()
-    client.split_shard(StreamName=stream, ShardToSplit="shardId-000000000000",
-                       NewStartingHashKey=str(2**127))
+    client.split_shard(StreamName=stream, ShardToSplit="shardId-000000000000", NewStartingHashKey=str(2**127))
     wait_active(client, stream)
     _put(kinesalite, stream, range(50, 80))  # into the two children
     source = _source(tmp_path, stream, kinesalite.url)

@@ -13,8 +13,9 @@ from tests.kinesis.conftest import KinesisServer, read_json_rows, write_pipeline
 
 
 def _records(count: int, keys: int = 5) -> list[bytes]:
-    return [json.dumps({"id": i, "key": f"k{i % keys}", "n": i // keys, "note": f"r{i}"}).encode()
-            for i in range(count)]
+    return [
+        json.dumps({"id": i, "key": f"k{i % keys}", "n": i // keys, "note": f"r{i}"}).encode() for i in range(count)
+    ]
 
 
 def _arrivals(server: KinesisServer, stream: str) -> dict[int, int]:
@@ -22,8 +23,9 @@ def _arrivals(server: KinesisServer, stream: str) -> dict[int, int]:
     client = server.client()
     out = {}
     for shard in client.list_shards(StreamName=stream)["Shards"]:
-        iterator = client.get_shard_iterator(StreamName=stream, ShardId=shard["ShardId"],
-                                             ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        iterator = client.get_shard_iterator(
+            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
         while iterator:
             answer = client.get_records(ShardIterator=iterator)
             for record in answer["Records"]:
@@ -40,8 +42,7 @@ def test_run_until_caught_up_reads_every_record_with_its_arrival_time(kinesis: K
     report = produce(stream, _records(300), partition_key_field="key", endpoint_url=kinesis.url)
     assert report.ok and report.put == 300
     pipeline = write_pipeline(tmp_path, stream, kinesis.url)
-    result = run_cli("run", str(pipeline), "--until-caught-up", "--summary-json", str(tmp_path / "s.json"),
-                     timeout=60)
+    result = run_cli("run", str(pipeline), "--until-caught-up", "--summary-json", str(tmp_path / "s.json"), timeout=60)
     assert result.code == 0, result.stderr
     rows = read_json_rows(tmp_path / "lake" / "rows")
     assert sorted(r["id"] for r in rows) == list(range(300))

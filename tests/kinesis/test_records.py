@@ -13,8 +13,12 @@ T0 = datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=UTC)
 
 
 def _record(seq: int, data: bytes) -> dict:
-    return {"SequenceNumber": str(seq), "Data": data, "PartitionKey": "k",
-            "ApproximateArrivalTimestamp": T0 + timedelta(milliseconds=seq)}
+    return {
+        "SequenceNumber": str(seq),
+        "Data": data,
+        "PartitionKey": "k",
+        "ApproximateArrivalTimestamp": T0 + timedelta(milliseconds=seq),
+    }
 
 
 def _decode(datas: list[bytes]):  # type: ignore[no-untyped-def]
@@ -33,16 +37,18 @@ def test_each_row_carries_its_own_arrival_time() -> None:
 
 
 def test_multi_line_json_is_one_record_and_bad_records_name_shard_and_sequence() -> None:
-    table, errors = _decode([
-        b'{"id": 0, "note": "plain"}',
-        b'{\n  "id": 1,\n  "note": "pretty\\nprinted"\n}\n',
-        b"not json at all",
-        b'{"id": 3, "note": "ok"}',
-        b"   \n",
-        b'{"id": 5} {"id": 6}',
-        b'{"id": "seven", "note": "wrong type"}',
-        b'{"id": 8, "note": "last"}',
-    ])
+    table, errors = _decode(
+        [
+            b'{"id": 0, "note": "plain"}',
+            b'{\n  "id": 1,\n  "note": "pretty\\nprinted"\n}\n',
+            b"not json at all",
+            b'{"id": 3, "note": "ok"}',
+            b"   \n",
+            b'{"id": 5} {"id": 6}',
+            b'{"id": "seven", "note": "wrong type"}',
+            b'{"id": 8, "note": "last"}',
+        ]
+    )
     assert table.column("id").to_pylist() == [0, 1, 3, 8]
     assert table.column("note").to_pylist() == ["plain", "pretty\nprinted", "ok", "last"]
     # Each good row keeps the arrival time of its own record, even with bad ones between.

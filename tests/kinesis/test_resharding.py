@@ -72,8 +72,11 @@ class Reader:
         return closed <= set(self.batches[-1].position["finished"]) and self.source.caught_up
 
     def wait_for(self, count: int, timeout: float = 60.0) -> list[dict]:
-        wait_until(lambda: self.error is not None or (self.row_count() >= count and self.read_through()), timeout,
-                   f"{count} records read, every closed shard read to its end and the source caught up")
+        wait_until(
+            lambda: self.error is not None or (self.row_count() >= count and self.read_through()),
+            timeout,
+            f"{count} records read, every closed shard read to its end and the source caught up",
+        )
         self.stop.set()
         self.thread.join(5)
         assert self.error is None, self.error
@@ -101,8 +104,9 @@ def test_split_and_merge_mid_stream_on_kinesalite(kinesalite: KinesisServer, tmp
     client.split_shard(StreamName=stream, ShardToSplit="shardId-000000000000", NewStartingHashKey=str(2**126))
     wait_active(client, stream)
     writer.put(300)
-    client.merge_shards(StreamName=stream, ShardToMerge="shardId-000000000002",
-                        AdjacentShardToMerge="shardId-000000000003")
+    client.merge_shards(
+        StreamName=stream, ShardToMerge="shardId-000000000002", AdjacentShardToMerge="shardId-000000000003"
+    )
     wait_active(client, stream)
     writer.put(300)
     rows = reader.wait_for(1000)

@@ -43,8 +43,9 @@ def prepare(folder: Path, server: KinesisServer, stream: str, handler: str, extr
     (folder / "p.sql").write_text(PIPELINE.format(stream=stream, url=server.url, handler=handler, extra=extra))
 
 
-def write_waves(server: KinesisServer, stream: str, waves: int, per_wave: int, bad: set[int],
-                first_id: int = 0) -> None:
+def write_waves(
+    server: KinesisServer, stream: str, waves: int, per_wave: int, bad: set[int], first_id: int = 0
+) -> None:
     """Orders in `waves` bursts, each in the next window of the clock (so in its own window)."""
     client = server.client()
     for wave in range(waves):
@@ -65,8 +66,9 @@ def stream_records(server: KinesisServer, stream: str) -> dict[str, list[dict[st
     client = server.client()
     found: dict[str, list[dict[str, Any]]] = {}
     for shard in client.list_shards(StreamName=stream)["Shards"]:
-        iterator = client.get_shard_iterator(StreamName=stream, ShardId=shard["ShardId"],
-                                             ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        iterator = client.get_shard_iterator(
+            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
         records: list[dict[str, Any]] = []
         while iterator:
             answer = client.get_records(ShardIterator=iterator, Limit=10_000)
@@ -117,12 +119,18 @@ def output_windows(folder: Path) -> dict[tuple[str, str], tuple[int, int]]:
 
 
 def test_a_window_handler_sums_per_shard_and_window_and_failed_records_go_to_the_error_output(
-        kinesalite: KinesisServer, tmp_path: Path) -> None:
+    kinesalite: KinesisServer, tmp_path: Path
+) -> None:
     stream = kinesalite.create_stream(2)
     bad = {5, 61, 62, 140}
     write_waves(kinesalite, stream, waves=3, per_wave=60, bad=bad)
-    prepare(tmp_path, kinesalite, stream, "window_sums.py:lambda_handler",
-            ", bisect_batch_on_function_error = true, maximum_retry_attempts = 1")
+    prepare(
+        tmp_path,
+        kinesalite,
+        stream,
+        "window_sums.py:lambda_handler",
+        ", bisect_batch_on_function_error = true, maximum_retry_attempts = 1",
+    )
     wait_past_last_window()
     result = run_cli("run", "p.sql", "--until-caught-up", cwd=tmp_path)
     assert result.code == 0, result.stderr
@@ -147,8 +155,10 @@ def committed_windows(state: Path) -> dict[str, Any] | None:
             current = next(state.rglob("CURRENT"))
             epoch = current.parent / current.read_text().strip()
             checkpoint = json.loads((epoch / "state.json").read_text())
-            return {"windows": checkpoint["positions"]["sums"].get("windows", {}),
-                    "rows": checkpoint["sinks"]["out"]["rows_taken"]}
+            return {
+                "windows": checkpoint["positions"]["sums"].get("windows", {}),
+                "rows": checkpoint["sinks"]["out"]["rows_taken"],
+            }
         except (StopIteration, FileNotFoundError, KeyError):
             time.sleep(0.001)
     return None
@@ -156,6 +166,7 @@ def committed_windows(state: Path) -> dict[str, Any] | None:
 
 def wait_for_open_window(state: Path, process: subprocess.Popen[bytes]) -> None:
     """Until a committed checkpoint holds closed windows' rows and an open window's state."""
+
     def open_window_committed() -> bool:
         committed = committed_windows(state)
         return bool(committed and committed["rows"] and any(w["state"] for w in committed["windows"].values()))
@@ -167,15 +178,25 @@ def wait_for_open_window(state: Path, process: subprocess.Popen[bytes]) -> None:
 def test_kill_9_with_a_window_open_gives_the_uninterrupted_result(kinesalite: KinesisServer, tmp_path: Path) -> None:
     stream = kinesalite.create_stream(2)
     bad = {3, 70}
-    prepare(tmp_path, kinesalite, stream, "window_sums.py:lambda_handler",
-            ", bisect_batch_on_function_error = true, maximum_retry_attempts = 0")
+    prepare(
+        tmp_path,
+        kinesalite,
+        stream,
+        "window_sums.py:lambda_handler",
+        ", bisect_batch_on_function_error = true, maximum_retry_attempts = 0",
+    )
     (tmp_path / "p.sql").write_text("SET checkpoint_interval = '0.05 s';\n" + (tmp_path / "p.sql").read_text())
     # Two windows written; the second still open on the clock when the run starts, so the first
     # closes (a record of the next window arrived) while the second's state is only in checkpoints.
     write_waves(kinesalite, stream, waves=2, per_wave=60, bad=bad)
     with (tmp_path / "stderr.txt").open("ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "flowsql", "run", "p.sql", "--quiet"], cwd=tmp_path,
-                                   env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL, stderr=log)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flowsql", "run", "p.sql", "--quiet"],
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     try:
         wait_for_open_window(tmp_path / "p.flowsql-state", process)
     finally:
@@ -198,16 +219,25 @@ def test_explain_shows_the_handler_and_bad_settings_are_refused_naming_the_optio
     prepare(tmp_path, server, "orders", "window_sums.py:lambda_handler", ", maximum_retry_attempts = 2")
     explained = run_cli("explain", "p.sql", cwd=tmp_path)
     assert explained.code == 0, explained.stderr
-    assert "tumbling-window handler handlers/window_sums.py:lambda_handler: called per shard with 4 s windows" \
+    assert (
+        "tumbling-window handler handlers/window_sums.py:lambda_handler: called per shard with 4 s windows"
         in explained.stdout
-    assert "batch size 7, batching window 0 s" in explained.stdout and "2 retries, then to the error output" \
-        in explained.stdout
+    )
+    assert (
+        "batch size 7, batching window 0 s" in explained.stdout
+        and "2 retries, then to the error output" in explained.stdout
+    )
     text = (tmp_path / "p.sql").read_text()
-    for change, named in (("tumbling_window = '4 s'", "tumbling_window must be whole seconds from 1 s to 900 s"),
-                          ("batch_size = 7", "batch_size must be 1 to 10000"),
-                          ("handlers/window_sums.py:lambda_handler", "handler")):
-        wrong = {"tumbling_window = '4 s'": "tumbling_window = '901 s'", "batch_size = 7": "batch_size = 0",
-                 "handlers/window_sums.py:lambda_handler": "handlers/window_sums.py:handle"}[change]
+    for change, named in (
+        ("tumbling_window = '4 s'", "tumbling_window must be whole seconds from 1 s to 900 s"),
+        ("batch_size = 7", "batch_size must be 1 to 10000"),
+        ("handlers/window_sums.py:lambda_handler", "handler"),
+    ):
+        wrong = {
+            "tumbling_window = '4 s'": "tumbling_window = '901 s'",
+            "batch_size = 7": "batch_size = 0",
+            "handlers/window_sums.py:lambda_handler": "handlers/window_sums.py:handle",
+        }[change]
         (tmp_path / "p.sql").write_text(text.replace(change, wrong))
         result = run_cli("validate", "p.sql", cwd=tmp_path)
         assert result.code == 2 and named in result.stderr, result.stderr

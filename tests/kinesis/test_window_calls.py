@@ -19,9 +19,15 @@ START = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def records(ids: range, second: float = 0.0, reject: set[int] = frozenset()) -> list[dict[str, Any]]:  # type: ignore[assignment]
-    return [{"SequenceNumber": f"{1000 + i}", "PartitionKey": f"k{i}",
-             "Data": json.dumps({"id": i, "reject": i in reject}).encode(),
-             "ApproximateArrivalTimestamp": START + timedelta(seconds=second, milliseconds=i)} for i in ids]
+    return [
+        {
+            "SequenceNumber": f"{1000 + i}",
+            "PartitionKey": f"k{i}",
+            "Data": json.dumps({"id": i, "reject": i in reject}).encode(),
+            "ApproximateArrivalTimestamp": START + timedelta(seconds=second, milliseconds=i),
+        }
+        for i in ids
+    ]
 
 
 def windows(handler: Any, **settings: Any) -> TumblingWindows:
@@ -113,8 +119,13 @@ def test_a_response_without_state_is_a_failed_call() -> None:
 
 
 def test_a_state_past_1_mb_ends_the_window_early_and_the_window_goes_on_fresh() -> None:
-    recorder = Recorder(lambda event, context: {"state": {"blob": "x" * 600_000 * (len(event["state"]) + 1)}
-                                                if not event["isFinalInvokeForWindow"] else event["state"]})
+    recorder = Recorder(
+        lambda event, context: {
+            "state": {"blob": "x" * 600_000 * (len(event["state"]) + 1)}
+            if not event["isFinalInvokeForWindow"]
+            else event["state"]
+        }
+    )
     runner = windows(recorder, batch_size=1)
     result = runner.take("shardId-1", records(range(3)))
     early = [c for c in result.closed if c.terminated_early]

@@ -49,9 +49,23 @@ def test_metrics_endpoint_counts_what_was_sent(tmp_path: Path) -> None:
     port = free_port()
     summary_file = tmp_path / "summary.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "flowsql", "run", str(pipeline), "--metrics-port", str(port),
-         "--summary-json", str(summary_file), "--status-interval", "0"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "flowsql",
+            "run",
+            str(pipeline),
+            "--metrics-port",
+            str(port),
+            "--summary-json",
+            str(summary_file),
+            "--status-interval",
+            "0",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         wait_for_port(port, process=process)
@@ -64,8 +78,10 @@ def test_metrics_endpoint_counts_what_was_sent(tmp_path: Path) -> None:
 
             def caught_up(sent: int = sent, big: int = big) -> bool:
                 samples = scrape(port)[1]
-                return (value(samples, "flowsql_events_in_total", source="clicks") == sent
-                        and value(samples, "flowsql_sink_rows_total", sink="big") == big)
+                return (
+                    value(samples, "flowsql_events_in_total", source="clicks") == sent
+                    and value(samples, "flowsql_sink_rows_total", sink="big") == big
+                )
 
             wait_for(caught_up, what=f"{sent} events in and {big} rows out on the endpoint")
             text, samples = scrape(port)
@@ -87,10 +103,18 @@ def test_metrics_endpoint_counts_what_was_sent(tmp_path: Path) -> None:
             process.communicate()
     assert process.returncode == 0, stderr.decode()
     objects_written = sorted(lake.rglob("*.json"))
-    written = [json.loads(line) for f in objects_written if f.relative_to(lake).parts[0] != "errors"
-               for line in f.read_text().splitlines()]
-    rejected = [json.loads(line) for f in objects_written if f.relative_to(lake).parts[0] == "errors"
-                for line in f.read_text().splitlines()]
+    written = [
+        json.loads(line)
+        for f in objects_written
+        if f.relative_to(lake).parts[0] != "errors"
+        for line in f.read_text().splitlines()
+    ]
+    rejected = [
+        json.loads(line)
+        for f in objects_written
+        if f.relative_to(lake).parts[0] == "errors"
+        for line in f.read_text().splitlines()
+    ]
     assert len(written) == big and len(rejected) == bad
     summary = json.loads(summary_file.read_text())
     assert summary["events_in"] == sent and summary["errors"] == bad
@@ -129,9 +153,23 @@ def test_failing_checkpoint_is_counted_and_logged(tmp_path: Path) -> None:
     pipeline.write_text("SET checkpoint_interval = '200 ms';\n" + PIPELINE.format(data=data, lake=tmp_path / "lake"))
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "flowsql", "run", str(pipeline), "--metrics-port", str(port), "--state-dir",
-         str(state), "--status-interval", "0"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "flowsql",
+            "run",
+            str(pipeline),
+            "--metrics-port",
+            str(port),
+            "--state-dir",
+            str(state),
+            "--status-interval",
+            "0",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         wait_for_port(port, process=process)
@@ -140,9 +178,13 @@ def test_failing_checkpoint_is_counted_and_logged(tmp_path: Path) -> None:
         def figure(name: str) -> float:
             return value(scrape(port)[1], name) or 0.0
 
-        wait_for(lambda: figure("flowsql_checkpoints_total") >= 1
-                 and value(scrape(port)[1], "flowsql_events_in_total", source="clicks") == 20,
-                 what="a first checkpoint after the records")
+        wait_for(
+            lambda: (
+                figure("flowsql_checkpoints_total") >= 1
+                and value(scrape(port)[1], "flowsql_events_in_total", source="clicks") == 20
+            ),
+            what="a first checkpoint after the records",
+        )
         # The checkpoint folder turns into a file: the next commits fail.
         state.rename(tmp_path / "state.saved")
         state.write_text("not a folder")

@@ -17,8 +17,9 @@ GROUP BY region, status EMIT EVERY INTERVAL '1' HOUR;
 
 
 def final_snapshot(out: Path) -> list[tuple]:
-    rows = [json.loads(line) for f in out.rglob("*.json") if "errors" not in f.parts
-            for line in f.read_text().splitlines()]
+    rows = [
+        json.loads(line) for f in out.rglob("*.json") if "errors" not in f.parts for line in f.read_text().splitlines()
+    ]
     last = max(r["snapshot_time"] for r in rows)
     return sorted((r["region"], r["status"], r["orders"], r["amount"]) for r in rows if r["snapshot_time"] == last)
 
@@ -35,8 +36,11 @@ def test_generated_feed_replays_to_the_generator_state(tmp_path: Path) -> None:
     from_file = tmp_path / "from_file.sql"
     from_file.write_text(TABLE.format(connector=f"connector = 'file', path = '{feed}'", out=tmp_path / "a"))
     direct = tmp_path / "direct.sql"
-    direct.write_text(TABLE.format(connector="connector = 'generator', kind = 'cdc-orders', count = 3200, seed = 5",
-                                   out=tmp_path / "b"))
+    direct.write_text(
+        TABLE.format(
+            connector="connector = 'generator', kind = 'cdc-orders', count = 3200, seed = 5", out=tmp_path / "b"
+        )
+    )
     for pipeline in (from_file, direct):
         result = run_cli("run", str(pipeline), "--no-checkpoint")
         assert result.code == 0, result.stderr

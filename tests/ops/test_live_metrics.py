@@ -34,8 +34,10 @@ def http_pipeline(tmp_path: Path, url: str, follow: bool, duration: str, max_del
     data = tmp_path / "events.ndjson"
     data.touch()
     path = tmp_path / "http.sql"
-    path.write_text(SOURCE.format(data=data, follow=str(follow).lower())
-                    + HTTP_SINK.format(url=url, backup=tmp_path / "backup", duration=duration, max_delay=max_delay))
+    path.write_text(
+        SOURCE.format(data=data, follow=str(follow).lower())
+        + HTTP_SINK.format(url=url, backup=tmp_path / "backup", duration=duration, max_delay=max_delay)
+    )
     return path
 
 
@@ -70,11 +72,14 @@ def test_s3_retries_and_throttles_move_on_metrics(tmp_path: Path, moto_endpoint:
     data.touch()
     path = tmp_path / "s3.sql"
     with FaultProxy(moto_endpoint) as proxy:
-        path.write_text(SOURCE.format(data=data, follow="true") + f"""
+        path.write_text(
+            SOURCE.format(data=data, follow="true")
+            + f"""
 CREATE SINK lake WITH (connector = 's3', bucket = 'live-metrics', endpoint_url = '{proxy.url}', format = 'json',
     buffer_interval = '0 s', retry_base_delay = '10 ms', retry_max_delay = '50 ms', retry_duration = '1 s');
 INSERT INTO lake SELECT id FROM events;
-""")
+"""
+        )
 
         def is_put(method: str, request_path: str, headers: dict[str, str], body: bytes) -> bool:
             return method == "PUT" and request_path.startswith("/live-metrics/")
@@ -112,8 +117,13 @@ def test_metrics_and_status_stay_live_while_the_destination_is_down(tmp_path: Pa
             uptime = before[("flowsql_uptime_seconds", frozenset())]
             retries = before[("flowsql_sink_retries_total", frozenset({("sink", "hook")}))]
             # The first flush is blocked in its retries: the figures still move.
-            wait_for(lambda: run.figure("flowsql_uptime_seconds") > uptime + 0.5
-                     and run.figure("flowsql_sink_retries_total", sink="hook") > retries, what="figures moving")
+            wait_for(
+                lambda: (
+                    run.figure("flowsql_uptime_seconds") > uptime + 0.5
+                    and run.figure("flowsql_sink_retries_total", sink="hook") > retries
+                ),
+                what="figures moving",
+            )
             assert run.figure("flowsql_sink_rows_total", sink="hook") == 0
             assert run.figure("flowsql_events_in_total", source="events") == 4
             with receiver.lock:

@@ -29,15 +29,18 @@ def json_log(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
         logger.removeHandler(handler)
 
 
-@pytest.mark.parametrize("text", [
-    f"using access key {ACCESS_KEY} for the bucket",
-    f"aws_secret_access_key={SECRET}",
-    f'{{"SecretAccessKey": "{SECRET}", "region": "eu-west-1"}}',
-    f"Authorization: AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/20240101/us-east-1/s3/aws4_request, Signature=abc123",
-    f"https://user:{SECRET}@example.com/path",
-    f"X-Amz-Security-Token: {TOKEN}",
-    "password = 'hunter2hunter2'",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"using access key {ACCESS_KEY} for the bucket",
+        f"aws_secret_access_key={SECRET}",
+        f'{{"SecretAccessKey": "{SECRET}", "region": "eu-west-1"}}',
+        f"Authorization: AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/20240101/us-east-1/s3/aws4_request, Signature=abc123",
+        f"https://user:{SECRET}@example.com/path",
+        f"X-Amz-Security-Token: {TOKEN}",
+        "password = 'hunter2hunter2'",
+    ],
+)
 def test_redact_removes_credentials(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SESSION_TOKEN", TOKEN)
     cleaned = redact(text)
@@ -87,8 +90,9 @@ def test_delivery_reporter_counts_and_says_what_to_do(json_log) -> None:  # type
     reporter.retry("PUT s3://b/k: attempt 2 failed (SlowDown)", wait_seconds=3.0, seconds_left=287.0, throttled=True)
     reporter.failure("connection refused")
     entries = lines()
-    assert entries[0]["message"] == ("sink 'lake': PUT s3://b/k: attempt 1 failed (HTTP 500); retrying in 1.5 s "
-                                     "(290 s of retry_duration left)")
+    assert entries[0]["message"] == (
+        "sink 'lake': PUT s3://b/k: attempt 1 failed (HTTP 500); retrying in 1.5 s (290 s of retry_duration left)"
+    )
     assert entries[0]["event"] == "sink_retry"
     assert (entries[0]["wait_seconds"], entries[0]["seconds_left"]) == (1.5, 290)
     assert entries[1]["event"] == "sink_throttle" and "buffer_size" in entries[1]["message"]

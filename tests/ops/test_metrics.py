@@ -54,7 +54,9 @@ def test_a_run_binds_reporters_to_its_sources_sinks_and_destinations(tmp_path) -
     from flowsql.pipeline import parse_text
     from flowsql.runner import PipelineRun
 
-    run = PipelineRun(parse_text(f"""
+    run = PipelineRun(
+        parse_text(
+            f"""
 CREATE SOURCE orders (id BIGINT) WITH (connector = 'kinesis', stream = 'orders', region = 'us-east-1');
 CREATE SOURCE clicks (id BIGINT) WITH (connector = 'stdin');
 CREATE SINK lake WITH (connector = 'file', path = '{tmp_path / "lake"}');
@@ -63,7 +65,10 @@ CREATE SINK screen WITH (connector = 'stdout');
 INSERT INTO lake SELECT id FROM orders;
 INSERT INTO hook SELECT id FROM orders;
 INSERT INTO screen SELECT id FROM clicks;
-""", "bind.sql"))
+""",
+            "bind.sql",
+        )
+    )
     orders, clicks = run.sources["orders"], run.sources["clicks"]
     assert isinstance(orders, ReportsMetrics) and not isinstance(clicks, ReportsMetrics)
     assert orders.reporter.metrics is run.metrics and orders.reporter.source == "orders"  # type: ignore[attr-defined]
@@ -107,9 +112,11 @@ def test_panel_and_status_line_show_shard_watermarks_and_states() -> None:
 
     metrics = Metrics()
     metrics.set("flowsql_events_in_total", 10, source="orders")
-    for shard, ts, idle, paused in (("shardId-000000000000", 1_714_564_800.0, 0, 0),
-                                    ("shardId-000000000001", 1_714_565_400.0, 0, 1),
-                                    ("shardId-000000000002", 1_714_564_000.0, 1, 0)):
+    for shard, ts, idle, paused in (
+        ("shardId-000000000000", 1_714_564_800.0, 0, 0),
+        ("shardId-000000000001", 1_714_565_400.0, 0, 1),
+        ("shardId-000000000002", 1_714_564_000.0, 1, 0),
+    ):
         metrics.set("flowsql_shard_watermark_seconds", ts, source="orders", shard=shard, column="ts")
         metrics.set("flowsql_shard_idle", idle, source="orders", shard=shard)
         metrics.set("flowsql_shard_paused", paused, source="orders", shard=shard)
@@ -117,8 +124,11 @@ def test_panel_and_status_line_show_shard_watermarks_and_states() -> None:
     console = Console(record=True, width=140, file=io.StringIO())
     console.print(render_panel("demo", view, shards=True))
     screen = console.export_text()
-    rows = {re.search(r"shardId-\d+", line).group(0): line  # type: ignore[union-attr]
-            for line in screen.splitlines() if "shardId-" in line and "2024-05-01" in line}
+    rows = {
+        re.search(r"shardId-\d+", line).group(0): line  # type: ignore[union-attr]
+        for line in screen.splitlines()
+        if "shardId-" in line and "2024-05-01" in line
+    }
     assert "2024-05-01 12:00:00" in rows["shardId-000000000000"] and "reading" in rows["shardId-000000000000"]
     assert "2024-05-01 12:10:00" in rows["shardId-000000000001"] and "paused" in rows["shardId-000000000001"]
     assert "idle" in rows["shardId-000000000002"]

@@ -62,9 +62,19 @@ def test_panel_shows_the_run_figures(tmp_path: Path) -> None:
     late = sum(len(f.read_text().splitlines()) for f in (lake / "errors" / "late").rglob("*.json"))
     assert late > 0  # 2 s of disorder against a 1 s watermark delay: some records come too late
     # The last frame of the panel stays on the screen above the summary.
-    last = screen[screen.rindex("flowsql panel"):]
-    for heading in ("sources", "watermarks", "sinks", "events/s", "behind wall clock", "next flush",
-                    "retries", "throttles", "late", "lag"):
+    last = screen[screen.rindex("flowsql panel") :]
+    for heading in (
+        "sources",
+        "watermarks",
+        "sinks",
+        "events/s",
+        "behind wall clock",
+        "next flush",
+        "retries",
+        "throttles",
+        "late",
+        "lag",
+    ):
         assert heading in last
     source_row = next(line for line in last.splitlines() if re.match(r"^\W*clicks\b", line) and "4,000" in line)
     # events/s, events in, errors, late, lag, throttles
@@ -102,5 +112,5 @@ def test_stdout_sink_tables_print_above_the_panel(tmp_path: Path) -> None:
     table_row = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +(\d+)[ \r]*$"
     counts = [int(m.group(1)) for m in re.finditer(table_row, screen, re.M)]
     assert sum(counts) == 3000, screen
-    last = screen[screen.rindex("flowsql console"):]
+    last = screen[screen.rindex("flowsql console") :]
     assert re.search(r"│\s+console\s+│\s+[\d,]+\s+│\s+" + f"{len(counts):,}" + r"\s+│", last), last

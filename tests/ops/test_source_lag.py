@@ -58,8 +58,9 @@ class LaggingSource(Source):
             while not self.release.acquire(timeout=0.05):
                 if stop.is_set():
                     return
-            table = pa.table({"n": pa.array(range(rows), pa.int64()),
-                              ARRIVAL_TIME: pa.array([0] * rows, pa.timestamp("us"))})
+            table = pa.table(
+                {"n": pa.array(range(rows), pa.int64()), ARRIVAL_TIME: pa.array([0] * rows, pa.timestamp("us"))}
+            )
             self.reporter.events(shard, rows)
             type(self).behind[shard] = millis
             yield SourceBatch(self.name, table, [], {shard: rows}, rows * 8)
@@ -78,18 +79,24 @@ def test_lag_gauges_follow_the_source_down_to_zero(tmp_path: Path) -> None:
     runner = threading.Thread(target=run.run, args=(stop,))
     runner.start()
     try:
+
         def gauges() -> tuple[float | None, ...]:
             samples = scrape(port)[1]
-            return (value(samples, "flowsql_source_lag_seconds", source="shards", shard="shard-0"),
-                    value(samples, "flowsql_source_lag_seconds", source="shards", shard="shard-1"),
-                    value(samples, "flowsql_source_max_lag_seconds", source="shards"),
-                    value(samples, "flowsql_shard_events_in_total", source="shards", shard="shard-0"),
-                    value(samples, "flowsql_shard_events_in_total", source="shards", shard="shard-1"),
-                    value(samples, "flowsql_sink_rows_total", sink="out"))
+            return (
+                value(samples, "flowsql_source_lag_seconds", source="shards", shard="shard-0"),
+                value(samples, "flowsql_source_lag_seconds", source="shards", shard="shard-1"),
+                value(samples, "flowsql_source_max_lag_seconds", source="shards"),
+                value(samples, "flowsql_shard_events_in_total", source="shards", shard="shard-0"),
+                value(samples, "flowsql_shard_events_in_total", source="shards", shard="shard-1"),
+                value(samples, "flowsql_sink_rows_total", sink="out"),
+            )
 
         wait_for(lambda: gauges() == (90.0, 45.0, 90.0, 0.0, 0.0, 0.0), what="the starting lag")
-        expected = [(30.0, 45.0, 45.0, 10.0, 0.0, 10.0), (30.0, 0.0, 30.0, 10.0, 5.0, 15.0),
-                    (0.0, 0.0, 0.0, 17.0, 5.0, 22.0)]
+        expected = [
+            (30.0, 45.0, 45.0, 10.0, 0.0, 10.0),
+            (30.0, 0.0, 30.0, 10.0, 5.0, 15.0),
+            (0.0, 0.0, 0.0, 17.0, 5.0, 22.0),
+        ]
         for figures in expected:
             LaggingSource.release.release()
             wait_for(lambda figures=figures: gauges() == figures, what=f"gauges {figures}")

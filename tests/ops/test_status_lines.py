@@ -31,14 +31,21 @@ def test_text_status_lines(tmp_path: Path) -> None:
     assert result.code == 0, result.stderr
     status = [line for line in result.stderr.splitlines() if line.startswith("flowsql: status: ")]
     assert len(status) >= 3  # about 2 s of input at a line per 0.4 s
-    counts = [int(re.search(r"source clicks: [\d,]+ events/s, ([\d,]+) in,", line).group(1).replace(",", ""))
-              for line in status]
+    counts = [
+        int(re.search(r"source clicks: [\d,]+ events/s, ([\d,]+) in,", line).group(1).replace(",", ""))
+        for line in status
+    ]
     assert counts == sorted(counts) and 0 < counts[-1] <= 4000
-    assert all(re.search(r"watermark clicks\.ts \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \([\d.]+ s behind\)", line)
-               for line in status if int(re.search(r"([\d,]+) in,", line).group(1).replace(",", "")) > 0)
+    assert all(
+        re.search(r"watermark clicks\.ts \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \([\d.]+ s behind\)", line)
+        for line in status
+        if int(re.search(r"([\d,]+) in,", line).group(1).replace(",", "")) > 0
+    )
     assert all(re.search(r"checkpoint epoch \d+ \([\d.]+ s ago, 0 failures\)", line) for line in status)
-    assert all(re.search(r"sink per_page: [\d,]+ rows/s, [\d,]+ rows, [\d,]+ objects, .*buffered .*\(flush in ",
-                         line) for line in status)
+    assert all(
+        re.search(r"sink per_page: [\d,]+ rows/s, [\d,]+ rows, [\d,]+ objects, .*buffered .*\(flush in ", line)
+        for line in status
+    )
     late = _late_in_error_output(lake)
     warnings = [line for line in result.stderr.splitlines() if "late records for 'per_page'" in line]
     assert warnings, result.stderr
@@ -80,8 +87,9 @@ CREATE SOURCE numbers (n BIGINT) WITH (connector = 'file', path = '{data}');
 CREATE SINK out WITH (connector = 'file', path = '{tmp_path / "lake"}', format = 'json');
 INSERT INTO out SELECT n FROM numbers;
 """)
-    result = run_cli("run", str(path), "--quiet", "--status-interval", "0.1", "--summary-json",
-                     str(tmp_path / "summary.json"))
+    result = run_cli(
+        "run", str(path), "--quiet", "--status-interval", "0.1", "--summary-json", str(tmp_path / "summary.json")
+    )
     assert result.code == 0 and result.stderr == ""
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["events_in"] == 10 and summary["sinks"]["out"]["rows"] == 10

@@ -48,8 +48,9 @@ def test_malformed_and_mistyped_records_go_to_the_error_output(tmp_path: Path) -
         "not json at all",
         '{"user_id": "d", "amount": 4, "ts": "2024-01-01T00:00:03"}',
     ]
-    pipeline = write_pipeline(tmp_path, "INSERT INTO out SELECT user_id, amount FROM events;",
-                              "\n".join(lines * 3) + "\n")
+    pipeline = write_pipeline(
+        tmp_path, "INSERT INTO out SELECT user_id, amount FROM events;", "\n".join(lines * 3) + "\n"
+    )
     result = run_cli("run", str(pipeline))
     assert result.code == 0, result.stderr
     assert "9 errors" in result.stderr
@@ -73,15 +74,21 @@ def test_late_records_are_counted_and_kept_with_their_data(tmp_path: Path) -> No
     ]
     late = '{"user_id": "late", "amount": 3, "ts": "2024-01-01T00:00:10"}'
     data = tmp_path / "events.ndjson"
-    pipeline = write_pipeline(tmp_path, """INSERT INTO out SELECT window_start, count(*) AS n
-        FROM TUMBLE(events, ts, INTERVAL '1 minute') GROUP BY ALL;""")
+    pipeline = write_pipeline(
+        tmp_path,
+        """INSERT INTO out SELECT window_start, count(*) AS n
+        FROM TUMBLE(events, ts, INTERVAL '1 minute') GROUP BY ALL;""",
+    )
     data.write_text("\n".join(lines) + "\n")
     pipeline.write_text(pipeline.read_text().replace("path = '", "follow = true, poll_interval = '50 ms', path = '", 1))
     log = tmp_path / "stderr.txt"
     with log.open("w") as stderr_file:
-        process = subprocess.Popen([sys.executable, "-m", "flowsql", "run", str(pipeline), "--no-checkpoint"],
-                                   env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
-                                   stderr=stderr_file)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flowsql", "run", str(pipeline), "--no-checkpoint"],
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.DEVNULL,
+            stderr=stderr_file,
+        )
         try:
             # The late record arrives once the watermark has passed its window and the window is out.
             wait_for(lambda: (tmp_path / "out").exists() and len(read_output(tmp_path)) == 1)
@@ -140,8 +147,11 @@ def test_bad_option_value_names_key_and_value(tmp_path: Path) -> None:
 
 
 def test_window_on_a_column_without_watermark_explains_the_fix(tmp_path: Path) -> None:
-    pipeline = write_pipeline(tmp_path, """INSERT INTO out SELECT window_start, count(*) AS n
-        FROM TUMBLE(events, user_id, INTERVAL '1 minute') GROUP BY ALL;""")
+    pipeline = write_pipeline(
+        tmp_path,
+        """INSERT INTO out SELECT window_start, count(*) AS n
+        FROM TUMBLE(events, user_id, INTERVAL '1 minute') GROUP BY ALL;""",
+    )
     result = run_cli("validate", str(pipeline))
     assert result.code == 2
     assert "has no watermark" in result.stderr and "hint:" in result.stderr

@@ -36,8 +36,9 @@ def test_the_corpus_is_large_enough() -> None:
 
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
-def test_broken_pipeline_is_refused_at_its_place(path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_broken_pipeline_is_refused_at_its_place(
+    path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(BROKEN)  # file sources name data/ relative to where flowsql runs
     exit_code, errors, absent = expectations(path)
     assert errors, f"{path.name} states no expected error"

@@ -23,7 +23,7 @@ def test_late_and_failing_records_keep_their_bytes_and_position(tmp_path: Path, 
         late = '{"id":  99, "code": "99",  "ts": "2024-01-01 00:00:30"}'
         oops = '{"id": 50, "code": "oops", "ts": "2024-01-01 00:10:30"}'
     else:
-        lines = [f'{i},{i},2024-01-01 00:{i:02d}:00' for i in range(16)]
+        lines = [f"{i},{i},2024-01-01 00:{i:02d}:00" for i in range(16)]
         late, oops = '99,"99",2024-01-01 00:00:30', "50,oops,2024-01-01 00:10:30"
     # A record a chunk (each is longer than a chunk), and twelve of them before the late one:
     # however micro-batches are joined (at most five), the 00:00 window has closed by then.
@@ -72,6 +72,7 @@ INSERT INTO b SELECT window_start, max(id) AS top FROM TUMBLE(s, ts, INTERVAL '2
     result = run_cli("run", str(pipeline), "--no-checkpoint", "--summary-json", str(tmp_path / "s.json"))
     assert result.code == 0, result.stderr
     import re
+
     logged = [(int(n), target) for n, target in re.findall(r"dropped (\d+) late records for '(\w+)'", result.stderr)]
     summary = json.loads((tmp_path / "s.json").read_text())
     assert summary["late"] == sum(n for n, _ in logged) == 6

@@ -20,8 +20,9 @@ def generated_clicks(count: int, seed: int, rate: float = 1000.0) -> pa.Table:
 
 
 def test_clickstream_demo(tmp_path: Path) -> None:
-    result = run_cli("run", str(ROOT / "pipelines" / "clickstream_demo.sql"), "--state-dir", str(tmp_path),
-                     cwd=tmp_path)
+    result = run_cli(
+        "run", str(ROOT / "pipelines" / "clickstream_demo.sql"), "--state-dir", str(tmp_path), cwd=tmp_path
+    )
     assert result.code == 0, result.stderr
     assert "200,000 events" in result.stderr and "0 errors" in result.stderr
 
@@ -50,8 +51,9 @@ def test_clickstream_demo(tmp_path: Path) -> None:
 
     # The console sink printed one JSON line per minute (stdout is not a terminal here).
     totals = [json.loads(line) for line in result.stdout.splitlines()]
-    per_minute = con.sql("SELECT time_bucket(INTERVAL 1 MINUTE, ts)::VARCHAR, count(*) "
-                         "FROM clicks GROUP BY 1 ORDER BY 1").fetchall()
+    per_minute = con.sql(
+        "SELECT time_bucket(INTERVAL 1 MINUTE, ts)::VARCHAR, count(*) FROM clicks GROUP BY 1 ORDER BY 1"
+    ).fetchall()
     assert [(t["window_start"], t["events"]) for t in totals] == per_minute
 
 

@@ -34,8 +34,15 @@ BROKEN = {17, 230, 231}  # payloads with no amount: price_cents raises ValueErro
 
 def write_pipeline(folder: Path, setting: str = "") -> list[dict]:
     shutil.copy(FUNCTIONS / "pricing.py", folder / "pricing.py")  # the module beside the pipeline
-    rows = [{"id": i, "payload": "EUR" if i in BROKEN else f"EUR {i % 50}.{i % 7:02d}", "code": f"c{i % 3}",
-             "ts": f"2024-01-01T00:{i // 60:02d}:{i % 60:02d}"} for i in range(400)]
+    rows = [
+        {
+            "id": i,
+            "payload": "EUR" if i in BROKEN else f"EUR {i % 50}.{i % 7:02d}",
+            "code": f"c{i % 3}",
+            "ts": f"2024-01-01T00:{i // 60:02d}:{i % 60:02d}",
+        }
+        for i in range(400)
+    ]
     (folder / "orders.ndjson").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (folder / "p.sql").write_text(setting + PIPELINE)
     return rows

@@ -13,8 +13,9 @@ from tests.pipeline.test_examples import generated_clicks
 
 
 def test_python_functions_example(tmp_path: Path) -> None:
-    result = run_cli("run", str(ROOT / "pipelines" / "python_functions.sql"), "--state-dir", str(tmp_path / "state"),
-                     cwd=tmp_path)
+    result = run_cli(
+        "run", str(ROOT / "pipelines" / "python_functions.sql"), "--state-dir", str(tmp_path / "state"), cwd=tmp_path
+    )
     assert result.code == 0, result.stderr
     assert "200,000 events" in result.stderr and "0 errors" in result.stderr
     con = duckdb.connect()
@@ -24,8 +25,11 @@ def test_python_functions_example(tmp_path: Path) -> None:
                coalesce(nullif(split_part(trim(page, '/'), '/', 1), ''), 'home') AS section,
                count(*), count(DISTINCT user_id)
         FROM clicks GROUP BY ALL ORDER BY ALL""").fetchall()
-    rows = [json.loads(line) for path in sorted((tmp_path / "lake" / "sections").rglob("*.json"))
-            for line in path.read_text().splitlines()]
+    rows = [
+        json.loads(line)
+        for path in sorted((tmp_path / "lake" / "sections").rglob("*.json"))
+        for line in path.read_text().splitlines()
+    ]
     assert sorted((r["window_start"], r["section"], r["views"], r["visitors"]) for r in rows) == expected_sections
     expected_bands = con.execute("""
         SELECT strftime(time_bucket(INTERVAL 1 MINUTE, ts), '%Y-%m-%d %H:%M:%S'),

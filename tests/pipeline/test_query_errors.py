@@ -23,16 +23,27 @@ INSERT INTO out SELECT id, CAST(name AS INTEGER) AS number, 1000 // x AS share,
 INSERT INTO windows SELECT window_start, count(*) AS n, list(CAST(name AS INTEGER) ORDER BY id) AS numbers,
     max(1000 // x) AS top FROM TUMBLE(events, ts, INTERVAL '10 seconds') GROUP BY ALL;
 """
-BAD = {7: "Could not convert string 'oops' to INT32", 13: "thirteen is unlucky", 150: "Division by zero",
-       151: "Could not convert string 'x1' to INT32", 399: "Division by zero"}
+BAD = {
+    7: "Could not convert string 'oops' to INT32",
+    13: "thirteen is unlucky",
+    150: "Division by zero",
+    151: "Could not convert string 'x1' to INT32",
+    399: "Division by zero",
+}
 
 
 def write_input(tmp_path: Path, setting: str = "") -> tuple[Path, list[dict]]:
     rows = []
     for i in range(400):
         name = "oops" if i == 7 else "x1" if i == 151 else str(i)
-        rows.append({"id": i, "name": name, "x": 0 if i in (150, 399) else 1 + i % 9,
-                     "ts": f"2024-01-01T00:{i // 60:02d}:{i % 60:02d}"})
+        rows.append(
+            {
+                "id": i,
+                "name": name,
+                "x": 0 if i in (150, 399) else 1 + i % 9,
+                "ts": f"2024-01-01T00:{i // 60:02d}:{i % 60:02d}",
+            }
+        )
     data = tmp_path / "events.ndjson"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     pipeline = tmp_path / "p.sql"
@@ -64,8 +75,12 @@ def test_records_the_query_fails_on_go_to_the_error_output_and_the_run_goes_on(t
     # The window query calls no error(): record 13 is good there.
     window_bad = {i: m for i, m in BAD.items() if i != 13}
     windows = sorted((r["n"], r["numbers"], r["top"]) for r in read_json(tmp_path / "out-windows"))
-    assert windows == expected(rows, "SELECT count(*), list(CAST(name AS INTEGER) ORDER BY id), max(1000 // x) "
-                                     "FROM events GROUP BY time_bucket(INTERVAL '10 seconds', ts)", window_bad)
+    assert windows == expected(
+        rows,
+        "SELECT count(*), list(CAST(name AS INTEGER) ORDER BY id), max(1000 // x) "
+        "FROM events GROUP BY time_bucket(INTERVAL '10 seconds', ts)",
+        window_bad,
+    )
 
     # A source's bad records go to the error output of the first sink it feeds: both queries' here.
     assert not (tmp_path / "out-windows" / "errors").exists()

@@ -47,8 +47,9 @@ def test_an_example_that_validates_runs(path: Path, tmp_path: Path) -> None:
     if not runs_locally(path):
         return
     copy = small_copy(path, tmp_path)
-    result = run_cli("run", str(copy.relative_to(tmp_path)), "--no-checkpoint", "--until-caught-up",
-                     cwd=tmp_path, timeout=120)
+    result = run_cli(
+        "run", str(copy.relative_to(tmp_path)), "--no-checkpoint", "--until-caught-up", cwd=tmp_path, timeout=120
+    )
     assert result.code == 0, result.stderr
     assert re.search(r"[\d,]+ events in", result.stderr), result.stderr
 
@@ -57,8 +58,11 @@ def test_corpus_files_that_validate_also_run(tmp_path: Path) -> None:
     """The broken corpus holds only pipelines validate refuses; any it accepted would have to run."""
     broken = ROOT / "tests" / "pipeline" / "broken"
     for path in sorted(broken.glob("*.sql")):
-        result = run_cli("validate", path.name, cwd=broken) if "expect exit 0" in path.read_bytes().decode(
-            "utf-8", "replace") else None
+        result = (
+            run_cli("validate", path.name, cwd=broken)
+            if "expect exit 0" in path.read_bytes().decode("utf-8", "replace")
+            else None
+        )
         if result is None:
             continue
         assert result.code == 0, result.stderr

@@ -80,7 +80,8 @@ class FaultProxy:
                     return
                 if fault is not None and fault.fail_entries is not None:
                     status, reason, response_headers, data = proxy._put_records_partly(
-                        fault, self.command, self.path, headers, body)
+                        fault, self.command, self.path, headers, body
+                    )
                 else:
                     status, reason, response_headers, data = proxy._forward(self.command, self.path, headers, body)
                 if fault is not None and fault.transform is not None:
@@ -153,7 +154,6 @@ class FaultProxy:
         finally:
             connection.close()
 
-
     def _put_records_partly(self, fault: Fault, method: str, path: str, headers: dict[str, str], body: bytes):  # type: ignore[no-untyped-def]
         request = json.loads(body)
         entries = request["Records"]
@@ -164,7 +164,8 @@ class FaultProxy:
         status, reason, response_headers = 200, "OK", [("Content-Type", "application/x-amz-json-1.1")]
         if kept:
             status, reason, response_headers, data = self._forward(
-                method, path, headers, json.dumps({**request, "Records": kept}).encode())
+                method, path, headers, json.dumps({**request, "Records": kept}).encode()
+            )
             if status != 200:
                 return status, reason, response_headers, data
             answer = json.loads(data)

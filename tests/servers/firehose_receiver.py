@@ -172,7 +172,7 @@ class FirehoseReceiver:
         records = []
         for item in document["records"] if isinstance(document["records"], list) else [None]:
             if not isinstance(item, dict) or set(item) != {"data"} or not isinstance(item["data"], str):
-                problems.append(f"record {item!r} is not {{\"data\": base64}}")
+                problems.append(f'record {item!r} is not {{"data": base64}}')
                 continue
             try:
                 records.append(base64.b64decode(item["data"], validate=True))

@@ -35,7 +35,9 @@ def kinesalite_server() -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
         ["node", "-e", _START, str(MODULE), str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=SERVERS,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=SERVERS,
     )
     try:
         wait_for_port(port, process=process)

@@ -28,9 +28,16 @@ def decode(data: bytes, form: CsvFormat, origin: str = "in.csv", base: int = 0):
 
 
 def test_quoted_fields_null_strings_and_a_bad_record() -> None:
-    records = [b'a,1,2024-01-01 00:00:00', b'"b,with comma",2,2024-01-01 00:00:01',
-               b'"multi\nline",3,2024-01-01T00:00:02Z', b'c,lots,2024-01-01 00:00:03', b'', b',4,',
-               b'd,5,2024-01-01 00:00:05,extra', b'"say ""hi""",6,2024-01-01 00:00:06']
+    records = [
+        b"a,1,2024-01-01 00:00:00",
+        b'"b,with comma",2,2024-01-01 00:00:01',
+        b'"multi\nline",3,2024-01-01T00:00:02Z',
+        b"c,lots,2024-01-01 00:00:03",
+        b"",
+        b",4,",
+        b"d,5,2024-01-01 00:00:05,extra",
+        b'"say ""hi""",6,2024-01-01 00:00:06',
+    ]
     data = b"\n".join(records)
     table, bad = decode(data, CsvFormat(), base=100)
     assert table.column("user_id").to_pylist() == ["a", "b,with comma", "multi\nline", None, 'say "hi"']
@@ -48,8 +55,9 @@ def test_tab_and_pipe_delimiters_a_null_string_and_another_record_delimiter() ->
     table, bad = decode(b"a\t1\t2024-01-01 00:00:00\nNULL\t2\tNULL\n", CsvFormat(delimiter="\t", null_string="NULL"))
     assert (table.column("user_id").to_pylist(), bad) == (["a", None], [])
     assert table.column("ts").to_pylist()[1] is None
-    table, bad = decode(b"a|1|2024-01-01 00:00:00;b|2|2024-01-01 00:00:01",
-                        CsvFormat(delimiter="|", record_delimiter=";"))
+    table, bad = decode(
+        b"a|1|2024-01-01 00:00:00;b|2|2024-01-01 00:00:01", CsvFormat(delimiter="|", record_delimiter=";")
+    )
     assert table.column("amount").to_pylist() == [1, 2] and bad == []
 
 
@@ -95,7 +103,7 @@ def test_csv_from_stdin_through_a_tumbling_window_equals_the_batch_answer(tmp_pa
         writer.writerow(["NULL" if user is None else user, amount, ts])
         if index == 300:
             text.write(bad_line)
-    written = '\\t' if delimiter == "\t" else delimiter
+    written = "\\t" if delimiter == "\t" else delimiter
     pipeline = tmp_path / "p.sql"
     out = tmp_path / "out"
     pipeline.write_text(f"""
@@ -108,9 +116,12 @@ FROM TUMBLE(events, ts, INTERVAL '1' MINUTE) GROUP BY ALL;
 """)
     result = run_cli("run", str(pipeline), "--no-checkpoint", stdin=text.getvalue().encode())
     assert result.code == 0, result.stderr
-    got = sorted((r["window_start"][:19].replace("T", " "), r["user_id"] or "", r["n"], r["total"])
-                 for f in out.rglob("*.json") if "errors" not in f.parts
-                 for r in map(json.loads, f.read_text().splitlines()))
+    got = sorted(
+        (r["window_start"][:19].replace("T", " "), r["user_id"] or "", r["n"], r["total"])
+        for f in out.rglob("*.json")
+        if "errors" not in f.parts
+        for r in map(json.loads, f.read_text().splitlines())
+    )
     con = duckdb.connect()
     con.execute("CREATE TABLE t (user_id VARCHAR, amount BIGINT, ts TIMESTAMP)")
     con.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
@@ -137,14 +148,20 @@ def _batch_answer(rows: list[tuple[str | None, int, str]]) -> list[tuple]:
     con = duckdb.connect()
     con.execute("CREATE TABLE t (user_id VARCHAR, amount BIGINT, ts TIMESTAMP)")
     con.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
-    return [tuple(r) for r in con.execute("""SELECT strftime(time_bucket(INTERVAL 1 MINUTE, ts), '%Y-%m-%d %H:%M:%S'),
-        coalesce(user_id, ''), count(*), sum(amount) FROM t GROUP BY ALL ORDER BY ALL""").fetchall()]
+    return [
+        tuple(r)
+        for r in con.execute("""SELECT strftime(time_bucket(INTERVAL 1 MINUTE, ts), '%Y-%m-%d %H:%M:%S'),
+        coalesce(user_id, ''), count(*), sum(amount) FROM t GROUP BY ALL ORDER BY ALL""").fetchall()
+    ]
 
 
 def _window_rows(out: Path) -> list[tuple]:
-    return sorted((r["window_start"][:19].replace("T", " "), r["user_id"] or "", r["n"], r["total"])
-                  for f in out.rglob("*.json") if "errors" not in f.parts
-                  for r in map(json.loads, f.read_text().splitlines()))
+    return sorted(
+        (r["window_start"][:19].replace("T", " "), r["user_id"] or "", r["n"], r["total"])
+        for f in out.rglob("*.json")
+        if "errors" not in f.parts
+        for r in map(json.loads, f.read_text().splitlines())
+    )
 
 
 def test_a_folder_of_csv_files_with_headers_small_chunks_and_gzip(tmp_path: Path) -> None:
@@ -175,4 +192,3 @@ FROM TUMBLE(events, ts, INTERVAL '1' MINUTE) GROUP BY ALL;
     summary = json.loads((tmp_path / "s.json").read_text())
     assert (summary["errors"], summary["late"]) == (0, 0)
     assert _window_rows(out) == _batch_answer(rows)
-

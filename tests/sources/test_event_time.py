@@ -136,15 +136,14 @@ def test_progress_never_passes_a_partition_still_to_read(partitions: list[list[i
 
 
 def _decoder() -> NdjsonDecoder:
-    return NdjsonDecoder("clicks", (Column("id", "BIGINT"), Column("ts", "TIMESTAMP")),
-                         TimeBounds("ts", 86_400 * S))
+    return NdjsonDecoder("clicks", (Column("id", "BIGINT"), Column("ts", "TIMESTAMP")), TimeBounds("ts", 86_400 * S))
 
 
 def test_implausible_event_times_go_to_the_error_output_with_their_bytes_and_offsets() -> None:
     lines = [
         b'{"id":1,"ts":"2026-01-01 00:00:00"}',
         b'{"id":2,"ts":"2099-01-01 00:00:00"}',
-        b'',
+        b"",
         b'{"id":3,"ts":"infinity"}',
         b'{"id":4,"ts":"10000-01-01 00:00:00"}',
         b'{"id":5,"ts":"2026-01-01 00:00:01"}',
@@ -163,10 +162,16 @@ def test_implausible_event_times_go_to_the_error_output_with_their_bytes_and_off
 
 
 def test_implausible_times_among_malformed_lines_keep_their_own_lines() -> None:
-    lines = [b'{"id":1,"ts":"2026-01-01 00:00:00"}', b'{not json', b'{"id":2,"ts":"2099-01-01 00:00:00"}',
-             b'{"id":3,"ts":"2026-01-01 00:00:02"}']
+    lines = [
+        b'{"id":1,"ts":"2026-01-01 00:00:00"}',
+        b"{not json",
+        b'{"id":2,"ts":"2099-01-01 00:00:00"}',
+        b'{"id":3,"ts":"2026-01-01 00:00:02"}',
+    ]
     table, bad = _decoder().decode(b"\n".join(lines), "f", 0, datetime(2026, 6, 1, tzinfo=UTC))
     assert table.column("id").to_pylist() == [1, 3]
-    assert [(b.raw, b.error_code) for b in bad] == [(lines[1], "format-conversion-failed"),
-                                                   (lines[2], "implausible-event-time")]
+    assert [(b.raw, b.error_code) for b in bad] == [
+        (lines[1], "format-conversion-failed"),
+        (lines[2], "implausible-event-time"),
+    ]
     assert isinstance(table, pa.Table)

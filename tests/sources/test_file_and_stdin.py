@@ -14,8 +14,12 @@ from tests.waiting import wait_until
 
 
 def rows_in(out: Path) -> list[dict]:
-    return [json.loads(line) for f in sorted(out.rglob("*.json")) if "errors" not in f.parts
-            for line in f.read_text().splitlines()]
+    return [
+        json.loads(line)
+        for f in sorted(out.rglob("*.json"))
+        if "errors" not in f.parts
+        for line in f.read_text().splitlines()
+    ]
 
 
 def wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
@@ -32,16 +36,19 @@ def test_follow_reads_appended_lines_and_new_files(tmp_path: Path) -> None:
         poll_interval = '50 ms');
     CREATE SINK o WITH (connector = 'file', path = '{out}', format = 'json', buffer_interval = '0 s');
     INSERT INTO o SELECT n, n * 10 AS tenfold FROM s;""")
-    process = subprocess.Popen([sys.executable, "-m", "flowsql", "run", str(pipeline), "--no-checkpoint"],
-                               env={**os.environ, "PYTHONPATH": str(ROOT)},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flowsql", "run", str(pipeline), "--no-checkpoint"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         wait_for(lambda: len(rows_in(out)) == 1)
         with (folder / "a.ndjson").open("a") as more:
             more.write('{"n": 2}\n{"n": 3')  # the last line is not finished yet
         wait_for(lambda: len(rows_in(out)) == 2)
         with (folder / "a.ndjson").open("a") as more:
-            more.write('}\n')
+            more.write("}\n")
         (folder / "b.ndjson").write_text('{"n": 4}\n')
         wait_for(lambda: len(rows_in(out)) == 4)
         process.send_signal(signal.SIGINT)

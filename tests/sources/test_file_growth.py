@@ -31,9 +31,12 @@ def test_a_gzip_file_still_being_written_is_read_to_its_end(tmp_path: Path) -> N
         poll_interval = '50 ms');
     CREATE SINK o WITH (connector = 'file', path = '{out}', format = 'json', buffer_interval = '0 s');
     INSERT INTO o SELECT n FROM s;""")
-    process = subprocess.Popen([sys.executable, "-m", "flowsql", "run", str(pipeline), "--no-checkpoint"],
-                               env={**os.environ, "PYTHONPATH": str(ROOT)},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flowsql", "run", str(pipeline), "--no-checkpoint"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         wait_for(lambda: len(rows_in(out)) == 10)
         # As `producer | gzip > in/b.ndjson.gz`: compressed blocks reach the file, the end of
@@ -69,16 +72,18 @@ def test_a_truncated_gzip_file_read_once_is_a_clear_error(tmp_path: Path) -> Non
     assert f"{data} ends inside its gzip stream" in result.stderr and "follow = true" in result.stderr
 
 
-@pytest.mark.parametrize("option, value, says", [
-    ("chunk_size", "'0 B'", "must be greater than 0"),
-    ("decode_threads", "0", "must be greater than 0"),
-    ("max_open_files", "-3", "must be greater than 0"),
-    ("poll_interval", "'0 s'", "must be greater than 0"),
-    ("poll_interval", "-1", "cannot be negative"),
-    ("idle_timeout", "-5", "cannot be negative"),
-])
-def test_options_that_make_no_sense_are_refused_at_validate(tmp_path: Path, option: str, value: str,
-                                                            says: str) -> None:
+@pytest.mark.parametrize(
+    "option, value, says",
+    [
+        ("chunk_size", "'0 B'", "must be greater than 0"),
+        ("decode_threads", "0", "must be greater than 0"),
+        ("max_open_files", "-3", "must be greater than 0"),
+        ("poll_interval", "'0 s'", "must be greater than 0"),
+        ("poll_interval", "-1", "cannot be negative"),
+        ("idle_timeout", "-5", "cannot be negative"),
+    ],
+)
+def test_options_that_make_no_sense_are_refused_at_validate(tmp_path: Path, option: str, value: str, says: str) -> None:
     pipeline = tmp_path / "p.sql"
     pipeline.write_text(f"""CREATE SOURCE s (n BIGINT) WITH (connector = 'file', path = '{tmp_path}',
         {option} = {value});

@@ -42,14 +42,22 @@ INSERT INTO raw SELECT id, ts FROM clicks;
 
 # (name, rows, first second, last second): overlapping ranges, very unequal sizes; read one
 # after the other in name order, every file after the first would be mostly late.
-FILES = [("a.ndjson", 24_000, 0, 1800), ("b.ndjson", 6_000, 300, 1500), ("c.ndjson.gz", 3_000, 0, 1800),
-         ("d.ndjson", 400, 1200, 1790)]
+FILES = [
+    ("a.ndjson", 24_000, 0, 1800),
+    ("b.ndjson", 6_000, 300, 1500),
+    ("c.ndjson.gz", 3_000, 0, 1800),
+    ("d.ndjson", 400, 1200, 1790),
+]
 
 
 def record(identifier: int, seconds: float, rng: random.Random) -> dict:
     ts = BASE + timedelta(seconds=seconds)
-    return {"id": identifier, "user_id": f"u{rng.randrange(5)}", "amount": rng.randrange(100),
-            "ts": ts.isoformat(sep=" ")}
+    return {
+        "id": identifier,
+        "user_id": f"u{rng.randrange(5)}",
+        "amount": rng.randrange(100),
+        "ts": ts.isoformat(sep=" "),
+    }
 
 
 def write_files(folder: Path, seed: int = 7) -> list[dict]:
@@ -66,8 +74,9 @@ def write_files(folder: Path, seed: int = 7) -> list[dict]:
     return everything
 
 
-def pipeline_file(tmp_path: Path, name: str, data: Path, chunk: str = "32 KB", extra: str = "",
-                  settings: str = "") -> tuple[Path, Path]:
+def pipeline_file(
+    tmp_path: Path, name: str, data: Path, chunk: str = "32 KB", extra: str = "", settings: str = ""
+) -> tuple[Path, Path]:
     out = tmp_path / name
     path = tmp_path / f"{name}.sql"
     path.write_text(PIPELINE.format(settings=settings, delay=DELAY_S, data=data, chunk=chunk, extra=extra, out=out))
@@ -77,8 +86,14 @@ def pipeline_file(tmp_path: Path, name: str, data: Path, chunk: str = "32 KB", e
 def batch_answer(records: list[dict], until: datetime | None = None) -> dict[str, list[tuple]]:
     """DuckDB's answer over all records at once: the windows ending at or before `until`."""
     con = duckdb.connect()
-    rows = pa.table({"id": [r["id"] for r in records], "user_id": [r["user_id"] for r in records],
-                     "amount": [r["amount"] for r in records], "ts": [r["ts"] for r in records]})
+    rows = pa.table(
+        {
+            "id": [r["id"] for r in records],
+            "user_id": [r["user_id"] for r in records],
+            "amount": [r["amount"] for r in records],
+            "ts": [r["ts"] for r in records],
+        }
+    )
     con.register("given", rows)
     con.execute("CREATE TABLE clicks AS SELECT id, user_id, amount, ts::TIMESTAMP AS ts FROM given")
     end = f"WHERE window_end <= TIMESTAMP '{until}'" if until else ""
@@ -100,18 +115,25 @@ def output(out: Path) -> dict[str, list[tuple]]:
         if not files:
             result[name] = []
             continue
-        columns = ("window_start, window_end, user_id, n, total" if name == "minutes"
-                   else "window_start, window_end, n, total")
+        columns = (
+            "window_start, window_end, user_id, n, total" if name == "minutes" else "window_start, window_end, n, total"
+        )
         listing = ", ".join(f"'{f}'" for f in files)
-        result[name] = con.execute(f"SELECT {columns} FROM read_json([{listing}], columns = "
-                                   f"{{window_start: 'TIMESTAMP', window_end: 'TIMESTAMP', user_id: 'VARCHAR', "
-                                   f"n: 'BIGINT', total: 'BIGINT'}}) ORDER BY ALL").fetchall()
+        result[name] = con.execute(
+            f"SELECT {columns} FROM read_json([{listing}], columns = "
+            f"{{window_start: 'TIMESTAMP', window_end: 'TIMESTAMP', user_id: 'VARCHAR', "
+            f"n: 'BIGINT', total: 'BIGINT'}}) ORDER BY ALL"
+        ).fetchall()
     return result
 
 
 def raw_ids(out: Path) -> list[int]:
-    return [json.loads(line)["id"] for f in (out / "raw").rglob("*.json") if "errors" not in f.parts
-            for line in f.read_text().splitlines()]
+    return [
+        json.loads(line)["id"]
+        for f in (out / "raw").rglob("*.json")
+        if "errors" not in f.parts
+        for line in f.read_text().splitlines()
+    ]
 
 
 def error_records(out: Path) -> list[dict]:
@@ -138,17 +160,25 @@ def test_overlapping_files_lose_no_row_as_late(tmp_path: Path, extra: str) -> No
 
 def test_followed_overlapping_files_close_their_windows_when_idle(tmp_path: Path) -> None:
     records = write_files(tmp_path / "in")
-    pipeline, out = pipeline_file(tmp_path, "followed", tmp_path / "in",
-                                  extra=", follow = true, poll_interval = '50 ms', idle_timeout = '1 s'")
+    pipeline, out = pipeline_file(
+        tmp_path, "followed", tmp_path / "in", extra=", follow = true, poll_interval = '50 ms', idle_timeout = '1 s'"
+    )
     # Every file idle: time reaches the latest record, less the delay.
     latest = max(datetime.fromisoformat(r["ts"]) for r in records)
     expected = batch_answer(records, until=latest - timedelta(seconds=DELAY_S))
-    process = subprocess.Popen([sys.executable, "-m", "flowsql", "run", str(pipeline), "--no-checkpoint"],
-                               env={**os.environ, "PYTHONPATH": str(ROOT)},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flowsql", "run", str(pipeline), "--no-checkpoint"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
-        wait_for(lambda: len(output(out)["minutes"]) >= len(expected["minutes"])
-                 and len(output(out)["hops"]) >= len(expected["hops"]))
+        wait_for(
+            lambda: (
+                len(output(out)["minutes"]) >= len(expected["minutes"])
+                and len(output(out)["hops"]) >= len(expected["hops"])
+            )
+        )
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
     finally:
@@ -165,8 +195,12 @@ def write_poisoned(path: Path, rows: int) -> tuple[list[dict], list[bytes]]:
     """One large file in time order with four impossible times inside it."""
     rng = random.Random(3)
     good = [record(i, i * 3600 / rows, rng) for i in range(rows)]
-    bad = {rows // 10: "2099-01-01 00:00:00", 2 * rows // 10: "infinity", 3 * rows // 10: "10000-01-01 00:00:00",
-           4 * rows // 10: "0001-01-01 00:00:00"}  # early enough that many checkpoints follow them
+    bad = {
+        rows // 10: "2099-01-01 00:00:00",
+        2 * rows // 10: "infinity",
+        3 * rows // 10: "10000-01-01 00:00:00",
+        4 * rows // 10: "0001-01-01 00:00:00",
+    }  # early enough that many checkpoints follow them
     lines, bad_lines = [], []
     for index, item in enumerate(good):
         if index in bad:
@@ -213,13 +247,17 @@ def test_impossible_times_go_to_the_error_output_and_a_restart_after_them_is_cle
     assert len(errors) == len(implausible) + len(late)
 
     # Killed once a checkpoint past every impossible record is committed, the restart is clean.
-    crashed, crashed_out = pipeline_file(tmp_path, "crashed", data, chunk="32 KB",
-                                         settings="SET checkpoint_interval = '0 s';")
+    crashed, crashed_out = pipeline_file(
+        tmp_path, "crashed", data, chunk="32 KB", settings="SET checkpoint_interval = '0 s';"
+    )
     last_bad = data.read_bytes().index(bad[-1])
     state = tmp_path / "state"
-    process = subprocess.Popen([sys.executable, "-m", "flowsql", "run", str(crashed), "--state-dir", str(state)],
-                               env={**os.environ, "PYTHONPATH": str(ROOT)},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flowsql", "run", str(crashed), "--state-dir", str(state)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for(lambda: current_offset(state) > last_bad or process.poll() is not None)
     finally:
@@ -256,15 +294,20 @@ def test_sigkill_with_interleaved_files_resumes_to_the_uninterrupted_output(tmp_
     expected = output(reference_out)
     assert expected == batch_answer(records)
 
-    crashed, crashed_out = pipeline_file(tmp_path, "crashed", tmp_path / "in", chunk="16 KB",
-                                         settings="SET checkpoint_interval = '0 s';")
+    crashed, crashed_out = pipeline_file(
+        tmp_path, "crashed", tmp_path / "in", chunk="16 KB", settings="SET checkpoint_interval = '0 s';"
+    )
     state = tmp_path / "state"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     kills = 0
     for _ in range(100):
         start = epoch_of(state)
-        process = subprocess.Popen([sys.executable, "-m", "flowsql", "run", str(crashed), "--state-dir", str(state)],
-                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flowsql", "run", str(crashed), "--state-dir", str(state)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         if kills < 4:  # killed by progress: a few checkpoints into each run
             wait_for(lambda start=start, process=process: epoch_of(state) >= start + 3 or process.poll() is not None)
             if process.poll() is None:
@@ -278,7 +321,6 @@ def test_sigkill_with_interleaved_files_resumes_to_the_uninterrupted_output(tmp_
     assert output(crashed_out) == expected
     ids = raw_ids(crashed_out)
     assert len(ids) == len(set(ids)) == len(records)
-
 
 
 def test_files_that_overlap_in_time_are_read_side_by_side(tmp_path: Path) -> None:

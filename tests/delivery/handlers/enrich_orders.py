@@ -30,12 +30,16 @@ def lambda_handler(event, context):
             output.append({"recordId": record["recordId"], "result": "ProcessingFailed", "data": record["data"]})
             continue
         payload = base64.b64encode((json.dumps(enriched) + "\n").encode("utf-8")).decode("utf-8")
-        output.append({
-            "recordId": record["recordId"],
-            "result": "Ok",
-            "data": payload,
-            "metadata": {"partitionKeys": {"region": enriched["region"], "status": order["status"]}},
-        })
-    print(f"{context.function_name} {context.aws_request_id}: {len(event['records'])} records, "
-          f"{context.get_remaining_time_in_millis()} ms left")
+        output.append(
+            {
+                "recordId": record["recordId"],
+                "result": "Ok",
+                "data": payload,
+                "metadata": {"partitionKeys": {"region": enriched["region"], "status": order["status"]}},
+            }
+        )
+    print(
+        f"{context.function_name} {context.aws_request_id}: {len(event['records'])} records, "
+        f"{context.get_remaining_time_in_millis()} ms left"
+    )
     return {"records": output}
