@@ -31,26 +31,36 @@ CREATE SOURCE sums (shard_id VARCHAR, window_start TIMESTAMP, window_end TIMESTA
                     window_terminated_early BOOLEAN)
 WITH (connector = 'kinesis', stream = '{stream}', endpoint_url = '{url}', region = 'us-east-1',
       idle_interval = '100 ms', get_records_interval = '50 ms',
-      handler = 'handlers/{handler}', tumbling_window = '4 s', batch_size = 7{extra});
+      handler = 'handlers/{handler}', tumbling_window = '{window_s} s', batch_size = 7{extra});
 CREATE SINK out WITH (connector = 'file', path = 'out', format = 'json', buffer_interval = '0 s');
 INSERT INTO out SELECT * FROM sums;
 """
 
 
-def prepare(folder: Path, server: KinesisServer, stream: str, handler: str, extra: str = "") -> None:
+def prepare(
+    folder: Path, server: KinesisServer, stream: str, handler: str, extra: str = "", window_ms: int = WINDOW_MS
+) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copytree(HANDLERS, folder / "handlers", dirs_exist_ok=True)
-    (folder / "p.sql").write_text(PIPELINE.format(stream=stream, url=server.url, handler=handler, extra=extra))
+    (folder / "p.sql").write_text(
+        PIPELINE.format(stream=stream, url=server.url, handler=handler, extra=extra, window_s=window_ms // 1000)
+    )
 
 
 def write_waves(
-    server: KinesisServer, stream: str, waves: int, per_wave: int, bad: set[int], first_id: int = 0
+    server: KinesisServer,
+    stream: str,
+    waves: int,
+    per_wave: int,
+    bad: set[int],
+    first_id: int = 0,
+    window_ms: int = WINDOW_MS,
 ) -> None:
     """Orders in `waves` bursts, each in the next window of the clock (so in its own window)."""
     client = server.client()
     for wave in range(waves):
         if wave:
-            boundary = (time.time() * 1000 // WINDOW_MS + 1) * WINDOW_MS
+            boundary = (time.time() * 1000 // window_ms + 1) * window_ms
             while time.time() * 1000 < boundary + 50:
                 time.sleep(0.01)
         records = []
@@ -80,13 +90,15 @@ def stream_records(server: KinesisServer, stream: str) -> dict[str, list[dict[st
     return found
 
 
-def expected_windows(records: dict[str, list[dict[str, Any]]], bad: set[int]) -> dict[tuple[str, str], tuple[int, int]]:
+def expected_windows(
+    records: dict[str, list[dict[str, Any]]], bad: set[int], window_ms: int = WINDOW_MS
+) -> dict[tuple[str, str], tuple[int, int]]:
     sums: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     for shard, shard_records in records.items():
         for record in shard_records:
             order = json.loads(record["Data"])
             arrival = record["ApproximateArrivalTimestamp"].astimezone(UTC)
-            start_ms = (arrival - EPOCH) // timedelta(milliseconds=1) // WINDOW_MS * WINDOW_MS
+            start_ms = (arrival - EPOCH) // timedelta(milliseconds=1) // window_ms * window_ms
             start = datetime.fromtimestamp(start_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
             window = sums[(shard, start)]
             if order["id"] not in bad:
@@ -95,9 +107,9 @@ def expected_windows(records: dict[str, list[dict[str, Any]]], bad: set[int]) ->
     return {key: (total, count) for key, (total, count) in sums.items()}
 
 
-def wait_past_last_window() -> None:
+def wait_past_last_window(window_ms: int = WINDOW_MS) -> None:
     """Every written record's window has ended on the clock (so a run sees each one close)."""
-    boundary = (time.time() * 1000 // WINDOW_MS + 1) * WINDOW_MS
+    boundary = (time.time() * 1000 // window_ms + 1) * window_ms
     while time.time() * 1000 < boundary + 100:
         time.sleep(0.01)
 
@@ -107,13 +119,13 @@ def read_json(folder: Path, errors: bool = False) -> list[dict[str, Any]]:
     return [json.loads(line) for f in files for line in f.read_text().splitlines()]
 
 
-def output_windows(folder: Path) -> dict[tuple[str, str], tuple[int, int]]:
+def output_windows(folder: Path, window_ms: int = WINDOW_MS) -> dict[tuple[str, str], tuple[int, int]]:
     rows = read_json(folder)
     windows = {(r["shard_id"], r["window_start"]): (r["total"], r["count"]) for r in rows}
     assert len(windows) == len(rows), "a window was written twice"
     for row in rows:
         start = datetime.fromisoformat(row["window_start"])
-        assert datetime.fromisoformat(row["window_end"]) - start == timedelta(milliseconds=WINDOW_MS)
+        assert datetime.fromisoformat(row["window_end"]) - start == timedelta(milliseconds=window_ms)
         assert row["window_terminated_early"] is False
     return windows
 
@@ -146,6 +158,24 @@ def test_a_window_handler_sums_per_shard_and_window_and_failed_records_go_to_the
     for error in errors:
         assert "ValueError: order" in error["errorMessage"] and "has no numeric amount" in error["errorMessage"]
         assert error["source"] == "sums" and error["position"].startswith("shardId-")
+
+
+@pytest.mark.slow
+def test_one_minute_windows_sum_per_shard_as_on_lambda(kinesalite: KinesisServer, tmp_path: Path) -> None:
+    """The window length of the service's documented example: two bursts a minute apart, each
+    summed per shard in its own 1-minute window."""
+    minute = 60_000
+    stream = kinesalite.create_stream(2)
+    write_waves(kinesalite, stream, waves=2, per_wave=50, bad=set(), window_ms=minute)
+    prepare(tmp_path, kinesalite, stream, "window_sums.py:lambda_handler", window_ms=minute)
+    wait_past_last_window(minute)
+    result = run_cli("run", "p.sql", "--until-caught-up", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+
+    expected = expected_windows(stream_records(kinesalite, stream), set(), minute)
+    assert len({start for _, start in expected}) == 2
+    assert sum(total for total, _ in expected.values()) == sum(i % 13 + 1 for i in range(100))
+    assert output_windows(tmp_path / "out", minute) == expected
 
 
 def committed_windows(state: Path) -> dict[str, Any] | None:
