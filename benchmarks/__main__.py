@@ -125,7 +125,8 @@ def flowsql_child(data: Path, out: Path, query: str, scratch: Path) -> tuple[flo
     return float(figures["seconds"]), float(figures["peak_mib"])
 
 
-def median_time(runs: int, work: Callable[[Path], float], scratch: Path) -> list[float]:
+def timed_runs(runs: int, work: Callable[[Path], float], scratch: Path) -> list[float]:
+    """The seconds of each of `runs` runs of `work`, each writing to a fresh folder."""
     times = []
     for index in range(runs):
         out = scratch / f"out-{index}"
@@ -271,8 +272,8 @@ def main() -> None:
             data = make_input(args.data_dir, args.events)
             query = "SELECT * EXCLUDE (arrival_time) FROM clicks"
             options = ", prefix = 'event_type=!{partitionKeyFromQuery:event_type}/'"
-            ours = median_time(args.runs, lambda out: flowsql_run(data, out, query, options), scratch)
-            base = median_time(args.runs, lambda out: pyarrow_partitioned(data, out), scratch)
+            ours = timed_runs(args.runs, lambda out: flowsql_run(data, out, query, options), scratch)
+            base = timed_runs(args.runs, lambda out: pyarrow_partitioned(data, out), scratch)
             results["raw"] = report("raw", args.events, ours, base, "pyarrow    ")
     if "latency" in scenarios:
         p50, p99, windows = latency(args.latency_rate, args.latency_seconds)

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.__main__ import COLUMNS, make_input, median_time, pyarrow_partitioned, report
+from benchmarks.__main__ import COLUMNS, make_input, pyarrow_partitioned, report, timed_runs
 from flowsql.pipeline import parse_text
 from flowsql.runner import PipelineRun
 
@@ -53,8 +53,8 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)
-        ours = median_time(args.runs, lambda out: flowsql_to_iceberg(data, out, args.events), scratch)
-        base = median_time(args.runs, lambda out: pyarrow_partitioned(data, out), scratch)
+        ours = timed_runs(args.runs, lambda out: flowsql_to_iceberg(data, out, args.events), scratch)
+        base = timed_runs(args.runs, lambda out: pyarrow_partitioned(data, out), scratch)
     result = report("iceberg", args.events, ours, base, "pyarrow parquet")
     if args.json:
         args.json.write_text(json.dumps({"events": args.events, "iceberg": result}, indent=2))

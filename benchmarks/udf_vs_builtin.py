@@ -14,11 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.__main__ import make_input, median_time, pipeline_text
+from benchmarks.__main__ import make_input, pipeline_text, timed_runs
 from benchmarks.figures import rate, ratio
 from flowsql.pipeline import parse_text
 from flowsql.runner import PipelineRun
@@ -69,7 +70,9 @@ def main() -> None:
             rates = {}
             for variant, (label, tax) in CALLS.items():
                 query = template.format(label=label, tax=tax)
-                seconds = median_time(args.runs, lambda out, q=query: run_query(data, out, q), scratch)
+                seconds = statistics.median(
+                    timed_runs(args.runs, lambda out, q=query: run_query(data, out, q), scratch)
+                )
                 rates[variant] = rate(args.events, seconds)
             built_in = rates["built-in"]
             for variant, figure in rates.items():

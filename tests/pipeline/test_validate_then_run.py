@@ -27,7 +27,7 @@ def small_copy(path: Path, workdir: Path) -> Path:
     """The pipeline in a work folder laid out like the repository, with generators cut to 2,000
     events, so its relative paths (data files, sink files) still resolve."""
     (workdir / "pipelines").mkdir(exist_ok=True)
-    for shared in ("sinks", "pipelines/kda/data"):
+    for shared in ("sinks", "pipelines/kda/data", "pipelines/functions"):
         target = workdir / shared
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
