@@ -27,14 +27,16 @@ SCHEMA = pa.schema(
     [("user_id", pa.string()), ("amount", pa.int64()), ("ts", pa.timestamp("us")), ("arrival_time", pa.timestamp("us"))]
 )
 AGGREGATES = "count(*) AS n, sum(amount) AS total, list_sort(list(amount)) AS amounts, median(amount) AS mid"
+# Aggregates that decompose: sessions then keep partial aggregates instead of rows.
+PARTIALS = "count(*) AS n, sum(amount) AS total, min(amount) AS low, max(amount) AS high, avg(amount) AS mean"
 
 
-def pipeline_text(time_column: str, gap_s: int) -> str:
+def pipeline_text(time_column: str, gap_s: int, aggregates: str = AGGREGATES) -> str:
     watermark = f", WATERMARK FOR ts AS ts - INTERVAL '{DELAY_S} seconds'" if time_column == "ts" else ""
     return f"""
 CREATE SOURCE events (user_id VARCHAR, amount BIGINT, ts TIMESTAMP{watermark}) WITH (connector = 'stdin');
 CREATE SINK out WITH (connector = 'stdout');
-INSERT INTO out SELECT window_start, window_end, user_id, {AGGREGATES}
+INSERT INTO out SELECT window_start, window_end, user_id, {aggregates}
 FROM SESSION(events, {time_column}, INTERVAL '{gap_s} seconds') GROUP BY ALL;
 """
 
@@ -76,7 +78,7 @@ class Run:
         return sorted(tuple(map(repr, r.values())) for t in self.outputs for r in t.to_pylist())
 
 
-def batch_sessions(rows: list[dict], time_column: str, gap_s: int) -> list[tuple]:
+def batch_sessions(rows: list[dict], time_column: str, gap_s: int, aggregates: str = AGGREGATES) -> list[tuple]:
     """Gaps and islands over the whole input in one DuckDB query: a row at least `gap` after
     the previous row of its user opens a session."""
     con = duckdb.connect()
@@ -93,7 +95,7 @@ def batch_sessions(rows: list[dict], time_column: str, gap_s: int) -> list[tuple
         SELECT *, min({t}) OVER (PARTITION BY user_id, session) AS window_start,
                max({t}) OVER (PARTITION BY user_id, session) + {gap} AS window_end
         FROM numbered)
-    SELECT window_start, window_end, user_id, {AGGREGATES} FROM bounded GROUP BY window_start, window_end, user_id"""
+    SELECT window_start, window_end, user_id, {aggregates} FROM bounded GROUP BY window_start, window_end, user_id"""
     result = con.sql(query).to_arrow_table()
     return sorted(tuple(map(repr, r.values())) for r in result.to_pylist())
 
@@ -127,9 +129,15 @@ def streams(draw: st.DrawFn) -> tuple[list[dict], list[int], int, int, int]:
 
 
 def run_stream(
-    rows: list[dict], cuts: list[int], restart_at: int, time_column: str, gap_s: int, lateness_s: int
+    rows: list[dict],
+    cuts: list[int],
+    restart_at: int,
+    time_column: str,
+    gap_s: int,
+    lateness_s: int,
+    aggregates: str = AGGREGATES,
 ) -> Run:
-    run = Run(pipeline_text(time_column, gap_s), lateness_s)
+    run = Run(pipeline_text(time_column, gap_s, aggregates), lateness_s)
     bounds = [0, *cuts, len(rows)]
     for index, (start, end) in enumerate(itertools.pairwise(bounds)):
         if index == restart_at:
@@ -156,6 +164,17 @@ def test_arrival_time_sessions_match_batch(stream: tuple[list[dict], list[int], 
     run = run_stream(rows, cuts, restart_at, "arrival_time", gap_s, 0)
     assert run.rejected == []
     assert run.result() == batch_sessions(rows, "arrival_time", gap_s)
+
+
+@settings(max_examples=35, deadline=None, suppress_health_check=[HealthCheck.too_slow], phases=NO_SHRINK)
+@given(streams())
+def test_sessions_of_partial_aggregates_match_batch(stream: tuple[list[dict], list[int], int, int, int]) -> None:
+    rows, cuts, restart_at, gap_s, lateness_s = stream
+    run = run_stream(rows, cuts, restart_at, "ts", gap_s, lateness_s, PARTIALS)
+    assert all(op.preaggregate is not None for op in run.plan.operators)
+    assert run.rejected == []
+    assert run.result() == batch_sessions(rows, "ts", gap_s, PARTIALS)
+    assert run.engine.buffered_rows() == 0
 
 
 def at(seconds: float, user: str | None = "u1", amount: int = 1) -> dict:
