@@ -82,28 +82,29 @@ class SessionPartialsOperator(SessionOperator):
             f"SELECT {', '.join([*self.keys, *read])}, true AS __raw, __t AS __ws, __t AS __last FROM ({keyed_sql}) "
             f"UNION ALL BY NAME SELECT *, false AS __raw FROM ({touched})"
         )
-        partition = f"PARTITION BY {self._key_list('')} " if self.keys else ""
+        ordered = f"PARTITION BY {self._key_list('')} ORDER BY __ws, __last" if self.keys else "ORDER BY __ws, __last"
+        # __prev: the latest end before an interval; one that starts `gap` or more after it opens
+        # a session, and its __prev is where the session before it ends.
         marked = (
-            f"SELECT *, CASE WHEN __ws - max(__last) OVER ({partition}ORDER BY __ws, __last ROWS BETWEEN "
-            f"UNBOUNDED PRECEDING AND 1 PRECEDING) < {self.spec.gap_us} THEN 0 ELSE 1 END AS __new "
-            f"FROM ({intervals})"
+            f"SELECT *, CASE WHEN __ws - __prev < {self.spec.gap_us} THEN 0 ELSE 1 END AS __new FROM ("
+            f"SELECT *, max(__last) OVER ({ordered} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS __prev "
+            f"FROM ({intervals}))"
         )
-        # A session's start is that of its opening interval; its end is found by key and start.
-        starts = (
-            f"SELECT * EXCLUDE (__ws, __new), max(CASE WHEN __new = 1 THEN __ws END) OVER ({partition}ORDER BY "
-            f"__ws, __last ROWS UNBOUNDED PRECEDING) AS __ws FROM ({marked})"
+        opening = "CASE WHEN __new = 1 THEN"
+        bounded = (
+            f"SELECT * EXCLUDE (__ws, __last, __prev, __new), "
+            f"max({opening} __ws END) OVER ({ordered} ROWS UNBOUNDED PRECEDING) AS __ws, "
+            f"coalesce(min({opening} __prev END) OVER ({ordered} ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING), "
+            f"max(__last) OVER ({ordered} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) AS __last "
+            f"FROM ({marked})"
         )
-        unit = ", ".join([*self.keys, "__ws", *(f'"{name}"' for name in self.pre.keys)])
+        unit = ", ".join([*self.keys, "__ws", "__last", *(f'"{name}"' for name in self.pre.keys)])
         partials = ", ".join(merge.rsplit(" AS ", 1)[1] for merge in self.pre.merges)
-        keys = ", ".join([*self.keys, "__ws"])
-        same = " AND ".join([self._same_key("m", "e") if self.keys else "true", "m.__ws = e.__ws"])
         return (
-            f"WITH __bounded AS MATERIALIZED ({starts}), "
-            f"__ends AS (SELECT {keys}, max(__last) AS __end FROM __bounded GROUP BY ALL), "
-            f"__merged AS (SELECT {unit}, {', '.join(self.pre.merges)} FROM ("
-            f"{self._fold_sql('SELECT * EXCLUDE (__last), 0::BIGINT AS __last FROM __bounded WHERE __raw')} "
-            f"UNION ALL BY NAME SELECT {unit}, {partials} FROM __bounded WHERE NOT __raw) GROUP BY ALL) "
-            f"SELECT m.*, e.__end AS __last FROM __merged AS m JOIN __ends AS e ON {same}"
+            f"WITH __bounded AS ({bounded}) "
+            f"SELECT {unit}, {', '.join(self.pre.merges)} FROM ("
+            f"{self._fold_sql('SELECT * FROM __bounded WHERE __raw')} UNION ALL BY NAME "
+            f"SELECT {unit}, {partials} FROM __bounded WHERE NOT __raw) GROUP BY ALL"
         )
 
     def _emit(self, until: int) -> pa.Table | None:

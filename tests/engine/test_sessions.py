@@ -29,15 +29,23 @@ SCHEMA = pa.schema(
 AGGREGATES = "count(*) AS n, sum(amount) AS total, list_sort(list(amount)) AS amounts, median(amount) AS mid"
 # Aggregates that decompose: sessions then keep partial aggregates instead of rows.
 PARTIALS = "count(*) AS n, sum(amount) AS total, min(amount) AS low, max(amount) AS high, avg(amount) AS mean"
+# Sessions per user-id length hold one partial per user each; FILTER and a row filter fold in.
+BY_LENGTH = {
+    "key": "length(user_id)",
+    "where": "WHERE amount <> 13",
+    "aggregates": "count(*) AS n, sum(amount) FILTER (WHERE amount > 50) AS big, max(user_id) AS top",
+}
 
 
-def pipeline_text(time_column: str, gap_s: int, aggregates: str = AGGREGATES) -> str:
+def pipeline_text(
+    time_column: str, gap_s: int, aggregates: str = AGGREGATES, key: str = "user_id", where: str = ""
+) -> str:
     watermark = f", WATERMARK FOR ts AS ts - INTERVAL '{DELAY_S} seconds'" if time_column == "ts" else ""
     return f"""
 CREATE SOURCE events (user_id VARCHAR, amount BIGINT, ts TIMESTAMP{watermark}) WITH (connector = 'stdin');
 CREATE SINK out WITH (connector = 'stdout');
-INSERT INTO out SELECT window_start, window_end, user_id, {aggregates}
-FROM SESSION(events, {time_column}, INTERVAL '{gap_s} seconds') GROUP BY ALL;
+INSERT INTO out SELECT window_start, window_end, {key} AS k, {aggregates}
+FROM SESSION(events, {time_column}, INTERVAL '{gap_s} seconds') {where} GROUP BY ALL;
 """
 
 
@@ -78,24 +86,27 @@ class Run:
         return sorted(tuple(map(repr, r.values())) for t in self.outputs for r in t.to_pylist())
 
 
-def batch_sessions(rows: list[dict], time_column: str, gap_s: int, aggregates: str = AGGREGATES) -> list[tuple]:
+def batch_sessions(
+    rows: list[dict], time_column: str, gap_s: int, aggregates: str = AGGREGATES, key: str = "user_id", where: str = ""
+) -> list[tuple]:
     """Gaps and islands over the whole input in one DuckDB query: a row at least `gap` after
     the previous row of its user opens a session."""
     con = duckdb.connect()
     con.register("events_all", pa.Table.from_pylist(rows, SCHEMA))
     t, gap = time_column, f"INTERVAL {gap_s} SECOND"
     query = f"""
-    WITH marked AS (
-        SELECT *, coalesce({t} - lag({t}) OVER (PARTITION BY user_id ORDER BY {t}) >= {gap}, true)::INT AS opens
-        FROM events_all),
+    WITH keyed AS (SELECT *, {key} AS __key FROM events_all {where}),
+    marked AS (
+        SELECT *, coalesce({t} - lag({t}) OVER (PARTITION BY __key ORDER BY {t}) >= {gap}, true)::INT AS opens
+        FROM keyed),
     numbered AS (
-        SELECT *, sum(opens) OVER (PARTITION BY user_id ORDER BY {t}, opens DESC ROWS UNBOUNDED PRECEDING) AS session
+        SELECT *, sum(opens) OVER (PARTITION BY __key ORDER BY {t}, opens DESC ROWS UNBOUNDED PRECEDING) AS session
         FROM marked),
     bounded AS (
-        SELECT *, min({t}) OVER (PARTITION BY user_id, session) AS window_start,
-               max({t}) OVER (PARTITION BY user_id, session) + {gap} AS window_end
+        SELECT *, min({t}) OVER (PARTITION BY __key, session) AS window_start,
+               max({t}) OVER (PARTITION BY __key, session) + {gap} AS window_end
         FROM numbered)
-    SELECT window_start, window_end, user_id, {aggregates} FROM bounded GROUP BY window_start, window_end, user_id"""
+    SELECT window_start, window_end, __key, {aggregates} FROM bounded GROUP BY window_start, window_end, __key"""
     result = con.sql(query).to_arrow_table()
     return sorted(tuple(map(repr, r.values())) for r in result.to_pylist())
 
@@ -136,8 +147,10 @@ def run_stream(
     gap_s: int,
     lateness_s: int,
     aggregates: str = AGGREGATES,
+    key: str = "user_id",
+    where: str = "",
 ) -> Run:
-    run = Run(pipeline_text(time_column, gap_s, aggregates), lateness_s)
+    run = Run(pipeline_text(time_column, gap_s, aggregates, key, where), lateness_s)
     bounds = [0, *cuts, len(rows)]
     for index, (start, end) in enumerate(itertools.pairwise(bounds)):
         if index == restart_at:
@@ -175,6 +188,16 @@ def test_sessions_of_partial_aggregates_match_batch(stream: tuple[list[dict], li
     assert run.rejected == []
     assert run.result() == batch_sessions(rows, "ts", gap_s, PARTIALS)
     assert run.engine.buffered_rows() == 0
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow], phases=NO_SHRINK)
+@given(streams())
+def test_partials_per_session_and_column_match_batch(stream: tuple[list[dict], list[int], int, int, int]) -> None:
+    rows, cuts, restart_at, gap_s, lateness_s = stream
+    run = run_stream(rows, cuts, restart_at, "ts", gap_s, lateness_s, **BY_LENGTH)
+    assert all(op.preaggregate is not None for op in run.plan.operators)
+    assert run.rejected == []
+    assert run.result() == batch_sessions(rows, "ts", gap_s, **BY_LENGTH)
 
 
 def at(seconds: float, user: str | None = "u1", amount: int = 1) -> dict:
