@@ -39,9 +39,8 @@ class SessionPartialsOperator(SessionOperator):
         aggregates fail on is found here."""
         keyed = super()._keyed(rows)
         with registered(self.con, self.relation, keyed):
-            self._do(
-                f"SELECT count(*) FROM ({self._fold_sql(f'SELECT *, __t AS __ws, __t AS __last FROM {self.relation}')})"
-            )
+            # Every partial fetched: a count over them would let DuckDB skip computing them.
+            self.con.sql(self._fold_sql(f"SELECT *, __t AS __ws, __t AS __last FROM {self.relation}")).to_arrow_table()
         return keyed
 
     def _insert_keyed(self, keyed_sql: str) -> None:

@@ -270,3 +270,13 @@ def test_emitted_rows_do_not_stay_in_duckdb() -> None:
     assert most_stored < 250_000, most_stored
     run.engine.finish()
     assert sum(r["n"] for t in run.outputs for r in t.to_pylist()) == 250 * 2_000
+
+
+def test_a_row_the_partials_fail_on_is_rejected_alone() -> None:
+    run = Run(pipeline_text("ts", 3, "count(*) AS n, sum(CAST(substr(user_id, 2) AS INT)) AS s"))
+    assert all(op.preaggregate is not None for op in run.plan.operators)
+    run.push([at(0, user="u7"), at(1, user="ux"), at(2, user="u7")])
+    run.push([at(2.5, user="u7")])
+    run.engine.finish()
+    assert [(r["k"], r["n"], r["s"]) for t in run.outputs for r in t.to_pylist()] == [("u7", 3, 21)]
+    assert [(code, rows.column("user_id").to_pylist()) for code, _, rows in run.rejected] == [("query-failed", ["ux"])]
