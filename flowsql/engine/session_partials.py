@@ -131,8 +131,11 @@ class SessionPartialsOperator(SessionOperator):
         self.closed_until = data.get("closed_until")
         self.next_close = data.get("next_close")
         types = data.get("partial_types")
-        if rows is None or not rows.num_rows or not isinstance(types, list):
+        if rows is None or not rows.num_rows:
             return
+        if not isinstance(types, list):
+            # The pipeline's fingerprint covers the plan, so this is a damaged checkpoint.
+            raise ValueError("the checkpoint's session state holds no partial aggregates' types")
         columns = ", ".join(f'"{name}" {kind}' for name, kind in types)
         self._do(f"CREATE TABLE {self.sessions_table} ({columns})")
         with registered(self.con, self.relation, rows):

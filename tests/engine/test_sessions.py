@@ -8,6 +8,7 @@ import itertools
 import json
 import random
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from flowsql.engine import Engine, plan_pipeline
 from flowsql.pipeline import parse_text
+from tests.conftest import run_cli
 
 BASE = datetime(2024, 3, 1, 12, 0, 0)
 DELAY_S = 4
@@ -280,3 +282,16 @@ def test_a_row_the_partials_fail_on_is_rejected_alone() -> None:
     run.engine.finish()
     assert [(r["k"], r["n"], r["s"]) for t in run.outputs for r in t.to_pylist()] == [("u7", 3, 21)]
     assert [(code, rows.column("user_id").to_pylist()) for code, _, rows in run.rejected] == [("query-failed", ["ux"])]
+
+
+def test_explain_says_which_session_state_a_query_keeps(tmp_path: Path) -> None:
+    shown = {}
+    for name, aggregates in (("partials", PARTIALS), ("rows", AGGREGATES)):
+        path = tmp_path / f"{name}.sql"
+        path.write_text(pipeline_text("ts", 3, aggregates))
+        result = run_cli("explain", str(path), cwd=tmp_path)
+        assert result.code == 0, result.stderr
+        shown[name] = result.stdout
+    assert "state: partial aggregates per open session and key" in shown["partials"]
+    assert "count(*) AS __p0" in shown["partials"] and "(merge a closing session)" in shown["partials"]
+    assert "state: each key's open sessions (bounds, and rows)" in shown["rows"]
