@@ -90,6 +90,8 @@ class SessionPartialsOperator(SessionOperator):
             f"FROM ({intervals}))"
         )
         opening = "CASE WHEN __new = 1 THEN"
+        # Rows tied on (__ws, __last) may sort either way in each pass: the opener goes first.
+        ordered = ordered.replace("ORDER BY __ws, __last", "ORDER BY __ws, __new DESC, __last")
         bounded = (
             f"SELECT * EXCLUDE (__ws, __last, __prev, __new), "
             f"max({opening} __ws END) OVER ({ordered} ROWS UNBOUNDED PRECEDING) AS __ws, "
