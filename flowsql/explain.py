@@ -6,6 +6,7 @@ from flowsql.delivery.buffer import Buffering
 from flowsql.delivery.prefix import Prefix
 from flowsql.delivery.sink import ObjectSink
 from flowsql.engine.planner import FrontEndQuery
+from flowsql.engine.preaggregate import session_partials_sql
 from flowsql.engine.windows import assignment_sql
 from flowsql.runner import PipelineRun
 from flowsql.sources.base import SourceOptions, csv_format_of
@@ -70,7 +71,15 @@ def explain_text(run: PipelineRun) -> str:
                 f"watermark of {op.window.time_column} passes its end"
             )
             pre = op.preaggregate
-            if pre is not None:
+            if pre is not None and op.window.kind == "session":
+                out.append(
+                    "    state: partial aggregates per open session and key; a micro-batch merges into its keys' "
+                    "sessions, a closed session's partials are merged into its result"
+                )
+                relation = f"({session_partials_sql('<partials>', op.window.gap_us)})"
+                sql.append(("duckdb sql (fold each micro-batch)", op.sql_of(pre.partial_template, "<input>")))
+                sql.append(("duckdb sql (merge a closing session)", op.sql_of(pre.final_template, relation)))
+            elif pre is not None:
                 out.append(
                     f"    state: partial aggregates per {pre.pane_us / 1_000_000:g} s pane and key, "
                     "merged when a window closes"

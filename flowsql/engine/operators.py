@@ -124,8 +124,11 @@ def build_operator(plan: OperatorPlan, con: duckdb.DuckDBPyConnection, lateness_
     if plan.window is None:
         return StatelessOperator(plan, con)
     if plan.window.kind == "session":
-        from flowsql.engine.sessions import SessionOperator  # it builds on this module's base
+        from flowsql.engine.session_partials import SessionPartialsOperator  # they build on this module's base
+        from flowsql.engine.sessions import SessionOperator
 
+        if plan.preaggregate is not None:
+            return SessionPartialsOperator(plan, con, lateness_us)
         return SessionOperator(plan, con, lateness_us)
     return WindowOperator(plan, con, lateness_us)
 

@@ -1,5 +1,5 @@
-"""Pre-aggregation: a TUMBLE or HOP query whose aggregates decompose keeps partial aggregates
-per pane and key instead of raw rows.
+"""Pre-aggregation: a TUMBLE, HOP or SESSION query whose aggregates decompose keeps partial
+aggregates per pane (or open session) and key instead of raw rows.
 
 As each micro-batch arrives, its rows are folded into partial aggregates per pane (the
 greatest common divisor of the window's size and slide, so a pane lies wholly inside every
@@ -11,6 +11,8 @@ argument's columns as keys and runs as written.
 A hop window's rows are thus aggregated once, not once per window they fall in, and state
 holds one row per pane and key. Anything else (ordered or holistic aggregates, window functions,
 subqueries) keeps raw rows: the query then runs on them as written.
+A session's partials are kept per session instead of per pane: when a micro-batch joins or
+bridges sessions, their partials merge with the same functions.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from flowsql.scratch_sql import scratch_connection
 
 _DIALECT = DuckDB()
 PANE_COLUMN = "__pane"
+# A session's bounds (µs) in its partials' rows; its key values are __k0, __k1, ...
+SESSION_BOUNDS = ("__ws", "__last")
 _WINDOW_COLUMNS = ("window_start", "window_end")
 _MERGEABLE = (exp.Count, exp.Sum, exp.Min, exp.Max, exp.Avg)
 
@@ -42,6 +46,9 @@ class PreAggregation:
     pane_us: int
     partial_template: str
     final_template: str
+    keys: tuple[str, ...] = ()  # the input columns the partials are kept per (beside pane or session)
+    merges: tuple[str, ...] = ()  # per partial column, the SQL that merges it into one of the same name
+    reads: tuple[str, ...] = ()  # every input column the partials are folded from
 
     def state_window(self, spec: WindowSpec) -> WindowSpec:
         """The query's window, assigned by pane start instead of row time."""
@@ -59,7 +66,7 @@ def plan_preaggregation(
 ) -> PreAggregation | None:
     """The pre-aggregation of a planned window query (its input already replaced by
     `placeholder`), or None when its aggregates do not all decompose."""
-    if spec.kind not in ("tumble", "hop") or not isinstance(query, exp.Select):
+    if spec.kind not in ("tumble", "hop", "session") or not isinstance(query, exp.Select):
         return None
     if not _plain_select(query, placeholder, has_row_filter):
         return None
@@ -67,8 +74,8 @@ def plan_preaggregation(
     aggregates = list(query.find_all(exp.AggFunc))
     if not aggregates or any(not _mergeable(a) for a in aggregates):
         return None
-    if spec.kind == "tumble" and any(_is_distinct(a) for a in aggregates):
-        # Each row of a tumbling window is aggregated once anyway; partials keyed by a DISTINCT
+    if spec.kind != "hop" and any(_is_distinct(a) for a in aggregates):
+        # Each row of a tumbling or session window is aggregated once anyway; partials keyed by a DISTINCT
         # column (user ids, say) hardly shrink, so folding them would only add a pass.
         return None
     if any(str(f.this).lower() in _duckdb_aggregates() for f in query.find_all(exp.Anonymous)):
@@ -93,16 +100,30 @@ def plan_preaggregation(
             keys[name] = input_names[name]
     for aggregate in final.find_all(exp.AggFunc):  # the DISTINCT ones, kept as written
         _add_keys(aggregate, input_names, keys)
-    pane_us = math.gcd(spec.size_us, spec.slide_us)
-    time_us = f'epoch_us(CAST("{_escape(spec.time_column)}" AS TIMESTAMP))'
     key_sql = "".join(f', "{_escape(name)}"' for name in keys.values())
     alias = _alias(query, placeholder)
+    if spec.kind == "session":
+        pane_us = 0
+        unit = ", ".join([*(f"__k{i}" for i in range(len(spec.keys))), *SESSION_BOUNDS])
+    else:
+        pane_us = math.gcd(spec.size_us, spec.slide_us)
+        time_us = f'epoch_us(CAST("{_escape(spec.time_column)}" AS TIMESTAMP))'
+        unit = f'make_timestamp(({time_us} // {pane_us}) * {pane_us}) AS "{PANE_COLUMN}"'
     partial_template = (
-        f'SELECT make_timestamp(({time_us} // {pane_us}) * {pane_us}) AS "{PANE_COLUMN}"{key_sql}, '
-        f'{", ".join(partials)} FROM {placeholder} AS "{_escape(alias)}" GROUP BY ALL'
+        f'SELECT {unit}{key_sql}, {", ".join(partials)} FROM {placeholder} AS "{_escape(alias)}" GROUP BY ALL'
     )
-    plan = PreAggregation(pane_us, partial_template, final.sql(_DIALECT))
+    merges = tuple(_merge_of(partial) for partial in partials)
+    read = {c.name.lower() for node in reads for c in node.find_all(exp.Column)} & input_names.keys()
+    read_names = tuple(dict.fromkeys([*keys.values(), *(input_names[name] for name in sorted(read))]))
+    plan = PreAggregation(pane_us, partial_template, final.sql(_DIALECT), tuple(keys.values()), merges, read_names)
     return plan if _same_output(plan, spec, input_schema, placeholder, output_schema, functions) else None
+
+
+def _merge_of(partial: str) -> str:
+    """The SQL merging one partial column (`function(...) AS name`) into one of its name and type."""
+    function, name = partial.split("(", 1)[0], partial.rsplit(" AS ", 1)[1]
+    merged = {"count": f"CAST(sum({name}) AS BIGINT)", "sum": f"sum({name})"}.get(function, f"{function}({name})")
+    return f"{merged} AS {name}"
 
 
 @functools.cache
@@ -202,12 +223,27 @@ def _same_output(
 ) -> bool:
     """The rewritten query must give the very columns and types of the query as written; when
     DuckDB types a merge differently (decimal averages, say), raw rows are kept instead."""
+    rows = "__flowsql_empty"
+    if spec.kind == "session":
+        keys = "".join(f", {key} AS __k{i}" for i, key in enumerate(spec.keys))
+        rows = f"(SELECT *{keys}, 0::BIGINT AS __ws, 0::BIGINT AS __last FROM __flowsql_empty)"
     try:
         with scratch_connection(functions, __flowsql_empty=input_schema.empty_table()) as con:
-            partials = con.sql(plan.partial_template.replace(placeholder, "__flowsql_empty")).to_arrow_table()
-        assigned = f"({assignment_sql(plan.state_window(spec), '__flowsql_partials', None, None)})"
+            partials = con.sql(plan.partial_template.replace(placeholder, rows)).to_arrow_table()
+        if spec.kind == "session":
+            assigned = f"({session_partials_sql('__flowsql_partials', spec.gap_us)})"
+        else:
+            assigned = f"({assignment_sql(plan.state_window(spec), '__flowsql_partials', None, None)})"
         with scratch_connection(functions, __flowsql_partials=partials) as con:
             schema = con.sql(plan.final_template.replace(placeholder, assigned)).to_arrow_table().schema
     except duckdb.Error:
         return False
     return schema == output_schema
+
+
+def session_partials_sql(relation: str, gap_us: int) -> str:
+    """A session's partials with its window bounds, as the merging query reads them."""
+    return (
+        f"SELECT *, make_timestamp(__ws) AS window_start, make_timestamp(__last + {gap_us}) AS window_end "
+        f"FROM {relation}"
+    )

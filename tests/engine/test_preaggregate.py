@@ -59,6 +59,14 @@ def test_decomposable_queries_are_preaggregated_by_pane() -> None:
     assert '"page"' in plan.preaggregate.partial_template and '"user_id"' in plan.preaggregate.partial_template
 
 
+def test_decomposable_session_queries_keep_partials_per_session() -> None:
+    query = "SELECT window_start, window_end, lower(page) AS p, count(*) AS n FROM {window} GROUP BY ALL"
+    pre = plan_of(query.format(window=WINDOWS["session"])).preaggregate
+    assert pre is not None
+    assert pre.keys == ("page",) and pre.merges == ("CAST(sum(__p0) AS BIGINT) AS __p0",)
+    assert pre.partial_template.startswith('SELECT __k0, __ws, __last, "page", count(*) AS __p0 FROM')
+
+
 @pytest.mark.parametrize(
     "query",
     [
@@ -74,7 +82,7 @@ def test_decomposable_queries_are_preaggregated_by_pane() -> None:
         "WHERE ts < window_end - INTERVAL 1 SECOND GROUP BY ALL",
         "SELECT window_start, page, sum(amount) - lag(sum(amount)) OVER (ORDER BY page) AS d "
         "FROM {window} GROUP BY window_start, page",
-        "SELECT window_start, window_end, page, count(*) AS n FROM {window} GROUP BY ALL".replace(
+        "SELECT window_start, window_end, page, count(DISTINCT user_id) AS n FROM {window} GROUP BY ALL".replace(
             "{window}", WINDOWS["session"]
         ),
     ],

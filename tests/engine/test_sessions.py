@@ -8,6 +8,7 @@ import itertools
 import json
 import random
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from flowsql.engine import Engine, plan_pipeline
 from flowsql.pipeline import parse_text
+from tests.conftest import run_cli
 
 BASE = datetime(2024, 3, 1, 12, 0, 0)
 DELAY_S = 4
@@ -27,15 +29,25 @@ SCHEMA = pa.schema(
     [("user_id", pa.string()), ("amount", pa.int64()), ("ts", pa.timestamp("us")), ("arrival_time", pa.timestamp("us"))]
 )
 AGGREGATES = "count(*) AS n, sum(amount) AS total, list_sort(list(amount)) AS amounts, median(amount) AS mid"
+# Aggregates that decompose: sessions then keep partial aggregates instead of rows.
+PARTIALS = "count(*) AS n, sum(amount) AS total, min(amount) AS low, max(amount) AS high, avg(amount) AS mean"
+# Sessions per user-id length hold one partial per user each; FILTER and a row filter fold in.
+BY_LENGTH = {
+    "key": "length(user_id)",
+    "where": "WHERE amount <> 13",
+    "aggregates": "count(*) AS n, sum(amount) FILTER (WHERE amount > 50) AS big, max(user_id) AS top",
+}
 
 
-def pipeline_text(time_column: str, gap_s: int) -> str:
+def pipeline_text(
+    time_column: str, gap_s: int, aggregates: str = AGGREGATES, key: str = "user_id", where: str = ""
+) -> str:
     watermark = f", WATERMARK FOR ts AS ts - INTERVAL '{DELAY_S} seconds'" if time_column == "ts" else ""
     return f"""
 CREATE SOURCE events (user_id VARCHAR, amount BIGINT, ts TIMESTAMP{watermark}) WITH (connector = 'stdin');
 CREATE SINK out WITH (connector = 'stdout');
-INSERT INTO out SELECT window_start, window_end, user_id, {AGGREGATES}
-FROM SESSION(events, {time_column}, INTERVAL '{gap_s} seconds') GROUP BY ALL;
+INSERT INTO out SELECT window_start, window_end, {key} AS k, {aggregates}
+FROM SESSION(events, {time_column}, INTERVAL '{gap_s} seconds') {where} GROUP BY ALL;
 """
 
 
@@ -76,24 +88,27 @@ class Run:
         return sorted(tuple(map(repr, r.values())) for t in self.outputs for r in t.to_pylist())
 
 
-def batch_sessions(rows: list[dict], time_column: str, gap_s: int) -> list[tuple]:
+def batch_sessions(
+    rows: list[dict], time_column: str, gap_s: int, aggregates: str = AGGREGATES, key: str = "user_id", where: str = ""
+) -> list[tuple]:
     """Gaps and islands over the whole input in one DuckDB query: a row at least `gap` after
     the previous row of its user opens a session."""
     con = duckdb.connect()
     con.register("events_all", pa.Table.from_pylist(rows, SCHEMA))
     t, gap = time_column, f"INTERVAL {gap_s} SECOND"
     query = f"""
-    WITH marked AS (
-        SELECT *, coalesce({t} - lag({t}) OVER (PARTITION BY user_id ORDER BY {t}) >= {gap}, true)::INT AS opens
-        FROM events_all),
+    WITH keyed AS (SELECT *, {key} AS __key FROM events_all {where}),
+    marked AS (
+        SELECT *, coalesce({t} - lag({t}) OVER (PARTITION BY __key ORDER BY {t}) >= {gap}, true)::INT AS opens
+        FROM keyed),
     numbered AS (
-        SELECT *, sum(opens) OVER (PARTITION BY user_id ORDER BY {t}, opens DESC ROWS UNBOUNDED PRECEDING) AS session
+        SELECT *, sum(opens) OVER (PARTITION BY __key ORDER BY {t}, opens DESC ROWS UNBOUNDED PRECEDING) AS session
         FROM marked),
     bounded AS (
-        SELECT *, min({t}) OVER (PARTITION BY user_id, session) AS window_start,
-               max({t}) OVER (PARTITION BY user_id, session) + {gap} AS window_end
+        SELECT *, min({t}) OVER (PARTITION BY __key, session) AS window_start,
+               max({t}) OVER (PARTITION BY __key, session) + {gap} AS window_end
         FROM numbered)
-    SELECT window_start, window_end, user_id, {AGGREGATES} FROM bounded GROUP BY window_start, window_end, user_id"""
+    SELECT window_start, window_end, __key, {aggregates} FROM bounded GROUP BY window_start, window_end, __key"""
     result = con.sql(query).to_arrow_table()
     return sorted(tuple(map(repr, r.values())) for r in result.to_pylist())
 
@@ -127,9 +142,17 @@ def streams(draw: st.DrawFn) -> tuple[list[dict], list[int], int, int, int]:
 
 
 def run_stream(
-    rows: list[dict], cuts: list[int], restart_at: int, time_column: str, gap_s: int, lateness_s: int
+    rows: list[dict],
+    cuts: list[int],
+    restart_at: int,
+    time_column: str,
+    gap_s: int,
+    lateness_s: int,
+    aggregates: str = AGGREGATES,
+    key: str = "user_id",
+    where: str = "",
 ) -> Run:
-    run = Run(pipeline_text(time_column, gap_s), lateness_s)
+    run = Run(pipeline_text(time_column, gap_s, aggregates, key, where), lateness_s)
     bounds = [0, *cuts, len(rows)]
     for index, (start, end) in enumerate(itertools.pairwise(bounds)):
         if index == restart_at:
@@ -156,6 +179,27 @@ def test_arrival_time_sessions_match_batch(stream: tuple[list[dict], list[int], 
     run = run_stream(rows, cuts, restart_at, "arrival_time", gap_s, 0)
     assert run.rejected == []
     assert run.result() == batch_sessions(rows, "arrival_time", gap_s)
+
+
+@settings(max_examples=35, deadline=None, suppress_health_check=[HealthCheck.too_slow], phases=NO_SHRINK)
+@given(streams())
+def test_sessions_of_partial_aggregates_match_batch(stream: tuple[list[dict], list[int], int, int, int]) -> None:
+    rows, cuts, restart_at, gap_s, lateness_s = stream
+    run = run_stream(rows, cuts, restart_at, "ts", gap_s, lateness_s, PARTIALS)
+    assert all(op.preaggregate is not None for op in run.plan.operators)
+    assert run.rejected == []
+    assert run.result() == batch_sessions(rows, "ts", gap_s, PARTIALS)
+    assert run.engine.buffered_rows() == 0
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow], phases=NO_SHRINK)
+@given(streams())
+def test_partials_per_session_and_column_match_batch(stream: tuple[list[dict], list[int], int, int, int]) -> None:
+    rows, cuts, restart_at, gap_s, lateness_s = stream
+    run = run_stream(rows, cuts, restart_at, "ts", gap_s, lateness_s, **BY_LENGTH)
+    assert all(op.preaggregate is not None for op in run.plan.operators)
+    assert run.rejected == []
+    assert run.result() == batch_sessions(rows, "ts", gap_s, **BY_LENGTH)
 
 
 def at(seconds: float, user: str | None = "u1", amount: int = 1) -> dict:
@@ -228,3 +272,26 @@ def test_emitted_rows_do_not_stay_in_duckdb() -> None:
     assert most_stored < 250_000, most_stored
     run.engine.finish()
     assert sum(r["n"] for t in run.outputs for r in t.to_pylist()) == 250 * 2_000
+
+
+def test_a_row_the_partials_fail_on_is_rejected_alone() -> None:
+    run = Run(pipeline_text("ts", 3, "count(*) AS n, sum(CAST(substr(user_id, 2) AS INT)) AS s"))
+    assert all(op.preaggregate is not None for op in run.plan.operators)
+    run.push([at(0, user="u7"), at(1, user="ux"), at(2, user="u7")])
+    run.push([at(2.5, user="u7")])
+    run.engine.finish()
+    assert [(r["k"], r["n"], r["s"]) for t in run.outputs for r in t.to_pylist()] == [("u7", 3, 21)]
+    assert [(code, rows.column("user_id").to_pylist()) for code, _, rows in run.rejected] == [("query-failed", ["ux"])]
+
+
+def test_explain_says_which_session_state_a_query_keeps(tmp_path: Path) -> None:
+    shown = {}
+    for name, aggregates in (("partials", PARTIALS), ("rows", AGGREGATES)):
+        path = tmp_path / f"{name}.sql"
+        path.write_text(pipeline_text("ts", 3, aggregates))
+        result = run_cli("explain", str(path), cwd=tmp_path)
+        assert result.code == 0, result.stderr
+        shown[name] = result.stdout
+    assert "state: partial aggregates per open session and key" in shown["partials"]
+    assert "count(*) AS __p0" in shown["partials"] and "(merge a closing session)" in shown["partials"]
+    assert "state: each key's open sessions (bounds, and rows)" in shown["rows"]
