@@ -108,7 +108,7 @@ class BufferedDelivery(CheckpointedSink):
     stats: Any
 
     def has_transform(self) -> bool:
-        return False  # only object sinks run a transformation handler
+        return False  # a sink with a transformation handler says so (transforming.py)
 
     def add(self, table: pa.Table, now: float | None = None) -> None:
         self.buffer.add(table, time.monotonic() if now is None else now)

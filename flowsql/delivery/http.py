@@ -19,13 +19,13 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import duckdb
 import pyarrow as pa
 import urllib3
 
-from flowsql.delivery.buffer import BufferedDelivery, Buffering, BufferOptions, DeliveryBuffer
+from flowsql.delivery.buffer import Buffering, BufferOptions, DeliveryBuffer
 from flowsql.delivery.destinations import Destination
 from flowsql.delivery.encoders import encode_json_lines
 from flowsql.delivery.error_output import CONTENT_TYPE as ERROR_CONTENT_TYPE
@@ -42,7 +42,7 @@ from flowsql.delivery.retry import (
 )
 from flowsql.delivery.sink import SinkStats, oldest_time
 from flowsql.delivery.transform_options import TransformOptions
-from flowsql.delivery.transforming import TransformingDelivery
+from flowsql.delivery.transforming import TransformingBufferedDelivery
 from flowsql.errors import DeliveryError
 from flowsql.metrics import DeliveryReporter, ReportsMetrics
 from flowsql.options import choice, size
@@ -135,7 +135,7 @@ def is_transient_http_error(exc: BaseException) -> bool:
     return isinstance(exc, (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError))
 
 
-class HttpEndpointSink(TransformingDelivery, BufferedDelivery):
+class HttpEndpointSink(TransformingBufferedDelivery):
     """Delivers query results to an HTTP endpoint as Firehose does."""
 
     def __init__(
@@ -202,20 +202,6 @@ class HttpEndpointSink(TransformingDelivery, BufferedDelivery):
         super().use_transform(stage)
         # Failed batches are named by each record's approximateArrivalTimestamp, as Firehose does.
         self.time_column = stage.rows.hidden[0]
-
-    def due(self, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        self.transform_if_due(now)
-        return super().due(now)
-
-    def snapshot(self) -> tuple[dict[str, Any], pa.Table | None]:
-        data, rows = super().snapshot()
-        self.snapshot_transform(data)
-        return data, rows
-
-    def restore(self, data: dict[str, Any], rows: pa.Table | None) -> None:
-        self.restore_transform(data)
-        super().restore(data, rows)
 
     def flush(self, wall_time: datetime | None = None) -> list[str]:
         wall = wall_time or datetime.now(UTC)

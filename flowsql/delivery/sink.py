@@ -6,18 +6,17 @@ The delivery mechanics live here once; a destination only says how to store one 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from flowsql.checkpoint.participants import TransactionalSink
-from flowsql.delivery.buffer import BufferedDelivery, BufferOptions, DeliveryBuffer
+from flowsql.delivery.buffer import BufferOptions, DeliveryBuffer
 from flowsql.delivery.destinations import Destination
 from flowsql.delivery.encoders import JSON_CODECS, PARQUET_CODECS, Encoder, RawRecordsEncoder, make_encoder
 from flowsql.delivery.error_output import CONTENT_TYPE as ERROR_CONTENT_TYPE
@@ -33,7 +32,7 @@ from flowsql.delivery.prefix import (
     sanitise_value,
 )
 from flowsql.delivery.transform_options import TransformOptions
-from flowsql.delivery.transforming import TransformingDelivery
+from flowsql.delivery.transforming import TransformingBufferedDelivery
 from flowsql.errors import ConfigError
 from flowsql.metrics import DeliveryReporter, ReportsMetrics
 from flowsql.options import choice
@@ -84,7 +83,7 @@ class SinkStats:
     invocations: int = 0  # calls of the transformation handler
 
 
-class ObjectSink(TransformingDelivery, BufferedDelivery, TransactionalSink):
+class ObjectSink(TransformingBufferedDelivery, TransactionalSink):
     """Delivers query results as objects named from the sink's prefix."""
 
     def __init__(
@@ -178,20 +177,6 @@ class ObjectSink(TransformingDelivery, BufferedDelivery, TransactionalSink):
         self.time_column = rows.hidden[0] if self.time_column else ""
         if rows.raw:
             self.encoder = RawRecordsEncoder(options.compression.lower() or "none")
-
-    def due(self, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        self.transform_if_due(now)
-        return super().due(now)
-
-    def snapshot(self) -> tuple[dict[str, Any], pa.Table | None]:
-        data, rows = super().snapshot()
-        self.snapshot_transform(data)
-        return data, rows
-
-    def restore(self, data: dict[str, Any], rows: pa.Table | None) -> None:
-        self.restore_transform(data)
-        super().restore(data, rows)
 
     def flush(self, wall_time: datetime | None = None) -> list[str]:
         """Write what is buffered: one object per partition folder, then the error records.

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from flowsql.delivery.buffer import DeliveryBuffer
+from flowsql.delivery.buffer import BufferedDelivery, DeliveryBuffer
 from flowsql.delivery.transform_rows import RAW_DATA
 from flowsql.errors import UsageError
 from flowsql.records import BadRecord
@@ -86,3 +86,22 @@ class TransformingDelivery:
             )
         if self.transform is not None:
             self.transform.restore(data["transform"], time.monotonic())
+
+
+class TransformingBufferedDelivery(TransformingDelivery, BufferedDelivery):
+    """A buffered sink with a transformation handler: the handler's buffer is served when the
+    runner asks whether the sink is due, and its waiting records go into the sink's checkpoint."""
+
+    def due(self, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        self.transform_if_due(now)
+        return super().due(now)
+
+    def snapshot(self) -> tuple[dict[str, Any], pa.Table | None]:
+        data, rows = super().snapshot()
+        self.snapshot_transform(data)
+        return data, rows
+
+    def restore(self, data: dict[str, Any], rows: pa.Table | None) -> None:
+        self.restore_transform(data)
+        super().restore(data, rows)

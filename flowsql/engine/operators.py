@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -133,6 +133,41 @@ def build_operator(plan: OperatorPlan, con: duckdb.DuckDBPyConnection, lateness_
     return WindowOperator(plan, con, lateness_us)
 
 
+def admit_timed_rows(
+    plan: OperatorPlan,
+    table: pa.Table,
+    select: Callable[[str, pa.Table], pa.Table],
+    closed_until: int | None,
+    emitted: str,
+) -> tuple[pa.Table, np.ndarray, list[Rejected]]:
+    """What a window operator takes in of `table`, with those rows' times: rows through the
+    query's row filter (run by `select`), with a time, and not behind what it already emitted
+    (`emitted` names it in the reason: windows, sessions). The others are rejected with reasons."""
+    assert plan.window is not None
+    spec, prefilter = plan.window, plan.prefilter
+    rejected: list[Rejected] = []
+    if prefilter is not None and table.num_rows:
+        filtered = run_isolated(plan, table, lambda rows: select(prefilter, rows))
+        table, rejected = filtered.result, filtered.rejected
+    if table.num_rows == 0:
+        return table, np.empty(0, dtype=np.int64), rejected
+    times = times_us(table, spec.time_column)
+    missing = times == _NULL_TIME
+    if missing.any():
+        rejected.append(("missing-event-time", f"{spec.time_column} is null", table.filter(pa.array(missing))))
+        table, times = table.filter(pa.array(~missing)), times[~missing]
+    if closed_until is not None:
+        late = spec.late(times, closed_until)
+        if late.any():
+            note = (
+                f"{spec.time_column} is behind the watermark: its {emitted} up to "
+                f"{_iso(closed_until)} were already emitted"
+            )
+            rejected.append(("late", note, table.filter(pa.array(late))))
+            table, times = table.filter(pa.array(~late)), times[~late]
+    return table, times, rejected
+
+
 def _iso(us: int) -> str:
     return datetime.fromtimestamp(us / 1_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
@@ -215,28 +250,7 @@ class WindowOperator(OperatorBase):
     def push(self, table: pa.Table) -> tuple[pa.Table | None, list[Rejected]]:
         """Buffer the rows; rows with no time, behind the emitted windows, or that the query's
         row filter or partial aggregates fail on are rejected."""
-        rejected: list[Rejected] = []
-        prefilter = self.plan.prefilter
-        if prefilter is not None and table.num_rows:
-            filtered = run_isolated(self.plan, table, lambda rows: self._query(prefilter, rows))
-            table, rejected = filtered.result, filtered.rejected
-        if table.num_rows == 0:
-            return None, rejected
-        times = times_us(table, self.spec.time_column)
-        missing = times == _NULL_TIME
-        if missing.any():
-            rejected.append(("missing-event-time", f"{self.spec.time_column} is null", table.filter(pa.array(missing))))
-            table, times = table.filter(pa.array(~missing)), times[~missing]
-        if self.closed_until is not None:
-            late = self.spec.late(times, self.closed_until)
-            if late.any():
-                note = (
-                    f"{self.spec.time_column} is behind the watermark: its windows up to "
-                    f"{_iso(self.closed_until)} were already emitted"
-                )
-                rejected.append(("late", note, table.filter(pa.array(late))))
-                keep = ~late
-                table, times = table.filter(pa.array(keep)), times[keep]
+        table, times, rejected = admit_timed_rows(self.plan, table, self._query, self.closed_until, "windows")
         if table.num_rows and self.pre is not None:
             folded = run_isolated(self.plan, table, self._fold)
             rejected += folded.rejected

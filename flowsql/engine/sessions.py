@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from flowsql.engine.isolation import Rejected, run_isolated
-from flowsql.engine.operators import _NULL_TIME, OperatorBase, OperatorState, _iso, registered, times_us
+from flowsql.engine.operators import OperatorBase, OperatorState, admit_timed_rows, registered
 from flowsql.engine.planner import OperatorPlan
 from flowsql.engine.windows import FOREVER_US, WindowSpec
 
@@ -59,27 +59,7 @@ class SessionOperator(OperatorBase):
     def push(self, table: pa.Table) -> tuple[pa.Table | None, list[Rejected]]:
         """Add the rows to their keys' open sessions; rows with no time, behind the emitted
         sessions, or that the row filter or the key expressions fail on are rejected."""
-        rejected: list[Rejected] = []
-        prefilter = self.plan.prefilter
-        if prefilter is not None and table.num_rows:
-            filtered = run_isolated(self.plan, table, lambda rows: self._select(prefilter, rows))
-            table, rejected = filtered.result, filtered.rejected
-        if table.num_rows == 0:
-            return None, rejected
-        times = times_us(table, self.spec.time_column)
-        missing = times == _NULL_TIME
-        if missing.any():
-            rejected.append(("missing-event-time", f"{self.time_column} is null", table.filter(pa.array(missing))))
-            table, times = table.filter(pa.array(~missing)), times[~missing]
-        if self.closed_until is not None:
-            late = self.spec.late(times, self.closed_until)
-            if late.any():
-                note = (
-                    f"{self.time_column} is behind the watermark: its sessions up to "
-                    f"{_iso(self.closed_until)} were already emitted"
-                )
-                rejected.append(("late", note, table.filter(pa.array(late))))
-                table, times = table.filter(pa.array(~late)), times[~late]
+        table, times, rejected = admit_timed_rows(self.plan, table, self._select, self.closed_until, "sessions")
         if table.num_rows:
             rejected += self._add(table)
             first = int(np.min(times)) + self.spec.gap_us
