@@ -4,7 +4,6 @@ source stops being read; when S3 comes back every record arrives, once."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,11 +58,19 @@ INSERT INTO raw SELECT event_id FROM clicks;
     worker = threading.Thread(target=lambda: results.append(run.run()), daemon=True)
     worker.start()
     wait_for(lambda: outage.fired >= 3)
-    # Showing that the reader stays where it is needs a stretch of time in which it does not
-    # move; these pauses are that stretch, not waits for something to happen.
-    time.sleep(1.0)
-    stalled_at = produced[0]
-    time.sleep(1.0)
+    # The reader has stopped once it has not moved over five failed flushes; that it stays
+    # stopped is shown over ten more (the flush retries every 20-100 ms), counted, not timed.
+    seen = {"fired": outage.fired, "produced": produced[0]}
+
+    def reader_stopped() -> bool:
+        if produced[0] != seen["produced"]:
+            seen.update(fired=outage.fired, produced=produced[0])
+            return False
+        return outage.fired - seen["fired"] >= 5
+
+    wait_for(reader_stopped)
+    stalled_at, fired = produced[0], outage.fired
+    wait_for(lambda: outage.fired >= fired + 10)
     # The reader is blocked on the full queue: a few batches ahead of the engine, no more.
     assert produced[0] == stalled_at and stalled_at < 200_000 // 2_000 // 2
     assert outage.fired > 5  # the flush kept retrying meanwhile

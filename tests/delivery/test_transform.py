@@ -12,7 +12,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -22,6 +21,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from tests.checkpoints import committed_state
 from tests.conftest import ROOT, run_cli
 from tests.delivery.conftest import download
 from tests.waiting import wait_until
@@ -292,14 +292,8 @@ def start(folder: Path) -> subprocess.Popen[bytes]:
 
 def committed_sink_state(state: Path) -> dict[str, Any] | None:
     """The sink's part of the checkpoint committed last, or None before the first."""
-    for _ in range(100):  # an old epoch's folder can vanish between reading CURRENT and it
-        try:
-            folder = next(state.glob("*/CURRENT"))
-            epoch = folder.parent / folder.read_text().strip()
-            return json.loads((epoch / "state.json").read_text())["sinks"]["lake"]
-        except (StopIteration, FileNotFoundError):
-            time.sleep(0.001)  # a retry of the read that raced a commit, not a wait for progress
-    return None
+    checkpoint = committed_state(state)
+    return checkpoint["sinks"]["lake"] if checkpoint is not None else None
 
 
 def wait_for_checkpoint(state: Path, process: subprocess.Popen[bytes], records_in: int) -> bool:

@@ -18,6 +18,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from tests.waiting import wait_until
+
 T0 = datetime(2024, 5, 1, 12, 0, 0)
 STEP = timedelta(milliseconds=50)
 PAUSE_EVERY = 500  # every this many records, event time jumps PAUSE ahead (sessions break there)
@@ -71,7 +73,9 @@ class LaneWriter:
                 self.next_id += 1
             answer = self.client.put_records(StreamName=self.stream, Records=entries)
             assert answer.get("FailedRecordCount", 0) == 0, answer
-            time.sleep(pace)  # the writer's rate is part of the scenario (a live stream), not a wait
+            # The next call's records must arrive later on the server's clock (this machine's).
+            after = time.monotonic() + pace
+            wait_until(lambda after=after: time.monotonic() >= after, pace + 5, "the arrival clock to move on")
 
 
 def stored_records(client: Any, stream: str) -> pa.Table:

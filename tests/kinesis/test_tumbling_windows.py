@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests.checkpoints import committed_state
 from tests.conftest import ROOT, run_cli
 from tests.kinesis.conftest import KinesisServer
 from tests.waiting import wait_until
@@ -60,9 +61,7 @@ def write_waves(
     client = server.client()
     for wave in range(waves):
         if wave:
-            boundary = (time.time() * 1000 // window_ms + 1) * window_ms
-            while time.time() * 1000 < boundary + 50:
-                time.sleep(0.01)
+            wait_for_next_window(window_ms, 50)
         records = []
         for i in range(first_id + wave * per_wave, first_id + (wave + 1) * per_wave):
             amount: object = "n/a" if i in bad else i % 13 + 1
@@ -107,11 +106,16 @@ def expected_windows(
     return {key: (total, count) for key, (total, count) in sums.items()}
 
 
+def wait_for_next_window(window_ms: int, margin_ms: int) -> None:
+    """Until the arrival clock is `margin_ms` into the next window: the windows follow the
+    stream's arrival times, so what the test waits for is the clock crossing a boundary."""
+    boundary = (time.time() * 1000 // window_ms + 1) * window_ms + margin_ms
+    wait_until(lambda: time.time() * 1000 >= boundary, window_ms / 1000 + 5, "the next window on the arrival clock")
+
+
 def wait_past_last_window(window_ms: int = WINDOW_MS) -> None:
     """Every written record's window has ended on the clock (so a run sees each one close)."""
-    boundary = (time.time() * 1000 // window_ms + 1) * window_ms
-    while time.time() * 1000 < boundary + 100:
-        time.sleep(0.01)
+    wait_for_next_window(window_ms, 100)
 
 
 def read_json(folder: Path, errors: bool = False) -> list[dict[str, Any]]:
@@ -180,18 +184,13 @@ def test_one_minute_windows_sum_per_shard_as_on_lambda(kinesalite: KinesisServer
 
 def committed_windows(state: Path) -> dict[str, Any] | None:
     """The source's window state in the checkpoint committed last, or None before the first."""
-    for _ in range(100):  # an old epoch's folder can vanish between reading CURRENT and it
-        try:
-            current = next(state.rglob("CURRENT"))
-            epoch = current.parent / current.read_text().strip()
-            checkpoint = json.loads((epoch / "state.json").read_text())
-            return {
-                "windows": checkpoint["positions"]["sums"].get("windows", {}),
-                "rows": checkpoint["sinks"]["out"]["rows_taken"],
-            }
-        except (StopIteration, FileNotFoundError, KeyError):
-            time.sleep(0.001)
-    return None
+    checkpoint = committed_state(state)
+    if checkpoint is None or "sums" not in checkpoint["positions"]:
+        return None
+    return {
+        "windows": checkpoint["positions"]["sums"].get("windows", {}),
+        "rows": checkpoint["sinks"]["out"]["rows_taken"],
+    }
 
 
 def wait_for_open_window(state: Path, process: subprocess.Popen[bytes]) -> None:
