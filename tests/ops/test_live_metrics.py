@@ -116,10 +116,12 @@ def test_metrics_and_status_stay_live_while_the_destination_is_down(tmp_path: Pa
             before = run.samples()
             uptime = before[("flowsql_uptime_seconds", frozenset())]
             retries = before[("flowsql_sink_retries_total", frozenset({("sink", "hook")}))]
-            # The first flush is blocked in its retries: the figures still move.
+            # The first flush is blocked in its retries: the figures still move. The outage lasts
+            # five status intervals from here, so that several status lines fall inside it
+            # whenever the status thread started.
             wait_for(
                 lambda: (
-                    run.figure("flowsql_uptime_seconds") > uptime + 0.5
+                    run.figure("flowsql_uptime_seconds") > uptime + 1.5
                     and run.figure("flowsql_sink_retries_total", sink="hook") > retries
                 ),
                 what="figures moving",
